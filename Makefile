@@ -1,0 +1,43 @@
+# Two commands for a new user: `make demo` and `make test`. Both bootstrap .venv via `make install`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_CUSTOMERS ?= 20000
+DEMO_DB ?= touchpoints.duckdb
+
+.PHONY: install demo test lint bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Regenerate the lock after changing pyproject.toml dependencies.
+lock:
+	$(BIN)/python -m pip install --quiet uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+demo: install
+	$(BIN)/touchpoints demo-data --customers $(DEMO_CUSTOMERS) --seed 7 --out demo/events.parquet
+	rm -f $(DEMO_DB) $(DEMO_DB).wal
+	$(BIN)/touchpoints ingest demo/events.parquet --db $(DEMO_DB)
+	$(BIN)/touchpoints kpis --by phase --db $(DEMO_DB)
+	$(BIN)/touchpoints kpis --by touchpoint --db $(DEMO_DB)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) demo bench/data .pytest_cache

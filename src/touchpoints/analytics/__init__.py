@@ -1,0 +1,1 @@
+"""Analyses: plain functions `(store, filters, options) -> JSON-ready dict`."""

@@ -1,0 +1,170 @@
+"""What every analysis shares: filters, durations, and the events relation with the
+derived phase (SPEC §3), written once as SQL in DuckDB's dialect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from touchpoints.errors import UsageError
+from touchpoints.events import COLUMN_NAMES, PHASES
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float | int, option: str = "duration") -> float:
+    """'30d', '1h', '90d', '15m', '45s' or plain seconds -> seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} {text!r}: use a number with a unit, like 30d, 1h, 15m or 45s")
+    return float(m.group(1)) * UNIT_SECONDS[m.group(2) or "s"]
+
+
+def parse_when(text: str | datetime | date | None, option: str, end: bool = False) -> datetime | None:
+    """A --from/--to value as naive UTC. A bare date as --to covers that whole day."""
+    if text is None or isinstance(text, datetime):
+        return _utc(text) if isinstance(text, datetime) else None
+    if isinstance(text, date):
+        text = text.isoformat()
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            start = datetime(day.year, day.month, day.day)
+            return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
+        return _utc(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: use a date (2026-01-31) or an ISO timestamp") from None
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def lit(value: object) -> str:
+    """A SQL literal for values that reach queries (strings quoted, times typed)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Row filters every analysis accepts; times are naive UTC, bounds inclusive."""
+
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    touchpoints: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    phases: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        date_from: str | datetime | date | None = None,
+        date_to: str | datetime | date | None = None,
+        touchpoint: str | list[str] | tuple[str, ...] | None = None,
+        channel: str | list[str] | tuple[str, ...] | None = None,
+        kind: str | list[str] | tuple[str, ...] | None = None,
+        phase: str | list[str] | tuple[str, ...] | None = None,
+        segment: str | list[str] | tuple[str, ...] | None = None,
+        agent: str | list[str] | tuple[str, ...] | None = None,
+    ) -> Filters:
+        def many(v: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+            if v is None:
+                return ()
+            items = [v] if isinstance(v, str) else list(v)
+            return tuple(x.strip() for item in items for x in item.split(",") if x.strip())
+
+        phases = many(phase)
+        for p in phases:
+            if p not in PHASES:
+                raise UsageError(f"--phase {p!r}: use before, during or after")
+        start = parse_when(date_from, "--from")
+        stop = parse_when(date_to, "--to", end=True)
+        if start and stop and start > stop:
+            raise UsageError("--from is after --to")
+        return cls(start, stop, many(touchpoint), many(channel), many(kind), phases, many(segment), many(agent))
+
+    @property
+    def needs_phase(self) -> bool:
+        return bool(self.phases)
+
+    def where(self) -> str:
+        parts = ["TRUE"]
+        if self.date_from:
+            parts.append(f"ts >= {lit(self.date_from)}")
+        if self.date_to:
+            parts.append(f"ts <= {lit(self.date_to)}")
+        for column, values in (
+            ("touchpoint", self.touchpoints),
+            ("channel", self.channels),
+            ("kind", self.kinds),
+            ("phase", self.phases),
+            ("segment", self.segments),
+            ("agent", self.agents),
+        ):
+            if values:
+                parts.append(f"{column} IN ({', '.join(lit(v) for v in values)})")
+        return " AND ".join(parts)
+
+
+@dataclass(frozen=True)
+class PhaseOptions:
+    """SPEC §3 windows: `during` = the hour before a purchase, `after` = 90 days after."""
+
+    during_seconds: float = 3600.0
+    after_seconds: float = 90 * 86400.0
+
+    @classmethod
+    def build(cls, during: str | float = "1h", after: str | float = "90d") -> PhaseOptions:
+        return cls(parse_duration(during, "--during"), parse_duration(after, "--after"))
+
+
+@dataclass(frozen=True)
+class Scope:
+    filters: Filters = field(default_factory=Filters)
+    phase: PhaseOptions = field(default_factory=PhaseOptions)
+
+
+def events_relation(scope: Scope, with_phase: bool) -> str:
+    """Events with the catalog's channel/kind and, if asked, the derived phase (unfiltered)."""
+    joined = "SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
+    if not with_phase:
+        return joined
+    during = int(scope.phase.during_seconds)
+    after = int(scope.phase.after_seconds)
+    # RANGE frames include same-ts peers, so a purchase tied in time counts as "in the hour before".
+    kept = ", ".join(["seq", "source", "channel", "kind"] + [c for c in COLUMN_NAMES if c != "phase"])
+    return f"""SELECT {kept},
+      coalesce(phase, CASE
+        WHEN action = 'purchase' OR _next_purchase <= ts + INTERVAL '{during}' SECOND THEN 'during'
+        WHEN _prev_purchase >= ts - INTERVAL '{after}' SECOND THEN 'after'
+        ELSE 'before' END) AS phase
+    FROM (
+      SELECT j.*,
+        min(CASE WHEN action = 'purchase' THEN ts END) OVER (
+          PARTITION BY customer_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS _next_purchase,
+        max(CASE WHEN action = 'purchase' THEN ts END) OVER (
+          PARTITION BY customer_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _prev_purchase
+      FROM ({joined}) j
+    ) w"""
+
+
+def scoped_events(scope: Scope, with_phase: bool = False) -> str:
+    """The filtered events relation every analysis starts from."""
+    return f"SELECT * FROM ({events_relation(scope, with_phase or scope.filters.needs_phase)}) r WHERE {scope.filters.where()}"

@@ -1,0 +1,173 @@
+"""The touchpoint catalog (SPEC §1): what the company counts as a touchpoint, and its goals.
+
+Loaded from YAML `{touchpoints: [...]}`, validated with pydantic, and stored with the events
+so later commands need not repeat `--catalog`.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from touchpoints.errors import CatalogError
+
+Kind = Literal["static", "interactive", "human"]
+Visibility = Literal["both", "company", "customer"]
+PhaseName = Literal["before", "during", "after"]
+LANGS = ("en", "pt-BR")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+TARGET_KEYS = (
+    "tme_seconds",
+    "tma_seconds",
+    "service_level",
+    "abandonment_rate",
+    "csat",
+    "nps",
+    "ces",
+    "fcr",
+    "promise_kept_rate",
+    "data_reuse_rate",
+)
+
+
+class Touchpoint(BaseModel):
+    """One catalog entry; only `visibility: both` entries may receive events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str | dict[str, str]
+    channel: str
+    kind: Kind
+    visibility: Visibility = "both"
+    phase: list[PhaseName] = Field(default_factory=list)
+    owner: str | None = None
+    target: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("id", "channel")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not SLUG.match(v):
+            raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(v, dict):
+            unknown = sorted(set(v) - set(LANGS))
+            if unknown:
+                raise ValueError(f"unknown language {unknown[0]!r}; use en and pt-BR")
+            if not v:
+                raise ValueError("needs at least one of en, pt-BR")
+        elif not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, val in v.items():
+            if key not in TARGET_KEYS:
+                raise ValueError(f"unknown target {key!r}; known: {', '.join(TARGET_KEYS)}")
+            if val < 0:
+                raise ValueError(f"target {key!r} must be >= 0")
+            if key in ("service_level", "abandonment_rate", "fcr", "promise_kept_rate", "data_reuse_rate") and val > 1:
+                raise ValueError(f"target {key!r} is a share between 0 and 1")
+        return v
+
+    def label(self, lang: str = "en") -> str:
+        """Display name in `lang`, falling back to the other language, then the id."""
+        if isinstance(self.name, str):
+            return self.name
+        return self.name.get(lang) or next(iter(self.name.values()), self.id)
+
+    @property
+    def is_touchpoint(self) -> bool:
+        return self.visibility == "both"
+
+
+class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    touchpoints: list[Touchpoint]
+
+    def get(self, touchpoint_id: str) -> Touchpoint | None:
+        return next((t for t in self.touchpoints if t.id == touchpoint_id), None)
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.touchpoints]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(exclude_defaults=True), allow_unicode=True, sort_keys=False)
+
+
+def _describe(errors: list[dict[str, Any]], raw: dict[str, Any], source: str) -> str:
+    lines = []
+    entries = raw.get("touchpoints") if isinstance(raw, dict) else None
+    for err in errors:
+        loc = list(err["loc"])
+        where = source
+        if len(loc) >= 2 and loc[0] == "touchpoints" and isinstance(loc[1], int):
+            idx = loc[1]
+            entry = entries[idx] if isinstance(entries, list) and idx < len(entries) else None
+            ident = entry.get("id") if isinstance(entry, dict) else None
+            where += f": touchpoints[{idx}]" + (f" (id {ident!r})" if ident else "")
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc if not str(p).startswith(("str", "dict["))) or "entry"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{where}: field {field!r}: {msg}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def parse_catalog(text: str, source: str = "catalog") -> Catalog:
+    """Parse and validate catalog YAML; every problem is reported with its entry and field."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise CatalogError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict) or "touchpoints" not in raw:
+        raise CatalogError(f"{source}: expected a mapping with a 'touchpoints' list at the top")
+    if not isinstance(raw["touchpoints"], list) or not raw["touchpoints"]:
+        raise CatalogError(f"{source}: 'touchpoints' must be a non-empty list")
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(_describe(exc.errors(), raw, source)) from None
+    seen: dict[str, int] = {}
+    for i, tp in enumerate(catalog.touchpoints):
+        if tp.id in seen:
+            raise CatalogError(
+                f"{source}: touchpoints[{i}] (id {tp.id!r}): field 'id': duplicate of touchpoints[{seen[tp.id]}]"
+            )
+        seen[tp.id] = i
+    if not any(tp.is_touchpoint for tp in catalog.touchpoints):
+        raise CatalogError(f"{source}: no entry has visibility 'both', so no event could be recorded")
+    return catalog
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{p}: cannot read catalog: {exc.strerror or exc}") from None
+    return parse_catalog(text, str(p))
+
+
+def default_catalog() -> Catalog:
+    """The catalog shipped with the package: the seeds' examples, named in pt-BR and en."""
+    text = resources.files("touchpoints").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
+    return parse_catalog(text, "default catalog")

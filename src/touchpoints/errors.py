@@ -1,0 +1,28 @@
+"""Typed errors. Interfaces (CLI, HTTP) turn them into a message and an exit code or status."""
+
+from __future__ import annotations
+
+
+class TouchpointsError(Exception):
+    """Base for every error a user can act on; its message is meant to be shown as is."""
+
+
+class CatalogError(TouchpointsError):
+    """The catalog file is unreadable or an entry breaks a rule (names the entry and field)."""
+
+
+class InputFileError(TouchpointsError):
+    """A whole input file cannot be read (missing, not CSV/JSONL/Parquet, no required column)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class StoreError(TouchpointsError):
+    """The store target cannot be opened or used."""
+
+
+class UsageError(TouchpointsError):
+    """An option value is invalid (bad date, unknown --by key, ...)."""

@@ -1,0 +1,360 @@
+"""File ingestion: read CSV / JSON Lines / Parquet with DuckDB, validate every row in SQL,
+quarantine what is bad (file, row, column, reason), keep what is good.
+
+The file never becomes Python objects: DuckDB reads it into a staging table, one generated
+SELECT types and checks every column, and the store copies the good rows in. Rows are
+numbered from 1 in file order (the header of a CSV is not a row).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from touchpoints.catalog import Catalog
+from touchpoints.errors import InputFileError, UsageError
+from touchpoints.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+QUARANTINE_LIST_LIMIT = 1000
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "sim", "s", "verdadeiro")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "nao", "não", "falso")
+
+
+@dataclass
+class IngestResult:
+    """What one `ingest` did; `to_json` is SPEC §5's shape (plus each rejection's file)."""
+
+    ingested: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    quarantine: list[dict[str, object]] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, other: IngestResult) -> None:
+        self.ingested += other.ingested
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        room = QUARANTINE_LIST_LIMIT - len(self.quarantine)
+        self.quarantine.extend(other.quarantine[: max(room, 0)])
+        self.ignored_columns.update(other.ignored_columns)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "quarantine": self.quarantine,
+        }
+
+
+def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
+    """`--map ts=created_at` pairs -> {canonical: source column}."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        canonical, sep, source = pair.partition("=")
+        canonical, source = canonical.strip(), source.strip()
+        if not sep or not canonical or not source:
+            raise UsageError(f"--map {pair!r}: expected CANONICAL=SOURCE, e.g. ts=created_at")
+        if canonical not in COLUMN_NAMES:
+            raise UsageError(f"--map {pair!r}: {canonical!r} is not an event column; columns: {', '.join(COLUMN_NAMES)}")
+        mapping[canonical] = source
+    return mapping
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in ("csv", "jsonl", "parquet"):
+            raise UsageError(f"--format {fmt!r}: use csv, jsonl or parquet")
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst")]
+    if suffixes and suffixes[-1] in FORMATS:
+        return FORMATS[suffixes[-1]]
+    raise InputFileError(str(path), "unknown file type; name it .csv, .jsonl or .parquet, or pass --format")
+
+
+def q(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _shown(expr: str) -> str:
+    """The offending value as it appears in reasons: quoted and cut to 60 characters."""
+    return f"'''' || left(CAST({expr} AS VARCHAR), 60) || ''''"
+
+
+class _Checks:
+    """Builds, per canonical column, a typed SQL expression and a reason-or-NULL expression."""
+
+    def __init__(self, catalog: Catalog, timezone: str) -> None:
+        self.catalog = catalog
+        self.timezone = timezone
+
+    def column(self, col: Column, src: str | None, src_type: str | None) -> tuple[str, str | None]:
+        if src is None:
+            typed = "NULL"
+            if col.name == "action":
+                typed = q(ACTION_DEFAULT)
+            cast = {"text": "VARCHAR", "timestamp": "TIMESTAMP", "double": "DOUBLE", "int": "SMALLINT",
+                    "bool": "BOOLEAN"}[col.type]
+            return f"CAST({typed} AS {cast})", ("'missing required value'" if col.required else None)
+        builder = getattr(self, f"_{col.type}")
+        typed, problems = builder(col, src, (src_type or "VARCHAR").upper())
+        if col.required:
+            problems.insert(0, (f"{self._text_value(src)} IS NULL", "'missing required value'"))
+        if not problems:
+            return typed, None
+        whens = " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in problems)
+        return typed, f"CASE {whens} END"
+
+    @staticmethod
+    def _text_value(src: str) -> str:
+        return f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')"
+
+    def _text(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        v = self._text_value(src)
+        problems: list[tuple[str, str]] = []
+        if col.choices:
+            v = f"lower({v})"
+            allowed = ", ".join(q(c) for c in col.choices)
+            problems.append((f"{v} NOT IN ({allowed})",
+                             f"'must be one of {', '.join(col.choices)} (got ' || {_shown(v)} || ')'"))
+        if col.name == "action":
+            v = f"coalesce(lower({v}), {q(ACTION_DEFAULT)})"
+        if col.name == "touchpoint":
+            valid = [t.id for t in self.catalog.touchpoints if t.is_touchpoint]
+            hidden = [t for t in self.catalog.touchpoints if not t.is_touchpoint]
+            for t in hidden:
+                lane = "a backstage step only the company sees" if t.visibility == "company" else "a step only the customer sees"
+                problems.append((f"{v} = {q(t.id)}", q(f"{t.id!r} is not a touchpoint (visibility {t.visibility}: {lane})")))
+            problems.append((f"{v} NOT IN ({', '.join(q(i) for i in valid)})",
+                             f"'unknown touchpoint ' || {_shown(v)} || ' (not in the catalog)'"))
+        return v, problems
+
+    def _timestamp(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        if src_type.startswith("TIMESTAMP WITH TIME ZONE") or src_type == "TIMESTAMPTZ":
+            return f"timezone('UTC', {src})", []
+        if src_type.startswith("TIMESTAMP") or src_type == "DATE":
+            if self.timezone == "UTC":
+                return f"CAST({src} AS TIMESTAMP)", []
+            return f"timezone('UTC', timezone({q(self.timezone)}, CAST({src} AS TIMESTAMP)))", []
+        if src_type in NUMERIC_TYPES:
+            # Numbers are Unix epoch seconds, as most exports write them.
+            typed = f"timezone('UTC', to_timestamp(CAST({src} AS DOUBLE)))"
+            return typed, []
+        v = self._text_value(src)
+        # Naive strings are read in the connection's TimeZone, set to --timezone while staging.
+        typed = f"timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))"
+        return typed, [(f"{v} IS NOT NULL AND {typed} IS NULL",
+                        f"'not an ISO-8601 timestamp: ' || {_shown(v)}")]
+
+    def _number(self, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        shown = _shown(self._text_value(src))
+        if src_type in NUMERIC_TYPES or src_type.startswith("DECIMAL"):
+            typed = f"CAST({src} AS DOUBLE)"
+            problems: list[tuple[str, str]] = []
+        else:
+            v = self._text_value(src)
+            typed = f"TRY_CAST({v} AS DOUBLE)"
+            problems = [(f"{v} IS NOT NULL AND {typed} IS NULL", f"'not a number: ' || {shown}")]
+        problems.append((f"NOT isfinite({typed})", f"'not a finite number: ' || {shown}"))
+        return typed, problems
+
+    def _range(self, col: Column, src: str, typed: str, problems: list[tuple[str, str]], whole: bool) -> None:
+        fmt = (lambda x: str(int(x))) if whole else (lambda x: f"{x:g}")
+        shown = _shown(self._text_value(src))
+        if col.low is not None and col.high is not None:
+            problems.append((f"{typed} < {col.low} OR {typed} > {col.high}",
+                             f"'out of range {fmt(col.low)}..{fmt(col.high)}: ' || {shown}"))
+        elif col.low is not None:
+            problems.append((f"{typed} < {col.low}", f"'must be >= {fmt(col.low)}: ' || {shown}"))
+
+    def _double(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        typed, problems = self._number(src, src_type)
+        self._range(col, src, typed, problems, whole=False)
+        return typed, problems
+
+    def _int(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        number, problems = self._number(src, src_type)
+        problems.append((f"{number} <> round({number})",
+                         f"'not a whole number: ' || {_shown(self._text_value(src))}"))
+        self._range(col, src, number, problems, whole=True)
+        # Only rows without problems are stored, so the cast cannot overflow there.
+        return f"CAST(CASE WHEN {number} BETWEEN -32768 AND 32767 THEN {number} END AS SMALLINT)", problems
+
+    def _bool(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
+        if src_type == "BOOLEAN":
+            return src, []
+        v = f"lower({self._text_value(src)})"
+        truthy = ", ".join(q(w) for w in TRUE_WORDS)
+        falsy = ", ".join(q(w) for w in FALSE_WORDS)
+        typed = f"(CASE WHEN {v} IN ({truthy}) THEN TRUE WHEN {v} IN ({falsy}) THEN FALSE END)"
+        return typed, [(f"{v} IS NOT NULL AND {typed} IS NULL", f"'not true/false: ' || {_shown(v)}")]
+
+
+@dataclass
+class Staged:
+    """Temp tables left on the staging connection: `_good` (typed, deduplicated) and `_bad`."""
+
+    source: str
+    rows: int
+    good: int
+    in_file_duplicates: int
+    rejected_rows: int
+    ignored_columns: list[str]
+
+
+def _source_relation(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> tuple[str, list[tuple[int, str]]]:
+    """Create `_raw` (one row per record, `_row` numbered from 1); return structural rejects."""
+    p = q(str(path))
+    structural: list[tuple[int, str]] = []
+    if fmt == "parquet":
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
+                    f"file_row_number + 1 AS _row FROM read_parquet({p}, file_row_number = true)")
+        return "parquet", structural
+    if fmt == "csv":
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv({p}, all_varchar = true, "
+                    "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')")
+        rejects = con.execute("SELECT DISTINCT line, error_message FROM _csv_rejects ORDER BY line").fetchall()
+        if not rejects:
+            con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, rowid + 1 AS _row FROM _csv")
+            return "csv", structural
+        # Renumber: rows after a rejected line keep their position in the file.
+        bad_rows = sorted({int(line) - 1 for line, _ in rejects})
+        structural = [(int(line) - 1, f"unreadable CSV line {int(line)}: {msg}") for line, msg in rejects]
+        con.execute("CREATE OR REPLACE TEMP TABLE _bad_rows (r BIGINT)")
+        con.executemany("INSERT INTO _bad_rows VALUES (?)", [(r,) for r in bad_rows])
+        total = con.execute("SELECT count(*) FROM _csv").fetchone()[0] + len(bad_rows)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _rownums AS
+            SELECT row_number() OVER (ORDER BY r) - 1 AS k, r FROM range(1, {total} + 1) t(r)
+            WHERE r NOT IN (SELECT r FROM _bad_rows)""")
+        con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT c.*, n.r AS _row FROM _csv c "
+                    "JOIN _rownums n ON n.k = c.rowid")
+        return "csv", structural
+    # JSON Lines: one text line per record, parsed in SQL so a broken line is quarantined alone.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT line FROM read_csv({p}, columns = {{'line': 'VARCHAR'}}, "
+                "header = false, delim = chr(31), quote = '', escape = '', auto_detect = false)")
+    keys = [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(json_keys(line)) FROM _lines WHERE json_valid(line) AND starts_with(ltrim(line), '{')"
+    ).fetchall()]
+    for (row,) in con.execute(
+        "SELECT rowid + 1 FROM _lines WHERE trim(line) <> '' AND NOT (json_valid(line) AND starts_with(ltrim(line), '{')) "
+        "ORDER BY 1").fetchall():
+        structural.append((int(row), "not a JSON object on this line"))
+    cols = ", ".join(
+        f"CASE WHEN _ok THEN json_extract_string(line, {q('$.' + json.dumps(k))}) END AS {ident(k)}" for k in keys
+    )
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW _raw AS
+        SELECT {cols + ',' if cols else ''} rowid + 1 AS _row FROM (
+          SELECT line, rowid, json_valid(line) AND starts_with(ltrim(line), '{{') AS _ok FROM _lines
+        ) WHERE _ok""")
+    return "jsonl", structural
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    catalog: Catalog,
+    mapping: dict[str, str] | None = None,
+    timezone: str = "UTC",
+    fmt: str | None = None,
+) -> Staged:
+    """Read and validate one file into temp tables `_good` and `_bad` on `con`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(str(p), "file not found")
+    if not p.is_file():
+        raise InputFileError(str(p), "not a file")
+    kind = detect_format(p, fmt)
+    mapping = mapping or {}
+    try:
+        con.execute(f"SET TimeZone = {q(timezone)}")
+    except duckdb.Error:
+        raise UsageError(f"--timezone {timezone!r}: unknown time zone (use an IANA name like America/Sao_Paulo)") from None
+    try:
+        _, structural = _source_relation(con, p, kind)
+        described = con.execute("DESCRIBE SELECT * FROM _raw").fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputFileError(str(p), f"cannot be read as {kind.upper()}: {first}") from None
+    src_types = {name: typ for name, typ, *_ in described if name != "_row"}
+    lower_names = {n.lower(): n for n in src_types}
+
+    checks = _Checks(catalog, timezone)
+    typed_cols: list[str] = []
+    reasons: list[tuple[str, str]] = []
+    used: set[str] = set()
+    for col in COLUMNS:
+        wanted = mapping.get(col.name, col.name)
+        found = wanted if wanted in src_types else lower_names.get(wanted.lower())
+        if col.name in mapping and found is None:
+            raise InputFileError(str(p), f"--map {col.name}={wanted}: the file has no column {wanted!r} "
+                                         f"(columns: {', '.join(src_types) or 'none'})")
+        if found is None and col.required and (kind != "jsonl" or src_types or not structural):
+            raise InputFileError(
+                str(p),
+                f"no column {col.name!r}, which is required (columns: {', '.join(src_types) or 'none'}); "
+                f"map yours with --map {col.name}=YOUR_COLUMN",
+            )
+        if found is not None:
+            used.add(found)
+        typed, reason = checks.column(col, ident(found) if found else None, src_types.get(found) if found else None)
+        typed_cols.append(f"{typed} AS {col.name}")
+        if reason:
+            reasons.append((col.name, reason))
+    ignored = [n for n in src_types if n not in used]
+
+    first_reason = "coalesce(" + ", ".join(r for _, r in reasons) + ")" if reasons else "NULL"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _row, {', '.join(typed_cols)}, "
+                f"{first_reason} AS _problem FROM _raw")
+
+    identity = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in COLUMN_NAMES if c != "event_id")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _good AS
+        SELECT * EXCLUDE (_problem) REPLACE (coalesce(event_id, 'h:' || md5(concat_ws(chr(31), {identity}))) AS event_id)
+        FROM _typed WHERE _problem IS NULL""")
+    good_all = con.execute("SELECT count(*), count(DISTINCT event_id) FROM _good").fetchone()
+    in_file_duplicates = good_all[0] - good_all[1]
+    if in_file_duplicates:
+        con.execute("""CREATE OR REPLACE TEMP TABLE _good AS SELECT * FROM _good
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1 ORDER BY _row""")
+
+    # Every problem of every rejected row, with the raw record kept for repair.
+    reason_list = "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
+        SELECT {q(str(p))} AS source, r._row AS "row", e.column AS "column", e.reason AS reason,
+               CAST(to_json(r) AS VARCHAR) AS raw
+        FROM (SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _typed WHERE _problem IS NOT NULL)) r,
+             LATERAL (SELECT unnest(list_filter({reason_list}, lambda x: x.reason IS NOT NULL), recursive := true)) e""")
+    if structural:
+        con.executemany("INSERT INTO _bad VALUES (?, ?, NULL, ?, NULL)", [(str(p), r, why) for r, why in structural])
+    rejected_rows = con.execute("SELECT count(DISTINCT \"row\") FROM _bad").fetchone()[0]
+    total = con.execute("SELECT count(*) FROM _typed").fetchone()[0] + len(structural)
+    con.execute("SET TimeZone = 'UTC'")
+    return Staged(str(p), total, good_all[1], in_file_duplicates, rejected_rows, ignored)
+
+
+def quarantine_sample(con: duckdb.DuckDBPyConnection, limit: int = QUARANTINE_LIST_LIMIT) -> list[dict[str, object]]:
+    rows = con.execute(f'SELECT source, "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST LIMIT {limit}').fetchall()
+    return [{"file": s, "row": r, "column": c, "reason": why} for s, r, c, why in rows]
+
+
+ProgressHook = Callable[[str, str], None]

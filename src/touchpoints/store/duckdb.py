@@ -1,0 +1,79 @@
+"""The embedded default store: one DuckDB file (or `:memory:`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from touchpoints.errors import StoreError
+from touchpoints.ingest import Staged
+from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
+
+
+class DuckDBStore(Store):
+    engine = "duckdb"
+
+    def __init__(self, path: str, read_only: bool = False) -> None:
+        super().__init__(path)
+        try:
+            self.con = duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._create_schema()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql, params or [])
+
+    def _staging_connection(self) -> duckdb.DuckDBPyConnection:
+        # Staging in the store's own connection: the good rows never leave DuckDB.
+        return self.con
+
+    def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM meta WHERE key = 'catalog'")
+            con.execute("INSERT INTO meta VALUES ('catalog', ?)", [yaml_text])
+            con.execute("DELETE FROM touchpoints")
+            con.executemany("INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            stored = con.execute(
+                f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
+                SELECT {base} + g._row, {', '.join('g.' + c for c in EVENT_COLUMNS_SQL.split(', '))}, ?
+                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id
+                ORDER BY g._row""",
+                [staged.source],
+            ).fetchone()[0]
+            # Re-ingesting a file does not repeat its quarantine entries.
+            con.execute("""INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b
+                WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source AND q."row" = b."row"
+                  AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
+            con.execute(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+                [staged.source, stored, staged.good - stored + staged.in_file_duplicates, staged.rejected_rows],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(stored)

@@ -1,0 +1,52 @@
+"""DDL shared by every store: one canonical `events` table, `quarantine`, catalog and meta.
+
+Written once in a portable subset of SQL; each store maps the few type names it spells
+differently.
+"""
+
+from __future__ import annotations
+
+from touchpoints.events import COLUMNS
+
+SQL_TYPES = {
+    "duckdb": {"text": "VARCHAR", "timestamp": "TIMESTAMP", "double": "DOUBLE", "int": "SMALLINT", "bool": "BOOLEAN", "bigint": "BIGINT"},
+    "postgres": {"text": "TEXT", "timestamp": "TIMESTAMP", "double": "DOUBLE PRECISION", "int": "SMALLINT", "bool": "BOOLEAN", "bigint": "BIGINT"},
+}
+
+SCHEMA_VERSION = "1"
+
+
+def column_ddl(engine: str) -> str:
+    """`name TYPE, ...` for the canonical columns, as the engine spells the types."""
+    t = SQL_TYPES[engine]
+    return ",\n  ".join(f"{c.name} {t[c.type]}" for c in COLUMNS)
+
+
+def ddl(engine: str) -> list[str]:
+    t = SQL_TYPES[engine]
+    cols = column_ddl(engine)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS events (
+  seq {t['bigint']} NOT NULL,
+  {cols},
+  source {t['text']}
+)""",
+        # DuckDB: no index on event_id; bulk inserts dedupe with an anti-join, which is
+        # faster than maintaining an ART index. PostgreSQL: a primary key for ON CONFLICT.
+        f"CREATE TABLE IF NOT EXISTS quarantine (source {t['text']}, \"row\" {t['bigint']}, \"column\" {t['text']}, "
+        f"reason {t['text']}, raw {t['text']}, quarantined_at {t['timestamp']})",
+        f"CREATE TABLE IF NOT EXISTS meta (key {t['text']} PRIMARY KEY, value {t['text']})",
+        f"""CREATE TABLE IF NOT EXISTS touchpoints (
+  id {t['text']} PRIMARY KEY, name_en {t['text']}, name_pt {t['text']}, channel {t['text']},
+  kind {t['text']}, visibility {t['text']}, phases {t['text']}, owner {t['text']}, target {t['text']}
+)""",
+        f"CREATE TABLE IF NOT EXISTS ingest_log (source {t['text']}, ingested {t['bigint']}, duplicates {t['bigint']}, "
+        f"rejected {t['bigint']}, ingested_at {t['timestamp']})",
+    ] + (
+        [
+            "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
+            "CREATE INDEX IF NOT EXISTS events_customer_ts ON events (customer_id, ts, seq)",
+        ]
+        if engine == "postgres"
+        else []
+    )
