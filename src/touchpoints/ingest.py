@@ -324,18 +324,20 @@ def stage_file(
     ignored = [n for n in src_types if n not in used]
 
     first_reason = "coalesce(" + ", ".join(r for _, r in reasons) + ")" if reasons else "NULL"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _row, {', '.join(typed_cols)}, "
-                f"{first_reason} AS _problem FROM _raw")
-
     identity = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in COLUMN_NAMES if c != "event_id")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _good AS
-        SELECT * EXCLUDE (_problem) REPLACE (coalesce(event_id, 'h:' || md5(concat_ws(chr(31), {identity}))) AS event_id)
-        FROM _typed WHERE _problem IS NULL""")
-    good_all = con.execute("SELECT count(*), count(DISTINCT event_id) FROM _good").fetchone()
-    in_file_duplicates = good_all[0] - good_all[1]
+    # One pass over the file: typed columns, the first problem of the row, and the event_id
+    # (given, or derived from the row's content so identical rows dedupe).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT * REPLACE (coalesce(event_id, 'h:' || md5(concat_ws(chr(31), {identity}))) AS event_id)
+        FROM (SELECT _row, {', '.join(typed_cols)}, {first_reason} AS _problem FROM _raw)""")
+    n_rows, n_good, n_ids = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _problem IS NULL), count(DISTINCT event_id) FILTER (WHERE _problem IS NULL) FROM _typed"
+    ).fetchone()
+    in_file_duplicates = n_good - n_ids
+    good_filter = "_problem IS NULL"
     if in_file_duplicates:
-        con.execute("""CREATE OR REPLACE TEMP TABLE _good AS SELECT * FROM _good
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1 ORDER BY _row""")
+        good_filter += " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT * EXCLUDE (_problem) FROM _typed WHERE {good_filter}")
 
     # Every problem of every rejected row, with the raw record kept for repair.
     reason_list = "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
@@ -347,9 +349,8 @@ def stage_file(
     if structural:
         con.executemany("INSERT INTO _bad VALUES (?, ?, NULL, ?, NULL)", [(str(p), r, why) for r, why in structural])
     rejected_rows = con.execute("SELECT count(DISTINCT \"row\") FROM _bad").fetchone()[0]
-    total = con.execute("SELECT count(*) FROM _typed").fetchone()[0] + len(structural)
     con.execute("SET TimeZone = 'UTC'")
-    return Staged(str(p), total, good_all[1], in_file_duplicates, rejected_rows, ignored)
+    return Staged(str(p), n_rows + len(structural), n_ids, in_file_duplicates, rejected_rows, ignored)
 
 
 def quarantine_sample(con: duckdb.DuckDBPyConnection, limit: int = QUARANTINE_LIST_LIMIT) -> list[dict[str, object]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events
 from touchpoints.errors import UsageError
@@ -88,7 +89,8 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
         "nps_margin": _round(margin, 4),
         "ces": _round(_mean(raw["ces_sum"], raw["ces_n"] or 0), 4),
         "conversions": conversions,
-        "revenue": _round(0.0 if conversions == 0 else raw["revenue"], 2),
+        # A sum, not a mean: no purchases (or purchases without a value) make 0, not null.
+        "revenue": _round(float(raw["revenue"] or 0.0), 2),
         "promise_kept_rate": _round(_share(kept, kept + broken)),
         "data_reuse_rate": _round(_share(raw["reused_true"] or 0, raw["reused_n"] or 0)),
         "emotion": _round(_mean(raw["emotion_sum"], raw["emotion_n"] or 0), 4),
@@ -129,6 +131,16 @@ def _aggregates(answer_within: float, short_abandon: float) -> str:
       count(data_reused) AS reused_n,
       sum(emotion) AS emotion_sum,
       count(emotion) AS emotion_n"""
+
+
+def _check_timezone(tz: str) -> None:
+    """An unknown zone is the user's mistake (exit 2), not an engine error."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {tz!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+        ) from None
 
 
 def _local_ts(tz: str) -> str:
@@ -182,17 +194,20 @@ def kpis(
     """
     if by is not None and by not in GROUP_KEYS:
         raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_KEYS)}")
-    if answer_within < 0 or short_abandon < 0:
-        raise UsageError("--answer-within and --short-abandon must be >= 0 seconds")
+    for option, seconds in (("--answer-within", answer_within), ("--short-abandon", short_abandon)):
+        if not math.isfinite(float(seconds)) or seconds < 0:
+            raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
+    _check_timezone(timezone)
     scope = Scope(filters or Filters(), phase_options or PhaseOptions())
     if by in PERIODS:
         group = f"date_trunc('{by}', {_local_ts(timezone)})"
     elif by is None:
-        group = "'all'"
+        group = None
     else:
         group = by
-    sql = f"""SELECT {group} AS grp, {_aggregates(float(answer_within), float(short_abandon))}
-      FROM ({scoped_events(scope, with_phase=by == 'phase')}) s GROUP BY {group}"""
+    # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
+    sql = f"""SELECT {group or "'all'"} AS grp, {_aggregates(float(answer_within), float(short_abandon))}
+      FROM ({scoped_events(scope, with_phase=by == 'phase')}) s{f" GROUP BY {group}" if group else ""}"""
     raw_rows = store.query(sql)
     retention = _retention(store, scope, by, timezone) if by in PERIODS else {}
     rows = []

@@ -54,14 +54,15 @@ class DuckDBStore(Store):
             raise
 
     def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+        # Rows carry their ingestion order in `seq`, so the engine may write them in parallel.
+        con.execute("SET preserve_insertion_order = false")
         con.execute("BEGIN TRANSACTION")
         try:
             base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
             stored = con.execute(
                 f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
                 SELECT {base} + g._row, {', '.join('g.' + c for c in EVENT_COLUMNS_SQL.split(', '))}, ?
-                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id
-                ORDER BY g._row""",
+                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id""",
                 [staged.source],
             ).fetchone()[0]
             # Re-ingesting a file does not repeat its quarantine entries.
@@ -76,4 +77,7 @@ class DuckDBStore(Store):
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.
+            con.execute("SET preserve_insertion_order = true")
         return int(stored)
