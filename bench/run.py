@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from touchpoints.demo import generate
 
 import touchpoints as tp
-from touchpoints.demo import generate
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -57,7 +57,9 @@ def demo_file(events: int) -> Path:
         customers = max(1, int(events / EVENTS_PER_CUSTOMER_GUESS))
         t = time.perf_counter()
         stats = generate(customers=customers, seed=11, out=path)
-        print(f"  generated {stats['events']:,} events in {time.perf_counter() - t:.1f}s", flush=True)
+        print(
+            f"  generated {stats['events']:,} events in {time.perf_counter() - t:.1f}s", flush=True
+        )
     csv = path.with_suffix(".csv")
     if not csv.exists():
         duckdb.sql(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{csv}' (HEADER)")
@@ -150,7 +152,9 @@ def pandas_kpis(path: Path) -> float:
 def run_cli_kpis(db: str) -> tuple[float, float]:
     """Wall time and peak RSS (MiB) of the whole `touchpoints kpis --by touchpoint` command."""
     t = time.perf_counter()
-    proc = subprocess.Popen([CLI, "kpis", "--by", "touchpoint", "--json", "--db", db], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [CLI, "kpis", "--by", "touchpoint", "--json", "--db", db], stdout=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t
     if status != 0:
@@ -163,8 +167,12 @@ def median(values: list[float]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="1000000,10000000", help="event counts to test, comma-separated")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sizes", default="1000000,10000000", help="event counts to test, comma-separated"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median reported)")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
@@ -185,7 +193,10 @@ def main() -> None:
             ingest_rows.append(
                 f"| {label} | {n:,} | {ours_m:.2f} s | **{n / ours_m:,.0f}** | {peer_m:.2f} s | {n / peer_m:,.0f} | {peer_m / ours_m:.2f}× |"
             )
-            print(f"  {label}: {n / ours_m:,.0f} rows/s (pandas read+check {n / peer_m:,.0f} rows/s)", flush=True)
+            print(
+                f"  {label}: {n / ours_m:,.0f} rows/s (pandas read+check {n / peer_m:,.0f} rows/s)",
+                flush=True,
+            )
 
     # KPIs at the largest size, on the store the last Parquet ingestion left.
     biggest = demo_file(max(sizes))

@@ -96,7 +96,9 @@ def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None 
 def csv_file(tmp_path: Path) -> Callable[..., Path]:
     counter = iter(range(10**6))
 
-    def make(rows: list[dict[str, Any]], columns: list[str] | None = None, name: str | None = None) -> Path:
+    def make(
+        rows: list[dict[str, Any]], columns: list[str] | None = None, name: str | None = None
+    ) -> Path:
         return write_csv(tmp_path / (name or f"events_{next(counter)}.csv"), rows, columns)
 
     return make

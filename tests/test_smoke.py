@@ -2,12 +2,27 @@ from touchpoints.store.base import Store
 
 
 def test_ingest_and_kpis_round_trip(store: Store, csv_file) -> None:
-    path = csv_file([
-        {"event_id": "a", "customer_id": "c1", "touchpoint": "phone", "ts": "2026-01-01T10:00:00Z",
-         "abandoned": "false", "wait_seconds": 10, "handle_seconds": 100},
-        {"event_id": "b", "customer_id": "c1", "touchpoint": "store", "ts": "2026-01-01T10:30:00Z",
-         "action": "purchase", "value": 200},
-    ])
+    path = csv_file(
+        [
+            {
+                "event_id": "a",
+                "customer_id": "c1",
+                "touchpoint": "phone",
+                "ts": "2026-01-01T10:00:00Z",
+                "abandoned": "false",
+                "wait_seconds": 10,
+                "handle_seconds": 100,
+            },
+            {
+                "event_id": "b",
+                "customer_id": "c1",
+                "touchpoint": "store",
+                "ts": "2026-01-01T10:30:00Z",
+                "action": "purchase",
+                "value": 200,
+            },
+        ]
+    )
     result = store.ingest([path])
     assert (result.ingested, result.duplicates, result.rejected) == (2, 0, 0)
     rows = {r["group"]: r for r in store.kpis(by="phase")["rows"]}

@@ -8,11 +8,15 @@ The public Python API is small and explicit::
     store.kpis(by="touchpoint")
 """
 
-from __future__ import annotations
-
 from touchpoints.analytics.base import Filters, PhaseOptions
 from touchpoints.catalog import Catalog, Touchpoint, default_catalog, load_catalog, parse_catalog
-from touchpoints.errors import CatalogError, InputFileError, StoreError, TouchpointsError, UsageError
+from touchpoints.errors import (
+    CatalogError,
+    InputFileError,
+    StoreError,
+    TouchpointsError,
+    UsageError,
+)
 from touchpoints.ingest import IngestResult
 from touchpoints.store import Store
 from touchpoints.store import open_store as open

@@ -24,7 +24,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-catalog_app = typer.Typer(help="Show, validate and load the touchpoint catalog.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Show, validate and load the touchpoint catalog.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 
 out = Console()
@@ -33,9 +35,17 @@ if not out.is_terminal:
     out = Console(width=200)
 err = Console(stderr=True)
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="Store: a DuckDB file or postgresql:// URL (default $TOUCHPOINTS_DB or ./touchpoints.duckdb).")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store: a DuckDB file or postgresql:// URL (default $TOUCHPOINTS_DB or ./touchpoints.duckdb).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LangOpt = Annotated[str, typer.Option("--lang", help="Language of labels: en or pt-BR.", envvar="TOUCHPOINTS_LANG")]
+LangOpt = Annotated[
+    str, typer.Option("--lang", help="Language of labels: en or pt-BR.", envvar="TOUCHPOINTS_LANG")
+]
 
 
 def _print_json(obj: Any) -> None:
@@ -53,7 +63,9 @@ def _lang(value: str) -> str:
 # -- catalog -----------------------------------------------------------------------------
 @catalog_app.command("show")
 def catalog_show(
-    file: Annotated[Path | None, typer.Argument(help="A catalog YAML; default: the store's catalog.")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="A catalog YAML; default: the store's catalog.")
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "en",
@@ -75,7 +87,9 @@ def catalog_show(
 
 
 @catalog_app.command("validate")
-def catalog_validate(file: Annotated[Path, typer.Argument(help="The catalog YAML to check.")]) -> None:
+def catalog_validate(
+    file: Annotated[Path, typer.Argument(help="The catalog YAML to check.")],
+) -> None:
     """Check a catalog file; every problem is named by entry and field."""
     from touchpoints.catalog import load_catalog
 
@@ -85,7 +99,9 @@ def catalog_validate(file: Annotated[Path, typer.Argument(help="The catalog YAML
 
 
 @catalog_app.command("load")
-def catalog_load(file: Annotated[Path, typer.Argument(help="The catalog YAML to store.")], db: DbOpt = None) -> None:
+def catalog_load(
+    file: Annotated[Path, typer.Argument(help="The catalog YAML to store.")], db: DbOpt = None
+) -> None:
     """Store a catalog with the events, so later commands use it."""
     from touchpoints.catalog import load_catalog
     from touchpoints.store import open_store
@@ -99,11 +115,23 @@ def catalog_load(file: Annotated[Path, typer.Argument(help="The catalog YAML to 
 # -- ingestion ---------------------------------------------------------------------------
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files of SPEC §2 events.")],
-    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog YAML to validate against and store.")] = None,
-    mapping: Annotated[list[str] | None, typer.Option("--map", help="Map a column: CANONICAL=YOURS, e.g. ts=created_at.")] = None,
-    tz: Annotated[str, typer.Option("--timezone", help="Zone of timestamps without one (IANA name).")] = "UTC",
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet (default: from the extension).")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files of SPEC §2 events.")
+    ],
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Catalog YAML to validate against and store.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a column: CANONICAL=YOURS, e.g. ts=created_at."),
+    ] = None,
+    tz: Annotated[
+        str, typer.Option("--timezone", help="Zone of timestamps without one (IANA name).")
+    ] = "UTC",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, jsonl or parquet (default: from the extension)."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -121,7 +149,9 @@ def ingest(
             store.execute("SET enable_progress_bar = true")
         if interactive:
             with err.status("ingesting…") as status:
-                result = store.ingest(files, cat, columns, tz, fmt, progress=lambda m: status.update(m))
+                result = store.ingest(
+                    files, cat, columns, tz, fmt, progress=lambda m: status.update(m)
+                )
         else:
             result = store.ingest(files, cat, columns, tz, fmt)
     if as_json:
@@ -133,20 +163,50 @@ def ingest(
 # -- KPIs --------------------------------------------------------------------------------
 @app.command()
 def kpis(
-    by: Annotated[str | None, typer.Option("--by", help="touchpoint, channel, kind, phase, agent, segment, day, week or month.")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="First day or timestamp (inclusive).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day or timestamp (inclusive).")] = None,
-    answer_within: Annotated[float, typer.Option("--answer-within", help="Service level threshold T in seconds.")] = 20.0,
-    short_abandon: Annotated[float, typer.Option("--short-abandon", help="Ignore abandons that waited less than S seconds.")] = 0.0,
-    touchpoint: Annotated[list[str] | None, typer.Option("--touchpoint", help="Only these touchpoints.")] = None,
-    channel: Annotated[list[str] | None, typer.Option("--channel", help="Only these channels.")] = None,
-    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only static, interactive or human.")] = None,
-    phase: Annotated[list[str] | None, typer.Option("--phase", help="Only before, during or after.")] = None,
-    segment: Annotated[list[str] | None, typer.Option("--segment", help="Only these customer segments.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="touchpoint, channel, kind, phase, agent, segment, day, week or month."
+        ),
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day or timestamp (inclusive).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day or timestamp (inclusive).")
+    ] = None,
+    answer_within: Annotated[
+        float, typer.Option("--answer-within", help="Service level threshold T in seconds.")
+    ] = 20.0,
+    short_abandon: Annotated[
+        float,
+        typer.Option("--short-abandon", help="Ignore abandons that waited less than S seconds."),
+    ] = 0.0,
+    touchpoint: Annotated[
+        list[str] | None, typer.Option("--touchpoint", help="Only these touchpoints.")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", help="Only these channels.")
+    ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only static, interactive or human.")
+    ] = None,
+    phase: Annotated[
+        list[str] | None, typer.Option("--phase", help="Only before, during or after.")
+    ] = None,
+    segment: Annotated[
+        list[str] | None, typer.Option("--segment", help="Only these customer segments.")
+    ] = None,
     agent: Annotated[list[str] | None, typer.Option("--agent", help="Only these agents.")] = None,
-    during: Annotated[str, typer.Option("--during", help="Window before a purchase that counts as during.")] = "1h",
-    after: Annotated[str, typer.Option("--after", help="Window after a purchase that counts as after.")] = "90d",
-    tz: Annotated[str, typer.Option("--timezone", help="Zone in which days, weeks and months are cut.")] = "UTC",
+    during: Annotated[
+        str, typer.Option("--during", help="Window before a purchase that counts as during.")
+    ] = "1h",
+    after: Annotated[
+        str, typer.Option("--after", help="Window after a purchase that counts as after.")
+    ] = "90d",
+    tz: Annotated[
+        str, typer.Option("--timezone", help="Zone in which days, weeks and months are cut.")
+    ] = "UTC",
     db: DbOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "en",
@@ -159,8 +219,14 @@ def kpis(
 
     filters = Filters.build(date_from, date_to, touchpoint, channel, kind, phase, segment, agent)
     with open_store(db, read_only=_read_only(db)) as store:
-        result = run_kpis(store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz)
-        labels = {t.id: t.label(_lang(lang)) for t in store.catalog().touchpoints} if by == "touchpoint" else {}
+        result = run_kpis(
+            store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz
+        )
+        labels = (
+            {t.id: t.label(_lang(lang)) for t in store.catalog().touchpoints}
+            if by == "touchpoint"
+            else {}
+        )
     if as_json:
         _print_json(result)
     else:
@@ -191,16 +257,26 @@ def quarantine(
 # -- demo data ---------------------------------------------------------------------------
 @app.command("demo-data")
 def demo_data(
-    customers: Annotated[int, typer.Option("--customers", help="How many customers to simulate.")] = 20000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same file.")] = 7,
-    out_file: Annotated[Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")] = Path("demo/events.parquet"),
-    start: Annotated[str, typer.Option("--start", help="First day of the simulated year.")] = "2025-01-01",
+    customers: Annotated[
+        int, typer.Option("--customers", help="How many customers to simulate.")
+    ] = 20000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives the same file.")
+    ] = 7,
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")
+    ] = Path("demo/events.parquet"),
+    start: Annotated[
+        str, typer.Option("--start", help="First day of the simulated year.")
+    ] = "2025-01-01",
 ) -> None:
     """Write a realistic tyre-retailer event log (the seeds' story), deterministic per seed."""
     from touchpoints.demo import generate
 
     stats = generate(customers=customers, seed=seed, out=out_file, start=start)
-    out.print(f"wrote {stats['events']:,} events for {stats['customers']:,} customers to {out_file}")
+    out.print(
+        f"wrote {stats['events']:,} events for {stats['customers']:,} customers to {out_file}"
+    )
 
 
 def _read_only(db: str | None) -> bool:
@@ -208,7 +284,9 @@ def _read_only(db: str | None) -> bool:
     from touchpoints.store import resolve_target
 
     target = resolve_target(db)
-    return not target.startswith(("postgres", ":memory:")) and os.path.exists(target.removeprefix("duckdb://"))
+    return not target.startswith(("postgres", ":memory:")) and os.path.exists(
+        target.removeprefix("duckdb://")
+    )
 
 
 def main() -> None:
@@ -224,8 +302,12 @@ def main() -> None:
         if os.environ.get("TOUCHPOINTS_DEBUG"):
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
-        err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(first)}", highlight=False)
-        err.print("set TOUCHPOINTS_DEBUG=1 for the full trace, and please report it", highlight=False)
+        err.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(first)}", highlight=False
+        )
+        err.print(
+            "set TOUCHPOINTS_DEBUG=1 for the full trace, and please report it", highlight=False
+        )
         raise SystemExit(1) from None
 
 

@@ -29,9 +29,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("customer_id", "text", required=True, doc="who"),
     Column("touchpoint", "text", required=True, doc="a catalog id whose visibility is both"),
     Column("ts", "timestamp", required=True, doc="when the interaction began (naive = UTC)"),
-    Column("action", "text", doc="default interaction; purchase = conversion; feedback = survey answer"),
+    Column(
+        "action", "text", doc="default interaction; purchase = conversion; feedback = survey answer"
+    ),
     Column("value", "double", doc="revenue of a purchase"),
-    Column("phase", "text", choices=("before", "during", "after"), doc="overrides the derived phase"),
+    Column(
+        "phase", "text", choices=("before", "during", "after"), doc="overrides the derived phase"
+    ),
     Column("agent", "text", doc="employee or bot who served"),
     Column("wait_seconds", "double", low=0, doc="time queued before being answered (TME input)"),
     Column("handle_seconds", "double", low=0, doc="talk + hold + wrap-up (TMA input)"),
@@ -41,7 +45,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("csat", "int", low=1, high=5, doc="satisfaction with this interaction, 1-5"),
     Column("ces", "int", low=1, high=7, doc="customer effort, 1-7"),
     Column("comment", "text", doc="free-text feedback"),
-    Column("promise", "text", choices=("made", "kept", "broken"), doc="promise made, kept or broken here"),
+    Column(
+        "promise",
+        "text",
+        choices=("made", "kept", "broken"),
+        doc="promise made, kept or broken here",
+    ),
     Column("emotion", "int", low=-2, high=2, doc="how the customer felt, -2..+2"),
     Column("data_reused", "bool", doc="false = the customer had to repeat known information"),
     Column("segment", "text", doc="customer segment"),

@@ -30,8 +30,20 @@ FORMATS = {
     ".pq": "parquet",
 }
 QUARANTINE_LIST_LIMIT = 1000
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+)
 TRUE_WORDS = ("true", "t", "1", "yes", "y", "sim", "s", "verdadeiro")
 FALSE_WORDS = ("false", "f", "0", "no", "n", "nao", "não", "falso")
 
@@ -72,7 +84,9 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
         if not sep or not canonical or not source:
             raise UsageError(f"--map {pair!r}: expected CANONICAL=SOURCE, e.g. ts=created_at")
         if canonical not in COLUMN_NAMES:
-            raise UsageError(f"--map {pair!r}: {canonical!r} is not an event column; columns: {', '.join(COLUMN_NAMES)}")
+            raise UsageError(
+                f"--map {pair!r}: {canonical!r} is not an event column; columns: {', '.join(COLUMN_NAMES)}"
+            )
         mapping[canonical] = source
     return mapping
 
@@ -85,7 +99,9 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst")]
     if suffixes and suffixes[-1] in FORMATS:
         return FORMATS[suffixes[-1]]
-    raise InputFileError(str(path), "unknown file type; name it .csv, .jsonl or .parquet, or pass --format")
+    raise InputFileError(
+        str(path), "unknown file type; name it .csv, .jsonl or .parquet, or pass --format"
+    )
 
 
 def q(text: str) -> str:
@@ -114,9 +130,16 @@ class _Checks:
             typed = "NULL"
             if col.name == "action":
                 typed = q(ACTION_DEFAULT)
-            cast = {"text": "VARCHAR", "timestamp": "TIMESTAMP", "double": "DOUBLE", "int": "SMALLINT",
-                    "bool": "BOOLEAN"}[col.type]
-            return f"CAST({typed} AS {cast})", ("'missing required value'" if col.required else None)
+            cast = {
+                "text": "VARCHAR",
+                "timestamp": "TIMESTAMP",
+                "double": "DOUBLE",
+                "int": "SMALLINT",
+                "bool": "BOOLEAN",
+            }[col.type]
+            return f"CAST({typed} AS {cast})", (
+                "'missing required value'" if col.required else None
+            )
         builder = getattr(self, f"_{col.type}")
         typed, problems = builder(col, src, (src_type or "VARCHAR").upper())
         if col.required:
@@ -136,18 +159,35 @@ class _Checks:
         if col.choices:
             v = f"lower({v})"
             allowed = ", ".join(q(c) for c in col.choices)
-            problems.append((f"{v} NOT IN ({allowed})",
-                             f"'must be one of {', '.join(col.choices)} (got ' || {_shown(v)} || ')'"))
+            problems.append(
+                (
+                    f"{v} NOT IN ({allowed})",
+                    f"'must be one of {', '.join(col.choices)} (got ' || {_shown(v)} || ')'",
+                )
+            )
         if col.name == "action":
             v = f"coalesce(lower({v}), {q(ACTION_DEFAULT)})"
         if col.name == "touchpoint":
             valid = [t.id for t in self.catalog.touchpoints if t.is_touchpoint]
             hidden = [t for t in self.catalog.touchpoints if not t.is_touchpoint]
             for t in hidden:
-                lane = "a backstage step only the company sees" if t.visibility == "company" else "a step only the customer sees"
-                problems.append((f"{v} = {q(t.id)}", q(f"{t.id!r} is not a touchpoint (visibility {t.visibility}: {lane})")))
-            problems.append((f"{v} NOT IN ({', '.join(q(i) for i in valid)})",
-                             f"'unknown touchpoint ' || {_shown(v)} || ' (not in the catalog)'"))
+                lane = (
+                    "a backstage step only the company sees"
+                    if t.visibility == "company"
+                    else "a step only the customer sees"
+                )
+                problems.append(
+                    (
+                        f"{v} = {q(t.id)}",
+                        q(f"{t.id!r} is not a touchpoint (visibility {t.visibility}: {lane})"),
+                    )
+                )
+            problems.append(
+                (
+                    f"{v} NOT IN ({', '.join(q(i) for i in valid)})",
+                    f"'unknown touchpoint ' || {_shown(v)} || ' (not in the catalog)'",
+                )
+            )
         return v, problems
 
     def _timestamp(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
@@ -164,8 +204,12 @@ class _Checks:
         v = self._text_value(src)
         # Naive strings are read in the connection's TimeZone, set to --timezone while staging.
         typed = f"timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))"
-        return typed, [(f"{v} IS NOT NULL AND {typed} IS NULL",
-                        f"'not an ISO-8601 timestamp: ' || {_shown(v)}")]
+        return typed, [
+            (
+                f"{v} IS NOT NULL AND {typed} IS NULL",
+                f"'not an ISO-8601 timestamp: ' || {_shown(v)}",
+            )
+        ]
 
     def _number(self, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
         shown = _shown(self._text_value(src))
@@ -179,12 +223,18 @@ class _Checks:
         problems.append((f"NOT isfinite({typed})", f"'not a finite number: ' || {shown}"))
         return typed, problems
 
-    def _range(self, col: Column, src: str, typed: str, problems: list[tuple[str, str]], whole: bool) -> None:
+    def _range(
+        self, col: Column, src: str, typed: str, problems: list[tuple[str, str]], whole: bool
+    ) -> None:
         fmt = (lambda x: str(int(x))) if whole else (lambda x: f"{x:g}")
         shown = _shown(self._text_value(src))
         if col.low is not None and col.high is not None:
-            problems.append((f"{typed} < {col.low} OR {typed} > {col.high}",
-                             f"'out of range {fmt(col.low)}..{fmt(col.high)}: ' || {shown}"))
+            problems.append(
+                (
+                    f"{typed} < {col.low} OR {typed} > {col.high}",
+                    f"'out of range {fmt(col.low)}..{fmt(col.high)}: ' || {shown}",
+                )
+            )
         elif col.low is not None:
             problems.append((f"{typed} < {col.low}", f"'must be >= {fmt(col.low)}: ' || {shown}"))
 
@@ -195,11 +245,18 @@ class _Checks:
 
     def _int(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
         number, problems = self._number(src, src_type)
-        problems.append((f"{number} <> round({number})",
-                         f"'not a whole number: ' || {_shown(self._text_value(src))}"))
+        problems.append(
+            (
+                f"{number} <> round({number})",
+                f"'not a whole number: ' || {_shown(self._text_value(src))}",
+            )
+        )
         self._range(col, src, number, problems, whole=True)
         # Only rows without problems are stored, so the cast cannot overflow there.
-        return f"CAST(CASE WHEN {number} BETWEEN -32768 AND 32767 THEN {number} END AS SMALLINT)", problems
+        return (
+            f"CAST(CASE WHEN {number} BETWEEN -32768 AND 32767 THEN {number} END AS SMALLINT)",
+            problems,
+        )
 
     def _bool(self, col: Column, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
         if src_type == "BOOLEAN":
@@ -208,7 +265,9 @@ class _Checks:
         truthy = ", ".join(q(w) for w in TRUE_WORDS)
         falsy = ", ".join(q(w) for w in FALSE_WORDS)
         typed = f"(CASE WHEN {v} IN ({truthy}) THEN TRUE WHEN {v} IN ({falsy}) THEN FALSE END)"
-        return typed, [(f"{v} IS NOT NULL AND {typed} IS NULL", f"'not true/false: ' || {_shown(v)}")]
+        return typed, [
+            (f"{v} IS NOT NULL AND {typed} IS NULL", f"'not true/false: ' || {_shown(v)}")
+        ]
 
 
 @dataclass
@@ -223,48 +282,67 @@ class Staged:
     ignored_columns: list[str]
 
 
-def _source_relation(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> tuple[str, list[tuple[int, str]]]:
+def _source_relation(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str
+) -> tuple[str, list[tuple[int, str]]]:
     """Create `_raw` (one row per record, `_row` numbered from 1); return structural rejects."""
     p = q(str(path))
     structural: list[tuple[int, str]] = []
     if fmt == "parquet":
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
-                    f"file_row_number + 1 AS _row FROM read_parquet({p}, file_row_number = true)")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number + 1 AS _row FROM read_parquet({p}, file_row_number = true)"
+        )
         return "parquet", structural
     if fmt == "csv":
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv({p}, all_varchar = true, "
-                    "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')")
-        rejects = con.execute("SELECT DISTINCT line, error_message FROM _csv_rejects ORDER BY line").fetchall()
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv({p}, all_varchar = true, "
+            "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')"
+        )
+        rejects = con.execute(
+            "SELECT DISTINCT line, error_message FROM _csv_rejects ORDER BY line"
+        ).fetchall()
         if not rejects:
             con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, rowid + 1 AS _row FROM _csv")
             return "csv", structural
         # Renumber: rows after a rejected line keep their position in the file.
         bad_rows = sorted({int(line) - 1 for line, _ in rejects})
-        structural = [(int(line) - 1, f"unreadable CSV line {int(line)}: {msg}") for line, msg in rejects]
+        structural = [
+            (int(line) - 1, f"unreadable CSV line {int(line)}: {msg}") for line, msg in rejects
+        ]
         con.execute("CREATE OR REPLACE TEMP TABLE _bad_rows (r BIGINT)")
         con.executemany("INSERT INTO _bad_rows VALUES (?)", [(r,) for r in bad_rows])
         total = con.execute("SELECT count(*) FROM _csv").fetchone()[0] + len(bad_rows)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _rownums AS
             SELECT row_number() OVER (ORDER BY r) - 1 AS k, r FROM range(1, {total} + 1) t(r)
             WHERE r NOT IN (SELECT r FROM _bad_rows)""")
-        con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT c.*, n.r AS _row FROM _csv c "
-                    "JOIN _rownums n ON n.k = c.rowid")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _raw AS SELECT c.*, n.r AS _row FROM _csv c "
+            "JOIN _rownums n ON n.k = c.rowid"
+        )
         return "csv", structural
     # JSON Lines: one text line per record, parsed in SQL so a broken line is quarantined alone.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT line FROM read_csv({p}, columns = {{'line': 'VARCHAR'}}, "
-                "header = false, delim = chr(31), quote = '', escape = '', auto_detect = false)")
-    keys = [r[0] for r in con.execute(
-        "SELECT DISTINCT unnest(json_keys(line)) FROM _lines WHERE json_valid(line) AND starts_with(ltrim(line), '{')"
-    ).fetchall()]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT line FROM read_csv({p}, columns = {{'line': 'VARCHAR'}}, "
+        "header = false, delim = chr(31), quote = '', escape = '', auto_detect = false)"
+    )
+    keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT unnest(json_keys(line)) FROM _lines WHERE json_valid(line) AND starts_with(ltrim(line), '{')"
+        ).fetchall()
+    ]
     for (row,) in con.execute(
         "SELECT rowid + 1 FROM _lines WHERE trim(line) <> '' AND NOT (json_valid(line) AND starts_with(ltrim(line), '{')) "
-        "ORDER BY 1").fetchall():
+        "ORDER BY 1"
+    ).fetchall():
         structural.append((int(row), "not a JSON object on this line"))
     cols = ", ".join(
-        f"CASE WHEN _ok THEN json_extract_string(line, {q('$.' + json.dumps(k))}) END AS {ident(k)}" for k in keys
+        f"CASE WHEN _ok THEN json_extract_string(line, {q('$.' + json.dumps(k))}) END AS {ident(k)}"
+        for k in keys
     )
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _raw AS
-        SELECT {cols + ',' if cols else ''} rowid + 1 AS _row FROM (
+        SELECT {cols + "," if cols else ""} rowid + 1 AS _row FROM (
           SELECT line, rowid, json_valid(line) AND starts_with(ltrim(line), '{{') AS _ok FROM _lines
         ) WHERE _ok""")
     return "jsonl", structural
@@ -289,7 +367,9 @@ def stage_file(
     try:
         con.execute(f"SET TimeZone = {q(timezone)}")
     except duckdb.Error:
-        raise UsageError(f"--timezone {timezone!r}: unknown time zone (use an IANA name like America/Sao_Paulo)") from None
+        raise UsageError(
+            f"--timezone {timezone!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+        ) from None
     try:
         _, structural = _source_relation(con, p, kind)
         described = con.execute("DESCRIBE SELECT * FROM _raw").fetchall()
@@ -307,8 +387,11 @@ def stage_file(
         wanted = mapping.get(col.name, col.name)
         found = wanted if wanted in src_types else lower_names.get(wanted.lower())
         if col.name in mapping and found is None:
-            raise InputFileError(str(p), f"--map {col.name}={wanted}: the file has no column {wanted!r} "
-                                         f"(columns: {', '.join(src_types) or 'none'})")
+            raise InputFileError(
+                str(p),
+                f"--map {col.name}={wanted}: the file has no column {wanted!r} "
+                f"(columns: {', '.join(src_types) or 'none'})",
+            )
         if found is None and col.required and (kind != "jsonl" or src_types or not structural):
             raise InputFileError(
                 str(p),
@@ -317,19 +400,23 @@ def stage_file(
             )
         if found is not None:
             used.add(found)
-        typed, reason = checks.column(col, ident(found) if found else None, src_types.get(found) if found else None)
+        typed, reason = checks.column(
+            col, ident(found) if found else None, src_types.get(found) if found else None
+        )
         typed_cols.append(f"{typed} AS {col.name}")
         if reason:
             reasons.append((col.name, reason))
     ignored = [n for n in src_types if n not in used]
 
     first_reason = "coalesce(" + ", ".join(r for _, r in reasons) + ")" if reasons else "NULL"
-    identity = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in COLUMN_NAMES if c != "event_id")
+    identity = ", ".join(
+        f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in COLUMN_NAMES if c != "event_id"
+    )
     # One pass over the file: typed columns, the first problem of the row, and the event_id
     # (given, or derived from the row's content so identical rows dedupe).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS
         SELECT * REPLACE (coalesce(event_id, 'h:' || md5(concat_ws(chr(31), {identity}))) AS event_id)
-        FROM (SELECT _row, {', '.join(typed_cols)}, {first_reason} AS _problem FROM _raw)""")
+        FROM (SELECT _row, {", ".join(typed_cols)}, {first_reason} AS _problem FROM _raw)""")
     n_rows, n_good, n_ids = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _problem IS NULL), count(DISTINCT event_id) FILTER (WHERE _problem IS NULL) FROM _typed"
     ).fetchone()
@@ -337,24 +424,37 @@ def stage_file(
     good_filter = "_problem IS NULL"
     if in_file_duplicates:
         good_filter += " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT * EXCLUDE (_problem) FROM _typed WHERE {good_filter}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _good AS SELECT * EXCLUDE (_problem) FROM _typed WHERE {good_filter}"
+    )
 
     # Every problem of every rejected row, with the raw record kept for repair.
-    reason_list = "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
+    reason_list = (
+        "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
+    )
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
         SELECT {q(str(p))} AS source, r._row AS "row", e.column AS "column", e.reason AS reason,
                CAST(to_json(r) AS VARCHAR) AS raw
         FROM (SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _typed WHERE _problem IS NOT NULL)) r,
              LATERAL (SELECT unnest(list_filter({reason_list}, lambda x: x.reason IS NOT NULL), recursive := true)) e""")
     if structural:
-        con.executemany("INSERT INTO _bad VALUES (?, ?, NULL, ?, NULL)", [(str(p), r, why) for r, why in structural])
-    rejected_rows = con.execute("SELECT count(DISTINCT \"row\") FROM _bad").fetchone()[0]
+        con.executemany(
+            "INSERT INTO _bad VALUES (?, ?, NULL, ?, NULL)",
+            [(str(p), r, why) for r, why in structural],
+        )
+    rejected_rows = con.execute('SELECT count(DISTINCT "row") FROM _bad').fetchone()[0]
     con.execute("SET TimeZone = 'UTC'")
-    return Staged(str(p), n_rows + len(structural), n_ids, in_file_duplicates, rejected_rows, ignored)
+    return Staged(
+        str(p), n_rows + len(structural), n_ids, in_file_duplicates, rejected_rows, ignored
+    )
 
 
-def quarantine_sample(con: duckdb.DuckDBPyConnection, limit: int = QUARANTINE_LIST_LIMIT) -> list[dict[str, object]]:
-    rows = con.execute(f'SELECT source, "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST LIMIT {limit}').fetchall()
+def quarantine_sample(
+    con: duckdb.DuckDBPyConnection, limit: int = QUARANTINE_LIST_LIMIT
+) -> list[dict[str, object]]:
+    rows = con.execute(
+        f'SELECT source, "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST LIMIT {limit}'
+    ).fetchall()
     return [{"file": s, "row": r, "column": c, "reason": why} for s, r, c, why in rows]
 
 

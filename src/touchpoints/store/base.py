@@ -48,8 +48,9 @@ class Store(ABC):
     def _staging_connection(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection to read and validate files with."""
 
-    def close(self) -> None:  # pragma: no cover - overridden
-        pass
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection(s)."""
 
     def __enter__(self) -> Store:
         return self
@@ -66,7 +67,9 @@ class Store(ABC):
         """The stored catalog, or the package default when none was ever given."""
         if self._catalog is None:
             rows = self.query("SELECT value FROM meta WHERE key = 'catalog'")
-            self._catalog = parse_catalog(rows[0]["value"], "stored catalog") if rows else default_catalog()
+            self._catalog = (
+                parse_catalog(rows[0]["value"], "stored catalog") if rows else default_catalog()
+            )
         return self._catalog
 
     def has_catalog(self) -> bool:
@@ -128,7 +131,9 @@ class Store(ABC):
                 duplicates=staged.good - stored + staged.in_file_duplicates,
                 rejected=staged.rejected_rows,
                 quarantine=quarantine_sample(con),
-                ignored_columns={staged.source: staged.ignored_columns} if staged.ignored_columns else {},
+                ignored_columns={staged.source: staged.ignored_columns}
+                if staged.ignored_columns
+                else {},
             )
             total.add(result)
         return total

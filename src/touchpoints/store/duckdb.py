@@ -20,7 +20,9 @@ class DuckDBStore(Store):
         try:
             self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
+            raise StoreError(
+                f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
+            ) from None
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._create_schema()
@@ -61,7 +63,7 @@ class DuckDBStore(Store):
             base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
             stored = con.execute(
                 f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
-                SELECT {base} + g._row, {', '.join('g.' + c for c in EVENT_COLUMNS_SQL.split(', '))}, ?
+                SELECT {base} + g._row, {", ".join("g." + c for c in EVENT_COLUMNS_SQL.split(", "))}, ?
                 FROM _good g ANTI JOIN events e ON e.event_id = g.event_id""",
                 [staged.source],
             ).fetchone()[0]
@@ -71,7 +73,12 @@ class DuckDBStore(Store):
                   AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
             con.execute(
                 "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-                [staged.source, stored, staged.good - stored + staged.in_file_duplicates, staged.rejected_rows],
+                [
+                    staged.source,
+                    stored,
+                    staged.good - stored + staged.in_file_duplicates,
+                    staged.rejected_rows,
+                ],
             )
             con.execute("COMMIT")
         except BaseException:

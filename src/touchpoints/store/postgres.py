@@ -53,7 +53,9 @@ class PostgresStore(Store):
         try:
             self.conn = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {urlsplit(dsn).hostname}: {str(exc).strip().splitlines()[0]}") from None
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {urlsplit(dsn).hostname}: {str(exc).strip().splitlines()[0]}"
+            ) from None
         self.conn.execute("SET TIME ZONE 'UTC'")
         if schema:
             if not SCHEMA_NAME.match(schema):
@@ -88,14 +90,26 @@ class PostgresStore(Store):
             cur.execute("DELETE FROM meta WHERE key = 'catalog'")
             cur.execute("INSERT INTO meta VALUES ('catalog', %s)", [yaml_text])
             cur.execute("DELETE FROM touchpoints")
-            cur.executemany("INSERT INTO touchpoints VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            cur.executemany(
+                "INSERT INTO touchpoints VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows
+            )
 
-    def _copy(self, cur: psycopg.Cursor, con: duckdb.DuckDBPyConnection, select: str, table: str, cols: str) -> None:
+    def _copy(
+        self,
+        cur: psycopg.Cursor,
+        con: duckdb.DuckDBPyConnection,
+        select: str,
+        table: str,
+        cols: str,
+    ) -> None:
         """Stream a DuckDB result into a PostgreSQL table through a CSV file, in blocks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "rows.csv")
             con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy, open(path, "rb") as fh:
+            with (
+                cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+                open(path, "rb") as fh,
+            ):
                 while block := fh.read(COPY_BLOCK):
                     copy.write(block)
 
@@ -118,8 +132,13 @@ class PostgresStore(Store):
             )
             stored = cur.rowcount
             cur.execute("CREATE TEMP TABLE _bad (LIKE quarantine) ON COMMIT DROP")
-            self._copy(cur, con, "SELECT source, \"row\", \"column\", reason, raw FROM _bad", "_bad",
-                       'source, "row", "column", reason, raw')
+            self._copy(
+                cur,
+                con,
+                'SELECT source, "row", "column", reason, raw FROM _bad',
+                "_bad",
+                'source, "row", "column", reason, raw',
+            )
             # Re-ingesting a file does not repeat its quarantine entries.
             cur.execute("""INSERT INTO quarantine SELECT b.source, b."row", b."column", b.reason, b.raw,
                   now() AT TIME ZONE 'UTC' FROM _bad b
@@ -127,6 +146,11 @@ class PostgresStore(Store):
                   AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
             cur.execute(
                 "INSERT INTO ingest_log VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
-                [staged.source, stored, staged.good - stored + staged.in_file_duplicates, staged.rejected_rows],
+                [
+                    staged.source,
+                    stored,
+                    staged.good - stored + staged.in_file_duplicates,
+                    staged.rejected_rows,
+                ],
             )
         return int(stored)

@@ -9,8 +9,22 @@ from __future__ import annotations
 from touchpoints.events import COLUMNS
 
 SQL_TYPES = {
-    "duckdb": {"text": "VARCHAR", "timestamp": "TIMESTAMP", "double": "DOUBLE", "int": "SMALLINT", "bool": "BOOLEAN", "bigint": "BIGINT"},
-    "postgres": {"text": "TEXT", "timestamp": "TIMESTAMP", "double": "DOUBLE PRECISION", "int": "SMALLINT", "bool": "BOOLEAN", "bigint": "BIGINT"},
+    "duckdb": {
+        "text": "VARCHAR",
+        "timestamp": "TIMESTAMP",
+        "double": "DOUBLE",
+        "int": "SMALLINT",
+        "bool": "BOOLEAN",
+        "bigint": "BIGINT",
+    },
+    "postgres": {
+        "text": "TEXT",
+        "timestamp": "TIMESTAMP",
+        "double": "DOUBLE PRECISION",
+        "int": "SMALLINT",
+        "bool": "BOOLEAN",
+        "bigint": "BIGINT",
+    },
 }
 
 SCHEMA_VERSION = "1"
@@ -27,18 +41,18 @@ def ddl(engine: str) -> list[str]:
     cols = column_ddl(engine)
     return [
         f"""CREATE TABLE IF NOT EXISTS events (
-  seq {t['bigint']} NOT NULL,
+  seq {t["bigint"]} NOT NULL,
   {cols},
-  source {t['text']}
+  source {t["text"]}
 )""",
         # DuckDB: no index on event_id; bulk inserts dedupe with an anti-join, which is
         # faster than maintaining an ART index. PostgreSQL: a primary key for ON CONFLICT.
-        f"CREATE TABLE IF NOT EXISTS quarantine (source {t['text']}, \"row\" {t['bigint']}, \"column\" {t['text']}, "
+        f'CREATE TABLE IF NOT EXISTS quarantine (source {t["text"]}, "row" {t["bigint"]}, "column" {t["text"]}, '
         f"reason {t['text']}, raw {t['text']}, quarantined_at {t['timestamp']})",
         f"CREATE TABLE IF NOT EXISTS meta (key {t['text']} PRIMARY KEY, value {t['text']})",
         f"""CREATE TABLE IF NOT EXISTS touchpoints (
-  id {t['text']} PRIMARY KEY, name_en {t['text']}, name_pt {t['text']}, channel {t['text']},
-  kind {t['text']}, visibility {t['text']}, phases {t['text']}, owner {t['text']}, target {t['text']}
+  id {t["text"]} PRIMARY KEY, name_en {t["text"]}, name_pt {t["text"]}, channel {t["text"]},
+  kind {t["text"]}, visibility {t["text"]}, phases {t["text"]}, owner {t["text"]}, target {t["text"]}
 )""",
         f"CREATE TABLE IF NOT EXISTS ingest_log (source {t['text']}, ingested {t['bigint']}, duplicates {t['bigint']}, "
         f"rejected {t['bigint']}, ingested_at {t['timestamp']})",
