@@ -10,13 +10,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from touchpoints.errors import TouchpointsError
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
 
 app = typer.Typer(
     help="Touchpoints: see, measure and improve every point where customers meet the company.",
@@ -33,7 +36,7 @@ out = Console()
 if not out.is_terminal:
     # Piped or redirected: do not squeeze tables into 80 columns.
     out = Console(width=200)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[
     str | None,
@@ -215,10 +218,9 @@ def kpis(
     from touchpoints.analytics.base import Filters, PhaseOptions
     from touchpoints.analytics.kpis import kpis as run_kpis
     from touchpoints.render import kpi_table
-    from touchpoints.store import open_store
 
     filters = Filters.build(date_from, date_to, touchpoint, channel, kind, phase, segment, agent)
-    with open_store(db, read_only=_read_only(db)) as store:
+    with _open_for_reading(db) as store:
         result = run_kpis(
             store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz
         )
@@ -241,9 +243,8 @@ def quarantine(
 ) -> None:
     """List rejected rows: file, row, column, reason and the raw record."""
     from touchpoints.render import quarantine_table
-    from touchpoints.store import open_store
 
-    with open_store(db, read_only=_read_only(db)) as store:
+    with _open_for_reading(db) as store:
         total = store.count("quarantine")
         rows = store.query(
             f'SELECT source AS file, "row", "column", reason, raw FROM quarantine ORDER BY quarantined_at, source, "row" LIMIT {int(limit)}'
@@ -279,14 +280,18 @@ def demo_data(
     )
 
 
-def _read_only(db: str | None) -> bool:
-    """Analyses open an existing DuckDB file read-only, so they can run beside a writer."""
-    from touchpoints.store import resolve_target
+def _open_for_reading(db: str | None) -> Store:
+    """Analyses open an existing DuckDB file read-only (they can run beside a writer) and
+    refuse a missing one, which is almost always a mistyped --db."""
+    from touchpoints.store import open_store, resolve_target
 
     target = resolve_target(db)
-    return not target.startswith(("postgres", ":memory:")) and os.path.exists(
-        target.removeprefix("duckdb://")
-    )
+    if target.startswith(("postgres", ":memory:")):
+        return open_store(target)
+    path = target.removeprefix("duckdb://")
+    if not os.path.exists(path):
+        raise TouchpointsError(f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db")
+    return open_store(target, read_only=True)
 
 
 def main() -> None:
