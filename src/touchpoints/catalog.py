@@ -6,6 +6,7 @@ so later commands need not repeat `--catalog`.
 
 from __future__ import annotations
 
+import math
 import re
 from importlib import resources
 from pathlib import Path
@@ -21,18 +22,21 @@ Visibility = Literal["both", "company", "customer"]
 PhaseName = Literal["before", "during", "after"]
 LANGS = ("en", "pt-BR")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-TARGET_KEYS = (
-    "tme_seconds",
-    "tma_seconds",
-    "service_level",
-    "abandonment_rate",
-    "csat",
-    "nps",
-    "ces",
-    "fcr",
-    "promise_kept_rate",
-    "data_reuse_rate",
-)
+# Each goal's valid range, on the scale the metric is reported in (SPEC §4): seconds are
+# >= 0, rates are shares 0..1, csat is 100 x a share, nps runs -100..100, ces is a 1..7 mean.
+TARGET_RANGES: dict[str, tuple[float, float | None]] = {
+    "tme_seconds": (0, None),
+    "tma_seconds": (0, None),
+    "service_level": (0, 1),
+    "abandonment_rate": (0, 1),
+    "csat": (0, 100),
+    "nps": (-100, 100),
+    "ces": (1, 7),
+    "fcr": (0, 1),
+    "promise_kept_rate": (0, 1),
+    "data_reuse_rate": (0, 1),
+}
+TARGET_KEYS = tuple(TARGET_RANGES)
 
 
 class Touchpoint(BaseModel):
@@ -56,29 +60,47 @@ class Touchpoint(BaseModel):
             raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
         return v
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _name(cls, v: str | dict[str, str]) -> str | dict[str, str]:
+    def _name(cls, v: Any) -> Any:
         if isinstance(v, dict):
-            unknown = sorted(set(v) - set(LANGS))
+            unknown = sorted(str(k) for k in v if k not in LANGS)
             if unknown:
                 raise ValueError(f"unknown language {unknown[0]!r}; use en and pt-BR")
             if not v:
                 raise ValueError("needs at least one of en, pt-BR")
-        elif not v.strip():
+            for lang, text in v.items():
+                if not isinstance(text, str) or not text.strip():
+                    raise ValueError(f"{lang} name must be non-empty text")
+            return v
+        if not isinstance(v, str):
+            raise ValueError("must be text or a map {en: ..., pt-BR: ...}")
+        if not v.strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("phase")
+    @classmethod
+    def _phase(cls, v: list[str]) -> list[str]:
+        repeated = sorted({p for p in v if v.count(p) > 1})
+        if repeated:
+            raise ValueError(f"phase {repeated[0]!r} is listed twice")
         return v
 
     @field_validator("target")
     @classmethod
     def _target(cls, v: dict[str, float]) -> dict[str, float]:
         for key, val in v.items():
-            if key not in TARGET_KEYS:
+            if key not in TARGET_RANGES:
                 raise ValueError(f"unknown target {key!r}; known: {', '.join(TARGET_KEYS)}")
-            if val < 0:
-                raise ValueError(f"target {key!r} must be >= 0")
-            if key in ("service_level", "abandonment_rate", "fcr", "promise_kept_rate", "data_reuse_rate") and val > 1:
-                raise ValueError(f"target {key!r} is a share between 0 and 1")
+            low, high = TARGET_RANGES[key]
+            if not math.isfinite(val):
+                raise ValueError(f"target {key!r} must be a finite number")
+            if high is None and val < low:
+                raise ValueError(f"target {key!r} must be >= {low:g}")
+            if high is not None and not low <= val <= high:
+                share = " (a share)" if high == 1 else ""
+                raise ValueError(f"target {key!r} must be between {low:g} and {high:g}{share}")
         return v
 
     def label(self, lang: str = "en") -> str:
@@ -105,7 +127,9 @@ class Catalog(BaseModel):
         return [t.id for t in self.touchpoints]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(exclude_defaults=True), allow_unicode=True, sort_keys=False)
+        return yaml.safe_dump(
+            self.model_dump(exclude_defaults=True), allow_unicode=True, sort_keys=False
+        )
 
 
 def _describe(errors: list[dict[str, Any]], raw: dict[str, Any], source: str) -> str:
@@ -137,7 +161,9 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CatalogError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise CatalogError(
+            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(raw, dict) or "touchpoints" not in raw:
         raise CatalogError(f"{source}: expected a mapping with a 'touchpoints' list at the top")
     if not isinstance(raw["touchpoints"], list) or not raw["touchpoints"]:
@@ -154,7 +180,9 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
             )
         seen[tp.id] = i
     if not any(tp.is_touchpoint for tp in catalog.touchpoints):
-        raise CatalogError(f"{source}: no entry has visibility 'both', so no event could be recorded")
+        raise CatalogError(
+            f"{source}: no entry has visibility 'both', so no event could be recorded"
+        )
     return catalog
 
 

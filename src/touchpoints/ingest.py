@@ -282,70 +282,96 @@ class Staged:
     ignored_columns: list[str]
 
 
-def _source_relation(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str
-) -> tuple[str, list[tuple[int, str]]]:
-    """Create `_raw` (one row per record, `_row` numbered from 1); return structural rejects."""
-    p = q(str(path))
-    structural: list[tuple[int, str]] = []
-    if fmt == "parquet":
+Structural = list[tuple[int, str, str | None]]  # (row, reason, raw text)
+
+
+def _json_rows(con: duckdb.DuckDBPyConnection, p: str, path: Path) -> Structural:
+    """JSON Lines (or a JSON array): one text per record, parsed in SQL so that a broken
+    record is quarantined alone. Creates `_raw` with every key as a text column."""
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith(b"["):
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
-            f"file_row_number + 1 AS _row FROM read_parquet({p}, file_row_number = true)"
+            f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT CAST(unnest(json_extract(content, '$[*]')) AS VARCHAR) "
+            f"AS line FROM read_text({p})"
         )
-        return "parquet", structural
-    if fmt == "csv":
+    else:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv({p}, all_varchar = true, "
-            "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')"
+            f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT line FROM read_csv({p}, columns = {{'line': 'VARCHAR'}}, "
+            "header = false, delim = chr(31), quote = '', escape = '', auto_detect = false)"
         )
-        rejects = con.execute(
-            "SELECT DISTINCT line, error_message FROM _csv_rejects ORDER BY line"
-        ).fetchall()
-        if not rejects:
-            con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, rowid + 1 AS _row FROM _csv")
-            return "csv", structural
-        # Renumber: rows after a rejected line keep their position in the file.
-        bad_rows = sorted({int(line) - 1 for line, _ in rejects})
-        structural = [
-            (int(line) - 1, f"unreadable CSV line {int(line)}: {msg}") for line, msg in rejects
-        ]
-        con.execute("CREATE OR REPLACE TEMP TABLE _bad_rows (r BIGINT)")
-        con.executemany("INSERT INTO _bad_rows VALUES (?)", [(r,) for r in bad_rows])
-        total = con.execute("SELECT count(*) FROM _csv").fetchone()[0] + len(bad_rows)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _rownums AS
-            SELECT row_number() OVER (ORDER BY r) - 1 AS k, r FROM range(1, {total} + 1) t(r)
-            WHERE r NOT IN (SELECT r FROM _bad_rows)""")
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW _raw AS SELECT c.*, n.r AS _row FROM _csv c "
-            "JOIN _rownums n ON n.k = c.rowid"
-        )
-        return "csv", structural
-    # JSON Lines: one text line per record, parsed in SQL so a broken line is quarantined alone.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _lines AS SELECT line FROM read_csv({p}, columns = {{'line': 'VARCHAR'}}, "
-        "header = false, delim = chr(31), quote = '', escape = '', auto_detect = false)"
-    )
+    ok = "json_valid(line) AND starts_with(ltrim(line), '{')"
     keys = [
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT unnest(json_keys(line)) FROM _lines WHERE json_valid(line) AND starts_with(ltrim(line), '{')"
+            f"SELECT DISTINCT unnest(json_keys(line)) FROM _lines WHERE {ok}"
         ).fetchall()
     ]
-    for (row,) in con.execute(
-        "SELECT rowid + 1 FROM _lines WHERE trim(line) <> '' AND NOT (json_valid(line) AND starts_with(ltrim(line), '{')) "
-        "ORDER BY 1"
-    ).fetchall():
-        structural.append((int(row), "not a JSON object on this line"))
+    structural: Structural = [
+        (int(row), "not a JSON object on this line", line)
+        for row, line in con.execute(
+            f"SELECT rowid + 1, line FROM _lines WHERE trim(line) <> '' AND NOT ({ok}) ORDER BY 1"
+        ).fetchall()
+    ]
     cols = ", ".join(
         f"CASE WHEN _ok THEN json_extract_string(line, {q('$.' + json.dumps(k))}) END AS {ident(k)}"
         for k in keys
     )
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _raw AS
         SELECT {cols + "," if cols else ""} rowid + 1 AS _row FROM (
-          SELECT line, rowid, json_valid(line) AND starts_with(ltrim(line), '{{') AS _ok FROM _lines
+          SELECT line, rowid, {ok} AS _ok FROM _lines
         ) WHERE _ok""")
-    return "jsonl", structural
+    return structural
+
+
+def _csv_rows(con: duckdb.DuckDBPyConnection, p: str) -> Structural:
+    """CSV read by DuckDB as text; lines it cannot parse are kept as structural rejects and
+    the rows after them keep their position in the file."""
+    con.execute("DROP TABLE IF EXISTS _csv_rejects")
+    con.execute("DROP TABLE IF EXISTS _csv_scans")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv({p}, all_varchar = true, "
+        "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')"
+    )
+    # DuckDB may report several errors for one line: keep the first of each.
+    rejects = con.execute(
+        "SELECT line, arg_min(error_message, error_message), arg_min(csv_line, error_message) "
+        "FROM _csv_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    if not rejects:
+        con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, rowid + 1 AS _row FROM _csv")
+        return []
+    # DuckDB's line counts the header as line 1, so the data row is line - 1.
+    structural: Structural = [
+        (int(line) - 1, f"unreadable CSV row: {msg}", raw) for line, msg, raw in rejects
+    ]
+    con.execute("CREATE OR REPLACE TEMP TABLE _bad_rows (r BIGINT)")
+    con.executemany("INSERT INTO _bad_rows VALUES (?)", [(r,) for r, _, _ in structural])
+    total = con.execute("SELECT count(*) FROM _csv").fetchone()[0] + len(structural)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rownums AS
+        SELECT row_number() OVER (ORDER BY r) - 1 AS k, r FROM range(1, {total} + 1) t(r)
+        WHERE r NOT IN (SELECT r FROM _bad_rows)""")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _raw AS SELECT c.*, n.r AS _row FROM _csv c JOIN _rownums n ON n.k = c.rowid"
+    )
+    return structural
+
+
+def _source_relation(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> Structural:
+    """Create the view `_raw` (one row per record, `_row` numbered from 1 in file order);
+    return the records that could not even be split into columns."""
+    p = q(str(path))
+    if path.stat().st_size == 0:
+        raise InputFileError(str(path), "the file is empty")
+    if fmt == "parquet":
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number + 1 AS _row FROM read_parquet({p}, file_row_number = true)"
+        )
+        return []
+    if fmt == "csv":
+        return _csv_rows(con, p)
+    return _json_rows(con, p, path)
 
 
 def stage_file(
@@ -371,7 +397,21 @@ def stage_file(
             f"--timezone {timezone!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
         ) from None
     try:
-        _, structural = _source_relation(con, p, kind)
+        return _stage(con, p, kind, catalog, mapping, timezone)
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    p: Path,
+    kind: str,
+    catalog: Catalog,
+    mapping: dict[str, str],
+    timezone: str,
+) -> Staged:
+    try:
+        structural = _source_relation(con, p, kind)
         described = con.execute("DESCRIBE SELECT * FROM _raw").fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
@@ -409,13 +449,12 @@ def stage_file(
     ignored = [n for n in src_types if n not in used]
 
     first_reason = "coalesce(" + ", ".join(r for _, r in reasons) + ")" if reasons else "NULL"
-    identity = ", ".join(
-        f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in COLUMN_NAMES if c != "event_id"
-    )
+    # The derived key hashes the typed row as JSON, which keeps fields and nulls apart.
+    identity = ", ".join(f"{c} := {c}" for c in COLUMN_NAMES if c != "event_id")
     # One pass over the file: typed columns, the first problem of the row, and the event_id
     # (given, or derived from the row's content so identical rows dedupe).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS
-        SELECT * REPLACE (coalesce(event_id, 'h:' || md5(concat_ws(chr(31), {identity}))) AS event_id)
+        SELECT * REPLACE (coalesce(event_id, 'h:' || md5(CAST(to_json(struct_pack({identity})) AS VARCHAR))) AS event_id)
         FROM (SELECT _row, {", ".join(typed_cols)}, {first_reason} AS _problem FROM _raw)""")
     n_rows, n_good, n_ids = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _problem IS NULL), count(DISTINCT event_id) FILTER (WHERE _problem IS NULL) FROM _typed"
@@ -432,18 +471,18 @@ def stage_file(
     reason_list = (
         "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
     )
+    record = ", ".join(f"{ident(n)} := r.{ident(n)}" for n in src_types) or "missing := NULL"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
         SELECT {q(str(p))} AS source, r._row AS "row", e.column AS "column", e.reason AS reason,
-               CAST(to_json(r) AS VARCHAR) AS raw
+               CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw
         FROM (SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _typed WHERE _problem IS NOT NULL)) r,
              LATERAL (SELECT unnest(list_filter({reason_list}, lambda x: x.reason IS NOT NULL), recursive := true)) e""")
     if structural:
         con.executemany(
-            "INSERT INTO _bad VALUES (?, ?, NULL, ?, NULL)",
-            [(str(p), r, why) for r, why in structural],
+            "INSERT INTO _bad VALUES (?, ?, NULL, ?, ?)",
+            [(str(p), r, why, raw) for r, why, raw in structural],
         )
     rejected_rows = con.execute('SELECT count(DISTINCT "row") FROM _bad').fetchone()[0]
-    con.execute("SET TimeZone = 'UTC'")
     return Staged(
         str(p), n_rows + len(structural), n_ids, in_file_duplicates, rejected_rows, ignored
     )
