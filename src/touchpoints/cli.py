@@ -290,7 +290,9 @@ def _open_for_reading(db: str | None) -> Store:
         return open_store(target)
     path = target.removeprefix("duckdb://")
     if not os.path.exists(path):
-        raise TouchpointsError(f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db")
+        raise TouchpointsError(
+            f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db"
+        )
     return open_store(target, read_only=True)
 
 
