@@ -225,7 +225,7 @@ def kpis(
             store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz
         )
         labels = (
-            {t.id: t.label(_lang(lang)) for t in store.catalog().touchpoints}
+            {t.id: f"{t.label(_lang(lang))} ({t.id})" for t in store.catalog().touchpoints}
             if by == "touchpoint"
             else {}
         )
