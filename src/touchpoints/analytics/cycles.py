@@ -1,0 +1,63 @@
+"""Journey cycles (SPEC §3), written once as SQL in DuckDB's dialect.
+
+A customer's cycle runs until a purchase (inclusive) or until a gap of more than `--gap`
+(30 days) without events; the next event opens a new cycle. Feedback rows are not steps.
+Cycles are cut on the customer's whole history, so a filter (period, phase, touchpoint)
+selects steps of cycles without changing where the cycles begin and end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from touchpoints.analytics.base import Scope, events_relation, parse_duration
+
+DEFAULT_GAP = "30d"
+
+
+@dataclass(frozen=True)
+class CycleOptions:
+    gap_seconds: float = 30 * 86400.0
+
+    @classmethod
+    def build(cls, gap: str | float = DEFAULT_GAP) -> CycleOptions:
+        return cls(parse_duration(gap, "--gap"))
+
+
+def steps_relation(scope: Scope, cycles: CycleOptions | None = None) -> str:
+    """Every journey step with its cycle.
+
+    Columns: the events' columns (with derived `phase`, `channel`, `kind`) plus
+    `cycle_no` (1, 2, ... per customer), `cycle_id` (customer_id || '#' || cycle_no),
+    `step` (1-based position in the cycle), `steps` (cycle length), `cycle_converts`
+    (1 when the cycle holds a purchase), `cycle_start`, `cycle_end`. Unfiltered: apply
+    `scope.filters.where()` on top (see `scoped_steps`).
+    """
+    gap = int((cycles or CycleOptions()).gap_seconds)
+    base = events_relation(scope, with_phase=True)
+    return f"""SELECT c.*,
+        c.customer_id || '#' || CAST(c.cycle_no AS VARCHAR) AS cycle_id,
+        row_number() OVER (PARTITION BY c.customer_id, c.cycle_no ORDER BY c.ts, c.seq) AS step,
+        count(*) OVER (PARTITION BY c.customer_id, c.cycle_no) AS steps,
+        max(CASE WHEN c.action = 'purchase' THEN 1 ELSE 0 END) OVER (PARTITION BY c.customer_id, c.cycle_no) AS cycle_converts,
+        min(c.ts) OVER (PARTITION BY c.customer_id, c.cycle_no) AS cycle_start,
+        max(c.ts) OVER (PARTITION BY c.customer_id, c.cycle_no) AS cycle_end
+    FROM (
+      SELECT b.*,
+        sum(CASE WHEN b._prev_ts IS NULL OR b._prev_action = 'purchase'
+                   OR b.ts > b._prev_ts + INTERVAL '{gap}' SECOND THEN 1 ELSE 0 END)
+          OVER (PARTITION BY b.customer_id ORDER BY b.ts, b.seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+          AS cycle_no
+      FROM (
+        SELECT x.*,
+          lag(x.ts) OVER (PARTITION BY x.customer_id ORDER BY x.ts, x.seq) AS _prev_ts,
+          lag(x.action) OVER (PARTITION BY x.customer_id ORDER BY x.ts, x.seq) AS _prev_action
+        FROM ({base}) x
+        WHERE x.action <> 'feedback'
+      ) b
+    ) c"""
+
+
+def scoped_steps(scope: Scope, cycles: CycleOptions | None = None) -> str:
+    """Journey steps that pass the filters, with their (unfiltered) cycles."""
+    return f"SELECT * FROM ({steps_relation(scope, cycles)}) s WHERE {scope.filters.where()}"
