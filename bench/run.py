@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from touchpoints.demo import generate
 
 import touchpoints as tp
+from touchpoints.demo import generate
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -195,6 +196,7 @@ def load_catalog(path: str | Path) -> Catalog:
     return parse_catalog(text, str(p))
 
 
+@lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
     """The catalog shipped with the package: the seeds' examples, named in pt-BR and en."""
     text = resources.files("touchpoints").joinpath("data/catalog.yaml").read_text(encoding="utf-8")

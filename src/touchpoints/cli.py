@@ -219,7 +219,9 @@ def kpis(
     from touchpoints.analytics.kpis import kpis as run_kpis
     from touchpoints.render import kpi_table
 
-    filters = Filters.build(date_from, date_to, touchpoint, channel, kind, phase, segment, agent)
+    filters = Filters.build(
+        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, timezone=tz
+    )
     with _open_for_reading(db) as store:
         result = run_kpis(
             store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz

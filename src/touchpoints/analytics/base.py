@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from touchpoints.errors import UsageError
 from touchpoints.events import COLUMN_NAMES, PHASES
@@ -25,25 +26,53 @@ def parse_duration(text: str | float | int, option: str = "duration") -> float:
     return float(m.group(1)) * UNIT_SECONDS[m.group(2) or "s"]
 
 
-def parse_when(text: str | datetime | date | None, option: str, end: bool = False) -> datetime | None:
-    """A --from/--to value as naive UTC. A bare date as --to covers that whole day."""
-    if text is None or isinstance(text, datetime):
-        return _utc(text) if isinstance(text, datetime) else None
-    if isinstance(text, date):
-        text = text.isoformat()
-    raw = text.strip()
+def parse_when(
+    text: str | datetime | date | None, option: str, end: bool = False, tz: str = "UTC"
+) -> datetime | None:
+    """A --from/--to value as naive UTC. A bare date as --to covers that whole day.
+
+    Bare dates and naive timestamps are read in `tz` (a day in São Paulo starts at 03:00Z).
+    """
+    if text is None:
+        return None
+    zone = zone_info(tz)
+    if isinstance(text, datetime):
+        return _utc(text, zone)
+    raw = text.isoformat() if isinstance(text, date) else text.strip()
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            start = datetime(day.year, day.month, day.day)
-            return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
-        return _utc(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+        day = date.fromisoformat(raw)
     except ValueError:
-        raise UsageError(f"{option} {text!r}: use a date (2026-01-31) or an ISO timestamp") from None
+        day = None
+    if day is not None:
+        if end:
+            day += timedelta(days=1)
+        start = _utc(datetime(day.year, day.month, day.day), zone)
+        return start - timedelta(microseconds=1) if end else start
+    try:
+        return _utc(datetime.fromisoformat(raw.replace("Z", "+00:00")), zone)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: use a date (2026-01-31) or an ISO timestamp"
+        ) from None
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+def zone_info(tz: str) -> ZoneInfo:
+    """An IANA time zone; an unknown one is the user's mistake (exit 2), not an engine error."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {tz!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+        ) from None
+
+
+def _utc(dt: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """Naive UTC; a naive `dt` is wall time in `zone` (UTC when not given)."""
+    if dt.tzinfo is None:
+        if zone is None or zone.key == "UTC":
+            return dt
+        dt = dt.replace(tzinfo=zone)
+    return dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def lit(value: object) -> str:
@@ -83,7 +112,11 @@ class Filters:
         phase: str | list[str] | tuple[str, ...] | None = None,
         segment: str | list[str] | tuple[str, ...] | None = None,
         agent: str | list[str] | tuple[str, ...] | None = None,
+        timezone: str = "UTC",
     ) -> Filters:
+        """Parse option values; bare dates and naive times in --from/--to are read in
+        `timezone` (pass the --timezone the periods are cut in)."""
+
         def many(v: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
             if v is None:
                 return ()
@@ -94,11 +127,20 @@ class Filters:
         for p in phases:
             if p not in PHASES:
                 raise UsageError(f"--phase {p!r}: use before, during or after")
-        start = parse_when(date_from, "--from")
-        stop = parse_when(date_to, "--to", end=True)
+        start = parse_when(date_from, "--from", tz=timezone)
+        stop = parse_when(date_to, "--to", end=True, tz=timezone)
         if start and stop and start > stop:
             raise UsageError("--from is after --to")
-        return cls(start, stop, many(touchpoint), many(channel), many(kind), phases, many(segment), many(agent))
+        return cls(
+            start,
+            stop,
+            many(touchpoint),
+            many(channel),
+            many(kind),
+            phases,
+            many(segment),
+            many(agent),
+        )
 
     @property
     def needs_phase(self) -> bool:
@@ -149,7 +191,9 @@ def events_relation(scope: Scope, with_phase: bool) -> str:
     during = int(scope.phase.during_seconds)
     after = int(scope.phase.after_seconds)
     # RANGE frames include same-ts peers, so a purchase tied in time counts as "in the hour before".
-    kept = ", ".join(["seq", "source", "channel", "kind"] + [c for c in COLUMN_NAMES if c != "phase"])
+    kept = ", ".join(
+        ["seq", "source", "channel", "kind"] + [c for c in COLUMN_NAMES if c != "phase"]
+    )
     return f"""SELECT {kept},
       coalesce(phase, CASE
         WHEN action = 'purchase' OR _next_purchase <= ts + INTERVAL '{during}' SECOND THEN 'during'

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events
+from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events, zone_info
 from touchpoints.errors import UsageError
 from touchpoints.events import PHASES
 
@@ -133,16 +132,6 @@ def _aggregates(answer_within: float, short_abandon: float) -> str:
       count(emotion) AS emotion_n"""
 
 
-def _check_timezone(tz: str) -> None:
-    """An unknown zone is the user's mistake (exit 2), not an engine error."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"--timezone {tz!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
-        ) from None
-
-
 def _local_ts(tz: str) -> str:
     return "ts" if tz == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(tz)})"
 
@@ -157,7 +146,9 @@ def _period_label(value: Any, period: str) -> str | None:
 
 def _retention(store: Store, scope: Scope, period: str, tz: str) -> dict[str, float | None]:
     """Share of period-P buyers who buy again in P+1; null until P+1 is complete in the data."""
-    no_time = Scope(Filters(**{**scope.filters.__dict__, "date_from": None, "date_to": None}), scope.phase)
+    no_time = Scope(
+        Filters(**{**scope.filters.__dict__, "date_from": None, "date_to": None}), scope.phase
+    )
     local = _local_ts(tz)
     rows = store.query(f"""
       WITH buyers AS (
@@ -197,7 +188,7 @@ def kpis(
     for option, seconds in (("--answer-within", answer_within), ("--short-abandon", short_abandon)):
         if not math.isfinite(float(seconds)) or seconds < 0:
             raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
-    _check_timezone(timezone)
+    zone_info(timezone)  # an unknown zone is a UsageError, before any SQL
     scope = Scope(filters or Filters(), phase_options or PhaseOptions())
     if by in PERIODS:
         group = f"date_trunc('{by}', {_local_ts(timezone)})"
@@ -207,7 +198,7 @@ def kpis(
         group = by
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
     sql = f"""SELECT {group or "'all'"} AS grp, {_aggregates(float(answer_within), float(short_abandon))}
-      FROM ({scoped_events(scope, with_phase=by == 'phase')}) s{f" GROUP BY {group}" if group else ""}"""
+      FROM ({scoped_events(scope, with_phase=by == "phase")}) s{f" GROUP BY {group}" if group else ""}"""
     raw_rows = store.query(sql)
     retention = _retention(store, scope, by, timezone) if by in PERIODS else {}
     rows = []
