@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 ROOT = HERE.parent
 CLI = str(ROOT / ".venv" / "bin" / "touchpoints")
-EVENTS_PER_CUSTOMER_GUESS = 5.0
+EVENTS_PER_CUSTOMER_GUESS = 6.4  # what demo-data averages
 
 
 def machine() -> str:
@@ -67,7 +67,7 @@ def demo_file(events: int) -> Path:
 
 
 def rows_in(path: Path) -> int:
-    return int(duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0])
+    return int(duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0])
 
 
 def fresh_db(name: str) -> str:

@@ -6,20 +6,37 @@ returns. Errors a user can act on print one clear message and exit with status 2
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from touchpoints.commands.common import (
+    AfterOpt,
+    AgentOpt,
+    ChannelOpt,
+    DbOpt,
+    DuringOpt,
+    FromOpt,
+    JsonOpt,
+    KindOpt,
+    LangOpt,
+    PhaseOpt,
+    SegmentOpt,
+    ToOpt,
+    TouchpointOpt,
+    TzOpt,
+    build_filters,
+    err,
+    journeys_app,
+    open_for_reading,
+    out,
+)
+from touchpoints.commands.common import lang_code as _lang
+from touchpoints.commands.common import print_json as _print_json
 from touchpoints.errors import TouchpointsError
-
-if TYPE_CHECKING:
-    from touchpoints.store.base import Store
 
 app = typer.Typer(
     help="Touchpoints: see, measure and improve every point where customers meet the company.",
@@ -32,35 +49,7 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
-out = Console()
-if not out.is_terminal:
-    # Piped or redirected: do not squeeze tables into 80 columns.
-    out = Console(width=200)
-err = Console(stderr=True, soft_wrap=True)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Store: a DuckDB file or postgresql:// URL (default $TOUCHPOINTS_DB or ./touchpoints.duckdb).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-LangOpt = Annotated[
-    str, typer.Option("--lang", help="Language of labels: en or pt-BR.", envvar="TOUCHPOINTS_LANG")
-]
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def _lang(value: str) -> str:
-    if value.lower() in ("pt", "pt-br", "pt_br"):
-        return "pt-BR"
-    if value.lower() in ("en", "en-us", "en-gb"):
-        return "en"
-    raise TouchpointsError(f"--lang {value!r}: use en or pt-BR")
+app.add_typer(journeys_app, name="journeys")
 
 
 # -- catalog -----------------------------------------------------------------------------
@@ -172,12 +161,8 @@ def kpis(
             "--by", help="touchpoint, channel, kind, phase, agent, segment, day, week or month."
         ),
     ] = None,
-    date_from: Annotated[
-        str | None, typer.Option("--from", help="First day or timestamp (inclusive).")
-    ] = None,
-    date_to: Annotated[
-        str | None, typer.Option("--to", help="Last day or timestamp (inclusive).")
-    ] = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
     answer_within: Annotated[
         float, typer.Option("--answer-within", help="Service level threshold T in seconds.")
     ] = 20.0,
@@ -185,44 +170,28 @@ def kpis(
         float,
         typer.Option("--short-abandon", help="Ignore abandons that waited less than S seconds."),
     ] = 0.0,
-    touchpoint: Annotated[
-        list[str] | None, typer.Option("--touchpoint", help="Only these touchpoints.")
-    ] = None,
-    channel: Annotated[
-        list[str] | None, typer.Option("--channel", help="Only these channels.")
-    ] = None,
-    kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="Only static, interactive or human.")
-    ] = None,
-    phase: Annotated[
-        list[str] | None, typer.Option("--phase", help="Only before, during or after.")
-    ] = None,
-    segment: Annotated[
-        list[str] | None, typer.Option("--segment", help="Only these customer segments.")
-    ] = None,
-    agent: Annotated[list[str] | None, typer.Option("--agent", help="Only these agents.")] = None,
-    during: Annotated[
-        str, typer.Option("--during", help="Window before a purchase that counts as during.")
-    ] = "1h",
-    after: Annotated[
-        str, typer.Option("--after", help="Window after a purchase that counts as after.")
-    ] = "90d",
-    tz: Annotated[
-        str, typer.Option("--timezone", help="Zone in which days, weeks and months are cut.")
-    ] = "UTC",
+    touchpoint: TouchpointOpt = None,
+    channel: ChannelOpt = None,
+    kind: KindOpt = None,
+    phase: PhaseOpt = None,
+    segment: SegmentOpt = None,
+    agent: AgentOpt = None,
+    during: DuringOpt = "1h",
+    after: AfterOpt = "90d",
+    tz: TzOpt = "UTC",
     db: DbOpt = None,
     as_json: JsonOpt = False,
     lang: LangOpt = "en",
 ) -> None:
     """Service and feedback KPIs: TMA, TME, abandonment, service level, FCR, CSAT, NPS, CES..."""
-    from touchpoints.analytics.base import Filters, PhaseOptions
+    from touchpoints.analytics.base import PhaseOptions
     from touchpoints.analytics.kpis import kpis as run_kpis
     from touchpoints.render import kpi_table
 
-    filters = Filters.build(
-        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, timezone=tz
+    filters = build_filters(
+        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, tz
     )
-    with _open_for_reading(db) as store:
+    with open_for_reading(db) as store:
         result = run_kpis(
             store, by, filters, PhaseOptions.build(during, after), answer_within, short_abandon, tz
         )
@@ -246,7 +215,7 @@ def quarantine(
     """List rejected rows: file, row, column, reason and the raw record."""
     from touchpoints.render import quarantine_table
 
-    with _open_for_reading(db) as store:
+    with open_for_reading(db) as store:
         total = store.count("quarantine")
         rows = store.query(
             f'SELECT source AS file, "row", "column", reason, raw FROM quarantine ORDER BY quarantined_at, source, "row" LIMIT {int(limit)}'
@@ -280,22 +249,6 @@ def demo_data(
     out.print(
         f"wrote {stats['events']:,} events for {stats['customers']:,} customers to {out_file}"
     )
-
-
-def _open_for_reading(db: str | None) -> Store:
-    """Analyses open an existing DuckDB file read-only (they can run beside a writer) and
-    refuse a missing one, which is almost always a mistyped --db."""
-    from touchpoints.store import open_store, resolve_target
-
-    target = resolve_target(db)
-    if target.startswith(("postgres", ":memory:")):
-        return open_store(target)
-    path = target.removeprefix("duckdb://")
-    if not os.path.exists(path):
-        raise TouchpointsError(
-            f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db"
-        )
-    return open_store(target, read_only=True)
 
 
 def main() -> None:

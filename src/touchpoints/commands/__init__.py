@@ -1,0 +1,1 @@
+"""CLI command groups; `touchpoints.cli` builds the app from them."""
