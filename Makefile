@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_CUSTOMERS ?= 20000
 DEMO_DB ?= touchpoints.duckdb
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test test-spark lint bench lock clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The whole suite on Spark too (local mode; several minutes). `make test` runs a Spark subset.
+test-spark: install
+	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -m spark
 
 lint: install
 	$(BIN)/ruff check src tests bench

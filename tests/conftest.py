@@ -1,5 +1,9 @@
-"""Shared fixtures. The `store` fixture runs a test once per engine (DuckDB, PostgreSQL),
-like Ibis's backend matrix: one suite, every engine.
+"""Shared fixtures. The `store` fixture runs a test once per engine (DuckDB, PostgreSQL,
+Spark), like Ibis's backend matrix: one suite, every engine.
+
+Spark joins the matrix only with TOUCHPOINTS_TEST_SPARK=all (`make test-spark`): starting
+it and running each query as Spark jobs costs seconds per test. The default suite still runs
+real Spark cases in tests/test_spark.py.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ import touchpoints as tp
 from touchpoints.store.base import Store
 
 PG_URL = os.environ.get("TOUCHPOINTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+SPARK_MATRIX = os.environ.get("TOUCHPOINTS_TEST_SPARK", "") == "all"
+ENGINES = [
+    "duckdb",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    *([pytest.param("spark", marks=pytest.mark.spark)] if SPARK_MATRIX else []),
+]
+SPARK_MASTER = "local[2]"
 
 
 def _pg_available() -> str | None:
@@ -32,10 +42,25 @@ def _pg_available() -> str | None:
 _PG_PROBLEM = _pg_available()
 
 
+def spark_target(tmp_path: Path) -> str:
+    """A fresh warehouse (and so a fresh Spark database) on the one shared session."""
+    return f"spark://{SPARK_MASTER}?warehouse={tmp_path / f'lake_{uuid.uuid4().hex[:12]}'}"
+
+
 def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
     if engine == "duckdb":
         store = tp.open(str(tmp_path / f"{uuid.uuid4().hex}.duckdb"))
         return store, store.close
+    if engine == "spark":
+        store = tp.open(spark_target(tmp_path))
+
+        def drop() -> None:
+            # The session outlives the test: forget this store's database, keep the JVM.
+            store.close()
+            database = store.spec.database  # type: ignore[attr-defined]
+            store.execute(f"DROP DATABASE IF EXISTS {database} CASCADE")
+
+        return store, drop
     if _PG_PROBLEM:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {_PG_PROBLEM}")
@@ -49,6 +74,17 @@ def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     return store, cleanup
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _spark_session_ends_with_the_tests() -> Iterator[None]:
+    """Spark stores share one SparkSession per process (started by the first of them);
+    it is stopped once, after the last test, if any test started it."""
+    yield
+    import sys
+
+    if "touchpoints.store.spark" in sys.modules:
+        sys.modules["touchpoints.store.spark"].stop_sessions()
 
 
 @pytest.fixture(params=ENGINES)

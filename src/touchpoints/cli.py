@@ -51,6 +51,13 @@ app.add_typer(catalog_app, name="catalog")
 
 app.add_typer(journeys_app, name="journeys")
 
+# Command groups living in their own modules register themselves on `app`/`journeys_app`.
+import touchpoints.commands.flows  # noqa: E402,F401
+import touchpoints.commands.paths  # noqa: E402,F401
+from touchpoints.commands.strength import register as _register_strength  # noqa: E402
+
+_register_strength(app)
+
 
 # -- catalog -----------------------------------------------------------------------------
 @catalog_app.command("show")

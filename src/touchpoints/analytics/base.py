@@ -183,9 +183,16 @@ class Scope:
     phase: PhaseOptions = field(default_factory=PhaseOptions)
 
 
-def events_relation(scope: Scope, with_phase: bool) -> str:
-    """Events with the catalog's channel/kind and, if asked, the derived phase (unfiltered)."""
-    joined = "SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
+def events_relation(scope: Scope, with_phase: bool, with_catalog: bool = True) -> str:
+    """Events with the catalog's channel/kind and, if asked, the derived phase (unfiltered).
+
+    `with_catalog=False` skips the join (channel/kind come back NULL): a KPI query by
+    touchpoint over millions of rows need not pay for it.
+    """
+    if with_catalog:
+        joined = "SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
+    else:
+        joined = "SELECT e.*, CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS kind FROM events e"
     if not with_phase:
         return joined
     during = int(scope.phase.during_seconds)
@@ -209,6 +216,8 @@ def events_relation(scope: Scope, with_phase: bool) -> str:
     ) w"""
 
 
-def scoped_events(scope: Scope, with_phase: bool = False) -> str:
+def scoped_events(scope: Scope, with_phase: bool = False, with_catalog: bool = True) -> str:
     """The filtered events relation every analysis starts from."""
-    return f"SELECT * FROM ({events_relation(scope, with_phase or scope.filters.needs_phase)}) r WHERE {scope.filters.where()}"
+    catalog = with_catalog or bool(scope.filters.channels or scope.filters.kinds)
+    relation = events_relation(scope, with_phase or scope.filters.needs_phase, catalog)
+    return f"SELECT * FROM ({relation}) r WHERE {scope.filters.where()}"

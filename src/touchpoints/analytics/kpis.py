@@ -198,7 +198,7 @@ def kpis(
         group = by
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
     sql = f"""SELECT {group or "'all'"} AS grp, {_aggregates(float(answer_within), float(short_abandon))}
-      FROM ({scoped_events(scope, with_phase=by == "phase")}) s{f" GROUP BY {group}" if group else ""}"""
+      FROM ({scoped_events(scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind"))}) s{f" GROUP BY {group}" if group else ""}"""
     raw_rows = store.query(sql)
     retention = _retention(store, scope, by, timezone) if by in PERIODS else {}
     rows = []

@@ -105,7 +105,7 @@ def open_for_reading(db: str | None) -> Store:
     from touchpoints.store import open_store, resolve_target
 
     target = resolve_target(db)
-    if target.startswith(("postgres", ":memory:")):
+    if target.startswith(("postgres", ":memory:", "spark://")):
         return open_store(target)
     path = target.removeprefix("duckdb://")
     if not os.path.exists(path):

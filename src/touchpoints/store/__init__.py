@@ -1,4 +1,5 @@
-"""`open_store(target)`: a DuckDB file by default, PostgreSQL for `postgresql://` URLs."""
+"""`open_store(target)`: a DuckDB file by default, PostgreSQL for `postgresql://` URLs,
+Apache Spark for `spark://` targets."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def open_store(target: str | None = None, read_only: bool = False) -> Store:
         from touchpoints.store.postgres import PostgresStore
 
         return PostgresStore(resolved)
+    if resolved.startswith("spark://"):
+        from touchpoints.store.spark import SparkStore
+
+        return SparkStore(resolved)
     from touchpoints.store.duckdb import DuckDBStore
 
     path = resolved.removeprefix("duckdb://")

@@ -1,0 +1,386 @@
+"""Funnels, invisible gaps and step-indexed flows of journeys (SPEC §3), as engine SQL.
+
+The seed's customer alternates between being visible (at a touchpoint) and invisible
+(thinking, comparing, budgeting). These analyses measure both sides of that rhythm:
+
+- `funnel`: how many customers get from one phase (or chosen touchpoint) to the next, and
+  how long it takes them;
+- `gaps`: the invisible time between consecutive touchpoints of a journey cycle;
+- `sankey`: where the first N steps of cycles go, as nodes and links for a flow diagram.
+
+Every function works on journey *steps* (feedback rows rate a step, they are not steps),
+with the phase derived and cycles cut on the customer's whole history; the Scope's
+filters then select steps. The engine does the per-event work (windows, one self-join per
+funnel stage, grouping) and returns a handful of rows; Python only shapes the JSON.
+
+The SQL is written in DuckDB's dialect with constructs sqlglot carries to PostgreSQL and
+Spark SQL: `date_diff('microsecond', ...)` (PostgreSQL: EXTRACT(epoch ...); Spark:
+DATEDIFF(MICROSECOND, ...)), `median` (PostgreSQL: PERCENTILE_CONT(0.5) WITHIN GROUP;
+Spark: MEDIAN, all three exact); the 90th percentile is interpolated from row numbers
+(see `_p90`), because no quantile function sqlglot emits is both valid and exact on Spark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from touchpoints.analytics.base import Scope, lit
+from touchpoints.analytics.cycles import CycleOptions, scoped_steps, steps_relation
+from touchpoints.errors import UsageError
+from touchpoints.events import PHASES
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+CASES: tuple[str, ...] = ("customer", "cycle")
+# `--steps ...,purchase` means "bought (at any touchpoint)", unless the catalog has a
+# touchpoint with that id: the natural last stage of a sales funnel.
+PURCHASE_STEP = "purchase"
+# Terminal nodes of the Sankey: where a cycle shorter than the depth goes after its last
+# step. Not step-indexed (no colon), so they never collide with "k:touchpoint" ids.
+END_NODE = "end"
+PURCHASE_NODE = "purchase"
+MAX_DEPTH = 50
+ORDER = "ORDER BY ts, seq"
+
+
+def _secs(earlier: str, later: str) -> str:
+    """Seconds between two timestamps, exact to the microsecond on every engine."""
+    return f"date_diff('microsecond', {earlier}, {later}) / 1e6"
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def _rate(num: float, den: float) -> float | None:
+    return None if not den else round(num / den, 6)
+
+
+def _cycles_or_default(cycles: CycleOptions | None) -> CycleOptions:
+    return cycles or CycleOptions()
+
+
+# -- funnel ------------------------------------------------------------------------------
+def _step_predicates(store: Store, steps: Sequence[str]) -> list[str]:
+    """SQL predicates for `--steps`, refusing ids the catalog does not know: a typo would
+    otherwise show as a funnel that silently drops everyone at that stage."""
+    names = [s.strip() for s in steps]
+    if not names or any(not s for s in names):
+        raise UsageError("--steps: give touchpoint ids separated by commas, like website,store")
+    known = {t.id for t in store.catalog().touchpoints if t.is_touchpoint}
+    predicates = []
+    for name in names:
+        if name in known:
+            predicates.append(f"touchpoint = {lit(name)}")
+        elif name == PURCHASE_STEP:
+            predicates.append("action = 'purchase'")
+        else:
+            raise UsageError(
+                f"--steps {name!r}: not a touchpoint of the catalog "
+                f"(use one of {', '.join(sorted(known))}, or {PURCHASE_STEP})"
+            )
+    return predicates
+
+
+def funnel_sql(
+    scope: Scope, cycles: CycleOptions | None, predicates: Sequence[str], case: str
+) -> str:
+    """One row per stage k (0 = every case in scope): cases reaching it, median seconds
+    from stage k-1.
+
+    Greedy earliest match, in order: stage 1 is a case's first event matching predicate 1;
+    stage k is its first event matching predicate k strictly after stage k-1's event in
+    (ts, seq) order. Each stage is one grouped self-join of the previous stage's matches
+    with the events matching its predicate. Because positions follow (ts, seq), the
+    earliest matching position also has the earliest ts, so `min(ts)` is the match's time
+    and no join back is needed.
+    """
+    case_col = "cycle_id" if case == "cycle" else "customer_id"
+    flags = ", ".join(
+        f"CASE WHEN {p} THEN 1 ELSE 0 END AS m{k}" for k, p in enumerate(predicates, 1)
+    )
+    any_match = " OR ".join(f"m{k} = 1" for k in range(1, len(predicates) + 1))
+    ctes = [
+        f"base AS (SELECT {case_col} AS case_id, ts, seq, {flags} FROM ({scoped_steps(scope, cycles)}) s)",
+        # Positions among matching events only: the relative order is all a funnel needs,
+        # and every later join then runs on the (few) relevant events.
+        f"ev AS (SELECT base.*, row_number() OVER (PARTITION BY case_id {ORDER}) AS pos FROM base WHERE {any_match})",
+        "f1 AS (SELECT case_id, min(pos) AS pos, CAST(NULL AS TIMESTAMP) AS prev_ts, min(ts) AS ts FROM ev WHERE m1 = 1 GROUP BY case_id)",
+    ]
+    for k in range(2, len(predicates) + 1):
+        ctes.append(
+            f"""f{k} AS (SELECT f.case_id, min(e.pos) AS pos, min(f.ts) AS prev_ts, min(e.ts) AS ts
+          FROM f{k - 1} f JOIN ev e ON e.case_id = f.case_id AND e.pos > f.pos AND e.m{k} = 1
+          GROUP BY f.case_id)"""
+        )
+    stages = [
+        "SELECT 0 AS k, count(DISTINCT case_id) AS n, CAST(NULL AS DOUBLE) AS median_seconds FROM base"
+    ]
+    stages += [
+        f"SELECT {k} AS k, count(*) AS n, median({_secs('prev_ts', 'ts')}) AS median_seconds FROM f{k}"
+        for k in range(1, len(predicates) + 1)
+    ]
+    return "WITH " + ",\n  ".join(ctes) + "\n" + "\nUNION ALL\n".join(stages)
+
+
+def funnel(
+    store: Store,
+    scope: Scope | None = None,
+    cycles: CycleOptions | None = None,
+    steps: Sequence[str] | None = None,
+    case: str = "customer",
+) -> dict[str, Any]:
+    """Phase funnel (before → during → after) or, with `steps`, an ordered touchpoint funnel.
+
+    Result: `{"funnel": "phases"|"steps", "case", "total", "stages": [{"stage", "count",
+    "share", "dropped", "drop_rate", "median_seconds"}]}`. `total` counts the cases
+    (customers, or cycles with `case="cycle"`) that have any step in scope; `count` those
+    that reached the stage after every earlier one, in order; `share` is count / first
+    stage's count; `dropped` and `drop_rate` compare with the previous stage (null for the
+    first); `median_seconds` is the median time from the previous stage's event to this
+    one's (null for the first). Counts never increase from stage to stage.
+
+    A customer reaches a phase with their first step in it after reaching the previous
+    phase; a customer whose first step is already `during` (walked in and bought) never
+    enters the phase funnel, which `total` makes visible. The phase funnel is per customer
+    only: a cycle ends at its purchase, so an `after` step never follows within a cycle.
+    A step named `purchase` (not a catalog id) matches a purchase at any touchpoint. Each
+    stage is a distinct event: `store,purchase` asks for a purchase *after* a store
+    visit, so a sale rung up at that visit counts only for `store` (use `phone,purchase`
+    for "called, then bought", wherever the sale happened).
+    """
+    if case not in CASES:
+        raise UsageError(f"--case {case!r}: use customer or cycle")
+    scope = scope or Scope()
+    if steps:
+        kind = "steps"
+        labels = [s.strip() for s in steps]
+        predicates = _step_predicates(store, steps)
+    else:
+        if case == "cycle":
+            raise UsageError(
+                "--case cycle needs --steps: the phase funnel is per customer, since a cycle "
+                "ends at its purchase and never reaches the after phase"
+            )
+        kind = "phases"
+        labels = list(PHASES)
+        predicates = [f"phase = {lit(p)}" for p in PHASES]
+    rows = store.query(funnel_sql(scope, _cycles_or_default(cycles), predicates, case))
+    by_k = {int(r["k"]): r for r in rows}
+    total = int(by_k[0]["n"])
+    stages: list[dict[str, Any]] = []
+    first = int(by_k[1]["n"])
+    previous: int | None = None
+    for k, label in enumerate(labels, 1):
+        n = int(by_k[k]["n"])
+        stages.append(
+            {
+                "stage": label,
+                "count": n,
+                "share": _rate(n, first),
+                "dropped": None if previous is None else previous - n,
+                "drop_rate": None if previous is None else _rate(previous - n, previous),
+                "median_seconds": _seconds(by_k[k]["median_seconds"]),
+            }
+        )
+        previous = n
+    return {"funnel": kind, "case": case, "total": total, "stages": stages}
+
+
+# -- gaps --------------------------------------------------------------------------------
+# Levels of the gap statistics and the columns each one groups by.
+GAP_LEVELS: dict[str, tuple[str, ...]] = {
+    "pair": ("prev_touchpoint", "touchpoint"),
+    "phase": ("phase",),
+    "all": (),
+}
+
+
+def _p90(level: str) -> str:
+    """The continuous 90th percentile of `secs` at `level`, from ranks the engine computed.
+
+    percentile_cont is exact on DuckDB and PostgreSQL, but sqlglot turns it into Spark's
+    PERCENTILE_APPROX, which returns a sample rather than interpolating; DuckDB's
+    quantile_cont becomes a two-argument PERCENTILE_CONT that Spark rejects. Written out
+    from row numbers, the same linear interpolation (position 0.9 × (n − 1) between the
+    two nearest values, as percentile_cont does) gives one answer on every engine. The
+    position is split with integer arithmetic so no engine rounds it differently.
+    """
+    i, n, nxt = f"i_{level}", f"n_{level}", f"next_{level}"
+    lo = f"floor(9 * ({n} - 1) / 10)"
+    frac = f"CAST(9 * ({n} - 1) - 10 * {lo} AS DOUBLE) / 10"
+    return f"max(CASE WHEN {i} = {lo} THEN secs + {frac} * (coalesce({nxt}, secs) - secs) END)"
+
+
+def gaps_sql(scope: Scope, cycles: CycleOptions | None) -> str:
+    """Gap statistics per (previous, next) touchpoint pair, per phase, and overall.
+
+    A gap is the time from one step of a cycle to the next, taken on the *whole* cycle
+    (so filtering never invents a gap across steps it hid) and owned by its later step:
+    the filters select gaps by that step (`--phase during` = the silences that end in the
+    during phase, `--touchpoint store` = the silences before a store visit).
+    """
+    window = f"OVER (PARTITION BY cycle_id {ORDER})"
+    ranks = []
+    for level, keys in GAP_LEVELS.items():
+        part = f"PARTITION BY {', '.join(keys)} " if keys else ""
+        ranks.append(
+            f"row_number() OVER ({part}ORDER BY secs) - 1 AS i_{level}, "
+            f"count(*) OVER ({part.strip()}) AS n_{level}, "
+            f"lead(secs) OVER ({part}ORDER BY secs) AS next_{level}"
+        )
+    null_text = "CAST(NULL AS VARCHAR)"
+    selects = []
+    for level, keys in GAP_LEVELS.items():
+        src = "prev_touchpoint" if level == "pair" else null_text
+        dst = "touchpoint" if level == "pair" else null_text
+        phase = "phase" if level == "phase" else null_text
+        group = f" GROUP BY {', '.join(keys)}" if keys else ""
+        selects.append(
+            f"""SELECT '{level}' AS level, {src} AS src, {dst} AS dst, {phase} AS phase,
+        count(*) AS n, median(secs) AS median_seconds, {_p90(level)} AS p90_seconds,
+        avg(secs) AS mean_seconds
+      FROM r{group}"""
+        )
+    union = "\n    UNION ALL\n    ".join(selects)
+    return f"""WITH g AS (
+      SELECT prev_touchpoint, touchpoint, phase, {_secs("prev_ts", "ts")} AS secs
+      FROM (
+        SELECT s.*, lag(touchpoint) {window} AS prev_touchpoint, lag(ts) {window} AS prev_ts
+        FROM ({steps_relation(scope, cycles)}) s
+      ) x
+      WHERE prev_ts IS NOT NULL AND {scope.filters.where()}
+    ), r AS (
+      SELECT g.*, {", ".join(ranks)}
+      FROM g
+    )
+    {union}"""
+
+
+def _gap_stats(row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {"count": 0, "median_seconds": None, "p90_seconds": None, "mean_seconds": None}
+    return {
+        "count": int(row["n"]),
+        "median_seconds": _seconds(row["median_seconds"]),
+        "p90_seconds": _seconds(row["p90_seconds"]),
+        "mean_seconds": _seconds(row["mean_seconds"]),
+    }
+
+
+def gaps(
+    store: Store, scope: Scope | None = None, cycles: CycleOptions | None = None
+) -> dict[str, Any]:
+    """The invisible time between consecutive touchpoints of journey cycles.
+
+    Result: `{"overall": stats, "phases": [{"phase", **stats}] (before, during, after,
+    always all three), "pairs": [{"from", "to", **stats}]}` where stats are `count`,
+    `median_seconds`, `p90_seconds` (continuous percentile, interpolated) and
+    `mean_seconds`; pairs are sorted by count (desc), then from, then to. A phase is the
+    phase of the gap's later step: "how long were customers out of sight before this
+    during-phase contact". A cycle's first step has no gap; cycles never span a silence
+    longer than `--gap`, so neither does any gap.
+    """
+    scope = scope or Scope()
+    rows = store.query(gaps_sql(scope, _cycles_or_default(cycles)))
+    overall = next((r for r in rows if r["level"] == "all"), None)
+    per_phase = {r["phase"]: r for r in rows if r["level"] == "phase"}
+    pairs = [
+        {"from": r["src"], "to": r["dst"], **_gap_stats(r)} for r in rows if r["level"] == "pair"
+    ]
+    pairs.sort(key=lambda p: (-p["count"], p["from"], p["to"]))
+    # An empty scope still answers with one aggregate row of count 0 on every engine.
+    overall_stats = _gap_stats(overall if overall and int(overall["n"]) else None)
+    return {
+        "overall": overall_stats,
+        "phases": [{"phase": p, **_gap_stats(per_phase.get(p))} for p in PHASES],
+        "pairs": pairs,
+    }
+
+
+# -- sankey ------------------------------------------------------------------------------
+def sankey_sql(scope: Scope, cycles: CycleOptions | None, depth: int) -> str:
+    """Cycles per (step k, touchpoint, next touchpoint, terminal) for k up to `depth`.
+
+    Steps are renumbered among the selected steps of each cycle (like `journeys dfg`:
+    filters select steps, then cases are built from what is left). `nxt` is null at the
+    last shown step; `terminal` is set when the cycle's selected steps end at step k:
+    'purchase' when the cycle converts (its whole history, so a `--phase before` view
+    still tells which journeys ended in a sale), 'end' otherwise.
+    """
+    window = f"OVER (PARTITION BY cycle_id {ORDER})"
+    return f"""SELECT k, touchpoint, nxt, terminal, count(*) AS n
+      FROM (
+        SELECT k, touchpoint,
+          CASE WHEN k < {depth} THEN nxt END AS nxt,
+          CASE WHEN k = n_steps THEN CASE WHEN cycle_converts = 1 THEN '{PURCHASE_NODE}' ELSE '{END_NODE}' END END AS terminal
+        FROM (
+          SELECT touchpoint, cycle_converts,
+            row_number() {window} AS k,
+            count(*) OVER (PARTITION BY cycle_id) AS n_steps,
+            lead(touchpoint) {window} AS nxt
+          FROM ({scoped_steps(scope, cycles)}) s
+        ) w
+        WHERE k <= {depth}
+      ) t
+      GROUP BY k, touchpoint, nxt, terminal"""
+
+
+def node_id(step: int, touchpoint: str) -> str:
+    """Step-indexed node id, like retention/flow tools: the same touchpoint at step 1 and
+    at step 3 are different nodes, so the diagram stays acyclic."""
+    return f"{step}:{touchpoint}"
+
+
+def sankey(
+    store: Store,
+    scope: Scope | None = None,
+    cycles: CycleOptions | None = None,
+    depth: int = 5,
+) -> dict[str, Any]:
+    """Nodes and links of a flow diagram over the first `depth` steps of journey cycles.
+
+    Result: `{"depth", "cycles", "nodes": [{"id", "step", "touchpoint", "value"}],
+    "links": [{"source", "target", "value"}]}`. Node ids are "k:touchpoint" (step k,
+    1-based); a node's value is the number of cycles at that touchpoint at step k. A
+    cycle shorter than `depth` flows from its last step into one of two terminal nodes,
+    "purchase" (the cycle converts) or "end" (it stopped: a silence longer than --gap, or
+    the data ends); terminal nodes have `step` and `touchpoint` null. Cycles longer than
+    `depth` simply stop at step `depth`. Flow is conserved: the links into a node at step
+    k+1 sum to its value, and a node's outgoing links sum to its value unless it is at
+    step `depth`. Nodes are sorted by step, then value (desc), then id; terminals last.
+    """
+    if depth < 1 or depth > MAX_DEPTH:
+        raise UsageError(f"--depth {depth}: use a number of steps from 1 to {MAX_DEPTH}")
+    rows = store.query(sankey_sql(scope or Scope(), _cycles_or_default(cycles), int(depth)))
+    nodes: dict[str, dict[str, Any]] = {}
+    links: dict[tuple[str, str], int] = {}
+    cycles_total = 0
+    for r in rows:
+        k, tp, n = int(r["k"]), r["touchpoint"], int(r["n"])
+        source = node_id(k, tp)
+        node = nodes.setdefault(source, {"id": source, "step": k, "touchpoint": tp, "value": 0})
+        node["value"] += n
+        if k == 1:
+            cycles_total += n
+        if r["nxt"] is not None:
+            target = node_id(k + 1, r["nxt"])
+        elif r["terminal"] is not None:
+            target = r["terminal"]
+            terminal = nodes.setdefault(
+                target, {"id": target, "step": None, "touchpoint": None, "value": 0}
+            )
+            terminal["value"] += n
+        else:
+            continue
+        links[(source, target)] = links.get((source, target), 0) + n
+    ordered = sorted(
+        nodes.values(),
+        key=lambda nd: (nd["step"] is None, nd["step"] or 0, -nd["value"], nd["id"]),
+    )
+    rank = {nd["id"]: i for i, nd in enumerate(ordered)}
+    link_list = [{"source": s, "target": t, "value": v} for (s, t), v in links.items()]
+    link_list.sort(key=lambda li: (rank[li["source"]], -li["value"], rank[li["target"]]))
+    return {"depth": int(depth), "cycles": cycles_total, "nodes": ordered, "links": link_list}

@@ -1,0 +1,225 @@
+"""Touchpoint strength per observed phase: which touchpoints carry each moment of the purchase.
+
+The seeds ask a manager to sort touchpoints into before, during and after the purchase and
+to see "which channels have more or less strength at each moment". Planned phases live in
+the catalog; this table measures the *observed* (derived, SPEC §3) phase of every journey
+step and flags a touchpoint acting where the team did not plan it.
+
+Per touchpoint (and, by default, per observed phase) over the selected journey steps:
+
+- `reach`: distinct customers; `events`: steps; `events_per_customer` = events / reach.
+- `share_of_cycles`: cycles holding a step here / every cycle with a selected step in that
+  phase (in totals mode: every cycle with a selected step).
+- `conversion_rate`: share of the cycles touching it that convert (the whole cycle is
+  judged, so a `before` touchpoint still shows the sales it led to).
+- `median_step` (1-based index in the cycle) and `median_position` (step / steps: 1.0 is
+  the purchase end of the path, small values the opening).
+- `csat`, `nps`, `nps_margin` (SPEC §4) from every rating *about* an interaction here: the
+  ratings carried by the step rows themselves, and `feedback` rows, which rate the event
+  their `ref_event_id` names (its touchpoint, its phase, its filters). A feedback row with
+  no resolvable reference rates the touchpoint where it was given. Feedback rows are never
+  steps, so they add ratings but no reach.
+
+One engine query returns three small blocks (step aggregates, rating aggregates, cycle
+denominators); Python joins them with the catalog. The SQL sticks to constructs sqlglot
+carries to PostgreSQL and Spark SQL: `median` (PERCENTILE_CONT / MEDIAN), CASE inside
+`count(DISTINCT ...)`, UNION ALL of typed columns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from touchpoints.analytics.base import Scope, events_relation
+from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.events import PHASES
+
+if TYPE_CHECKING:
+    from touchpoints.catalog import Catalog
+    from touchpoints.store.base import Store
+
+# Columns a feedback row borrows from the event it rates, so filters judge the interaction.
+RATED_COLUMNS = ("ts", "touchpoint", "channel", "kind", "phase", "segment", "agent", "customer_id")
+# Every block of the UNION ALL carries these numeric columns, in this order.
+NUMERIC = (
+    "events",
+    "reach",
+    "cycles",
+    "converting",
+    "median_step",
+    "median_position",
+    "csat_good",
+    "csat_n",
+    "nps_promoters",
+    "nps_detractors",
+    "nps_n",
+)
+
+
+def _share(num: float, den: float) -> float | None:
+    return None if not den else num / den
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def nps_scores(promoters: int, detractors: int, n: int) -> tuple[float | None, float | None]:
+    """SPEC §4 NPS and its 95 % margin; both null without answers."""
+    if not n:
+        return None, None
+    p, d = promoters / n, detractors / n
+    margin = 100 * 1.96 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
+    return 100 * (p - d), margin
+
+
+def _block(part: str, keys: str, values: dict[str, str], source: str, group: str) -> str:
+    """One UNION ALL block: `part` tag, the group keys, then every NUMERIC column as DOUBLE
+    (missing ones NULL), so PostgreSQL and Spark agree on the union's column types."""
+    cols = ", ".join(f"CAST({values.get(name, 'NULL')} AS DOUBLE) AS {name}" for name in NUMERIC)
+    return f"SELECT '{part}' AS part, {keys}, {cols} FROM {source}{group}"
+
+
+def strength_sql(scope: Scope, cycles: CycleOptions | None, by_phase: bool) -> str:
+    """The engine query behind `touchpoint_strength` (exposed for tests and benchmarks)."""
+    where = scope.filters.where()
+    ev = events_relation(scope, with_phase=True)
+    rated = ", ".join(
+        f"CASE WHEN t.event_id IS NULL THEN f.{c} ELSE t.{c} END AS {c}" for c in RATED_COLUMNS
+    )
+    phase_key = "phase" if by_phase else "CAST(NULL AS VARCHAR)"
+    keys = f"touchpoint, {phase_key} AS phase"
+    group = " GROUP BY touchpoint, phase" if by_phase else " GROUP BY touchpoint"
+    steps_block = _block(
+        "steps",
+        keys,
+        {
+            "events": "count(*)",
+            "reach": "count(DISTINCT customer_id)",
+            "cycles": "count(DISTINCT cycle_id)",
+            "converting": "count(DISTINCT CASE WHEN cycle_converts = 1 THEN cycle_id END)",
+            "median_step": "median(step)",
+            "median_position": "median(CAST(step AS DOUBLE) / steps)",
+        },
+        "s",
+        group,
+    )
+    ratings_block = _block(
+        "ratings",
+        keys,
+        {
+            "csat_good": "sum(CASE WHEN csat >= 4 THEN 1 ELSE 0 END)",
+            "csat_n": "count(csat)",
+            "nps_promoters": "sum(CASE WHEN nps >= 9 THEN 1 ELSE 0 END)",
+            "nps_detractors": "sum(CASE WHEN nps <= 6 THEN 1 ELSE 0 END)",
+            "nps_n": "count(nps)",
+        },
+        "ratings",
+        group,
+    )
+    cycles_block = _block(
+        "cycles",
+        f"CAST(NULL AS VARCHAR) AS touchpoint, {phase_key} AS phase",
+        {"cycles": "count(DISTINCT cycle_id)"},
+        "s",
+        " GROUP BY phase" if by_phase else "",
+    )
+    return f"""WITH s AS ({scoped_steps(scope, cycles)}),
+    ev AS ({ev}),
+    fb AS (
+      SELECT {rated}, f.csat AS csat, f.nps AS nps
+      FROM ev f LEFT JOIN ev t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'
+      WHERE f.action = 'feedback' AND (f.csat IS NOT NULL OR f.nps IS NOT NULL)
+    ),
+    ratings AS (
+      SELECT touchpoint, phase, csat, nps FROM s WHERE csat IS NOT NULL OR nps IS NOT NULL
+      UNION ALL
+      SELECT touchpoint, phase, csat, nps FROM fb WHERE {where}
+    )
+    {steps_block}
+    UNION ALL
+    {ratings_block}
+    UNION ALL
+    {cycles_block}"""
+
+
+def touchpoint_strength(
+    store: Store,
+    scope: Scope | None = None,
+    cycles: CycleOptions | None = None,
+    by_phase: bool = True,
+) -> dict[str, Any]:
+    """{"rows": [...]}: one row per touchpoint and observed phase (or per touchpoint when
+    `by_phase` is False, `phase` then null), ordered by phase, then by reach.
+
+    Rates and medians are null where nothing was observed (no steps, no ratings).
+    """
+    scope = scope or Scope()
+    raw = store.query(strength_sql(scope, cycles, by_phase))
+    denominators: dict[str | None, float] = {}
+    groups: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for r in raw:
+        if r["part"] == "cycles":
+            denominators[r["phase"]] = float(r["cycles"] or 0)
+            continue
+        entry = groups.setdefault((r["touchpoint"], r["phase"]), {})
+        for name in NUMERIC:
+            if r[name] is not None:
+                entry[name] = r[name]
+    catalog = store.catalog()
+    rows = [
+        _row(tp, phase, agg, denominators.get(phase, 0.0), catalog)
+        for (tp, phase), agg in groups.items()
+    ]
+    rows.sort(
+        key=lambda row: (
+            PHASES.index(row["phase"]) if row["phase"] in PHASES else -1,
+            -row["reach"],
+            -row["events"],
+            row["touchpoint"],
+        )
+    )
+    return {"rows": rows}
+
+
+def _row(
+    tp: str, phase: str | None, agg: dict[str, Any], all_cycles: float, catalog: Catalog
+) -> dict[str, Any]:
+    """One JSON row: counts and rates from the engine's sums, names from the catalog."""
+    events = int(agg.get("events") or 0)
+    reach = int(agg.get("reach") or 0)
+    cycles = int(agg.get("cycles") or 0)
+    converting = int(agg.get("converting") or 0)
+    csat_n = int(agg.get("csat_n") or 0)
+    nps_n = int(agg.get("nps_n") or 0)
+    nps, margin = nps_scores(
+        int(agg.get("nps_promoters") or 0), int(agg.get("nps_detractors") or 0), nps_n
+    )
+    csat_share = _share(float(agg.get("csat_good") or 0), csat_n)
+    entry = catalog.get(tp)
+    planned = list(entry.phase) if entry else []
+    return {
+        "touchpoint": tp,
+        "phase": phase,
+        "name": {"en": entry.label("en"), "pt-BR": entry.label("pt-BR")} if entry else None,
+        "channel": entry.channel if entry else None,
+        "kind": entry.kind if entry else None,
+        "planned_phases": planned,
+        # Only meaningful per phase and when the catalog states a plan.
+        "unplanned": (phase not in planned) if phase is not None and planned else None,
+        "events": events,
+        "reach": reach,
+        "events_per_customer": _round(_share(events, reach)),
+        "cycles": cycles,
+        "share_of_cycles": _round(_share(cycles, all_cycles)),
+        "converting_cycles": converting,
+        "conversion_rate": _round(_share(converting, cycles)),
+        "median_step": _round(agg.get("median_step"), 4),
+        "median_position": _round(agg.get("median_position")),
+        "csat": _round(None if csat_share is None else 100 * csat_share, 4),
+        "csat_answers": csat_n,
+        "nps": _round(nps, 4),
+        "nps_margin": _round(margin, 4),
+        "nps_answers": nps_n,
+    }

@@ -1,0 +1,282 @@
+"""The Spark store in the default suite: one small CSV ingested into DuckDB and into Spark
+(local mode) must give exactly the same KPIs, phases and cycles, and the SQL constructs the
+Spark store repairs must compute what DuckDB computes.
+
+The whole engine matrix on Spark runs with TOUCHPOINTS_TEST_SPARK=all (`make test-spark`);
+this module keeps the default suite's Spark cost to one session and a few stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import touchpoints as tp
+from conftest import spark_target, write_csv
+from touchpoints.analytics.base import Filters, Scope
+from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.errors import StoreError
+from touchpoints.store.base import Store
+from touchpoints.store.spark import SparkStore, SparkTarget, to_spark
+
+pytestmark = pytest.mark.spark
+
+
+def ev(event_id: str, customer: str, touchpoint: str, ts: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "touchpoint": touchpoint,
+        "ts": ts,
+        **extra,
+    }
+
+
+ROWS = [
+    # c1: two cycles (a purchase, then a gap of more than 30 days), service contacts, feedback
+    ev("a1", "c1", "website", "2026-01-01T10:00:00Z", segment="gold"),
+    ev(
+        "a2",
+        "c1",
+        "phone",
+        "2026-01-01T10:30:00.250Z",
+        abandoned="false",
+        wait_seconds=12,
+        handle_seconds=300,
+        resolved="true",
+        agent="ana",
+    ),
+    ev("a3", "c1", "store", "2026-01-01T11:00:00Z", action="purchase", value=100.5, csat=5),
+    ev("a4", "c1", "nps_survey", "2026-01-02T09:00:00Z", action="feedback", nps=9),
+    ev("a5", "c1", "email", "2026-03-15T08:00:00Z", promise="made"),
+    ev("a6", "c1", "whatsapp", "2026-03-15T08:00:00Z", abandoned="true", wait_seconds=40),
+    # c2: a purchase tied in time with an interaction (RANGE frame peers), then after-sales
+    ev(
+        "b1",
+        "c2",
+        "chat",
+        "2026-01-05T12:00:00Z",
+        abandoned="false",
+        wait_seconds=25,
+        handle_seconds=120,
+        ces=2,
+    ),
+    ev("b2", "c2", "store", "2026-01-05T12:00:00Z", action="purchase", value=50),
+    ev(
+        "b3",
+        "c2",
+        "phone",
+        "2026-02-01T02:00:00Z",
+        abandoned="false",
+        wait_seconds=5,
+        resolved="false",
+        nps=4,
+        emotion=-1,
+    ),
+    ev("b4", "c2", "phone", "2026-02-01T02:00:00Z", phase="before", data_reused="false"),
+    # c3: no purchase; a late-night event that is another day in São Paulo
+    ev("c1", "c3", "website", "2026-01-31T23:30:00Z", csat=3, promise="kept"),
+    ev("c2", "c3", "email", "2026-02-20T10:00:00Z", promise="broken", emotion=2),
+]
+BAD = [ev("x1", "c9", "nowhere", "2026-01-01T00:00:00Z"), ev("x2", "c9", "website", "yesterday")]
+
+
+@pytest.fixture(scope="module")
+def events_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_csv(tmp_path_factory.mktemp("spark_csv") / "events.csv", ROWS + BAD)
+
+
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, events_csv: Path
+) -> Iterator[tuple[Store, Store]]:
+    """The same file in DuckDB and in Spark."""
+    base = tmp_path_factory.mktemp("spark_pair")
+    duck = tp.open(str(base / "ref.duckdb"))
+    spark = tp.open(spark_target(base))
+    assert isinstance(spark, SparkStore)
+    for store in (duck, spark):
+        result = store.ingest([events_csv])
+        assert (result.ingested, result.duplicates, result.rejected) == (len(ROWS), 0, 2)
+    yield duck, spark
+    duck.close()
+    spark.close()
+    spark.execute(f"DROP DATABASE IF EXISTS {spark.spec.database} CASCADE")
+
+
+# -- the same answers as DuckDB ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"by": "touchpoint"},
+        {"by": "phase"},
+        {"by": "channel", "filters": Filters.build(date_from="2026-01-02")},
+        {"by": "month", "timezone": "America/Sao_Paulo"},
+        {"by": "week"},
+    ],
+    ids=["all", "touchpoint", "phase", "channel-from", "month-sao-paulo", "week"],
+)
+def test_kpis_equal_duckdb(pair: tuple[Store, Store], options: dict[str, Any]) -> None:
+    duck, spark = pair
+    expected = duck.kpis(**options)
+    assert expected["rows"], "a case that shows nothing proves nothing"
+    assert spark.kpis(**options) == expected
+
+
+@pytest.mark.parametrize("gap", ["30d", "90d"])
+def test_cycles_equal_duckdb(pair: tuple[Store, Store], gap: str) -> None:
+    duck, spark = pair
+    sql = (
+        f"SELECT event_id, phase, cycle_no, cycle_id, step, steps, cycle_converts, cycle_start, cycle_end "
+        f"FROM ({scoped_steps(Scope(), CycleOptions.build(gap))}) s ORDER BY customer_id, ts, seq"
+    )
+    expected = duck.query(sql)
+    assert {r["cycle_id"] for r in expected} >= {"c1#1", "c1#2", "c2#1"} or gap == "90d"
+    assert spark.query(sql) == expected
+
+
+def test_stored_rows_and_types_equal_duckdb(pair: tuple[Store, Store]) -> None:
+    duck, spark = pair
+    sql = "SELECT * EXCLUDE (source) FROM events ORDER BY seq"
+    expected = duck.query(sql)
+    # Fractional seconds survive the trip through Arrow and Parquet, as naive UTC.
+    assert expected[1]["ts"].microsecond == 250000 and expected[1]["ts"].tzinfo is None
+    assert spark.query(sql) == expected
+    quarantine = 'SELECT "row", "column", reason, raw FROM quarantine ORDER BY "row"'
+    assert spark.query(quarantine) == duck.query(quarantine)
+
+
+def test_reingest_is_idempotent(pair: tuple[Store, Store], events_csv: Path) -> None:
+    _, spark = pair
+    result = spark.ingest([events_csv])
+    assert (result.ingested, result.duplicates, result.rejected) == (0, len(ROWS), 2)
+    assert spark.count("events") == len(ROWS)
+    assert spark.count("quarantine") == 2
+    assert spark.query("SELECT max(seq) AS m FROM events") == [{"m": len(ROWS)}]
+
+
+REPAIRED = [
+    # epoch(): fractional seconds, and seconds of a difference of timestamps
+    "SELECT event_id, epoch(ts) AS s, epoch(lead(ts) OVER (PARTITION BY customer_id ORDER BY ts, seq) - ts) AS d "
+    "FROM events ORDER BY seq",
+    # date_diff counts unit boundaries crossed, not whole units elapsed
+    "SELECT customer_id, date_diff('second', min(ts), max(ts)) AS s, date_diff('hour', min(ts), max(ts)) AS h, "
+    "date_diff('day', min(ts), max(ts)) AS d FROM events GROUP BY customer_id ORDER BY customer_id",
+    # quantile_cont / median: exact and interpolated
+    "SELECT touchpoint, quantile_cont(wait_seconds, 0.5) AS q, median(wait_seconds) AS m, "
+    "quantile_cont(epoch(ts), 0.25) AS q25 FROM events GROUP BY touchpoint ORDER BY touchpoint",
+    # ordered aggregation into lists and strings
+    "SELECT customer_id, list(touchpoint ORDER BY ts, seq) AS path, "
+    "list(touchpoint ORDER BY ts DESC, seq DESC) AS back, list(agent ORDER BY seq) AS agents, "
+    "string_agg(touchpoint, ' > ' ORDER BY ts, seq) AS text FROM events GROUP BY customer_id ORDER BY customer_id",
+    # a CTE named like nothing the store owns, beside the store's own tables
+    "WITH steps AS (SELECT customer_id, count(*) AS n FROM events GROUP BY customer_id) "
+    "SELECT s.customer_id, s.n, t.channel FROM steps s JOIN events e ON e.customer_id = s.customer_id "
+    "JOIN touchpoints t ON t.id = e.touchpoint WHERE e.seq = 1",
+]
+
+
+@pytest.mark.parametrize(
+    "sql", REPAIRED, ids=["epoch", "date-diff", "quantiles", "ordered-lists", "cte"]
+)
+def test_repaired_constructs_compute_what_duckdb_computes(
+    pair: tuple[Store, Store], sql: str
+) -> None:
+    duck, spark = pair
+    expected = duck.query(sql)
+    assert expected
+    assert spark.query(sql) == expected
+
+
+# -- lakehouse targets -----------------------------------------------------------------------
+def test_tables_are_found_again_by_a_new_catalog(pair: tuple[Store, Store]) -> None:
+    """Another database over the same warehouse sees the stored rows: the Parquet folders are
+    the data, the catalog entries only name them (as after a restart with no metastore)."""
+    _, spark = pair
+    assert isinstance(spark, SparkStore)
+    again = tp.open(f"spark://local[2]?warehouse={spark.spec.warehouse}&database=tp_reopened")
+    try:
+        assert again.count("events") == len(ROWS)
+        assert again.catalog().to_yaml() == spark.catalog().to_yaml()
+        assert again.kpis(by="touchpoint") == spark.kpis(by="touchpoint")
+    finally:
+        again.execute("DROP DATABASE IF EXISTS tp_reopened CASCADE")
+
+
+def test_an_existing_events_table_is_analysed_not_ingested_into(
+    pair: tuple[Store, Store], tmp_path: Path, events_csv: Path
+) -> None:
+    duck, spark = pair
+    spark.execute("DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
+    spark.execute(f"CREATE DATABASE tp_lake_raw LOCATION '{tmp_path / 'raw'}'")
+    spark.execute(
+        "CREATE TABLE tp_lake_raw.interactions USING parquet AS "
+        f"SELECT event_id, customer_id, touchpoint, ts, action, value, abandoned, wait_seconds "
+        f"FROM {spark.tables['events']}"  # type: ignore[attr-defined]
+    )
+    target = f"{spark_target(tmp_path)}&events=tp_lake_raw.interactions"
+    lake = tp.open(target)
+    try:
+        keys = (
+            "events",
+            "customers",
+            "offered",
+            "answered",
+            "tme_seconds",
+            "conversions",
+            "revenue",
+        )
+        got = [{k: r[k] for k in ("group", *keys)} for r in lake.kpis(by="touchpoint")["rows"]]
+        want = [{k: r[k] for k in ("group", *keys)} for r in duck.kpis(by="touchpoint")["rows"]]
+        assert got == want
+        with pytest.raises(StoreError, match="analysed, not ingested into"):
+            lake.ingest([events_csv])
+    finally:
+        lake.execute(f"DROP DATABASE IF EXISTS {lake.spec.database} CASCADE")  # type: ignore[attr-defined]
+        lake.execute("DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
+
+
+# -- targets and translation (no Spark needed) ------------------------------------------------
+def test_target_parsing() -> None:
+    local = SparkTarget.parse("spark://local[2]?warehouse=/data/lake&conf.spark.executor.memory=2g")
+    assert (local.master, local.warehouse, local.conf) == (
+        "local[2]",
+        "/data/lake",
+        {"spark.executor.memory": "2g"},
+    )
+    assert local.database.startswith("tp_") and local.local and not local.remote
+    connect = SparkTarget.parse("spark://sc://spark:15002?warehouse=s3a://b/tp&database=cx")
+    assert (connect.master, connect.warehouse, connect.database, connect.remote) == (
+        "sc://spark:15002",
+        "s3a://b/tp",
+        "cx",
+        True,
+    )
+    standalone = SparkTarget.parse("spark://spark://master:7077?database=cx&format=delta")
+    assert (standalone.master, standalone.warehouse, standalone.table_format) == (
+        "spark://master:7077",
+        None,
+        "delta",
+    )
+    for bad in (
+        "spark://local?wharehouse=/x",
+        "spark://local?database=bad-name",
+        "spark://local?events=x;drop",
+    ):
+        with pytest.raises(StoreError):
+            SparkTarget.parse(bad)
+
+
+def test_translation_qualifies_only_the_store_tables() -> None:
+    tables = (("events", "db.events"), ("touchpoints", "db.touchpoints"))
+    sql = to_spark(
+        "WITH events_by_day AS (SELECT * FROM events) SELECT * FROM events_by_day, touchpoints t",
+        tables,
+    )
+    assert "FROM db.events AS events" in sql and "db.touchpoints AS t" in sql
+    shadowed = to_spark("WITH events AS (SELECT 1 AS x) SELECT x FROM events", tables)
+    assert "db.events" not in shadowed
