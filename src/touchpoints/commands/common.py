@@ -16,7 +16,7 @@ from rich.console import Console
 from touchpoints.errors import TouchpointsError
 
 if TYPE_CHECKING:
-    from touchpoints.analytics.base import Filters
+    from touchpoints.analytics.base import Filters, Scope
     from touchpoints.store.base import Store
 
 out = Console()
@@ -97,6 +97,33 @@ def build_filters(
     return Filters.build(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, timezone=tz
     )
+
+
+def build_scope(
+    date_from: str | None,
+    date_to: str | None,
+    touchpoint: list[str] | None,
+    channel: list[str] | None,
+    kind: list[str] | None,
+    phase: list[str] | None,
+    segment: list[str] | None,
+    agent: list[str] | None,
+    during: str,
+    after: str,
+    tz: str,
+) -> Scope:
+    """Filters plus the SPEC §3 phase windows, as every journey command takes them."""
+    from touchpoints.analytics.base import PhaseOptions, Scope
+
+    filters = build_filters(
+        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, tz
+    )
+    return Scope(filters, PhaseOptions.build(during, after))
+
+
+def touchpoint_names(store: Store, lang: str) -> dict[str, str]:
+    """Catalog display names in `lang`, for tables."""
+    return {t.id: t.label(lang) for t in store.catalog().touchpoints}
 
 
 def open_for_reading(db: str | None) -> Store:

@@ -29,16 +29,17 @@ from touchpoints.commands.common import (
     ToOpt,
     TouchpointOpt,
     TzOpt,
-    build_filters,
+    build_scope,
     journeys_app,
     lang_code,
     open_for_reading,
     out,
     print_json,
+    touchpoint_names,
 )
 
 if TYPE_CHECKING:
-    from touchpoints.analytics.base import Scope
+    pass
 
 # A terminal table of every touchpoint pair (or Sankey link) of a large store runs long;
 # the table shows this many and says how many it left out (--json has them all).
@@ -152,31 +153,6 @@ def humanize(seconds: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
-
-
-def _scope(
-    date_from: str | None,
-    date_to: str | None,
-    touchpoint: list[str] | None,
-    channel: list[str] | None,
-    kind: list[str] | None,
-    phase: list[str] | None,
-    segment: list[str] | None,
-    agent: list[str] | None,
-    during: str,
-    after: str,
-    tz: str,
-) -> Scope:
-    from touchpoints.analytics.base import PhaseOptions, Scope
-
-    filters = build_filters(
-        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, tz
-    )
-    return Scope(filters, PhaseOptions.build(during, after))
-
-
-def _names(store: Any, lang: str) -> dict[str, str]:
-    return {t.id: t.label(lang) for t in store.catalog().touchpoints}
 
 
 def funnel_table(result: dict[str, Any], lang: str, names: dict[str, str]) -> Table:
@@ -293,13 +269,13 @@ def funnel_command(
     from touchpoints.analytics.flows import funnel
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     step_list = None if steps is None else steps.split(",")
     with open_for_reading(db) as store:
         result = funnel(store, scope, CycleOptions.build(gap), step_list, case)
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
     elif not result["total"]:
@@ -331,12 +307,12 @@ def gaps_command(
     from touchpoints.analytics.flows import gaps
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     with open_for_reading(db) as store:
         result = gaps(store, scope, CycleOptions.build(gap))
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
     elif not result["overall"]["count"]:
@@ -370,12 +346,12 @@ def sankey_command(
     from touchpoints.analytics.flows import sankey
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     with open_for_reading(db) as store:
         result = sankey(store, scope, CycleOptions.build(gap), depth)
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
     elif not result["cycles"]:

@@ -27,12 +27,13 @@ from touchpoints.commands.common import (
     ToOpt,
     TouchpointOpt,
     TzOpt,
-    build_filters,
+    build_scope,
     journeys_app,
     lang_code,
     open_for_reading,
     out,
     print_json,
+    touchpoint_names,
 )
 
 CaseOpt = Annotated[
@@ -111,10 +112,6 @@ def duration(seconds: float | None) -> str:
     return f"{total}s"
 
 
-def _names(store: Any, lang: str) -> dict[str, str]:
-    return {t.id: t.label(lang) for t in store.catalog().touchpoints}
-
-
 def dfg_tables(result: dict[str, Any], case: str, lang: str, names: dict[str, str]) -> list[Table]:
     """The edges table, then one table of start and end counts per touchpoint."""
     w = WORDS[lang]
@@ -171,24 +168,6 @@ def variants_table(
     return table
 
 
-def _scope(
-    date_from: str | None,
-    date_to: str | None,
-    touchpoint: list[str] | None,
-    channel: list[str] | None,
-    kind: list[str] | None,
-    phase: list[str] | None,
-    segment: list[str] | None,
-    during: str,
-    after: str,
-    tz: str,
-) -> Any:
-    from touchpoints.analytics.base import PhaseOptions, Scope
-
-    filters = build_filters(date_from, date_to, touchpoint, channel, kind, phase, segment, None, tz)
-    return Scope(filters, PhaseOptions.build(during, after))
-
-
 @journeys_app.command("dfg")
 def dfg_command(
     case: CaseOpt = "customer",
@@ -214,10 +193,12 @@ def dfg_command(
 
     check_case(case)
     language = lang_code(lang)
-    scope = _scope(date_from, date_to, touchpoint, channel, kind, phase, segment, during, after, tz)
+    scope = build_scope(
+        date_from, date_to, touchpoint, channel, kind, phase, segment, None, during, after, tz
+    )
     with open_for_reading(db) as store:
         result = dfg(store, scope, case, CycleOptions.build(gap), top)
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
         return
@@ -253,10 +234,12 @@ def variants_command(
 
     check_case(case)
     language = lang_code(lang)
-    scope = _scope(date_from, date_to, touchpoint, channel, kind, phase, segment, during, after, tz)
+    scope = build_scope(
+        date_from, date_to, touchpoint, channel, kind, phase, segment, None, during, after, tz
+    )
     with open_for_reading(db) as store:
         result = variants(store, scope, case, CycleOptions.build(gap), top)
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
         return

@@ -29,17 +29,17 @@ from touchpoints.commands.common import (
     ToOpt,
     TouchpointOpt,
     TzOpt,
-    build_filters,
+    build_scope,
     journeys_app,
     lang_code,
     open_for_reading,
     out,
     print_json,
+    touchpoint_names,
 )
 
 if TYPE_CHECKING:
-    from touchpoints.analytics.base import Scope
-    from touchpoints.store.base import Store
+    pass
 
 ByPhaseOpt = Annotated[
     bool,
@@ -163,31 +163,6 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _names(store: Store, lang: str) -> dict[str, str]:
-    return {t.id: t.label(lang) for t in store.catalog().touchpoints}
-
-
-def _scope(
-    date_from: str | None,
-    date_to: str | None,
-    touchpoint: list[str] | None,
-    channel: list[str] | None,
-    kind: list[str] | None,
-    phase: list[str] | None,
-    segment: list[str] | None,
-    agent: list[str] | None,
-    during: str,
-    after: str,
-    tz: str,
-) -> Scope:
-    from touchpoints.analytics.base import PhaseOptions, Scope
-
-    filters = build_filters(
-        date_from, date_to, touchpoint, channel, kind, phase, segment, agent, tz
-    )
-    return Scope(filters, PhaseOptions.build(during, after))
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -393,7 +368,7 @@ def strength_command(
     from touchpoints.analytics.strength import touchpoint_strength
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     with open_for_reading(db) as store:
@@ -432,12 +407,12 @@ def moments_command(
     from touchpoints.analytics.moments import moments
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     with open_for_reading(db) as store:
         result = moments(store, scope, CycleOptions.build(gap))
-        names = {} if as_json else _names(store, language)
+        names = {} if as_json else touchpoint_names(store, language)
     if as_json:
         print_json(result)
         return
@@ -471,7 +446,7 @@ def retention_command(
     from touchpoints.analytics.retention import retention_cohorts
 
     language = lang_code(lang)
-    scope = _scope(
+    scope = build_scope(
         date_from, date_to, touchpoint, channel, kind, phase, segment, agent, during, after, tz
     )
     with open_for_reading(db) as store:
