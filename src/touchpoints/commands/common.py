@@ -121,6 +121,11 @@ def build_scope(
     return Scope(filters, PhaseOptions.build(during, after))
 
 
+def percent(share: float | None) -> str:
+    """A share as a percentage with one decimal, or a dash when there is nothing to show."""
+    return "—" if share is None else f"{100 * share:.1f}"
+
+
 def touchpoint_names(store: Store, lang: str) -> dict[str, str]:
     """Catalog display names in `lang`, for tables."""
     return {t.id: t.label(lang) for t in store.catalog().touchpoints}

@@ -37,6 +37,9 @@ from touchpoints.commands.common import (
     print_json,
     touchpoint_names,
 )
+from touchpoints.commands.common import (
+    percent as _pct,
+)
 
 if TYPE_CHECKING:
     pass
@@ -149,10 +152,6 @@ def humanize(seconds: float | None) -> str:
             rest = (total % size) // sub_size
             return f"{total // size} {unit} {rest} {sub}" if rest else f"{total // size} {unit}"
     return f"{total} s"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def funnel_table(result: dict[str, Any], lang: str, names: dict[str, str]) -> Table:

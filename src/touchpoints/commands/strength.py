@@ -37,6 +37,9 @@ from touchpoints.commands.common import (
     print_json,
     touchpoint_names,
 )
+from touchpoints.commands.common import (
+    percent as _pct,
+)
 
 if TYPE_CHECKING:
     pass
@@ -155,10 +158,6 @@ PERIOD_WORDS = {
     "en": {"day": "day", "week": "week", "month": "month"},
     "pt-BR": {"day": "dia", "week": "semana", "month": "mês"},
 }
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
 
 
 def _num(value: float | None, digits: int = 2) -> str:
