@@ -58,6 +58,33 @@ from touchpoints.commands.strength import register as _register_strength  # noqa
 
 _register_strength(app)
 
+# Each module below adds its commands in `register(app)`; heavy imports (FastAPI, NumPy
+# solvers, WeasyPrint) stay inside the command functions so `touchpoints kpis` starts fast.
+from touchpoints.commands import (  # noqa: E402
+    attribution,
+    connectors,
+    dashboard,
+    insights,
+    privacy,
+    report,
+    server,
+    staffing,
+    surveys,
+)
+
+for _module in (
+    attribution,
+    insights,
+    staffing,
+    server,
+    connectors,
+    surveys,
+    privacy,
+    dashboard,
+    report,
+):
+    _module.register(app)
+
 
 # -- catalog -----------------------------------------------------------------------------
 @catalog_app.command("show")

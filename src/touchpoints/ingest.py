@@ -75,6 +75,24 @@ class IngestResult:
         }
 
 
+@dataclass
+class RecordsResult:
+    """What `Store.ingest_records` did, item by item (SPEC §6 `POST /v1/events` body)."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    items: list[dict[str, object]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "items": self.items,
+        }
+
+
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
     """`--map ts=created_at` pairs -> {canonical: source column}."""
     mapping: dict[str, str] = {}

@@ -7,6 +7,7 @@ once in DuckDB's SQL dialect and each store translates them for its engine.
 from __future__ import annotations
 
 import json
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -16,7 +17,13 @@ import duckdb
 
 from touchpoints.catalog import Catalog, default_catalog, parse_catalog
 from touchpoints.events import COLUMN_NAMES
-from touchpoints.ingest import IngestResult, Staged, quarantine_sample, stage_file
+from touchpoints.ingest import (
+    IngestResult,
+    RecordsResult,
+    Staged,
+    quarantine_sample,
+    stage_file,
+)
 from touchpoints.store.schema import ddl
 
 Progress = Callable[[str], None]
@@ -26,6 +33,7 @@ class Store(ABC):
     """Events, quarantine and catalog on one engine; analytics call `query`."""
 
     engine: str = ""
+    placeholder: str = "?"  # how `execute` spells a parameter on this engine
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -41,8 +49,14 @@ class Store(ABC):
         """Run one statement in the engine's own dialect (DDL, writes)."""
 
     @abstractmethod
-    def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
-        """Copy `_good` (minus stored event_ids) and `_bad` in one transaction; return rows stored."""
+    def _commit_staged(
+        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    ) -> tuple[int, list[str] | None]:
+        """Copy `_good` (minus stored event_ids) and `_bad` in one transaction.
+
+        Returns the number of rows stored and, with `want_ids`, their event_ids (the HTTP
+        API answers per item; a file of millions of rows does not want them back).
+        """
 
     @abstractmethod
     def _staging_connection(self) -> duckdb.DuckDBPyConnection:
@@ -125,7 +139,7 @@ class Store(ABC):
             staged = stage_file(con, path, active, mapping, timezone, fmt)
             if progress:
                 progress(f"storing {staged.good:,} rows of {path}")
-            stored = self._commit_staged(con, staged)
+            stored, _ = self._commit_staged(con, staged)
             result = IngestResult(
                 ingested=stored,
                 duplicates=staged.good - stored + staged.in_file_duplicates,
@@ -137,6 +151,74 @@ class Store(ABC):
             )
             total.add(result)
         return total
+
+    def ingest_records(
+        self,
+        records: Sequence[Any],
+        source: str,
+        timezone: str = "UTC",
+    ) -> RecordsResult:
+        """Ingest already-parsed records (HTTP API, connectors, surveys) in one transaction.
+
+        The records go through the same validation as files (they are staged as JSON
+        Lines), so an API client gets exactly the reasons a file would. Each item gets a
+        status: `stored`, `duplicate` (event_id already stored, or repeated in the batch)
+        or `rejected` (quarantined under `source` with its 1-based position as row).
+        """
+        if not self.has_catalog():
+            self.set_catalog(self.catalog())
+        result = RecordsResult()
+        if not records:
+            return result
+        con = self._staging_connection()
+        with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
+            path = Path(tmp) / "records.jsonl"
+            with path.open("w", encoding="utf-8") as fh:
+                for record in records:
+                    fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            staged = stage_file(con, path, self.catalog(), None, timezone, "jsonl")
+            staged.source = source
+            con.execute("UPDATE _bad SET source = ?", [source])
+            reasons: dict[int, str] = {}
+            for row, column, reason in con.execute(
+                'SELECT "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST'
+            ).fetchall():
+                text = f"{column}: {reason}" if column else reason
+                reasons[int(row)] = f"{reasons[int(row)]}; {text}" if int(row) in reasons else text
+            # Position -> event_id of every valid item (in-batch repeats included).
+            valid = con.execute(
+                "SELECT _row, event_id FROM _typed WHERE _problem IS NULL ORDER BY _row"
+            ).fetchall()
+            stored, ids = self._commit_staged(con, staged, want_ids=True)
+        fresh = set(ids or ())
+        for index in range(len(records)):
+            result.items.append(
+                {"index": index, "status": "rejected", "reason": reasons.get(index + 1, "rejected")}
+            )
+        for row, event_id in valid:
+            item = result.items[int(row) - 1]
+            if event_id in fresh:
+                fresh.discard(event_id)  # a repeat later in the batch is a duplicate
+                item.update(status="stored", event_id=event_id)
+            else:
+                item.update(status="duplicate", event_id=event_id)
+            item.pop("reason", None)
+        result.stored = stored
+        result.duplicates = sum(1 for i in result.items if i["status"] == "duplicate")
+        result.rejected = sum(1 for i in result.items if i["status"] == "rejected")
+        return result
+
+    def quarantine_raw(
+        self, source: str, row: int, column: str | None, reason: str, raw: str
+    ) -> None:
+        """Quarantine one thing that never became a row (a webhook payload no connector
+        could map), so nothing a channel sent is lost."""
+        marks = ", ".join([self.placeholder] * 5)
+        self.execute(
+            f'INSERT INTO quarantine (source, "row", "column", reason, raw, quarantined_at) '
+            f"VALUES ({marks}, CURRENT_TIMESTAMP)",
+            [source, row, column, reason, raw],
+        )
 
     # -- analytics (thin conveniences over touchpoints.analytics) ----------------------
     def kpis(self, **options: Any) -> dict[str, Any]:

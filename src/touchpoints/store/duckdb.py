@@ -55,18 +55,23 @@ class DuckDBStore(Store):
             con.execute("ROLLBACK")
             raise
 
-    def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+    def _commit_staged(
+        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    ) -> tuple[int, list[str] | None]:
         # Rows carry their ingestion order in `seq`, so the engine may write them in parallel.
         con.execute("SET preserve_insertion_order = false")
         con.execute("BEGIN TRANSACTION")
         try:
             base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-            stored = con.execute(
+            returning = " RETURNING event_id" if want_ids else ""
+            cur = con.execute(
                 f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
                 SELECT {base} + g._row, {", ".join("g." + c for c in EVENT_COLUMNS_SQL.split(", "))}, ?
-                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id""",
+                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id{returning}""",
                 [staged.source],
-            ).fetchone()[0]
+            )
+            ids = [r[0] for r in cur.fetchall()] if want_ids else None
+            stored = len(ids) if ids is not None else cur.fetchone()[0]
             # Re-ingesting a file does not repeat its quarantine entries.
             con.execute("""INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b
                 WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source AND q."row" = b."row"
@@ -87,4 +92,4 @@ class DuckDBStore(Store):
         finally:
             # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.
             con.execute("SET preserve_insertion_order = true")
-        return int(stored)
+        return int(stored), ids

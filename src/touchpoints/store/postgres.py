@@ -45,6 +45,7 @@ def split_schema(url: str) -> tuple[str, str | None]:
 
 
 class PostgresStore(Store):
+    placeholder = "%s"
     engine = "postgres"
 
     def __init__(self, url: str) -> None:
@@ -113,7 +114,9 @@ class PostgresStore(Store):
                 while block := fh.read(COPY_BLOCK):
                     copy.write(block)
 
-    def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+    def _commit_staged(
+        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    ) -> tuple[int, list[str] | None]:
         cols = ", ".join(COLUMN_NAMES)
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
@@ -127,10 +130,11 @@ class PostgresStore(Store):
             cur.execute(
                 f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
                 SELECT %s + _row, {cols}, %s FROM _good ORDER BY _row
-                ON CONFLICT (event_id) DO NOTHING""",
+                ON CONFLICT (event_id) DO NOTHING{" RETURNING event_id" if want_ids else ""}""",
                 [base, staged.source],
             )
-            stored = cur.rowcount
+            ids = [r[0] for r in cur.fetchall()] if want_ids else None
+            stored = len(ids) if ids is not None else cur.rowcount
             cur.execute("CREATE TEMP TABLE _bad (LIKE quarantine) ON COMMIT DROP")
             self._copy(
                 cur,
@@ -153,4 +157,4 @@ class PostgresStore(Store):
                     staged.rejected_rows,
                 ],
             )
-        return int(stored)
+        return int(stored), ids

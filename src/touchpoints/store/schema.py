@@ -56,6 +56,17 @@ def ddl(engine: str) -> list[str]:
 )""",
         f"CREATE TABLE IF NOT EXISTS ingest_log (source {t['text']}, ingested {t['bigint']}, duplicates {t['bigint']}, "
         f"rejected {t['bigint']}, ingested_at {t['timestamp']})",
+        # The service side: API keys (hashed), dashboard users, single-use survey tokens,
+        # connector state between webhook calls, and an audit trail without personal data.
+        f"CREATE TABLE IF NOT EXISTS api_keys (id {t['text']} PRIMARY KEY, name {t['text']}, key_hash {t['text']}, "
+        f"scopes {t['text']}, created_at {t['timestamp']}, revoked_at {t['timestamp']})",
+        f"CREATE TABLE IF NOT EXISTS users (username {t['text']} PRIMARY KEY, password_hash {t['text']}, "
+        f"role {t['text']}, created_at {t['timestamp']})",
+        f"CREATE TABLE IF NOT EXISTS survey_tokens (token_id {t['text']} PRIMARY KEY, event_id {t['text']}, "
+        f"used_at {t['timestamp']})",
+        f"CREATE TABLE IF NOT EXISTS connector_state (connector {t['text']}, key {t['text']}, value {t['text']}, "
+        f"updated_at {t['timestamp']}, PRIMARY KEY (connector, key))",
+        f"CREATE TABLE IF NOT EXISTS audit_log (at {t['timestamp']}, action {t['text']}, detail {t['text']})",
     ] + (
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",

@@ -529,7 +529,9 @@ class SparkStore(Store):
             frame = frame.unionByName(other)
         return frame
 
-    def _commit_staged(self, con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+    def _commit_staged(
+        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    ) -> tuple[int, list[str] | None]:
         """Append new events and quarantine rows as one write each.
 
         Parquet tables have no transactions: the events are written first, so a failure
@@ -561,6 +563,7 @@ class SparkStore(Store):
             .localCheckpoint()
         )
         stored = new.count()
+        ids = [r["event_id"] for r in new.select("event_id").collect()] if want_ids else None
         if stored:
             new.write.insertInto(self.tables["events"])
 
@@ -600,7 +603,7 @@ class SparkStore(Store):
                 schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
             ).withColumn("ingested_at", F.current_timestamp())
         log.write.insertInto(self.tables["ingest_log"])
-        return int(stored)
+        return int(stored), ids
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

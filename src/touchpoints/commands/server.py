@@ -1,0 +1,7 @@
+"""(being written) commands for server."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""

@@ -1,0 +1,1 @@
+"""The HTTP side: API, webhooks, survey pages and dashboard over one `Service`."""

@@ -1,0 +1,5 @@
+"""(being written) routes for dashboard."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

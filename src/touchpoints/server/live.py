@@ -1,0 +1,5 @@
+"""(being written) routes for live."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

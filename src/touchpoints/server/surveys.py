@@ -1,0 +1,5 @@
+"""(being written) routes for surveys."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

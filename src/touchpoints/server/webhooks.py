@@ -1,0 +1,5 @@
+"""(being written) routes for webhooks."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,61 @@
+"""One typed settings object for the service side (server, connectors, surveys, privacy).
+
+Values come from the environment (`TOUCHPOINTS_*`) or an optional `touchpoints.env`
+file; secrets never have defaults and are never logged (`SecretStr` prints as ******).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHPOINTS_", env_file="touchpoints.env", extra="ignore"
+    )
+
+    # -- store -------------------------------------------------------------------------
+    db: str | None = Field(None, description="Store target (as --db).")
+
+    # -- HTTP server ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL customers reach (survey links)."
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest request body accepted.")
+    max_batch_events: int = Field(10_000, description="Most events in one POST /v1/events.")
+    survey_rate_limit_per_minute: int = Field(
+        30, description="Requests per minute per client address on public survey routes."
+    )
+
+    # -- secrets (environment only; no defaults) ----------------------------------------
+    secret_key: SecretStr | None = Field(
+        None, description="Signs survey links and dashboard sessions."
+    )
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = None
+    pseudonymize_key: SecretStr | None = Field(
+        None, description="When set, customer_id is replaced by a keyed hash at ingestion."
+    )
+
+    # -- connectors ------------------------------------------------------------------------
+    chatwoot_inbox_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Chatwoot inbox channel type or inbox name -> catalog touchpoint id.",
+    )
+
+    # -- surveys and privacy -------------------------------------------------------------
+    survey_ttl_days: int = 14
+    comment_retention_days: int | None = Field(
+        None, description="Raw comments older than this are dropped (None: kept)."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
