@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_CUSTOMERS ?= 20000
 DEMO_DB ?= touchpoints.duckdb
+DEMO_PORT ?= 8000
 
-.PHONY: install demo test test-spark lint bench lock clean
+.PHONY: install browser demo test test-spark lint bench lock clean
 
 install: $(STAMP)
 
@@ -28,8 +29,17 @@ demo: install
 	$(BIN)/touchpoints ingest demo/events.parquet --db $(DEMO_DB)
 	$(BIN)/touchpoints kpis --by phase --db $(DEMO_DB)
 	$(BIN)/touchpoints kpis --by touchpoint --db $(DEMO_DB)
+	$(BIN)/touchpoints insights --db $(DEMO_DB)
+	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT) (Ctrl-C to stop)"
+	$(BIN)/touchpoints demo-serve --db $(DEMO_DB) --host 127.0.0.1 --port $(DEMO_PORT) --rate 2
 
-test: install
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 # The whole suite on Spark too (local mode; several minutes). `make test` runs a Spark subset.

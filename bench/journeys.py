@@ -30,12 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
-ROOT = HERE.parent
-PY = str(ROOT / ".venv" / "bin" / "python")
-START = "<!-- journeys:start -->"
-END = "<!-- journeys:end -->"
+from common import HERE, PY, demo_file, store_for, write_section
 
 # The CLI, with the journeys commands registered even before cli.py imports their module.
 CLI = [
@@ -91,58 +86,6 @@ def run_measured(argv: list[str], stdout_path: Path | None = None) -> tuple[floa
     return elapsed, usage.ru_maxrss / 1024
 
 
-def in_child(code: str, *argv: str) -> Any:
-    """Run setup work (generation, ingestion) in its own process and return its JSON.
-
-    Linux carries a process's peak RSS across fork and exec, so a benchmark parent that
-    had ingested millions of rows itself would inflate every measured child's peak.
-    """
-    done = subprocess.run([PY, "-c", code, *argv], check=True, stdout=subprocess.PIPE)
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
-
-
-GENERATE = """
-import json, sys, time
-from touchpoints.demo import generate
-t = time.perf_counter()
-stats = generate(customers=int(sys.argv[1]), seed=int(sys.argv[2]), out=sys.argv[3])
-print(json.dumps({**stats, "seconds": time.perf_counter() - t}))
-"""
-
-INGEST = """
-import json, sys, time
-import touchpoints as tp
-db, path = sys.argv[1], sys.argv[2]
-seconds, rejected = None, 0
-if path != "-":
-    t = time.perf_counter()
-    with tp.open(db) as store:
-        result = store.ingest([path])
-    seconds, rejected = time.perf_counter() - t, result.rejected
-with tp.open(db, read_only=True) as store:
-    print(json.dumps({"events": store.count(), "seconds": seconds, "rejected": rejected}))
-"""
-
-
-def demo_file(customers: int, seed: int) -> Path:
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"journeys_{customers}_{seed}.parquet"
-    if not path.exists():
-        stats = in_child(GENERATE, str(customers), str(seed), str(path))
-        print(f"  generated {stats['events']:,} events in {stats['seconds']:.1f}s", flush=True)
-    return path
-
-
-def store_for(path: Path) -> tuple[str, int, float | None]:
-    """A DuckDB store holding `path` (kept between runs); ingestion seconds when made now."""
-    db = DATA / f"{path.stem}.duckdb"
-    made = in_child(INGEST, str(db), "-" if db.exists() else str(path))
-    if made["rejected"]:
-        db.unlink()
-        raise SystemExit(f"demo data rejected {made['rejected']} rows")
-    return str(db), int(made["events"]), made["seconds"]
-
-
 def compare(dfg: dict[str, Any], variants: dict[str, Any], peer: dict[str, Any]) -> int:
     """Assert our answers equal PM4Py's; return the number of variants compared."""
     ours_edges = {f"{e['from']} {e['to']}": e["count"] for e in dfg["edges"]}
@@ -158,17 +101,6 @@ def compare(dfg: dict[str, Any], variants: dict[str, Any], peer: dict[str, Any])
     return len(ours_variants)
 
 
-def write_section(lines: list[str], results: Path) -> None:
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    section = "\n".join([START, *lines, END])
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -179,7 +111,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
 
-    parquet = demo_file(args.customers, args.seed)
+    parquet = demo_file(args.customers, args.seed, prefix="journeys")
     db, n, ingest_s = store_for(parquet)
     print(f"  store {db}: {n:,} events" + (f", ingested in {ingest_s:.1f}s" if ingest_s else ""))
 
@@ -234,7 +166,7 @@ def main() -> None:
         f" {ps['variants']:.1f} s. Goal: ≥ 10× faster than PM4Py with lower peak memory.",
         "",
     ]
-    write_section(lines, Path(args.out))
+    write_section("journeys", lines, Path(args.out))
     print(f"wrote {args.out}")
 
 

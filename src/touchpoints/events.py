@@ -67,3 +67,9 @@ ACTION_PURCHASE = "purchase"
 ACTION_FEEDBACK = "feedback"
 ACTION_DEFAULT = "interaction"
 PHASES: tuple[str, ...] = ("before", "during", "after")
+
+# Rows that are not steps of a journey: survey answers, and the `queued` marker a channel
+# sends when a contact joins a queue (the live monitor counts it as waiting; the contact's
+# own row comes when it ends).
+NON_STEP_ACTIONS = ("feedback", "queued")
+NON_STEP_SQL = "('feedback', 'queued')"

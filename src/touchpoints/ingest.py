@@ -18,6 +18,7 @@ import duckdb
 from touchpoints.catalog import Catalog
 from touchpoints.errors import InputFileError, UsageError
 from touchpoints.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
+from touchpoints.privacy import pseudonymize_sql
 
 FORMATS = {
     ".csv": "csv",
@@ -331,14 +332,15 @@ def _json_rows(con: duckdb.DuckDBPyConnection, p: str, path: Path) -> Structural
             f"SELECT rowid + 1, line FROM _lines WHERE trim(line) <> '' AND NOT ({ok}) ORDER BY 1"
         ).fetchall()
     ]
-    cols = ", ".join(
-        f"CASE WHEN _ok THEN json_extract_string(line, {q('$.' + json.dumps(k))}) END AS {ident(k)}"
-        for k in keys
-    )
+    # Each line is parsed once for all its keys (a list of paths), not once per key.
+    if keys:
+        paths = "[" + ", ".join(q("$." + json.dumps(k)) for k in keys) + "]"
+        cols = ", ".join(f"v[{i + 1}] AS {ident(k)}" for i, k in enumerate(keys)) + ","
+        inner = f"json_extract_string(line, {paths}) AS v,"
+    else:
+        cols = inner = ""
     con.execute(f"""CREATE OR REPLACE TEMP VIEW _raw AS
-        SELECT {cols + "," if cols else ""} rowid + 1 AS _row FROM (
-          SELECT line, rowid, {ok} AS _ok FROM _lines
-        ) WHERE _ok""")
+        SELECT {cols} _row FROM (SELECT {inner} rowid + 1 AS _row FROM _lines WHERE {ok})""")
     return structural
 
 
@@ -461,6 +463,8 @@ def _stage(
         typed, reason = checks.column(
             col, ident(found) if found else None, src_types.get(found) if found else None
         )
+        if col.name == "customer_id":
+            typed = pseudonymize_sql(con, typed)  # keyed hash when a key is configured
         typed_cols.append(f"{typed} AS {col.name}")
         if reason:
             reasons.append((col.name, reason))

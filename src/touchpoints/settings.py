@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
+    chatwoot_webhook_secret: SecretStr | None = None
     pseudonymize_key: SecretStr | None = Field(
         None, description="When set, customer_id is replaced by a keyed hash at ingestion."
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from touchpoints.analytics.base import Scope, events_relation, parse_duration
+from touchpoints.events import NON_STEP_SQL
 
 DEFAULT_GAP = "30d"
 
@@ -53,7 +54,7 @@ def steps_relation(scope: Scope, cycles: CycleOptions | None = None) -> str:
           lag(x.ts) OVER (PARTITION BY x.customer_id ORDER BY x.ts, x.seq) AS _prev_ts,
           lag(x.action) OVER (PARTITION BY x.customer_id ORDER BY x.ts, x.seq) AS _prev_action
         FROM ({base}) x
-        WHERE x.action <> 'feedback'
+        WHERE x.action NOT IN {NON_STEP_SQL}
       ) b
     ) c"""
 

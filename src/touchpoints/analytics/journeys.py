@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from touchpoints.analytics.base import Scope, scoped_events
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
 from touchpoints.errors import UsageError
+from touchpoints.events import NON_STEP_SQL
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -75,13 +76,13 @@ def cases_relation(
         FROM ({scoped_steps(scope, cycles)}) s"""
     if not converts:
         return f"""SELECT customer_id AS case_id, touchpoint, ts, seq
-        FROM ({scoped_events(scope)}) e WHERE action <> 'feedback'"""
+        FROM ({scoped_events(scope)}) e WHERE action NOT IN {NON_STEP_SQL}"""
     return f"""SELECT e.customer_id AS case_id, e.touchpoint, e.ts, e.seq,
           CASE WHEN b.customer_id IS NULL THEN 0 ELSE 1 END AS converts
         FROM ({scoped_events(scope)}) e
         LEFT JOIN (SELECT DISTINCT customer_id FROM events WHERE action = 'purchase') b
           ON b.customer_id = e.customer_id
-        WHERE e.action <> 'feedback'"""
+        WHERE e.action NOT IN {NON_STEP_SQL}"""
 
 
 def dfg_sql(scope: Scope, case: str, cycles: CycleOptions | None = None) -> str:

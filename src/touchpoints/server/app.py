@@ -1,27 +1,221 @@
-"""The ASGI app: `create_app()` builds one Service and mounts every router."""
+"""The ASGI app: `create_app()` builds one Service and mounts every router.
+
+One pure-ASGI middleware (cheaper per request than Starlette's BaseHTTPMiddleware) does
+what every response needs: the body size limit, security headers and the request
+metrics. Errors a user can act on become 4xx with `{"detail": "..."}`; anything else is
+a 500 whose body names no internals (the log has the traceback).
+"""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from touchpoints.server import dashboard, live, surveys, webhooks
+from touchpoints.errors import TouchpointsError
+from touchpoints.server import api
+from touchpoints.server.metrics import Metrics
 from touchpoints.server.service import Service
 from touchpoints.settings import Settings
 
+log = logging.getLogger("touchpoints.server")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+# Swagger UI (vendored under /static/vendor/swagger-ui) starts with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src blob:; "
+    "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+DOCS_PATHS = ("/docs",)
+
+
+class EdgeMiddleware:
+    """Body size limit, security headers and per-route metrics for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.limit = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        started = False
+        path = scope["path"]
+        csp = (DOCS_CSP if path.startswith(DOCS_PATHS) else CSP).encode()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
+                headers += SECURITY_HEADERS
+                headers.append((b"content-security-policy", csp))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            response = JSONResponse(
+                {"detail": f"request body larger than the limit of {self.limit:,} bytes"}, 413
+            )
+            await response(scope, receive, send_with_headers)
+        else:
+            try:
+                await self.app(scope, self._counting(receive), send_with_headers)
+            except Exception:
+                # Answered here (not by Starlette's outermost handler) so that a 500 gets
+                # the security headers too; the traceback goes to the log only.
+                if status != 500 or started:
+                    raise
+                log.exception("unexpected error on %s %s", scope["method"], path)
+                await JSONResponse(
+                    {"detail": "internal error; the server log has the details"}, 500
+                )(scope, receive, send_with_headers)
+        route = scope.get("route")
+        name = getattr(route, "path", None) or "(unmatched)"
+        self.metrics.observe(scope["method"], name, status, time.perf_counter() - started)
+
+    def _counting(self, receive: Receive) -> Receive:
+        """Count streamed bytes: a body without Content-Length is stopped at the limit."""
+        size = 0
+        limit = self.limit
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise api.BodyTooLarge(limit)
+            return message
+
+        return counted
+
 
 def create_app(settings: Settings | None = None, target: str | None = None) -> FastAPI:
+    """The whole HTTP side over one Service (one store connection per process)."""
     service = Service(settings, target)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        purge = None
+        if service.settings.comment_retention_days is not None:
+            purge = asyncio.create_task(_purge_comments_daily(service))
         yield
+        if purge is not None:
+            purge.cancel()
         service.close()
 
-    app = FastAPI(title="Touchpoints", lifespan=lifespan)
+    app = FastAPI(
+        title="Touchpoints",
+        summary="Ingest customer interactions at every touchpoint and measure them.",
+        version="1",
+        lifespan=lifespan,
+        # The default pages load Swagger UI and ReDoc from a CDN; /docs below serves a copy.
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.service = service
+    app.state.metrics = metrics
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=service.settings.max_body_bytes, metrics=metrics
+    )
+    _error_handlers(app)
+
+    @app.get("/healthz", summary="Liveness: the store answers a query (no auth)")
+    def healthz() -> JSONResponse:
+        try:
+            service.read(lambda store: store.query("SELECT 1 AS ok"))
+        except Exception as exc:  # the store is down: say so, do not crash
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "engine": service.store.engine}, 503)
+        return JSONResponse({"status": "ok", "engine": service.store.engine})
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (no auth: counts only; restrict at the proxy)",
+        response_class=PlainTextResponse,
+    )
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Touchpoints API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    app.include_router(api.router)
+    from touchpoints.server import dashboard, live, surveys, webhooks
+
     for module in (webhooks, surveys, live, dashboard):
         app.include_router(module.router)
+    if STATIC_DIR.is_dir():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _purge_comments_daily(service: Service) -> None:
+    """Apply the comment retention period (LGPD/GDPR) at start-up and then once a day."""
+    from starlette.concurrency import run_in_threadpool
+
+    from touchpoints.privacy import purge_comments
+
+    while True:
+        try:
+            done = await run_in_threadpool(
+                service.read, purge_comments, service.settings.comment_retention_days
+            )
+            log.info("comment retention: %s comments dropped", done.get("comments"))
+        except Exception as exc:  # the next day tries again; the server stays up
+            log.warning("comment retention failed: %s", type(exc).__name__)
+        await asyncio.sleep(24 * 3600)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 413)
+
+    async def usage(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 400)
+
+    handlers: dict[Any, Any] = {
+        api.BodyTooLarge: too_large,
+        TouchpointsError: usage,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)

@@ -1,5 +1,335 @@
-"""(being written) routes for surveys."""
+"""Survey routes: `POST /v1/surveys` makes a link (scope `ingest`); `GET|POST /s/{token}`
+is the customer's page, in pt-BR or en.
 
-from fastapi import APIRouter
+The public pages carry no cookie and need no CSRF token: the form posts back to its own
+signed, single-use URL, which is the credential. They are rate limited per client address
+(`survey_rate_limit_per_minute`, a sliding window in this process; behind a proxy every
+customer shares the proxy's address, so size the limit for it). Answers are stored through
+`Service.ingest` like any other event; see touchpoints.surveys for what is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from touchpoints import surveys
+from touchpoints.server.auth import require_scope
 
 router = APIRouter()
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "How did we do?",
+        "heading": "How did we do?",
+        "intro": "Tell us about your recent contact with us ({touchpoint}). It takes a minute.",
+        "fix": "Please check your answers:",
+        "nps": "How likely are you to recommend us to a friend or colleague?",
+        "nps_low": "not at all likely",
+        "nps_high": "extremely likely",
+        "csat": "How satisfied are you with this contact?",
+        "csat_low": "very dissatisfied",
+        "csat_high": "very satisfied",
+        "ces": "How much effort did you have to make to get what you needed?",
+        "ces_low": "very little effort",
+        "ces_high": "a great deal of effort",
+        "first_heard": "How did you first hear about us?",
+        "first_heard_none": "I don't remember / prefer not to say",
+        "comment": "Anything else you would like to tell us? (optional)",
+        "submit": "Send my answers",
+        "thanks_heading": "Thank you!",
+        "thanks": "Your answers were received. They help us improve.",
+        "used_heading": "Already answered",
+        "used": "This survey was already answered. Thank you for your time.",
+        "expired_heading": "Link expired",
+        "expired": "This survey link has expired, so it can no longer be answered.",
+        "forged_heading": "Link not valid",
+        "forged": "This survey link is not valid. Please check that you copied the whole address.",
+        "limited_heading": "Too many requests",
+        "limited": "Too many requests from your connection. Please try again in a minute.",
+        "failed_heading": "Something went wrong",
+        "failed": "Your answers could not be saved. Please try again later.",
+        "unavailable_heading": "Surveys unavailable",
+        "unavailable": "Surveys are not available right now.",
+    },
+    "pt-BR": {
+        "title": "Como foi o nosso atendimento?",
+        "heading": "Como foi o nosso atendimento?",
+        "intro": "Conte como foi o seu contato recente conosco ({touchpoint}). Leva um minuto.",
+        "fix": "Confira as suas respostas:",
+        "nps": "Qual a probabilidade de você nos recomendar a um amigo ou colega?",
+        "nps_low": "nenhuma chance",
+        "nps_high": "com certeza",
+        "csat": "Qual o seu grau de satisfação com este atendimento?",
+        "csat_low": "muito insatisfeito",
+        "csat_high": "muito satisfeito",
+        "ces": "Quanto esforço você precisou fazer para resolver o que precisava?",
+        "ces_low": "muito pouco esforço",
+        "ces_high": "muito esforço",
+        "first_heard": "Como você nos conheceu?",
+        "first_heard_none": "Não lembro / prefiro não dizer",
+        "comment": "Quer nos contar mais alguma coisa? (opcional)",
+        "submit": "Enviar respostas",
+        "thanks_heading": "Obrigado!",
+        "thanks": "Recebemos as suas respostas. Elas nos ajudam a melhorar.",
+        "used_heading": "Pesquisa já respondida",
+        "used": "Esta pesquisa já foi respondida. Obrigado pelo seu tempo.",
+        "expired_heading": "Link expirado",
+        "expired": "Este link de pesquisa expirou e não pode mais ser respondido.",
+        "forged_heading": "Link inválido",
+        "forged": "Este link de pesquisa não é válido. Confira se copiou o endereço completo.",
+        "limited_heading": "Muitas solicitações",
+        "limited": "Muitas solicitações da sua conexão. Tente de novo em um minuto.",
+        "failed_heading": "Algo deu errado",
+        "failed": "Não foi possível salvar as suas respostas. Tente de novo mais tarde.",
+        "unavailable_heading": "Pesquisas indisponíveis",
+        "unavailable": "As pesquisas não estão disponíveis no momento.",
+    },
+}
+
+
+# -- language -------------------------------------------------------------------------------
+def _code(tag: str) -> str | None:
+    tag = tag.strip().lower().replace("_", "-")
+    if tag.startswith("pt"):
+        return "pt-BR"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def choose_language(accept_language: str | None, explicit: str | None = None) -> str:
+    """`?lang=` (or the form's hidden field) first, then the best of Accept-Language by
+    q-value among pt and en, else English."""
+    if explicit and (code := _code(explicit)):
+        return code
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        code = _code(tag)
+        if code and quality > 0:
+            ranked.append((-quality, position, code))
+    return min(ranked)[2] if ranked else "en"
+
+
+# -- rate limit -----------------------------------------------------------------------------
+class SlidingWindow:
+    """At most `limit` requests per `window` seconds per key, counted exactly (one
+    timestamp per request; memory is bounded by limit × active clients)."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            if len(self._hits) > 10_000:
+                self._forget_idle(now)
+            return True
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
+            del self._hits[key]
+
+
+def _limiter(request: Request) -> SlidingWindow:
+    state = request.app.state
+    limiter = getattr(state, "survey_limiter", None)
+    if limiter is None:
+        limiter = SlidingWindow(state.service.settings.survey_rate_limit_per_minute)
+        state.survey_limiter = limiter
+    return limiter
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# -- rendering ------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _environment().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def _message(lang: str, kind: str, status: int) -> HTMLResponse:
+    w = WORDS[lang]
+    return _page(
+        "survey_message.html",
+        status,
+        lang=lang,
+        kind=kind,
+        title=w[f"{kind}_heading"],
+        heading=w[f"{kind}_heading"],
+        text=w[kind],
+    )
+
+
+def _form(
+    request: Request,
+    token: str,
+    lang: str,
+    event: Mapping[str, Any],
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    catalog = request.app.state.service.read(lambda store: store.catalog())
+    options = sorted(
+        ((t.id, t.label(lang)) for t in catalog.touchpoints if t.is_touchpoint),
+        key=lambda o: o[1].casefold(),
+    )
+    rated = catalog.get(event["touchpoint"])
+    rated_name = rated.label(lang) if rated is not None else event["touchpoint"]
+    w = WORDS[lang]
+    return _page(
+        "survey.html",
+        status,
+        lang=lang,
+        title=w["title"],
+        w=w,
+        token=token,
+        options=options,
+        rated_name=rated_name,
+        values=dict(values or {}),
+        errors=dict(errors or {}),
+        comment_max=surveys.COMMENT_MAX,
+    )
+
+
+# -- routes ---------------------------------------------------------------------------------
+class SurveyLinkRequest(BaseModel):
+    event_id: str = Field(min_length=1, max_length=512, description="The interaction to rate.")
+    ttl_days: int | None = Field(
+        None, ge=1, le=3650, description="Days the link stays valid (default: server setting)."
+    )
+
+
+class SurveyLink(BaseModel):
+    url: str
+    token: str
+    expires_at: str
+
+
+@router.post(
+    "/v1/surveys",
+    response_model=SurveyLink,
+    status_code=201,
+    summary="Create a signed, expiring, single-use survey link rating one event",
+    dependencies=[Depends(require_scope("ingest"))],
+    tags=["surveys"],
+)
+def create_survey_link(body: SurveyLinkRequest, request: Request) -> dict[str, str]:
+    service = request.app.state.service
+    try:
+        return service.read(surveys.create_link, service.settings, body.event_id, body.ttl_days)
+    except surveys.NoSecretKey as exc:
+        raise HTTPException(503, detail=str(exc)) from None
+    except surveys.UnknownEvent as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+
+
+def _gate(request: Request, token: str, lang: str) -> surveys.Claims | HTMLResponse:
+    """Rate limit, then the token's signature and expiry: claims or the page to show."""
+    if not _limiter(request).allow(_client(request)):
+        response = _message(lang, "limited", 429)
+        response.headers["Retry-After"] = "60"
+        return response
+    try:
+        return surveys.verify(request.app.state.service.settings.secret_key, token)
+    except surveys.NoSecretKey:
+        return _message(lang, "unavailable", 503)
+    except surveys.SurveyLinkError as exc:
+        return _message(lang, "forged" if exc.http_status == 404 else exc.kind, exc.http_status)
+
+
+@router.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
+def survey_page(token: str, request: Request, lang: str | None = None) -> HTMLResponse:
+    language = choose_language(request.headers.get("accept-language"), lang)
+    claims = _gate(request, token, language)
+    if isinstance(claims, HTMLResponse):
+        return claims
+    try:
+        event = request.app.state.service.read(surveys.check_open, claims)
+    except surveys.SurveyLinkError as exc:
+        return _message(language, "forged" if exc.http_status == 404 else exc.kind, exc.http_status)
+    return _form(request, token, language, event)
+
+
+@router.post("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def survey_answer(token: str, request: Request, lang: str | None = None) -> HTMLResponse:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    language = choose_language(request.headers.get("accept-language"), values.get("lang") or lang)
+    claims = _gate(request, token, language)
+    if isinstance(claims, HTMLResponse):
+        return claims
+    return await run_in_threadpool(_answer, request, token, language, claims, values)
+
+
+def _answer(
+    request: Request, token: str, lang: str, claims: surveys.Claims, values: Mapping[str, str]
+) -> HTMLResponse:
+    """Validate and store under the service lock: check open, ingest, mark used. The
+    event_id derived from the token makes a concurrent second submit (another worker on
+    PostgreSQL) a duplicate, answered as "already answered"."""
+    service = request.app.state.service
+    with service.lock:
+        try:
+            event = surveys.check_open(service.store, claims)
+        except surveys.SurveyLinkError as exc:
+            kind = "forged" if exc.http_status == 404 else exc.kind
+            return _message(lang, kind, exc.http_status)
+        answers, errors = surveys.parse_answers(values, service.store.catalog(), lang)
+        if errors:
+            return _form(request, token, lang, event, values, errors, status=422)
+        records = surveys.feedback_records(claims, event, answers)
+        result = service.ingest(records, "survey")
+        statuses = {item["status"] for item in result.items}
+        if "rejected" in statuses:
+            # The rated touchpoint left the catalog since: kept in quarantine, link unused.
+            return _message(lang, "failed", 500)
+        surveys.mark_used(service.store, claims)
+    if statuses == {"duplicate"}:
+        return _message(lang, "used", 410)
+    return _message(lang, "thanks", 200)

@@ -157,6 +157,8 @@ class Store(ABC):
         records: Sequence[Any],
         source: str,
         timezone: str = "UTC",
+        *,
+        parts: Sequence[tuple[int, str]] | None = None,
     ) -> RecordsResult:
         """Ingest already-parsed records (HTTP API, connectors, surveys) in one transaction.
 
@@ -164,6 +166,12 @@ class Store(ABC):
         Lines), so an API client gets exactly the reasons a file would. Each item gets a
         status: `stored`, `duplicate` (event_id already stored, or repeated in the batch)
         or `rejected` (quarantined under `source` with its 1-based position as row).
+
+        An item may be `bytes`: the text of one JSON value on one line, already checked
+        to be JSON by the caller (the HTTP API passes request lines through untouched
+        instead of decoding and re-encoding them). `parts` — `(count, source)` pairs
+        covering the records in order — lets several requests share one transaction
+        (group commit) while each keeps its own quarantine source and row numbers.
         """
         if not self.has_catalog():
             self.set_catalog(self.catalog())
@@ -173,16 +181,43 @@ class Store(ABC):
         con = self._staging_connection()
         with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
             path = Path(tmp) / "records.jsonl"
-            with path.open("w", encoding="utf-8") as fh:
-                for record in records:
-                    fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            with path.open("wb") as fh:
+                fh.write(b"\n".join(_json_line(r) for r in records))
+                fh.write(b"\n" + EVERY_COLUMN_LINE + b"\n")
             staged = stage_file(con, path, self.catalog(), None, timezone, "jsonl")
             staged.source = source
-            con.execute("UPDATE _bad SET source = ?", [source])
+            # The last line only made every column exist: forget its rejection.
+            con.execute('DELETE FROM _bad WHERE "row" = ?', [len(records) + 1])
+            staged.rows -= 1
+            staged.rejected_rows -= 1
+            grouped = bool(parts and len(parts) > 1 and staged.rejected_rows)
+            if grouped:
+                los, his, sources, start = [], [], [], 0
+                for count, part_source in parts or ():
+                    los.append(start)
+                    his.append(start + count)
+                    sources.append(part_source)
+                    start += count
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _parts AS "
+                    "SELECT unnest(?) AS lo, unnest(?) AS hi, unnest(?) AS src",
+                    [los, his, sources],
+                )
+                con.execute(
+                    'UPDATE _bad SET source = p.src, "row" = _bad."row" - p.lo FROM _parts p '
+                    'WHERE _bad."row" > p.lo AND _bad."row" <= p.hi'
+                )
+            else:
+                con.execute("UPDATE _bad SET source = ?", [parts[0][1] if parts else source])
+            # Reasons by position in `records` (rows of _bad are renumbered per part).
+            located = (
+                'SELECT b."row" + p.lo, b."column", b.reason FROM _bad b JOIN _parts p '
+                "ON b.source = p.src ORDER BY 1, 2 NULLS FIRST"
+                if grouped
+                else 'SELECT "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST'
+            )
             reasons: dict[int, str] = {}
-            for row, column, reason in con.execute(
-                'SELECT "row", "column", reason FROM _bad ORDER BY "row", "column" NULLS FIRST'
-            ).fetchall():
+            for row, column, reason in con.execute(located).fetchall():
                 text = f"{column}: {reason}" if column else reason
                 reasons[int(row)] = f"{reasons[int(row)]}; {text}" if int(row) in reasons else text
             # Position -> event_id of every valid item (in-batch repeats included).
@@ -191,21 +226,25 @@ class Store(ABC):
             ).fetchall()
             stored, ids = self._commit_staged(con, staged, want_ids=True)
         fresh = set(ids or ())
-        for index in range(len(records)):
-            result.items.append(
-                {"index": index, "status": "rejected", "reason": reasons.get(index + 1, "rejected")}
-            )
+        items: list[dict[str, object]] = [
+            {"index": index, "status": "rejected", "reason": reasons.get(index + 1, "rejected")}
+            for index in range(len(records))
+        ]
+        duplicates = 0
         for row, event_id in valid:
-            item = result.items[int(row) - 1]
+            item = items[int(row) - 1]
+            del item["reason"]
             if event_id in fresh:
                 fresh.discard(event_id)  # a repeat later in the batch is a duplicate
-                item.update(status="stored", event_id=event_id)
+                item["status"] = "stored"
             else:
-                item.update(status="duplicate", event_id=event_id)
-            item.pop("reason", None)
+                item["status"] = "duplicate"
+                duplicates += 1
+            item["event_id"] = event_id
+        result.items = items
         result.stored = stored
-        result.duplicates = sum(1 for i in result.items if i["status"] == "duplicate")
-        result.rejected = sum(1 for i in result.items if i["status"] == "rejected")
+        result.duplicates = duplicates
+        result.rejected = len(items) - stored - duplicates
         return result
 
     def quarantine_raw(
@@ -231,3 +270,16 @@ class Store(ABC):
 
 
 EVENT_COLUMNS_SQL = ", ".join(COLUMN_NAMES)
+
+
+# Appended to every batch of records: a row holding every canonical column (all null),
+# so a batch whose items all lack, say, `customer_id` gets a per-item "missing required
+# value" instead of failing as a file without that column.
+EVERY_COLUMN_LINE = json.dumps(dict.fromkeys(COLUMN_NAMES)).encode()
+
+
+def _json_line(record: Any) -> bytes:
+    """One record as one line of JSON Lines (bytes are taken as already-encoded JSON)."""
+    if isinstance(record, bytes):
+        return record
+    return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")

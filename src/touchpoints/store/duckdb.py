@@ -24,6 +24,8 @@ class DuckDBStore(Store):
                 f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # A server must not print progress bars; `touchpoints ingest` turns it on for itself.
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self._create_schema()
 

@@ -66,7 +66,7 @@ def ddl(engine: str) -> list[str]:
         f"used_at {t['timestamp']})",
         f"CREATE TABLE IF NOT EXISTS connector_state (connector {t['text']}, key {t['text']}, value {t['text']}, "
         f"updated_at {t['timestamp']}, PRIMARY KEY (connector, key))",
-        f"CREATE TABLE IF NOT EXISTS audit_log (at {t['timestamp']}, action {t['text']}, detail {t['text']})",
+        f"CREATE TABLE IF NOT EXISTS audit_log (logged_at {t['timestamp']}, action {t['text']}, detail {t['text']})",
     ] + (
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",

@@ -1,0 +1,96 @@
+"""What the benchmarks share: demo data cached under bench/data/, stores built in a child
+process, and one marked section of bench/RESULTS.md per benchmark.
+
+Benchmarks import it as `from common import ...` (they run as `python bench/NAME.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+ROOT = HERE.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+RESULTS = HERE / "RESULTS.md"
+
+GENERATE = """
+import json, sys, time
+from touchpoints.demo import generate
+t = time.perf_counter()
+stats = generate(customers=int(sys.argv[1]), seed=int(sys.argv[2]), out=sys.argv[3])
+print(json.dumps({**stats, "seconds": time.perf_counter() - t}))
+"""
+
+INGEST = """
+import json, sys, time
+import touchpoints as tp
+db, path = sys.argv[1], sys.argv[2]
+seconds, rejected = None, 0
+if path != "-":
+    t = time.perf_counter()
+    with tp.open(db) as store:
+        result = store.ingest([path])
+    seconds, rejected = time.perf_counter() - t, result.rejected
+with tp.open(db, read_only=True) as store:
+    print(json.dumps({"events": store.count(), "seconds": seconds, "rejected": rejected}))
+"""
+
+
+def in_child(code: str, *argv: str) -> Any:
+    """Run setup work (generation, ingestion) in its own process and return its JSON.
+
+    Linux carries a process's peak RSS across fork and exec, so a benchmark parent that
+    had ingested millions of rows itself would inflate every measured child's peak.
+    """
+    done = subprocess.run([PY, "-c", code, *argv], check=True, stdout=subprocess.PIPE)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def demo_file(customers: int, seed: int, prefix: str = "demo") -> Path:
+    """The demo events of `customers` customers (about 6.4 events each), generated once."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"{prefix}_{customers}_{seed}.parquet"
+    if not path.exists():
+        stats = in_child(GENERATE, str(customers), str(seed), str(path))
+        print(f"  generated {stats['events']:,} events in {stats['seconds']:.1f}s", flush=True)
+    return path
+
+
+def store_for(path: Path) -> tuple[str, int, float | None]:
+    """A DuckDB store holding `path` (kept between runs); ingestion seconds when made now."""
+    db = DATA / f"{path.stem}.duckdb"
+    made = in_child(INGEST, str(db), "-" if db.exists() else str(path))
+    if made["rejected"]:
+        db.unlink()
+        raise SystemExit(f"demo data rejected {made['rejected']} rows")
+    return str(db), int(made["events"]), made["seconds"]
+
+
+def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median wall seconds of `runs` calls and the last call's answer."""
+    times, answer = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        answer = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), answer
+
+
+def write_section(name: str, lines: list[str], results: Path = RESULTS) -> None:
+    """Replace this benchmark's marked section of RESULTS.md (append it when missing)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
+    section = "\n".join([start, *lines, end])
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text, encoding="utf-8")

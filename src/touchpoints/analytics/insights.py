@@ -1,0 +1,585 @@
+"""`touchpoints insights`: what is strong and what is weak at each moment of the purchase,
+ranked by what it is worth.
+
+Per observed phase (before/during/after) and topic, the strongest and the weakest touchpoint:
+
+- engagement: `share_of_cycles` from `touchpoint_strength` (the phase's cycles that reach it);
+- attribution: the Markov removal effect of the touchpoint *in that phase* (one order-1
+  chain whose states are `touchpoint|phase`, solved exactly in `attribution.fit_markov`);
+- satisfaction: CSAT and NPS from `touchpoint_strength`, compared with the rest of the
+  phase (every other touchpoint's answers pooled). Only a touchpoint with at least
+  `min_answers` answers whose 95 % interval does not overlap the rest's interval is a
+  finding: a difference within noise says nothing;
+- service: TME (ASA), abandonment and service level vs the catalog `target` of the
+  touchpoint, from SPEC §4's KPI sums (kpis.py) grouped by touchpoint and phase in one pass;
+  every missed target is a weakness, the widest margin over a target a strength;
+- promises broken and data not re-used, from `moments` (per touchpoint where the promise
+  was made or the data asked again; the finding is placed in the phase where most of them
+  happened at that touchpoint).
+
+Impact (the ranking): conversions at stake = removal effect of the touchpoint in that phase
+x converting cycles x gap, the gap a share in [0, 1] per topic (see RULE).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from touchpoints.analytics.base import Scope, scoped_events
+from touchpoints.analytics.kpis import _aggregates, derive
+from touchpoints.analytics.moments import moments
+from touchpoints.analytics.strength import touchpoint_strength
+from touchpoints.errors import UsageError
+from touchpoints.events import PHASES
+
+if TYPE_CHECKING:
+    from touchpoints.analytics.cycles import CycleOptions
+    from touchpoints.catalog import Catalog
+    from touchpoints.store.base import Store
+
+RULE = (
+    "impact = conversions at stake = Markov removal effect of the touchpoint in that phase "
+    "(order-1 chain over touchpoint|phase states) x converting cycles x gap, where gap is: "
+    "engagement |share of cycles - phase mean|; attribution 1 (both compare touchpoints "
+    "met in at least min_answers cycles of the phase); CSAT |CSAT - rest of phase| / "
+    "100 and NPS |NPS - rest| / 200 (only when the 95 % intervals do not overlap and there are "
+    "at least min_answers answers); TME |TME - target| / max(TME, target); abandonment and "
+    "service level |value - target|; promises: broken share of promises made (weakness) or "
+    "kept rate - mean kept rate (strength); data: 1 - reuse rate (weakness) or reuse rate - "
+    "mean reuse rate (strength). Service needs min_answers contacts; "
+    "promises and data need min_answers rows and are placed in the phase where most promises "
+    "were made (data answers given) at the touchpoint."
+)
+Z95 = 1.96
+# finding(touchpoint, phase, topic, gap, numbers, metric=None) -> Finding, bound to one
+# Markov fit: it stamps the removal effect and conversions at stake on every finding.
+MakeFinding = Callable[..., "Finding"]
+# Service targets that insights compares, and whether a higher value is better.
+SERVICE_TARGETS = {"tme_seconds": False, "abandonment_rate": False, "service_level": True}
+PHASE_WORDS = {
+    "en": {
+        "before": "before the purchase",
+        "during": "during the purchase",
+        "after": "after the purchase",
+    },
+    "pt-BR": {
+        "before": "antes da compra",
+        "during": "durante a compra",
+        "after": "depois da compra",
+    },
+}
+
+
+def fmt(value: float, lang: str, digits: int = 1) -> str:
+    """A number for a sentence: pt-BR writes 1.234,5, en 1,234.5."""
+    text = f"{value:,.{digits}f}"
+    if lang == "pt-BR":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def pct(share: float, lang: str, digits: int = 1) -> str:
+    return fmt(100 * share, lang, digits)
+
+
+@dataclass
+class Finding:
+    phase: str
+    touchpoint: str
+    topic: str
+    direction: str
+    stake: float  # conversions at stake: removal effect x converting cycles
+    gap: float
+    numbers: dict[str, Any]
+    metric: str
+
+    @property
+    def impact(self) -> float:
+        return self.stake * self.gap
+
+    def as_dict(self, names: dict[str, dict[str, str]]) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "touchpoint": self.touchpoint,
+            "topic": self.topic,
+            "direction": self.direction,
+            "impact": round(self.impact, 3),
+            "numbers": {**self.numbers, "gap": round(self.gap, 6)},
+            "text": {lang: sentence(self, lang, names) for lang in ("en", "pt-BR")},
+        }
+
+
+# -- sentences -----------------------------------------------------------------------------
+TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
+    ("engagement", "strength"): {
+        "en": "{name} is the most engaging touchpoint {phase}: it reaches {share}% of journey cycles ({reach} customers)",
+        "pt-BR": "{name} é o ponto de contato de maior engajamento {phase}: alcança {share}% dos ciclos de jornada ({reach} clientes)",
+    },
+    ("engagement", "weakness"): {
+        "en": "{name} engages least {phase}: only {share}% of journey cycles ({reach} customers)",
+        "pt-BR": "{name} é o de menor engajamento {phase}: apenas {share}% dos ciclos de jornada ({reach} clientes)",
+    },
+    ("attribution", "strength"): {
+        "en": "{name} drives the most sales {phase}: without it the Markov model loses {re}% of conversions",
+        "pt-BR": "{name} é o que mais gera vendas {phase}: sem ele o modelo de Markov perde {re}% das conversões",
+    },
+    ("attribution", "weakness"): {
+        "en": "{name} contributes least to sales {phase}: removing it costs only {re}% of conversions",
+        "pt-BR": "{name} é o que menos contribui para as vendas {phase}: removê-lo custa apenas {re}% das conversões",
+    },
+    ("csat", "strength"): {
+        "en": "{name} has the best CSAT {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
+        "pt-BR": "{name} tem o melhor CSAT {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
+    },
+    ("csat", "weakness"): {
+        "en": "{name} has a significantly low CSAT {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
+        "pt-BR": "{name} tem CSAT significativamente baixo {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
+    },
+    ("nps", "strength"): {
+        "en": "{name} has the best NPS {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
+        "pt-BR": "{name} tem o melhor NPS {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
+    },
+    ("nps", "weakness"): {
+        "en": "{name} has a significantly low NPS {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
+        "pt-BR": "{name} tem NPS significativamente baixo {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
+    },
+    ("tme_seconds", "weakness"): {
+        "en": "{name} misses its ASA target {phase}: {value} s against {target} s ({off}% over) in {n} answered contacts",
+        "pt-BR": "{name} não cumpre a meta de TME {phase}: {value} s contra {target} s ({off}% acima) em {n} contatos atendidos",
+    },
+    ("tme_seconds", "strength"): {
+        "en": "{name} beats its ASA target {phase}: {value} s against {target} s ({off}% under) in {n} answered contacts",
+        "pt-BR": "{name} supera a meta de TME {phase}: {value} s contra {target} s ({off}% abaixo) em {n} contatos atendidos",
+    },
+    ("abandonment_rate", "weakness"): {
+        "en": "{name} loses {value}% of contacts to abandonment {phase} against a {target}% target ({count} of {n})",
+        "pt-BR": "{name} perde {value}% dos contatos por abandono {phase} contra uma meta de {target}% ({count} de {n})",
+    },
+    ("abandonment_rate", "strength"): {
+        "en": "{name} keeps abandonment at {value}% {phase}, under its {target}% target ({count} of {n})",
+        "pt-BR": "{name} mantém o abandono em {value}% {phase}, abaixo da meta de {target}% ({count} de {n})",
+    },
+    ("service_level", "weakness"): {
+        "en": "{name} answers {value}% of contacts within {within} s {phase}, below its {target}% service-level target ({n} contacts)",
+        "pt-BR": "{name} atende {value}% dos contatos em até {within} s {phase}, abaixo da meta de nível de serviço de {target}% ({n} contatos)",
+    },
+    ("service_level", "strength"): {
+        "en": "{name} answers {value}% of contacts within {within} s {phase}, above its {target}% service-level target ({n} contacts)",
+        "pt-BR": "{name} atende {value}% dos contatos em até {within} s {phase}, acima da meta de nível de serviço de {target}% ({n} contatos)",
+    },
+    ("promises", "weakness"): {
+        "en": "{name} breaks {value}% of the promises made there ({count} of {n}; made mostly {phase})",
+        "pt-BR": "{name} quebra {value}% das promessas feitas ali ({count} de {n}; feitas sobretudo {phase})",
+    },
+    ("promises", "strength"): {
+        "en": "{name} keeps {value}% of the promises made there ({count} of {n} with an outcome; made mostly {phase})",
+        "pt-BR": "{name} cumpre {value}% das promessas feitas ali ({count} de {n} com desfecho; feitas sobretudo {phase})",
+    },
+    ("data", "weakness"): {
+        "en": "At {name}, {value}% of contacts made customers repeat information the company already had ({count} customers; mostly {phase})",
+        "pt-BR": "Em {name}, {value}% dos contatos fizeram o cliente repetir informações que a empresa já tinha ({count} clientes; sobretudo {phase})",
+    },
+    ("data", "strength"): {
+        "en": "{name} re-uses customer data best: {value}% of its contacts needed no repetition (mostly {phase})",
+        "pt-BR": "{name} é o que melhor reaproveita os dados do cliente: {value}% dos contatos sem repetição (sobretudo {phase})",
+    },
+}
+STAKE = {
+    "en": "; ≈{impact} conversions at stake.",
+    "pt-BR": "; ≈{impact} conversões em jogo.",
+}
+
+
+def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
+    """One sentence in `lang` with the finding's numbers, formatted for that language."""
+    n = f.numbers
+    name = names.get(f.touchpoint, {}).get(lang, f.touchpoint)
+    words: dict[str, Any] = {"name": name, "phase": PHASE_WORDS[lang][f.phase]}
+    if f.topic == "engagement":
+        words |= {"share": pct(n["share_of_cycles"], lang), "reach": fmt(n["reach"], lang, 0)}
+    elif f.topic == "attribution":
+        words["re"] = pct(n["removal_effect"], lang)
+    elif f.metric in ("csat", "nps"):
+        words |= {
+            "value": fmt(n[f.metric], lang),
+            "margin": fmt(n["margin"], lang),
+            "n": fmt(n["answers"], lang, 0),
+            "rest": fmt(n["rest"], lang),
+            "rest_margin": fmt(n["rest_margin"], lang),
+        }
+    elif f.metric == "tme_seconds":
+        off = abs(n["tme_seconds"] - n["target"]) / n["target"] if n["target"] else 0.0
+        words |= {
+            "value": fmt(n["tme_seconds"], lang),
+            "target": fmt(n["target"], lang, 0),
+            "off": pct(off, lang, 0),
+            "n": fmt(n["answered"], lang, 0),
+        }
+    elif f.metric == "abandonment_rate":
+        words |= {
+            "value": pct(n["abandonment_rate"], lang),
+            "target": pct(n["target"], lang),
+            "count": fmt(n["abandoned"], lang, 0),
+            "n": fmt(n["offered"], lang, 0),
+        }
+    elif f.metric == "service_level":
+        words |= {
+            "value": pct(n["service_level"], lang),
+            "target": pct(n["target"], lang, 0),
+            "within": fmt(n["answer_within"], lang, 0),
+            "n": fmt(n["offered"], lang, 0),
+        }
+    elif f.topic == "promises":
+        share = n["broken_rate"] if f.direction == "weakness" else n["promise_kept_rate"]
+        count = n["broken"] if f.direction == "weakness" else n["kept"]
+        total = n["made"] if f.direction == "weakness" else n["kept"] + n["broken"]
+        words |= {"value": pct(share, lang), "count": fmt(count, lang, 0), "n": fmt(total, lang, 0)}
+    elif f.topic == "data":
+        share = 1 - n["data_reuse_rate"] if f.direction == "weakness" else n["data_reuse_rate"]
+        words |= {"value": pct(share, lang), "count": fmt(n["customers_repeating"], lang, 0)}
+    body = TEMPLATES[(f.metric, f.direction)][lang].format(**words)
+    return body + STAKE[lang].format(impact=fmt(f.impact, lang))
+
+
+# -- the analyses behind the findings ------------------------------------------------------
+def service_rows(
+    store: Store, scope: Scope, answer_within: float
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """SPEC §4 KPIs per (touchpoint, phase), from kpis.py's sums in one engine pass, plus
+    `promises_made` and `data_answers` there (to place moments findings in their phase)."""
+    sql = f"""SELECT touchpoint, phase, {_aggregates(float(answer_within), 0.0)},
+        sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) AS promises_made
+      FROM ({scoped_events(scope, with_phase=True, with_catalog=False)}) s
+      WHERE abandoned IS NOT NULL OR promise = 'made' OR data_reused IS NOT NULL
+      GROUP BY touchpoint, phase"""
+    return {
+        (r["touchpoint"], r["phase"]): {
+            **derive(r),
+            "promises_made": int(r["promises_made"] or 0),
+            "data_answers": int(r["reused_n"] or 0),
+        }
+        for r in store.query(sql)
+    }
+
+
+def _interval_apart(a: float, ma: float, b: float, mb: float) -> bool:
+    return abs(a - b) > ma + mb
+
+
+def _csat_margin(p: float, n: int) -> float:
+    return 100 * Z95 * math.sqrt(max(p * (1 - p), 0.0) / n) if n else 0.0
+
+
+def _nps_counts(nps: float, margin: float, n: int) -> tuple[float, float]:
+    """Promoters and detractors behind a strength row's NPS and margin (SPEC §4 inverted):
+    p - d = NPS/100 and p + d = (margin/196)² n + (p - d)²."""
+    diff = nps / 100
+    total = (margin / (100 * Z95)) ** 2 * n + diff**2
+    return (total + diff) / 2 * n, (total - diff) / 2 * n
+
+
+def _pick(cands: list[tuple[float, Finding]]) -> list[Finding]:
+    """The strongest (highest score) and weakest (lowest) candidate; none when all tie."""
+    if len(cands) < 2:
+        return []
+    cands.sort(key=lambda c: (c[0], c[1].touchpoint))
+    (lo, weak), (hi, strong) = cands[0], cands[-1]
+    if hi == lo:
+        return []
+    weak.direction, strong.direction = "weakness", "strength"
+    return [strong, weak]
+
+
+def insights(
+    store: Store,
+    scope: Scope | None = None,
+    lang: str = "en",
+    cycles: CycleOptions | None = None,
+    answer_within: float = 20.0,
+    min_answers: int = 30,
+) -> dict[str, Any]:
+    """{"rule", "conversions", "findings": [...]} ranked by impact (see module docstring).
+
+    Every finding carries its sentence in both languages; `lang` is only validated, so the
+    HTTP API (`?lang=`) and the CLI reject the same values.
+    """
+    from touchpoints.analytics.attribution import PHASE_SEP, fit_markov
+
+    if lang not in ("en", "pt-BR"):
+        raise UsageError(f"--lang {lang!r}: use en or pt-BR")
+    if not math.isfinite(float(answer_within)) or answer_within < 0:
+        raise UsageError(f"--answer-within {answer_within!r}: use a number of seconds >= 0")
+    if min_answers < 1:
+        raise UsageError(f"--min-answers {min_answers!r}: use a whole number >= 1")
+    scope = scope or Scope()
+    catalog = store.catalog()
+    strength = touchpoint_strength(store, scope, cycles, by_phase=True)["rows"]
+    model = fit_markov(
+        store, scope, cycles, order=1, label_sql=f"touchpoint || '{PHASE_SEP}' || phase"
+    )
+    effects = model.removal_effects()
+    conversions = int(model.conversions)
+    service = service_rows(store, scope, answer_within)
+    mom = moments(store, scope, cycles)["touchpoints"]
+
+    def finding(
+        tp: str,
+        phase: str,
+        topic: str,
+        gap: float,
+        numbers: dict[str, Any],
+        metric: str | None = None,
+    ) -> Finding:
+        re = max(effects.get(f"{tp}{PHASE_SEP}{phase}", 0.0), 0.0)
+        numbers = {
+            **numbers,
+            "removal_effect": round(re, 6),
+            "conversions_at_stake": round(re * conversions, 3),
+        }
+        return Finding(phase, tp, topic, "", re * conversions, gap, numbers, metric or topic)
+
+    found: list[Finding] = []
+    busiest: dict[str, tuple[int, str]] = {}
+    for phase in PHASES:
+        rows = [r for r in strength if r["phase"] == phase]
+        for r in rows:
+            if r["events"] > busiest.get(r["touchpoint"], (-1, ""))[0]:
+                busiest[r["touchpoint"]] = (r["events"], phase)
+        # A touchpoint seen in a handful of cycles of a phase is an anecdote, not a finding.
+        seen = [r for r in rows if r["cycles"] >= min_answers]
+        found += _engagement(seen, phase, finding)
+        found += _attribution(seen, phase, effects, PHASE_SEP, finding)
+        found += _ratings(rows, phase, min_answers, finding)
+        found += _service(service, catalog, phase, min_answers, answer_within, finding)
+    found += _moments(mom, service, busiest, catalog, min_answers, finding)
+
+    found.sort(
+        key=lambda f: (
+            -f.impact,
+            f.direction != "weakness",
+            PHASES.index(f.phase),
+            f.topic,
+            f.touchpoint,
+        )
+    )
+    names = {t.id: {"en": t.label("en"), "pt-BR": t.label("pt-BR")} for t in catalog.touchpoints}
+    return {
+        "rule": RULE,
+        "conversions": conversions,
+        "findings": [f.as_dict(names) for f in found],
+    }
+
+
+def _engagement(rows: list[dict[str, Any]], phase: str, finding: MakeFinding) -> list[Finding]:
+    shares = [r["share_of_cycles"] or 0.0 for r in rows]
+    mean = sum(shares) / len(shares) if shares else 0.0
+    cands = [
+        (
+            s,
+            finding(
+                r["touchpoint"],
+                phase,
+                "engagement",
+                abs(s - mean),
+                {"share_of_cycles": s, "reach": r["reach"], "cycles": r["cycles"]},
+            ),
+        )
+        for r, s in zip(rows, shares, strict=True)
+    ]
+    return _pick(cands)
+
+
+def _attribution(
+    rows: list[dict[str, Any]],
+    phase: str,
+    effects: dict[str, float],
+    sep: str,
+    finding: MakeFinding,
+) -> list[Finding]:
+    cands = []
+    for r in rows:
+        re = effects.get(f"{r['touchpoint']}{sep}{phase}")
+        if re is not None:
+            cands.append((re, finding(r["touchpoint"], phase, "attribution", 1.0, {})))
+    return _pick(cands)
+
+
+def _ratings(
+    rows: list[dict[str, Any]], phase: str, min_answers: int, finding: MakeFinding
+) -> list[Finding]:
+    """CSAT and NPS extremes that stand apart from the rest of the phase beyond noise."""
+    out: list[Finding] = []
+    # CSAT: pooled "good" answers of the other touchpoints.
+    good = {r["touchpoint"]: (r["csat"] or 0.0) / 100 * r["csat_answers"] for r in rows}
+    n_all = sum(r["csat_answers"] for r in rows)
+    good_all = sum(good.values())
+    # NPS: promoters/detractors recovered from each row's score and margin.
+    pd = {
+        r["touchpoint"]: _nps_counts(r["nps"], r["nps_margin"], r["nps_answers"])
+        for r in rows
+        if r["nps_answers"]
+    }
+    nps_all = sum(r["nps_answers"] for r in rows)
+    prom_all = sum(p for p, _ in pd.values())
+    det_all = sum(d for _, d in pd.values())
+    for metric in ("csat", "nps"):
+        above: list[tuple[float, Finding]] = []
+        below: list[tuple[float, Finding]] = []
+        for r in rows:
+            tp = r["touchpoint"]
+            n = r[f"{metric}_answers"]
+            rest_n = (n_all if metric == "csat" else nps_all) - n
+            if n < min_answers or rest_n < min_answers:
+                continue
+            if metric == "csat":
+                value, margin = r["csat"], _csat_margin(r["csat"] / 100, n)
+                p_rest = (good_all - good[tp]) / rest_n
+                rest, rest_margin = 100 * p_rest, _csat_margin(p_rest, rest_n)
+                scale = 100.0
+            else:
+                value, margin = r["nps"], r["nps_margin"]
+                p = (prom_all - pd[tp][0]) / rest_n
+                d = (det_all - pd[tp][1]) / rest_n
+                rest = 100 * (p - d)
+                rest_margin = 100 * Z95 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / rest_n)
+                scale = 200.0
+            if not _interval_apart(value, margin, rest, rest_margin):
+                continue
+            f = finding(
+                tp,
+                phase,
+                "satisfaction",
+                abs(value - rest) / scale,
+                {
+                    metric: round(value, 4),
+                    "margin": round(margin, 4),
+                    "answers": n,
+                    "rest": round(rest, 4),
+                    "rest_margin": round(rest_margin, 4),
+                    "rest_answers": rest_n,
+                },
+                metric,
+            )
+            (above if value > rest else below).append((value, f))
+        if above:
+            best = max(above, key=lambda c: (c[0], c[1].touchpoint))[1]
+            best.direction = "strength"
+            out.append(best)
+        if below:
+            worst = min(below, key=lambda c: (c[0], c[1].touchpoint))[1]
+            worst.direction = "weakness"
+            out.append(worst)
+    return out
+
+
+def _service(
+    service: dict[tuple[str, str], dict[str, Any]],
+    catalog: Catalog,
+    phase: str,
+    min_answers: int,
+    answer_within: float,
+    finding: MakeFinding,
+) -> list[Finding]:
+    """Every missed service target is a weakness; the widest margin over a target, a strength."""
+    misses: list[Finding] = []
+    beats: list[Finding] = []
+    for (tp, ph), k in sorted(service.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        entry = catalog.get(tp)
+        if ph != phase or entry is None:
+            continue
+        for metric, higher_better in SERVICE_TARGETS.items():
+            target = entry.target.get(metric)
+            value = k[metric]
+            volume = k["answered"] if metric == "tme_seconds" else k["offered"]
+            if target is None or value is None or volume < min_answers:
+                continue
+            if metric == "tme_seconds":
+                gap = abs(value - target) / max(value, target) if max(value, target) else 0.0
+            else:
+                gap = abs(value - target)
+            worse = value < target if higher_better else value > target
+            if value == target:
+                continue
+            numbers = {
+                metric: value,
+                "target": target,
+                "offered": k["offered"],
+                "answered": k["answered"],
+                "abandoned": k["abandoned"],
+            }
+            if metric == "service_level":
+                numbers["answer_within"] = answer_within
+            f = finding(tp, phase, "service", gap, numbers, metric)
+            f.direction = "weakness" if worse else "strength"
+            (misses if worse else beats).append(f)
+    if beats:
+        misses.append(max(beats, key=lambda f: (f.gap, f.touchpoint)))
+    return misses
+
+
+def _moments(
+    rows: list[dict[str, Any]],
+    service: dict[tuple[str, str], dict[str, Any]],
+    busiest: dict[str, tuple[int, str]],
+    catalog: Catalog,
+    min_answers: int,
+    finding: MakeFinding,
+) -> list[Finding]:
+    """Promises broken/kept and data re-use, each in the phase where most of the
+    touchpoint's promises were made (data answers were given), else its busiest phase."""
+    out: list[Finding] = []
+
+    def phase_of(tp: str, count: str) -> str | None:
+        counts = [(k[count], PHASES.index(ph)) for (t, ph), k in service.items() if t == tp]
+        most = max(counts, default=(0, 0))
+        if most[0] > 0:
+            return PHASES[most[1]]
+        if tp in busiest:
+            return busiest[tp][1]
+        entry = catalog.get(tp)
+        return entry.phase[0] if entry and entry.phase else None
+
+    promise_cands: list[tuple[float, Finding]] = []
+    data_cands: list[tuple[float, Finding]] = []
+    reuse = [r["data_reuse_rate"] for r in rows if r["data_answers"] >= min_answers]
+    mean_reuse = sum(reuse) / len(reuse) if reuse else 0.0
+    kept = [
+        r["promise_kept_rate"]
+        for r in rows
+        if r["made"] >= min_answers and r["promise_kept_rate"] is not None
+    ]
+    mean_kept = sum(kept) / len(kept) if kept else 0.0
+    for r in rows:
+        tp = r["touchpoint"]
+        phase = phase_of(tp, "promises_made")
+        if phase is not None and r["made"] >= min_answers and r["kept"] + r["broken"] > 0:
+            keys = ("made", "kept", "broken", "open", "broken_rate", "promise_kept_rate")
+            numbers = {k: r[k] for k in keys}
+            f = finding(tp, phase, "promises", r["broken_rate"] or 0.0, numbers)
+            promise_cands.append((r["promise_kept_rate"] or 0.0, f))
+        phase = phase_of(tp, "data_answers")
+        if phase is not None and r["data_answers"] >= min_answers:
+            rate = r["data_reuse_rate"] or 0.0
+            keys = ("data_answers", "data_reused", "data_reuse_rate", "customers_repeating")
+            f = finding(tp, phase, "data", 1 - rate, {k: r[k] for k in keys})
+            data_cands.append((rate, f))
+    broken = [c for c in promise_cands if c[1].numbers["broken"] > 0]
+    if broken:
+        worst = max(broken, key=lambda c: (c[1].numbers["broken_rate"], c[1].touchpoint))[1]
+        worst.direction = "weakness"
+        out.append(worst)
+        others = [c for c in promise_cands if c[1] is not worst]
+        if others:
+            best = max(others, key=lambda c: (c[0], c[1].touchpoint))[1]
+            if best.numbers["promise_kept_rate"] > worst.numbers["promise_kept_rate"]:
+                best.direction = "strength"
+                best.gap = best.numbers["promise_kept_rate"] - mean_kept
+                out.append(best)
+    picked = _pick(data_cands)
+    for f in picked:
+        if f.direction == "strength":
+            f.gap = max(f.numbers["data_reuse_rate"] - mean_reuse, 0.0)
+    return out + picked

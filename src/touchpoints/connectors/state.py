@@ -1,0 +1,38 @@
+"""Per-conversation connector state in the `connector_state` table (DuckDB and PostgreSQL).
+
+Chatwoot and Twilio report one conversation or call over several webhooks; the state
+between them lives in the store, not in process memory, so it survives restarts and is
+shared by every worker on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from touchpoints.analytics.base import lit
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+
+def load(store: Store, connector: str, key: str) -> dict[str, Any] | None:
+    rows = store.query(
+        f"SELECT value FROM connector_state WHERE connector = {lit(connector)} AND key = {lit(key)}"
+    )
+    if not rows:
+        return None
+    value = json.loads(rows[0]["value"])
+    return value if isinstance(value, dict) else None
+
+
+def save(store: Store, connector: str, key: str, value: dict[str, Any]) -> None:
+    """Insert or replace one state row (the same upsert spelling works on both engines)."""
+    p = store.placeholder
+    store.execute(
+        "INSERT INTO connector_state (connector, key, value, updated_at) "
+        f"VALUES ({p}, {p}, {p}, CURRENT_TIMESTAMP) "
+        "ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, "
+        "updated_at = excluded.updated_at",
+        [connector, key, json.dumps(value, sort_keys=True, default=str)],
+    )

@@ -1,0 +1,571 @@
+"""`/v1/*`: event ingestion and the analyses, each answering exactly the CLI's `--json`.
+
+Query parameters are named like the CLI options (`from`, `to`, `by`, `answer_within`,
+...); list options repeat (`?touchpoint=phone&touchpoint=chat`) or take commas, as the
+CLI does. The analysis functions are the ones the CLI calls (see `queries.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from touchpoints.errors import CatalogError
+from touchpoints.server import queries
+from touchpoints.server.auth import ApiKey, require_scope
+from touchpoints.server.service import Service
+
+router = APIRouter(prefix="/v1")
+
+INGEST = Depends(require_scope("ingest"))
+READ = Depends(require_scope("read"))
+ADMIN = Depends(require_scope("admin"))
+JSON_TYPES = ("application/json", "application/x-ndjson")
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\r\n"
+
+
+class Problem(BaseModel):
+    """Every 4xx answer of this API: one human-readable sentence."""
+
+    detail: str
+
+
+class Item(BaseModel):
+    index: int
+    status: str = Field(pattern="^(stored|duplicate|rejected)$")
+    reason: str | None = None
+    event_id: str | None = None
+
+
+class IngestAnswer(BaseModel):
+    """SPEC §6: counts plus one item per posted event, in order."""
+
+    stored: int
+    duplicates: int
+    rejected: int
+    items: list[Item]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Bad request (broken JSON, bad option value)."},
+    401: {"model": Problem, "description": "Missing, unknown or revoked API key."},
+    403: {"model": Problem, "description": "The API key lacks the route's scope."},
+}
+
+
+class BodyTooLarge(Exception):
+    """Raised while a body is read past `max_body_bytes` (the app answers 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than the limit of {limit:,} bytes")
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    """Encode once, compactly (no response-model re-validation of 10,000 items)."""
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+
+
+def service_of(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _bad_json(text: str, exc: json.JSONDecodeError, line_offset: int = 0) -> HTTPException:
+    return HTTPException(
+        400,
+        detail=f"broken JSON at line {exc.lineno + line_offset}, column {exc.colno}: {exc.msg}",
+    )
+
+
+def split_array(text: str) -> list[bytes]:
+    """Each element of a JSON array as its own one-line JSON text (checked, not rebuilt).
+
+    `raw_decode` validates every element and says where it ends, so the original text is
+    passed on unchanged (newlines between tokens become spaces; inside strings they are
+    always escaped), sparing a decode/encode round trip per event.
+    """
+    items: list[bytes] = []
+    pos = text.index("[") + 1
+    n = len(text)
+    while pos < n and text[pos] in _SPACE:
+        pos += 1
+    if pos < n and text[pos] == "]":
+        pos += 1
+    else:
+        while True:
+            try:
+                _, end = _DECODER.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                raise _bad_json(text, exc) from None
+            items.append(text[pos:end].replace("\n", " ").replace("\r", " ").encode("utf-8"))
+            pos = end
+            while pos < n and text[pos] in _SPACE:
+                pos += 1
+            if pos < n and text[pos] == ",":
+                pos += 1
+                while pos < n and text[pos] in _SPACE:
+                    pos += 1
+                continue
+            if pos < n and text[pos] == "]":
+                pos += 1
+                break
+            raise _bad_json(
+                text, json.JSONDecodeError("expected ',' or ']' after an array element", text, pos)
+            )
+    while pos < n and text[pos] in _SPACE:
+        pos += 1
+    if pos < n:
+        raise _bad_json(text, json.JSONDecodeError("extra data after the array", text, pos))
+    return items
+
+
+def split_lines(text: str) -> list[bytes]:
+    """JSON Lines: every non-blank line must be one JSON value (checked all at once)."""
+    lines = [line for line in text.split("\n") if line.strip(_SPACE)]
+    try:
+        # One C-level parse of the whole batch; a failure is located line by line below.
+        json.loads("[" + ",".join(lines) + "]")
+    except json.JSONDecodeError:
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line.strip(_SPACE):
+                continue
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise HTTPException(
+                    400,
+                    detail=f"broken JSON at line {number}, column {exc.colno}: {exc.msg}",
+                ) from None
+        raise HTTPException(400, detail="broken JSON Lines body") from None
+    return [line.rstrip("\r").encode("utf-8") for line in lines]
+
+
+def parse_events(body: bytes, content_type: str, max_events: int) -> list[bytes]:
+    """Body → one JSON text per event; 400/413/415 with a clear message otherwise."""
+    media = content_type.split(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise HTTPException(
+            415,
+            detail=f"unsupported Content-Type {media or '(none)'!r}: send application/json "
+            "(a JSON array or JSON Lines) or application/x-ndjson",
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, detail=f"body is not UTF-8 (byte {exc.start})") from None
+    text = text.removeprefix("\ufeff")
+    stripped = text.lstrip(_SPACE)
+    if not stripped:
+        raise HTTPException(400, detail="empty body: send a JSON array or JSON Lines of events")
+    # The whole text is parsed (not the stripped one) so errors name the client's lines.
+    items = split_array(text) if stripped.startswith("[") else split_lines(text)
+    if len(items) > max_events:
+        raise HTTPException(
+            413,
+            detail=f"{len(items):,} events in one request; the limit is {max_events:,} "
+            "(split the batch)",
+        )
+    return items
+
+
+EVENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": 10_000,
+                    "items": {"type": "object", "additionalProperties": True},
+                }
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/events",
+    response_model=IngestAnswer,
+    openapi_extra=EVENTS_BODY,
+    responses={
+        **ERRORS,
+        413: {"model": Problem, "description": "Body or batch over the limit."},
+        415: {"model": Problem, "description": "Not JSON or JSON Lines."},
+    },
+    summary="Store events (SPEC §2) from a JSON array or JSON Lines",
+)
+async def post_events(request: Request, key: Annotated[ApiKey, INGEST]) -> Response:
+    """Answers after the stored events are committed; idempotent on `event_id`."""
+    service = service_of(request)
+    settings = service.settings
+    body = await read_body(request, settings.max_body_bytes)
+    items = parse_events(body, request.headers.get("content-type", ""), settings.max_batch_events)
+    result = await service.ingest_async(items, "api")
+    request.app.state.metrics.count_events("api", result.stored, result.duplicates, result.rejected)
+    return json_response(result.to_json())
+
+
+# -- analyses ----------------------------------------------------------------------------
+List = Annotated[list[str] | None, Query()]
+
+
+@router.get("/kpis", responses=ERRORS, summary="SPEC §4 KPIs, as `touchpoints kpis --json`")
+def get_kpis(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    by: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    answer_within: float = 20.0,
+    short_abandon: float = 0.0,
+    touchpoint: List = None,
+    channel: List = None,
+    kind: List = None,
+    phase: List = None,
+    segment: List = None,
+    agent: List = None,
+    during: str = "1h",
+    after: str = "90d",
+    timezone: str = "UTC",
+) -> Response:
+    return _read(
+        request,
+        queries.kpis,
+        by=by,
+        date_from=date_from,
+        date_to=date_to,
+        answer_within=answer_within,
+        short_abandon=short_abandon,
+        touchpoint=touchpoint,
+        channel=channel,
+        kind=kind,
+        phase=phase,
+        segment=segment,
+        agent=agent,
+        during=during,
+        after=after,
+        tz=timezone,
+    )
+
+
+def _journey(
+    request: Request,
+    fn: Any,
+    case: str,
+    gap: str,
+    top: int | None,
+    date_from: str | None,
+    date_to: str | None,
+    touchpoint: list[str] | None,
+    channel: list[str] | None,
+    kind: list[str] | None,
+    phase: list[str] | None,
+    segment: list[str] | None,
+    during: str,
+    after: str,
+    timezone: str,
+) -> Response:
+    return _read(
+        request,
+        fn,
+        case=case,
+        gap=gap,
+        top=top,
+        date_from=date_from,
+        date_to=date_to,
+        touchpoint=touchpoint,
+        channel=channel,
+        kind=kind,
+        phase=phase,
+        segment=segment,
+        during=during,
+        after=after,
+        tz=timezone,
+    )
+
+
+@router.get("/journeys/dfg", responses=ERRORS, summary="As `touchpoints journeys dfg --json`")
+def get_dfg(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    case: str = "customer",
+    gap: str = "30d",
+    top: Annotated[int | None, Query(ge=1)] = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    touchpoint: List = None,
+    channel: List = None,
+    kind: List = None,
+    phase: List = None,
+    segment: List = None,
+    during: str = "1h",
+    after: str = "90d",
+    timezone: str = "UTC",
+) -> Response:
+    return _journey(
+        request, queries.dfg, case, gap, top, date_from, date_to, touchpoint, channel,
+        kind, phase, segment, during, after, timezone,
+    )  # fmt: skip
+
+
+@router.get(
+    "/journeys/variants", responses=ERRORS, summary="As `touchpoints journeys variants --json`"
+)
+def get_variants(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    case: str = "customer",
+    gap: str = "30d",
+    top: Annotated[int | None, Query(ge=1)] = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    touchpoint: List = None,
+    channel: List = None,
+    kind: List = None,
+    phase: List = None,
+    segment: List = None,
+    during: str = "1h",
+    after: str = "90d",
+    timezone: str = "UTC",
+) -> Response:
+    return _journey(
+        request, queries.variants, case, gap, top, date_from, date_to, touchpoint, channel,
+        kind, phase, segment, during, after, timezone,
+    )  # fmt: skip
+
+
+@router.get("/attribution", responses=ERRORS, summary="As `touchpoints attribution --json`")
+def get_attribution(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    model: str = "linear",
+    order: Annotated[str, Query(pattern=r"^(\d+|auto)$")] = "1",
+    half_life: str = "7d",
+    by: str | None = None,
+    details: bool = False,
+    gap: str = "30d",
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    touchpoint: List = None,
+    channel: List = None,
+    kind: List = None,
+    phase: List = None,
+    segment: List = None,
+    agent: List = None,
+    during: str = "1h",
+    after: str = "90d",
+    timezone: str = "UTC",
+) -> Response:
+    return _read(
+        request,
+        queries.attribution,
+        model=model,
+        order=order,
+        half_life=half_life,
+        by=by,
+        details=details,
+        gap=gap,
+        date_from=date_from,
+        date_to=date_to,
+        touchpoint=touchpoint,
+        channel=channel,
+        kind=kind,
+        phase=phase,
+        segment=segment,
+        agent=agent,
+        during=during,
+        after=after,
+        tz=timezone,
+    )
+
+
+@router.get("/insights", responses=ERRORS, summary="As `touchpoints insights --json`")
+def get_insights(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    lang: str = "en",
+    gap: str = "30d",
+    answer_within: float = 20.0,
+    min_answers: Annotated[int, Query(ge=1)] = 30,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    touchpoint: List = None,
+    channel: List = None,
+    kind: List = None,
+    phase: List = None,
+    segment: List = None,
+    agent: List = None,
+    during: str = "1h",
+    after: str = "90d",
+    timezone: str = "UTC",
+) -> Response:
+    return _read(
+        request,
+        queries.insights,
+        lang=lang,
+        gap=gap,
+        answer_within=answer_within,
+        min_answers=min_answers,
+        date_from=date_from,
+        date_to=date_to,
+        touchpoint=touchpoint,
+        channel=channel,
+        kind=kind,
+        phase=phase,
+        segment=segment,
+        agent=agent,
+        during=during,
+        after=after,
+        tz=timezone,
+    )
+
+
+@router.get("/staffing", responses=ERRORS, summary="As `touchpoints staffing --json`")
+def get_staffing(
+    request: Request,
+    key: Annotated[ApiKey, READ],
+    arrivals: float | None = None,
+    interval_minutes: float | None = None,
+    aht_seconds: float | None = None,
+    answer_within: float = 20.0,
+    target_service_level: float | None = None,
+    target_asa: float | None = None,
+    shrinkage: float = 0.0,
+    max_occupancy: float = 1.0,
+    min_answered: int = 10,
+    touchpoint: List = None,
+    channel: List = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    timezone: str = "UTC",
+) -> Response:
+    options = dict(
+        arrivals=arrivals,
+        interval_minutes=interval_minutes,
+        aht_seconds=aht_seconds,
+        answer_within=answer_within,
+        target_service_level=target_service_level,
+        target_asa=target_asa,
+        shrinkage=shrinkage,
+        max_occupancy=max_occupancy,
+        min_answered=min_answered,
+        touchpoint=touchpoint,
+        channel=channel,
+        date_from=date_from,
+        date_to=date_to,
+        tz=timezone,
+    )
+    if arrivals is not None and aht_seconds is not None and not (touchpoint or channel):
+        # Explicit inputs need no store: no lock, no waiting behind an ingestion.
+        return json_response(queries.staffing(None, **options))
+    return _read(request, queries.staffing, **options)
+
+
+def _read(request: Request, fn: Any, **options: Any) -> Response:
+    """Run an analysis on the service's store; TouchpointsError becomes a 400 (app.py)."""
+    return json_response(service_of(request).read(fn, **options))
+
+
+# -- catalog -----------------------------------------------------------------------------
+@router.get("/catalog", responses=ERRORS, summary="The stored catalog (as `catalog show --json`)")
+def get_catalog(request: Request, key: Annotated[ApiKey, READ]) -> Response:
+    catalog = service_of(request).read(lambda store: store.catalog())
+    return json_response(catalog.model_dump(exclude_defaults=False))
+
+
+CATALOG_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+@router.put(
+    "/catalog",
+    openapi_extra=CATALOG_BODY,
+    responses={
+        **ERRORS,
+        413: {"model": Problem, "description": "Body over the limit."},
+        422: {"model": Problem, "description": "Invalid catalog (names the entry and field)."},
+    },
+    summary="Replace the catalog (YAML or JSON body)",
+)
+async def put_catalog(request: Request, key: Annotated[ApiKey, ADMIN]) -> Response:
+    """Validated like `touchpoints catalog load`; events already stored are kept."""
+    from touchpoints.catalog import parse_catalog
+
+    service = service_of(request)
+    body = await read_body(request, service.settings.max_body_bytes)
+    try:
+        catalog = parse_catalog(body.decode("utf-8", errors="replace"), "catalog")
+    except CatalogError as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    await run_in_threadpool(service.read, lambda store: store.set_catalog(catalog))
+    return json_response(catalog.model_dump(exclude_defaults=False))
+
+
+# -- keys (admin) --------------------------------------------------------------------------
+class NewKey(BaseModel):
+    scopes: list[str] = Field(min_length=1, examples=[["ingest"]])
+    name: str | None = Field(None, max_length=200)
+
+
+class CreatedKey(BaseModel):
+    id: str
+    key: str
+    scopes: list[str]
+
+
+@router.get("/keys", responses=ERRORS, summary="API keys (never the keys themselves)")
+def get_keys(request: Request, key: Annotated[ApiKey, ADMIN]) -> Response:
+    from touchpoints.server.auth import list_keys
+
+    return json_response({"keys": service_of(request).read(list_keys)})
+
+
+@router.post(
+    "/keys",
+    response_model=CreatedKey,
+    responses=ERRORS,
+    summary="Create a key (shown once); as `touchpoints keys create --json`",
+)
+def post_key(request: Request, body: NewKey, key: Annotated[ApiKey, ADMIN]) -> Response:
+    """While the server holds a DuckDB file, the `keys` commands cannot open it: use this."""
+    from touchpoints.server.auth import create_key, normalise_scopes
+
+    scopes = normalise_scopes(body.scopes)
+    key_id, secret = service_of(request).read(create_key, scopes, body.name)
+    return json_response({"id": key_id, "key": secret, "scopes": scopes}, 201)
+
+
+@router.delete("/keys/{key_id}", responses=ERRORS, summary="Revoke a key, effective at once")
+def delete_key(request: Request, key_id: str, key: Annotated[ApiKey, ADMIN]) -> Response:
+    from touchpoints.server.auth import revoke_key
+
+    service_of(request).read(revoke_key, key_id)
+    return json_response({"id": key_id, "revoked": True})

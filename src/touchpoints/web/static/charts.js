@@ -1,0 +1,123 @@
+/* Draws the chart specs the server embeds in each page (<script type="application/json">)
+   with the vendored ECharts. Specs are small and library-neutral:
+     {kind: "bar",     categories: [...], series: [{name, values}]}
+     {kind: "lines",   x: [...], series: [{name, values, low?, high?}], min?, max?}
+     {kind: "sankey",  nodes: [{name, value}], links: [{source, target, value}]}
+     {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value], ...]}
+   Colours are Okabe–Ito; every bar and cell also carries its value as a label, and each
+   series has its own symbol or dash, so nothing is told by colour alone. */
+(function () {
+  "use strict";
+  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+  var SYMBOLS = ["circle", "rect", "triangle", "diamond", "pin", "arrow", "roundRect", "emptyCircle"];
+  var DASHES = ["solid", "dashed", "dotted"];
+  var SEQUENTIAL = ["#f2f7fb", "#cfe3f2", "#8fc1e3", "#3d8fc6", "#0b5a91"];
+  var FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v !== "number") return String(v);
+    return Math.abs(v) >= 100 ? Math.round(v).toLocaleString() : (Math.round(v * 10) / 10).toLocaleString();
+  }
+
+  function bar(spec) {
+    var many = spec.series.length > 1;
+    return {
+      color: PALETTE,
+      aria: { enabled: true, decal: { show: many } },
+      tooltip: { trigger: "axis" },
+      legend: { show: many, bottom: 0, textStyle: { fontFamily: FONT } },
+      grid: { left: 8, right: 16, top: 16, bottom: many ? 56 : 24, containLabel: true },
+      xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: spec.categories.length > 6 ? 30 : 0 } },
+      yAxis: { type: "value" },
+      series: spec.series.map(function (s) {
+        return {
+          name: s.name, type: "bar", data: s.values,
+          label: { show: spec.series.length <= 3, position: "top", formatter: function (p) { return fmt(p.value); }, fontSize: 11 }
+        };
+      })
+    };
+  }
+
+  function lines(spec) {
+    var series = [];
+    spec.series.forEach(function (s, i) {
+      var color = PALETTE[i % PALETTE.length];
+      if (s.low && s.high) {
+        // A confidence band: an invisible base at `low`, then the band height stacked on it.
+        series.push({ name: s.name + " low", type: "line", data: s.low, stack: "band" + i, symbol: "none",
+          lineStyle: { opacity: 0 }, tooltip: { show: false }, silent: true });
+        series.push({ name: s.name + " ±95%", type: "line", stack: "band" + i, symbol: "none",
+          data: s.high.map(function (h, j) { return h === null || s.low[j] === null ? null : h - s.low[j]; }),
+          lineStyle: { opacity: 0 }, areaStyle: { color: color, opacity: 0.18 }, tooltip: { show: false }, silent: true });
+      }
+      series.push({ name: s.name, type: "line", data: s.values, connectNulls: false, color: color,
+        symbol: SYMBOLS[i % SYMBOLS.length], symbolSize: 6,
+        lineStyle: { width: 2, type: DASHES[i % DASHES.length] } });
+    });
+    return {
+      color: PALETTE,
+      aria: { enabled: true },
+      tooltip: { trigger: "axis", valueFormatter: fmt },
+      legend: { bottom: 0, data: spec.series.map(function (s) { return s.name; }) },
+      grid: { left: 8, right: 16, top: 16, bottom: 48, containLabel: true },
+      xAxis: { type: "category", data: spec.x },
+      yAxis: { type: "value", min: spec.min, max: spec.max, scale: spec.min === undefined },
+      series: series
+    };
+  }
+
+  function sankey(spec) {
+    return {
+      aria: { enabled: true },
+      tooltip: { trigger: "item" },
+      series: [{
+        type: "sankey", data: spec.nodes, links: spec.links, nodeAlign: "left",
+        emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
+        label: { fontFamily: FONT, formatter: function (p) { return p.name + " (" + fmt(p.value) + ")"; } },
+        itemStyle: { borderColor: "#333", borderWidth: 1 },
+        color: PALETTE
+      }]
+    };
+  }
+
+  function heatmap(spec) {
+    var max = spec.cells.reduce(function (m, c) { return Math.max(m, c[2] || 0); }, 0) || 1;
+    return {
+      aria: { enabled: true },
+      tooltip: { position: "top" },
+      grid: { left: 8, right: 8, top: 8, bottom: 56, containLabel: true },
+      xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
+      yAxis: { type: "category", data: spec.y, inverse: true, splitArea: { show: true } },
+      visualMap: { min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: SEQUENTIAL } },
+      series: [{ type: "heatmap", data: spec.cells,
+        label: { show: window.innerWidth > 900, fontSize: 9, formatter: function (p) { return fmt(p.value[2]); } },
+        itemStyle: { borderColor: "#fff", borderWidth: 1 } }]
+    };
+  }
+
+  var BUILDERS = { bar: bar, lines: lines, sankey: sankey, heatmap: heatmap };
+
+  function draw(el) {
+    var source = document.getElementById(el.getAttribute("data-chart"));
+    if (!source || !window.echarts) return;
+    var spec = JSON.parse(source.textContent);
+    var build = BUILDERS[spec.kind];
+    if (!build) return;
+    var chart = window.echarts.init(el, null, { renderer: "svg" });
+    var option = build(spec);
+    option.textStyle = { fontFamily: FONT };
+    option.animation = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    chart.setOption(option);
+    el.setAttribute("data-drawn", "true");
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
+  function drawAll() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), draw);
+  }
+
+  window.TouchpointsCharts = { draw: draw, drawAll: drawAll, builders: BUILDERS };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawAll);
+  else drawAll();
+})();

@@ -1,0 +1,225 @@
+"""The dashboard in a real browser: every page loads and draws its charts, filters and the
+language toggle work, numbers match the analytics, and the Live page follows new events."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+CHROMIUM = "/usr/bin/chromium"
+USER, PASSWORD = "ana.admin", "browser-test-pw"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class Site:
+    url: str
+    key: str  # an API key with the ingest and read scopes
+    db: str
+    totals: dict[str, Any]  # kpis() over the whole store, before the server started
+    messaging: dict[str, Any]  # kpis() with channel=messaging
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    import touchpoints as tp
+    from touchpoints.analytics.base import Filters
+    from touchpoints.analytics.kpis import kpis
+    from touchpoints.demo import generate
+    from touchpoints.server.auth import create_key
+    from touchpoints.server.loadgen import ServerProcess
+    from touchpoints.server.users import create_user
+
+    tmp = tmp_path_factory.mktemp("browser")
+    events = tmp / "events.parquet"
+    generate(300, 7, events)
+    db = str(tmp / "site.duckdb")
+    with tp.open(db) as store:
+        store.ingest([str(events)])
+        create_user(store, USER, PASSWORD, "admin")
+        key = create_key(store, ["ingest", "read"], "browser-tests")[1]
+        totals = kpis(store)["rows"][0]
+        messaging = kpis(store, filters=Filters.build(channel="messaging"))["rows"][0]
+    server = ServerProcess(db, log=tmp / "server.log").start()
+    try:
+        yield Site(f"http://127.0.0.1:{server.port}", key, db, totals, messaging)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, site: Site) -> Iterator[Any]:
+    """A logged-in page; any request to a host other than loopback fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    foreign: list[str] = []
+
+    def elsewhere(url: str) -> bool:
+        return urlsplit(url).hostname not in LOOPBACK and not url.startswith(("data:", "blob:"))
+
+    def refuse(route: Any) -> None:
+        foreign.append(route.request.url)
+        route.abort()
+
+    context.route(elsewhere, refuse)
+    pg = context.new_page()
+    pg.goto(f"{site.url}/login")
+    pg.fill("input[name=username]", USER)
+    pg.fill("input[name=password]", PASSWORD)
+    with pg.expect_navigation():
+        pg.click("form[action='/login'] button[type=submit]")
+    assert "/login" not in pg.url, "login failed"
+    yield pg
+    context.close()
+    assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+@pytest.fixture
+def shot() -> Any:
+    """`shot(page, name)`: with TOUCHPOINTS_SCREENSHOTS=1, a full-page PNG under
+    bench/screenshots/ (otherwise nothing)."""
+
+    def take(page: Any, name: str) -> None:
+        if os.environ.get("TOUCHPOINTS_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+PAGES = [
+    ("/", "overview"),
+    ("/map", "map"),
+    ("/journeys", "journeys"),
+    ("/touchpoints/whatsapp", "touchpoint-whatsapp"),
+    ("/service", "service"),
+    ("/feedback", "feedback"),
+    ("/attribution", "attribution"),
+    ("/live", "live"),
+    ("/catalog", "catalog"),
+]
+
+
+def charts_drawn(page: Any) -> int:
+    """Wait for every chart container to hold a drawn ECharts svg/canvas of non-zero size."""
+    containers = page.locator(".chart-canvas")
+    count = containers.count()
+    for i in range(count):
+        drawn = containers.nth(i).locator("svg, canvas").first
+        drawn.wait_for(state="attached", timeout=10_000)
+        box = drawn.bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, f"chart {i} has no size"
+    return count
+
+
+@pytest.mark.parametrize(("path", "name"), PAGES)
+def test_every_page_loads_and_draws(page: Any, site: Any, shot: Any, path: str, name: str) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    response = page.goto(site.url + path)
+    assert response is not None and response.status == 200
+    assert page.locator("main h1").inner_text().strip()
+    drawn = charts_drawn(page)
+    if path in ("/", "/journeys", "/service", "/feedback", "/live"):
+        assert drawn >= 1, f"{path} drew no chart"
+    shot(page, name)
+    assert errors == [], f"script errors on {path}: {errors}"
+
+
+def card_value(page: Any, key: str) -> float:
+    return float(page.locator(f"#kpi-{key} .value").get_attribute("data-value"))
+
+
+def test_numbers_match_the_analytics_and_filter(page: Any, site: Any) -> None:
+    page.goto(site.url + "/")
+    for key in ("tme_seconds", "abandonment_rate", "nps"):
+        assert card_value(page, key) == pytest.approx(site.totals[key], rel=1e-6), key
+    page.select_option("form.filters select[name=channel]", "messaging")
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    assert "channel=messaging" in page.url
+    assert card_value(page, "tme_seconds") == pytest.approx(site.messaging["tme_seconds"])
+    assert site.messaging["tme_seconds"] != site.totals["tme_seconds"]
+    charts_drawn(page)
+    # The filter follows the navigation to the next page.
+    assert "channel=messaging" in page.locator("nav a[href^='/service']").get_attribute("href")
+
+
+def test_language_toggle_is_remembered(page: Any, site: Any) -> None:
+    page.goto(site.url + "/service")
+    with page.expect_navigation():
+        page.click("a[hreflang=pt-BR]")
+    assert page.evaluate("document.documentElement.lang") == "pt-BR"
+    assert page.url.endswith("/service")
+    page.goto(site.url + "/live")
+    assert page.evaluate("document.documentElement.lang") == "pt-BR"
+    assert "Aguardando agora" in page.locator("main").inner_text()
+    with page.expect_navigation():
+        page.click("a[hreflang=en]")
+    assert "Waiting now" in page.locator("main").inner_text()
+
+
+def post_events(site: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{site.url}/v1/events",
+        data=json.dumps(events).encode(),
+        headers={"Authorization": f"Bearer {site.key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def test_live_page_follows_new_events(page: Any, site: Any, shot: Any) -> None:
+    page.goto(site.url + "/live")
+    waiting = page.locator("#live [data-key=waiting]")
+    expect(waiting).not_to_have_text("–", timeout=10_000)  # the first snapshot arrived
+    before = int(waiting.inner_text())
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat()
+    latencies = []
+    for i in range(3):
+        sent = time.monotonic()
+        answer = post_events(
+            site,
+            [
+                {
+                    "customer_id": f"browser-{i}",
+                    "touchpoint": "whatsapp",
+                    "ts": now,
+                    "action": "queued",
+                }
+            ],
+        )
+        assert answer["stored"] == 1
+        expect(waiting).to_have_text(str(before + i + 1), timeout=5_000)
+        latencies.append(time.monotonic() - sent)
+    print(f"live update latency (POST -> browser): {[round(x, 3) for x in latencies]} s")
+    assert max(latencies) < 2.0
+    row = page.locator("#live-table tr[data-touchpoint=whatsapp]")
+    assert row.locator("td").first.inner_text() == str(before + 3)
+    charts_drawn(page)
+    shot(page, "live-after-events")

@@ -1,0 +1,629 @@
+"""The web dashboard: login and roles, every page against the analysis functions, filters,
+language, CSV downloads, no foreign hosts, the result cache, and `touchpoints users`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.staticfiles import StaticFiles
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from touchpoints import demo, i18n
+from touchpoints.analytics.base import Filters, Scope
+from touchpoints.analytics.journeys import variants
+from touchpoints.analytics.kpis import kpis
+from touchpoints.analytics.strength import touchpoint_strength
+from touchpoints.errors import UsageError
+from touchpoints.server import cache, users
+from touchpoints.server.app import create_app
+from touchpoints.server.cache import cache_for
+from touchpoints.server.dashboard import STATIC_DIR, fmt_num, fmt_pct, fmt_secs
+from touchpoints.settings import Settings
+
+SECRET = "test-secret-key-0123456789abcdef"
+PASSWORD = "correct horse"
+PAGES = (
+    "/",
+    "/map",
+    "/journeys",
+    "/touchpoints/phone",
+    "/service",
+    "/feedback",
+    "/attribution",
+    "/catalog",
+)
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dash") / "events.parquet"
+    demo.generate(customers=400, seed=11, out=path)
+    return path
+
+
+def make_app(db: Path, events: Path, secret: str | None = SECRET) -> Any:
+    app = create_app(settings=Settings(secret_key=secret), target=str(db))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    service = app.state.service
+    if not service.store.count():
+        service.store.ingest([str(events)])
+    for name, role in (("ada", "admin"), ("ana", "analyst"), ("sue", "supervisor")):
+        if service.read(users.get_user, name) is None:
+            service.read(users.create_user, name, PASSWORD, role)
+    return app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, events_file: Path) -> Iterator[Any]:
+    application = make_app(tmp_path_factory.mktemp("db") / "dash.duckdb", events_file)
+    yield application
+    application.state.service.close()
+
+
+def client_for(app: Any, username: str | None = "ada", lang: str = "en") -> TestClient:
+    client = TestClient(app, follow_redirects=False)
+    client.cookies.set("tp_lang", lang)
+    if username:
+        r = client.post("/login", data={"username": username, "password": PASSWORD})
+        assert r.status_code == 303, r.text
+    return client
+
+
+def card_value(html: str, key: str) -> str:
+    """The text of the KPI card's value paragraph, whitespace collapsed."""
+    m = re.search(rf'id="kpi-{key}".*?<p class="value"[^>]*>(.*?)</p>', html, re.S)
+    assert m, f"no card {key}"
+    return " ".join(re.sub(r"<[^>]+>", " ", m.group(1)).split())
+
+
+# -- login and roles -------------------------------------------------------------------------
+def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": "ADA", "password": PASSWORD, "next": "/service?channel=phone"}
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/service?channel=phone"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("tp_session=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/service").status_code == 200
+
+
+def test_wrong_password_and_unknown_user_are_refused_with_a_message(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    for name, password in (("ada", "wrong password"), ("nobody", PASSWORD)):
+        r = client.post("/login", data={"username": name, "password": password})
+        assert r.status_code == 401
+        assert "Wrong username or password." in r.text
+        assert "tp_session" not in r.headers.get("set-cookie", "")
+    assert client.get("/").status_code == 303
+
+
+def test_pages_redirect_to_login_with_next(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    r = client.get("/service?channel=phone")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=/service%3Fchannel%3Dphone"
+    assert client.get("/data/kpis").status_code == 303
+    assert client.get("/login").status_code == 200
+
+
+def test_login_never_redirects_to_another_site(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        r = client.post("/login", data={"username": "ada", "password": PASSWORD, "next": target})
+        assert r.headers["location"] == "/"
+
+
+def test_a_tampered_or_foreign_cookie_is_not_a_session(app: Any) -> None:
+    client = client_for(app)
+    good = client.cookies.get("tp_session")
+    payload, mac = good.split(".")
+    forged_payload = users.sign_session(b"another key", "sue").split(".")[0]
+    for bad in (f"{forged_payload}.{mac}", users.sign_session(b"another key", "ada"), "x.y", ""):
+        client.cookies.clear()
+        client.cookies.set("tp_session", bad)
+        assert client.get("/").status_code == 303
+    client.cookies.clear()
+    client.cookies.set("tp_session", good)
+    assert client.get("/").status_code == 200
+
+
+def test_expired_session_is_refused() -> None:
+    cookie = users.sign_session(b"k", "ada", now=1000.0)
+    assert users.read_session(b"k", cookie, now=1000.0 + users.SESSION_SECONDS - 1) == "ada"
+    assert users.read_session(b"k", cookie, now=1000.0 + users.SESSION_SECONDS + 1) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=1, max_size=30), st.integers(min_value=0, max_value=200))
+def test_session_round_trips_and_any_changed_character_breaks_it(name: str, pos: int) -> None:
+    cookie = users.sign_session(b"secret", name)
+    assert users.read_session(b"secret", cookie) == name
+    i = pos % len(cookie)
+    changed = cookie[:i] + ("A" if cookie[i] != "A" else "B") + cookie[i + 1 :]
+    assert users.read_session(b"secret", changed) is None
+
+
+def test_supervisor_sees_service_pages_only(app: Any) -> None:
+    client = client_for(app, "sue")
+    for path in ("/", "/service", "/feedback", "/catalog", "/data/kpis?by=channel"):
+        assert client.get(path).status_code == 200, path
+    for path in ("/attribution", "/map", "/journeys", "/touchpoints/phone", "/data/strength"):
+        assert client.get(path).status_code == 403, path
+    assert client.post("/catalog", data={"yaml_text": "touchpoints: []"}).status_code == 403
+    html = client.get("/").text
+    assert 'href="/attribution' not in html and 'href="/service' in html
+    assert "<textarea" not in client.get("/catalog").text
+
+
+def test_analyst_reads_everything_but_cannot_edit_the_catalog(app: Any) -> None:
+    client = client_for(app, "ana")
+    for path in PAGES:
+        assert client.get(path).status_code == 200, path
+    assert "<textarea" not in client.get("/catalog").text
+    assert client.post("/catalog", data={"yaml_text": "touchpoints: []"}).status_code == 403
+
+
+def test_passwords_are_salted_scrypt_hashes() -> None:
+    one, two = users.hash_password("s3cret-pass"), users.hash_password("s3cret-pass")
+    assert one != two and one.startswith("scrypt$16384$8$1$")
+    assert users.verify_password("s3cret-pass", one) and users.verify_password("s3cret-pass", two)
+    assert not users.verify_password("s3cret-pasS", one)
+    assert not users.verify_password("s3cret-pass", "md5$abc")
+
+
+def test_without_a_configured_key_the_session_secret_survives_a_restart(
+    tmp_path: Path, events_file: Path
+) -> None:
+    db = tmp_path / "keyless.duckdb"
+    first = make_app(db, events_file, secret=None)
+    secret = users.session_secret(first.state.service)
+    cookie = client_for(first).cookies.get("tp_session")
+    first.state.service.close()
+    second = make_app(db, events_file, secret=None)
+    try:
+        assert users.session_secret(second.state.service) == secret
+        client = TestClient(second, follow_redirects=False)
+        client.cookies.set("tp_session", cookie)
+        assert client.get("/").status_code == 200
+        stored = second.state.service.store.query(
+            "SELECT value FROM meta WHERE key = 'session_secret'"
+        )
+        assert stored[0]["value"].encode() == secret
+    finally:
+        second.state.service.close()
+
+
+# -- pages show the analysis functions' numbers ----------------------------------------------
+def test_every_page_renders_and_draws_from_embedded_specs(app: Any) -> None:
+    client = client_for(app)
+    for path in PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+        assert '<html lang="en">' in r.text
+        for chart_id in re.findall(r'data-chart="([^"]+)"', r.text):
+            m = re.search(
+                rf'<script type="application/json" id="{chart_id}">(.*?)</script>', r.text, re.S
+            )
+            assert m, (path, chart_id)
+            spec = json.loads(m.group(1))
+            assert spec["kind"] in {"bar", "lines", "sankey", "heatmap"}
+
+
+def test_overview_cards_match_kpis(app: Any) -> None:
+    store = app.state.service.store
+    row = kpis(store)["rows"][0]
+    html = client_for(app).get("/").text
+    assert card_value(html, "conversions") == fmt_num(row["conversions"])
+    assert card_value(html, "nps") == f"{fmt_num(row['nps'], 1)} ± {fmt_num(row['nps_margin'], 1)}"
+    assert card_value(html, "csat") == fmt_num(row["csat"], 1)
+    assert card_value(html, "tme_seconds") == fmt_secs(row["tme_seconds"])
+    assert card_value(html, "tma_seconds") == fmt_secs(row["tma_seconds"])
+    assert card_value(html, "abandonment_rate") == fmt_pct(row["abandonment_rate"])
+    assert card_value(html, "service_level") == fmt_pct(row["service_level"])
+    months = [m for m in kpis(store, by="month")["rows"] if m["retention"] is not None]
+    assert card_value(html, "retention") == fmt_pct(months[-1]["retention"])
+
+
+def test_overview_compares_with_catalog_targets(app: Any) -> None:
+    store = app.state.service.store
+    phone = next(r for r in kpis(store, by="touchpoint")["rows"] if r["group"] == "phone")
+    html = client_for(app).get("/").text
+    met = "✓ met" if phone["tme_seconds"] <= 60 else "✗ missed"
+    pattern = (
+        r"Phone call centre</a></td>\s*<td>tme_seconds</td>\s*<td class=\"num\">60 s</td>\s*"
+        rf"<td class=\"num\">{re.escape(fmt_secs(phone['tme_seconds']))}</td>\s*<td[^>]*>{met}</td>"
+    )
+    assert re.search(pattern, html)
+
+
+def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
+    store = app.state.service.store
+    client = client_for(app)
+    everything = kpis(store)["rows"][0]
+    phone = kpis(store, filters=Filters.build(channel="phone"))["rows"][0]
+    assert phone["tme_seconds"] != everything["tme_seconds"]
+    html = client.get("/?channel=phone").text
+    assert card_value(html, "tme_seconds") == fmt_secs(phone["tme_seconds"])
+    assert 'href="/service?channel=phone"' in html
+    assert '<option value="phone" selected>' in html
+    june = kpis(store, filters=Filters.build("2025-06-01", "2025-06-30"))["rows"][0]
+    html = client.get("/?from=2025-06-01&to=2025-06-30").text
+    assert card_value(html, "conversions") == fmt_num(june["conversions"])
+    assert "2025-06-01–2025-06-30 vs 2025-05-02–2025-05-31" in html
+
+
+def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
+    r = client_for(app).get("/?from=2025-13-01")
+    assert r.status_code == 200
+    assert "Filter not applied: --from &#39;2025-13-01&#39;" in r.text
+    assert client_for(app).get("/data/kpis?from=2025-13-01").status_code == 400
+
+
+def test_map_shows_strength_shares_and_the_blueprint_lanes(app: Any) -> None:
+    store = app.state.service.store
+    html = client_for(app).get("/map").text
+    rows = touchpoint_strength(store, Scope())["rows"]
+    site = next(r for r in rows if r["touchpoint"] == "website" and r["phase"] == "before")
+    assert re.search(
+        rf'href="/touchpoints/website">Website</a>\s*<span class="val">{re.escape(fmt_pct(site["share_of_cycles"], 0))}</span>',
+        html,
+    )
+    order = [
+        html.index(s)
+        for s in (
+            "Backstage",
+            "line of visibility",
+            "Touchpoints (both",
+            "line of interaction",
+            "Customer alone",
+        )
+    ]
+    assert order == sorted(order)
+    assert "Warehouse picking" in html and "Comparing options alone" in html
+
+
+def test_journeys_lists_the_top_variants(app: Any) -> None:
+    store = app.state.service.store
+    top = variants(store, Scope(), top=10)["variants"][0]
+    html = client_for(app).get("/journeys").text
+    names = {tp.id: tp.label("en") for tp in store.catalog().touchpoints}
+    path = " → ".join(names[s] for s in top["path"])
+    assert re.search(rf"<td>{re.escape(path)}</td><td class=\"num\">{top['count']:,}</td>", html)
+
+
+def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
+    store = app.state.service.store
+    row = kpis(store, filters=Filters.build(touchpoint="phone"))["rows"][0]
+    client = client_for(app)
+    html = client.get("/touchpoints/phone").text
+    assert "<h1>Phone call centre</h1>" in html
+    assert card_value(html, "events") == fmt_num(row["events"])
+    assert card_value(html, "tme_seconds") == fmt_secs(row["tme_seconds"])
+    assert "target 60 s" in html
+    assert client.get("/touchpoints/nowhere").status_code == 404
+
+
+def test_service_page_by_channel(app: Any) -> None:
+    store = app.state.service.store
+    rows = [r for r in kpis(store, by="channel")["rows"] if r["offered"]]
+    html = client_for(app).get("/service").text
+    for r in rows:
+        assert re.search(
+            rf'<th scope="row">{r["group"]}</th><td class="num">{fmt_num(r["offered"])}</td>'
+            rf'<td class="num">{re.escape(fmt_secs(r["tme_seconds"]))}</td>',
+            html,
+        )
+
+
+def test_feedback_weeks_match_kpis_by_week(app: Any) -> None:
+    store = app.state.service.store
+    week = next(w for w in kpis(store, by="week")["rows"] if w["nps"] is not None)
+    html = client_for(app).get("/feedback").text
+    assert f'<td>{week["group"]}</td><td class="num">{fmt_num(week["nps"], 1)}</td>' in html
+
+
+# -- language --------------------------------------------------------------------------------
+def test_language_toggle_changes_labels_and_is_remembered(app: Any) -> None:
+    client = client_for(app, lang="en")
+    session = client.cookies.get("tp_session")
+    html = client.get("/service").text
+    assert ">AHT<" in html and ">ASA<" in html and ">TMA<" not in html
+    r = client.get("/lang/pt-BR?next=/service%3Fchannel%3Dphone")
+    assert r.status_code == 303 and r.headers["location"] == "/service?channel=phone"
+    assert r.cookies.get("tp_lang") == "pt-BR"
+    client.cookies.clear()
+    client.cookies.set("tp_session", session)
+    client.cookies.set("tp_lang", "pt-BR")
+    html = client.get("/service").text
+    assert '<html lang="pt-BR">' in html
+    assert ">TMA<" in html and ">TME<" in html and ">AHT<" not in html
+    assert "Atendimento" in html
+
+
+def test_language_defaults_from_accept_language(app: Any) -> None:
+    session = client_for(app).cookies.get("tp_session")
+    client = TestClient(app, follow_redirects=False)
+    client.cookies.set("tp_session", session)
+    r = client.get("/", headers={"Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5"})
+    assert "Visão geral" in r.text
+    assert i18n.from_accept_language("en-US,pt;q=0.3") == "en"
+    assert i18n.from_accept_language("de-DE, pt-PT;q=0.8") == "pt-BR"
+    assert i18n.from_accept_language(None) == "en"
+
+
+# -- CSV and hosts ---------------------------------------------------------------------------
+def test_csv_download_has_the_rows_of_the_analysis(app: Any) -> None:
+    store = app.state.service.store
+    r = client_for(app).get("/data/kpis?by=channel&format=csv&kind=human")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    got = list(csv.DictReader(io.StringIO(r.text)))
+    want = kpis(store, by="channel", filters=Filters.build(kind="human"))["rows"]
+    assert [(g["group"], int(g["events"])) for g in got] == [
+        (w["group"], w["events"]) for w in want
+    ]
+    as_json = client_for(app).get("/data/kpis?by=channel&kind=human").json()
+    assert as_json == json.loads(json.dumps({"rows": want}))
+
+
+def test_every_chart_links_to_its_csv(app: Any) -> None:
+    client = client_for(app)
+    for path in PAGES:
+        html = client.get(path).text
+        for href in re.findall(r'class="csv" href="([^"]+)"', html):
+            r = client.get(href.replace("&amp;", "&"))
+            assert r.status_code == 200 and r.text.count("\n") >= 1, (path, href)
+
+
+def test_no_page_loads_anything_from_another_host(app: Any) -> None:
+    client = client_for(app)
+    external = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+    for path in (*PAGES, "/login"):
+        assert not external.search(client.get(path).text), path
+    for name in ("charts.js", "app.css"):
+        text = (STATIC_DIR / name).read_text()
+        assert not re.search(r"(?:url\(|import\s|fetch\()\s*['\"]?(?:https?:)?//", text), name
+    r = client.get("/static/vendor/echarts.min.js")
+    assert r.status_code == 200 and "echarts" in r.text[:2000].lower()
+    assert (STATIC_DIR / "vendor" / "echarts.LICENSE").exists()
+
+
+# -- catalog and cache -----------------------------------------------------------------------
+def test_admin_edits_the_catalog_and_bad_yaml_is_explained(
+    tmp_path: Path, events_file: Path
+) -> None:
+    application = make_app(tmp_path / "cat.duckdb", events_file)
+    try:
+        client = client_for(application)
+        yaml_text = application.state.service.store.catalog().to_yaml()
+        r = client.post(
+            "/catalog", data={"yaml_text": yaml_text.replace("kind: human", "kind: robot", 1)}
+        )
+        assert r.status_code == 400
+        assert 'class="message error" role="alert"' in r.text and "robot" in r.text
+        renamed = yaml_text.replace("Phone call centre", "Call centre 24h")
+        before = client.get("/touchpoints/phone").text
+        assert "Phone call centre" in before
+        r = client.post("/catalog", data={"yaml_text": renamed})
+        assert r.status_code == 200 and "Catalog saved." in r.text
+        assert "<h1>Call centre 24h</h1>" in client.get("/touchpoints/phone").text
+    finally:
+        application.state.service.close()
+
+
+def test_cache_serves_repeats_and_is_invalidated_by_an_ingest(
+    tmp_path: Path, events_file: Path
+) -> None:
+    application = make_app(tmp_path / "cache.duckdb", events_file)
+    service = application.state.service
+    try:
+        client = client_for(application)
+        first = card_value(client.get("/").text, "conversions")
+        hits = cache_for(service).hits
+        assert card_value(client.get("/").text, "conversions") == first
+        assert cache_for(service).hits > hits
+        result = service.ingest(
+            [
+                {
+                    "customer_id": "new-buyer",
+                    "touchpoint": "store",
+                    "ts": "2025-12-30T10:00:00Z",
+                    "action": "purchase",
+                    "value": 10,
+                },
+                {
+                    "customer_id": "new-buyer-2",
+                    "touchpoint": "website",
+                    "ts": "2025-12-30T11:00:00Z",
+                    "action": "purchase",
+                    "value": 20,
+                },
+            ]
+        )
+        assert [i["status"] for i in result.items] == ["stored", "stored"]
+        want = kpis(service.store)["rows"][0]["conversions"]
+        assert card_value(client.get("/").text, "conversions") == fmt_num(want)
+        assert fmt_num(want) != first
+    finally:
+        service.close()
+
+
+class FakeService:
+    """Just enough of Service for the cache: `read`, and an ingest_log that grows."""
+
+    def __init__(self) -> None:
+        self.ingests = 0
+        self.calls = 0
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        assert sql == "SELECT count(*) AS n FROM ingest_log"
+        return [{"n": self.ingests}]
+
+    def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+
+def counting(store: FakeService, x: int, *, times: int = 1) -> dict[str, int]:
+    store.calls += 1
+    return {"x": x * times, "ingests": store.ingests}
+
+
+def test_cache_keys_on_arguments_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = FakeService()
+    assert cache.cached(service, counting, 2, times=3) == {"x": 6, "ingests": 0}
+    assert cache.cached(service, counting, 2, times=3) == {"x": 6, "ingests": 0}
+    assert service.calls == 1
+    cache.cached(service, counting, 2, times=4)
+    assert service.calls == 2
+    service.ingests += 1
+    assert cache.cached(service, counting, 2, times=3) == {"x": 6, "ingests": 1}
+    assert service.calls == 3
+    cache.bump(service)
+    cache.cached(service, counting, 2, times=3)
+    assert service.calls == 4
+
+
+def test_slow_results_are_reused_for_a_while_after_new_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = FakeService()
+    monkeypatch.setattr(cache, "SLOW_SECONDS", 0.0)
+    cache.cached(service, counting, 1)
+    service.ingests += 1
+    assert cache.cached(service, counting, 1) == {"x": 1, "ingests": 0}
+    monkeypatch.setattr(cache, "STALE_SECONDS", 0.0)
+    assert cache.cached(service, counting, 1) == {"x": 1, "ingests": 1}
+    assert service.calls == 2
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def refused(result: Any) -> str:
+    """The UsageError a command raised (cli.main turns it into one line and exit 2)."""
+    assert isinstance(result.exception, UsageError), result.output
+    return str(result.exception)
+
+
+def test_users_cli_creates_lists_and_deletes(tmp_path: Path) -> None:
+    from touchpoints.cli import app as cli
+
+    db = str(tmp_path / "users.duckdb")
+    runner = CliRunner()
+    r = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "Maria",
+            "--password",
+            "s3nha-forte",
+            "--role",
+            "supervisor",
+            "--db",
+            db,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "created user maria (supervisor)" in r.output
+    r = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "maria",
+            "--password",
+            "s3nha-forte",
+            "--role",
+            "analyst",
+            "--db",
+            db,
+        ],
+    )
+    assert refused(r) == "user 'maria' already exists"
+    r = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "joe",
+            "--password",
+            "s3nha-forte",
+            "--role",
+            "boss",
+            "--db",
+            db,
+        ],
+    )
+    assert refused(r) == "--role 'boss': use admin, analyst or supervisor"
+    r = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "joe",
+            "--password",
+            "short",
+            "--role",
+            "analyst",
+            "--db",
+            db,
+        ],
+    )
+    assert refused(r) == "--password: use at least 8 characters"
+    r = runner.invoke(cli, ["users", "list", "--json", "--db", db])
+    listed = json.loads(r.output)["users"]
+    assert [(u["username"], u["role"]) for u in listed] == [("maria", "supervisor")]
+    assert "s3nha" not in r.output
+    import touchpoints as tp
+
+    with tp.open(db) as store:
+        assert users.authenticate(store, "maria", "s3nha-forte") == users.User(
+            "maria", "supervisor"
+        )
+        assert users.authenticate(store, "maria", "wrong-pass") is None
+    r = runner.invoke(cli, ["users", "delete", "--username", "maria", "--db", db])
+    assert r.exit_code == 0
+    r = runner.invoke(cli, ["users", "delete", "--username", "maria", "--db", db])
+    assert refused(r) == "no user 'maria'"
+
+
+def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any) -> None:
+    from markupsafe import escape
+
+    from touchpoints.analytics.attribution import attribution
+    from touchpoints.analytics.insights import insights
+
+    store = app.state.service.store
+    linear = attribution(store, Scope(), "linear")["rows"][0]
+    html = client_for(app).get("/attribution").text
+    headers = re.search(r"<thead><tr><th scope=\"col\">Touchpoint</th>(.*?)</tr>", html).group(1)
+    models = re.findall(r'<th scope="col">([^<]+)</th>', headers)
+    assert models == ["first", "last", "linear", "position", "time-decay", "markov", "shapley"]
+    row = re.search(
+        rf'href="/touchpoints/{linear["touchpoint"]}">[^<]+</a></th>(.*?)</tr>', html, re.S
+    ).group(1)
+    cells = re.findall(r'<td class="num">(.*?)</td>', row)
+    assert cells[2].startswith(fmt_num(linear["conversions"], 1))
+    findings = insights(store, Scope(), "en")["findings"]
+    if findings:
+        assert str(escape(findings[0]["text"]["en"])) in html
+        assert (
+            html.index(str(escape(findings[0]["text"]["en"])))
+            < html.index(str(escape(findings[-1]["text"]["en"])))
+            or len(findings) == 1
+        )

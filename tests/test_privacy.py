@@ -1,0 +1,253 @@
+"""Privacy: pseudonymised ingestion (files and records), export and erase by the original
+id, an audit row without the id, and comment retention — on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import touchpoints as tp
+from touchpoints import privacy
+from touchpoints.errors import UsageError
+from touchpoints.store.base import Store
+
+KEY = "k'ey with quote"
+
+
+@pytest.fixture
+def pseudonymized() -> Iterator[str]:
+    privacy.set_pseudonymize_key(KEY)
+    yield KEY
+    privacy.reset_pseudonymize_key()
+
+
+def test_pseudonymize_is_keyed_sha256_and_idempotent() -> None:
+    expected = "p:" + hashlib.sha256(f"{KEY}:ana@example.com".encode()).hexdigest()
+    assert privacy.pseudonymize(" ana@example.com ", KEY) == expected
+    assert privacy.pseudonymize(expected, KEY) == expected
+    assert privacy.pseudonymize("ana@example.com", "other") != expected
+    with pytest.raises(UsageError, match="non-empty key"):
+        privacy.pseudonymize("ana", "")
+
+
+def test_pseudonymised_ingest_of_files_and_records(
+    store: Store, pseudonymized: str, csv_file: Callable[..., Path]
+) -> None:
+    path = csv_file(
+        [
+            {"customer_id": "ana", "touchpoint": "website", "ts": "2026-01-01T10:00:00Z"},
+            {"customer_id": "bia", "touchpoint": "phone", "ts": "2026-01-01T11:00:00Z"},
+        ]
+    )
+    assert store.ingest([path]).ingested == 2
+    assert store.ingest([path]).duplicates == 2  # idempotent on the pseudonymised row
+    result = store.ingest_records(
+        [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}], "api"
+    )
+    assert result.stored == 1
+    ids = {r["customer_id"] for r in store.query("SELECT customer_id FROM events")}
+    assert ids == {privacy.pseudonymize("ana", KEY), privacy.pseudonymize("bia", KEY)}
+    # A pseudonym coming back (a survey answer copies it) is not hashed again.
+    again = store.ingest_records(
+        [
+            {
+                "customer_id": privacy.pseudonymize("ana", KEY),
+                "touchpoint": "store",
+                "ts": "2026-01-03T10:00:00Z",
+            }
+        ],
+        "api",
+    )
+    assert again.stored == 1
+    assert store.query("SELECT count(DISTINCT customer_id) AS n FROM events")[0]["n"] == 2
+
+
+def test_without_key_ids_are_stored_as_given(store: Store) -> None:
+    privacy.set_pseudonymize_key(None)
+    try:
+        store.ingest_records(
+            [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}], "api"
+        )
+    finally:
+        privacy.reset_pseudonymize_key()
+    assert store.query("SELECT customer_id FROM events") == [{"customer_id": "ana"}]
+
+
+def _seed(store: Store) -> None:
+    records = [
+        {
+            "event_id": "a1",
+            "customer_id": "ana",
+            "touchpoint": "phone",
+            "ts": "2026-01-01T10:00:00Z",
+        },
+        {
+            "event_id": "a2",
+            "customer_id": "ana",
+            "touchpoint": "phone",
+            "ts": "2026-01-01T12:00:00Z",
+            "action": "feedback",
+            "ref_event_id": "a1",
+            "nps": 3,
+            "comment": "Demorou demais",
+        },
+        {
+            "event_id": "b1",
+            "customer_id": "ana2",
+            "touchpoint": "store",
+            "ts": "2026-01-01T10:00:00Z",
+        },
+        # Rejected (unknown touchpoint): quarantined with the raw id.
+        {"customer_id": "ana", "touchpoint": "nowhere", "ts": "2026-01-01T10:00:00Z"},
+    ]
+    result = store.ingest_records(records, "api")
+    assert [i["status"] for i in result.items] == ["stored", "stored", "stored", "rejected"]
+    store.execute(f"INSERT INTO survey_tokens VALUES ({store.placeholder}, 'a1', NULL)", ["tok1"])
+    store.quarantine_raw("whatsapp:x", 1, None, "unmapped", json.dumps({"from": "ana2"}))
+
+
+def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> None:
+    _seed(store)
+    data = privacy.export_customer(store, "ana")
+    assert data["customer_id"] == "ana"
+    assert data["stored_as"] == [privacy.pseudonymize("ana", KEY)]
+    assert [e["event_id"] for e in data["events"]] == ["a1", "a2"]
+    assert data["events"][1]["comment"] == "Demorou demais"
+    assert data["counts"] == {
+        "events": 1,
+        "feedback": 1,
+        "comments": 1,
+        "survey_tokens": 1,
+        "quarantine": 1,
+    }
+    assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"]
+    assert '"nowhere"' in data["quarantine"][0]["raw"]
+    json.dumps(data)  # JSON-ready
+
+    erased = privacy.erase_customer(store, "ana")
+    assert {k: v for k, v in erased.items() if k != "erasure_id"} == data["counts"]
+    assert store.query("SELECT event_id FROM events") == [{"event_id": "b1"}]
+    assert store.count("survey_tokens") == 0
+    # "ana2"'s quarantined payload is not "ana"'s.
+    assert [r["source"] for r in store.query("SELECT source FROM quarantine")] == ["whatsapp:x"]
+    audit = store.query("SELECT * FROM audit_log")
+    assert [a["action"] for a in audit] == ["erase"]
+    text = json.dumps(audit, default=str)
+    assert "ana" not in text
+    assert privacy.pseudonymize("ana", KEY)[2:] not in text
+    assert json.loads(audit[0]["detail"])["erasure_id"] == erased["erasure_id"]
+    assert privacy.export_customer(store, "ana")["counts"]["events"] == 0
+
+
+def test_erase_without_pseudonymisation_and_whole_value_matching(store: Store) -> None:
+    _seed(store)
+    erased = privacy.erase_customer(store, "ana2")
+    assert (erased["events"], erased["quarantine"]) == (1, 1)
+    assert {r["event_id"] for r in store.query("SELECT event_id FROM events")} == {"a1", "a2"}
+
+
+def test_erase_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _seed(store)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(privacy, "_audit", broken)
+    with pytest.raises(RuntimeError):
+        privacy.erase_customer(store, "ana")
+    assert store.count() == 3
+    assert store.count("quarantine") == 2
+
+
+def test_purge_comments_after_retention(store: Store) -> None:
+    _seed(store)
+    store.ingest_records(
+        [
+            {
+                "event_id": "new",
+                "customer_id": "c",
+                "touchpoint": "phone",
+                "ts": "2026-03-01T00:00:00Z",
+                "action": "feedback",
+                "nps": 10,
+                "comment": "ótimo",
+            }
+        ],
+        "api",
+    )
+    result = privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))
+    assert result == {"comments": 1, "retention_days": 30, "before": "2026-02-08T00:00:00"}
+    rows = store.query("SELECT event_id, comment, nps FROM events WHERE action = 'feedback'")
+    assert sorted((r["event_id"], r["comment"], r["nps"]) for r in rows) == [
+        ("a2", None, 3),
+        ("new", "ótimo", 10),
+    ]
+    assert [a["action"] for a in store.query("SELECT action FROM audit_log")] == ["purge_comments"]
+    assert privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))["comments"] == 0
+    with pytest.raises(UsageError, match="no comment retention configured"):
+        privacy.purge_comments(store, None)
+
+
+def test_cli_export_erase_purge(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from touchpoints.cli import app
+    from touchpoints.store import open_store
+
+    db = str(tmp_path / "p.duckdb")
+    with open_store(db) as s:
+        _seed(s)
+    runner = CliRunner()
+    out = tmp_path / "ana.json"
+    res = runner.invoke(app, ["customer", "export", "ana", "--db", db, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["counts"]["events"] == 1
+    res = runner.invoke(app, ["customer", "erase", "ana", "--db", db, "--yes", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["feedback"] == 1
+    res = runner.invoke(app, ["customer", "erase", "ana", "--db", db], input="n\n")
+    assert res.exit_code == 1
+    res = runner.invoke(app, ["privacy", "purge", "--days", "0", "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["comments"] == 0
+
+
+def test_server_applies_comment_retention_at_start(tmp_path: Path) -> None:
+    """`serve` with TOUCHPOINTS_COMMENT_RETENTION_DAYS drops old comments on start-up (and
+    daily); a recent comment stays."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from touchpoints.server.app import create_app
+    from touchpoints.settings import Settings
+
+    db = str(tmp_path / "r.duckdb")
+    recent = datetime.now(UTC).replace(tzinfo=None).isoformat()
+    with tp.open(db) as s:
+        s.ingest_records(
+            [
+                {"event_id": "old", "customer_id": "c", "touchpoint": "phone",
+                 "ts": "2020-01-01T00:00:00Z", "action": "feedback", "nps": 3, "comment": "ruim"},
+                {"event_id": "new", "customer_id": "c", "touchpoint": "phone",
+                 "ts": recent, "action": "feedback", "nps": 10, "comment": "ótimo"},
+            ],
+            "api",
+        )  # fmt: skip
+    app = create_app(settings=Settings(comment_retention_days=30), target=db)
+    service = app.state.service
+    with TestClient(app):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rows = service.read(
+                lambda st: st.query("SELECT event_id, comment FROM events ORDER BY event_id")
+            )
+            if rows[1]["comment"] is None:
+                break
+            time.sleep(0.05)
+    assert rows == [{"event_id": "new", "comment": "ótimo"}, {"event_id": "old", "comment": None}]

@@ -1,0 +1,235 @@
+"""`touchpoints report`: hand-checked numbers in both languages, self-containment, PDF
+output and option errors, on a week of a small fixture (and the week before it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from touchpoints.cli import app
+from touchpoints.errors import UsageError
+from touchpoints.reports import svg
+from touchpoints.reports.labels import fmt_number
+from touchpoints.reports.report import build_report, period_filters, report_data
+from touchpoints.store.base import Store
+
+
+def ev(eid: str, cust: str, tp: str, ts: str, **kw: Any) -> dict[str, Any]:
+    return {"event_id": eid, "customer_id": cust, "touchpoint": tp, "ts": ts, **kw}
+
+
+# Period 2026-01-05..11. Phone (targets: ASA 60 s, SL 80 %, abandonment 5 %): four
+# contacts, answered after 30, 10 and 14 s (handled 120, 101, 110 s), one abandoned.
+# ASA = 54/3 = 18.0 s; AHT = 331/3 = 110.3 s; abandonment 1/4; SL (<= 20 s) 2/4.
+# NPS answers 10, 9, 3: (2 - 1)/3 = 33.3; margin 196·sqrt((1 - 1/9)/3) = 106.7.
+# The week before: one phone contact answered after 40 s.
+FIXTURE = [
+    ev("w1", "c1", "website", "2026-01-05T09:00:00Z"),
+    ev(
+        "p1",
+        "c1",
+        "phone",
+        "2026-01-05T10:00:00Z",
+        abandoned=False,
+        wait_seconds=30,
+        handle_seconds=120,
+        agent="ana",
+    ),
+    ev("b1", "c1", "store", "2026-01-05T11:00:00Z", action="purchase", value=1000.5),
+    ev(
+        "p2",
+        "c2",
+        "phone",
+        "2026-01-06T10:00:00Z",
+        abandoned=False,
+        wait_seconds=10,
+        handle_seconds=101,
+        agent="ana",
+    ),
+    ev(
+        "p3",
+        "c3",
+        "phone",
+        "2026-01-07T10:00:00Z",
+        abandoned=False,
+        wait_seconds=14,
+        handle_seconds=110,
+        agent="bia",
+    ),
+    ev("p4", "c4", "phone", "2026-01-07T11:00:00Z", abandoned=True, wait_seconds=50),
+    ev(
+        "n1",
+        "c1",
+        "nps_survey",
+        "2026-01-08T10:00:00Z",
+        action="feedback",
+        nps=10,
+        comment="Ótimo atendimento",
+    ),
+    ev("n2", "c2", "nps_survey", "2026-01-08T11:00:00Z", action="feedback", nps=9),
+    ev(
+        "n3",
+        "c3",
+        "nps_survey",
+        "2026-01-08T12:00:00Z",
+        action="feedback",
+        nps=3,
+        comment="Demorou demais",
+    ),
+    ev(
+        "q1",
+        "c5",
+        "phone",
+        "2026-01-01T10:00:00Z",
+        abandoned=False,
+        wait_seconds=40,
+        handle_seconds=90,
+        agent="bia",
+    ),
+]
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    assert store.ingest_records(FIXTURE, "test").stored == len(FIXTURE)
+    return store
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """Pages of a PDF without pypdf: WeasyPrint packs objects into compressed object
+    streams, so inflate every stream and count the /Type /Page dictionaries."""
+    import zlib
+
+    body = pdf
+    for raw in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        try:
+            body += zlib.decompress(raw)
+        except zlib.error:
+            continue
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", body))
+
+
+def text_of(html: str) -> str:
+    """Visible text, whitespace collapsed (numbers are split over template lines)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_numbers_in_portuguese(loaded: Store) -> None:
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR").decode()
+    text = text_of(html)
+    assert '<html lang="pt-BR">' in html
+    assert "Período: 05/01/2026 – 11/01/2026" in text
+    assert "(comparado com 29/12/2025 – 04/01/2026)" in text
+    assert "esperaram em média 18,0 s (TME); 25,0 % desistiram e 50,0 % foram" in text
+    assert "O NPS foi 33,3 (± 106,7)" in text
+    assert "compras geraram 1.000,50 de receita" in text
+    assert "TME 18,0 s 40,0 s caiu 22,0 s" in text  # summary row: now, before, change
+    phone = re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1)
+    phone_text = text_of(phone)
+    assert "Central telefônica 4 110,3 s" in phone_text  # events, TMA
+    assert "18,0 s [60,0 s] ✓ dentro da meta" in phone_text
+    assert "50,0 % [80,0 %] ✗ fora da meta" in phone_text
+    assert "25,0 % [5,0 %] ✗ fora da meta" in phone_text
+    assert "“Demorou demais” — Pesquisa de satisfação, NPS 3" in text
+
+
+def test_numbers_in_english(loaded: Store) -> None:
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
+    text = text_of(html)
+    assert "waited 18.0 s on average (ASA); 25.0 % gave up and 50.0 % were" in text
+    assert "NPS was 33.3 (± 106.7)" in text
+    assert "brought 1,000.50 in revenue" in text
+    assert "ASA 18.0 s 40.0 s down 22.0 s" in text
+    assert "AHT" in text and "TME" not in text and "TMA" not in text
+    phone = text_of(re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1))
+    assert "Phone call centre 4 110.3 s" in phone
+    assert "50.0 % [80.0 %] ✗ misses target" in phone
+
+
+def test_self_contained(loaded: Store) -> None:
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
+    assert not re.search(r"https?://|<script|<link|\ssrc=|url\(", html)
+    assert html.count("<svg") == 5 and html.count("<title>") >= 6  # page title + one per chart
+
+
+def test_pdf_bytes(loaded: Store, tmp_path: Path) -> None:
+    pdf = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", "pdf")
+    assert pdf.startswith(b"%PDF-")
+    assert pdf_pages(pdf) >= 1
+    assert b"%%EOF" in pdf[-64:]
+
+
+def test_report_data_matches_kpis(loaded: Store) -> None:
+    data = report_data(loaded, "2026-01-05", "2026-01-11", "en")
+    assert data["total"]["tme_seconds"] == 18.0
+    assert data["previous"]["tme_seconds"] == 40.0
+    assert data["previous"]["events"] == 1
+    assert [(v["path"], v["count"], v["conversions"]) for v in data["variants"]] == [
+        (["phone"], 3, 0),
+        (["website", "phone", "store"], 1, 1),
+    ]
+
+
+def test_previous_period_has_the_same_length() -> None:
+    current, previous = period_filters("2026-03-01", "2026-03-31")
+    assert previous.date_to is not None and current.date_from is not None
+    assert str(previous.date_from) == "2026-01-29 00:00:00"
+    assert (current.date_to - current.date_from) == (previous.date_to - previous.date_from)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-13-01", "--to", "2026-01-31"], "--from '2026-13-01': use a date"),
+        (["--from", "2026-02-01", "--to", "2026-01-31"], "--from is after --to"),
+        (["--to", "2026-01-31"], "--from and --to are required"),
+        (["--from", "2026-01-01", "--to", "2026-01-31", "--format", "docx"], "--format 'docx'"),
+    ],
+)
+def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
+    res = CliRunner().invoke(
+        app, ["report", *args, "--out", str(tmp_path / "r.html"), "--db", str(tmp_path / "x")]
+    )
+    assert isinstance(res.exception, UsageError)
+    assert message in str(res.exception)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_writes_the_file(tmp_path: Path) -> None:
+    import touchpoints as tp
+
+    db = tmp_path / "s.duckdb"
+    with tp.open(str(db)) as s:
+        s.ingest_records(FIXTURE, "test")
+    out = tmp_path / "out" / "week.pdf"
+    res = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-11",
+            "--out",
+            str(out),
+            "--db",
+            str(db),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_svg_helpers_are_accessible() -> None:
+    bars = svg.bar_chart([("a", 2.0), ("b", None)], "Volume <x>")
+    assert "<title>Volume &lt;x&gt;</title>" in bars and "b: –" in bars
+    heat = svg.heatmap(["Mon"], ["0h", "1h"], [[1.0, None]], "Heat")
+    assert heat.count("<rect") == 2 and "#eeeeee" in heat
+    line = svg.line_chart(["w1", "w2", "w3"], [("NPS", [1.0, None, 3.0])], "Trend")
+    assert "<polyline" not in line  # a gap leaves no run of two points
+    assert fmt_number(1234567.891, 2, "pt-BR") == "1.234.567,89"
+    assert fmt_number(1234567.891, 2, "en") == "1,234,567.89"
