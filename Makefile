@@ -50,8 +50,14 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# Every benchmark against its peer; each replaces its own section of bench/RESULTS.md.
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/journeys.py
+	$(BIN)/python bench/attribution.py
+	$(BIN)/python bench/http_api.py
+	$(BIN)/python bench/service.py
+	$(BIN)/python bench/live.py
 
 clean:
 	rm -rf $(VENV) demo bench/data .pytest_cache

@@ -17,7 +17,8 @@
    1–6 steps drawn from the catalog's first 15 touchpoints, about 35 % converting) and
    ingested into its own store; `attribution(store, model="shapley")` is timed whole, and
    the NumPy part (`shapley_from_sets` on the channel-set table) apart.
-Medians of --repeat runs; prints a markdown section (the lead merges it into RESULTS.md).
+Medians of --repeat runs; the section between the attribution markers of bench/RESULTS.md is
+replaced.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ import duckdb
 import numpy as np
 
 import touchpoints as tp
+from common import write_section
 from touchpoints.analytics.attribution import attribution, shapley_from_sets
 from touchpoints.catalog import default_catalog
 from touchpoints.demo import generate
@@ -237,8 +240,11 @@ def main() -> None:
     whole_s, numpy_s, players, sets = time_shapley(shapley_db, args.repeat)
     print(f"  shapley: {whole_s:.2f}s whole, {numpy_s:.3f}s NumPy over 2^15 sets", flush=True)
 
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## Attribution (`touchpoints attribution`)",
+        "",
+        f"- Date: {date}; `bench/attribution.py --customers {args.customers:,}` (2 cores).",
         "",
         f"Markov order 1 over {n:,} stored demo events ({round(total):,} converting cycles); "
         f"medians of {args.repeat} runs.",
@@ -261,6 +267,7 @@ def main() -> None:
         f"goal < 5 s); the NumPy part alone over all 2^15 − 1 sets: {numpy_s * 1000:.0f} ms.",
     ]
     print("\n".join(lines))
+    write_section("attribution", [*lines, ""])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 import touchpoints as tp
+from common import write_section
 from touchpoints.demo import generate
 
 HERE = Path(__file__).resolve().parent
@@ -225,8 +226,6 @@ def main() -> None:
 
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines += [
-        "# Benchmark results",
-        "",
         f"- Date: {date}",
         f"- Machine: {machine()}",
         f"- Command: `make bench` (`bench/run.py --sizes {args.sizes} --repeat {args.repeat}`); medians of the runs; our machines are noisy, so read the ratios.",
@@ -254,15 +253,7 @@ def main() -> None:
         f"pandas / ours (query): {pandas_t / median(query_times):.1f}×",
         "",
     ]
-    # Keep the sections other benchmarks (bench/journeys.py, ...) maintain in the same file.
-    out_path = Path(args.out)
-    kept = ""
-    if out_path.exists():
-        text = out_path.read_text(encoding="utf-8")
-        start = text.find("<!-- journeys:start -->")
-        if start >= 0:
-            kept = "\n" + text[start:]
-    out_path.write_text("\n".join(lines) + kept, encoding="utf-8")
+    write_section("core", lines, Path(args.out))
     print(f"wrote {args.out}")
     shutil.rmtree(DATA / "tmp", ignore_errors=True)
 

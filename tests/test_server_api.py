@@ -278,8 +278,8 @@ def test_analyses_return_the_cli_json(cli_outputs: tuple[str, list[Any]]) -> Non
         ("/v1/journeys/dfg?case=visit", "--case 'visit': use customer or cycle"),
         ("/v1/attribution?model=lastt", "--model 'lastt': use one of first, last, linear, "
          "position, time-decay, markov, shapley"),
-        ("/v1/staffing?arrivals=10", "arrivals and aht_seconds go together: pass both, or "
-         "neither to measure them from stored contacts with touchpoint or channel"),
+        ("/v1/staffing?arrivals=10", "--arrivals and --aht-seconds go together: pass both, or "
+         "neither to measure them from stored contacts with --touchpoint or --channel"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_400_with_the_message(client: TestClient, url: str, detail: str) -> None:

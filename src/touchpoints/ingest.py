@@ -494,11 +494,20 @@ def _stage(
         "[" + ", ".join(f"{{'column': {q(name)}, 'reason': {r}}}" for name, r in reasons) + "]"
     )
     record = ", ".join(f"{ident(n)} := r.{ident(n)}" for n in src_types) or "missing := NULL"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _bad AS
+    bad_select = f"""
         SELECT {q(str(p))} AS source, r._row AS "row", e.column AS "column", e.reason AS reason,
                CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw
         FROM (SELECT * FROM _raw WHERE _row IN (SELECT _row FROM _typed WHERE _problem IS NOT NULL)) r,
-             LATERAL (SELECT unnest(list_filter({reason_list}, lambda x: x.reason IS NOT NULL), recursive := true)) e""")
+             LATERAL (SELECT unnest(list_filter({reason_list}, lambda x: x.reason IS NOT NULL), recursive := true)) e"""
+    if n_rows == n_good:
+        # Nothing to explain: an empty table of the same shape costs no planning of the
+        # lateral unnest (it matters for the many small batches of the HTTP API).
+        con.execute(
+            'CREATE OR REPLACE TEMP TABLE _bad (source VARCHAR, "row" BIGINT, "column" VARCHAR, '
+            "reason VARCHAR, raw VARCHAR)"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS {bad_select}")
     if structural:
         con.executemany(
             "INSERT INTO _bad VALUES (?, ?, NULL, ?, ?)",

@@ -22,6 +22,8 @@ hour); Python counts how many times each hour of the week occurs in the measured
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -397,3 +399,81 @@ def measured_staffing(
         }
     )
     return head
+
+
+def plan(
+    open_store: Callable[[], AbstractContextManager[Store]] | None,
+    filters: Filters,
+    timezone: str = "UTC",
+    arrivals: float | None = None,
+    interval_minutes: float | None = None,
+    aht_seconds: float | None = None,
+    answer_within: float = 20.0,
+    target_service_level: float | None = None,
+    target_asa: float | None = None,
+    shrinkage: float = 0.0,
+    max_occupancy: float = 1.0,
+    min_answered: int = 10,
+) -> dict[str, Any]:
+    """What `touchpoints staffing` and `GET /v1/staffing` answer, from their options.
+
+    Explicit --arrivals and --aht-seconds size one interval and need no store; otherwise
+    --touchpoint/--channel (in `filters`) measure the week from stored contacts, and only
+    then is `open_store()` called — so sizing a queue works without any data.
+    """
+    validate(
+        arrivals=arrivals,
+        interval_minutes=interval_minutes,
+        aht_seconds=aht_seconds,
+        answer_within=answer_within,
+        target_service_level=target_service_level,
+        target_asa=target_asa,
+        max_occupancy=max_occupancy,
+        shrinkage=shrinkage,
+    )
+    if target_service_level is None and target_asa is None:
+        target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
+    if (arrivals is None) != (aht_seconds is None):
+        raise UsageError(
+            "--arrivals and --aht-seconds go together: pass both, or neither to measure "
+            "them from stored contacts with --touchpoint or --channel"
+        )
+    measured = bool(filters.touchpoints or filters.channels)
+    if arrivals is not None and aht_seconds is not None:
+        if measured:
+            raise UsageError(
+                "--touchpoint/--channel measure arrivals and AHT from stored contacts: "
+                "do not combine them with --arrivals/--aht-seconds"
+            )
+        return required_agents(
+            arrivals,
+            60.0 if interval_minutes is None else interval_minutes,
+            aht_seconds,
+            answer_within,
+            target_service_level,
+            max_occupancy,
+            shrinkage,
+            target_asa,
+        )
+    if interval_minutes is not None and interval_minutes != 60:
+        raise UsageError(
+            "--interval-minutes: measured staffing is per hour of the week (60); "
+            "other intervals need --arrivals and --aht-seconds"
+        )
+    if not measured or open_store is None:
+        raise UsageError(
+            "pass --arrivals and --aht-seconds, or --touchpoint/--channel to measure them "
+            "from stored contacts"
+        )
+    with open_store() as store:
+        return measured_staffing(
+            store,
+            filters,
+            timezone,
+            answer_within,
+            target_service_level,
+            max_occupancy,
+            shrinkage,
+            target_asa,
+            min_answered,
+        )

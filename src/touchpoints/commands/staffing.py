@@ -28,7 +28,6 @@ from touchpoints.commands.common import (
     out,
     print_json,
 )
-from touchpoints.errors import UsageError
 
 ArrivalsOpt = Annotated[
     float | None, typer.Option("--arrivals", help="Contacts arriving per interval.")
@@ -207,77 +206,28 @@ def staffing_command(
     Give --arrivals and --aht-seconds to size one interval, or --touchpoint/--channel to
     measure both per hour of the week from stored contacts and plan the week.
     """
-    from touchpoints.analytics.staffing import (
-        DEFAULT_TARGET_SERVICE_LEVEL,
-        measured_staffing,
-        required_agents,
-        validate,
-    )
+    from touchpoints.analytics.staffing import plan
 
     language = lang_code(lang)
-    validate(
-        arrivals=arrivals,
-        interval_minutes=interval_minutes,
-        aht_seconds=aht_seconds,
-        answer_within=answer_within,
-        target_service_level=target_service_level,
-        target_asa=target_asa,
-        max_occupancy=max_occupancy,
-        shrinkage=shrinkage,
-    )
-    if target_service_level is None and target_asa is None:
-        target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
-    if (arrivals is None) != (aht_seconds is None):
-        raise UsageError(
-            "--arrivals and --aht-seconds go together: pass both, or neither to measure "
-            "them from stored contacts with --touchpoint or --channel"
-        )
-    if arrivals is not None and aht_seconds is not None:
-        if touchpoint or channel:
-            raise UsageError(
-                "--touchpoint/--channel measure arrivals and AHT from stored contacts: "
-                "do not combine them with --arrivals/--aht-seconds"
-            )
-        result = required_agents(
-            arrivals,
-            60.0 if interval_minutes is None else interval_minutes,
-            aht_seconds,
-            answer_within,
-            target_service_level,
-            max_occupancy,
-            shrinkage,
-            target_asa,
-        )
-        if as_json:
-            print_json(result)
-        else:
-            out.print(single_table(result, language))
-        return
-    if interval_minutes is not None and interval_minutes != 60:
-        raise UsageError(
-            "--interval-minutes: measured staffing is per hour of the week (60); "
-            "other intervals need --arrivals and --aht-seconds"
-        )
     filters = build_filters(date_from, date_to, touchpoint, channel, tz=tz)
-    if not (filters.touchpoints or filters.channels):
-        raise UsageError(
-            "pass --arrivals and --aht-seconds, or --touchpoint/--channel to measure them "
-            "from stored contacts"
-        )
-    with open_for_reading(db) as store:
-        result = measured_staffing(
-            store,
-            filters,
-            tz,
-            answer_within,
-            target_service_level,
-            max_occupancy,
-            shrinkage,
-            target_asa,
-            min_answered,
-        )
+    result = plan(
+        lambda: open_for_reading(db),
+        filters,
+        tz,
+        arrivals,
+        interval_minutes,
+        aht_seconds,
+        answer_within,
+        target_service_level,
+        target_asa,
+        shrinkage,
+        max_occupancy,
+        min_answered,
+    )
     if as_json:
         print_json(result)
+    elif "rows" not in result:  # one interval sized from explicit inputs
+        out.print(single_table(result, language))
     elif not result["rows"]:
         out.print(WORDS[language]["nothing"])
     else:

@@ -230,78 +230,59 @@ async def post_events(request: Request, key: Annotated[ApiKey, INGEST]) -> Respo
 List = Annotated[list[str] | None, Query()]
 
 
+class ScopeQuery:
+    """The filters every analysis takes, named like the CLI options (`from`, `to`,
+    `touchpoint`, ..., `timezone`); `options` is what the CLI passes on."""
+
+    def __init__(
+        self,
+        date_from: Annotated[str | None, Query(alias="from")] = None,
+        date_to: Annotated[str | None, Query(alias="to")] = None,
+        touchpoint: List = None,
+        channel: List = None,
+        kind: List = None,
+        phase: List = None,
+        segment: List = None,
+        agent: List = None,
+        during: str = "1h",
+        after: str = "90d",
+        timezone: str = "UTC",
+    ) -> None:
+        self.options: dict[str, Any] = {
+            "date_from": date_from,
+            "date_to": date_to,
+            "touchpoint": touchpoint,
+            "channel": channel,
+            "kind": kind,
+            "phase": phase,
+            "segment": segment,
+            "agent": agent,
+            "during": during,
+            "after": after,
+            "tz": timezone,
+        }
+
+
+Scoped = Annotated[ScopeQuery, Depends()]
+Top = Annotated[int | None, Query(ge=1)]
+
+
 @router.get("/kpis", responses=ERRORS, summary="SPEC §4 KPIs, as `touchpoints kpis --json`")
 def get_kpis(
     request: Request,
     key: Annotated[ApiKey, READ],
+    scope: Scoped,
     by: str | None = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
     answer_within: float = 20.0,
     short_abandon: float = 0.0,
-    touchpoint: List = None,
-    channel: List = None,
-    kind: List = None,
-    phase: List = None,
-    segment: List = None,
-    agent: List = None,
-    during: str = "1h",
-    after: str = "90d",
-    timezone: str = "UTC",
 ) -> Response:
     return _read(
         request,
         queries.kpis,
         by=by,
-        date_from=date_from,
-        date_to=date_to,
         answer_within=answer_within,
         short_abandon=short_abandon,
-        touchpoint=touchpoint,
-        channel=channel,
-        kind=kind,
-        phase=phase,
-        segment=segment,
-        agent=agent,
-        during=during,
-        after=after,
-        tz=timezone,
-    )
-
-
-def _journey(
-    request: Request,
-    fn: Any,
-    case: str,
-    gap: str,
-    top: int | None,
-    date_from: str | None,
-    date_to: str | None,
-    touchpoint: list[str] | None,
-    channel: list[str] | None,
-    kind: list[str] | None,
-    phase: list[str] | None,
-    segment: list[str] | None,
-    during: str,
-    after: str,
-    timezone: str,
-) -> Response:
-    return _read(
-        request,
-        fn,
-        case=case,
-        gap=gap,
-        top=top,
-        date_from=date_from,
-        date_to=date_to,
-        touchpoint=touchpoint,
-        channel=channel,
-        kind=kind,
-        phase=phase,
-        segment=segment,
-        during=during,
-        after=after,
-        tz=timezone,
+        **scope.options,
     )
 
 
@@ -309,24 +290,12 @@ def _journey(
 def get_dfg(
     request: Request,
     key: Annotated[ApiKey, READ],
+    scope: Scoped,
     case: str = "customer",
     gap: str = "30d",
-    top: Annotated[int | None, Query(ge=1)] = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    touchpoint: List = None,
-    channel: List = None,
-    kind: List = None,
-    phase: List = None,
-    segment: List = None,
-    during: str = "1h",
-    after: str = "90d",
-    timezone: str = "UTC",
+    top: Top = None,
 ) -> Response:
-    return _journey(
-        request, queries.dfg, case, gap, top, date_from, date_to, touchpoint, channel,
-        kind, phase, segment, during, after, timezone,
-    )  # fmt: skip
+    return _read(request, queries.dfg, case=case, gap=gap, top=top, **scope.options)
 
 
 @router.get(
@@ -335,47 +304,25 @@ def get_dfg(
 def get_variants(
     request: Request,
     key: Annotated[ApiKey, READ],
+    scope: Scoped,
     case: str = "customer",
     gap: str = "30d",
-    top: Annotated[int | None, Query(ge=1)] = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    touchpoint: List = None,
-    channel: List = None,
-    kind: List = None,
-    phase: List = None,
-    segment: List = None,
-    during: str = "1h",
-    after: str = "90d",
-    timezone: str = "UTC",
+    top: Top = None,
 ) -> Response:
-    return _journey(
-        request, queries.variants, case, gap, top, date_from, date_to, touchpoint, channel,
-        kind, phase, segment, during, after, timezone,
-    )  # fmt: skip
+    return _read(request, queries.variants, case=case, gap=gap, top=top, **scope.options)
 
 
 @router.get("/attribution", responses=ERRORS, summary="As `touchpoints attribution --json`")
 def get_attribution(
     request: Request,
     key: Annotated[ApiKey, READ],
+    scope: Scoped,
     model: str = "linear",
     order: Annotated[str, Query(pattern=r"^(\d+|auto)$")] = "1",
     half_life: str = "7d",
     by: str | None = None,
     details: bool = False,
     gap: str = "30d",
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    touchpoint: List = None,
-    channel: List = None,
-    kind: List = None,
-    phase: List = None,
-    segment: List = None,
-    agent: List = None,
-    during: str = "1h",
-    after: str = "90d",
-    timezone: str = "UTC",
 ) -> Response:
     return _read(
         request,
@@ -386,17 +333,7 @@ def get_attribution(
         by=by,
         details=details,
         gap=gap,
-        date_from=date_from,
-        date_to=date_to,
-        touchpoint=touchpoint,
-        channel=channel,
-        kind=kind,
-        phase=phase,
-        segment=segment,
-        agent=agent,
-        during=during,
-        after=after,
-        tz=timezone,
+        **scope.options,
     )
 
 
@@ -404,21 +341,11 @@ def get_attribution(
 def get_insights(
     request: Request,
     key: Annotated[ApiKey, READ],
+    scope: Scoped,
     lang: str = "en",
     gap: str = "30d",
     answer_within: float = 20.0,
     min_answers: Annotated[int, Query(ge=1)] = 30,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    touchpoint: List = None,
-    channel: List = None,
-    kind: List = None,
-    phase: List = None,
-    segment: List = None,
-    agent: List = None,
-    during: str = "1h",
-    after: str = "90d",
-    timezone: str = "UTC",
 ) -> Response:
     return _read(
         request,
@@ -427,17 +354,7 @@ def get_insights(
         gap=gap,
         answer_within=answer_within,
         min_answers=min_answers,
-        date_from=date_from,
-        date_to=date_to,
-        touchpoint=touchpoint,
-        channel=channel,
-        kind=kind,
-        phase=phase,
-        segment=segment,
-        agent=agent,
-        during=during,
-        after=after,
-        tz=timezone,
+        **scope.options,
     )
 
 

@@ -7,10 +7,10 @@ each helper: the server starts without loading NumPy solvers it may never use.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from touchpoints.commands.common import build_filters, build_scope, lang_code
-from touchpoints.errors import UsageError
 from touchpoints.store.base import Store
 
 
@@ -50,13 +50,8 @@ def _journey(
     from touchpoints.analytics.cycles import CycleOptions
 
     journeys.check_case(case)
-    built = build_scope(
-        scope["date_from"], scope["date_to"], scope["touchpoint"], scope["channel"],
-        scope["kind"], scope["phase"], scope["segment"], None, scope["during"],
-        scope["after"], scope["tz"],
-    )  # fmt: skip
     fn = journeys.dfg if analysis == "dfg" else journeys.variants
-    return fn(store, built, case, CycleOptions.build(gap), top)  # type: ignore[no-any-return]
+    return fn(store, _scope(scope), case, CycleOptions.build(gap), top)  # type: ignore[no-any-return]
 
 
 def dfg(store: Store, case: str, gap: str, top: int | None, **scope: Any) -> dict[str, Any]:
@@ -132,67 +127,20 @@ def staffing(
     date_to: str | None,
     tz: str,
 ) -> dict[str, Any]:
-    """As `touchpoints staffing --json` (commands/staffing.py): explicit inputs size one
-    interval; a touchpoint or channel measures the week from stored contacts."""
-    from touchpoints.analytics.staffing import (
-        DEFAULT_TARGET_SERVICE_LEVEL,
-        measured_staffing,
-        required_agents,
-        validate,
-    )
+    """As `touchpoints staffing --json`: the same `plan` over the service's store."""
+    from touchpoints.analytics.staffing import plan
 
-    validate(
-        arrivals=arrivals,
-        interval_minutes=interval_minutes,
-        aht_seconds=aht_seconds,
-        answer_within=answer_within,
-        target_service_level=target_service_level,
-        target_asa=target_asa,
-        max_occupancy=max_occupancy,
-        shrinkage=shrinkage,
-    )
-    if target_service_level is None and target_asa is None:
-        target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
-    if (arrivals is None) != (aht_seconds is None):
-        raise UsageError(
-            "arrivals and aht_seconds go together: pass both, or neither to measure "
-            "them from stored contacts with touchpoint or channel"
-        )
-    if arrivals is not None and aht_seconds is not None:
-        if touchpoint or channel:
-            raise UsageError(
-                "touchpoint/channel measure arrivals and AHT from stored contacts: "
-                "do not combine them with arrivals/aht_seconds"
-            )
-        return required_agents(
-            arrivals,
-            60.0 if interval_minutes is None else interval_minutes,
-            aht_seconds,
-            answer_within,
-            target_service_level,
-            max_occupancy,
-            shrinkage,
-            target_asa,
-        )
-    if interval_minutes is not None and interval_minutes != 60:
-        raise UsageError(
-            "interval_minutes: measured staffing is per hour of the week (60); "
-            "other intervals need arrivals and aht_seconds"
-        )
-    filters = build_filters(date_from, date_to, touchpoint, channel, tz=tz)
-    if not (filters.touchpoints or filters.channels) or store is None:
-        raise UsageError(
-            "pass arrivals and aht_seconds, or touchpoint/channel to measure them "
-            "from stored contacts"
-        )
-    return measured_staffing(
-        store,
-        filters,
+    return plan(
+        None if store is None else lambda: nullcontext(store),
+        build_filters(date_from, date_to, touchpoint, channel, tz=tz),
         tz,
+        arrivals,
+        interval_minutes,
+        aht_seconds,
         answer_within,
         target_service_level,
-        max_occupancy,
-        shrinkage,
         target_asa,
+        shrinkage,
+        max_occupancy,
         min_answered,
     )
