@@ -25,7 +25,9 @@ class CycleOptions:
         return cls(parse_duration(gap, "--gap"))
 
 
-def steps_relation(scope: Scope, cycles: CycleOptions | None = None) -> str:
+def steps_relation(
+    scope: Scope, cycles: CycleOptions | None = None, base: str | None = None
+) -> str:
     """Every journey step with its cycle.
 
     Columns: the events' columns (with derived `phase`, `channel`, `kind`) plus
@@ -33,9 +35,13 @@ def steps_relation(scope: Scope, cycles: CycleOptions | None = None) -> str:
     `step` (1-based position in the cycle), `steps` (cycle length), `cycle_converts`
     (1 when the cycle holds a purchase), `cycle_start`, `cycle_end`. Unfiltered: apply
     `scope.filters.where()` on top (see `scoped_steps`).
+
+    `base` replaces the events relation (with its derived phase) by a relation the caller
+    already has, such as a CTE it also reads for feedback rows: the phase windows over
+    every event then run once per query instead of once per reference.
     """
     gap = int((cycles or CycleOptions()).gap_seconds)
-    base = events_relation(scope, with_phase=True)
+    base = base or events_relation(scope, with_phase=True)
     return f"""SELECT c.*,
         c.customer_id || '#' || CAST(c.cycle_no AS VARCHAR) AS cycle_id,
         row_number() OVER (PARTITION BY c.customer_id, c.cycle_no ORDER BY c.ts, c.seq) AS step,
@@ -59,6 +65,14 @@ def steps_relation(scope: Scope, cycles: CycleOptions | None = None) -> str:
     ) c"""
 
 
-def scoped_steps(scope: Scope, cycles: CycleOptions | None = None) -> str:
-    """Journey steps that pass the filters, with their (unfiltered) cycles."""
-    return f"SELECT * FROM ({steps_relation(scope, cycles)}) s WHERE {scope.filters.where()}"
+def scoped_steps(scope: Scope, cycles: CycleOptions | None = None, with_phase: bool = True) -> str:
+    """Journey steps that pass the filters, with their (unfiltered) cycles.
+
+    `with_phase=False` is for analyses that never read the derived phase (flows, paths):
+    the phase windows over every event are then computed only when a phase filter needs
+    them, and `phase` holds the stored column otherwise.
+    """
+    base = None
+    if not with_phase and not scope.filters.needs_phase:
+        base = events_relation(scope, with_phase=False)
+    return f"SELECT * FROM ({steps_relation(scope, cycles, base)}) s WHERE {scope.filters.where()}"

@@ -222,7 +222,9 @@ def gaps_sql(scope: Scope, cycles: CycleOptions | None) -> str:
     the filters select gaps by that step (`--phase during` = the silences that end in the
     during phase, `--touchpoint store` = the silences before a store visit).
     """
-    window = f"OVER (PARTITION BY cycle_id {ORDER})"
+    # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
+    # same windows without sorting on a built string.
+    window = f"OVER (PARTITION BY customer_id, cycle_no {ORDER})"
     ranks = []
     for level, keys in GAP_LEVELS.items():
         part = f"PARTITION BY {', '.join(keys)} " if keys else ""
@@ -321,7 +323,7 @@ def sankey_sql(scope: Scope, cycles: CycleOptions | None, depth: int) -> str:
             row_number() {window} AS k,
             count(*) OVER (PARTITION BY cycle_id) AS n_steps,
             lead(touchpoint) {window} AS nxt
-          FROM ({scoped_steps(scope, cycles)}) s
+          FROM ({scoped_steps(scope, cycles, with_phase=False)}) s
         ) w
         WHERE k <= {depth}
       ) t

@@ -73,7 +73,7 @@ def cases_relation(
     if check_case(case) == "cycle":
         flag = ", cycle_converts AS converts" if converts else ""
         return f"""SELECT cycle_id AS case_id, touchpoint, ts, seq{flag}
-        FROM ({scoped_steps(scope, cycles)}) s"""
+        FROM ({scoped_steps(scope, cycles, with_phase=False)}) s"""
     if not converts:
         return f"""SELECT customer_id AS case_id, touchpoint, ts, seq
         FROM ({scoped_events(scope)}) e WHERE action NOT IN {NON_STEP_SQL}"""

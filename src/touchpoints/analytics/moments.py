@@ -68,7 +68,7 @@ def promises_sql(scope: Scope) -> str:
       SELECT r.*,
         sum(CASE WHEN promise = 'made' THEN 1 ELSE -1 END) {RUNNING} AS bal,
         sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) {RUNNING} AS made_no
-      FROM ({events_relation(scope, with_phase=True)}) r
+      FROM ({events_relation(scope, with_phase=scope.filters.needs_phase)}) r
       WHERE promise IN ('made', 'kept', 'broken')
     ), q AS (
       SELECT p.*,

@@ -32,7 +32,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Scope, events_relation
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.analytics.cycles import CycleOptions, steps_relation
 from touchpoints.events import PHASES
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ def strength_sql(scope: Scope, cycles: CycleOptions | None, by_phase: bool) -> s
         "s",
         " GROUP BY phase" if by_phase else "",
     )
-    return f"""WITH s AS ({scoped_steps(scope, cycles)}),
-    ev AS ({ev}),
+    # `ev` (events with the derived phase: windows over every event) is read three times;
+    # as one CTE the engine computes it once.
+    return f"""WITH ev AS ({ev}),
+    s AS (SELECT * FROM ({steps_relation(scope, cycles, "SELECT * FROM ev")}) x WHERE {where}),
     fb AS (
       SELECT {rated}, f.csat AS csat, f.nps AS nps
       FROM ev f LEFT JOIN ev t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'

@@ -8,6 +8,7 @@ CLI does. The analysis functions are the ones the CLI calls (see `queries.py`).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from touchpoints.errors import CatalogError
+from touchpoints.ingest import LazyRecords, loads_strict
 from touchpoints.server import queries
 from touchpoints.server.auth import ApiKey, require_scope
 from touchpoints.server.service import Service
@@ -161,6 +163,18 @@ def split_lines(text: str) -> list[bytes]:
 
 def parse_events(body: bytes, content_type: str, max_events: int) -> list[bytes]:
     """Body → one JSON text per event; 400/413/415 with a clear message otherwise."""
+    return parse_body(body, content_type, max_events)[0]
+
+
+def parse_body(
+    body: bytes, content_type: str, max_events: int
+) -> tuple[Sequence[bytes], list[Any] | None]:
+    """Body → (one JSON text per event, the parsed events or None); 400/413/415 with a
+    clear message otherwise.
+
+    A JSON array is parsed once, in C; the per-event texts (a Python loop of ~20 µs per
+    event) are only cut out if the store has to stage the batch (see `ingest_records`).
+    """
     media = content_type.split(";")[0].strip().lower()
     if media not in JSON_TYPES:
         raise HTTPException(
@@ -177,14 +191,20 @@ def parse_events(body: bytes, content_type: str, max_events: int) -> list[bytes]
     if not stripped:
         raise HTTPException(400, detail="empty body: send a JSON array or JSON Lines of events")
     # The whole text is parsed (not the stripped one) so errors name the client's lines.
-    items = split_array(text) if stripped.startswith("[") else split_lines(text)
+    values = loads_strict(text) if stripped.startswith("[") else None
+    items: Sequence[bytes]
+    if isinstance(values, list):
+        items = LazyRecords(len(values), lambda: split_array(text))  # type: ignore[arg-type]
+    else:
+        values = None
+        items = split_array(text) if stripped.startswith("[") else split_lines(text)
     if len(items) > max_events:
         raise HTTPException(
             413,
             detail=f"{len(items):,} events in one request; the limit is {max_events:,} "
             "(split the batch)",
         )
-    return items
+    return items, values
 
 
 EVENTS_BODY = {
@@ -220,8 +240,10 @@ async def post_events(request: Request, key: Annotated[ApiKey, INGEST]) -> Respo
     service = service_of(request)
     settings = service.settings
     body = await read_body(request, settings.max_body_bytes)
-    items = parse_events(body, request.headers.get("content-type", ""), settings.max_batch_events)
-    result = await service.ingest_async(items, "api")
+    items, values = parse_body(
+        body, request.headers.get("content-type", ""), settings.max_batch_events
+    )
+    result = await service.ingest_async(items, "api", values=values)
     request.app.state.metrics.count_events("api", result.stored, result.duplicates, result.rejected)
     return json_response(result.to_json())
 

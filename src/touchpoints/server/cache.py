@@ -1,54 +1,84 @@
-"""A result cache for dashboard pages: analyses over millions of events take seconds, but
-their results only change when events (or the catalog) change.
+"""A result cache for dashboard pages, kept warm in the background.
 
-Entries are keyed by (function, arguments, data version). The version combines:
+Analyses over millions of events take seconds, but their results only change when events
+(or the catalog) change. Entries are keyed by (function, arguments) and remember the data
+version they were computed at. The version combines:
 - `service.version` if the Service keeps one (incremented on every ingest),
 - a counter bumped here (`bump(service)`, called after a catalog edit), and
 - the number of rows in `ingest_log`: every ingestion, from this process or another one
-  writing the same PostgreSQL database, adds one row, so a stale entry is never served
-  once an ingestion has committed. Counting that small table costs about a millisecond.
+  writing the same PostgreSQL database, adds one row, so a stale entry is never mistaken
+  for a current one. Counting that small table costs about a millisecond.
 
-Fast results (under SLOW_SECONDS to compute) are recomputed as soon as the version moves.
-A slow one (attribution over millions of events takes tens of seconds) is reused for up to
-STALE_SECONDS after newer data arrived: a live trickle of events would otherwise make every
-analyst page recompute on every visit while holding the store's lock, stalling ingestion.
+Reads never take the Service lock that ingestion needs: they run on a *reader* store, a
+second connection to the same database (a DuckDB cursor of the service's connection, or
+a connection of its own on PostgreSQL and Spark).
+
+A `Warmer` thread per Service computes the pages' default analyses after server start and,
+debounced, after each ingestion, and recomputes every entry pages asked for recently. So:
+- a fast result (under SLOW_SECONDS) that is out of date is recomputed for the visitor;
+- a slow one is served as it was (stale-while-revalidate, with its `computed_at` time for
+  an "as of" note) while the warmer computes the newer one; past STALE_SECONDS of
+  staleness the visitor waits for a fresh one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import logging
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 512
 SLOW_SECONDS = 2.0
+# While a warmer keeps the cache current, results costing more than this are served stale
+# (it recomputes them within a round) rather than recomputed in the visitor's request.
+WARMED_SLOW_SECONDS = 0.25
 STALE_SECONDS = 300.0
+# The warmer waits until no ingestion arrived for DEBOUNCE_SECONDS (a live trickle never
+# stops, so it refreshes at least every MAX_DELAY_SECONDS), polling every POLL_SECONDS.
+DEBOUNCE_SECONDS = 2.0
+MAX_DELAY_SECONDS = 30.0
+POLL_SECONDS = 0.5
+# Entries asked for by pages that the warmer keeps current (most recently used first).
+REWARM_ENTRIES = 64
+
+Version = tuple[int, int, int]
+Key = tuple[Any, ...]
 
 
 @dataclass
 class Entry:
-    version: tuple[int, int, int]
+    version: Version
     result: Any
-    computed_at: float
+    computed_at: float  # time.time() when computed: the page's "as of"
     cost: float
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
 
 class ResultCache:
-    """One bounded LRU per Service."""
+    """One bounded LRU per Service, with the readers and warmer that serve it."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
+        self.entries: OrderedDict[Key, Entry] = OrderedDict()
         self.bumps = 0
         self.hits = 0
         self.misses = 0
+        self.stale_hits = 0
         self.guard = threading.Lock()
+        self.readers = threading.local()
+        self.warmer: Warmer | None = None
 
 
 # Weak keys: a closed Service takes its cache with it (and a new one never inherits it).
@@ -70,15 +100,79 @@ def bump(service: Any) -> None:
     with cache.guard:
         cache.bumps += 1
         cache.entries.clear()
+    if cache.warmer is not None:
+        cache.warmer.wake()
 
 
-def data_version(service: Any) -> tuple[int, int, int]:
-    ingests = service.read(lambda store: store.query("SELECT count(*) AS n FROM ingest_log"))
-    return (
-        int(getattr(service, "version", 0)),
-        cache_for(service).bumps,
-        int(ingests[0]["n"]),
-    )
+# -- reader stores -------------------------------------------------------------------------
+def open_reader(service: Any) -> Any | None:
+    """A store on its own connection to the service's database, for reads outside the
+    Service lock; None when the engine offers none (the caller then uses `service.read`).
+
+    On DuckDB it is a copy of the service's store around a cursor (a connection to the same
+    database that sees every committed ingestion); elsewhere a fresh `open_store`.
+    """
+    store = getattr(service, "store", None)
+    if store is None:
+        return None
+    if store.engine == "duckdb":
+        with service.lock:
+            reader = copy.copy(store)
+            reader.con = store.con.cursor()
+        reader.con.execute("SET TimeZone = 'UTC'")
+    elif store.engine == "postgres":
+        from touchpoints.store import open_store
+
+        reader = open_store(store.target)
+    else:
+        return None
+    # The catalog may be edited by the service: never keep a parsed copy here.
+    reader._catalog = None
+    reader.catalog = lambda: _fresh_catalog(reader)
+    return reader
+
+
+def _fresh_catalog(reader: Any) -> Any:
+    reader._catalog = None
+    return type(reader).catalog(reader)
+
+
+def _close_reader(reader: Any) -> None:
+    with contextlib.suppress(Exception):
+        reader.close()
+
+
+def _thread_reader(service: Any) -> Any | None:
+    """This request thread's reader store for `service` (made once per thread), on DuckDB
+    only: a cursor is cheap, while a PostgreSQL connection per server thread is not (the
+    request path there keeps the Service's connection; the warmer has its own)."""
+    store = getattr(service, "store", None)
+    if store is None or store.engine != "duckdb":
+        return None
+    local = cache_for(service).readers
+    if not hasattr(local, "store"):
+        local.store = open_reader(service)
+    return local.store
+
+
+@contextlib.contextmanager
+def _reading(service: Any) -> Iterator[Callable[..., Any]]:
+    """A `run(fn, *args, **kwargs)` on a reader store (or under the lock without one)."""
+    reader = _thread_reader(service)
+    if reader is None:
+        yield service.read
+    else:
+        yield lambda fn, *a, **kw: fn(reader, *a, **kw)
+
+
+def _version_with(service: Any, run: Callable[..., Any]) -> Version:
+    ingests = run(lambda store: store.query("SELECT count(*) AS n FROM ingest_log"))
+    return (int(getattr(service, "version", 0)), cache_for(service).bumps, int(ingests[0]["n"]))
+
+
+def data_version(service: Any) -> Version:
+    with _reading(service) as run:
+        return _version_with(service, run)
 
 
 def _freeze(value: Any) -> Any:
@@ -90,37 +184,162 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`service.read(fn, *args, **kwargs)`, computed once per data version (see the module
-    docstring for slow results).
-
-    Callers must not mutate the result: the same object is handed to every later caller.
-    """
-    cache = cache_for(service)
-    key = (
+def _key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Key:
+    return (
         getattr(fn, "__module__", ""),
         getattr(fn, "__qualname__", repr(fn)),
         _freeze(args),
         _freeze(kwargs),
     )
-    version = data_version(service)
-    now = time.monotonic()
+
+
+def _store(cache: ResultCache, key: Key, entry: Entry, only_if_newer: bool = False) -> None:
     with cache.guard:
-        entry = cache.entries.get(key)
-        if entry is not None and (
-            entry.version == version
-            or (entry.cost >= SLOW_SECONDS and now - entry.computed_at < STALE_SECONDS)
-        ):
-            cache.entries.move_to_end(key)
-            cache.hits += 1
-            return entry.result
-    start = time.monotonic()
-    result = service.read(fn, *args, **kwargs)
-    done = time.monotonic()
-    with cache.guard:
-        cache.misses += 1
-        cache.entries[key] = Entry(version, result, done, done - start)
+        old = cache.entries.get(key)
+        if only_if_newer and old is not None and old.computed_at > entry.computed_at:
+            return
+        cache.entries[key] = entry
         cache.entries.move_to_end(key)
         while len(cache.entries) > cache.max_entries:
             cache.entries.popitem(last=False)
+
+
+def lookup(service: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Entry | None:
+    """The entry `cached` would serve, if any (for an "as of" note)."""
+    cache = cache_for(service)
+    with cache.guard:
+        return cache.entries.get(_key(fn, args, kwargs))
+
+
+def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(store, *args, **kwargs)` computed once per data version, on a reader store (see
+    the module docstring for slow results).
+
+    Callers must not mutate the result: the same object is handed to every later caller.
+    """
+    cache = cache_for(service)
+    key = _key(fn, args, kwargs)
+    with _reading(service) as run:
+        version = _version_with(service, run)
+        now = time.time()
+        with cache.guard:
+            entry = cache.entries.get(key)
+            if entry is not None:
+                fresh = entry.version == version
+                slow = SLOW_SECONDS if cache.warmer is None else WARMED_SLOW_SECONDS
+                if fresh or (entry.cost >= slow and now - entry.computed_at < STALE_SECONDS):
+                    cache.entries.move_to_end(key)
+                    cache.hits += 1
+                    cache.stale_hits += not fresh
+                    if not fresh and cache.warmer is not None:
+                        cache.warmer.wake()
+                    return entry.result
+        start = time.monotonic()
+        result = run(fn, *args, **kwargs)
+        cost = time.monotonic() - start
+    with cache.guard:
+        cache.misses += 1
+    _store(cache, key, Entry(version, result, time.time(), cost, fn, args, kwargs), True)
     return result
+
+
+# -- the warmer ------------------------------------------------------------------------------
+Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class Warmer:
+    """A daemon thread that keeps a Service's cache current (see the module docstring).
+
+    `jobs(run)` returns the analyses to compute whatever pages were visited (the default
+    pages; `run(fn, *args)` reads the store if it needs to); entries pages asked for since
+    are recomputed too.
+    """
+
+    def __init__(self, service: Any, jobs: Callable[[Callable[..., Any]], list[Job]]) -> None:
+        self.service = service
+        self.jobs = jobs
+        self.cache = cache_for(service)
+        self.stopping = threading.Event()
+        self.poke = threading.Event()
+        self.warmed: Version | None = None
+        self.rounds = 0
+        self.last_round_seconds: float | None = None
+        self.thread = threading.Thread(
+            target=self._run, name="touchpoints-cache-warmer", daemon=True
+        )
+
+    def start(self) -> Warmer:
+        self.cache.warmer = self
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.stopping.set()
+        self.poke.set()
+        self.thread.join(timeout)
+        if self.cache.warmer is self:
+            self.cache.warmer = None
+
+    def wake(self) -> None:
+        self.poke.set()
+
+    def _run(self) -> None:
+        reader = open_reader(self.service)
+        run = self.service.read if reader is None else (lambda fn, *a, **kw: fn(reader, *a, **kw))
+        try:
+            self._loop(run)
+        except Exception:  # the server goes on without a warm cache
+            log.exception("cache warmer stopped")
+        finally:
+            if reader is not None:
+                _close_reader(reader)
+
+    def _loop(self, run: Callable[..., Any]) -> None:
+        seen: Version | None = None
+        changed_at = first_change = time.monotonic()
+        while not self.stopping.is_set():
+            version = _version_with(self.service, run)
+            now = time.monotonic()
+            if version != seen:
+                if seen is None or seen == self.warmed:
+                    first_change = now
+                seen, changed_at = version, now
+            due = self.warmed is None or (
+                version != self.warmed
+                and (
+                    now - changed_at >= DEBOUNCE_SECONDS or now - first_change >= MAX_DELAY_SECONDS
+                )
+            )
+            if due:
+                self._round(run, version)
+                continue
+            self.poke.wait(POLL_SECONDS)
+            self.poke.clear()
+
+    def _round(self, run: Callable[..., Any], version: Version) -> None:
+        start = time.monotonic()
+        with self.cache.guard:
+            recent = list(self.cache.entries.items())[-REWARM_ENTRIES:]
+        todo: dict[Key, Job] = {}
+        for fn, args, kwargs in self.jobs(run):
+            todo[_key(fn, args, kwargs)] = (fn, args, kwargs)
+        for key, entry in reversed(recent):
+            todo.setdefault(key, (entry.fn, entry.args, entry.kwargs))
+        for key, (fn, args, kwargs) in todo.items():
+            if self.stopping.is_set():
+                return
+            with self.cache.guard:
+                current = self.cache.entries.get(key)
+            if current is not None and current.version == version:
+                continue
+            began = time.monotonic()
+            try:
+                result = run(fn, *args, **kwargs)
+            except Exception:  # one failing analysis must not stop the others
+                log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
+                continue
+            cost = time.monotonic() - began
+            _store(self.cache, key, Entry(version, result, time.time(), cost, fn, args, kwargs))
+        self.warmed = version
+        self.rounds += 1
+        self.last_round_seconds = time.monotonic() - start

@@ -12,14 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -33,7 +35,7 @@ from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.catalog import parse_catalog
 from touchpoints.errors import TouchpointsError
 from touchpoints.events import PHASES
-from touchpoints.server.cache import bump, cached
+from touchpoints.server.cache import Job, Warmer, bump, cached, lookup
 from touchpoints.server.users import (
     COOKIE,
     SESSION_SECONDS,
@@ -44,7 +46,19 @@ from touchpoints.server.users import (
     sign_session,
 )
 
-router = APIRouter()
+
+@asynccontextmanager
+async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
+    """Compute the pages' analyses in the background from server start (and after each
+    ingestion), so even the first visit is served from the cache."""
+    warmer = Warmer(app.state.service, default_jobs).start()
+    try:
+        yield
+    finally:
+        warmer.stop()
+
+
+router = APIRouter(lifespan=warm_cache)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC_DIR = WEB / "static"
@@ -116,6 +130,8 @@ class Page:
     params: dict[str, str]
     filters: Filters
     filter_error: str | None
+    # When the oldest result this page showed was computed (time.time()), for "as of".
+    computed_at: float | None = field(default=None)
 
     @property
     def service(self) -> Any:
@@ -134,7 +150,18 @@ class Page:
         return ("?" + urlencode(kept)) if kept else ""
 
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return cached(self.service, fn, *args, **kwargs)
+        result = cached(self.service, fn, *args, **kwargs)
+        entry = lookup(self.service, fn, *args, **kwargs)
+        if entry is not None and (self.computed_at is None or entry.computed_at < self.computed_at):
+            self.computed_at = entry.computed_at
+        return result
+
+    @property
+    def as_of(self) -> str | None:
+        """ "HH:MM:SS" (UTC) of the oldest result on the page."""
+        if self.computed_at is None:
+            return None
+        return datetime.fromtimestamp(self.computed_at, UTC).strftime("%H:%M:%S")
 
 
 def language(request: Request) -> str:
@@ -194,6 +221,7 @@ def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLR
             phases=PHASES,
             segments=page.get(_segments),
             path=page.request.url.path,
+            as_of=page.as_of,
             **values,
         )
     )
@@ -217,6 +245,41 @@ def nav(page: Page) -> list[dict[str, Any]]:
         for href, key, roles in items
         if page.user.can(*roles)
     ]
+
+
+def default_jobs(run: Any) -> list[Job]:
+    """The analyses behind every page without filters, in the order pages are usually
+    opened, exactly as the pages ask for them (same arguments, so the same cache keys).
+    `run(fn)` reads the store: the overview's trend windows follow the data's last day,
+    and every touchpoint of the catalog has a detail page."""
+    scope, filters = Scope(Filters(), PhaseOptions()), Filters()
+    jobs: list[Job] = [(_catalog, (), {}), (_segments, (), {}), (_data_span, (), {})]
+    for by in (None, "month", "touchpoint", "channel", "agent", "week"):
+        jobs.append(
+            (kpis, (), {"filters": filters} if by is None else {"by": by, "filters": filters})
+        )
+    hi = run(_data_span)[1] or datetime(2000, 1, 1)
+    days = timedelta(days=TREND_DAYS)
+    cur = replace(filters, date_from=hi - days, date_to=hi)
+    prev = replace(filters, date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
+    jobs += [(kpis, (), {"filters": cur}), (kpis, (), {"filters": prev})]
+    jobs += [
+        (touchpoint_strength, (scope,), {}),
+        (sankey, (scope, None, SANKEY_DEPTH), {}),
+        (funnel, (scope,), {}),
+        (moments, (scope,), {}),
+        (variants, (scope,), {"top": 10}),
+        (gaps, (scope,), {}),
+        (hour_of_week, (scope,), {}),
+        (comments, (scope,), {}),
+        (dfg, (scope,), {}),
+        (all_attribution, (scope,), {}),
+    ]
+    jobs += [(insights_for, (scope, lang), {}) for lang in i18n.LANGS]
+    for tp in run(_catalog).touchpoints:
+        mine = replace(filters, touchpoints=(tp.id,))
+        jobs += [(kpis, (), {"filters": mine}), (kpis, (), {"by": "phase", "filters": mine})]
+    return jobs
 
 
 # -- small reads that are not metrics ------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from touchpoints.ingest import RecordsResult
+from touchpoints.ingest import LazyRecords, RecordsResult
 from touchpoints.settings import Settings, get_settings
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
@@ -50,6 +50,7 @@ class _Pending:
     records: Sequence[Any]
     source: str
     future: asyncio.Future[RecordsResult] = field(repr=False)
+    values: Sequence[Any] | None = None  # the records parsed, when the caller has them
 
 
 class Service:
@@ -88,12 +89,16 @@ class Service:
             self.version += 1
             return result
 
-    async def ingest_async(self, records: Sequence[Any], kind: str = "api") -> RecordsResult:
-        """As `ingest`, from the event loop, sharing a transaction with concurrent callers."""
+    async def ingest_async(
+        self, records: Sequence[Any], kind: str = "api", values: Sequence[Any] | None = None
+    ) -> RecordsResult:
+        """As `ingest`, from the event loop, sharing a transaction with concurrent callers.
+
+        `values`: the records already parsed (see `Store.ingest_records`)."""
         if not records:
             return RecordsResult()
         future: asyncio.Future[RecordsResult] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(records, self.batch_source(kind), future))
+        self._pending.append(_Pending(records, self.batch_source(kind), future, values))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         # shield: a client that disconnects must not cancel a commit others wait on.
@@ -135,14 +140,20 @@ class Service:
                 _settle(p, part)
 
     def _ingest_group(self, group: list[_Pending]) -> RecordsResult:
-        records = [r for p in group for r in p.records]
+        values = (
+            None if any(p.values is None for p in group) else [v for p in group for v in p.values]  # type: ignore[union-attr]
+        )
         with self.lock:
             if len(group) == 1:
-                result = self.store.ingest_records(records, group[0].source)
+                result = self.store.ingest_records(group[0].records, group[0].source, values=values)
             else:
+                records = LazyRecords(
+                    sum(len(p.records) for p in group),
+                    lambda: [r for p in group for r in p.records],
+                )
                 parts = [(len(p.records), p.source) for p in group]
                 result = self.store.ingest_records(
-                    records, f"{group[0].source}+{len(group) - 1}", parts=parts
+                    records, f"{group[0].source}+{len(group) - 1}", parts=parts, values=values
                 )
             self.version += 1
             return result

@@ -256,6 +256,10 @@ class SurveyLink(BaseModel):
     response_model=SurveyLink,
     status_code=201,
     summary="Create a signed, expiring, single-use survey link rating one event",
+    responses={
+        404: {"description": "No stored event has this event_id."},
+        503: {"description": "TOUCHPOINTS_SECRET_KEY is not configured."},
+    },
     dependencies=[Depends(require_scope("ingest"))],
     tags=["surveys"],
 )

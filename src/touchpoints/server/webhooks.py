@@ -35,6 +35,16 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
+# Declared in the OpenAPI schema (schemathesis checks that answers match it).
+UNCONFIGURED: dict[int | str, dict[str, str]] = {
+    503: {"description": "The channel's secret is not configured on this server."}
+}
+SIGNED: dict[int | str, dict[str, str]] = {
+    400: {"description": "A signed body that is not a JSON/form payload (kept in quarantine)."},
+    401: {"description": "Missing or wrong signature: nothing is stored."},
+}
+
+
 def _secret(service: Service, name: str) -> str | None:
     """A secret from settings (TOUCHPOINTS_<NAME> in the environment), or None."""
     value = getattr(service.settings, name, None)
@@ -94,7 +104,11 @@ def _parse_json(service: Service, kind: str, body: bytes) -> tuple[Any, JSONResp
 
 
 # -- WhatsApp Business Cloud API --------------------------------------------------------
-@router.get("/webhooks/whatsapp", response_class=PlainTextResponse)
+@router.get(
+    "/webhooks/whatsapp",
+    response_class=PlainTextResponse,
+    responses={403: {"description": "Wrong verify token or mode."}, **UNCONFIGURED},
+)
 async def whatsapp_verify(request: Request) -> Response:
     """Meta's subscription handshake: echo `hub.challenge` when the verify token matches."""
     service = _service(request)
@@ -109,7 +123,7 @@ async def whatsapp_verify(request: Request) -> Response:
     )
 
 
-@router.post("/webhooks/whatsapp")
+@router.post("/webhooks/whatsapp", responses={**SIGNED, **UNCONFIGURED})
 async def whatsapp_notification(request: Request) -> Response:
     """Message and status notifications, signed with `X-Hub-Signature-256`."""
     service = _service(request)
@@ -152,7 +166,7 @@ def _chatwoot_authentic(request: Request, secret: str, body: bytes) -> str | Non
     return None if chatwoot.token_valid(secret, token) else "token does not match"
 
 
-@router.post("/webhooks/chatwoot")
+@router.post("/webhooks/chatwoot", responses={**SIGNED, **UNCONFIGURED})
 async def chatwoot_event(request: Request) -> Response:
     """Conversation and message events, folded per conversation into contact events."""
     service = _service(request)
@@ -193,7 +207,7 @@ def _twilio_url(request: Request, public_url: str) -> str:
     return f"{url}?{request.url.query}" if request.url.query else url
 
 
-@router.post("/webhooks/twilio")
+@router.post("/webhooks/twilio", responses={**SIGNED, **UNCONFIGURED})
 async def twilio_callback(request: Request) -> Response:
     """Call status and `<Enqueue>` action callbacks (form-encoded), signed by Twilio."""
     service = _service(request)
