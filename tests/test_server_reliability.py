@@ -192,7 +192,6 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
 
     from touchpoints.server import api, auth
     from touchpoints.server.app import create_app
-
     from touchpoints.settings import Settings
 
     secrets = dict(
