@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Scope, scoped_events
-from touchpoints.analytics.kpis import _aggregates, derive
+from touchpoints.analytics.kpis import aggregates, derive
 from touchpoints.analytics.moments import moments
 from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.errors import UsageError
@@ -250,7 +250,7 @@ def service_rows(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """SPEC §4 KPIs per (touchpoint, phase), from kpis.py's sums in one engine pass, plus
     `promises_made` and `data_answers` there (to place moments findings in their phase)."""
-    sql = f"""SELECT touchpoint, phase, {_aggregates(float(answer_within), 0.0)},
+    sql = f"""SELECT touchpoint, phase, {aggregates(float(answer_within), 0.0)},
         sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) AS promises_made
       FROM ({scoped_events(scope, with_phase=True, with_catalog=False)}) s
       WHERE abandoned IS NOT NULL OR promise = 'made' OR data_reused IS NOT NULL

@@ -98,7 +98,7 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _aggregates(answer_within: float, short_abandon: float) -> str:
+def aggregates(answer_within: float, short_abandon: float) -> str:
     """Counts and sums per group, in portable SQL (CASE, no FILTER), for every engine."""
     offered = f"(abandoned IS NOT NULL AND NOT (abandoned AND coalesce(wait_seconds < {short_abandon}, FALSE)))"
     answered = "(abandoned = FALSE)"
@@ -197,7 +197,7 @@ def kpis(
     else:
         group = by
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
-    sql = f"""SELECT {group or "'all'"} AS grp, {_aggregates(float(answer_within), float(short_abandon))}
+    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates(float(answer_within), float(short_abandon))}
       FROM ({scoped_events(scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind"))}) s{f" GROUP BY {group}" if group else ""}"""
     raw_rows = store.query(sql)
     retention = _retention(store, scope, by, timezone) if by in PERIODS else {}

@@ -29,7 +29,7 @@ from touchpoints import i18n
 from touchpoints.analytics.base import Filters, PhaseOptions, Scope, scoped_events
 from touchpoints.analytics.flows import funnel, gaps, sankey
 from touchpoints.analytics.journeys import dfg, variants
-from touchpoints.analytics.kpis import _aggregates, derive, kpis
+from touchpoints.analytics.kpis import aggregates, derive, kpis
 from touchpoints.analytics.moments import moments
 from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.catalog import parse_catalog
@@ -303,7 +303,7 @@ def hour_of_week(store: Any, scope: Scope, answer_within: float = 20.0) -> dict[
     """SPEC §4 KPIs per ISO weekday (1 = Monday) and hour, in UTC: the same aggregates and
     derivation as `kpis`, grouped by two time parts `kpis --by` does not offer."""
     sql = f"""SELECT extract(isodow FROM ts) AS dow, extract(hour FROM ts) AS hr,
-      {_aggregates(float(answer_within), 0.0)}
+      {aggregates(float(answer_within), 0.0)}
       FROM ({scoped_events(scope, with_catalog=False)}) s
       GROUP BY extract(isodow FROM ts), extract(hour FROM ts)"""
     rows = [{"weekday": int(r["dow"]), "hour": int(r["hr"]), **derive(r)} for r in store.query(sql)]
