@@ -163,6 +163,11 @@ def test_supervisor_sees_service_pages_only(app: Any) -> None:
     for path in ("/attribution", "/map", "/journeys", "/touchpoints/phone", "/data/strength"):
         assert client.get(path).status_code == 403, path
     assert client.post("/catalog", data={"yaml_text": "touchpoints: []"}).status_code == 403
+    # A browser gets a page in its language; scripts and other clients the JSON message.
+    page = client.get("/map", headers={"Accept": "text/html"})
+    assert page.status_code == 403 and "Your role cannot open this page." in page.text
+    assert "<html" in page.text and "https://" not in page.text
+    assert client.get("/data/strength").json() == {"detail": "your role cannot open this page"}
     html = client.get("/").text
     assert 'href="/attribution' not in html and 'href="/service' in html
     assert "<textarea" not in client.get("/catalog").text
@@ -627,3 +632,41 @@ def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any
             < html.index(str(escape(findings[-1]["text"]["en"])))
             or len(findings) == 1
         )
+
+
+def test_feedback_shows_survey_first_heard_answers_when_there_are_some(
+    tmp_path: Path, events_file: Path
+) -> None:
+    """Without survey answers the chart is each customer's first touchpoint; once customers
+    answer "how did you first hear about us?", their answers are shown, counted per customer."""
+    application = make_app(tmp_path / "heard.duckdb", events_file)
+    service = application.state.service
+    try:
+        client = client_for(application)
+        assert "first touchpoint of each customer" in client.get("/feedback").text
+        heard = [
+            ("s1", "a", "social"), ("s2", "b", "social"), ("s3", "c", "ads"),
+            ("s4", "a", "social"),  # the same customer again: counted once
+        ]  # fmt: skip
+        service.ingest(
+            [
+                {
+                    "event_id": f"survey:{token}:first-heard",
+                    "customer_id": customer,
+                    "touchpoint": tp,
+                    "ts": f"2025-12-0{i + 1}T10:00:00Z",
+                    "action": "feedback",
+                    "phase": "before",
+                }
+                for i, (token, customer, tp) in enumerate(heard)
+            ]
+        )
+        data = client.get("/data/first_touch").json()
+        assert data["source"] == "survey"
+        assert [(r["touchpoint"], r["customers"]) for r in data["rows"]] == [
+            ("social", 2),
+            ("ads", 1),
+        ]
+        assert "How did you first hear about us?" in client.get("/feedback").text
+    finally:
+        service.close()

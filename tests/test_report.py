@@ -233,3 +233,33 @@ def test_svg_helpers_are_accessible() -> None:
     assert "<polyline" not in line  # a gap leaves no run of two points
     assert fmt_number(1234567.891, 2, "pt-BR") == "1.234.567,89"
     assert fmt_number(1234567.891, 2, "en") == "1,234,567.89"
+
+
+def test_previous_week_is_monday_to_sunday() -> None:
+    from datetime import date
+
+    from touchpoints.reports.schedule import previous_week
+
+    assert previous_week(date(2026, 1, 12)) == (date(2026, 1, 5), date(2026, 1, 11))  # a Monday
+    assert previous_week(date(2026, 1, 18)) == (date(2026, 1, 5), date(2026, 1, 11))  # a Sunday
+
+
+def test_weekly_report_is_due_from_its_hour_and_written_once(loaded: Store, tmp_path: Path) -> None:
+    """Due Monday 07:00 São Paulo (10:00Z) for the week before; earlier it is last week's
+    turn; once written, nothing is due until the next week."""
+    from datetime import UTC, datetime
+
+    from touchpoints.reports.schedule import due_report, write_due_report
+    from touchpoints.settings import Settings
+
+    settings = Settings(report_dir=str(tmp_path / "reports"), report_format="html")
+    before = due_report(settings, datetime(2026, 1, 12, 9, 59, tzinfo=UTC))
+    assert before is not None
+    assert before.name == "touchpoints-2025-12-29_2026-01-04.pt-BR.html"
+    written = write_due_report(loaded, settings, datetime(2026, 1, 12, 10, 0, tzinfo=UTC))
+    assert written == tmp_path / "reports" / "touchpoints-2026-01-05_2026-01-11.pt-BR.html"
+    text = text_of(written.read_text(encoding="utf-8"))
+    assert "18,0 s" in text  # the week's TME, as in test_numbers_in_portuguese
+    assert write_due_report(loaded, settings, datetime(2026, 1, 14, 10, 0, tzinfo=UTC)) is None
+    assert due_report(Settings(), datetime(2026, 1, 12, 10, 0, tzinfo=UTC)) is None
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == [written.name]

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         description="Chatwoot inbox channel type or inbox name -> catalog touchpoint id.",
     )
 
+    # -- scheduled reports (served by `touchpoints serve`) --------------------------------
+    report_dir: str | None = Field(
+        None, description="When set, the previous week's report is written here every week."
+    )
+    report_lang: str = "pt-BR"
+    report_format: str = "pdf"
+    report_timezone: str = "America/Sao_Paulo"
+    report_weekday: int = Field(0, ge=0, le=6, description="Day to write it (0 = Monday).")
+    report_hour: int = Field(7, ge=0, le=23, description="Local hour to write it.")
+
     # -- surveys and privacy -------------------------------------------------------------
     survey_ttl_days: int = 14
     comment_retention_days: int | None = Field(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,10 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        purge = None
-        if service.settings.comment_retention_days is not None:
-            purge = asyncio.create_task(_purge_comments_daily(service))
+        tasks = [asyncio.create_task(_repeat(*job)) for job in _housekeeping(service)]
         yield
-        if purge is not None:
-            purge.cancel()
+        for task in tasks:
+            task.cancel()
         service.close()
 
     app = FastAPI(
@@ -189,21 +188,39 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
     return app
 
 
-async def _purge_comments_daily(service: Service) -> None:
-    """Apply the comment retention period (LGPD/GDPR) at start-up and then once a day."""
-    from starlette.concurrency import run_in_threadpool
-
+def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], object]]]:
+    """What the server does on its own, as (name, every seconds, job): the comment
+    retention period (LGPD/GDPR) daily, and the weekly report when a directory is set."""
     from touchpoints.privacy import purge_comments
+    from touchpoints.reports.schedule import write_due_report
+
+    settings = service.settings
+    jobs: list[tuple[str, float, Callable[[], object]]] = []
+    if settings.comment_retention_days is not None:
+        days = settings.comment_retention_days
+        jobs.append(("comment retention", 24 * 3600, lambda: service.read(purge_comments, days)))
+    if settings.report_dir:
+        jobs.append(
+            (
+                "weekly report",
+                600,
+                lambda: service.read(write_due_report, settings, datetime.now(UTC)),
+            )
+        )
+    return jobs
+
+
+async def _repeat(name: str, every: float, job: Callable[[], object]) -> None:
+    """Run `job` in a worker thread now and then every `every` seconds; a failure is
+    logged (without details that could hold personal data) and tried again next time."""
+    from starlette.concurrency import run_in_threadpool
 
     while True:
         try:
-            done = await run_in_threadpool(
-                service.read, purge_comments, service.settings.comment_retention_days
-            )
-            log.info("comment retention: %s comments dropped", done.get("comments"))
-        except Exception as exc:  # the next day tries again; the server stays up
-            log.warning("comment retention failed: %s", type(exc).__name__)
-        await asyncio.sleep(24 * 3600)
+            log.info("%s: %s", name, await run_in_threadpool(job))
+        except Exception as exc:
+            log.warning("%s failed: %s", name, type(exc).__name__)
+        await asyncio.sleep(every)
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -213,9 +230,13 @@ def _error_handlers(app: FastAPI) -> None:
     async def usage(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 400)
 
+    from touchpoints.server.dashboard import forbidden_page
+    from touchpoints.server.users import Forbidden
+
     handlers: dict[Any, Any] = {
         api.BodyTooLarge: too_large,
         TouchpointsError: usage,
+        Forbidden: forbidden_page,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)

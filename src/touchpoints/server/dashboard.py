@@ -439,8 +439,18 @@ def dataset(page: Page, name: str) -> Any:
     if name == "comments":
         return page.get(comments, scope)
     if name == "first_touch":
+        # The survey's "how did you first hear about us?" when customers answered it;
+        # otherwise each customer's first touchpoint in the journeys.
+        from touchpoints.surveys import first_heard
+
+        heard = page.get(first_heard, scope)
+        if heard["answers"]:
+            return {"source": "survey", "rows": heard["rows"]}
         starts = page.get(dfg, scope)["starts"]
-        return {"rows": [{"touchpoint": k, "customers": v} for k, v in starts.items()]}
+        return {
+            "source": "journeys",
+            "rows": [{"touchpoint": k, "customers": v} for k, v in starts.items()],
+        }
     if name == "attribution":
         return page.get(all_attribution, scope)
     if name == "insights":
@@ -504,6 +514,20 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
         .render(t=lambda k, **v: i18n.t(lang, k, **v), lang=lang, next=safe_next(next), error=None)
     )
     return HTMLResponse(html)
+
+
+def forbidden_page(request: Request, exc: Exception) -> Response:
+    """403 for a role that may not see a page: an HTML page in the reader's language for a
+    browser, the JSON message for the data endpoints and other clients."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"detail": str(getattr(exc, "detail", exc))}, 403)
+    lang = language(request)
+    html = (
+        templates()
+        .get_template("forbidden.html")
+        .render(t=lambda k, **v: i18n.t(lang, k, **v), lang=lang)
+    )
+    return HTMLResponse(html, 403)
 
 
 @router.post("/login")
@@ -919,7 +943,8 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     grouped = {
         s: [c for c in notes if c["sentiment"] == s] for s in ("negative", "neutral", "positive")
     }
-    first = dataset(page, "first_touch")["rows"]
+    first_touch = dataset(page, "first_touch")
+    first = first_touch["rows"]
     label = names(page)
     first_spec = {
         "kind": "bar",
@@ -936,6 +961,7 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         grouped=grouped,
         first=first,
         first_spec=first_spec,
+        first_title="first_heard_survey" if first_touch["source"] == "survey" else "first_heard",
         label=label,
     )
 

@@ -227,13 +227,21 @@ def current_user(request: Request) -> User:
     return user
 
 
+class Forbidden(HTTPException):
+    """A signed-in user whose role does not cover the page (a page, not an API error:
+    app.py answers browsers with the dashboard's HTML page, other clients with JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=403, detail="your role cannot open this page")
+
+
 def require_role(*roles: str) -> Callable[[Request], User]:
     """A dependency letting in admins and the listed roles; others get 403."""
 
     def dependency(request: Request) -> User:
         user = current_user(request)
         if not user.can(*roles):
-            raise HTTPException(status_code=403, detail="your role cannot open this page")
+            raise Forbidden()
         return user
 
     return dependency
