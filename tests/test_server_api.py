@@ -370,6 +370,7 @@ def test_health_metrics_and_security_headers(client: TestClient) -> None:
     # Swagger UI is served from our own /static: nothing on the page names another host.
     assert "http://" not in docs.text and "https://" not in docs.text
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert '"validatorUrl": null' in docs.text  # no badge fetched from validator.swagger.io
     assert "https:" not in docs.headers["content-security-policy"]
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert "/v1/events" in client.get("/openapi.json").json()["paths"]

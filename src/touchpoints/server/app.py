@@ -174,6 +174,8 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
+            # Swagger UI would otherwise ask validator.swagger.io for a badge.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     app.include_router(api.router)
