@@ -513,6 +513,29 @@ def test_slow_results_are_reused_for_a_while_after_new_data(
     assert service.calls == 2
 
 
+def test_with_a_warmer_slow_results_stay_served_until_it_refreshes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 10M events a warm-up round takes minutes: an entry older than STALE_SECONDS is
+    still served (and the warmer woken) rather than recomputed in the visitor's request."""
+
+    class StubWarmer:
+        woken = 0
+
+        def wake(self) -> None:
+            self.woken += 1
+
+    service = FakeService()
+    monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "STALE_SECONDS", 0.0)
+    warmer = StubWarmer()
+    cache.cache_for(service).warmer = warmer
+    cache.cached(service, counting, 1)
+    service.ingests += 1
+    assert cache.cached(service, counting, 1) == {"x": 1, "ingests": 0}
+    assert service.calls == 1 and warmer.woken == 1
+
+
 # -- CLI -------------------------------------------------------------------------------------
 def refused(result: Any) -> str:
     """The UsageError a command raised (cli.main turns it into one line and exit 2)."""

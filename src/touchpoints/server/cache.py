@@ -17,8 +17,9 @@ A `Warmer` thread per Service computes the pages' default analyses after server 
 debounced, after each ingestion, and recomputes every entry pages asked for recently. So:
 - a fast result (under SLOW_SECONDS) that is out of date is recomputed for the visitor;
 - a slow one is served as it was (stale-while-revalidate, with its `computed_at` time for
-  an "as of" note) while the warmer computes the newer one; past STALE_SECONDS of
-  staleness the visitor waits for a fresh one.
+  an "as of" note) while the warmer computes the newer one, however long its round takes;
+  without a warmer (scripts, tests), past STALE_SECONDS of staleness the visitor waits for
+  a fresh one.
 """
 
 from __future__ import annotations
@@ -227,7 +228,10 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             if entry is not None:
                 fresh = entry.version == version
                 slow = SLOW_SECONDS if cache.warmer is None else WARMED_SLOW_SECONDS
-                if fresh or (entry.cost >= slow and now - entry.computed_at < STALE_SECONDS):
+                # With a warmer the refresh is already on its way, however long a round
+                # takes (minutes at 10M events): keep serving the last result meanwhile.
+                recent = cache.warmer is not None or now - entry.computed_at < STALE_SECONDS
+                if fresh or (entry.cost >= slow and recent):
                     cache.entries.move_to_end(key)
                     cache.hits += 1
                     cache.stale_hits += not fresh
