@@ -120,16 +120,8 @@ def _check_engine(store: Store) -> None:
 
 
 def param_rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """A parameterised SELECT in the engine's own dialect (`?` becomes its placeholder);
-    `Store.query` takes no parameters, and ids typed by people must never be spliced in."""
-    sql = sql.replace("?", store.placeholder)
-    if store.engine == "duckdb":
-        cur = store.con.execute(sql, list(params))  # type: ignore[attr-defined]
-        names = [d[0] for d in cur.description]
-    else:
-        cur = store.conn.execute(sql, list(params))  # type: ignore[attr-defined]
-        names = [d.name for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    """A parameterised SELECT (`?` marks): ids typed by people are never spliced in."""
+    return store.query_params(sql, params)
 
 
 def param_exec(store: Store, sql: str, params: Sequence[Any] = ()) -> None:

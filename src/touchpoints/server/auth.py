@@ -55,14 +55,10 @@ def _now() -> datetime:
 
 
 def _rows(store: Store, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """A parameterised SELECT (`Store.query` takes no parameters); `?` is rewritten to
-    the engine's placeholder."""
-    sql = sql.replace("?", store.placeholder)
-    if store.engine == "duckdb":
-        return store.con.execute(sql, list(params)).fetchall()  # type: ignore[attr-defined]
-    if store.engine == "postgres":
-        return store.conn.execute(sql, list(params)).fetchall()  # type: ignore[attr-defined]
-    raise UsageError(f"API keys need a DuckDB or PostgreSQL store, not {store.engine}")
+    """A parameterised SELECT (`?` marks) as tuples; keys live in DuckDB or PostgreSQL."""
+    if store.engine not in ("duckdb", "postgres"):
+        raise UsageError(f"API keys need a DuckDB or PostgreSQL store, not {store.engine}")
+    return [tuple(r.values()) for r in store.query_params(sql, params)]
 
 
 def _audit(store: Store, action: str, detail: str) -> None:

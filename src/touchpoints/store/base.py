@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from touchpoints.catalog import Catalog, default_catalog, parse_catalog
+from touchpoints.errors import StoreError
 from touchpoints.events import COLUMN_NAMES, COLUMNS
 from touchpoints.ingest import (
     IngestResult,
@@ -46,6 +47,11 @@ class Store(ABC):
     @abstractmethod
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Run one SELECT written in DuckDB's dialect; rows as dicts."""
+
+    def query_params(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """A parameterised SELECT in the engine's own dialect, `?` marking each parameter:
+        for values people type (ids, names), which must never be spliced into SQL."""
+        raise StoreError(f"parameterised queries need DuckDB or PostgreSQL, not {self.engine}")
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:

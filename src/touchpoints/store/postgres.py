@@ -78,6 +78,11 @@ class PostgresStore(Store):
             names = [d.name for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def query_params(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql.replace("?", "%s"), list(params))
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.conn.execute(sql, params)
 
