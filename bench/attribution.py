@@ -39,7 +39,7 @@ import numpy as np
 import touchpoints as tp
 from common import write_section
 from touchpoints.analytics.attribution import attribution, shapley_from_sets
-from touchpoints.catalog import default_catalog
+from touchpoints.core.catalog import default_catalog
 from touchpoints.demo import generate
 
 HERE = Path(__file__).resolve().parent

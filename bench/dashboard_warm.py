@@ -68,10 +68,10 @@ def main() -> None:
     db, n, _ = store_for(demo_file(args.customers, args.seed))
     from fastapi.testclient import TestClient
 
+    from touchpoints.core.settings import Settings
     from touchpoints.server import users
     from touchpoints.server.app import create_app
     from touchpoints.server.cache import cache_for
-    from touchpoints.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         copy = str(Path(tmp) / "store.duckdb")

@@ -91,10 +91,10 @@ def bench_staffing(db: str, parquet: str, runs: int) -> dict[str, Any]:
 def bench_pages(db: str) -> list[tuple[str, float, float, float]]:
     from fastapi.testclient import TestClient
 
+    from touchpoints.core.settings import Settings
     from touchpoints.server import users
     from touchpoints.server.app import create_app
     from touchpoints.server.cache import bump
-    from touchpoints.settings import Settings
 
     app = create_app(settings=Settings(secret_key="bench" * 8), target=db)
     service = app.state.service

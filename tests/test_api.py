@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import touchpoints as tp
-from touchpoints.events import COLUMNS
+from touchpoints.core.events import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 

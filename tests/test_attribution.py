@@ -34,7 +34,7 @@ from touchpoints.analytics.attribution import (
 from touchpoints.analytics.base import Filters, Scope
 from touchpoints.cli import app
 from touchpoints.commands.attribution import register
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 register(app)

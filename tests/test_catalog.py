@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import touchpoints as tp
-from touchpoints.catalog import TARGET_KEYS
+from touchpoints.core.catalog import TARGET_KEYS
 
 TOUCHPOINTS_BIN = str(Path(sys.executable).with_name("touchpoints"))
 DEFAULT_FILE = str(resources.files("touchpoints").joinpath("data/catalog.yaml"))

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from touchpoints.connectors import chatwoot
+from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
-from touchpoints.settings import Settings
 from touchpoints.store.base import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectors"

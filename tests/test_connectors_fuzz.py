@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from touchpoints.connectors import twilio, whatsapp
+from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
-from touchpoints.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectors"
 SECRET = "fuzz-secret"

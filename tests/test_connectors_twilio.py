@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from touchpoints.connectors import twilio
+from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
-from touchpoints.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectors"
 TOKEN = "twilio-auth-token-0a1b2c"

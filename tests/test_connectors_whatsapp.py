@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from touchpoints.connectors import whatsapp
+from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
-from touchpoints.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectors"
 SECRET = "meta-app-secret-3f9a"
@@ -241,7 +241,7 @@ def test_signed_body_that_is_not_json_is_kept_and_answered_400(client: TestClien
 
 def test_unknown_touchpoint_in_catalog_is_rejected_into_quarantine(tmp_path: Path) -> None:
     """A catalog without `whatsapp`: the events are refused by validation, and kept."""
-    from touchpoints.catalog import parse_catalog
+    from touchpoints.core.catalog import parse_catalog
 
     settings = Settings(_env_file=None, whatsapp_app_secret=SECRET, whatsapp_verify_token=VERIFY)
     app = create_app(settings=settings, target=str(tmp_path / "nowa.duckdb"))

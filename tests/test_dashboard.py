@@ -23,12 +23,12 @@ from touchpoints.analytics.base import Filters, Scope
 from touchpoints.analytics.journeys import variants
 from touchpoints.analytics.kpis import kpis
 from touchpoints.analytics.strength import touchpoint_strength
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
+from touchpoints.core.settings import Settings
 from touchpoints.server import cache, users
 from touchpoints.server.app import create_app
 from touchpoints.server.cache import cache_for
 from touchpoints.server.dashboard import STATIC_DIR, fmt_num, fmt_pct, fmt_secs
-from touchpoints.settings import Settings
 
 SECRET = "test-secret-key-0123456789abcdef"
 PASSWORD = "correct horse"

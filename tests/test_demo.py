@@ -18,8 +18,8 @@ import pytest
 
 import touchpoints as tp
 from touchpoints import demo
-from touchpoints.errors import UsageError
-from touchpoints.events import COLUMN_NAMES
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.store.base import Store
 
 CUSTOMERS = 4000

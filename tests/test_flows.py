@@ -28,7 +28,7 @@ from touchpoints.analytics.cycles import CycleOptions
 from touchpoints.analytics.flows import funnel, gaps, sankey
 from touchpoints.cli import app
 from touchpoints.commands.flows import humanize
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 H = 3600

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import touchpoints as tp
-from touchpoints.errors import InputFileError, UsageError
-from touchpoints.events import COLUMN_NAMES
+from touchpoints.core.errors import InputFileError, UsageError
+from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest import parse_mapping
 from touchpoints.store.base import Store
 
@@ -1094,7 +1094,7 @@ def test_json_array_file_is_read_like_json_lines(store, tmp_path) -> None:
 
 
 def test_empty_file_is_a_clear_file_error(store, tmp_path) -> None:
-    from touchpoints.errors import InputFileError
+    from touchpoints.core.errors import InputFileError
 
     path = tmp_path / "empty.csv"
     path.write_text("")

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from touchpoints import privacy
-from touchpoints.catalog import default_catalog
-from touchpoints.events import COLUMN_NAMES
+from touchpoints.core.catalog import default_catalog
+from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest import LazyRecords, check_records, stage_file
 from touchpoints.server.api import parse_body
 from touchpoints.store import open_store

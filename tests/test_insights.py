@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import touchpoints as tp
 from touchpoints.analytics.insights import fmt, insights
 from touchpoints.commands.insights import register
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 DAY0 = datetime(2026, 2, 2, 10)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from touchpoints.analytics.base import Filters, Scope
 from touchpoints.analytics.cycles import CycleOptions
 from touchpoints.analytics.journeys import dfg, variants
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 

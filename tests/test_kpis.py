@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from touchpoints.analytics.base import Filters, PhaseOptions
 from touchpoints.analytics.kpis import KPI_KEYS
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 COUNTS = ("events", "customers", "offered", "answered", "abandoned", "conversions")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from touchpoints.analytics.live import alerts_for, live_snapshot
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 NOW = datetime(2026, 1, 10, 12, 0, 0)

@@ -13,7 +13,7 @@ import pytest
 
 import touchpoints as tp
 from touchpoints import privacy
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 KEY = "k'ey with quote"
@@ -224,8 +224,8 @@ def test_server_applies_comment_retention_at_start(tmp_path: Path) -> None:
 
     from fastapi.testclient import TestClient
 
+    from touchpoints.core.settings import Settings
     from touchpoints.server.app import create_app
-    from touchpoints.settings import Settings
 
     db = str(tmp_path / "r.duckdb")
     recent = datetime.now(UTC).replace(tzinfo=None).isoformat()

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from conftest import _open, write_csv
 from touchpoints.analytics.kpis import KPI_KEYS
-from touchpoints.catalog import default_catalog
-from touchpoints.events import COLUMN_NAMES, PHASES
+from touchpoints.core.catalog import default_catalog
+from touchpoints.core.events import COLUMN_NAMES, PHASES
 from touchpoints.store.base import Store
 
 CATALOG = {t.id: t for t in default_catalog().touchpoints if t.is_touchpoint}

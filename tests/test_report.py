@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from touchpoints.cli import app
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.reports import svg
 from touchpoints.reports.labels import fmt_number
 from touchpoints.reports.report import build_report, period_filters, report_data
@@ -249,8 +249,8 @@ def test_weekly_report_is_due_from_its_hour_and_written_once(loaded: Store, tmp_
     turn; once written, nothing is due until the next week."""
     from datetime import UTC, datetime
 
+    from touchpoints.core.settings import Settings
     from touchpoints.reports.schedule import due_report, write_due_report
-    from touchpoints.settings import Settings
 
     settings = Settings(report_dir=str(tmp_path / "reports"), report_format="html")
     before = due_report(settings, datetime(2026, 1, 12, 9, 59, tzinfo=UTC))

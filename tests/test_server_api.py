@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 import touchpoints as tp
 from touchpoints.cli import app as cli
+from touchpoints.core.settings import Settings
 from touchpoints.server import auth
 from touchpoints.server.app import create_app
 from touchpoints.server.service import Service, split_result
-from touchpoints.settings import Settings
 
 EVENTS = [
     {"event_id": "a1", "customer_id": "c1", "touchpoint": "website", "ts": "2025-03-01T10:00:00"},

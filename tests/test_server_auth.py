@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import _PG_PROBLEM, PG_URL
 from touchpoints.cli import app as cli
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.server import auth
 from touchpoints.server.app import create_app
 

@@ -190,9 +190,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
         status_code_conformance,
     )
 
+    from touchpoints.core.settings import Settings
     from touchpoints.server import api, auth
     from touchpoints.server.app import create_app
-    from touchpoints.settings import Settings
 
     secrets = dict(
         secret_key="k" * 32,

@@ -18,7 +18,7 @@ import touchpoints as tp
 from conftest import spark_target, write_csv
 from touchpoints.analytics.base import Filters, Scope
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
-from touchpoints.errors import StoreError
+from touchpoints.core.errors import StoreError
 from touchpoints.store.base import Store
 from touchpoints.store.spark import SparkStore, SparkTarget, to_spark
 

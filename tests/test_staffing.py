@@ -32,7 +32,7 @@ from touchpoints.analytics.staffing import (
     service_level,
 )
 from touchpoints.commands.staffing import register
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 SPEC_KEYS = {"agents", "service_level", "waiting_probability", "occupancy", "scheduled_agents"}

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from touchpoints import surveys
-from touchpoints.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
 from touchpoints.server.auth import create_key
 from touchpoints.server.surveys import SlidingWindow, choose_language
-from touchpoints.settings import Settings
 from touchpoints.store.base import Store
 
 SECRET = "test-secret-key-0123456789"
@@ -333,7 +333,7 @@ def _auth(key: str) -> dict[str, str]:
 
 def test_cli_survey_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from touchpoints.cli import app
-    from touchpoints.settings import get_settings
+    from touchpoints.core.settings import get_settings
     from touchpoints.store import open_store
 
     db = str(tmp_path / "cli.duckdb")

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import touchpoints as tp
 from touchpoints.analytics.whatif import reweight, whatif
 from touchpoints.commands.insights import register
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 Step = tuple[str, dict[str, Any]]

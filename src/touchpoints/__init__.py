@@ -9,8 +9,14 @@ The public Python API is small and explicit::
 """
 
 from touchpoints.analytics.base import Filters, PhaseOptions
-from touchpoints.catalog import Catalog, Touchpoint, default_catalog, load_catalog, parse_catalog
-from touchpoints.errors import (
+from touchpoints.core.catalog import (
+    Catalog,
+    Touchpoint,
+    default_catalog,
+    load_catalog,
+    parse_catalog,
+)
+from touchpoints.core.errors import (
     CatalogError,
     InputFileError,
     StoreError,

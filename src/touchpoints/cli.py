@@ -36,7 +36,7 @@ from touchpoints.commands.common import (
 )
 from touchpoints.commands.common import lang_code as _lang
 from touchpoints.commands.common import print_json as _print_json
-from touchpoints.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError
 
 app = typer.Typer(
     help="Touchpoints: see, measure and improve every point where customers meet the company.",
@@ -97,7 +97,7 @@ def catalog_show(
     lang: LangOpt = "en",
 ) -> None:
     """Show the catalog: id, name, kind, channel, planned phases, visibility, targets."""
-    from touchpoints.catalog import load_catalog
+    from touchpoints.core.catalog import load_catalog
     from touchpoints.render import catalog_table
     from touchpoints.store import open_store
 
@@ -117,7 +117,7 @@ def catalog_validate(
     file: Annotated[Path, typer.Argument(help="The catalog YAML to check.")],
 ) -> None:
     """Check a catalog file; every problem is named by entry and field."""
-    from touchpoints.catalog import load_catalog
+    from touchpoints.core.catalog import load_catalog
 
     catalog = load_catalog(file)
     n = sum(1 for t in catalog.touchpoints if t.is_touchpoint)
@@ -129,7 +129,7 @@ def catalog_load(
     file: Annotated[Path, typer.Argument(help="The catalog YAML to store.")], db: DbOpt = None
 ) -> None:
     """Store a catalog with the events, so later commands use it."""
-    from touchpoints.catalog import load_catalog
+    from touchpoints.core.catalog import load_catalog
     from touchpoints.store import open_store
 
     catalog = load_catalog(file)
@@ -162,7 +162,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Load events; bad rows go to quarantine with file, row, column and reason."""
-    from touchpoints.catalog import load_catalog
+    from touchpoints.core.catalog import load_catalog
     from touchpoints.ingest import parse_mapping
     from touchpoints.render import ingest_summary
     from touchpoints.store import open_store

@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from touchpoints.errors import UsageError
-from touchpoints.events import COLUMN_NAMES, COLUMNS
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import COLUMN_NAMES, COLUMNS
 
 CHUNK_CUSTOMERS = 50_000
 YEAR_DAYS = 365

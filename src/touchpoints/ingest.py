@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from touchpoints.catalog import Catalog
-from touchpoints.errors import InputFileError, UsageError
-from touchpoints.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
+from touchpoints.core.catalog import Catalog
+from touchpoints.core.errors import InputFileError, UsageError
+from touchpoints.core.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
 from touchpoints.privacy import pseudonymize, pseudonymize_key, pseudonymize_sql
 
 FORMATS = {

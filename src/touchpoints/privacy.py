@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,7 +67,7 @@ def pseudonymize_key() -> str | None:
     """The active key, or None when pseudonymisation is off."""
     if _key_override is not _UNSET:
         return _key_override  # type: ignore[return-value]
-    from touchpoints.settings import get_settings
+    from touchpoints.core.settings import get_settings
 
     return _secret(get_settings().pseudonymize_key)
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from touchpoints.catalog import Catalog
+from touchpoints.core.catalog import Catalog
 from touchpoints.ingest import IngestResult
 
 LABELS = {

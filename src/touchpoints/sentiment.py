@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     from touchpoints.analytics.base import Scope

@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.errors import TouchpointsError, UsageError
+from touchpoints.core.errors import TouchpointsError, UsageError
 from touchpoints.privacy import param_exec, param_rows
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from touchpoints.analytics.base import Scope
-    from touchpoints.catalog import Catalog
-    from touchpoints.settings import Settings
+    from touchpoints.core.catalog import Catalog
+    from touchpoints.core.settings import Settings
     from touchpoints.store.base import Store
 
 SIGNING_CONTEXT = b"touchpoints-survey-v1."

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from touchpoints.analytics.base import Scope, lit, parse_duration
+from touchpoints.analytics.base import Scope, lit
 from touchpoints.analytics.cycles import CycleOptions, steps_relation
-from touchpoints.errors import UsageError
-from touchpoints.events import PHASES
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import PHASES
+from touchpoints.core.time import parse_duration
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

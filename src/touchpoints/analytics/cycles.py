@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from touchpoints.analytics.base import Scope, events_relation, parse_duration
-from touchpoints.events import NON_STEP_SQL
+from touchpoints.analytics.base import Scope, events_relation
+from touchpoints.core.events import NON_STEP_SQL
+from touchpoints.core.time import parse_duration
 
 DEFAULT_GAP = "30d"
 

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Scope, lit
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps, steps_relation
-from touchpoints.errors import UsageError
-from touchpoints.events import PHASES
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -32,12 +32,12 @@ from touchpoints.analytics.base import Scope, scoped_events
 from touchpoints.analytics.kpis import aggregates, derive
 from touchpoints.analytics.moments import moments
 from touchpoints.analytics.strength import touchpoint_strength
-from touchpoints.errors import UsageError
-from touchpoints.events import PHASES
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
     from touchpoints.analytics.cycles import CycleOptions
-    from touchpoints.catalog import Catalog
+    from touchpoints.core.catalog import Catalog
     from touchpoints.store.base import Store
 
 RULE = (

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from touchpoints.analytics.base import Scope, scoped_events
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
-from touchpoints.errors import UsageError
-from touchpoints.events import NON_STEP_SQL
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import NON_STEP_SQL
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

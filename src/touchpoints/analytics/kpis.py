@@ -10,9 +10,10 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events, zone_info
-from touchpoints.errors import UsageError
-from touchpoints.events import PHASES
+from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events
+from touchpoints.core.errors import UsageError
+from touchpoints.core.events import PHASES
+from touchpoints.core.time import zone_info
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
 from touchpoints.analytics.kpis import kpis
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Scope, events_relation, scoped_events
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
-from touchpoints.events import PHASES
+from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

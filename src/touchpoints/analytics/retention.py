@@ -26,8 +26,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events, zone_info
-from touchpoints.errors import UsageError
+from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
+from touchpoints.core.errors import UsageError
+from touchpoints.core.time import zone_info
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -27,8 +27,9 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events, zone_info
-from touchpoints.errors import UsageError
+from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
+from touchpoints.core.errors import UsageError
+from touchpoints.core.time import zone_info
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.base import Scope, events_relation
 from touchpoints.analytics.cycles import CycleOptions, steps_relation
-from touchpoints.events import PHASES
+from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
-    from touchpoints.catalog import Catalog
+    from touchpoints.core.catalog import Catalog
     from touchpoints.store.base import Store
 
 # Columns a feedback row borrows from the event it rates, so filters judge the interaction.

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from touchpoints.analytics.base import Scope, lit
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     from touchpoints.analytics.cycles import CycleOptions

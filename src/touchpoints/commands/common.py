@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from touchpoints.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError
 
 if TYPE_CHECKING:
     from touchpoints.analytics.base import Filters, Scope

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 import_app = typer.Typer(
     help="Import contacts from a channel's own logs (Asterisk queue_log).", no_args_is_help=True

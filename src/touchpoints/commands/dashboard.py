@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store

@@ -15,7 +15,7 @@ import typer
 
 from touchpoints.commands.common import DbOpt, JsonOpt, err, out, print_json
 from touchpoints.commands.surveys import open_existing
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 customer_app = typer.Typer(
     help="One customer's data: export it (access) or erase it (LGPD/GDPR).", no_args_is_help=True
@@ -91,8 +91,8 @@ def purge_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Drop free-text comments older than the retention period (scores are kept)."""
+    from touchpoints.core.settings import get_settings
     from touchpoints.privacy import purge_comments
-    from touchpoints.settings import get_settings
 
     retention = days if days is not None else get_settings().comment_retention_days
     with open_existing(db) as store:

@@ -23,7 +23,7 @@ from touchpoints.commands.common import (
     open_for_reading,
     out,
 )
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 DEMO_USER = "admin"
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 keys_app = typer.Typer(
     help="API keys for /v1 (scopes ingest, read, admin; admin implies the others).",
@@ -42,7 +42,7 @@ def serve(
     """Serve the API, webhooks, survey pages and dashboard (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from touchpoints.settings import get_settings
+    from touchpoints.core.settings import get_settings
     from touchpoints.store import resolve_target
 
     settings = get_settings()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
-from touchpoints.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -56,7 +56,7 @@ def link_command(
     Needs TOUCHPOINTS_SECRET_KEY (signs the link) and TOUCHPOINTS_PUBLIC_URL (the address
     customers reach). The link works once, until it expires.
     """
-    from touchpoints.settings import get_settings
+    from touchpoints.core.settings import get_settings
     from touchpoints.surveys import create_link
 
     settings = get_settings()

@@ -19,7 +19,7 @@ from touchpoints.analytics.flows import funnel, gaps
 from touchpoints.analytics.insights import insights
 from touchpoints.analytics.journeys import variants
 from touchpoints.analytics.kpis import kpis
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.reports import svg
 from touchpoints.reports.labels import LABELS, fmt_number, fmt_percent, fmt_seconds
 

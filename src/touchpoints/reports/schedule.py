@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from touchpoints.settings import Settings
+    from touchpoints.core.settings import Settings
     from touchpoints.store.base import Store
 
 

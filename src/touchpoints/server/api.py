@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from touchpoints.errors import CatalogError
+from touchpoints.core.errors import CatalogError
 from touchpoints.ingest import LazyRecords, loads_strict
 from touchpoints.server import queries
 from touchpoints.server.auth import ApiKey, require_scope
@@ -456,7 +456,7 @@ CATALOG_BODY = {
 )
 async def put_catalog(request: Request, key: Annotated[ApiKey, ADMIN]) -> Response:
     """Validated like `touchpoints catalog load`; events already stored are kept."""
-    from touchpoints.catalog import parse_catalog
+    from touchpoints.core.catalog import parse_catalog
 
     service = service_of(request)
     body = await read_body(request, service.settings.max_body_bytes)

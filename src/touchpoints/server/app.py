@@ -21,11 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from touchpoints.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.settings import Settings
 from touchpoints.server import api
 from touchpoints.server.metrics import Metrics
 from touchpoints.server.service import Service
-from touchpoints.settings import Settings
 
 log = logging.getLogger("touchpoints.server")
 

@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
 SCOPES = ("ingest", "read", "admin")

@@ -32,9 +32,9 @@ from touchpoints.analytics.journeys import dfg, variants
 from touchpoints.analytics.kpis import aggregates, derive, kpis
 from touchpoints.analytics.moments import moments
 from touchpoints.analytics.strength import touchpoint_strength
-from touchpoints.catalog import parse_catalog
-from touchpoints.errors import TouchpointsError
-from touchpoints.events import PHASES
+from touchpoints.core.catalog import parse_catalog
+from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.events import PHASES
 from touchpoints.server.cache import Job, Warmer, bump, cached, lookup
 from touchpoints.server.users import (
     COOKIE,

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from touchpoints.analytics.live import live_snapshot
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 from touchpoints.server.users import require_role
 
 router = APIRouter()

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from touchpoints.core.settings import Settings, get_settings
 from touchpoints.ingest import LazyRecords, RecordsResult
-from touchpoints.settings import Settings, get_settings
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 
 from touchpoints.analytics.base import lit
-from touchpoints.errors import UsageError
+from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

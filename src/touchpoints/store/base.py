@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from touchpoints.catalog import Catalog, default_catalog, parse_catalog
-from touchpoints.errors import StoreError
-from touchpoints.events import COLUMN_NAMES, COLUMNS
+from touchpoints.core.catalog import Catalog, default_catalog, parse_catalog
+from touchpoints.core.errors import StoreError
+from touchpoints.core.events import COLUMN_NAMES, COLUMNS
 from touchpoints.ingest import (
     IngestResult,
     RecordsResult,

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from touchpoints.errors import StoreError
+from touchpoints.core.errors import StoreError
 from touchpoints.ingest import Staged
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
 

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import duckdb
 import psycopg
 
-from touchpoints.errors import StoreError
-from touchpoints.events import COLUMN_NAMES
+from touchpoints.core.errors import StoreError
+from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest import Staged
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
 from touchpoints.store.schema import column_ddl

@@ -6,7 +6,7 @@ differently.
 
 from __future__ import annotations
 
-from touchpoints.events import COLUMNS
+from touchpoints.core.events import COLUMNS
 
 SQL_TYPES = {
     "duckdb": {

@@ -39,8 +39,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from touchpoints.errors import StoreError
-from touchpoints.events import COLUMN_NAMES, COLUMNS
+from touchpoints.core.errors import StoreError
+from touchpoints.core.events import COLUMN_NAMES, COLUMNS
 from touchpoints.ingest import Staged
 from touchpoints.store.base import Store
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from touchpoints.errors import CatalogError
+from touchpoints.core.errors import CatalogError
 
 Kind = Literal["static", "interactive", "human"]
 Visibility = Literal["both", "company", "customer"]

@@ -1,0 +1,75 @@
+"""Durations and points in time as users type them (`30d`, `2026-01-31`), and time zones.
+
+Every interface parses options the same way: a bare date as `--to` covers that whole day,
+and bare dates and naive times are read in the user's `--timezone`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from touchpoints.core.errors import UsageError
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float | int, option: str = "duration") -> float:
+    """'30d', '1h', '90d', '15m', '45s' or plain seconds -> seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} {text!r}: use a number with a unit, like 30d, 1h, 15m or 45s")
+    return float(m.group(1)) * UNIT_SECONDS[m.group(2) or "s"]
+
+
+def parse_when(
+    text: str | datetime | date | None, option: str, end: bool = False, tz: str = "UTC"
+) -> datetime | None:
+    """A --from/--to value as naive UTC. A bare date as --to covers that whole day.
+
+    Bare dates and naive timestamps are read in `tz` (a day in São Paulo starts at 03:00Z).
+    """
+    if text is None:
+        return None
+    zone = zone_info(tz)
+    if isinstance(text, datetime):
+        return _utc(text, zone)
+    raw = text.isoformat() if isinstance(text, date) else text.strip()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is not None:
+        if end:
+            day += timedelta(days=1)
+        start = _utc(datetime(day.year, day.month, day.day), zone)
+        return start - timedelta(microseconds=1) if end else start
+    try:
+        return _utc(datetime.fromisoformat(raw.replace("Z", "+00:00")), zone)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: use a date (2026-01-31) or an ISO timestamp"
+        ) from None
+
+
+def zone_info(tz: str) -> ZoneInfo:
+    """An IANA time zone; an unknown one is the user's mistake (exit 2), not an engine error."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"--timezone {tz!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+        ) from None
+
+
+def _utc(dt: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """Naive UTC; a naive `dt` is wall time in `zone` (UTC when not given)."""
+    if dt.tzinfo is None:
+        if zone is None or zone.key == "UTC":
+            return dt
+        dt = dt.replace(tzinfo=zone)
+    return dt.astimezone(UTC).replace(tzinfo=None)
