@@ -28,6 +28,7 @@ from touchpoints.ingest import (
     quarantine_sample,
     stage_file,
 )
+from touchpoints.store.dialects import Params
 from touchpoints.store.schema import ddl
 
 Progress = Callable[[str], None]
@@ -45,8 +46,9 @@ class Store(ABC):
 
     # -- engine primitives -------------------------------------------------------------
     @abstractmethod
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Run one SELECT written in DuckDB's dialect; rows as dicts."""
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        """Run one SELECT written in DuckDB's dialect; rows as dicts. Values are bound to
+        the query's `$name` markers from `params`, never written into its text."""
 
     def query_params(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         """A parameterised SELECT in the engine's own dialect, `?` marking each parameter:

@@ -10,6 +10,7 @@ import duckdb
 from touchpoints.core.errors import StoreError
 from touchpoints.ingest import Staged
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
+from touchpoints.store.dialects import Params, bound
 
 
 class DuckDBStore(Store):
@@ -32,8 +33,9 @@ class DuckDBStore(Store):
     def close(self) -> None:
         self.con.close()
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql)
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        values = bound(sql, params)
+        cur = self.con.execute(sql, values) if values else self.con.execute(sql)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

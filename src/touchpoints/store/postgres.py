@@ -10,7 +10,6 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -21,18 +20,11 @@ from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest import Staged
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
+from touchpoints.store.dialects import Params, bound, to_postgres
 from touchpoints.store.schema import column_ddl
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COPY_BLOCK = 1 << 20
-
-
-@lru_cache(maxsize=512)
-def to_postgres(sql: str) -> str:
-    """Translate one analytics query from DuckDB's dialect to PostgreSQL's."""
-    import sqlglot
-
-    return sqlglot.transpile(sql, read="duckdb", write="postgres")[0]
 
 
 def split_schema(url: str) -> tuple[str, str | None]:
@@ -72,9 +64,9 @@ class PostgresStore(Store):
         if self._stage is not None:
             self._stage.close()
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         with self.conn.cursor() as cur:
-            cur.execute(to_postgres(sql))
+            cur.execute(to_postgres(sql), bound(sql, params))
             names = [d.name for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

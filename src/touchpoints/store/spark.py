@@ -43,6 +43,7 @@ from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
 from touchpoints.ingest import Staged
 from touchpoints.store.base import Store
+from touchpoints.store.dialects import Params, bound
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -476,9 +477,15 @@ class SparkStore(Store):
     def translate(self, sql: str) -> str:
         return to_spark(sql, tuple(sorted(self.tables.items())))
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        values = bound(sql, params)
         with _arrow_calls():
-            table = self.spark.sql(self.translate(sql)).toArrow()
+            frame = (
+                self.spark.sql(self.translate(sql), args=values)
+                if values
+                else self.spark.sql(self.translate(sql))
+            )
+            table = frame.toArrow()
         return _naive_utc(table).to_pylist()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:

@@ -1,0 +1,231 @@
+"""Numbers, shares, money, durations and dates as a reader of each language writes them.
+
+The one place where values are rounded for people: CLI tables, dashboard pages, reports,
+insight sentences and notebooks' HTML tables all format through here, with Babel's locale
+data (a Brazilian reads 5.410.019 and 26,3 %, an English reader 5,410,019 and 26.3%).
+JSON never passes through this module: it carries full precision.
+
+`value(key, x, lang)` formats a SPEC §4 metric (or any result column) by what it measures,
+so every table shows the same metric the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date as Date
+from datetime import datetime as DateTime
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time, format_timedelta
+from babel.numbers import format_currency, format_decimal, format_percent
+from babel.units import format_unit
+
+DASH = "—"
+CURRENCY = "BRL"
+
+# What each result column measures; anything not listed is shown as it is.
+COUNTS = frozenset(
+    {
+        "events",
+        "customers",
+        "offered",
+        "answered",
+        "abandoned",
+        "conversions",
+        "count",
+        "cases",
+        "reached",
+        "buyers",
+        "retained",
+        "agents",
+        "scheduled_agents",
+        "arrivals",
+        "made",
+        "kept",
+        "broken",
+        "answers",
+        "n",
+        "total",
+    }
+)
+SHARES = frozenset(
+    {
+        "abandonment_rate",
+        "service_level",
+        "fcr",
+        "promise_kept_rate",
+        "data_reuse_rate",
+        "retention",
+        "churn",
+        "share",
+        "conversion_rate",
+        "occupancy",
+        "waiting_probability",
+        "target_service_level",
+        "share_of_first",
+        "drop_off",
+        "share_of_cycles",
+    }
+)
+SECONDS = frozenset(
+    {
+        "tme_seconds",
+        "tma_seconds",
+        "mean_seconds",
+        "median_seconds",
+        "p90_seconds",
+        "asa_seconds",
+        "aht_seconds",
+        "seconds",
+        "wait_seconds",
+        "handle_seconds",
+    }
+)
+MONEY = frozenset({"revenue", "value"})
+SCORES = frozenset({"csat", "nps", "nps_margin", "csat_margin"})  # 0-100 scales
+MEANS = frozenset({"ces", "emotion", "traffic_erlangs", "events_per_customer"})
+
+
+@lru_cache(maxsize=8)
+def locale(lang: str) -> Locale:
+    """`en` or `pt-BR` as a Babel locale."""
+    return Locale.parse("pt_BR" if lang == "pt-BR" else "en")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def number(value: float | int | None, lang: str, digits: int = 0) -> str:
+    """`value` with exactly `digits` decimals and the locale's grouping."""
+    if _missing(value):
+        return DASH
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return format_decimal(value, format=pattern, locale=locale(lang))
+
+
+def integer(value: float | int | None, lang: str) -> str:
+    return number(value, lang, 0)
+
+
+def percent(share: float | None, lang: str, digits: int = 1) -> str:
+    """A share (0.263) as a percentage ('26,3%' / '26.3%')."""
+    if _missing(share):
+        return DASH
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
+    return format_percent(share, format=pattern, locale=locale(lang))
+
+
+def money(value: float | None, lang: str, currency: str = CURRENCY) -> str:
+    """Revenue as the reader writes it: 'R$ 1.234,56' in pt-BR."""
+    if _missing(value):
+        return DASH
+    return format_currency(value, currency, locale=locale(lang))
+
+
+_UNITS = (
+    ("duration-day", 86400),
+    ("duration-hour", 3600),
+    ("duration-minute", 60),
+    ("duration-second", 1),
+)
+
+
+def _unit(amount: int, unit: str, lang: str) -> str:
+    # Babel's short unit data says "1 horas" in pt-BR; format_timedelta has it right
+    # ("1 h") but turns 40 days into "1 mês", so days come from the unit data.
+    if unit == "duration-day":
+        return format_unit(amount, unit, length="short", locale=locale(lang))
+    size = dict(_UNITS)[unit]
+    return format_timedelta(
+        timedelta(seconds=amount * size), format="short", threshold=1, locale=locale(lang)
+    )
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    """The one duration style: the two largest units ('3 days 4 hr', '3 dias 4 h',
+    '12 min 5 s'); under ten seconds one decimal ('2.5 sec'). Waits, handle times and the
+    invisible gaps between touchpoints span seconds to months, so one unit is not enough."""
+    if _missing(seconds):
+        return DASH
+    assert seconds is not None
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 10:
+        return sign + format_unit(
+            round(seconds, 1), "duration-second", length="short", locale=locale(lang),
+            format="#,##0.#",
+        )  # fmt: skip
+    total = round(seconds)
+    for i, (unit, size) in enumerate(_UNITS):
+        if total >= size or unit == "duration-second":
+            whole, rest = divmod(total, size)
+            text = _unit(whole, unit, lang)
+            if i + 1 < len(_UNITS):
+                sub_unit, sub_size = _UNITS[i + 1]
+                sub = rest // sub_size
+                if sub:
+                    text += " " + _unit(sub, sub_unit, lang)
+            return sign + text
+    return DASH  # unreachable: seconds always matches
+
+
+def date(value: Date | DateTime | str | None, lang: str) -> str:
+    """A day: '05/01/2026' in pt-BR, '1/5/2026' in en (short, unambiguous for each)."""
+    if value is None:
+        return DASH
+    if isinstance(value, str):
+        value = Date.fromisoformat(value[:10])
+    if isinstance(value, DateTime):
+        value = value.date()
+    return format_date(value, "dd/MM/yyyy" if lang == "pt-BR" else "M/d/yyyy", locale=locale(lang))
+
+
+def datetime(value: DateTime | None, lang: str, seconds: bool = False) -> str:
+    """A local date and time (convert to the reader's zone first)."""
+    if value is None:
+        return DASH
+    time = "HH:mm:ss" if seconds else "HH:mm"
+    day = "dd/MM/yyyy" if lang == "pt-BR" else "M/d/yyyy"
+    return format_datetime(value, f"{day} {time}", locale=locale(lang))
+
+
+def time(value: DateTime | None, lang: str, seconds: bool = True) -> str:
+    if value is None:
+        return DASH
+    return format_time(value, "HH:mm:ss" if seconds else "HH:mm", locale=locale(lang))
+
+
+def value(key: str, x: Any, lang: str) -> str:
+    """A result column formatted by what it measures (see the sets above)."""
+    if _missing(x):
+        return DASH
+    if isinstance(x, bool):
+        return "✓" if x else "✗"
+    if key in COUNTS or key.endswith("_count"):
+        return integer(x, lang)
+    if key in SHARES or key.endswith("_rate") or key.endswith("_share"):
+        return percent(x, lang)
+    if key in SECONDS or key.endswith("_seconds"):
+        return duration(x, lang)
+    if key in MONEY:
+        return money(x, lang)
+    if key in SCORES:
+        return number(x, lang, 1)
+    if key in MEANS:
+        return number(x, lang, 2)
+    if isinstance(x, int):
+        return integer(x, lang)
+    if isinstance(x, float):
+        return number(x, lang, 2)
+    if isinstance(x, list | tuple):
+        return " › ".join(str(v) for v in x)
+    return str(x)
+
+
+def is_numeric(key: str, x: Any) -> bool:
+    """Right-aligned, never cut in a table."""
+    return isinstance(x, int | float) and not isinstance(x, bool)
