@@ -1,6 +1,7 @@
-"""Demo data: a year of a Brazilian tyre retailer's touchpoint events, deterministic per seed.
+"""Demo data: a year of a Brazilian tyre retailer's touchpoint events; the same random
+seed always gives the same file.
 
-The story is the seeds' (SPEC §1): a tyre bursts on the road (invisible: no event), the
+The story is the tyre retailer's (SPEC §1): a tyre bursts on the road (invisible: no event), the
 customer searches online and sees ads or signage, visits a store and talks to a sales rep,
 goes away to think (an invisible gap of days), asks for more on WhatsApp, chat or the phone,
 decides and buys; contract, SMS, delivery and fitting, support and an NPS survey follow.

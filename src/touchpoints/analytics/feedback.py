@@ -37,7 +37,8 @@ def comments(store: Store, scope: Scope, options: CommentsOptions) -> dict[str, 
     every comment in scope; `limit` only cuts the list."""
     limit = options.limit
     rows = store.query(
-        "SELECT event_id, ts, touchpoint, ref_event_id, nps, csat, ces, emotion, comment "
+        "SELECT event_id, ts, customer_id, touchpoint, ref_event_id, nps, csat, ces, emotion, "
+        "comment "
         f"FROM ({scoped_events(scope, with_catalog=False)}) e "
         "WHERE comment IS NOT NULL AND trim(comment) <> '' ORDER BY ts DESC, event_id",
         scope.params(),
@@ -111,6 +112,7 @@ def first_heard(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any
 class Comment(BaseModel):
     event_id: str
     ts: str
+    customer_id: str
     touchpoint: str
     ref_event_id: str | None
     nps: int | None

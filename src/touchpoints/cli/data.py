@@ -159,7 +159,8 @@ def demo_data(
         str, typer.Option("--start", help="First day of the simulated year.")
     ] = "2025-01-01",
 ) -> None:
-    """Write a realistic tyre-retailer event log (the example every page and doc uses), deterministic per seed."""
+    """Write a realistic tyre-retailer event log (the example every page and doc uses); the same
+    --seed always writes the same file."""
     from touchpoints.demo import generate
 
     stats = generate(customers=customers, seed=seed, out=out_file, start=start)
