@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-import touchpoints as tp
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 PG_URL = os.environ.get("TOUCHPOINTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -49,10 +49,10 @@ def spark_target(tmp_path: Path) -> str:
 
 def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
     if engine == "duckdb":
-        store = tp.open(str(tmp_path / f"{uuid.uuid4().hex}.duckdb"))
+        store = open_store(str(tmp_path / f"{uuid.uuid4().hex}.duckdb"))
         return store, store.close
     if engine == "spark":
-        store = tp.open(spark_target(tmp_path))
+        store = open_store(spark_target(tmp_path))
 
         def drop() -> None:
             # The session outlives the test: forget this store's database, keep the JVM.
@@ -66,7 +66,7 @@ def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {_PG_PROBLEM}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {_PG_PROBLEM}")
     schema = f"tp_test_{uuid.uuid4().hex[:12]}"
-    store = tp.open(f"{PG_URL}?schema={schema}")
+    store = open_store(f"{PG_URL}?schema={schema}")
 
     def cleanup() -> None:
         store.close()
@@ -138,3 +138,11 @@ def csv_file(tmp_path: Path) -> Callable[..., Path]:
         return write_csv(tmp_path / (name or f"events_{next(counter)}.csv"), rows, columns)
 
     return make
+
+
+def run(store: Store | None, name: str, **options: Any) -> dict[str, Any]:
+    """An analysis of the registry, run as every interface runs it: option values by name
+    (`by="touchpoint"`, `date_from="2026-01-01"`) -> the JSON object (`--json`)."""
+    from touchpoints.analytics.registry import get
+
+    return get(name).compute(store, **options)

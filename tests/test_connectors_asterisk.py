@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from touchpoints.cli import app
-from touchpoints.commands.connectors import import_queue_log
+from touchpoints.cli.connectors import import_queue_log
 from touchpoints.connectors.asterisk import parse_queue_log
 from touchpoints.store.base import Store
 

@@ -1,6 +1,6 @@
 """Offline sentiment (touchpoints.sentiment): rules on hand-picked cases, accuracy on a
 hand-labelled set of comments in pt-BR and en, language detection, and the read-time
-analysis `comment_sentiment` over a store."""
+analysis `feedback comments` over a store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from touchpoints import sentiment
+from conftest import run
+from touchpoints.analytics import sentiment
 from touchpoints.core.errors import UsageError
 from touchpoints.store.base import Store
 
@@ -188,7 +189,7 @@ def test_comment_sentiment_reads_scores_at_query_time(store: Store) -> None:
         "test",
     )
     assert result.stored == 4
-    out = sentiment.comment_sentiment(store)
+    out = run(store, "feedback.comments")
     assert [c["customer_id"] for c in out["comments"]] == ["c3", "c2", "c1"]
     by_customer = {c["customer_id"]: c for c in out["comments"]}
     assert by_customer["c1"]["label"] == "negative"

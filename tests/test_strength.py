@@ -24,7 +24,7 @@ from touchpoints.analytics.cycles import CycleOptions
 from touchpoints.analytics.moments import data_reuse_sql, emotion_sql, moments, promises_sql
 from touchpoints.analytics.retention import retention_cohorts, retention_sql
 from touchpoints.analytics.strength import strength_sql, touchpoint_strength
-from touchpoints.commands.common import journeys_app
+from touchpoints.cli.common import journeys_app
 from touchpoints.commands.strength import register
 from touchpoints.store.base import Store
 

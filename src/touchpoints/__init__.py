@@ -3,47 +3,52 @@
 The public Python API is small and explicit::
 
     import touchpoints as tp
-    store = tp.open("touchpoints.duckdb")
-    store.ingest(["events.csv"])
-    store.kpis(by="touchpoint")
+    ws = tp.open("touchpoints.duckdb")
+    ws.ingest("events.csv")
+    ws.kpis(by="touchpoint").to_pandas()
+    ws.journeys.dfg(case="cycle").to_dict()
+
+Names load on first use, so importing one submodule (the store, the CLI) does not import
+every analysis.
 """
 
-from touchpoints.analytics.base import Filters, PhaseOptions
-from touchpoints.core.catalog import (
-    Catalog,
-    Touchpoint,
-    default_catalog,
-    load_catalog,
-    parse_catalog,
-)
-from touchpoints.core.errors import (
-    CatalogError,
-    InputFileError,
-    StoreError,
-    TouchpointsError,
-    UsageError,
-)
-from touchpoints.ingest import IngestResult
-from touchpoints.store import Store
-from touchpoints.store import open_store as open
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Catalog",
-    "CatalogError",
-    "Filters",
-    "IngestResult",
-    "InputFileError",
-    "PhaseOptions",
-    "Store",
-    "StoreError",
-    "Touchpoint",
-    "TouchpointsError",
-    "UsageError",
-    "__version__",
-    "default_catalog",
-    "load_catalog",
-    "open",
-    "parse_catalog",
-]
+_EXPORTS = {
+    "open": "touchpoints.python",
+    "Workspace": "touchpoints.python",
+    "Result": "touchpoints.analytics.results",
+    "Scope": "touchpoints.analytics.scope",
+    "Catalog": "touchpoints.core.catalog",
+    "Touchpoint": "touchpoints.core.catalog",
+    "default_catalog": "touchpoints.core.catalog",
+    "load_catalog": "touchpoints.core.catalog",
+    "parse_catalog": "touchpoints.core.catalog",
+    "TouchpointsError": "touchpoints.core.errors",
+    "UsageError": "touchpoints.core.errors",
+    "InputFileError": "touchpoints.core.errors",
+    "CatalogError": "touchpoints.core.errors",
+    "StoreError": "touchpoints.core.errors",
+    "IngestResult": "touchpoints.ingest",
+    "Store": "touchpoints.store.base",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'touchpoints' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

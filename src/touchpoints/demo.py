@@ -1,12 +1,13 @@
-"""Demo data: a year of a Brazilian tyre retailer's touchpoint events, deterministic per seed.
+"""Demo data: a year of a Brazilian tyre retailer's touchpoint events; the same random
+seed always gives the same file.
 
-The story is Touchpoints' tyre-retailer example (SPEC §1): a tyre bursts on the road
-(invisible: no event), the customer searches online and sees ads or signage, visits a store
-and talks to a sales rep, goes away to think (an invisible gap of days), asks for more on
-WhatsApp, chat or the phone, decides and buys; contract, SMS, delivery and fitting, support
-and an NPS survey follow. Service contacts queue with waits that follow the hour of day,
-named agents differ in skill, and satisfaction falls with long waits, unresolved contacts
-and broken promises, so every analysis has something true to find.
+The story is the tyre retailer's (SPEC §1): a tyre bursts on the road (invisible: no event), the
+customer searches online and sees ads or signage, visits a store and talks to a sales rep,
+goes away to think (an invisible gap of days), asks for more on WhatsApp, chat or the phone,
+decides and buys; contract, SMS, delivery and fitting, support and an NPS survey follow.
+Service contacts queue with waits that follow the hour of day, named agents differ in skill,
+and satisfaction falls with long waits, unresolved contacts and broken promises, so every
+analysis has something true to find.
 
 Scale shapes the code: customers are simulated in fixed chunks, each with its own random
 stream seeded from (seed, chunk index), as NumPy arrays over *journeys* and *slots* (a slot

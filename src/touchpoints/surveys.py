@@ -13,7 +13,7 @@ a duplicate whatever the timing. "How did you first hear about us?" has no colum
 canonical event, so it becomes a **second `feedback` event** at the touchpoint the customer
 chose, with no scores, `phase` before and `event_id` `survey:<token id>:first-heard`.
 `action` stays `feedback` so journeys, funnels and attribution never count it as a step;
-`first_heard()` reads those rows back. See docs/surveys.md.
+`touchpoints feedback first-heard` reads those rows back. See docs/surveys.md.
 
 This module holds the logic (no HTTP); `server/surveys.py` serves the pages.
 """
@@ -39,7 +39,6 @@ from touchpoints.privacy import param_exec, param_rows
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from touchpoints.analytics.base import Scope
     from touchpoints.core.catalog import Catalog
     from touchpoints.core.settings import Settings
     from touchpoints.store.base import Store
@@ -307,34 +306,3 @@ def feedback_records(
             }
         )
     return records
-
-
-# -- analysis -------------------------------------------------------------------------------
-def first_heard(store: Store, scope: Scope | None = None) -> dict[str, Any]:
-    """Where surveyed customers say they first heard of the company:
-    `{"answers": n, "rows": [{"touchpoint", "customers", "share"}]}`, most named first;
-    a customer who answered several surveys counts once, with their latest answer."""
-    from touchpoints.analytics.base import Scope, scoped_events
-
-    scope = scope or Scope()
-    rows = store.query(f"""
-        WITH heard AS (
-          SELECT customer_id, touchpoint,
-                 row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC, seq DESC) AS k
-          FROM ({scoped_events(scope)}) e
-          WHERE action = 'feedback' AND event_id LIKE '{EVENT_PREFIX}%{FIRST_HEARD_SUFFIX}'
-        )
-        SELECT touchpoint, count(*) AS customers FROM heard WHERE k = 1
-        GROUP BY touchpoint ORDER BY customers DESC, touchpoint""")
-    total = sum(int(r["customers"]) for r in rows)
-    return {
-        "answers": total,
-        "rows": [
-            {
-                "touchpoint": r["touchpoint"],
-                "customers": int(r["customers"]),
-                "share": round(int(r["customers"]) / total, 4),
-            }
-            for r in rows
-        ],
-    }

@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from touchpoints.analytics.base import Scope, lit
-from touchpoints.analytics.cycles import CycleOptions, steps_relation
+from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 from touchpoints.core.time import parse_duration
@@ -59,7 +62,6 @@ AUTO_PRIOR = 1.0
 # -- the steps every model reads -----------------------------------------------------------
 def path_sql(
     scope: Scope,
-    cycles: CycleOptions | None,
     label_sql: str = "touchpoint",
     phase: bool = False,
     windows: dict[str, str] | None = None,
@@ -81,8 +83,8 @@ def path_sql(
     asked; unfiltered, the path is the whole cycle, so the cycle's windows give pos and n
     and one sort serves the revenue and every `windows` expression.
     """
-    steps = steps_relation(scope, cycles)
-    where = scope.filters.where()
+    steps = steps_relation(scope)
+    where = scope.where()
     purchase = "sum(CASE WHEN action = 'purchase' THEN value END)"
     keep = f"cycle_id, cycle_converts AS converts, ts, cycle_end, touchpoint, label{', phase' if phase else ''}"
     if where == "TRUE":
@@ -155,16 +157,15 @@ def _credit_sql(model: str, half_life_seconds: float) -> str:
     # time-decay: 0.5^(t/H), t = seconds before the conversion. Weights are taken relative to
     # the cycle's latest step (exponent t - min t), so the largest is 1 and a tiny half-life
     # cannot underflow every weight of a cycle to 0.
-    h = repr(float(half_life_seconds))
-    return f"power(0.5, (t - min(t) OVER (PARTITION BY cycle_id)) / {h})"
+    return "power(0.5, (t - min(t) OVER (PARTITION BY cycle_id)) / $half_life)"
 
 
 def _heuristic(
-    store: Store, scope: Scope, cycles: CycleOptions | None, model: str, h: float, by: str | None
+    store: Store, scope: Scope, model: str, h: float, by: str | None
 ) -> tuple[list[dict[str, Any]], float, float]:
     credit = _credit_sql(model, h)
-    secs = "date_diff('microsecond', ts, cycle_end) / 1e6"
-    paths = path_sql(scope, cycles, phase=by == "phase")
+    secs = seconds_between("ts", "cycle_end")
+    paths = path_sql(scope, phase=by == "phase")
     inner = f"SELECT p.*, {secs} AS t FROM ({paths}) p WHERE p.converts = 1"
     if model == "time-decay":
         weighted = f"""SELECT w.*, w.raw / sum(w.raw) OVER (PARTITION BY w.cycle_id) AS credit
@@ -177,7 +178,7 @@ def _heuristic(
         sum(CASE WHEN pos = 1 THEN 1 ELSE 0 END) AS cycles,
         sum(CASE WHEN pos = 1 THEN CAST(cycle_value AS DECIMAL(38, 6)) ELSE 0 END) AS revenue
       FROM ({weighted}) c GROUP BY {keys}"""
-    rows = store.query(sql)
+    rows = store.query(sql, {**scope.params(), "half_life": float(h)})
     out = [
         {
             "touchpoint": r["touchpoint"],
@@ -256,13 +257,12 @@ class MarkovModel:
 
 
 def _fold_sql() -> str:
-    digits = ", ".join(lit(d) for d in HELD_OUT_DIGITS)
+    digits = ", ".join(f"'{d}'" for d in HELD_OUT_DIGITS)  # constants of this module
     return f"CASE WHEN substr(md5(cycle_id), 1, 1) IN ({digits}) THEN 1 ELSE 0 END"
 
 
 def transitions_sql(
     scope: Scope,
-    cycles: CycleOptions | None,
     order: int,
     label_sql: str = "touchpoint",
     folds: bool = False,
@@ -286,7 +286,7 @@ def transitions_sql(
     # Revenue is summed as DECIMAL: exact, so no run-to-run variation from summation order.
     return f"""WITH s AS (
         SELECT cycle_id, converts, cycle_value, pos, n, {state} AS state, {prev} AS prev{fold}
-        FROM ({path_sql(scope, cycles, label_sql, windows=windows, revenue=revenue)}) p
+        FROM ({path_sql(scope, label_sql, windows=windows, revenue=revenue)}) p
       ),
       t AS (
         SELECT s.*, CASE WHEN pos = greatest(n - {order} + 1, 1) THEN 1 ELSE 0 END AS last
@@ -322,15 +322,17 @@ def _model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
 def fit_markov(
     store: Store,
     scope: Scope,
-    cycles: CycleOptions | None = None,
     order: int = 1,
     label_sql: str = "touchpoint",
+    params: dict[str, Any] | None = None,
 ) -> MarkovModel:
     """Count the order-k chain's transitions in the engine; non-converting cycles are the
-    null paths. `label_sql` (an expression over step columns) names each step's state."""
+    null paths. `label_sql` (an expression over step columns, its values bound from
+    `params`) names each step's state."""
     if order not in MARKOV_ORDERS:
         raise UsageError(f"--order {str(order)!r}: use 1, 2, 3, 4 or auto")
-    return _model_from_rows(order, store.query(transitions_sql(scope, cycles, order, label_sql)))
+    values = {**scope.params(), **(params or {})}
+    return _model_from_rows(order, store.query(transitions_sql(scope, order, label_sql), values))
 
 
 def _outcome_score(
@@ -359,13 +361,13 @@ def _outcome_score(
 
 
 def choose_order(
-    store: Store, scope: Scope, cycles: CycleOptions | None, label_sql: str = "touchpoint"
+    store: Store, scope: Scope, label_sql: str = "touchpoint"
 ) -> tuple[int, list[dict[str, Any]]]:
     """The order 1..4 whose chain, fitted on 3/4 of the cycles (split by md5 of cycle_id),
     best predicts the outcome of the held-out quarter; ties go to the lower order."""
     scores = []
     for order in MARKOV_ORDERS:
-        rows = store.query(transitions_sql(scope, cycles, order, label_sql, folds=True))
+        rows = store.query(transitions_sql(scope, order, label_sql, folds=True), scope.params())
         train = [r for r in rows if int(r["fold"]) == 0]
         score = _outcome_score(train, [r for r in rows if int(r["fold"]) == 1])
         scores.append({"order": order, **score})
@@ -417,7 +419,6 @@ def _sparse_effects(
 def _markov(
     store: Store,
     scope: Scope,
-    cycles: CycleOptions | None,
     order: int | str,
     by: str | None,
     details: bool,
@@ -425,10 +426,10 @@ def _markov(
     label = _label_for(by)
     extra: dict[str, Any] = {}
     if order == "auto":
-        order, scores = choose_order(store, scope, cycles, label)
+        order, scores = choose_order(store, scope, label)
         extra["order_scores"] = scores
     extra["order"] = int(order)
-    transitions = store.query(transitions_sql(scope, cycles, int(order), label))
+    transitions = store.query(transitions_sql(scope, int(order), label), scope.params())
     conversions = sum(int(r["n"]) for r in transitions if r["dst"] == CONVERSION)
     value = sum(float(r["value"] or 0) for r in transitions if r["dst"] == CONVERSION)
     states = {r[k] for r in transitions for k in ("src", "dst")}
@@ -532,7 +533,9 @@ def shapley_from_sets(
     return credit_conv, credit_val
 
 
-def _candidate_players(store: Store, paths: str, by: str | None) -> list[str]:
+def _candidate_players(
+    store: Store, paths: str, params: dict[str, Any], by: str | None
+) -> list[str]:
     """Every label a step can carry: the catalog's touchpoints (× phases with --by phase),
     known without reading the events; or, for a catalog too large for a 63-bit mask, the
     distinct labels in scope (one more pass)."""
@@ -540,21 +543,22 @@ def _candidate_players(store: Store, paths: str, by: str | None) -> list[str]:
     labels = ids if by is None else [f"{t}{PHASE_SEP}{p}" for t in ids for p in PHASES]
     if len(labels) <= MAX_MASK_BITS:
         return labels
-    rows = store.query(f"SELECT DISTINCT label FROM ({paths}) p ORDER BY label")
+    rows = store.query(f"SELECT DISTINCT label FROM ({paths}) p ORDER BY label", params)
     return [r["label"] for r in rows]
 
 
 def _shapley(
-    store: Store, scope: Scope, cycles: CycleOptions | None, by: str | None
+    store: Store, scope: Scope, by: str | None
 ) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
-    paths = path_sql(scope, cycles, _label_for(by), revenue="last")
-    candidates = _candidate_players(store, paths, by)
+    paths = path_sql(scope, _label_for(by), revenue="last")
+    candidates = _candidate_players(store, paths, scope.params(), by)
     if len(candidates) > MAX_MASK_BITS:
         raise UsageError(
             f"--model shapley: {len(candidates)} touchpoints in scope, exact Shapley supports "
             f"at most {MAX_SHAPLEY_PLAYERS}; narrow it with --touchpoint, --channel or --phase"
         )
-    bit = " ".join(f"WHEN {lit(p)} THEN {1 << i}" for i, p in enumerate(candidates))
+    bit = " ".join(f"WHEN $player_{i} THEN {1 << i}" for i in range(len(candidates)))
+    players = {f"player_{i}": p for i, p in enumerate(candidates)}
     sql = f"""SELECT mask, count(*) AS cycles, sum(converts) AS conversions,
         sum(CAST(cycle_value AS DECIMAL(38, 6)) * converts) AS value
       FROM (
@@ -562,7 +566,7 @@ def _shapley(
           sum(DISTINCT CASE label {bit} END) AS mask
         FROM ({paths}) p GROUP BY cycle_id
       ) c GROUP BY mask"""
-    rows = store.query(sql)
+    rows = store.query(sql, {**scope.params(), **players})
     wide = np.array([int(r["mask"]) for r in rows], dtype=np.int64)
     seen = [i for i in range(len(candidates)) if any((wide >> i) & 1)]
     n = len(seen)
@@ -589,16 +593,19 @@ def _shapley(
 
 
 # -- entry point ---------------------------------------------------------------------------
-def attribution(
-    store: Store,
-    scope: Scope | None = None,
-    model: str = "linear",
-    order: int | str = 1,
-    cycles: CycleOptions | None = None,
-    half_life: str | float = "7d",
-    by: str | None = None,
-    details: bool = False,
-) -> dict[str, Any]:
+class AttributionOptions(Options):
+    model: str = Field(
+        "linear", description="first, last, linear, position, time-decay, markov or shapley."
+    )
+    order: int | str = Field(1, description="Markov order: 1, 2, 3, 4 or auto.")
+    half_life: str = Field("7d", description="Half-life of time-decay credit, like 7d.")
+    by: str | None = Field(None, description="phase: credit per touchpoint and phase.")
+    details: bool = Field(
+        False, description="Markov: add the transition matrix and removal effects."
+    )
+
+
+def attribution(store: Store, scope: Scope, options: AttributionOptions) -> dict[str, Any]:
     """Credit of each touchpoint (and phase, with `by="phase"`) for the converting cycles.
 
     Result: `{"model", "rows": [{"touchpoint", ["phase",] "conversions", "value",
@@ -607,18 +614,19 @@ def attribution(
     "transition_matrix", "removal_effects" and "conversion_probability"; shapley adds
     "channel_sets". Markov and Shapley value = share × revenue.
     """
-    scope = scope or Scope()
+    model, order, half_life, by = options.model, options.order, options.half_life, options.by
+    details = options.details
     checked = _check(model, order, by)
     h = parse_duration(half_life, "--half-life")
     if model == "time-decay" and h <= 0:
         raise UsageError(f"--half-life {half_life!r}: must be more than 0")
     extra: dict[str, Any] = {}
     if model in HEURISTIC_MODELS:
-        rows, total, value = _heuristic(store, scope, cycles, model, h, by)
+        rows, total, value = _heuristic(store, scope, model, h, by)
     elif model == "markov":
-        rows, total, value, extra = _markov(store, scope, cycles, checked, by, details)
+        rows, total, value, extra = _markov(store, scope, checked, by, details)
     else:
-        rows, total, value, extra = _shapley(store, scope, cycles, by)
+        rows, total, value, extra = _shapley(store, scope, by)
     credited = sum(r["conversions"] for r in rows)
     for r in rows:
         r["share"] = r["conversions"] / credited if credited > 0 else 0.0
@@ -633,3 +641,33 @@ def attribution(
     if model == "time-decay":
         result["half_life_seconds"] = h
     return result
+
+
+class Credit(BaseModel):
+    touchpoint: str
+    phase: str | None = Field(None, description="With --by phase only.")
+    conversions: float
+    value: float
+    share: float
+
+
+class AttributionResult(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the model's own details (order, matrix, ...)
+
+    model: str
+    order: int | None = None
+    rows: list[Credit]
+    total_conversions: int
+    total_value: float
+
+
+register(
+    Analysis(
+        name="attribution",
+        summary="Which touchpoints drive conversions: first, last, linear, position, time-decay, Markov, Shapley.",
+        run=attribution,
+        options=AttributionOptions,
+        result=AttributionResult,
+        scope=JOURNEY_SCOPE,
+    )
+)

@@ -8,40 +8,24 @@ selects steps of cycles without changing where the cycles begin and end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from touchpoints.analytics.base import Scope, events_relation
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import events_relation, interval
 from touchpoints.core.events import NON_STEP_SQL
-from touchpoints.core.time import parse_duration
-
-DEFAULT_GAP = "30d"
 
 
-@dataclass(frozen=True)
-class CycleOptions:
-    gap_seconds: float = 30 * 86400.0
-
-    @classmethod
-    def build(cls, gap: str | float = DEFAULT_GAP) -> CycleOptions:
-        return cls(parse_duration(gap, "--gap"))
-
-
-def steps_relation(
-    scope: Scope, cycles: CycleOptions | None = None, base: str | None = None
-) -> str:
+def steps_relation(scope: Scope, base: str | None = None) -> str:
     """Every journey step with its cycle.
 
     Columns: the events' columns (with derived `phase`, `channel`, `kind`) plus
     `cycle_no` (1, 2, ... per customer), `cycle_id` (customer_id || '#' || cycle_no),
     `step` (1-based position in the cycle), `steps` (cycle length), `cycle_converts`
     (1 when the cycle holds a purchase), `cycle_start`, `cycle_end`. Unfiltered: apply
-    `scope.filters.where()` on top (see `scoped_steps`).
+    `scope.where()` on top (see `scoped_steps`); the cycles are cut at `scope.gap_seconds`.
 
     `base` replaces the events relation (with its derived phase) by a relation the caller
     already has, such as a CTE it also reads for feedback rows: the phase windows over
     every event then run once per query instead of once per reference.
     """
-    gap = int((cycles or CycleOptions()).gap_seconds)
     base = base or events_relation(scope, with_phase=True)
     return f"""SELECT c.*,
         c.customer_id || '#' || CAST(c.cycle_no AS VARCHAR) AS cycle_id,
@@ -53,7 +37,7 @@ def steps_relation(
     FROM (
       SELECT b.*,
         sum(CASE WHEN b._prev_ts IS NULL OR b._prev_action = 'purchase'
-                   OR b.ts > b._prev_ts + INTERVAL '{gap}' SECOND THEN 1 ELSE 0 END)
+                   OR b.ts > b._prev_ts + {interval(scope.gap_seconds)} THEN 1 ELSE 0 END)
           OVER (PARTITION BY b.customer_id ORDER BY b.ts, b.seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
           AS cycle_no
       FROM (
@@ -66,7 +50,7 @@ def steps_relation(
     ) c"""
 
 
-def scoped_steps(scope: Scope, cycles: CycleOptions | None = None, with_phase: bool = True) -> str:
+def scoped_steps(scope: Scope, with_phase: bool = True) -> str:
     """Journey steps that pass the filters, with their (unfiltered) cycles.
 
     `with_phase=False` is for analyses that never read the derived phase (flows, paths):
@@ -74,6 +58,6 @@ def scoped_steps(scope: Scope, cycles: CycleOptions | None = None, with_phase: b
     them, and `phase` holds the stored column otherwise.
     """
     base = None
-    if not with_phase and not scope.filters.needs_phase:
+    if not with_phase and not scope.needs_phase:
         base = events_relation(scope, with_phase=False)
-    return f"SELECT * FROM ({steps_relation(scope, cycles, base)}) s WHERE {scope.filters.where()}"
+    return f"SELECT * FROM ({steps_relation(scope, base)}) s WHERE {scope.where()}"

@@ -1,6 +1,6 @@
 """Funnels, invisible gaps and step-indexed flows of journeys (SPEC §3), as engine SQL.
 
-The seed's customer alternates between being visible (at a touchpoint) and invisible
+A tyre retailer's customer alternates between being visible (at a touchpoint) and invisible
 (thinking, comparing, budgeting). These analyses measure both sides of that rhythm:
 
 - `funnel`: how many customers get from one phase (or chosen touchpoint) to the next, and
@@ -25,8 +25,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Scope, lit
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps, steps_relation
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.cycles import scoped_steps, steps_relation
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import median, seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 
@@ -45,35 +49,28 @@ MAX_DEPTH = 50
 ORDER = "ORDER BY ts, seq"
 
 
-def _secs(earlier: str, later: str) -> str:
-    """Seconds between two timestamps, exact to the microsecond on every engine."""
-    return f"date_diff('microsecond', {earlier}, {later}) / 1e6"
-
-
 def _seconds(value: Any) -> float | None:
-    return None if value is None else round(float(value), 6)
+    return None if value is None else float(value)
 
 
 def _rate(num: float, den: float) -> float | None:
-    return None if not den else round(num / den, 6)
-
-
-def _cycles_or_default(cycles: CycleOptions | None) -> CycleOptions:
-    return cycles or CycleOptions()
+    return None if not den else num / den
 
 
 # -- funnel ------------------------------------------------------------------------------
-def _step_predicates(store: Store, steps: Sequence[str]) -> list[str]:
-    """SQL predicates for `--steps`, refusing ids the catalog does not know: a typo would
-    otherwise show as a funnel that silently drops everyone at that stage."""
-    names = [s.strip() for s in steps]
+def _step_predicates(store: Store, names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """SQL predicates for `--steps` and the values they bind, refusing ids the catalog does
+    not know: a typo would otherwise show as a funnel that silently drops everyone at that
+    stage."""
     if not names or any(not s for s in names):
         raise UsageError("--steps: give touchpoint ids separated by commas, like website,store")
     known = {t.id for t in store.catalog().touchpoints if t.is_touchpoint}
-    predicates = []
-    for name in names:
+    predicates: list[str] = []
+    params: dict[str, str] = {}
+    for k, name in enumerate(names, 1):
         if name in known:
-            predicates.append(f"touchpoint = {lit(name)}")
+            predicates.append(f"touchpoint = $stage_{k}")
+            params[f"stage_{k}"] = name
         elif name == PURCHASE_STEP:
             predicates.append("action = 'purchase'")
         else:
@@ -81,12 +78,10 @@ def _step_predicates(store: Store, steps: Sequence[str]) -> list[str]:
                 f"--steps {name!r}: not a touchpoint of the catalog "
                 f"(use one of {', '.join(sorted(known))}, or {PURCHASE_STEP})"
             )
-    return predicates
+    return predicates, params
 
 
-def funnel_sql(
-    scope: Scope, cycles: CycleOptions | None, predicates: Sequence[str], case: str
-) -> str:
+def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
     """One row per stage k (0 = every case in scope): cases reaching it, median seconds
     from stage k-1.
 
@@ -103,7 +98,7 @@ def funnel_sql(
     )
     any_match = " OR ".join(f"m{k} = 1" for k in range(1, len(predicates) + 1))
     ctes = [
-        f"base AS (SELECT {case_col} AS case_id, ts, seq, {flags} FROM ({scoped_steps(scope, cycles)}) s)",
+        f"base AS (SELECT {case_col} AS case_id, ts, seq, {flags} FROM ({scoped_steps(scope)}) s)",
         # Positions among matching events only: the relative order is all a funnel needs,
         # and every later join then runs on the (few) relevant events.
         f"ev AS (SELECT base.*, row_number() OVER (PARTITION BY case_id {ORDER}) AS pos FROM base WHERE {any_match})",
@@ -119,19 +114,23 @@ def funnel_sql(
         "SELECT 0 AS k, count(DISTINCT case_id) AS n, CAST(NULL AS DOUBLE) AS median_seconds FROM base"
     ]
     stages += [
-        f"SELECT {k} AS k, count(*) AS n, median({_secs('prev_ts', 'ts')}) AS median_seconds FROM f{k}"
+        f"SELECT {k} AS k, count(*) AS n, {median(seconds_between('prev_ts', 'ts'))} AS median_seconds FROM f{k}"
         for k in range(1, len(predicates) + 1)
     ]
     return "WITH " + ",\n  ".join(ctes) + "\n" + "\nUNION ALL\n".join(stages)
 
 
-def funnel(
-    store: Store,
-    scope: Scope | None = None,
-    cycles: CycleOptions | None = None,
-    steps: Sequence[str] | None = None,
-    case: str = "customer",
-) -> dict[str, Any]:
+class FunnelOptions(Options):
+    steps: list[str] | None = Field(
+        None,
+        description="Touchpoints in order, like website,store,purchase (default: the phases).",
+    )
+    case: str = Field(
+        "customer", description="customer, or cycle (with --steps): what one case is."
+    )
+
+
+def funnel(store: Store, scope: Scope, options: FunnelOptions) -> dict[str, Any]:
     """Phase funnel (before → during → after) or, with `steps`, an ordered touchpoint funnel.
 
     Result: `{"funnel": "phases"|"steps", "case", "total", "stages": [{"stage", "count",
@@ -151,13 +150,16 @@ def funnel(
     visit, so a sale rung up at that visit counts only for `store` (use `phone,purchase`
     for "called, then bought", wherever the sale happened).
     """
+    case = options.case
     if case not in CASES:
         raise UsageError(f"--case {case!r}: use customer or cycle")
-    scope = scope or Scope()
+    steps = [s.strip() for item in options.steps or () for s in item.split(",")]
+    if options.steps is not None and not steps:
+        raise UsageError("--steps: give touchpoint ids separated by commas, like website,store")
     if steps:
         kind = "steps"
-        labels = [s.strip() for s in steps]
-        predicates = _step_predicates(store, steps)
+        labels = steps
+        predicates, values = _step_predicates(store, steps)
     else:
         if case == "cycle":
             raise UsageError(
@@ -166,8 +168,9 @@ def funnel(
             )
         kind = "phases"
         labels = list(PHASES)
-        predicates = [f"phase = {lit(p)}" for p in PHASES]
-    rows = store.query(funnel_sql(scope, _cycles_or_default(cycles), predicates, case))
+        predicates = [f"phase = $stage_{k}" for k in range(1, len(PHASES) + 1)]
+        values = {f"stage_{k}": p for k, p in enumerate(PHASES, 1)}
+    rows = store.query(funnel_sql(scope, predicates, case), {**scope.params(), **values})
     by_k = {int(r["k"]): r for r in rows}
     total = int(by_k[0]["n"])
     stages: list[dict[str, Any]] = []
@@ -214,7 +217,7 @@ def _p90(level: str) -> str:
     return f"max(CASE WHEN {i} = {lo} THEN secs + {frac} * (coalesce({nxt}, secs) - secs) END)"
 
 
-def gaps_sql(scope: Scope, cycles: CycleOptions | None) -> str:
+def gaps_sql(scope: Scope) -> str:
     """Gap statistics per (previous, next) touchpoint pair, per phase, and overall.
 
     A gap is the time from one step of a cycle to the next, taken on the *whole* cycle
@@ -242,18 +245,18 @@ def gaps_sql(scope: Scope, cycles: CycleOptions | None) -> str:
         group = f" GROUP BY {', '.join(keys)}" if keys else ""
         selects.append(
             f"""SELECT '{level}' AS level, {src} AS src, {dst} AS dst, {phase} AS phase,
-        count(*) AS n, median(secs) AS median_seconds, {_p90(level)} AS p90_seconds,
+        count(*) AS n, {median("secs")} AS median_seconds, {_p90(level)} AS p90_seconds,
         avg(secs) AS mean_seconds
       FROM r{group}"""
         )
     union = "\n    UNION ALL\n    ".join(selects)
     return f"""WITH g AS (
-      SELECT prev_touchpoint, touchpoint, phase, {_secs("prev_ts", "ts")} AS secs
+      SELECT prev_touchpoint, touchpoint, phase, {seconds_between("prev_ts", "ts")} AS secs
       FROM (
         SELECT s.*, lag(touchpoint) {window} AS prev_touchpoint, lag(ts) {window} AS prev_ts
-        FROM ({steps_relation(scope, cycles)}) s
+        FROM ({steps_relation(scope)}) s
       ) x
-      WHERE prev_ts IS NOT NULL AND {scope.filters.where()}
+      WHERE prev_ts IS NOT NULL AND {scope.where()}
     ), r AS (
       SELECT g.*, {", ".join(ranks)}
       FROM g
@@ -272,9 +275,7 @@ def _gap_stats(row: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def gaps(
-    store: Store, scope: Scope | None = None, cycles: CycleOptions | None = None
-) -> dict[str, Any]:
+def gaps(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
     """The invisible time between consecutive touchpoints of journey cycles.
 
     Result: `{"overall": stats, "phases": [{"phase", **stats}] (before, during, after,
@@ -285,8 +286,7 @@ def gaps(
     during-phase contact". A cycle's first step has no gap; cycles never span a silence
     longer than `--gap`, so neither does any gap.
     """
-    scope = scope or Scope()
-    rows = store.query(gaps_sql(scope, _cycles_or_default(cycles)))
+    rows = store.query(gaps_sql(scope), scope.params())
     overall = next((r for r in rows if r["level"] == "all"), None)
     per_phase = {r["phase"]: r for r in rows if r["level"] == "phase"}
     pairs = [
@@ -303,7 +303,7 @@ def gaps(
 
 
 # -- sankey ------------------------------------------------------------------------------
-def sankey_sql(scope: Scope, cycles: CycleOptions | None, depth: int) -> str:
+def sankey_sql(scope: Scope) -> str:
     """Cycles per (step k, touchpoint, next touchpoint, terminal) for k up to `depth`.
 
     Steps are renumbered among the selected steps of each cycle (like `journeys dfg`:
@@ -316,16 +316,16 @@ def sankey_sql(scope: Scope, cycles: CycleOptions | None, depth: int) -> str:
     return f"""SELECT k, touchpoint, nxt, terminal, count(*) AS n
       FROM (
         SELECT k, touchpoint,
-          CASE WHEN k < {depth} THEN nxt END AS nxt,
+          CASE WHEN k < $depth THEN nxt END AS nxt,
           CASE WHEN k = n_steps THEN CASE WHEN cycle_converts = 1 THEN '{PURCHASE_NODE}' ELSE '{END_NODE}' END END AS terminal
         FROM (
           SELECT touchpoint, cycle_converts,
             row_number() {window} AS k,
             count(*) OVER (PARTITION BY cycle_id) AS n_steps,
             lead(touchpoint) {window} AS nxt
-          FROM ({scoped_steps(scope, cycles, with_phase=False)}) s
+          FROM ({scoped_steps(scope, with_phase=False)}) s
         ) w
-        WHERE k <= {depth}
+        WHERE k <= $depth
       ) t
       GROUP BY k, touchpoint, nxt, terminal"""
 
@@ -336,12 +336,11 @@ def node_id(step: int, touchpoint: str) -> str:
     return f"{step}:{touchpoint}"
 
 
-def sankey(
-    store: Store,
-    scope: Scope | None = None,
-    cycles: CycleOptions | None = None,
-    depth: int = 5,
-) -> dict[str, Any]:
+class SankeyOptions(Options):
+    depth: int = Field(5, description=f"Steps to show (1 to {MAX_DEPTH}).")
+
+
+def sankey(store: Store, scope: Scope, options: SankeyOptions) -> dict[str, Any]:
     """Nodes and links of a flow diagram over the first `depth` steps of journey cycles.
 
     Result: `{"depth", "cycles", "nodes": [{"id", "step", "touchpoint", "value"}],
@@ -354,9 +353,10 @@ def sankey(
     k+1 sum to its value, and a node's outgoing links sum to its value unless it is at
     step `depth`. Nodes are sorted by step, then value (desc), then id; terminals last.
     """
+    depth = int(options.depth)
     if depth < 1 or depth > MAX_DEPTH:
         raise UsageError(f"--depth {depth}: use a number of steps from 1 to {MAX_DEPTH}")
-    rows = store.query(sankey_sql(scope or Scope(), _cycles_or_default(cycles), int(depth)))
+    rows = store.query(sankey_sql(scope), {**scope.params(), "depth": depth})
     nodes: dict[str, dict[str, Any]] = {}
     links: dict[tuple[str, str], int] = {}
     cycles_total = 0
@@ -386,3 +386,96 @@ def sankey(
     link_list = [{"source": s, "target": t, "value": v} for (s, t), v in links.items()]
     link_list.sort(key=lambda li: (rank[li["source"]], -li["value"], rank[li["target"]]))
     return {"depth": int(depth), "cycles": cycles_total, "nodes": ordered, "links": link_list}
+
+
+class Stage(BaseModel):
+    stage: str
+    count: int
+    share: float | None
+    dropped: int | None
+    drop_rate: float | None
+    median_seconds: float | None
+
+
+class FunnelResult(BaseModel):
+    funnel: str = Field(description="phases or steps")
+    case: str
+    total: int
+    stages: list[Stage]
+
+
+class GapStats(BaseModel):
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    mean_seconds: float | None
+
+
+class PhaseGap(GapStats):
+    phase: str
+
+
+class PairGap(GapStats):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class GapsResult(BaseModel):
+    overall: GapStats
+    phases: list[PhaseGap]
+    pairs: list[PairGap]
+
+
+class Node(BaseModel):
+    id: str
+    step: int | None
+    touchpoint: str | None
+    value: int
+
+
+class Link(BaseModel):
+    source: str
+    target: str
+    value: int
+
+
+class SankeyResult(BaseModel):
+    depth: int
+    cycles: int
+    nodes: list[Node]
+    links: list[Link]
+
+
+register(
+    Analysis(
+        name="journeys.funnel",
+        summary="Funnel by phase or by chosen touchpoints: who gets to the next step, how fast.",
+        run=funnel,
+        options=FunnelOptions,
+        result=FunnelResult,
+        scope=JOURNEY_SCOPE,
+        table="stages",
+    )
+)
+register(
+    Analysis(
+        name="journeys.gaps",
+        summary="Invisible gaps: the time customers spend out of sight between touchpoints.",
+        run=gaps,
+        options=NoOptions,
+        result=GapsResult,
+        scope=JOURNEY_SCOPE,
+        table="pairs",
+    )
+)
+register(
+    Analysis(
+        name="journeys.sankey",
+        summary="Where the first steps of journey cycles go: nodes and links of a flow diagram.",
+        run=sankey,
+        options=SankeyOptions,
+        result=SankeyResult,
+        scope=JOURNEY_SCOPE,
+        table="links",
+    )
+)

@@ -28,17 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Scope, scoped_events
-from touchpoints.analytics.kpis import aggregates, derive
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.kpis import aggregate_params, aggregates, derive
 from touchpoints.analytics.moments import moments
-from touchpoints.analytics.strength import touchpoint_strength
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import scoped_events
+from touchpoints.analytics.strength import StrengthOptions, touchpoint_strength
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
-    from touchpoints.analytics.cycles import CycleOptions
     from touchpoints.core.catalog import Catalog
     from touchpoints.store.base import Store
 
@@ -90,8 +93,8 @@ class Finding:
             "touchpoint": self.touchpoint,
             "topic": self.topic,
             "direction": self.direction,
-            "impact": round(self.impact, 3),
-            "numbers": {**self.numbers, "gap": round(self.gap, 6)},
+            "impact": self.impact,
+            "numbers": {**self.numbers, "gap": self.gap},
             "text": {lang: sentence(self, lang, names) for lang in ("en", "pt-BR")},
         }
 
@@ -168,7 +171,7 @@ def service_rows(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """SPEC §4 KPIs per (touchpoint, phase), from kpis.py's sums in one engine pass, plus
     `promises_made` and `data_answers` there (to place moments findings in their phase)."""
-    sql = f"""SELECT touchpoint, phase, {aggregates(float(answer_within), 0.0)},
+    sql = f"""SELECT touchpoint, phase, {aggregates()},
         sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) AS promises_made
       FROM ({scoped_events(scope, with_phase=True, with_catalog=False)}) s
       WHERE abandoned IS NOT NULL OR promise = 'made' OR data_reused IS NOT NULL
@@ -179,7 +182,7 @@ def service_rows(
             "promises_made": int(r["promises_made"] or 0),
             "data_answers": int(r["reused_n"] or 0),
         }
-        for r in store.query(sql)
+        for r in store.query(sql, {**scope.params(), **aggregate_params(answer_within)})
     }
 
 
@@ -211,20 +214,25 @@ def _pick(cands: list[tuple[float, Finding]]) -> list[Finding]:
     return [strong, weak]
 
 
-def insights(
-    store: Store,
-    scope: Scope | None = None,
-    lang: str = "en",
-    cycles: CycleOptions | None = None,
-    answer_within: float = 20.0,
-    min_answers: int = 30,
-) -> dict[str, Any]:
-    """{"rule", "conversions", "findings": [...]} ranked by impact (see module docstring).
+class InsightsOptions(Options):
+    lang: str = Field("en", description="Language of the sentences: en or pt-BR.")
+    answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+    min_answers: int = Field(
+        30, description="Answers (or cycles) a comparison needs before it is a finding."
+    )
+
+
+def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, Any]:
+    """Recommendations: per phase, the strongest and weakest touchpoints on engagement,
+    attribution, CSAT/NPS, service against the catalog's targets, promises and data re-use,
+    ranked by the conversions at stake, each in one sentence (see the module docstring).
 
     Every finding carries its sentence in both languages; `lang` is only validated, so the
     HTTP API (`?lang=`) and the CLI reject the same values.
     """
     from touchpoints.analytics.attribution import PHASE_SEP, fit_markov
+
+    lang, answer_within, min_answers = options.lang, options.answer_within, options.min_answers
 
     if lang not in ("en", "pt-BR"):
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
@@ -232,16 +240,13 @@ def insights(
         raise UsageError(f"--answer-within {answer_within!r}: use a number of seconds >= 0")
     if min_answers < 1:
         raise UsageError(f"--min-answers {min_answers!r}: use a whole number >= 1")
-    scope = scope or Scope()
     catalog = store.catalog()
-    strength = touchpoint_strength(store, scope, cycles, by_phase=True)["rows"]
-    model = fit_markov(
-        store, scope, cycles, order=1, label_sql=f"touchpoint || '{PHASE_SEP}' || phase"
-    )
+    strength = touchpoint_strength(store, scope, StrengthOptions(by_phase=True))["rows"]
+    model = fit_markov(store, scope, order=1, label_sql=f"touchpoint || '{PHASE_SEP}' || phase")
     effects = model.removal_effects()
     conversions = int(model.conversions)
     service = service_rows(store, scope, answer_within)
-    mom = moments(store, scope, cycles)["touchpoints"]
+    mom = moments(store, scope, NoOptions())["touchpoints"]
 
     def finding(
         tp: str,
@@ -254,8 +259,8 @@ def insights(
         re = max(effects.get(f"{tp}{PHASE_SEP}{phase}", 0.0), 0.0)
         numbers = {
             **numbers,
-            "removal_effect": round(re, 6),
-            "conversions_at_stake": round(re * conversions, 3),
+            "removal_effect": re,
+            "conversions_at_stake": re * conversions,
         }
         return Finding(phase, tp, topic, "", re * conversions, gap, numbers, metric or topic)
 
@@ -372,11 +377,11 @@ def _ratings(
                 "satisfaction",
                 abs(value - rest) / scale,
                 {
-                    metric: round(value, 4),
-                    "margin": round(margin, 4),
+                    metric: value,
+                    "margin": margin,
                     "answers": n,
-                    "rest": round(rest, 4),
-                    "rest_margin": round(rest_margin, 4),
+                    "rest": rest,
+                    "rest_margin": rest_margin,
                     "rest_answers": rest_n,
                 },
                 metric,
@@ -501,3 +506,34 @@ def _moments(
         if f.direction == "strength":
             f.gap = max(f.numbers["data_reuse_rate"] - mean_reuse, 0.0)
     return out + picked
+
+
+class InsightFinding(BaseModel):
+    model_config = {"extra": "allow"}
+
+    phase: str
+    touchpoint: str
+    topic: str
+    direction: str
+    impact: float
+    numbers: dict[str, float | int | str | None]
+    text: dict[str, str] = Field(description="The finding in one sentence, en and pt-BR.")
+
+
+class InsightsResult(BaseModel):
+    rule: str
+    conversions: int
+    findings: list[InsightFinding]
+
+
+register(
+    Analysis(
+        name="insights",
+        summary="Recommendations: per phase, the touchpoints to keep and to fix, by conversions at stake.",
+        run=insights,
+        options=InsightsOptions,
+        result=InsightsResult,
+        scope=JOURNEY_SCOPE,
+        table="findings",
+    )
+)

@@ -21,8 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from touchpoints.analytics.base import Scope, scoped_events
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import scoped_events, seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import NON_STEP_SQL
 
@@ -60,9 +64,7 @@ def check_case(case: str) -> Case:
     return case  # type: ignore[return-value]
 
 
-def cases_relation(
-    scope: Scope, case: str, cycles: CycleOptions | None = None, converts: bool = True
-) -> str:
+def cases_relation(scope: Scope, case: str, converts: bool = True) -> str:
     """The selected steps with their case: `case_id, touchpoint, ts, seq[, converts]`.
 
     `converts` (asked for by variants only: the DFG does not pay for the join) is 1 when
@@ -73,7 +75,7 @@ def cases_relation(
     if check_case(case) == "cycle":
         flag = ", cycle_converts AS converts" if converts else ""
         return f"""SELECT cycle_id AS case_id, touchpoint, ts, seq{flag}
-        FROM ({scoped_steps(scope, cycles, with_phase=False)}) s"""
+        FROM ({scoped_steps(scope, with_phase=False)}) s"""
     if not converts:
         return f"""SELECT customer_id AS case_id, touchpoint, ts, seq
         FROM ({scoped_events(scope)}) e WHERE action NOT IN {NON_STEP_SQL}"""
@@ -85,7 +87,7 @@ def cases_relation(
         WHERE e.action NOT IN {NON_STEP_SQL}"""
 
 
-def dfg_sql(scope: Scope, case: str, cycles: CycleOptions | None = None) -> str:
+def dfg_sql(scope: Scope, case: str) -> str:
     """One row per (touchpoint, next touchpoint) pair, the next being NULL at a case's end.
 
     Each row carries the transitions' count, mean and median seconds, and how many cases
@@ -96,42 +98,46 @@ def dfg_sql(scope: Scope, case: str, cycles: CycleOptions | None = None) -> str:
         avg(secs) AS mean_seconds, median(secs) AS median_seconds
       FROM (
         SELECT src, dst, is_start,
-          CASE WHEN dst IS NULL THEN NULL ELSE date_diff('microsecond', ts, next_ts) / 1e6 END AS secs
+          CASE WHEN dst IS NULL THEN NULL ELSE {seconds_between("ts", "next_ts")} END AS secs
         FROM (
           SELECT touchpoint AS src, ts,
             lead(touchpoint) {window} AS dst,
             lead(ts) {window} AS next_ts,
             CASE WHEN row_number() {window} = 1 THEN 1 ELSE 0 END AS is_start
-          FROM ({cases_relation(scope, case, cycles, converts=False)}) c
+          FROM ({cases_relation(scope, case, converts=False)}) c
         ) w
       ) t
       GROUP BY src, dst"""
 
 
 def _seconds(value: Any) -> float | None:
-    return None if value is None else round(float(value), 6)
+    return None if value is None else float(value)
 
 
 def _by_count(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def dfg(
-    store: Store,
-    scope: Scope | None = None,
-    case: str = "customer",
-    cycles: CycleOptions | None = None,
-    top: int | None = None,
-) -> dict[str, Any]:
-    """SPEC §5 `journeys dfg`: edges with count and mean/median seconds, starts, ends.
+class PathOptions(Options):
+    case: str = Field(
+        "customer",
+        description="customer: each customer's whole sequence; cycle: each journey cycle.",
+    )
+    top: int | None = Field(None, description="Keep only the N most frequent.")
+
+
+def dfg(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]:
+    """Directly-follows graph (SPEC §3): which touchpoint follows which, how often and
+    after how long (mean and median seconds), and where cases start and end.
 
     Edges are sorted by count (desc), then from, then to; `top` keeps the first N edges (a
     readable map of a busy journey) while starts and ends still count every case. Starts
     and ends are sorted by count, then id.
     """
+    top = options.top
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: use a number >= 1")
-    rows = store.query(dfg_sql(scope or Scope(), case, cycles))
+    rows = store.query(dfg_sql(scope, options.case), scope.params())
     edges: list[dict[str, Any]] = []
     starts: dict[str, int] = {}
     ends: dict[str, int] = {}
@@ -159,9 +165,7 @@ def dfg(
     }
 
 
-def variants_sql(
-    scope: Scope, case: str, cycles: CycleOptions | None = None, top: int | None = None
-) -> str:
+def variants_sql(scope: Scope, case: str, top: int | None = None) -> str:
     """Distinct paths with their case count and converting cases, most frequent first.
 
     With `top`, only paths ranked within the top N by count come back, ties at the cut
@@ -174,7 +178,7 @@ def variants_sql(
       FROM (
         SELECT case_id, string_agg(touchpoint, '{PATH_SEPARATOR}' {ORDER}) AS path,
           max(converts) AS converts
-        FROM ({cases_relation(scope, case, cycles)}) c
+        FROM ({cases_relation(scope, case)}) c
         GROUP BY case_id
       ) p
       GROUP BY path"""
@@ -182,22 +186,19 @@ def variants_sql(
         return f"{grouped}\n      ORDER BY n DESC, path"
     return f"""SELECT path, n, conversions FROM (
         SELECT path, n, conversions, rank() OVER (ORDER BY n DESC) AS r FROM ({grouped}) g
-      ) ranked WHERE r <= {int(top)}
+      ) ranked WHERE r <= $top
       ORDER BY n DESC, path"""
 
 
-def variants(
-    store: Store,
-    scope: Scope | None = None,
-    case: str = "customer",
-    cycles: CycleOptions | None = None,
-    top: int | None = None,
-) -> dict[str, Any]:
-    """SPEC §5 `journeys variants`: paths by count (desc), then path; `top` keeps the first N."""
+def variants(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]:
+    """Path variants (SPEC §3): each distinct path with how many cases took it and how many
+    of those converted; by count (desc), then path; `top` keeps the first N."""
+    top = options.top
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: use a number >= 1")
     with _gc_paused():
-        rows = store.query(variants_sql(scope or Scope(), case, cycles, top))
+        params = {**scope.params(), "top": top}
+        rows = store.query(variants_sql(scope, options.case, top), params)
         # The joined text sorts like the list of ids: the separator (a space) sorts before
         # every character a slug may hold, in Python's code-point order.
         rows.sort(key=lambda r: (-int(r["n"]), r["path"]))
@@ -213,3 +214,51 @@ def variants(
                 for r in rows
             ]
         }
+
+
+class Edge(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    count: int
+    mean_seconds: float | None
+    median_seconds: float | None
+
+
+class DfgResult(BaseModel):
+    edges: list[Edge]
+    starts: dict[str, int]
+    ends: dict[str, int]
+
+
+class Variant(BaseModel):
+    path: list[str]
+    count: int
+    conversions: int = Field(description="Cases of this path whose history holds a purchase.")
+
+
+class VariantsResult(BaseModel):
+    variants: list[Variant]
+
+
+register(
+    Analysis(
+        name="journeys.dfg",
+        summary="Directly-follows graph: which touchpoint follows which, how often, how long.",
+        run=dfg,
+        options=PathOptions,
+        result=DfgResult,
+        scope=JOURNEY_SCOPE,
+        table="edges",
+    )
+)
+register(
+    Analysis(
+        name="journeys.variants",
+        summary="Path variants: the distinct journeys, how many took each and converted.",
+        run=variants,
+        options=PathOptions,
+        result=VariantsResult,
+        scope=JOURNEY_SCOPE,
+        table="variants",
+    )
+)

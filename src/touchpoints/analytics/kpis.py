@@ -10,10 +10,13 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, PhaseOptions, Scope, lit, scoped_events
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import hour, iso_weekday, local_ts, scoped_events
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
-from touchpoints.core.time import zone_info
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -53,10 +56,6 @@ def _mean(total: float | None, n: float) -> float | None:
     return None if not n or total is None else float(total) / n
 
 
-def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def derive(raw: dict[str, Any]) -> dict[str, Any]:
     """Turn one group's counts and sums into SPEC §4 keys."""
     offered = int(raw["offered"] or 0)
@@ -79,29 +78,35 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
         "offered": offered,
         "answered": answered,
         "abandoned": abandoned,
-        "abandonment_rate": _round(_share(abandoned, offered)),
-        "tme_seconds": _round(_mean(raw["wait_sum"], raw["wait_n"] or 0), 3),
-        "tma_seconds": _round(_mean(raw["handle_sum"], raw["handle_n"] or 0), 3),
-        "service_level": _round(_share(raw["within"] or 0, offered)),
-        "fcr": _round(_share(raw["resolved_true"] or 0, raw["resolved_n"] or 0)),
-        "csat": _round(None if csat_share is None else 100 * csat_share, 4),
-        "nps": _round(nps, 4),
-        "nps_margin": _round(margin, 4),
-        "ces": _round(_mean(raw["ces_sum"], raw["ces_n"] or 0), 4),
+        "abandonment_rate": _share(abandoned, offered),
+        "tme_seconds": _mean(raw["wait_sum"], raw["wait_n"] or 0),
+        "tma_seconds": _mean(raw["handle_sum"], raw["handle_n"] or 0),
+        "service_level": _share(raw["within"] or 0, offered),
+        "fcr": _share(raw["resolved_true"] or 0, raw["resolved_n"] or 0),
+        "csat": None if csat_share is None else 100 * csat_share,
+        "nps": nps,
+        "nps_margin": margin,
+        "ces": _mean(raw["ces_sum"], raw["ces_n"] or 0),
         "conversions": conversions,
         # A sum, not a mean: no purchases (or purchases without a value) make 0, not null.
-        "revenue": _round(float(raw["revenue"] or 0.0), 2),
-        "promise_kept_rate": _round(_share(kept, kept + broken)),
-        "data_reuse_rate": _round(_share(raw["reused_true"] or 0, raw["reused_n"] or 0)),
-        "emotion": _round(_mean(raw["emotion_sum"], raw["emotion_n"] or 0), 4),
+        "revenue": float(raw["revenue"] or 0.0),
+        "promise_kept_rate": _share(kept, kept + broken),
+        "data_reuse_rate": _share(raw["reused_true"] or 0, raw["reused_n"] or 0),
+        "emotion": _mean(raw["emotion_sum"], raw["emotion_n"] or 0),
         "retention": None,
         "churn": None,
     }
 
 
-def aggregates(answer_within: float, short_abandon: float) -> str:
-    """Counts and sums per group, in portable SQL (CASE, no FILTER), for every engine."""
-    offered = f"(abandoned IS NOT NULL AND NOT (abandoned AND coalesce(wait_seconds < {short_abandon}, FALSE)))"
+def aggregate_params(answer_within: float = 20.0, short_abandon: float = 0.0) -> dict[str, float]:
+    """Values for the markers of `aggregates()`."""
+    return {"kpi_answer_within": float(answer_within), "kpi_short_abandon": float(short_abandon)}
+
+
+def aggregates() -> str:
+    """Counts and sums per group, in portable SQL (CASE, no FILTER), for every engine;
+    bind `aggregate_params()`."""
+    offered = "(abandoned IS NOT NULL AND NOT (abandoned AND coalesce(wait_seconds < $kpi_short_abandon, FALSE)))"
     answered = "(abandoned = FALSE)"
     return f"""
       count(*) AS events,
@@ -113,7 +118,7 @@ def aggregates(answer_within: float, short_abandon: float) -> str:
       count(CASE WHEN {answered} THEN wait_seconds END) AS wait_n,
       sum(CASE WHEN {answered} THEN handle_seconds END) AS handle_sum,
       count(CASE WHEN {answered} THEN handle_seconds END) AS handle_n,
-      sum(CASE WHEN {answered} AND wait_seconds <= {answer_within} THEN 1 ELSE 0 END) AS within,
+      sum(CASE WHEN {answered} AND wait_seconds <= $kpi_answer_within THEN 1 ELSE 0 END) AS within,
       sum(CASE WHEN resolved THEN 1 ELSE 0 END) AS resolved_true,
       count(resolved) AS resolved_n,
       sum(CASE WHEN csat >= 4 THEN 1 ELSE 0 END) AS csat_good,
@@ -133,10 +138,6 @@ def aggregates(answer_within: float, short_abandon: float) -> str:
       count(emotion) AS emotion_n"""
 
 
-def _local_ts(tz: str) -> str:
-    return "ts" if tz == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(tz)})"
-
-
 def _period_label(value: Any, period: str) -> str | None:
     if value is None:
         return None
@@ -145,23 +146,25 @@ def _period_label(value: Any, period: str) -> str | None:
     return day.strftime("%Y-%m") if period == "month" else day.isoformat()
 
 
-def _retention(store: Store, scope: Scope, period: str, tz: str) -> dict[str, float | None]:
+def _retention(store: Store, scope: Scope, period: str) -> dict[str, float | None]:
     """Share of period-P buyers who buy again in P+1; null until P+1 is complete in the data."""
-    no_time = Scope(
-        Filters(**{**scope.filters.__dict__, "date_from": None, "date_to": None}), scope.phase
-    )
-    local = _local_ts(tz)
-    rows = store.query(f"""
+    everything = scope.without_period()
+    local = local_ts(scope)
+    unit = {"day": "DAY", "week": "WEEK", "month": "MONTH"}[period]
+    rows = store.query(
+        f"""
       WITH buyers AS (
         SELECT DISTINCT customer_id, date_trunc('{period}', {local}) AS p
-        FROM ({scoped_events(no_time)}) s WHERE action = 'purchase'
+        FROM ({scoped_events(everything)}) s WHERE action = 'purchase'
       ), last_seen AS (SELECT max({local}) AS last_ts FROM events)
       SELECT b.p AS p, count(*) AS buyers, count(n.customer_id) AS retained,
-             max(CASE WHEN l.last_ts >= b.p + INTERVAL '2' {period.upper()} THEN 1 ELSE 0 END) AS complete
+             max(CASE WHEN l.last_ts >= b.p + INTERVAL '2' {unit} THEN 1 ELSE 0 END) AS complete
       FROM buyers b
       CROSS JOIN last_seen l
-      LEFT JOIN buyers n ON n.customer_id = b.customer_id AND n.p = b.p + INTERVAL '1' {period.upper()}
-      GROUP BY b.p""")
+      LEFT JOIN buyers n ON n.customer_id = b.customer_id AND n.p = b.p + INTERVAL '1' {unit}
+      GROUP BY b.p""",
+        everything.params(),
+    )
     out: dict[str, float | None] = {}
     for r in rows:
         label = _period_label(r["p"], period)
@@ -170,45 +173,61 @@ def _retention(store: Store, scope: Scope, period: str, tz: str) -> dict[str, fl
     return out
 
 
-def kpis(
-    store: Store,
-    by: str | None = None,
-    filters: Filters | None = None,
-    phase_options: PhaseOptions | None = None,
-    answer_within: float = 20.0,
-    short_abandon: float = 0.0,
-    timezone: str = "UTC",
-) -> dict[str, Any]:
-    """SPEC §5 `kpis`: {"rows": [{"group": ..., <every key of §4>}]}.
+class ServiceOptions(Options):
+    answer_within: float = Field(
+        20.0, description="Service level threshold T in seconds (SPEC §4)."
+    )
+    short_abandon: float = Field(
+        0.0, description="Leave out abandons that waited less than S seconds (misdials)."
+    )
 
-    `by` is one of GROUP_KEYS or None (one row, group "all"). Periods are cut in `timezone`
-    and labelled by their first day (weeks start on Monday; months as YYYY-MM).
+
+class KpisOptions(ServiceOptions):
+    by: str | None = Field(
+        None,
+        description="Group by touchpoint, channel, kind, phase, agent, segment, day, week or month.",
+    )
+
+
+def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
+    """Service and feedback KPIs (SPEC §4) per group: TMA, TME, abandonment, service level,
+    FCR, CSAT, NPS, CES, conversions, revenue, promises, data re-use, emotion.
+
+    Without `by`, one row (group "all"). Periods are cut in the scope's time zone and
+    labelled by their first day (weeks start on Monday; months as YYYY-MM); by period, each
+    row also has the retention of its buyers into the next period.
     """
+    by = options.by
     if by is not None and by not in GROUP_KEYS:
         raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_KEYS)}")
-    for option, seconds in (("--answer-within", answer_within), ("--short-abandon", short_abandon)):
+    for option, seconds in (
+        ("--answer-within", options.answer_within),
+        ("--short-abandon", options.short_abandon),
+    ):
         if not math.isfinite(float(seconds)) or seconds < 0:
             raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
-    zone_info(timezone)  # an unknown zone is a UsageError, before any SQL
-    scope = Scope(filters or Filters(), phase_options or PhaseOptions())
     if by in PERIODS:
-        group = f"date_trunc('{by}', {_local_ts(timezone)})"
+        group = f"date_trunc('{by}', {local_ts(scope)})"
     elif by is None:
         group = None
     else:
         group = by
+    relation = scoped_events(
+        scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind")
+    )
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
-    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates(float(answer_within), float(short_abandon))}
-      FROM ({scoped_events(scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind"))}) s{f" GROUP BY {group}" if group else ""}"""
-    raw_rows = store.query(sql)
-    retention = _retention(store, scope, by, timezone) if by in PERIODS else {}
+    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates()}
+      FROM ({relation}) s{f" GROUP BY {group}" if group else ""}"""
+    params = {**scope.params(), **aggregate_params(options.answer_within, options.short_abandon)}
+    raw_rows = store.query(sql, params)
+    retention = _retention(store, scope, by) if by in PERIODS else {}
     rows = []
     for raw in raw_rows:
         grp = _period_label(raw["grp"], by) if by in PERIODS else raw["grp"]
         row = {"group": grp, **derive(raw)}
         if by in PERIODS:
-            row["retention"] = _round(retention.get(grp))
-            row["churn"] = None if row["retention"] is None else _round(1 - row["retention"])
+            row["retention"] = retention.get(grp)
+            row["churn"] = None if row["retention"] is None else 1 - row["retention"]
         rows.append(row)
     rows.sort(key=lambda r: _order(r, by))
     return {"rows": rows}
@@ -222,3 +241,88 @@ def _order(row: dict[str, Any], by: str | None) -> tuple[Any, ...]:
         return (grp is None, grp or "")
     # Biggest groups first: the table a manager reads top-down.
     return (grp is None, -row["events"], str(grp))
+
+
+def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, Any]:
+    """SPEC §4 KPIs per hour of the week (ISO weekday 1 = Monday, hour 0-23) in the scope's
+    time zone: where and when the queue hurts. The same sums and rules as `kpis`."""
+    local = local_ts(scope)
+    dow, hr = iso_weekday(local), hour(local)
+    sql = f"""SELECT {dow} AS dow, {hr} AS hr, {aggregates()}
+      FROM ({scoped_events(scope, with_catalog=False)}) s
+      GROUP BY {dow}, {hr}"""
+    params = {**scope.params(), **aggregate_params(options.answer_within, options.short_abandon)}
+    rows = [
+        {"weekday": int(r["dow"]), "hour": int(r["hr"]), **derive(r)}
+        for r in store.query(sql, params)
+    ]
+    for row in rows:
+        del row["retention"], row["churn"]
+    rows.sort(key=lambda r: (r["weekday"], r["hour"]))
+    return {"timezone": scope.timezone, "rows": rows}
+
+
+class KpiRow(BaseModel):
+    group: str | None = Field(description="The group's value (`all` without --by).")
+    events: int
+    customers: int
+    offered: int
+    answered: int
+    abandoned: int
+    abandonment_rate: float | None
+    tme_seconds: float | None
+    tma_seconds: float | None
+    service_level: float | None
+    fcr: float | None
+    csat: float | None
+    nps: float | None
+    nps_margin: float | None
+    ces: float | None
+    conversions: int
+    revenue: float
+    promise_kept_rate: float | None
+    data_reuse_rate: float | None
+    emotion: float | None
+    retention: float | None
+    churn: float | None
+
+
+class KpisResult(BaseModel):
+    rows: list[KpiRow]
+
+
+register(
+    Analysis(
+        name="kpis",
+        summary="Service and feedback KPIs: TMA, TME, abandonment, service level, FCR, CSAT, NPS, CES...",
+        run=kpis,
+        options=KpisOptions,
+        result=KpisResult,
+        scope=EVENT_SCOPE,
+    )
+)
+
+
+class HourRow(KpiRow):
+    group: None = None
+    weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday.")
+    hour: int
+    retention: None = None
+    churn: None = None
+
+
+class HeatmapResult(BaseModel):
+    timezone: str
+    rows: list[HourRow]
+
+
+register(
+    Analysis(
+        name="heatmap",
+        summary="KPIs per hour of the week, in local time: when the queue hurts.",
+        run=heatmap,
+        options=ServiceOptions,
+        result=HeatmapResult,
+        scope=EVENT_SCOPE,
+    )
+)

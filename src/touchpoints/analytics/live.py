@@ -19,8 +19,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
-from touchpoints.analytics.kpis import kpis
+from pydantic import BaseModel, ConfigDict, Field
+
+from touchpoints.analytics.kpis import KpisOptions, kpis
+from touchpoints.analytics.registry import Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import scoped_events
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -46,13 +50,6 @@ def _naive_utc(now: datetime | None) -> datetime:
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
-def _many(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else list(value)
-    return tuple(x.strip() for item in items for x in item.split(",") if x.strip())
-
-
 def alerts_for(
     touchpoint: str, values: dict[str, Any], target: dict[str, float]
 ) -> list[dict[str, Any]]:
@@ -76,50 +73,65 @@ def alerts_for(
     return out
 
 
+class LiveOptions(Options):
+    window: int = Field(60, description="Minutes of the window, up to now (1 to 1440).")
+    answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+
+
 def live_snapshot(
-    store: Store,
-    now: datetime | None = None,
-    window_minutes: int = 60,
-    touchpoint: str | list[str] | None = None,
-    channel: str | list[str] | None = None,
-    answer_within: float = 20.0,
+    store: Store, scope: Scope, options: LiveOptions, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The Live page's numbers, as one JSON-ready dict (also `GET /live/snapshot`)."""
+    """The queue now and over the last minutes: waiting contacts and the longest wait,
+    answered and abandoned, TME, service level, agents, and alerts against the catalog's
+    targets (the Live page, also `touchpoints live`)."""
+    window_minutes = options.window
     if not 1 <= int(window_minutes) <= 24 * 60:
-        raise UsageError(f"window {window_minutes!r}: use 1 to 1440 minutes")
+        raise UsageError(f"--window {window_minutes!r}: use 1 to 1440 minutes")
     stop = _naive_utc(now)
     start = stop - timedelta(minutes=int(window_minutes))
-    filters = Filters(
-        date_from=start, date_to=stop, touchpoints=_many(touchpoint), channels=_many(channel)
-    )
-    scope = Scope(filters)
-    events = scoped_events(scope, with_catalog=bool(filters.channels))
-    total = kpis(store, filters=filters, answer_within=answer_within)["rows"][0]
+    scope = scope.replace(date_from=start, date_to=stop)
+    params = {**scope.params(), "queued": QUEUED}
+    events = scoped_events(scope, with_catalog=bool(scope.channels))
+    total = kpis(store, scope, KpisOptions(answer_within=options.answer_within))["rows"][0]
     per_tp = {
         r["group"]: r
-        for r in kpis(store, by="touchpoint", filters=filters, answer_within=answer_within)["rows"]
+        for r in kpis(
+            store, scope, KpisOptions(by="touchpoint", answer_within=options.answer_within)
+        )["rows"]
     }
-    waiting_rows = store.query(f"""
+    waiting_rows = store.query(
+        f"""
       SELECT q.touchpoint AS touchpoint, count(*) AS waiting, min(q.ts) AS since
       FROM ({events}) q
-      WHERE q.action = {lit(QUEUED)} AND q.abandoned IS NULL AND NOT EXISTS (
+      WHERE q.action = $queued AND q.abandoned IS NULL AND NOT EXISTS (
         SELECT 1 FROM events c
         WHERE c.customer_id = q.customer_id AND c.touchpoint = q.touchpoint
           AND c.abandoned IS NOT NULL AND c.ts >= q.ts)
-      GROUP BY q.touchpoint""")
-    agent_rows = store.query(f"""
+      GROUP BY q.touchpoint""",
+        params,
+    )
+    agent_rows = store.query(
+        f"""
       SELECT touchpoint, count(DISTINCT agent) AS agents FROM ({events}) s
-      WHERE abandoned IS NOT NULL AND agent IS NOT NULL GROUP BY touchpoint""")
-    all_agents = store.query(f"""
+      WHERE abandoned IS NOT NULL AND agent IS NOT NULL GROUP BY touchpoint""",
+        params,
+    )
+    all_agents = store.query(
+        f"""
       SELECT count(DISTINCT agent) AS agents FROM ({events}) s
-      WHERE abandoned IS NOT NULL AND agent IS NOT NULL""")[0]["agents"]
-    series_rows = store.query(f"""
+      WHERE abandoned IS NOT NULL AND agent IS NOT NULL""",
+        params,
+    )[0]["agents"]
+    series_rows = store.query(
+        f"""
       SELECT date_trunc('minute', ts) AS minute,
         sum(CASE WHEN abandoned = FALSE THEN 1 ELSE 0 END) AS answered,
         sum(CASE WHEN abandoned THEN 1 ELSE 0 END) AS abandoned,
         avg(CASE WHEN abandoned = FALSE THEN wait_seconds END) AS tme_seconds
       FROM ({events}) s WHERE abandoned IS NOT NULL
-      GROUP BY date_trunc('minute', ts) ORDER BY 1""")
+      GROUP BY date_trunc('minute', ts) ORDER BY 1""",
+        params,
+    )
     last = store.query("SELECT max(seq) AS seq FROM events")[0]["seq"]
 
     waiting = {r["touchpoint"]: (int(r["waiting"]), r["since"]) for r in waiting_rows}
@@ -166,7 +178,7 @@ def live_snapshot(
                 "minute": r["minute"].isoformat() + "Z",
                 "answered": int(r["answered"] or 0),
                 "abandoned": int(r["abandoned"] or 0),
-                "tme_seconds": None if r["tme_seconds"] is None else round(r["tme_seconds"], 3),
+                "tme_seconds": None if r["tme_seconds"] is None else float(r["tme_seconds"]),
             }
             for r in series_rows
         ],
@@ -177,4 +189,30 @@ def live_snapshot(
 def _seconds(now: datetime, since: datetime | None) -> float | None:
     if since is None:
         return None
-    return round(max((now - since).total_seconds(), 0.0), 3)
+    return max((now - since).total_seconds(), 0.0)
+
+
+class LiveResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    now: str
+    window_minutes: int
+    waiting: int
+    longest_wait_seconds: float | None
+    touchpoints: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    series: list[dict[str, Any]]
+    last_seq: int | None
+
+
+register(
+    Analysis(
+        name="live",
+        summary="The queue now: waiting contacts, longest wait, last hour's service, alerts.",
+        run=live_snapshot,
+        options=LiveOptions,
+        result=LiveResult,
+        scope=("touchpoint", "channel"),
+        table="touchpoints",
+    )
+)

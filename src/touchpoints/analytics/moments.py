@@ -1,4 +1,4 @@
-"""What happens at a touchpoint (seed 000): promises made, kept or broken; customer data
+"""What happens at a touchpoint: promises made, kept or broken; customer data
 remembered or forgotten; emotions created along the journey.
 
 Promise rule. A promise belongs to the touchpoint where it was *made*, even when it is kept
@@ -34,8 +34,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Scope, events_relation, scoped_events
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import events_relation, scoped_events
 from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
@@ -56,19 +60,15 @@ def _share(num: float, den: float) -> float | None:
     return None if not den else num / den
 
 
-def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def promises_sql(scope: Scope) -> str:
     """Per touchpoint: promises by where made (with their matched outcome) and outcomes by
     where recorded, as one UNION ALL of two tagged blocks."""
-    where = scope.filters.where()
+    where = scope.where()
     return f"""WITH p AS (
       SELECT r.*,
         sum(CASE WHEN promise = 'made' THEN 1 ELSE -1 END) {RUNNING} AS bal,
         sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) {RUNNING} AS made_no
-      FROM ({events_relation(scope, with_phase=scope.filters.needs_phase)}) r
+      FROM ({events_relation(scope, with_phase=scope.needs_phase)}) r
       WHERE promise IN ('made', 'kept', 'broken')
     ), q AS (
       SELECT p.*,
@@ -112,9 +112,9 @@ def data_reuse_sql(scope: Scope) -> str:
     SELECT CAST(NULL AS VARCHAR) AS touchpoint, {cols} FROM e WHERE data_reused IS NOT NULL"""
 
 
-def emotion_sql(scope: Scope, cycles: CycleOptions | None) -> str:
+def emotion_sql(scope: Scope) -> str:
     """Mean-emotion inputs by derived phase and by step index, in one pass over the steps."""
-    return f"""WITH s AS ({scoped_steps(scope, cycles)})
+    return f"""WITH s AS ({scoped_steps(scope)})
     SELECT 'phase' AS part, phase, CAST(NULL AS BIGINT) AS step,
       count(*) AS steps, count(emotion) AS answers, sum(emotion) AS total
     FROM s GROUP BY phase
@@ -149,13 +149,13 @@ def _promise_keys(c: dict[str, int]) -> dict[str, Any]:
         "kept": kept,
         "broken": broken,
         "open": made - kept - broken,
-        "kept_rate": _round(_share(kept, made)),
-        "broken_rate": _round(_share(broken, made)),
-        "promise_kept_rate": _round(_share(kept, kept + broken)),
+        "kept_rate": _share(kept, made),
+        "broken_rate": _share(broken, made),
+        "promise_kept_rate": _share(kept, kept + broken),
         "recorded_kept": c["rk"],
         "recorded_broken": c["rb"],
         "recorded_unmatched": c["ru"],
-        "recorded_kept_rate": _round(_share(c["rk"], c["rk"] + c["rb"])),
+        "recorded_kept_rate": _share(c["rk"], c["rk"] + c["rb"]),
     }
 
 
@@ -165,19 +165,17 @@ def _data_keys(r: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "data_answers": answers,
         "data_reused": reused,
-        "data_reuse_rate": _round(_share(reused, answers)),
+        "data_reuse_rate": _share(reused, answers),
         "customers_repeating": int(r["repeating"] or 0) if r else 0,
     }
 
 
-def moments(
-    store: Store, scope: Scope | None = None, cycles: CycleOptions | None = None
-) -> dict[str, Any]:
-    """`journeys moments`: {"rule", "touchpoints": [...], "totals": {...},
-    "emotion": {"by_phase": [...], "by_step": [...]}} (see the module docstring)."""
-    scope = scope or Scope()
-    promises = _promise_rows(store.query(promises_sql(scope)))
-    reuse = {r["touchpoint"]: r for r in store.query(data_reuse_sql(scope))}
+def moments(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
+    """Moments of truth: promises made and whether they were kept, data the customer had
+    to repeat, and how customers felt by phase and by step (see the module docstring)."""
+    params = scope.params()
+    promises = _promise_rows(store.query(promises_sql(scope), params))
+    reuse = {r["touchpoint"]: r for r in store.query(data_reuse_sql(scope), params)}
     overall = reuse.pop(None, None)
     rows = []
     for tp in sorted(set(promises) | set(reuse)):
@@ -194,10 +192,10 @@ def moments(
 
     by_phase: dict[str, dict[str, Any]] = {}
     by_step: list[dict[str, Any]] = []
-    for r in store.query(emotion_sql(scope, cycles)):
+    for r in store.query(emotion_sql(scope), params):
         answers = int(r["answers"] or 0)
         entry = {
-            "emotion": _round(None if not answers else float(r["total"]) / answers, 4),
+            "emotion": None if not answers else float(r["total"]) / answers,
             "answers": answers,
             "steps": int(r["steps"] or 0),
         }
@@ -215,3 +213,64 @@ def moments(
         "totals": totals,
         "emotion": {"by_phase": phases, "by_step": by_step},
     }
+
+
+class PromiseKeys(BaseModel):
+    made: int
+    kept: int
+    broken: int
+    open: int
+    kept_rate: float | None = Field(description="kept / made")
+    broken_rate: float | None = Field(description="broken / made")
+    promise_kept_rate: float | None = Field(description="kept / (kept + broken), as in kpis")
+    recorded_kept: int
+    recorded_broken: int
+    recorded_unmatched: int
+    recorded_kept_rate: float | None
+    data_answers: int
+    data_reused: int
+    data_reuse_rate: float | None
+    customers_repeating: int
+
+
+class MomentRow(PromiseKeys):
+    touchpoint: str
+
+
+class EmotionPoint(BaseModel):
+    emotion: float | None
+    answers: int
+    steps: int
+
+
+class PhaseEmotion(EmotionPoint):
+    phase: str
+
+
+class StepEmotion(EmotionPoint):
+    step: int
+
+
+class Emotion(BaseModel):
+    by_phase: list[PhaseEmotion]
+    by_step: list[StepEmotion]
+
+
+class MomentsResult(BaseModel):
+    rule: str
+    touchpoints: list[MomentRow]
+    totals: PromiseKeys
+    emotion: Emotion
+
+
+register(
+    Analysis(
+        name="journeys.moments",
+        summary="Moments of truth: promises kept and broken, data re-use, emotion by phase.",
+        run=moments,
+        options=NoOptions,
+        result=MomentsResult,
+        scope=JOURNEY_SCOPE,
+        table="touchpoints",
+    )
+)

@@ -26,7 +26,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import local_ts, scoped_events
 from touchpoints.core.errors import UsageError
 from touchpoints.core.time import zone_info
 
@@ -34,12 +38,6 @@ if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
 PERIODS = ("day", "week", "month")
-
-
-def local_ts(tz: str) -> str:
-    """`ts` (naive UTC) as wall time in `tz`; sqlglot carries AT TIME ZONE to PostgreSQL and
-    to Spark's FROM_UTC_TIMESTAMP."""
-    return "ts" if tz == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(tz)})"
 
 
 def _day(value: date | datetime) -> date:
@@ -74,12 +72,12 @@ def _to_local(value: datetime, tz: str) -> datetime:
     return value.replace(tzinfo=zone_info("UTC")).astimezone(zone_info(tz)).replace(tzinfo=None)
 
 
-def retention_sql(scope: Scope, period: str, timezone: str) -> str:
-    """Cohort sizes (`m` NULL) and returns per (cohort, period), plus the data's last time."""
-    f = scope.filters
-    open_start = Scope(Filters(**{**f.__dict__, "date_from": None}), scope.phase)
-    local = local_ts(timezone)
-    since = f"first_ts >= {lit(f.date_from)}" if f.date_from else "TRUE"
+def retention_sql(scope: Scope, period: str) -> str:
+    """Cohort sizes (`m` NULL) and returns per (cohort, period), plus the data's last time;
+    bind `scope.params()`."""
+    open_start = scope.replace(date_from=None)
+    local = local_ts(scope)
+    since = "first_ts >= $scope_from" if scope.date_from else "TRUE"
     return f"""WITH p AS (
       SELECT customer_id, ts, date_trunc('{period}', {local}) AS m
       FROM ({scoped_events(open_start)}) s WHERE action = 'purchase'
@@ -101,25 +99,23 @@ def retention_sql(scope: Scope, period: str, timezone: str) -> str:
     FROM events"""
 
 
-def retention_cohorts(
-    store: Store,
-    scope: Scope | None = None,
-    period: str = "month",
-    timezone: str = "UTC",
-    max_offset: int | None = None,
-) -> dict[str, Any]:
-    """{"period", "cohorts": [{"cohort": "2025-01", "customers": n, "cells": [{"offset": 1,
-    "customers": n, "share": x, "complete": bool}, ...]}]}, oldest cohort first.
+class RetentionOptions(Options):
+    period: str = Field("month", description="Cohort period: day, week or month.")
+    max_offset: int | None = Field(None, description="Show at most N periods after the first.")
 
-    Months are labelled YYYY-MM, weeks (Monday) and days by their first day.
+
+def retention_cohorts(store: Store, scope: Scope, options: RetentionOptions) -> dict[str, Any]:
+    """Repeat purchase by cohort: who first bought in a period, and who bought again k
+    periods later (share of the cohort; `complete` is false while period k is not over in
+    the data). Oldest cohort first; months labelled YYYY-MM, weeks (Monday) and days by
+    their first day, in the scope's time zone.
     """
+    period, max_offset, timezone = options.period, options.max_offset, scope.timezone
     if period not in PERIODS:
         raise UsageError(f"--period {period!r}: use day, week or month")
     if max_offset is not None and max_offset < 1:
         raise UsageError(f"--max-offset {max_offset!r}: use a whole number >= 1")
-    zone_info(timezone)  # an unknown zone is a UsageError, before any SQL
-    scope = scope or Scope()
-    raw = store.query(retention_sql(scope, period, timezone))
+    raw = store.query(retention_sql(scope, period), scope.params())
     last: datetime | None = None
     sizes: dict[int, int] = {}
     returns: dict[tuple[int, int], int] = {}
@@ -134,8 +130,8 @@ def retention_cohorts(
     # The data runs to its last event, or to --to when that comes first; a period has
     # ended in the data when an event lies beyond it and --to (if any) covers it whole.
     stop = None
-    if scope.filters.date_to is not None:
-        stop = _to_local(scope.filters.date_to, timezone)
+    if scope.date_to is not None:
+        stop = _to_local(scope.date_to, timezone)
     seen = last if last is None or stop is None else min(last, stop)
     ended = last if last is None or stop is None else min(last, stop + timedelta(microseconds=1))
     cohorts = []
@@ -152,7 +148,7 @@ def retention_cohorts(
                 {
                     "offset": k,
                     "customers": n,
-                    "share": round(n / size, 6),
+                    "share": n / size,
                     "complete": ended is not None and ended >= ends,
                 }
             )
@@ -160,3 +156,34 @@ def retention_cohorts(
             {"cohort": _label(_start(cohort, period), period), "customers": size, "cells": cells}
         )
     return {"period": period, "cohorts": cohorts}
+
+
+class Cell(BaseModel):
+    offset: int
+    customers: int
+    share: float
+    complete: bool
+
+
+class Cohort(BaseModel):
+    cohort: str
+    customers: int
+    cells: list[Cell]
+
+
+class RetentionResult(BaseModel):
+    period: str
+    cohorts: list[Cohort]
+
+
+register(
+    Analysis(
+        name="retention",
+        summary="Repeat purchase by cohort: who first bought in a period, and buys again later.",
+        run=retention_cohorts,
+        options=RetentionOptions,
+        result=RetentionResult,
+        scope=EVENT_SCOPE,
+        table="cohorts",
+    )
+)

@@ -22,12 +22,14 @@ hour); Python counts how many times each hour of the week occurs in the measured
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
+from pydantic import BaseModel, ConfigDict, Field
+
+from touchpoints.analytics import sql
+from touchpoints.analytics.registry import Analysis, Options, register
+from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import UsageError
 from touchpoints.core.time import zone_info
 
@@ -214,23 +216,12 @@ def required_agents(
 
 
 # -- measured mode -------------------------------------------------------------------------
-def _local_ts(tz: str) -> str:
-    return "ts" if tz == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(tz)})"
-
-
-def contacts_by_hour_sql(filters: Filters, timezone: str) -> str:
-    """Offered contacts and answered handle times per local weekday and hour (≤ 168 rows).
-
-    The weekday (Monday = 0) is days since Monday 2001-01-01 modulo 7: plain date
-    arithmetic reads the same on DuckDB, PostgreSQL and Spark, unlike ISODOW/DAYOFWEEK.
-    """
-    scope = Scope(filters)
-    catalog = bool(filters.channels or filters.kinds)
-    local = _local_ts(timezone)
+def contacts_by_hour_sql(scope: Scope) -> str:
+    """Offered contacts and answered handle times per local weekday (Monday = 0) and hour
+    (≤ 168 rows); bind `scope.params()`."""
     return f"""
-    SELECT CAST(((date_diff('day', DATE '2001-01-01', CAST(lt AS DATE)) % 7) + 7) % 7
-                AS INTEGER) AS dow,
-           CAST(EXTRACT(HOUR FROM lt) AS INTEGER) AS hr,
+    SELECT CAST({sql.iso_weekday("lt")} - 1 AS INTEGER) AS dow,
+           CAST({sql.hour("lt")} AS INTEGER) AS hr,
            count(*) AS offered,
            sum(CASE WHEN abandoned = FALSE AND handle_seconds IS NOT NULL THEN 1 ELSE 0 END)
              AS handled,
@@ -238,8 +229,8 @@ def contacts_by_hour_sql(filters: Filters, timezone: str) -> str:
            min(ts) AS first_ts,
            max(ts) AS last_ts
     FROM (
-      SELECT {local} AS lt, ts, abandoned, handle_seconds
-      FROM ({scoped_events(scope, with_catalog=catalog)}) s
+      SELECT {sql.local_ts(scope)} AS lt, ts, abandoned, handle_seconds
+      FROM ({sql.scoped_events(scope, with_catalog=False)}) s
       WHERE abandoned IS NOT NULL
     ) c
     GROUP BY 1, 2"""
@@ -277,8 +268,7 @@ def _naive(value: Any) -> datetime:
 
 def measured_staffing(
     store: Store,
-    filters: Filters,
-    timezone: str = "UTC",
+    scope: Scope,
     answer_within: float = 20.0,
     target_service_level: float | None = DEFAULT_TARGET_SERVICE_LEVEL,
     max_occupancy: float = 1.0,
@@ -293,7 +283,8 @@ def measured_staffing(
     = mean handle_seconds of its answered contacts, or the period's overall mean when it has
     fewer than `min_answered` of them (`aht_source: "overall"`).
     """
-    if not (filters.touchpoints or filters.channels):
+    timezone = scope.timezone
+    if not (scope.touchpoints or scope.channels):
         raise UsageError(
             "pass --arrivals and --aht-seconds, or --touchpoint/--channel to measure them "
             "from stored contacts"
@@ -309,11 +300,10 @@ def measured_staffing(
         raise UsageError(f"--min-answered {min_answered}: use a whole number >= 1")
     if target_service_level is None and target_asa is None:
         target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
-    zone_info(timezone)
-    raw = store.query(contacts_by_hour_sql(filters, timezone))
+    raw = store.query(contacts_by_hour_sql(scope), scope.params())
     head: dict[str, Any] = {
-        "touchpoint": list(filters.touchpoints) or None,
-        "channel": list(filters.channels) or None,
+        "touchpoint": list(scope.touchpoints) or None,
+        "channel": list(scope.channels) or None,
         "timezone": timezone,
         "from": None,
         "to": None,
@@ -332,8 +322,8 @@ def measured_staffing(
     }
     firsts = [_naive(r["first_ts"]) for r in raw]
     lasts = [_naive(r["last_ts"]) for r in raw]
-    start = filters.date_from or (min(firsts) if firsts else None)
-    end = filters.date_to or (max(lasts) if lasts else None)
+    start = scope.date_from or (min(firsts) if firsts else None)
+    end = scope.date_to or (max(lasts) if lasts else None)
     if start is None or end is None:
         return head  # no contacts and no window: there is no period to plan from
     occurrences = hours_of_week(start, end, timezone)
@@ -402,26 +392,42 @@ def measured_staffing(
     return head
 
 
-def plan(
-    open_store: Callable[[], AbstractContextManager[Store]] | None,
-    filters: Filters,
-    timezone: str = "UTC",
-    arrivals: float | None = None,
-    interval_minutes: float | None = None,
-    aht_seconds: float | None = None,
-    answer_within: float = 20.0,
-    target_service_level: float | None = None,
-    target_asa: float | None = None,
-    shrinkage: float = 0.0,
-    max_occupancy: float = 1.0,
-    min_answered: int = 10,
-) -> dict[str, Any]:
-    """What `touchpoints staffing` and `GET /v1/staffing` answer, from their options.
+class StaffingOptions(Options):
+    arrivals: float | None = Field(None, description="Contacts arriving per interval.")
+    interval_minutes: float | None = Field(
+        None, description="Length of the interval in minutes (default 60)."
+    )
+    aht_seconds: float | None = Field(None, description="Average handle time (TMA) in seconds.")
+    answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+    target_service_level: float | None = Field(
+        None,
+        description="Share to answer within T, between 0 and 1 (default 0.8 unless --target-asa).",
+    )
+    target_asa: float | None = Field(None, description="Target expected wait (TME/ASA) in seconds.")
+    shrinkage: float = Field(0.0, description="Share of paid time away (breaks, absence), < 1.")
+    max_occupancy: float = Field(1.0, description="Highest share of time agents may be busy.")
+    min_answered: int = Field(
+        10,
+        description="Answered contacts an hour needs for its own AHT; fewer use the overall mean.",
+    )
 
-    Explicit --arrivals and --aht-seconds size one interval and need no store; otherwise
-    --touchpoint/--channel (in `filters`) measure the week from stored contacts, and only
-    then is `open_store()` called — so sizing a queue works without any data.
+
+def _explicit(options: StaffingOptions) -> bool:
+    return options.arrivals is not None and options.aht_seconds is not None
+
+
+def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[str, Any]:
+    """Agents needed for a service level or wait target (Erlang C).
+
+    Give --arrivals and --aht-seconds to size one interval (no data needed), or
+    --touchpoint/--channel to measure both per hour of the week from stored contacts and
+    plan the week.
     """
+    arrivals, interval_minutes = options.arrivals, options.interval_minutes
+    aht_seconds, answer_within = options.aht_seconds, options.answer_within
+    target_service_level, target_asa = options.target_service_level, options.target_asa
+    shrinkage, max_occupancy = options.shrinkage, options.max_occupancy
+    min_answered = options.min_answered
     validate(
         arrivals=arrivals,
         interval_minutes=interval_minutes,
@@ -439,7 +445,7 @@ def plan(
             "--arrivals and --aht-seconds go together: pass both, or neither to measure "
             "them from stored contacts with --touchpoint or --channel"
         )
-    measured = bool(filters.touchpoints or filters.channels)
+    measured = bool(scope.touchpoints or scope.channels)
     if arrivals is not None and aht_seconds is not None:
         if measured:
             raise UsageError(
@@ -461,20 +467,44 @@ def plan(
             "--interval-minutes: measured staffing is per hour of the week (60); "
             "other intervals need --arrivals and --aht-seconds"
         )
-    if not measured or open_store is None:
+    if not measured or store is None:
         raise UsageError(
             "pass --arrivals and --aht-seconds, or --touchpoint/--channel to measure them "
             "from stored contacts"
         )
-    with open_store() as store:
-        return measured_staffing(
-            store,
-            filters,
-            timezone,
-            answer_within,
-            target_service_level,
-            max_occupancy,
-            shrinkage,
-            target_asa,
-            min_answered,
-        )
+    return measured_staffing(
+        store,
+        scope,
+        answer_within,
+        target_service_level,
+        max_occupancy,
+        shrinkage,
+        target_asa,
+        min_answered,
+    )
+
+
+class StaffingResult(BaseModel):
+    """One interval (`agents`, `service_level`, ...), or the measured week (`rows`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    agents: int | None = None
+    service_level: float | None = None
+    waiting_probability: float | None = None
+    occupancy: float | None = None
+    scheduled_agents: int | None = None
+    rows: list[dict[str, Any]] | None = None
+
+
+register(
+    Analysis(
+        name="staffing",
+        summary="Agents needed for a service level or wait target (Erlang C), per interval or per hour of the week.",
+        run=plan,
+        options=StaffingOptions,
+        result=StaffingResult,
+        scope=("date_from", "date_to", "touchpoint", "channel", "timezone"),
+        needs_store=lambda options: not _explicit(options),
+    )
+)

@@ -1,6 +1,6 @@
 """Touchpoint strength per observed phase: which touchpoints carry each moment of the purchase.
 
-The seeds ask a manager to sort touchpoints into before, during and after the purchase and
+A manager sorts touchpoints into before, during and after the purchase and
 to see "which channels have more or less strength at each moment". Planned phases live in
 the catalog; this table measures the *observed* (derived, SPEC §3) phase of every journey
 step and flags a touchpoint acting where the team did not plan it.
@@ -31,8 +31,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import Scope, events_relation
-from touchpoints.analytics.cycles import CycleOptions, steps_relation
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import events_relation
 from touchpoints.core.events import PHASES
 
 if TYPE_CHECKING:
@@ -61,8 +65,8 @@ def _share(num: float, den: float) -> float | None:
     return None if not den else num / den
 
 
-def _round(value: float | None, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def nps_scores(promoters: int, detractors: int, n: int) -> tuple[float | None, float | None]:
@@ -81,9 +85,10 @@ def _block(part: str, keys: str, values: dict[str, str], source: str, group: str
     return f"SELECT '{part}' AS part, {keys}, {cols} FROM {source}{group}"
 
 
-def strength_sql(scope: Scope, cycles: CycleOptions | None, by_phase: bool) -> str:
-    """The engine query behind `touchpoint_strength` (exposed for tests and benchmarks)."""
-    where = scope.filters.where()
+def strength_sql(scope: Scope, by_phase: bool) -> str:
+    """The engine query behind `touchpoint_strength` (exposed for tests and benchmarks);
+    bind `scope.params()`."""
+    where = scope.where()
     ev = events_relation(scope, with_phase=True)
     rated = ", ".join(
         f"CASE WHEN t.event_id IS NULL THEN f.{c} ELSE t.{c} END AS {c}" for c in RATED_COLUMNS
@@ -128,7 +133,7 @@ def strength_sql(scope: Scope, cycles: CycleOptions | None, by_phase: bool) -> s
     # `ev` (events with the derived phase: windows over every event) is read three times;
     # as one CTE the engine computes it once.
     return f"""WITH ev AS ({ev}),
-    s AS (SELECT * FROM ({steps_relation(scope, cycles, "SELECT * FROM ev")}) x WHERE {where}),
+    s AS (SELECT * FROM ({steps_relation(scope, "SELECT * FROM ev")}) x WHERE {where}),
     fb AS (
       SELECT {rated}, f.csat AS csat, f.nps AS nps
       FROM ev f LEFT JOIN ev t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'
@@ -146,19 +151,20 @@ def strength_sql(scope: Scope, cycles: CycleOptions | None, by_phase: bool) -> s
     {cycles_block}"""
 
 
-def touchpoint_strength(
-    store: Store,
-    scope: Scope | None = None,
-    cycles: CycleOptions | None = None,
-    by_phase: bool = True,
-) -> dict[str, Any]:
-    """{"rows": [...]}: one row per touchpoint and observed phase (or per touchpoint when
-    `by_phase` is False, `phase` then null), ordered by phase, then by reach.
+class StrengthOptions(Options):
+    by_phase: bool = Field(
+        True, description="One row per touchpoint and observed phase (false: per touchpoint)."
+    )
 
-    Rates and medians are null where nothing was observed (no steps, no ratings).
+
+def touchpoint_strength(store: Store, scope: Scope, options: StrengthOptions) -> dict[str, Any]:
+    """Touchpoint strength per observed phase: reach, share of cycles, conversion of the
+    cycles touching it, position in the path, CSAT/NPS, and whether the team planned the
+    touchpoint for that phase. One row per touchpoint and phase, ordered by phase, then by
+    reach; rates and medians are null where nothing was observed.
     """
-    scope = scope or Scope()
-    raw = store.query(strength_sql(scope, cycles, by_phase))
+    by_phase = options.by_phase
+    raw = store.query(strength_sql(scope, by_phase), scope.params())
     denominators: dict[str | None, float] = {}
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     for r in raw:
@@ -212,16 +218,57 @@ def _row(
         "unplanned": (phase not in planned) if phase is not None and planned else None,
         "events": events,
         "reach": reach,
-        "events_per_customer": _round(_share(events, reach)),
+        "events_per_customer": _float(_share(events, reach)),
         "cycles": cycles,
-        "share_of_cycles": _round(_share(cycles, all_cycles)),
+        "share_of_cycles": _float(_share(cycles, all_cycles)),
         "converting_cycles": converting,
-        "conversion_rate": _round(_share(converting, cycles)),
-        "median_step": _round(agg.get("median_step"), 4),
-        "median_position": _round(agg.get("median_position")),
-        "csat": _round(None if csat_share is None else 100 * csat_share, 4),
+        "conversion_rate": _float(_share(converting, cycles)),
+        "median_step": _float(agg.get("median_step")),
+        "median_position": _float(agg.get("median_position")),
+        "csat": _float(None if csat_share is None else 100 * csat_share),
         "csat_answers": csat_n,
-        "nps": _round(nps, 4),
-        "nps_margin": _round(margin, 4),
+        "nps": _float(nps),
+        "nps_margin": _float(margin),
         "nps_answers": nps_n,
     }
+
+
+class StrengthRow(BaseModel):
+    touchpoint: str
+    phase: str | None
+    name: dict[str, str] | None
+    channel: str | None
+    kind: str | None
+    planned_phases: list[str]
+    unplanned: bool | None
+    events: int
+    reach: int
+    events_per_customer: float | None
+    cycles: int
+    share_of_cycles: float | None
+    converting_cycles: int
+    conversion_rate: float | None
+    median_step: float | None
+    median_position: float | None
+    csat: float | None
+    csat_answers: int
+    nps: float | None
+    nps_margin: float | None
+    nps_answers: int
+
+
+class StrengthResult(BaseModel):
+    rows: list[StrengthRow]
+
+
+register(
+    Analysis(
+        name="strength",
+        summary="Touchpoint strength per observed phase: reach, conversion, CSAT/NPS, plan vs data.",
+        run=touchpoint_strength,
+        options=StrengthOptions,
+        result=StrengthResult,
+        scope=JOURNEY_SCOPE,
+        aliases=("touchpoints",),
+    )
+)

@@ -30,12 +30,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel, Field
 
-from touchpoints.analytics.base import Scope, lit
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from touchpoints.analytics.cycles import CycleOptions
     from touchpoints.store.base import Store
 
 # Per scenario: the sub-state suffixes (bad, good) and the SQL condition of each.
@@ -63,15 +64,21 @@ METHOD = {
 }
 
 
-def split_label_sql(touchpoint: str, scenario: str) -> str:
-    """The state label: X's steps tagged by outcome, every other step by its touchpoint."""
+def split_label_sql(touchpoint: str, scenario: str) -> tuple[str, dict[str, str]]:
+    """The state label: X's steps tagged by outcome, every other step by its touchpoint;
+    with the values its markers bind."""
     (bad, bad_when), (good, good_when) = SPLITS[scenario]
-    x = lit(touchpoint)
-    return (
-        f"CASE WHEN touchpoint = {x} AND {bad_when} THEN {lit(f'{touchpoint}~{bad}')} "
-        f"WHEN touchpoint = {x} AND {good_when} THEN {lit(f'{touchpoint}~{good}')} "
+    sql = (
+        f"CASE WHEN touchpoint = $whatif_tp AND {bad_when} THEN $whatif_bad "
+        f"WHEN touchpoint = $whatif_tp AND {good_when} THEN $whatif_good "
         "ELSE touchpoint END"
     )
+    values = {
+        "whatif_tp": touchpoint,
+        "whatif_bad": f"{touchpoint}~{bad}",
+        "whatif_good": f"{touchpoint}~{good}",
+    }
+    return sql, values
 
 
 def reweight(P: np.ndarray, bad: int, good: int, observed: float, target: float) -> np.ndarray:
@@ -169,35 +176,40 @@ def _result(
         "touchpoint": touchpoint,
         "scenario": scenario,
         "observed": observed,
-        "conversion_probability": {"now": round(p_now, 6), "scenario": round(p_new, 6)},
+        "conversion_probability": {"now": p_now, "scenario": p_new},
         "conversions": {
             "now": int(model.conversions),
-            "scenario": round(conv_new, 3),
-            "change": round(conv_new - conv_now, 3),
+            "scenario": conv_new,
+            "change": conv_new - conv_now,
         },
         "value": {
-            "now": round(value_now, 2),
-            "scenario": round(value_new, 2),
-            "change": round(value_new - value_now, 2),
+            "now": value_now,
+            "scenario": value_new,
+            "change": value_new - value_now,
         },
         "method": method,
     }
 
 
-def whatif(
-    store: Store,
-    scope: Scope | None = None,
-    touchpoint: str = "",
-    abandonment: float | None = None,
-    csat: float | None = None,
-    remove: bool = False,
-    cycles: CycleOptions | None = None,
-) -> dict[str, Any]:
-    """Predicted conversions and revenue if `touchpoint` met a target abandonment rate
-    (share 0-1), a target CSAT (0-100), or disappeared (`remove`)."""
+class WhatifOptions(Options):
+    touchpoint: str | None = Field(
+        None, description="The touchpoint to change (an id of the catalog)."
+    )
+    abandonment: float | None = Field(
+        None, description="Target abandonment rate, a share 0-1 (0.05 = 5 %)."
+    )
+    csat: float | None = Field(None, description="Target CSAT, 0-100 (share of answers 4-5).")
+    remove: bool = Field(False, description="Take the touchpoint out of every journey.")
+
+
+def whatif(store: Store, scope: Scope, options: WhatifOptions) -> dict[str, Any]:
+    """Predicted conversions and revenue if a touchpoint met a target abandonment rate
+    (share 0-1), a target CSAT (0-100), or disappeared (`remove`): an order-1 Markov chain
+    of the journeys, re-solved exactly with the touchpoint changed."""
     from touchpoints.analytics.attribution import fit_markov
 
-    scope = scope or Scope()
+    touchpoint = options.touchpoint or ""
+    abandonment, csat, remove = options.abandonment, options.csat, options.remove
     kind = _check(touchpoint, abandonment, csat, remove)
     entry = store.catalog().get(touchpoint)
     if entry is None or not entry.is_touchpoint:
@@ -205,7 +217,7 @@ def whatif(
     method = METHOD[kind].format(tp=touchpoint)
 
     if kind == "remove":
-        model = fit_markov(store, scope, cycles, order=1)
+        model = fit_markov(store, scope, order=1)
         steps = _transitions_into(model, touchpoint)
         if not steps:
             raise UsageError(f"no journey steps at {touchpoint!r} in the selected events")
@@ -217,7 +229,8 @@ def whatif(
 
     (bad_suffix, _), (good_suffix, _) = SPLITS[kind]
     bad, good = f"{touchpoint}~{bad_suffix}", f"{touchpoint}~{good_suffix}"
-    model = fit_markov(store, scope, cycles, order=1, label_sql=split_label_sql(touchpoint, kind))
+    label, values = split_label_sql(touchpoint, kind)
+    model = fit_markov(store, scope, order=1, label_sql=label, params=values)
     n_bad, n_good = _transitions_into(model, bad), _transitions_into(model, good)
     if not (n_bad + n_good + _transitions_into(model, touchpoint)):
         raise UsageError(f"no journey steps at {touchpoint!r} in the selected events")
@@ -233,14 +246,14 @@ def whatif(
     if kind == "abandonment":
         scenario: dict[str, Any] = {"abandonment": float(abandonment or 0.0)}
         observed: dict[str, Any] = {
-            "abandonment": round(observed_bad, 6),
+            "abandonment": observed_bad,
             "contacts": int(n_bad + n_good),
             "abandoned": int(n_bad),
         }
     else:
         scenario = {"csat": float(csat or 0.0)}
         observed = {
-            "csat": round(100.0 * (1.0 - observed_bad), 4),
+            "csat": 100.0 * (1.0 - observed_bad),
             "answers": int(n_bad + n_good),
             "unsatisfied": int(n_bad),
         }
@@ -257,3 +270,33 @@ def whatif(
     Q = reweight(P, model.labels.index(bad), model.labels.index(good), observed_bad, target_bad)
     p_new = model.conversion_probability(P=close_traps(Q))
     return _result(touchpoint, scenario, observed, model, p_now, p_new, method)
+
+
+class Change(BaseModel):
+    now: float
+    scenario: float
+    change: float
+
+
+class WhatifResult(BaseModel):
+    touchpoint: str
+    scenario: dict[str, float | bool]
+    observed: dict[str, float | int]
+    conversion_probability: dict[str, float]
+    conversions: Change
+    value: Change
+    method: str
+
+
+register(
+    Analysis(
+        name="whatif",
+        summary="What if a touchpoint met a target (abandonment, CSAT) or disappeared: conversions and revenue.",
+        run=whatif,
+        options=WhatifOptions,
+        result=WhatifResult,
+        # --touchpoint names the touchpoint to change, not a filter.
+        scope=tuple(f for f in JOURNEY_SCOPE if f != "touchpoint"),
+        table="conversions",
+    )
+)

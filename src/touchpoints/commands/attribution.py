@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     AfterOpt,
     AgentOpt,
     ChannelOpt,

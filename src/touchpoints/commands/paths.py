@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     AfterOpt,
     ChannelOpt,
     DbOpt,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     ChannelOpt,
     DbOpt,
     FromOpt,

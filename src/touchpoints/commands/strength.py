@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     AfterOpt,
     AgentOpt,
     ChannelOpt,
@@ -37,7 +37,7 @@ from touchpoints.commands.common import (
     print_json,
     touchpoint_names,
 )
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     percent as _pct,
 )
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.base import lit
-
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
 
 def load(store: Store, connector: str, key: str) -> dict[str, Any] | None:
     rows = store.query(
-        f"SELECT value FROM connector_state WHERE connector = {lit(connector)} AND key = {lit(key)}"
+        "SELECT value FROM connector_state WHERE connector = $connector AND key = $key",
+        {"connector": connector, "key": key},
     )
     if not rows:
         return None

@@ -198,6 +198,6 @@ def load_catalog(path: str | Path) -> Catalog:
 
 @lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The catalog shipped with the package: the tyre-retailer example, in pt-BR and en."""
+    """The catalog shipped with the package: a tyre retailer's touchpoints, named in pt-BR and en."""
     text = resources.files("touchpoints").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
     return parse_catalog(text, "default catalog")

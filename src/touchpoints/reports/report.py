@@ -14,17 +14,12 @@ R$1,000.50, 25.0% and ASA).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.analytics.attribution import attribution as attribute
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
-from touchpoints.analytics.flows import funnel, gaps
-from touchpoints.analytics.insights import insights
-from touchpoints.analytics.journeys import variants
-from touchpoints.analytics.kpis import kpis
+from touchpoints.analytics import registry
+from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
@@ -50,39 +45,39 @@ TARGETED = {
 }
 
 
-def period_filters(date_from: str, date_to: str, timezone: str = "UTC") -> tuple[Filters, Filters]:
+def period_scopes(date_from: str, date_to: str, timezone: str = "UTC") -> tuple[Scope, Scope]:
     """The period asked for and the one of equal length just before it (for trends)."""
     if not date_from or not date_to:
         raise UsageError("--from and --to are required: the report covers one period")
-    current = Filters.build(date_from, date_to, timezone=timezone)
+    current = Scope.build(date_from, date_to, timezone=timezone)
     assert current.date_from is not None and current.date_to is not None
     length = current.date_to - current.date_from + timedelta(microseconds=1)
-    previous = replace(
-        current,
+    previous = current.replace(
         date_from=current.date_from - length,
         date_to=current.date_from - timedelta(microseconds=1),
     )
     return current, previous
 
 
-def _hour_of_week(store: Store, scope: Scope, timezone: str) -> list[dict[str, Any]]:
-    local = "ts" if timezone == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(timezone)})"
-    return store.query(f"""
-      SELECT extract(isodow FROM {local}) AS dow, extract(hour FROM {local}) AS hour,
-        sum(CASE WHEN abandoned IS NOT NULL THEN 1 ELSE 0 END) AS offered,
-        avg(CASE WHEN abandoned = FALSE THEN wait_seconds END) AS tme
-      FROM ({scoped_events(scope, with_catalog=False)}) s WHERE abandoned IS NOT NULL
-      GROUP BY 1, 2""")
+def run(store: Store, name: str, scope: Scope, **options: Any) -> dict[str, Any]:
+    """One analysis of the registry, as the CLI and the dashboard run it."""
+    analysis = registry.get(name)
+    return analysis.run(store, scope, analysis.options.model_validate(options))
 
 
 def _comments(store: Store, scope: Scope, limit: int = 6) -> list[dict[str, Any]]:
     """A few comments from both ends of the scale: the best and the worst scored."""
-    sql = f"""SELECT touchpoint, comment, nps, csat FROM ({scoped_events(scope, with_catalog=False)}) s
-      WHERE comment IS NOT NULL AND (nps IS NOT NULL OR csat IS NOT NULL)"""
-    low = store.query(f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5), ts, seq LIMIT {limit // 2}")
-    high = store.query(
-        f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5) DESC, ts, seq LIMIT {limit // 2}"
-    )
+    rated = [
+        c
+        for c in reversed(run(store, "feedback.comments", scope, limit=None)["comments"])
+        if c["nps"] is not None or c["csat"] is not None
+    ]  # oldest first, so ties keep the order of time
+
+    def mark(c: dict[str, Any]) -> float:
+        return c["nps"] if c["nps"] is not None else (c["csat"] - 1) * 2.5
+
+    low = sorted(rated, key=mark)[: limit // 2]
+    high = sorted(rated, key=lambda c: -mark(c))[: limit // 2]
     seen, out = set(), []
     for row in low + high:
         key = (row["touchpoint"], row["comment"])
@@ -121,18 +116,18 @@ def report_data(
     """Everything the template shows, computed once (and testable without rendering)."""
     if lang not in msg.LANGS:
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
-    current, previous = period_filters(date_from, date_to, timezone)
-    scope = Scope(current)
+    current, previous = period_scopes(date_from, date_to, timezone)
+    scope = current
     t = words(lang)
     catalog = store.catalog()
     names = {t.id: t.label(lang) for t in catalog.touchpoints}
 
-    total = kpis(store, filters=current, timezone=timezone)["rows"][0]
-    before = kpis(store, filters=previous, timezone=timezone)["rows"][0]
-    by_phase = kpis(store, by="phase", filters=current)["rows"]
-    by_tp = kpis(store, by="touchpoint", filters=current)["rows"]
-    by_channel = kpis(store, by="channel", filters=current)["rows"]
-    by_week = kpis(store, by="week", filters=current, timezone=timezone)["rows"]
+    total = run(store, "kpis", current)["rows"][0]
+    before = run(store, "kpis", previous)["rows"][0]
+    by_phase = run(store, "kpis", current, by="phase")["rows"]
+    by_tp = run(store, "kpis", current, by="touchpoint")["rows"]
+    by_channel = run(store, "kpis", current, by="channel")["rows"]
+    by_week = run(store, "kpis", current, by="week")["rows"]
 
     summary_keys = (
         "customers",
@@ -192,27 +187,30 @@ def report_data(
         for phase in PHASES
     }
 
-    top_variants = variants(store, scope, top=8)["variants"]
-    phase_funnel = funnel(store, scope)
-    gap_stats = gaps(store, scope)
+    top_variants = run(store, "journeys.variants", scope, top=8)["variants"]
+    phase_funnel = run(store, "journeys.funnel", scope)
+    gap_stats = run(store, "journeys.gaps", scope)
 
-    how = _hour_of_week(store, scope, timezone)
     tme_cells: list[list[float | None]] = [[None] * 24 for _ in range(7)]
-    for r in how:
-        tme_cells[int(r["dow"]) - 1][int(r["hour"])] = None if r["tme"] is None else float(r["tme"])
+    for r in run(store, "heatmap", scope)["rows"]:
+        if r["offered"]:
+            tme_cells[r["weekday"] - 1][r["hour"]] = r["tme_seconds"]
 
     attribution = {}
     if total["conversions"]:
         for model in ATTRIBUTION_MODELS:
             attribution[model] = {
-                r["touchpoint"]: r["share"] for r in attribute(store, scope, model)["rows"]
+                r["touchpoint"]: r["share"]
+                for r in run(store, "attribution", scope, model=model)["rows"]
             }
     attribution_tps = sorted(
         {tp for shares in attribution.values() for tp in shares},
         key=lambda tp: -max(shares.get(tp, 0) for shares in attribution.values()),
     )
 
-    recommendations = [{"text": f["text"][lang]} for f in insights(store, scope, lang)["findings"]]
+    recommendations = [
+        {"text": f["text"][lang]} for f in run(store, "insights", scope, lang=lang)["findings"]
+    ]
 
     def seconds(v: float) -> str:
         return format.duration(v, lang)

@@ -2,22 +2,24 @@
 
 Query parameters are named like the CLI options (`from`, `to`, `by`, `answer_within`,
 ...); list options repeat (`?touchpoint=phone&touchpoint=chat`) or take commas, as the
-CLI does. The analysis functions are the ones the CLI calls (see `queries.py`).
+CLI does. Every analysis route is generated from the registry of analyses
+(`touchpoints.analytics.registry`), like the CLI commands.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field, create_model
 from starlette.concurrency import run_in_threadpool
 
+from touchpoints.analytics.registry import Analysis, Options, analyses
 from touchpoints.core.errors import CatalogError
 from touchpoints.ingest import LazyRecords, loads_strict
-from touchpoints.server import queries
 from touchpoints.server.auth import ApiKey, require_scope
 from touchpoints.server.service import Service
 
@@ -249,181 +251,68 @@ async def post_events(request: Request, key: Annotated[ApiKey, INGEST]) -> Respo
 
 
 # -- analyses ----------------------------------------------------------------------------
-List = Annotated[list[str] | None, Query()]
+def _query_model(analysis: Analysis) -> type[BaseModel]:
+    """The query parameters of one analysis: its scope fields and options, named like the
+    CLI options (`from`, `to`, `by`, `answer_within`, ...), lists repeated or comma-separated."""
+    fields = {
+        name: (field.annotation, field)
+        for name, field in analysis.option_fields().items()
+        if name not in analysis.arguments
+    }
+    title = "".join(w.title() for w in analysis.words) + "Query"
+    return create_model(title, __base__=Options, **fields)  # type: ignore[call-overload,no-any-return]
 
 
-class ScopeQuery:
-    """The filters every analysis takes, named like the CLI options (`from`, `to`,
-    `touchpoint`, ..., `timezone`); `options` is what the CLI passes on."""
+def _analysis_route(analysis: Analysis) -> None:
+    """GET route of one analysis: parses its parameters like the CLI does and answers the
+    CLI's `--json` object; the response schema is the analysis's declared result."""
+    query_model = _query_model(analysis)
 
-    def __init__(
-        self,
-        date_from: Annotated[str | None, Query(alias="from")] = None,
-        date_to: Annotated[str | None, Query(alias="to")] = None,
-        touchpoint: List = None,
-        channel: List = None,
-        kind: List = None,
-        phase: List = None,
-        segment: List = None,
-        agent: List = None,
-        during: str = "1h",
-        after: str = "90d",
-        timezone: str = "UTC",
-    ) -> None:
-        self.options: dict[str, Any] = {
-            "date_from": date_from,
-            "date_to": date_to,
-            "touchpoint": touchpoint,
-            "channel": channel,
-            "kind": kind,
-            "phase": phase,
-            "segment": segment,
-            "agent": agent,
-            "during": during,
-            "after": after,
-            "tz": timezone,
-        }
+    def endpoint(request: Request, **params: Any) -> Response:
+        query = params.pop("query")
+        params.pop("key")  # the auth dependency's answer: checked, not an option
+        values = {**query.model_dump(exclude_unset=True), **params}
+        scope, options = analysis.parse(values)
+        if not analysis.uses_store(options):
+            # Answers without data: no lock, no waiting behind an ingestion.
+            return json_response(analysis.run(None, scope, options))  # type: ignore[arg-type]
+        service = service_of(request)
+        return json_response(service.read(analysis.run, scope, options))
 
-
-Scoped = Annotated[ScopeQuery, Depends()]
-Top = Annotated[int | None, Query(ge=1)]
-
-
-@router.get("/kpis", responses=ERRORS, summary="SPEC §4 KPIs, as `touchpoints kpis --json`")
-def get_kpis(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    scope: Scoped,
-    by: str | None = None,
-    answer_within: float = 20.0,
-    short_abandon: float = 0.0,
-) -> Response:
-    return _read(
-        request,
-        queries.kpis,
-        by=by,
-        answer_within=answer_within,
-        short_abandon=short_abandon,
-        **scope.options,
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", keyword, annotation=Request),
+        inspect.Parameter("key", keyword, annotation=Annotated[ApiKey, READ]),
+        *(
+            inspect.Parameter(
+                name,
+                keyword,
+                annotation=Annotated[str, Path(description=field.description)],
+            )
+            for name, field in analysis.option_fields().items()
+            if name in analysis.arguments
+        ),
+        inspect.Parameter("query", keyword, annotation=Annotated[query_model, Query()]),
+    ]
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = "get_" + analysis.name.replace(".", "_")
+    router.add_api_route(
+        analysis.http_path.removeprefix(router.prefix),
+        endpoint,
+        methods=["GET"],
+        summary=analysis.summary,
+        description=f"{analysis.description}\n\nThe body is `touchpoints {' '.join(analysis.words)} --json`.",
+        responses={
+            200: {"model": analysis.result, "description": "The analysis's JSON object."},
+            **ERRORS,
+        },
+        response_class=Response,
+        tags=["analyses"],
     )
 
 
-@router.get("/journeys/dfg", responses=ERRORS, summary="As `touchpoints journeys dfg --json`")
-def get_dfg(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    scope: Scoped,
-    case: str = "customer",
-    gap: str = "30d",
-    top: Top = None,
-) -> Response:
-    return _read(request, queries.dfg, case=case, gap=gap, top=top, **scope.options)
-
-
-@router.get(
-    "/journeys/variants", responses=ERRORS, summary="As `touchpoints journeys variants --json`"
-)
-def get_variants(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    scope: Scoped,
-    case: str = "customer",
-    gap: str = "30d",
-    top: Top = None,
-) -> Response:
-    return _read(request, queries.variants, case=case, gap=gap, top=top, **scope.options)
-
-
-@router.get("/attribution", responses=ERRORS, summary="As `touchpoints attribution --json`")
-def get_attribution(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    scope: Scoped,
-    model: str = "linear",
-    order: Annotated[str, Query(pattern=r"^(\d+|auto)$")] = "1",
-    half_life: str = "7d",
-    by: str | None = None,
-    details: bool = False,
-    gap: str = "30d",
-) -> Response:
-    return _read(
-        request,
-        queries.attribution,
-        model=model,
-        order=order,
-        half_life=half_life,
-        by=by,
-        details=details,
-        gap=gap,
-        **scope.options,
-    )
-
-
-@router.get("/insights", responses=ERRORS, summary="As `touchpoints insights --json`")
-def get_insights(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    scope: Scoped,
-    lang: str = "en",
-    gap: str = "30d",
-    answer_within: float = 20.0,
-    min_answers: Annotated[int, Query(ge=1)] = 30,
-) -> Response:
-    return _read(
-        request,
-        queries.insights,
-        lang=lang,
-        gap=gap,
-        answer_within=answer_within,
-        min_answers=min_answers,
-        **scope.options,
-    )
-
-
-@router.get("/staffing", responses=ERRORS, summary="As `touchpoints staffing --json`")
-def get_staffing(
-    request: Request,
-    key: Annotated[ApiKey, READ],
-    arrivals: float | None = None,
-    interval_minutes: float | None = None,
-    aht_seconds: float | None = None,
-    answer_within: float = 20.0,
-    target_service_level: float | None = None,
-    target_asa: float | None = None,
-    shrinkage: float = 0.0,
-    max_occupancy: float = 1.0,
-    min_answered: int = 10,
-    touchpoint: List = None,
-    channel: List = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
-    timezone: str = "UTC",
-) -> Response:
-    options = dict(
-        arrivals=arrivals,
-        interval_minutes=interval_minutes,
-        aht_seconds=aht_seconds,
-        answer_within=answer_within,
-        target_service_level=target_service_level,
-        target_asa=target_asa,
-        shrinkage=shrinkage,
-        max_occupancy=max_occupancy,
-        min_answered=min_answered,
-        touchpoint=touchpoint,
-        channel=channel,
-        date_from=date_from,
-        date_to=date_to,
-        tz=timezone,
-    )
-    if arrivals is not None and aht_seconds is not None and not (touchpoint or channel):
-        # Explicit inputs need no store: no lock, no waiting behind an ingestion.
-        return json_response(queries.staffing(None, **options))
-    return _read(request, queries.staffing, **options)
-
-
-def _read(request: Request, fn: Any, **options: Any) -> Response:
-    """Run an analysis on the service's store; TouchpointsError becomes a 400 (app.py)."""
-    return json_response(service_of(request).read(fn, **options))
+for _analysis in analyses():
+    _analysis_route(_analysis)
 
 
 # -- catalog -----------------------------------------------------------------------------

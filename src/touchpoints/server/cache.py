@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,10 @@ def data_version(service: Any) -> Version:
 
 
 def _freeze(value: Any) -> Any:
-    """A hashable stand-in for arguments (dataclasses are frozen; lists and dicts are not)."""
+    """A hashable stand-in for arguments (dataclasses are frozen; lists, dicts and option
+    models holding lists are not)."""
+    if isinstance(value, BaseModel):
+        return (type(value).__qualname__, _freeze(value.model_dump()))
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, list | tuple | set):

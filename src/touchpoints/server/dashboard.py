@@ -13,19 +13,14 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from touchpoints.analytics.base import Filters, PhaseOptions, Scope, scoped_events
-from touchpoints.analytics.flows import funnel, gaps, sankey
-from touchpoints.analytics.journeys import dfg, variants
-from touchpoints.analytics.kpis import aggregates, derive, kpis
-from touchpoints.analytics.moments import moments
-from touchpoints.analytics.strength import touchpoint_strength
+from touchpoints.analytics import registry
+from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.catalog import parse_catalog
@@ -37,14 +32,13 @@ from touchpoints.server.pages import (
     ANALYSTS,
     KINDS,
     Page,
+    job,
     nav,
     page_context,
     series,
     templates,
 )
-from touchpoints.server.users import (
-    require_role,
-)
+from touchpoints.server.users import require_role
 
 
 @asynccontextmanager
@@ -65,6 +59,7 @@ MODELS = ("first", "last", "linear", "position", "time-decay", "markov", "shaple
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 SANKEY_DEPTH = 4
 TREND_DAYS = 28
+COMMENTS = 40
 
 
 def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -101,33 +96,31 @@ def default_jobs(run: Any) -> list[Job]:
     opened, exactly as the pages ask for them (same arguments, so the same cache keys).
     `run(fn)` reads the store: the overview's trend windows follow the data's last day,
     and every touchpoint of the catalog has a detail page."""
-    scope, filters = Scope(Filters(), PhaseOptions()), Filters()
+    scope = Scope()
     jobs: list[Job] = [(_catalog, (), {}), (_segments, (), {}), (_data_span, (), {})]
     for by in (None, "month", "touchpoint", "channel", "agent", "week"):
-        jobs.append(
-            (kpis, (), {"filters": filters} if by is None else {"by": by, "filters": filters})
-        )
+        jobs.append(job("kpis", scope, by=by))
     hi = run(_data_span)[1] or datetime(2000, 1, 1)
     days = timedelta(days=TREND_DAYS)
-    cur = replace(filters, date_from=hi - days, date_to=hi)
-    prev = replace(filters, date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
-    jobs += [(kpis, (), {"filters": cur}), (kpis, (), {"filters": prev})]
+    cur = scope.replace(date_from=hi - days, date_to=hi)
+    prev = scope.replace(date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
+    jobs += [job("kpis", cur), job("kpis", prev)]
     jobs += [
-        (touchpoint_strength, (scope,), {}),
-        (sankey, (scope, None, SANKEY_DEPTH), {}),
-        (funnel, (scope,), {}),
-        (moments, (scope,), {}),
-        (variants, (scope,), {"top": 10}),
-        (gaps, (scope,), {}),
-        (hour_of_week, (scope,), {}),
-        (comments, (scope,), {}),
-        (dfg, (scope,), {}),
+        job("strength", scope),
+        job("journeys.sankey", scope, depth=SANKEY_DEPTH),
+        job("journeys.funnel", scope),
+        job("journeys.moments", scope),
+        job("journeys.variants", scope, top=10),
+        job("journeys.gaps", scope),
+        job("heatmap", scope),
+        job("feedback.comments", scope, limit=COMMENTS),
+        job("journeys.dfg", scope),
         (all_attribution, (scope,), {}),
     ]
-    jobs += [(insights_for, (scope, lang), {}) for lang in msg.LANGS]
+    jobs += [job("insights", scope, lang=lang) for lang in msg.LANGS]
     for tp in run(_catalog).touchpoints:
-        mine = replace(filters, touchpoints=(tp.id,))
-        jobs += [(kpis, (), {"filters": mine}), (kpis, (), {"by": "phase", "filters": mine})]
+        mine = scope.replace(touchpoints=(tp.id,))
+        jobs += [job("kpis", mine), job("kpis", mine, by="phase")]
     return jobs
 
 
@@ -148,38 +141,11 @@ def _data_span(store: Any) -> tuple[datetime | None, datetime | None]:
     return row["lo"], row["hi"]
 
 
-def hour_of_week(store: Any, scope: Scope, answer_within: float = 20.0) -> dict[str, Any]:
-    """SPEC §4 KPIs per ISO weekday (1 = Monday) and hour, in UTC: the same aggregates and
-    derivation as `kpis`, grouped by two time parts `kpis --by` does not offer."""
-    sql = f"""SELECT extract(isodow FROM ts) AS dow, extract(hour FROM ts) AS hr,
-      {aggregates(float(answer_within), 0.0)}
-      FROM ({scoped_events(scope, with_catalog=False)}) s
-      GROUP BY extract(isodow FROM ts), extract(hour FROM ts)"""
-    rows = [{"weekday": int(r["dow"]), "hour": int(r["hr"]), **derive(r)} for r in store.query(sql)]
-    rows.sort(key=lambda r: (r["weekday"], r["hour"]))
-    return {"timezone": "UTC", "rows": rows}
-
-
-def comments(store: Any, scope: Scope, limit: int = 40) -> dict[str, Any]:
-    """The latest free-text comments with the scores given alongside them."""
-    sql = f"""SELECT ts, touchpoint, nps, csat, ces, emotion, comment
-      FROM ({scoped_events(scope, with_catalog=False)}) s
-      WHERE comment IS NOT NULL AND comment <> '' ORDER BY ts DESC, seq DESC LIMIT {int(limit)}"""
-    rows = []
-    for r in store.query(sql):
-        rows.append(
-            {
-                "ts": str(r["ts"])[:16],
-                "touchpoint": r["touchpoint"],
-                "nps": r["nps"],
-                "csat": r["csat"],
-                "ces": r["ces"],
-                "emotion": r["emotion"],
-                "sentiment": sentiment(r),
-                "comment": r["comment"],
-            }
-        )
-    return {"rows": rows}
+def comment_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """`feedback comments` rows as the pages list them: minute precision, and the mood of
+    the score given alongside the comment."""
+    return [{**c, "ts": str(c["ts"])[:16].replace("T", " "), "sentiment": sentiment(c)}
+            for c in result["comments"]]  # fmt: skip
 
 
 def sentiment(r: dict[str, Any]) -> str:
@@ -197,27 +163,15 @@ def sentiment(r: dict[str, Any]) -> str:
 
 
 def all_attribution(store: Any, scope: Scope) -> dict[str, Any]:
-    from touchpoints.analytics.attribution import attribution
-
+    """Every attribution model side by side (one failing model does not hide the others)."""
+    analysis = registry.get("attribution")
     models = {}
     for model in MODELS:
         try:
-            models[model] = attribution(store, scope, model)
+            models[model] = analysis.run(store, scope, analysis.options(model=model))
         except TouchpointsError as exc:
             models[model] = {"model": model, "rows": [], "error": str(exc)}
     return {"models": models}
-
-
-def insights_for(store: Any, scope: Scope, lang: str) -> dict[str, Any]:
-    from touchpoints.analytics.insights import insights
-
-    return insights(store, scope, lang)
-
-
-def staffing_for(store: Any, filters: Filters) -> dict[str, Any]:
-    from touchpoints.analytics.staffing import measured_staffing
-
-    return measured_staffing(store, filters)
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -265,37 +219,35 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 # -- datasets (the data behind each chart, shared by pages and /data) ------------------------
 def dataset(page: Page, name: str) -> Any:
-    scope, filters = page.scope, page.filters
+    scope = page.scope
     if name == "kpis":
         by = page.request.query_params.get("by") or None
-        return page.get(kpis, by=by, filters=filters)
+        return page.run("kpis", by=by)
     if name == "strength":
-        return page.get(touchpoint_strength, scope)
+        return page.run("strength")
     if name == "sankey":
-        return page.get(sankey, scope, None, SANKEY_DEPTH)
+        return page.run("journeys.sankey", depth=SANKEY_DEPTH)
     if name == "variants":
-        return page.get(variants, scope, top=10)
+        return page.run("journeys.variants", top=10)
     if name == "funnel":
-        return page.get(funnel, scope)
+        return page.run("journeys.funnel")
     if name == "gaps":
-        return page.get(gaps, scope)
+        return page.run("journeys.gaps")
     if name == "moments":
-        return page.get(moments, scope)
+        return page.run("journeys.moments")
     if name == "emotion":
-        return {"rows": page.get(moments, scope)["emotion"]["by_step"]}
+        return {"rows": page.run("journeys.moments")["emotion"]["by_step"]}
     if name == "hour_of_week":
-        return page.get(hour_of_week, scope)
+        return page.run("heatmap")
     if name == "comments":
-        return page.get(comments, scope)
+        return {"rows": comment_rows(page.run("feedback.comments", limit=COMMENTS))}
     if name == "first_touch":
         # The survey's "how did you first hear about us?" when customers answered it;
         # otherwise each customer's first touchpoint in the journeys.
-        from touchpoints.surveys import first_heard
-
-        heard = page.get(first_heard, scope)
+        heard = page.run("feedback.first-heard")
         if heard["answers"]:
             return {"source": "survey", "rows": heard["rows"]}
-        starts = page.get(dfg, scope)["starts"]
+        starts = page.run("journeys.dfg")["starts"]
         return {
             "source": "journeys",
             "rows": [{"touchpoint": k, "customers": v} for k, v in starts.items()],
@@ -303,12 +255,12 @@ def dataset(page: Page, name: str) -> Any:
     if name == "attribution":
         return page.get(all_attribution, scope)
     if name == "insights":
-        return page.get(insights_for, scope, page.lang)
+        return page.run("insights", lang=page.lang)
     if name == "staffing":
         staff = page.request.query_params.get("staff") or default_staff_channel(page)
         if not staff:
             return None
-        return page.get(staffing_for, replace(filters, channels=(staff,)))
+        return page.run("staffing", scope.replace(channels=(staff,)))
     raise HTTPException(status_code=404, detail=f"no data set {name!r}")
 
 
@@ -323,7 +275,7 @@ DATA_ROLES = {
 
 def default_staff_channel(page: Page) -> str | None:
     """The channel with the most service contacts: the queue a supervisor plans first."""
-    rows = page.get(kpis, by="channel", filters=page.filters)["rows"]
+    rows = page.run("kpis", by="channel")["rows"]
     queued = [r for r in rows if r["offered"] and r["group"]]
     return max(queued, key=lambda r: r["offered"])["group"] if queued else None
 
@@ -354,16 +306,16 @@ def trend(cur: float | None, prev: float | None) -> dict[str, Any] | None:
     return {"delta": delta, "dir": "up" if delta > 0 else "down" if delta < 0 else "flat"}
 
 
-def comparison_windows(page: Page) -> tuple[Filters, Filters, str]:
+def comparison_windows(page: Page) -> tuple[Scope, Scope, str]:
     """The selected period and the one of equal length just before it; without a period,
     the last TREND_DAYS days of data and the TREND_DAYS before them."""
-    f = page.filters
+    f = page.scope
     if f.date_from and f.date_to:
         length = f.date_to - f.date_from
-        prev = replace(
-            f, date_from=f.date_from - length - timedelta(microseconds=1), date_to=f.date_from
+        prev = f.replace(
+            date_from=f.date_from - length - timedelta(microseconds=1),
+            date_to=f.date_from - timedelta(microseconds=1),
         )
-        prev = replace(prev, date_to=f.date_from - timedelta(microseconds=1))
         day = format.date
         label = page.t(
             "previous_period",
@@ -375,8 +327,8 @@ def comparison_windows(page: Page) -> tuple[Filters, Filters, str]:
     hi = hi or datetime(2000, 1, 1)
     hi = f.date_to or hi
     days = timedelta(days=TREND_DAYS)
-    cur = replace(f, date_from=hi - days, date_to=hi)
-    prev = replace(f, date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
+    cur = f.replace(date_from=hi - days, date_to=hi)
+    prev = f.replace(date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
     return cur, prev, page.t("last_days", n=format.integer(TREND_DAYS, page.lang))
 
 
@@ -385,7 +337,7 @@ LOWER_IS_BETTER = {"tme_seconds", "tma_seconds", "abandonment_rate", "ces"}
 
 def targets_table(page: Page) -> list[dict[str, Any]]:
     catalog = page.get(_catalog)
-    by_tp = {r["group"]: r for r in page.get(kpis, by="touchpoint", filters=page.filters)["rows"]}
+    by_tp = {r["group"]: r for r in page.run("kpis", by="touchpoint")["rows"]}
     rows = []
     for tp in catalog.touchpoints:
         for key, goal in tp.target.items():
@@ -409,11 +361,11 @@ def targets_table(page: Page) -> list[dict[str, Any]]:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
-    total = page.get(kpis, filters=page.filters)["rows"][0]
+    total = page.run("kpis")["rows"][0]
     cur_f, prev_f, trend_label = comparison_windows(page)
-    cur = page.get(kpis, filters=cur_f)["rows"][0]
-    prev = page.get(kpis, filters=prev_f)["rows"][0]
-    months = page.get(kpis, by="month", filters=page.filters)["rows"]
+    cur = page.run("kpis", cur_f)["rows"][0]
+    prev = page.run("kpis", prev_f)["rows"][0]
+    months = page.run("kpis", by="month")["rows"]
     retained = [m for m in months if m["retention"] is not None]
     last_month = retained[-1] if retained else None
     keys = (
@@ -470,7 +422,7 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
 
 
 def strength_grid(page: Page) -> dict[str, Any]:
-    rows = page.get(touchpoint_strength, page.scope)["rows"]
+    rows = page.run("strength")["rows"]
     grid: dict[tuple[str, str], list[dict[str, Any]]] = {}
     top = max((r["share_of_cycles"] or 0 for r in rows), default=0) or 1
     for r in rows:
@@ -525,7 +477,7 @@ def names(page: Page) -> dict[str, str]:
 @router.get("/journeys", response_class=HTMLResponse)
 def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
     label = names(page)
-    flow = page.get(sankey, page.scope, None, SANKEY_DEPTH)
+    flow = page.run("journeys.sankey", depth=SANKEY_DEPTH)
     terminal = {"purchase": page.t("purchase"), "end": page.t("end")}
 
     def node_label(n: dict[str, Any]) -> str:
@@ -553,7 +505,7 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
             for li in flow["links"]
         ],
     }
-    fun = page.get(funnel, page.scope)
+    fun = page.run("journeys.funnel")
     funnel_spec = {
         "kind": "bar",
         "categories": [msg.capitalized(page.t(f"common.{s['stage']}")) for s in fun["stages"]],
@@ -561,7 +513,7 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
             series(page.lang, page.label("customers"), [s["count"] for s in fun["stages"]], "count")
         ],
     }
-    emo = page.get(moments, page.scope)["emotion"]["by_step"]
+    emo = page.run("journeys.moments")["emotion"]["by_step"]
     emotion_spec = {
         "kind": "lines",
         "x": [str(e["step"]) for e in emo],
@@ -577,10 +529,10 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
         flow=flow,
         node_names=node_names,
         sankey_spec=sankey_spec,
-        variants=page.get(variants, page.scope, top=10),
+        variants=page.run("journeys.variants", top=10),
         fun=fun,
         funnel_spec=funnel_spec,
-        gaps=page.get(gaps, page.scope),
+        gaps=page.run("journeys.gaps"),
         emotion=emo,
         emotion_spec=emotion_spec,
         label=label,
@@ -596,10 +548,10 @@ def touchpoint_page(
     entry = catalog.get(touchpoint_id)
     if entry is None:
         raise HTTPException(status_code=404, detail=page.t("unknown_touchpoint", id=touchpoint_id))
-    mine = replace(page.filters, touchpoints=(touchpoint_id,))
-    scope = Scope(mine, PhaseOptions())
-    total = page.get(kpis, filters=mine)["rows"][0]
-    by_phase = page.get(kpis, by="phase", filters=mine)["rows"]
+    scope = page.scope.replace(touchpoints=(touchpoint_id,))
+    mine = scope
+    total = page.run("kpis", mine)["rows"][0]
+    by_phase = page.run("kpis", mine, by="phase")["rows"]
     attribution_all = page.get(all_attribution, page.scope)
     attribution_rows = None
     if attribution_all is not None:
@@ -610,12 +562,12 @@ def touchpoint_page(
     promise = next(
         (
             r
-            for r in page.get(moments, page.scope)["touchpoints"]
+            for r in page.run("journeys.moments")["touchpoints"]
             if r["touchpoint"] == touchpoint_id
         ),
         None,
     )
-    found = page.get(insights_for, page.scope, page.lang)
+    found = page.run("insights", lang=page.lang)
     tips = None
     if found is not None:
         tips = [f for f in found.get("findings", []) if f.get("touchpoint") == touchpoint_id]
@@ -637,19 +589,17 @@ def touchpoint_page(
         attribution_rows=attribution_rows,
         promise=promise,
         insights=tips,
-        comments=page.get(comments, scope)["rows"],
+        comments=comment_rows(page.run("feedback.comments", scope, limit=COMMENTS)),
         tp_id=touchpoint_id,
     )
 
 
 @router.get("/service", response_class=HTMLResponse)
 def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
-    channels = [
-        r for r in page.get(kpis, by="channel", filters=page.filters)["rows"] if r["offered"]
-    ]
-    agents = [r for r in page.get(kpis, by="agent", filters=page.filters)["rows"] if r["group"]]
+    channels = [r for r in page.run("kpis", by="channel")["rows"] if r["offered"]]
+    agents = [r for r in page.run("kpis", by="agent")["rows"] if r["group"]]
     agents = [r for r in agents if r["offered"]][:30]
-    how = page.get(hour_of_week, page.scope)["rows"]
+    how = page.run("heatmap")["rows"]
     days = format.weekdays(page.lang)
     heat = {
         "kind": "heatmap",
@@ -696,7 +646,7 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
 def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     weeks = [
         w
-        for w in page.get(kpis, by="week", filters=page.filters)["rows"]
+        for w in page.run("kpis", by="week")["rows"]
         if w["nps"] is not None or w["csat"] is not None or w["ces"] is not None
     ]
     x = [format.date(w["group"], page.lang) for w in weeks]
@@ -725,7 +675,7 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         }
         for k in ("csat", "ces")
     )
-    notes = page.get(comments, page.scope)["rows"]
+    notes = comment_rows(page.run("feedback.comments", limit=COMMENTS))
     grouped = {
         s: [c for c in notes if c["sentiment"] == s] for s in ("negative", "neutral", "positive")
     }
@@ -795,7 +745,7 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
         table=table,
         spec=spec,
         models=list(result["models"]) if result else [],
-        insights=page.get(insights_for, page.scope, page.lang),
+        insights=page.run("insights", lang=page.lang),
     )
 
 

@@ -29,7 +29,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from touchpoints.analytics.live import live_snapshot
+from touchpoints.analytics.live import LiveOptions, live_snapshot
+from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
@@ -59,7 +60,9 @@ class SnapshotCache:
                 return hit[2]
         window, touchpoint, channel = params
         snap = service.read(
-            live_snapshot, window_minutes=window, touchpoint=touchpoint, channel=channel
+            live_snapshot,
+            Scope.build(touchpoint=touchpoint, channel=channel),
+            LiveOptions(window=window),
         )
         with self._lock:
             self._entries[params] = (version, time.monotonic(), snap)

@@ -23,11 +23,12 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from touchpoints.analytics.base import Filters, PhaseOptions, Scope
+from touchpoints.analytics import registry
+from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
-from touchpoints.server.cache import cached, lookup
+from touchpoints.server.cache import Job, cached, lookup
 from touchpoints.server.users import User, require_role
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -77,6 +78,12 @@ def series(
     return {"name": name, "values": list(values), "labels": [show(v) for v in values]}
 
 
+def job(name: str, scope: Scope, **options: Any) -> Job:
+    """One analysis of the registry as a cache job: (function, arguments, keywords)."""
+    analysis = registry.get(name)
+    return (analysis.run, (scope, analysis.options.model_validate(options)), {})
+
+
 # -- request context -------------------------------------------------------------------------
 @dataclass
 class Page:
@@ -86,7 +93,7 @@ class Page:
     user: User
     lang: str
     params: dict[str, str]
-    filters: Filters
+    scope: Scope
     filter_error: str | None
     # When the oldest result this page showed was computed (time.time()), for "as of".
     computed_at: float | None = field(default=None)
@@ -94,10 +101,6 @@ class Page:
     @property
     def service(self) -> Any:
         return self.request.app.state.service
-
-    @property
-    def scope(self) -> Scope:
-        return Scope(self.filters, PhaseOptions())
 
     def t(self, key: str, **values: object) -> str:
         return translator(self.lang)(key, **values)
@@ -115,6 +118,11 @@ class Page:
         """The current filters (plus `extra`) as a query string, to keep them across pages."""
         kept = {k: v for k, v in self.params.items() if v} | {k: v for k, v in extra.items() if v}
         return ("?" + urlencode(kept)) if kept else ""
+
+    def run(self, name: str, scope: Scope | None = None, **options: Any) -> Any:
+        """An analysis of the registry over the page's scope (or `scope`), cached."""
+        fn, args, _ = job(name, scope or self.scope, **options)
+        return self.get(fn, *args)
 
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         result = cached(self.service, fn, *args, **kwargs)
@@ -143,12 +151,12 @@ def filter_params(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "").strip() for k in FILTER_KEYS}
 
 
-def build_filters(params: dict[str, str]) -> tuple[Filters, str | None]:
-    """The filter bar's values as analysis filters; a bad value is reported on the page
+def build_scope(params: dict[str, str]) -> tuple[Scope, str | None]:
+    """The filter bar's values as the analyses' scope; a bad value is reported on the page
     (and the page shown unfiltered) rather than failing it."""
     try:
         return (
-            Filters.build(
+            Scope.build(
                 params["from"] or None,
                 params["to"] or None,
                 None,
@@ -160,7 +168,7 @@ def build_filters(params: dict[str, str]) -> tuple[Filters, str | None]:
             None,
         )
     except TouchpointsError as exc:
-        return Filters(), str(exc)
+        return Scope(), str(exc)
 
 
 def page_context(*roles: str) -> Any:
@@ -169,8 +177,8 @@ def page_context(*roles: str) -> Any:
 
     def dependency(request: Request, user: User = Depends(guard)) -> Page:
         params = filter_params(request)
-        filters, error = build_filters(params)
-        return Page(request, user, language(request), params, filters, error)
+        scope, error = build_scope(params)
+        return Page(request, user, language(request), params, scope, error)
 
     return dependency
 

@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from touchpoints.analytics.base import lit
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -102,7 +101,9 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
 
 
 def get_user(store: Store, username: str) -> User | None:
-    rows = store.query(f"SELECT username, role FROM users WHERE username = {lit(username)}")
+    rows = store.query(
+        "SELECT username, role FROM users WHERE username = $username", {"username": username}
+    )
     return User(rows[0]["username"], rows[0]["role"]) if rows else None
 
 
@@ -125,7 +126,8 @@ def delete_user(store: Store, username: str) -> bool:
 def authenticate(store: Store, username: str, password: str) -> User | None:
     name = username.strip().lower()
     rows = store.query(
-        f"SELECT username, role, password_hash FROM users WHERE username = {lit(name)}"
+        "SELECT username, role, password_hash FROM users WHERE username = $username",
+        {"username": name},
     )
     if not rows:
         # Spend the same time as a real check, so timing does not tell which users exist.

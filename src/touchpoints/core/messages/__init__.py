@@ -1,7 +1,7 @@
 """The one message catalog: every word a person reads, in English and Brazilian Portuguese.
 
 Keys are namespaced by file: `metric.tme_seconds` lives in `metric.yaml`, `web.overview`
-in `web.yaml`. Each entry holds both languages side by side, so a translator sees the
+in `web.yaml`, `cli.journeys.edges_title` in `cli/journeys.yaml`. Each entry holds both languages side by side, so a translator sees the
 pair and a test can check that none is missing and both take the same `{placeholders}`.
 Portuguese readers know service metrics as TMA/TME, English readers as AHT/ASA: the labels
 follow the reader, the JSON keys (`tma_seconds`, `tme_seconds`) never change.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import yaml
 
@@ -24,14 +25,20 @@ DEFAULT_LANG = "en"
 def catalog() -> dict[str, dict[str, str]]:
     """Every key (`namespace.name`) with its text per language."""
     merged: dict[str, dict[str, str]] = {}
-    folder = resources.files(__name__)
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        namespace = entry.name.removesuffix(".yaml")
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
-        for name, texts in data.items():
-            merged[f"{namespace}.{name}"] = {lang: str(text) for lang, text in texts.items()}
+
+    def load(folder: Traversable, prefix: str) -> None:
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.is_dir():
+                load(entry, f"{prefix}{entry.name}.")
+            elif entry.name.endswith(".yaml"):
+                namespace = prefix + entry.name.removesuffix(".yaml")
+                data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+                for name, texts in data.items():
+                    merged[f"{namespace}.{name}"] = {
+                        lang: str(text) for lang, text in texts.items()
+                    }
+
+    load(resources.files(__name__), "")
     return merged
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
+from touchpoints.cli.common import DbOpt, JsonOpt, out, print_json
 from touchpoints.core.errors import TouchpointsError
 
 if TYPE_CHECKING:
@@ -69,9 +69,7 @@ def link_command(
         out.print(f"expires {link['expires_at']}", style="dim")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, panel: str) -> None:
     """Add the `survey` group (`survey link`) to `app`."""
-    if not survey_app.registered_commands:
-        survey_app.command("link")(link_command)
-    if not any(g.name == "survey" for g in app.registered_groups):
-        app.add_typer(survey_app, name="survey")
+    survey_app.command("link")(link_command)
+    app.add_typer(survey_app, name="survey", rich_help_panel=panel)

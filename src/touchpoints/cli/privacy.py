@@ -13,12 +13,13 @@ from typing import Annotated
 
 import typer
 
-from touchpoints.commands.common import DbOpt, JsonOpt, err, out, print_json
-from touchpoints.commands.surveys import open_existing
+from touchpoints.cli.common import DbOpt, JsonOpt, err, out, print_json
+from touchpoints.cli.surveys import open_existing
 from touchpoints.core.errors import UsageError
 
 customer_app = typer.Typer(
-    help="One customer's data: export it (access) or erase it (LGPD/GDPR).", no_args_is_help=True
+    help="One customer: the journey behind the numbers, or their data exported (access) or erased (LGPD/GDPR).",
+    no_args_is_help=True,
 )
 privacy_app = typer.Typer(help="Privacy housekeeping: comment retention.", no_args_is_help=True)
 
@@ -103,14 +104,10 @@ def purge_command(
         out.print(f"dropped {result['comments']} comments older than {result['before']}Z")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `customer` (export, erase) and `privacy` (purge) groups to `app`."""
-    if not customer_app.registered_commands:
-        customer_app.command("export")(export_command)
-        customer_app.command("erase")(erase_command)
-        privacy_app.command("purge")(purge_command)
-    names = {g.name for g in app.registered_groups}
-    if "customer" not in names:
-        app.add_typer(customer_app, name="customer")
-    if "privacy" not in names:
-        app.add_typer(privacy_app, name="privacy")
+def register(app: typer.Typer, panel: str) -> None:
+    """Add the `customer` (journey, export, erase) and `privacy` (purge) groups to `app`."""
+    customer_app.command("export")(export_command)
+    customer_app.command("erase")(erase_command)
+    privacy_app.command("purge")(purge_command)
+    app.add_typer(customer_app, name="customer", rich_help_panel=panel)
+    app.add_typer(privacy_app, name="privacy", rich_help_panel=panel)

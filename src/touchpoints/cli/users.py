@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
+from touchpoints.cli.common import DbOpt, JsonOpt, out, print_json
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -88,7 +88,6 @@ def delete_command(username: UsernameOpt, db: DbOpt = None) -> None:
     out.print(f"deleted user {username.strip().lower()}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `users` group to the main app; calling it again changes nothing."""
-    if not any(g.name == "users" for g in app.registered_groups):
-        app.add_typer(users_app, name="users")
+def register(app: typer.Typer, panel: str) -> None:
+    """Add the `users` group to the main app."""
+    app.add_typer(users_app, name="users", rich_help_panel=panel)

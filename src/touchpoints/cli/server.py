@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
+from touchpoints.cli.common import DbOpt, JsonOpt, out, print_json
 from touchpoints.core.errors import UsageError
 
 keys_app = typer.Typer(
@@ -137,7 +137,7 @@ def keys_revoke(
         out.print(f"revoked {key_id}")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, panel: str) -> None:
     """Add `serve` and the `keys` group to the main app."""
-    app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")
+    app.command("serve", rich_help_panel=panel)(serve)
+    app.add_typer(keys_app, name="keys", rich_help_panel=panel)

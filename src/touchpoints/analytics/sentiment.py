@@ -16,7 +16,7 @@ Matching ignores case and accents ("pessimo" = "péssimo"); plural and feminine 
 back to the listed form ("ótimas" → "ótimo"). The sum s is squashed to s/√(s²+15), so one
 strong word gives about ±0.6 and the score stays in [−1, 1].
 
-The score is computed when read (`comment_sentiment`), not stored: `emotion` keeps what the
+The score is computed when read (`touchpoints feedback comments`), not stored: `emotion` keeps what the
 customer said they felt, and a better lexicon later re-scores every stored comment.
 """
 
@@ -27,16 +27,11 @@ import re
 import unicodedata
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from touchpoints.core.errors import UsageError
 
-if TYPE_CHECKING:
-    from touchpoints.analytics.base import Scope
-    from touchpoints.store.base import Store
-
 LANGS = ("pt-BR", "en")
-LEXICON_DIR = Path(__file__).parent / "data" / "sentiment"
+LEXICON_DIR = Path(__file__).parent.parent / "data" / "sentiment"
 NEGATION_FACTOR = -0.75
 INTENSIFY = 1.5
 DIMINISH = 0.5
@@ -266,59 +261,3 @@ def label(value: float) -> str:
     if value < -NEUTRAL_BAND:
         return "negative"
     return "neutral"
-
-
-def comment_sentiment(
-    store: Store, scope: Scope | None = None, limit: int | None = 500
-) -> dict[str, Any]:
-    """Feedback comments in scope with their sentiment, newest first, and a summary per
-    touchpoint (the touchpoint of the feedback row, i.e. of the rated interaction).
-
-    `{"comments": [{event_id, ts, customer_id, touchpoint, ref_event_id, comment, lang,
-    sentiment, label}], "summary": {comments, mean, positive, neutral, negative},
-    "by_touchpoint": [{touchpoint, comments, mean, positive, neutral, negative}]}`;
-    scores are computed over every comment in scope, `limit` only cuts the list.
-    """
-    from touchpoints.analytics.base import Scope, scoped_events
-
-    scope = scope or Scope()
-    rows = store.query(
-        "SELECT event_id, ts, customer_id, touchpoint, ref_event_id, comment "
-        f"FROM ({scoped_events(scope)}) e WHERE comment IS NOT NULL AND trim(comment) <> '' "
-        "ORDER BY ts DESC, event_id"
-    )
-    scored = []
-    for r in rows:
-        lang = detect_language(r["comment"])
-        value = round(score(r["comment"], lang), 4)
-        ts = r["ts"]
-        scored.append(
-            {
-                **r,
-                "ts": ts.isoformat() if hasattr(ts, "isoformat") else ts,
-                "lang": lang,
-                "sentiment": value,
-                "label": label(value),
-            }
-        )
-    groups: dict[str, list[float]] = {}
-    for c in scored:
-        groups.setdefault(c["touchpoint"], []).append(c["sentiment"])
-    return {
-        "comments": scored if limit is None else scored[:limit],
-        "summary": _summary([c["sentiment"] for c in scored]),
-        "by_touchpoint": [
-            {"touchpoint": tp, **_summary(values)} for tp, values in sorted(groups.items())
-        ],
-    }
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    labels = [label(v) for v in values]
-    return {
-        "comments": len(values),
-        "mean": round(sum(values) / len(values), 4) if values else None,
-        "positive": labels.count("positive"),
-        "neutral": labels.count("neutral"),
-        "negative": labels.count("negative"),
-    }

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from touchpoints.commands.common import (
+from touchpoints.cli.common import (
     DbOpt,
     FromOpt,
     LangOpt,
@@ -28,10 +28,10 @@ from touchpoints.core.errors import UsageError
 DEMO_USER = "admin"
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, panel: str) -> None:
     """Add `report` and `demo-serve` to the main app."""
-    app.command("report")(report)
-    app.command("demo-serve")(demo_serve)
+    app.command("report", rich_help_panel=panel)(report)
+    app.command("demo-serve", rich_help_panel=panel)(demo_serve)
 
 
 def report(
@@ -48,12 +48,12 @@ def report(
 ) -> None:
     """Write a self-contained report of one period: summary, KPIs vs targets, map,
     journeys, service, feedback, attribution and recommendations."""
-    from touchpoints.reports.report import FORMATS, build_report, period_filters
+    from touchpoints.reports.report import FORMATS, build_report, period_scopes
 
     chosen = (fmt or out_file.suffix.lstrip(".") or "html").lower()
     if chosen not in FORMATS:
         raise UsageError(f"--format {chosen!r}: use html or pdf")
-    period_filters(date_from or "", date_to or "", tz)  # bad dates fail before opening the store
+    period_scopes(date_from or "", date_to or "", tz)  # bad dates fail before opening the store
     store = open_for_reading(db)
     try:
         data = build_report(store, date_from or "", date_to or "", lang_code(lang), chosen, tz)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from touchpoints.commands.common import DbOpt, JsonOpt, out, print_json
+from touchpoints.cli.common import DbOpt, JsonOpt, out, print_json
 from touchpoints.core.errors import UsageError
 
 import_app = typer.Typer(
@@ -108,9 +108,7 @@ def import_queue_log(store: Any, path: Path, touchpoint: str, tz: str) -> dict[s
     }
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `import` group (`touchpoints import asterisk ...`) to `app`, once."""
-    if any(group.name == "import" for group in app.registered_groups):
-        return
+def register(app: typer.Typer, panel: str) -> None:
+    """Add the `import` group (`touchpoints import asterisk ...`) to `app`."""
     import_app.command("asterisk")(import_asterisk)
-    app.add_typer(import_app, name="import")
+    app.add_typer(import_app, name="import", rich_help_panel=panel)

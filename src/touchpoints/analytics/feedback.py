@@ -1,0 +1,177 @@
+"""What customers wrote and answered: comments with their sentiment, and where surveyed
+customers say they first heard of the company.
+
+Comments come from any event's `comment` (survey answers, chat ratings, store tablets);
+their sentiment is scored when read, offline, in pt-BR or English (`sentiment.py`), never
+stored, so a better lexicon re-scores the whole history. The first-heard answers are the
+survey's feedback rows whose event id the survey pages write (`ingest.surveys`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sentiment import detect_language, label, score
+from touchpoints.analytics.sql import scoped_events
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+# The survey pages' event ids: "survey:<token>:first-heard" (see ingest.surveys).
+FIRST_HEARD_PATTERN = "survey:%:first-heard"
+
+
+class CommentsOptions(Options):
+    limit: int | None = Field(
+        500, description="Comments listed, newest first (scores count every comment)."
+    )
+
+
+def comments(store: Store, scope: Scope, options: CommentsOptions) -> dict[str, Any]:
+    """Feedback comments in scope with their sentiment, newest first, and a summary overall
+    and per touchpoint (the touchpoint of the rated interaction). Scores are computed over
+    every comment in scope; `limit` only cuts the list."""
+    limit = options.limit
+    rows = store.query(
+        "SELECT event_id, ts, customer_id, touchpoint, ref_event_id, nps, csat, ces, emotion, "
+        "comment "
+        f"FROM ({scoped_events(scope, with_catalog=False)}) e "
+        "WHERE comment IS NOT NULL AND trim(comment) <> '' ORDER BY ts DESC, event_id",
+        scope.params(),
+    )
+    scored = []
+    for r in rows:
+        lang = detect_language(r["comment"])
+        value = score(r["comment"], lang)
+        ts = r["ts"]
+        scored.append(
+            {
+                **r,
+                "ts": ts.isoformat() if hasattr(ts, "isoformat") else ts,
+                "lang": lang,
+                "sentiment": value,
+                "label": label(value),
+            }
+        )
+    groups: dict[str, list[float]] = {}
+    for c in scored:
+        groups.setdefault(c["touchpoint"], []).append(c["sentiment"])
+    return {
+        "comments": scored if limit is None else scored[:limit],
+        "summary": _summary([c["sentiment"] for c in scored]),
+        "by_touchpoint": [
+            {"touchpoint": tp, **_summary(values)} for tp, values in sorted(groups.items())
+        ],
+    }
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    labels = [label(v) for v in values]
+    return {
+        "comments": len(values),
+        "mean": sum(values) / len(values) if values else None,
+        "positive": labels.count("positive"),
+        "neutral": labels.count("neutral"),
+        "negative": labels.count("negative"),
+    }
+
+
+def first_heard(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
+    """Where surveyed customers say they first heard of the company, most named first; a
+    customer who answered several surveys counts once, with their latest answer."""
+    rows = store.query(
+        f"""
+        WITH heard AS (
+          SELECT customer_id, touchpoint,
+                 row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC, seq DESC) AS k
+          FROM ({scoped_events(scope)}) e
+          WHERE action = 'feedback' AND event_id LIKE $pattern
+        )
+        SELECT touchpoint, count(*) AS customers FROM heard WHERE k = 1
+        GROUP BY touchpoint ORDER BY customers DESC, touchpoint""",
+        {**scope.params(), "pattern": FIRST_HEARD_PATTERN},
+    )
+    total = sum(int(r["customers"]) for r in rows)
+    return {
+        "answers": total,
+        "rows": [
+            {
+                "touchpoint": r["touchpoint"],
+                "customers": int(r["customers"]),
+                "share": int(r["customers"]) / total,
+            }
+            for r in rows
+        ],
+    }
+
+
+class Comment(BaseModel):
+    event_id: str
+    ts: str
+    customer_id: str
+    touchpoint: str
+    ref_event_id: str | None
+    nps: int | None
+    csat: int | None
+    ces: int | None
+    emotion: int | None
+    comment: str
+    lang: str
+    sentiment: float = Field(description="-1 (negative) to 1 (positive), scored when read.")
+    label: str
+
+
+class Summary(BaseModel):
+    comments: int
+    mean: float | None
+    positive: int
+    neutral: int
+    negative: int
+
+
+class TouchpointSummary(Summary):
+    touchpoint: str
+
+
+class CommentsResult(BaseModel):
+    comments: list[Comment]
+    summary: Summary
+    by_touchpoint: list[TouchpointSummary]
+
+
+class Heard(BaseModel):
+    touchpoint: str
+    customers: int
+    share: float
+
+
+class FirstHeardResult(BaseModel):
+    answers: int
+    rows: list[Heard]
+
+
+register(
+    Analysis(
+        name="feedback.comments",
+        summary="Customers' comments with their sentiment (pt-BR and English), newest first.",
+        run=comments,
+        options=CommentsOptions,
+        result=CommentsResult,
+        scope=EVENT_SCOPE,
+        table="comments",
+    )
+)
+register(
+    Analysis(
+        name="feedback.first-heard",
+        summary="Where surveyed customers say they first heard of the company.",
+        run=first_heard,
+        options=NoOptions,
+        result=FirstHeardResult,
+        scope=EVENT_SCOPE,
+    )
+)

@@ -1,0 +1,221 @@
+"""Every analysis declared once: its name, options, scope, function and result schema.
+
+The CLI commands (`touchpoints.cli.analyses`), the `/v1` routes (`touchpoints.server.api`),
+the dashboard's data sets, the report and the Python API (`touchpoints.python`) are all
+built from these declarations; none of them lists an analysis's options again. Adding an
+option is one field on the analysis's `Options` model; adding an analysis is one
+`register(Analysis(...))` in its module and the module's name in `MODULES`.
+
+An analysis is a plain function `run(store, scope, options) -> dict` whose dict is the
+SPEC §5 JSON object at full precision (the CLI's `--json`, the API body, `to_dict()`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from touchpoints.analytics.scope import DEFAULT_AFTER, DEFAULT_DURING, DEFAULT_GAP, Scope
+from touchpoints.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from touchpoints.analytics.results import Result
+    from touchpoints.store.base import Store
+
+# The analysis modules, in the order commands are listed in `--help` and routes in /docs.
+MODULES = (
+    "kpis",
+    "journeys",
+    "flows",
+    "strength",
+    "moments",
+    "retention",
+    "attribution",
+    "whatif",
+    "insights",
+    "staffing",
+    "feedback",
+    "live",
+)
+
+
+class Options(BaseModel):
+    """Base of every analysis's options: unknown names are refused, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ScopeOptions(Options):
+    """The scope as interfaces take it, named like the CLI options (`--from`, `--touchpoint`,
+    `--timezone`, ...). An analysis declares which of these fields it takes."""
+
+    date_from: str | None = Field(
+        None, alias="from", description="First day or timestamp (inclusive)."
+    )
+    date_to: str | None = Field(None, alias="to", description="Last day or timestamp (inclusive).")
+    touchpoint: list[str] | None = Field(None, description="Only these touchpoints.")
+    channel: list[str] | None = Field(None, description="Only these channels.")
+    kind: list[str] | None = Field(None, description="Only static, interactive or human.")
+    phase: list[str] | None = Field(None, description="Only before, during or after.")
+    segment: list[str] | None = Field(None, description="Only these customer segments.")
+    agent: list[str] | None = Field(None, description="Only these agents.")
+    during: str = Field(
+        DEFAULT_DURING, description="Window before a purchase that counts as during."
+    )
+    after: str = Field(DEFAULT_AFTER, description="Window after a purchase that counts as after.")
+    gap: str = Field(DEFAULT_GAP, description="Silence that ends a journey cycle (SPEC §3).")
+    timezone: str = Field(
+        "UTC", description="Zone of --from/--to dates and of days, weeks, months, hours."
+    )
+
+    @field_validator("touchpoint", "channel", "kind", "phase", "segment", "agent", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        """`touchpoint="phone"` from Python reads as `["phone"]`."""
+        return [value] if isinstance(value, str) else value
+
+    def to_scope(self) -> Scope:
+        return Scope.build(
+            self.date_from,
+            self.date_to,
+            self.touchpoint,
+            self.channel,
+            self.kind,
+            self.phase,
+            self.segment,
+            self.agent,
+            self.during,
+            self.after,
+            self.gap,
+            self.timezone,
+        )
+
+
+FILTERS = ("date_from", "date_to", "touchpoint", "channel", "kind", "phase", "segment", "agent")
+EVENT_SCOPE = (*FILTERS, "during", "after", "timezone")
+JOURNEY_SCOPE = (*FILTERS, "during", "after", "gap", "timezone")
+
+
+class NoOptions(Options):
+    """For analyses whose scope says everything."""
+
+
+Run = Callable[["Store", Scope, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis, as every interface needs to know it."""
+
+    name: str  # dotted words: "kpis", "journeys.dfg", "customer.journey"
+    summary: str  # one line: CLI help, OpenAPI summary, Python docstring
+    run: Run
+    options: type[Options]
+    result: type[BaseModel]  # the JSON object's schema (OpenAPI; checked by tests)
+    scope: tuple[str, ...] = EVENT_SCOPE  # the ScopeOptions fields it takes
+    table: str = "rows"  # the result's main table: to_pandas, CSV, HTML
+    arguments: tuple[str, ...] = ()  # options the CLI takes as positional arguments
+    path: str | None = None  # HTTP path when not /v1/<words>
+    aliases: tuple[str, ...] = ()  # other CLI names
+    needs_store: Callable[[Any], bool] | None = None  # False: answers without data
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.name.split("."))
+
+    @property
+    def http_path(self) -> str:
+        return self.path or "/v1/" + "/".join(self.words)
+
+    @property
+    def description(self) -> str:
+        """The run function's docstring: what the analysis computes and why."""
+        return inspect.getdoc(self.run) or self.summary
+
+    def option_fields(self) -> dict[str, Any]:
+        """Scope fields first (the filters every analysis shares), then its own options."""
+        scope = {name: ScopeOptions.model_fields[name] for name in self.scope}
+        return {**scope, **self.options.model_fields}
+
+    def parse(self, values: Mapping[str, Any]) -> tuple[Scope, Options]:
+        """Option values by name (`date_from` or `from`) -> the scope and the options.
+
+        A name the analysis does not take, or a value of the wrong type, is a UsageError
+        that names the option as the CLI spells it.
+        """
+        aliases = {"from": "date_from", "to": "date_to"}
+        given = {aliases.get(k, k): v for k, v in values.items()}
+        unknown = sorted(set(given) - set(self.option_fields()))
+        if unknown:
+            raise UsageError(
+                f"{self.name} takes no option {', '.join(repr(u) for u in unknown)}; "
+                f"it takes: {', '.join(self.option_fields())}"
+            )
+        scope_values = {k: v for k, v in given.items() if k in self.scope}
+        own = {k: v for k, v in given.items() if k not in self.scope}
+        try:
+            scope = ScopeOptions.model_validate(scope_values).to_scope()
+            options = self.options.model_validate(own)
+        except ValidationError as exc:
+            raise usage_error(exc) from None
+        return scope, options
+
+    def compute(self, store: Store | None, **values: Any) -> dict[str, Any]:
+        """Parse `values` and run: the JSON object (what `--json` prints)."""
+        scope, options = self.parse(values)
+        return self.run(store, scope, options)  # type: ignore[arg-type]
+
+    def __call__(self, store: Store | None, **values: Any) -> Result:
+        from touchpoints.analytics.results import Result
+
+        return Result(self, self.compute(store, **values))
+
+    def uses_store(self, options: Options) -> bool:
+        return self.needs_store is None or self.needs_store(options)
+
+
+def option_flag(name: str) -> str:
+    """How the CLI spells an option field: `date_from` -> `--from`, `answer_within` ->
+    `--answer-within`."""
+    field = ScopeOptions.model_fields.get(name)
+    spelled = field.alias if field is not None and field.alias else name
+    return "--" + spelled.replace("_", "-")
+
+
+def usage_error(exc: ValidationError) -> UsageError:
+    """A pydantic error as one sentence naming the option and the bad value."""
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    value = first.get("input")
+    message = first["msg"].removeprefix("Value error, ")
+    return UsageError(f"{option_flag(name)} {value!r}: {message}")
+
+
+_REGISTRY: dict[str, Analysis] = {}
+
+
+def register(analysis: Analysis) -> Analysis:
+    """Declare an analysis (each module calls this once per analysis at import)."""
+    _REGISTRY[analysis.name] = analysis
+    return analysis
+
+
+def analyses() -> list[Analysis]:
+    """Every analysis, in `MODULES` order (imports the modules on first use)."""
+    for module in MODULES:
+        importlib.import_module(f"touchpoints.analytics.{module}")
+    return list(_REGISTRY.values())
+
+
+def get(name: str) -> Analysis:
+    """One analysis by its dotted name."""
+    if name not in _REGISTRY:
+        analyses()
+    if name not in _REGISTRY:
+        raise UsageError(f"no analysis {name!r}; analyses: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]

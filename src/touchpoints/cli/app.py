@@ -1,0 +1,66 @@
+"""The `touchpoints` app: every command, grouped in panels in the order a user meets them.
+
+Analysis commands are generated from the registry (`touchpoints.cli.analyses`); the others
+live in modules named for what they do. Heavy imports (FastAPI, NumPy solvers, WeasyPrint)
+stay inside the command functions, so `touchpoints kpis` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.markup import escape
+
+from touchpoints.cli import analyses, connectors, data, privacy, report, server, surveys, users
+from touchpoints.cli.common import err
+from touchpoints.core.errors import TouchpointsError
+
+DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "Privacy"
+
+app = typer.Typer(
+    help="Touchpoints: see, measure and improve every point where customers meet the company.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+journeys_app = typer.Typer(
+    help="Journey analytics: flows, variants, funnels, invisible gaps, moments of truth.",
+    no_args_is_help=True,
+)
+
+data.register(app, DATA)
+connectors.register(app, DATA)
+analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
+app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
+report.register(app, ANALYSES)
+server.register(app, SERVER)
+users.register(app, SERVER)
+surveys.register(app, SERVER)
+privacy.register(app, PRIVACY)
+
+
+def main() -> None:
+    try:
+        app()
+    except TouchpointsError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a trace
+        if os.environ.get("TOUCHPOINTS_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(first)}", highlight=False
+        )
+        err.print(
+            "set TOUCHPOINTS_DEBUG=1 for the full trace, and please report it", highlight=False
+        )
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Getting data in and checking it: `ingest`, `quarantine`, `catalog show|validate|load`,
+`demo-data` (the tyre retailer's year of events)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from touchpoints.cli.common import (
+    DbOpt,
+    JsonOpt,
+    LangOpt,
+    err,
+    lang_code,
+    open_for_reading,
+    out,
+    print_json,
+)
+
+catalog_app = typer.Typer(
+    help="Show, validate and load the touchpoint catalog.", no_args_is_help=True
+)
+
+
+# -- catalog -----------------------------------------------------------------------------
+@catalog_app.command("show")
+def catalog_show(
+    file: Annotated[
+        Path | None, typer.Argument(help="A catalog YAML; default: the store's catalog.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "en",
+) -> None:
+    """Show the catalog: id, name, kind, channel, planned phases, visibility, targets."""
+    from touchpoints.cli.tables.data import catalog_table
+    from touchpoints.core.catalog import load_catalog
+    from touchpoints.store import open_store
+
+    if file is not None:
+        catalog = load_catalog(file)
+    else:
+        with open_store(db) as store:
+            catalog = store.catalog()
+    if as_json:
+        print_json(catalog.model_dump(exclude_defaults=False))
+    else:
+        out.print(catalog_table(catalog, lang_code(lang)))
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    file: Annotated[Path, typer.Argument(help="The catalog YAML to check.")],
+) -> None:
+    """Check a catalog file; every problem is named by entry and field."""
+    from touchpoints.core.catalog import load_catalog
+
+    catalog = load_catalog(file)
+    n = sum(1 for t in catalog.touchpoints if t.is_touchpoint)
+    out.print(f"{file}: valid — {n} touchpoints, {len(catalog.touchpoints) - n} blueprint lanes")
+
+
+@catalog_app.command("load")
+def catalog_load(
+    file: Annotated[Path, typer.Argument(help="The catalog YAML to store.")], db: DbOpt = None
+) -> None:
+    """Store a catalog with the events, so later commands use it."""
+    from touchpoints.core.catalog import load_catalog
+    from touchpoints.store import open_store
+
+    catalog = load_catalog(file)
+    with open_store(db) as store:
+        store.set_catalog(catalog)
+    out.print(f"stored {len(catalog.touchpoints)} catalog entries from {file}")
+
+
+# -- ingestion ---------------------------------------------------------------------------
+def ingest(
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files of SPEC §2 events.")
+    ],
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Catalog YAML to validate against and store.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a column: CANONICAL=YOURS, e.g. ts=created_at."),
+    ] = None,
+    tz: Annotated[
+        str, typer.Option("--timezone", help="Zone of timestamps without one (IANA name).")
+    ] = "UTC",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, jsonl or parquet (default: from the extension)."),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load events; bad rows go to quarantine with file, row, column and reason."""
+    from touchpoints.cli.tables.data import ingest_summary
+    from touchpoints.core.catalog import load_catalog
+    from touchpoints.ingest import parse_mapping
+    from touchpoints.store import open_store
+
+    cat = load_catalog(catalog) if catalog else None
+    columns = parse_mapping(mapping or [])
+    interactive = err.is_terminal and not as_json
+    with open_store(db) as store:
+        if interactive and store.engine == "duckdb":
+            store.execute("SET enable_progress_bar = true")
+        if interactive:
+            with err.status("ingesting…") as status:
+                result = store.ingest(
+                    files, cat, columns, tz, fmt, progress=lambda m: status.update(m)
+                )
+        else:
+            result = store.ingest(files, cat, columns, tz, fmt)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        ingest_summary(out, result)
+
+
+def quarantine(
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 50,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List rejected rows: file, row, column, reason and the raw record."""
+    from touchpoints.cli.tables.data import quarantine_table
+
+    with open_for_reading(db) as store:
+        total = store.count("quarantine")
+        rows = store.query(
+            'SELECT source AS file, "row", "column", reason, raw FROM quarantine '
+            'ORDER BY quarantined_at, source, "row" LIMIT $limit',
+            {"limit": int(limit)},
+        )
+    if as_json:
+        print_json({"total": total, "rows": rows})
+    else:
+        out.print(quarantine_table(rows, total))
+
+
+# -- demo data ---------------------------------------------------------------------------
+def demo_data(
+    customers: Annotated[
+        int, typer.Option("--customers", help="How many customers to simulate.")
+    ] = 20000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives the same file.")
+    ] = 7,
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")
+    ] = Path("demo/events.parquet"),
+    start: Annotated[
+        str, typer.Option("--start", help="First day of the simulated year.")
+    ] = "2025-01-01",
+) -> None:
+    """Write a realistic tyre-retailer event log (the example every page and doc uses); the same
+    --seed always writes the same file."""
+    from touchpoints.demo import generate
+
+    stats = generate(customers=customers, seed=seed, out=out_file, start=start)
+    out.print(
+        f"wrote {stats['events']:,} events for {stats['customers']:,} customers to {out_file}"
+    )
+
+
+def register(app: typer.Typer, panel: str) -> None:
+    app.command("ingest", rich_help_panel=panel)(ingest)
+    app.add_typer(catalog_app, name="catalog", rich_help_panel=panel)
+    app.command("quarantine", rich_help_panel=panel)(quarantine)
+    app.command("demo-data", rich_help_panel=panel)(demo_data)

@@ -1,1 +1,0 @@
-"""CLI command groups; `touchpoints.cli` builds the app from them."""
