@@ -8,6 +8,7 @@ import ast
 import re
 import string
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import pytest
@@ -20,18 +21,27 @@ from touchpoints.core.events import PHASES
 SRC = Path(__file__).resolve().parents[1] / "src" / "touchpoints"
 TEMPLATES = SRC / "web" / "templates"
 REPORT_TEMPLATE = SRC / "reports" / "templates" / "report.html"
-# Being rewritten by the lead (CLI): their words move into the catalog with that rewrite.
-NOT_YET = ("commands/", "render.py", "cli.py")
+# The CLI is being rewritten (cli.py becomes cli/, commands/ and render.py go): its words
+# move into the catalog (cli/*.yaml) with that rewrite, so it is not scanned yet.
+NOT_YET = ("commands/", "render.py", "cli.py", "cli/")
 
 
 def raw_catalog() -> dict[str, dict[str, object]]:
     """Every entry as YAML read it, before `catalog()` turns values into strings, so an
     unquoted `no` or `10` (a bool or an int to YAML) is caught."""
     out: dict[str, dict[str, object]] = {}
-    for entry in resources.files(msg).iterdir():
-        if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
-            out |= {f"{entry.name.removesuffix('.yaml')}.{k}": v for k, v in data.items()}
+
+    def load(folder: Traversable, prefix: str) -> None:
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                load(entry, f"{prefix}{entry.name}.")
+            elif entry.name.endswith(".yaml"):
+                data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+                namespace = prefix + entry.name.removesuffix(".yaml")
+                out.update({f"{namespace}.{k}": v for k, v in data.items()})
+
+    load(resources.files(msg), "")
+    assert set(out) == set(msg.catalog())
     return out
 
 
@@ -57,7 +67,8 @@ def test_every_key_has_both_languages_non_empty_with_the_same_placeholders() -> 
 
 def test_the_namespaces() -> None:
     namespaces = {key.split(".", 1)[0] for key in msg.catalog()}
-    assert namespaces == {"common", "metric", "web", "live", "survey", "report", "insights"}
+    mine = {"common", "metric", "web", "live", "survey", "report", "insights"}
+    assert mine <= namespaces and namespaces - mine <= {"cli"}
 
 
 def test_every_phase_kind_and_visibility_has_its_word() -> None:
@@ -106,7 +117,7 @@ def test_no_module_outside_the_catalog_holds_a_word_table() -> None:
         if lines := word_tables(path):
             offenders[rel] = lines
         text = path.read_text(encoding="utf-8")
-        assert '"pt-BR": {' not in text or rel == "sentiment.py", rel  # lexicons only
+        assert '"pt-BR": {' not in text or path.name == "sentiment.py", rel  # lexicons only
     assert offenders == {}
 
 
