@@ -32,6 +32,7 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    """The sign-in form, in the visitor's language before any session exists."""
     lang = language(request)
     html = (
         templates(lang)
@@ -58,6 +59,8 @@ def login(
     password: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
+    """A signed, HttpOnly, SameSite=Lax session cookie and back to `next`; a wrong name or
+    password gets the form again (401) with one message for both, so names cannot be probed."""
     service = request.app.state.service
     user = service.read(authenticate, username, password)
     if user is None:
@@ -83,6 +86,7 @@ def login(
 
 @router.post("/logout")
 def logout() -> Response:
+    """Forget the session cookie (sessions are stateless: nothing to revoke server-side)."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -90,6 +94,7 @@ def logout() -> Response:
 
 @router.get("/lang/{code}")
 def set_language(code: str, request: Request, next: str = "/") -> Response:
+    """The EN/PT switch: remembered for a year, so the choice outlives the session."""
     lang = msg.normalize(code) or msg.DEFAULT_LANG
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")

@@ -39,9 +39,11 @@
       aria: { enabled: true, decal: { show: many } },
       tooltip: { trigger: "axis" },
       legend: { show: many, bottom: 0, textStyle: { fontFamily: FONT } },
-      grid: { left: 8, right: 16, top: 16, bottom: many ? 56 : 24, containLabel: true },
+      grid: { left: 8, right: 16, top: spec.y_name ? 40 : 16, bottom: many ? 56 : 24, containLabel: true },
       xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: spec.categories.length > 6 ? 30 : 0 } },
-      yAxis: spec.y_name ? Object.assign({ name: spec.y_name }, VALUE_AXIS) : VALUE_AXIS,
+      yAxis: spec.y_name
+        ? Object.assign({ name: spec.y_name, nameGap: 14, nameTextStyle: { align: "left" } }, VALUE_AXIS)
+        : VALUE_AXIS,
       series: spec.series.map(function (s) {
         return {
           name: s.name, type: "bar", data: s.values,
