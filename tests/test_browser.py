@@ -150,6 +150,33 @@ def test_every_page_loads_and_draws(page: Any, site: Any, shot: Any, path: str, 
     assert errors == [], f"script errors on {path}: {errors}"
 
 
+# Numbers in the English style (26.3%, R$1,234.56, 5,410,019.5) or its words (AHT/ASA, sec).
+EN_ONLY = r"\d\.\d%|R\$\d|\d,\d{3}\.\d|\b(?:AHT|ASA)\b|\bsec\b"
+
+
+@pytest.mark.parametrize(("path", "name"), PAGES)
+def test_every_page_in_portuguese(page: Any, site: Any, shot: Any, path: str, name: str) -> None:
+    """The same pages for a Brazilian reader: drawn, and every number in pt-BR style,
+    including what the Live page's script writes from the stream."""
+    import re
+
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.context.add_cookies([{"name": "tp_lang", "value": "pt-BR", "url": site.url}])
+    page.emulate_media(reduced_motion="reduce")  # charts drawn at once, whole in the shot
+    response = page.goto(site.url + path)
+    assert response is not None and response.status == 200
+    assert page.evaluate("document.documentElement.lang") == "pt-BR"
+    charts_drawn(page)
+    if path == "/live":
+        expect(page.locator("#live [data-key=tme_seconds]")).not_to_have_text("–", timeout=10_000)
+        assert page.locator("#live-updated").inner_text().endswith("UTC")
+    text = page.locator("main").inner_text()
+    assert not re.search(EN_ONLY, text), (path, re.search(EN_ONLY, text))
+    shot(page, f"pt-BR-{name}")
+    assert errors == [], f"script errors on {path}: {errors}"
+
+
 def card_value(page: Any, key: str) -> float:
     return float(page.locator(f"#kpi-{key} .value").get_attribute("data-value"))
 

@@ -118,12 +118,13 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
     assert tme["numbers"]["tme_seconds"] == 90
     assert tme["numbers"]["target"] == 60
     assert tme["numbers"]["answered"] == 40
+    # Waits are written like every duration (core.format): 90 s is "1 min 30 s".
     assert tme["text"]["en"] == (
-        "Phone call centre misses its ASA target before the purchase: 90.0 s against 60 s "
-        "(50% over) in 40 answered contacts; ≈10.0 conversions at stake."
+        "Phone call centre misses its ASA target before the purchase: 1 min 30 sec against "
+        "1 min (50% over) in 40 answered contacts; ≈10.0 conversions at stake."
     )
     assert tme["text"]["pt-BR"] == (
-        "Central telefônica não cumpre a meta de TME antes da compra: 90,0 s contra 60 s "
+        "Central telefônica não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
         "(50% acima) em 40 contatos atendidos; ≈10,0 conversões em jogo."
     )
     csat = next(f for f in findings if key(f)[3:] == ("store", "csat"))

@@ -142,6 +142,28 @@ def test_answer_ends_the_wait(loaded: Store) -> None:
     assert any(a["metric"] == "tme_seconds" for a in phone["alerts"])  # (30+90+500)/3 > 60
 
 
+def test_the_stream_writes_the_snapshot_for_the_reader(loaded: Store) -> None:
+    """Each pushed frame carries the snapshot as the viewer reads it (core.format, the
+    catalog's words), so live.js only places strings."""
+    from touchpoints.server.live import display
+
+    snap = live_snapshot(loaded, now=NOW)
+    pt, en = display(snap, "pt-BR"), display(snap, "en")
+    assert pt["totals"]["tme_seconds"] == "43 s" and en["totals"]["tme_seconds"] == "43 sec"
+    assert pt["totals"]["abandonment_rate"] == "25,0%" and en["totals"]["service_level"] == "25.0%"
+    assert pt["totals"]["longest_wait_seconds"] == "10 min" and pt["totals"]["waiting"] == "3"
+    phone = next(r for r in pt["touchpoints"] if r["touchpoint"] == "phone")
+    assert phone["name"] == "Central telefônica" and phone["breach"]
+    assert phone["cells"] == ["1", "10 min", "2", "1", "1 min", "33,3%", "0,0%", "2"]
+    assert pt["alerts"] == [
+        "Central telefônica: abandono 33,3% — acima da meta (meta 5,0%)",
+        "Central telefônica: nível de serviço 0,0% — abaixo da meta (meta 80,0%)",
+    ]
+    assert en["alerts"][0] == "Phone call centre: abandonment 33.3% — above target (target 5.0%)"
+    assert pt["minutes"] == ["11:10", "11:20", "11:30", "11:40"]
+    assert pt["updated"] == "12:00:00 UTC"
+
+
 # -- the server side -------------------------------------------------------------------------
 @pytest.fixture
 def service(tmp_path: Path) -> Any:
@@ -179,6 +201,7 @@ def test_stream_pushes_a_snapshot_after_an_ingest(service: Any) -> None:
 
     asyncio.run(run())
     assert frames[1][1]["waiting"] == frames[0][1]["waiting"] + 1
+    assert frames[1][1]["text"]["totals"]["waiting"] == str(frames[1][1]["waiting"])
 
 
 def _client(service: Any, role: str | None) -> Any:

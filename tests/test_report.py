@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from touchpoints.cli import app
+from touchpoints.core import format
 from touchpoints.core.errors import UsageError
 from touchpoints.reports import svg
-from touchpoints.reports.labels import fmt_number
 from touchpoints.reports.report import build_report, period_filters, report_data
 from touchpoints.store.base import Store
 
@@ -124,30 +124,36 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
     assert '<html lang="pt-BR">' in html
     assert "Período: 05/01/2026 – 11/01/2026" in text
     assert "(comparado com 29/12/2025 – 04/01/2026)" in text
-    assert "esperaram em média 18,0 s (TME); 25,0 % desistiram e 50,0 % foram" in text
+    assert "esperaram em média 18 s (TME); 25,0% desistiram e 50,0% foram" in text
     assert "O NPS foi 33,3 (± 106,7)" in text
-    assert "compras geraram 1.000,50 de receita" in text
-    assert "TME 18,0 s 40,0 s caiu 22,0 s" in text  # summary row: now, before, change
+    assert "compras geraram R$\u00a01.000,50 de receita" in html  # money, never split
+    assert "TME 18 s 40 s caiu 22 s" in text  # summary row: now, before, change
+    assert "Abandono 25,0% 0,0% subiu 25,0 p.p." in text  # a share moves in points
     phone = re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1)
     phone_text = text_of(phone)
-    assert "Central telefônica 4 110,3 s" in phone_text  # events, TMA
-    assert "18,0 s [60,0 s] ✓ dentro da meta" in phone_text
-    assert "50,0 % [80,0 %] ✗ fora da meta" in phone_text
-    assert "25,0 % [5,0 %] ✗ fora da meta" in phone_text
+    assert "Central telefônica 4 1 min 50 s" in phone_text  # events, TMA (110.3 s)
+    assert "18 s [1 min] ✓ dentro da meta" in phone_text
+    assert "50,0% [80,0%] ✗ fora da meta" in phone_text
+    assert "25,0% [5,0%] ✗ fora da meta" in phone_text
+    # Nothing in the English style: no 25.0%, no 1,000.50, no "sec".
+    assert not re.search(r"\d\.\d%|\d,\d{3}\.\d|\bsec\b|\bASA\b|\bAHT\b", text)
     assert "“Demorou demais” — Pesquisa de satisfação, NPS 3" in text
 
 
 def test_numbers_in_english(loaded: Store) -> None:
     html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
     text = text_of(html)
-    assert "waited 18.0 s on average (ASA); 25.0 % gave up and 50.0 % were" in text
+    assert "waited 18 sec on average (ASA); 25.0% gave up and 50.0% were" in text
     assert "NPS was 33.3 (± 106.7)" in text
-    assert "brought 1,000.50 in revenue" in text
-    assert "ASA 18.0 s 40.0 s down 22.0 s" in text
+    assert "brought R$1,000.50 in revenue" in text
+    assert "ASA 18 sec 40 sec down 22 sec" in text
+    assert "Abandonment 25.0% 0.0% up 25.0 pp" in text
     assert "AHT" in text and "TME" not in text and "TMA" not in text
+    assert "Period: 1/5/2026 – 1/11/2026" in text
     phone = text_of(re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1))
-    assert "Phone call centre 4 110.3 s" in phone
-    assert "50.0 % [80.0 %] ✗ misses target" in phone
+    assert "Phone call centre 4 1 min 50 sec" in phone
+    assert "50.0% [80.0%] ✗ misses target" in phone
+    assert not re.search(r"\d,\d%|R\$\s|\d\.\d{3},\d", text)  # nothing in the pt-BR style
 
 
 def test_self_contained(loaded: Store) -> None:
@@ -231,8 +237,8 @@ def test_svg_helpers_are_accessible() -> None:
     assert heat.count("<rect") == 2 and "#eeeeee" in heat
     line = svg.line_chart(["w1", "w2", "w3"], [("NPS", [1.0, None, 3.0])], "Trend")
     assert "<polyline" not in line  # a gap leaves no run of two points
-    assert fmt_number(1234567.891, 2, "pt-BR") == "1.234.567,89"
-    assert fmt_number(1234567.891, 2, "en") == "1,234,567.89"
+    assert format.number(1234567.891, "pt-BR", 2) == "1.234.567,89"
+    assert format.number(1234567.891, "en", 2) == "1,234,567.89"
 
 
 def test_previous_week_is_monday_to_sunday() -> None:
@@ -259,7 +265,7 @@ def test_weekly_report_is_due_from_its_hour_and_written_once(loaded: Store, tmp_
     written = write_due_report(loaded, settings, datetime(2026, 1, 12, 10, 0, tzinfo=UTC))
     assert written == tmp_path / "reports" / "touchpoints-2026-01-05_2026-01-11.pt-BR.html"
     text = text_of(written.read_text(encoding="utf-8"))
-    assert "18,0 s" in text  # the week's TME, as in test_numbers_in_portuguese
+    assert "TME 18 s 40 s" in text  # the week's TME, as in test_numbers_in_portuguese
     assert write_due_report(loaded, settings, datetime(2026, 1, 14, 10, 0, tzinfo=UTC)) is None
     assert due_report(Settings(), datetime(2026, 1, 12, 10, 0, tzinfo=UTC)) is None
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [written.name]

@@ -219,7 +219,7 @@ def surveys_catalog(c: TestClient):  # noqa: ANN201
         ({"ces": "8"}, "Effort must be a whole number from 1 to 7."),
         ({"ces": "2.5"}, "Effort must be a whole number from 1 to 7."),
         ({"first_heard": "warehouse"}, "Choose one of the listed options"),
-        ({"comment": "x" * 2001}, "The comment is too long (at most 2000 characters)."),
+        ({"comment": "x" * 2001}, "The comment is too long (at most 2,000 characters)."),
         ({}, "Please answer at least one question."),
     ],
 )
@@ -242,6 +242,8 @@ def test_invalid_answer_message_in_portuguese(client: TestClient) -> None:
     assert response.status_code == 422
     assert "A nota de recomendação deve ser um número inteiro de 0 a 10." in response.text
     assert 'value="11"' not in response.text  # nothing rendered as checked that cannot be
+    long = client.post("/s/" + link(client)["token"], data={"comment": "x" * 2001, "lang": "pt-BR"})
+    assert "O comentário é longo demais (no máximo 2.000 caracteres)." in long.text
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

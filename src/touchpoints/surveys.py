@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError, UsageError
 from touchpoints.privacy import param_exec, param_rows
 
@@ -230,26 +232,6 @@ class Answers:
     comment: str | None = None
 
 
-MESSAGES = {
-    "en": {
-        "nps": "The recommendation score must be a whole number from 0 to 10.",
-        "csat": "Satisfaction must be a whole number from 1 to 5.",
-        "ces": "Effort must be a whole number from 1 to 7.",
-        "first_heard": "Choose one of the listed options for where you first heard about us.",
-        "comment": f"The comment is too long (at most {COMMENT_MAX} characters).",
-        "empty": "Please answer at least one question.",
-    },
-    "pt-BR": {
-        "nps": "A nota de recomendação deve ser um número inteiro de 0 a 10.",
-        "csat": "A satisfação deve ser um número inteiro de 1 a 5.",
-        "ces": "O esforço deve ser um número inteiro de 1 a 7.",
-        "first_heard": "Escolha uma das opções listadas para onde nos conheceu.",
-        "comment": f"O comentário é longo demais (no máximo {COMMENT_MAX} caracteres).",
-        "empty": "Responda pelo menos uma pergunta.",
-    },
-}
-
-
 def parse_answers(
     form: Mapping[str, str], catalog: Catalog, lang: str
 ) -> tuple[Answers, dict[str, str]]:
@@ -258,7 +240,10 @@ def parse_answers(
     Every question is optional, but an empty form is refused: it would store a feedback
     row that says nothing and burn the single-use link.
     """
-    words = MESSAGES[lang]
+
+    def words(field: str) -> str:
+        return msg.t(lang, f"survey.error_{field}", max=format.integer(COMMENT_MAX, lang))
+
     answers = Answers()
     errors: dict[str, str] = {}
     for name, (low, high) in RANGES.items():
@@ -266,24 +251,24 @@ def parse_answers(
         if not raw:
             continue
         if not raw.isdigit() or not low <= int(raw) <= high:
-            errors[name] = words[name]
+            errors[name] = words(name)
             continue
         setattr(answers, name, int(raw))
     heard = (form.get("first_heard") or "").strip()
     if heard:
         if heard not in {t.id for t in catalog.touchpoints if t.is_touchpoint}:
-            errors["first_heard"] = words["first_heard"]
+            errors["first_heard"] = words("first_heard")
         else:
             answers.first_heard = heard
     comment = (form.get("comment") or "").replace("\r\n", "\n").strip()
     if len(comment) > COMMENT_MAX:
-        errors["comment"] = words["comment"]
+        errors["comment"] = words("comment")
     elif comment:
         answers.comment = comment
     if not errors and all(
         getattr(answers, f) is None for f in ("nps", "csat", "ces", "first_heard", "comment")
     ):
-        errors["form"] = words["empty"]
+        errors["form"] = words("empty")
     return answers, errors
 
 

@@ -36,6 +36,8 @@ from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, O
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 from touchpoints.analytics.strength import StrengthOptions, touchpoint_strength
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 
@@ -62,30 +64,12 @@ Z95 = 1.96
 MakeFinding = Callable[..., "Finding"]
 # Service targets that insights compares, and whether a higher value is better.
 SERVICE_TARGETS = {"tme_seconds": False, "abandonment_rate": False, "service_level": True}
-PHASE_WORDS = {
-    "en": {
-        "before": "before the purchase",
-        "during": "during the purchase",
-        "after": "after the purchase",
-    },
-    "pt-BR": {
-        "before": "antes da compra",
-        "during": "durante a compra",
-        "after": "depois da compra",
-    },
-}
 
 
 def fmt(value: float, lang: str, digits: int = 1) -> str:
-    """A number for a sentence: pt-BR writes 1.234,5, en 1,234.5."""
-    text = f"{value:,.{digits}f}"
-    if lang == "pt-BR":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
-
-
-def pct(share: float, lang: str, digits: int = 1) -> str:
-    return fmt(100 * share, lang, digits)
+    """A number for a sentence (core.format: pt-BR writes 1.234,5, en 1,234.5). Kept under
+    this name for the CLI's insight and what-if renderers, which still import it."""
+    return format.number(value, lang, digits)
 
 
 @dataclass
@@ -116,135 +100,69 @@ class Finding:
 
 
 # -- sentences -----------------------------------------------------------------------------
-TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
-    ("engagement", "strength"): {
-        "en": "{name} is the most engaging touchpoint {phase}: it reaches {share}% of journey cycles ({reach} customers)",
-        "pt-BR": "{name} é o ponto de contato de maior engajamento {phase}: alcança {share}% dos ciclos de jornada ({reach} clientes)",
-    },
-    ("engagement", "weakness"): {
-        "en": "{name} engages least {phase}: only {share}% of journey cycles ({reach} customers)",
-        "pt-BR": "{name} é o de menor engajamento {phase}: apenas {share}% dos ciclos de jornada ({reach} clientes)",
-    },
-    ("attribution", "strength"): {
-        "en": "{name} drives the most sales {phase}: without it the Markov model loses {re}% of conversions",
-        "pt-BR": "{name} é o que mais gera vendas {phase}: sem ele o modelo de Markov perde {re}% das conversões",
-    },
-    ("attribution", "weakness"): {
-        "en": "{name} contributes least to sales {phase}: removing it costs only {re}% of conversions",
-        "pt-BR": "{name} é o que menos contribui para as vendas {phase}: removê-lo custa apenas {re}% das conversões",
-    },
-    ("csat", "strength"): {
-        "en": "{name} has the best CSAT {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
-        "pt-BR": "{name} tem o melhor CSAT {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
-    },
-    ("csat", "weakness"): {
-        "en": "{name} has a significantly low CSAT {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
-        "pt-BR": "{name} tem CSAT significativamente baixo {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
-    },
-    ("nps", "strength"): {
-        "en": "{name} has the best NPS {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
-        "pt-BR": "{name} tem o melhor NPS {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
-    },
-    ("nps", "weakness"): {
-        "en": "{name} has a significantly low NPS {phase}: {value} ±{margin} ({n} answers) against {rest} ±{rest_margin} at the other touchpoints",
-        "pt-BR": "{name} tem NPS significativamente baixo {phase}: {value} ±{margin} ({n} respostas) contra {rest} ±{rest_margin} nos demais pontos de contato",
-    },
-    ("tme_seconds", "weakness"): {
-        "en": "{name} misses its ASA target {phase}: {value} s against {target} s ({off}% over) in {n} answered contacts",
-        "pt-BR": "{name} não cumpre a meta de TME {phase}: {value} s contra {target} s ({off}% acima) em {n} contatos atendidos",
-    },
-    ("tme_seconds", "strength"): {
-        "en": "{name} beats its ASA target {phase}: {value} s against {target} s ({off}% under) in {n} answered contacts",
-        "pt-BR": "{name} supera a meta de TME {phase}: {value} s contra {target} s ({off}% abaixo) em {n} contatos atendidos",
-    },
-    ("abandonment_rate", "weakness"): {
-        "en": "{name} loses {value}% of contacts to abandonment {phase} against a {target}% target ({count} of {n})",
-        "pt-BR": "{name} perde {value}% dos contatos por abandono {phase} contra uma meta de {target}% ({count} de {n})",
-    },
-    ("abandonment_rate", "strength"): {
-        "en": "{name} keeps abandonment at {value}% {phase}, under its {target}% target ({count} of {n})",
-        "pt-BR": "{name} mantém o abandono em {value}% {phase}, abaixo da meta de {target}% ({count} de {n})",
-    },
-    ("service_level", "weakness"): {
-        "en": "{name} answers {value}% of contacts within {within} s {phase}, below its {target}% service-level target ({n} contacts)",
-        "pt-BR": "{name} atende {value}% dos contatos em até {within} s {phase}, abaixo da meta de nível de serviço de {target}% ({n} contatos)",
-    },
-    ("service_level", "strength"): {
-        "en": "{name} answers {value}% of contacts within {within} s {phase}, above its {target}% service-level target ({n} contacts)",
-        "pt-BR": "{name} atende {value}% dos contatos em até {within} s {phase}, acima da meta de nível de serviço de {target}% ({n} contatos)",
-    },
-    ("promises", "weakness"): {
-        "en": "{name} breaks {value}% of the promises made there ({count} of {n}; made mostly {phase})",
-        "pt-BR": "{name} quebra {value}% das promessas feitas ali ({count} de {n}; feitas sobretudo {phase})",
-    },
-    ("promises", "strength"): {
-        "en": "{name} keeps {value}% of the promises made there ({count} of {n} with an outcome; made mostly {phase})",
-        "pt-BR": "{name} cumpre {value}% das promessas feitas ali ({count} de {n} com desfecho; feitas sobretudo {phase})",
-    },
-    ("data", "weakness"): {
-        "en": "At {name}, {value}% of contacts made customers repeat information the company already had ({count} customers; mostly {phase})",
-        "pt-BR": "Em {name}, {value}% dos contatos fizeram o cliente repetir informações que a empresa já tinha ({count} clientes; sobretudo {phase})",
-    },
-    ("data", "strength"): {
-        "en": "{name} re-uses customer data best: {value}% of its contacts needed no repetition (mostly {phase})",
-        "pt-BR": "{name} é o que melhor reaproveita os dados do cliente: {value}% dos contatos sem repetição (sobretudo {phase})",
-    },
-}
-STAKE = {
-    "en": "; ≈{impact} conversions at stake.",
-    "pt-BR": "; ≈{impact} conversões em jogo.",
-}
+# The words are the catalog's `insights.*` (core/messages/insights.yaml): one sentence per
+# `<metric>_<direction>`, the phase words `phase_<phase>` and the `stake` ending.
 
 
 def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
     """One sentence in `lang` with the finding's numbers, formatted for that language."""
     n = f.numbers
     name = names.get(f.touchpoint, {}).get(lang, f.touchpoint)
-    words: dict[str, Any] = {"name": name, "phase": PHASE_WORDS[lang][f.phase]}
+    words: dict[str, Any] = {"name": name, "phase": msg.t(lang, f"insights.phase_{f.phase}")}
     if f.topic == "engagement":
-        words |= {"share": pct(n["share_of_cycles"], lang), "reach": fmt(n["reach"], lang, 0)}
+        words |= {
+            "share": format.percent(n["share_of_cycles"], lang),
+            "reach": format.integer(n["reach"], lang),
+        }
     elif f.topic == "attribution":
-        words["re"] = pct(n["removal_effect"], lang)
+        words["re"] = format.percent(n["removal_effect"], lang)
     elif f.metric in ("csat", "nps"):
         words |= {
             "value": fmt(n[f.metric], lang),
             "margin": fmt(n["margin"], lang),
-            "n": fmt(n["answers"], lang, 0),
+            "n": format.integer(n["answers"], lang),
             "rest": fmt(n["rest"], lang),
             "rest_margin": fmt(n["rest_margin"], lang),
         }
     elif f.metric == "tme_seconds":
         off = abs(n["tme_seconds"] - n["target"]) / n["target"] if n["target"] else 0.0
         words |= {
-            "value": fmt(n["tme_seconds"], lang),
-            "target": fmt(n["target"], lang, 0),
-            "off": pct(off, lang, 0),
-            "n": fmt(n["answered"], lang, 0),
+            "value": format.duration(n["tme_seconds"], lang),
+            "target": format.duration(n["target"], lang),
+            "off": format.percent(off, lang, 0),
+            "n": format.integer(n["answered"], lang),
         }
     elif f.metric == "abandonment_rate":
         words |= {
-            "value": pct(n["abandonment_rate"], lang),
-            "target": pct(n["target"], lang),
-            "count": fmt(n["abandoned"], lang, 0),
-            "n": fmt(n["offered"], lang, 0),
+            "value": format.percent(n["abandonment_rate"], lang),
+            "target": format.percent(n["target"], lang),
+            "count": format.integer(n["abandoned"], lang),
+            "n": format.integer(n["offered"], lang),
         }
     elif f.metric == "service_level":
         words |= {
-            "value": pct(n["service_level"], lang),
-            "target": pct(n["target"], lang, 0),
-            "within": fmt(n["answer_within"], lang, 0),
-            "n": fmt(n["offered"], lang, 0),
+            "value": format.percent(n["service_level"], lang),
+            "target": format.percent(n["target"], lang, 0),
+            "within": format.duration(n["answer_within"], lang),
+            "n": format.integer(n["offered"], lang),
         }
     elif f.topic == "promises":
         share = n["broken_rate"] if f.direction == "weakness" else n["promise_kept_rate"]
         count = n["broken"] if f.direction == "weakness" else n["kept"]
         total = n["made"] if f.direction == "weakness" else n["kept"] + n["broken"]
-        words |= {"value": pct(share, lang), "count": fmt(count, lang, 0), "n": fmt(total, lang, 0)}
+        words |= {
+            "value": format.percent(share, lang),
+            "count": format.integer(count, lang),
+            "n": format.integer(total, lang),
+        }
     elif f.topic == "data":
         share = 1 - n["data_reuse_rate"] if f.direction == "weakness" else n["data_reuse_rate"]
-        words |= {"value": pct(share, lang), "count": fmt(n["customers_repeating"], lang, 0)}
-    body = TEMPLATES[(f.metric, f.direction)][lang].format(**words)
-    return body + STAKE[lang].format(impact=fmt(f.impact, lang))
+        words |= {
+            "value": format.percent(share, lang),
+            "count": format.integer(n["customers_repeating"], lang),
+        }
+    body = msg.t(lang, f"insights.{f.metric}_{f.direction}", **words)
+    return body + msg.t(lang, "insights.stake", impact=fmt(f.impact, lang))
 
 
 # -- the analyses behind the findings ------------------------------------------------------

@@ -6,12 +6,14 @@ data (a Brazilian reads 5.410.019 and 26,3 %, an English reader 5,410,019 and 26
 JSON never passes through this module: it carries full precision.
 
 `value(key, x, lang)` formats a SPEC §4 metric (or any result column) by what it measures,
-so every table shows the same metric the same way.
+so every table shows the same metric the same way; `filters(lang)` hands all of this to a
+Jinja environment made for one language (dashboard, survey pages, reports).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date as Date
 from datetime import datetime as DateTime
 from datetime import timedelta
@@ -19,9 +21,18 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time, format_timedelta
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_day_names,
+)
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
+
+from touchpoints.core.messages import capitalized, t
 
 DASH = "—"
 CURRENCY = "BRL"
@@ -82,6 +93,7 @@ SECONDS = frozenset(
         "seconds",
         "wait_seconds",
         "handle_seconds",
+        "answer_within",
     }
 )
 MONEY = frozenset({"revenue", "value"})
@@ -119,11 +131,20 @@ def percent(share: float | None, lang: str, digits: int = 1) -> str:
     return format_percent(share, format=pattern, locale=locale(lang))
 
 
-def money(value: float | None, lang: str, currency: str = CURRENCY) -> str:
-    """Revenue as the reader writes it: 'R$ 1.234,56' in pt-BR."""
+def money(
+    value: float | None, lang: str, currency: str = CURRENCY, digits: int | None = None
+) -> str:
+    """Revenue as the reader writes it: 'R$ 1.234,56' in pt-BR. `digits=0` rounds to
+    whole reais ('R$ 355.473') where a headline number must fit a card."""
     if _missing(value):
         return DASH
-    return format_currency(value, currency, locale=locale(lang))
+    if digits is None:
+        return format_currency(value, currency, locale=locale(lang))
+    pattern = locale(lang).currency_formats["standard"].pattern.split(";")[0]
+    pattern = pattern.replace("0.00", "0" + ("." + "0" * digits if digits > 0 else ""))
+    return format_currency(
+        value, currency, format=pattern, currency_digits=False, locale=locale(lang)
+    )
 
 
 _UNITS = (
@@ -184,10 +205,23 @@ def date(value: Date | DateTime | str | None, lang: str) -> str:
     return format_date(value, "dd/MM/yyyy" if lang == "pt-BR" else "M/d/yyyy", locale=locale(lang))
 
 
-def datetime(value: DateTime | None, lang: str, seconds: bool = False) -> str:
-    """A local date and time (convert to the reader's zone first)."""
+def month(value: Date | DateTime | str | None, lang: str) -> str:
+    """A calendar month ('2025-10', as `kpis --by month` names it): 'Oct 2025' in English,
+    'out. de 2025' in Portuguese."""
     if value is None:
         return DASH
+    if isinstance(value, str):
+        value = Date.fromisoformat(value[:7] + "-01")
+    return format_skeleton("yMMM", value, locale=locale(lang))
+
+
+def datetime(value: DateTime | str | None, lang: str, seconds: bool = False) -> str:
+    """A local date and time (convert to the reader's zone first). A string is read as
+    ISO 8601, so results that carry times as text ('2025-06-01 10:00') read the same."""
+    if value is None:
+        return DASH
+    if isinstance(value, str):
+        value = DateTime.fromisoformat(value)
     time = "HH:mm:ss" if seconds else "HH:mm"
     day = "dd/MM/yyyy" if lang == "pt-BR" else "M/d/yyyy"
     return format_datetime(value, f"{day} {time}", locale=locale(lang))
@@ -197,6 +231,26 @@ def time(value: DateTime | None, lang: str, seconds: bool = True) -> str:
     if value is None:
         return DASH
     return format_time(value, "HH:mm:ss" if seconds else "HH:mm", locale=locale(lang))
+
+
+def weekdays(lang: str) -> list[str]:
+    """Abbreviated weekday names, Monday first (ISO 8601 order, as `isodow` counts):
+    'Mon'… in English, 'seg.'… in Portuguese, from Babel's locale data."""
+    names = get_day_names("abbreviated", locale=locale(lang))
+    return [names[i] for i in range(7)]
+
+
+def change(key: str, delta: float | None, lang: str) -> str:
+    """The size of a change between two periods in the unit of what `key` measures. A
+    share moves in percentage points ('2.1 pp', '2,1 p.p.'): 20% → 25% is 5 points, and
+    a percentage of a percentage would read as 25%."""
+    if _missing(delta):
+        return DASH
+    assert delta is not None
+    size = abs(delta)
+    if key in SHARES or key.endswith("_rate") or key.endswith("_share"):
+        return f"{number(100 * size, lang, 1)} {t(lang, 'common.pp')}"
+    return value(key, size, lang)
 
 
 def value(key: str, x: Any, lang: str) -> str:
@@ -224,6 +278,27 @@ def value(key: str, x: Any, lang: str) -> str:
     if isinstance(x, list | tuple):
         return " › ".join(str(v) for v in x)
     return str(x)
+
+
+def filters(lang: str) -> dict[str, Callable[..., str]]:
+    """This module's formats bound to one language, under the names templates use:
+    `{{ x | num(1) }}`, `pct`, `money`, `dur`, `date`, `month`, `datetime`, `time`,
+    `{{ x | metric("tme_seconds") }}` (by what a column measures), `change(key)`, and
+    `cap` (first letter up, for a label that opens a heading). Each Jinja environment is
+    made for one language, so a template never passes the language along."""
+    return {
+        "num": lambda x, digits=0: number(x, lang, digits),
+        "pct": lambda x, digits=1: percent(x, lang, digits),
+        "money": lambda x, digits=None: money(x, lang, digits=digits),
+        "dur": lambda x: duration(x, lang),
+        "date": lambda x: date(x, lang),
+        "month": lambda x: month(x, lang),
+        "datetime": lambda x, seconds=False: datetime(x, lang, seconds),
+        "time": lambda x, seconds=True: time(x, lang, seconds),
+        "metric": lambda x, key: value(key, x, lang),
+        "change": lambda x, key: change(key, x, lang),
+        "cap": capitalized,
+    }
 
 
 def is_numeric(key: str, x: Any) -> bool:

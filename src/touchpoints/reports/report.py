@@ -4,6 +4,12 @@ The report calls the same analyses as the CLI and the dashboard (kpis, variants,
 gaps, attribution, insights), so its numbers are the ones people see elsewhere. The HTML
 has inline CSS and inline SVG charts and no scripts or links to other hosts: it can be
 mailed, archived and opened offline. The PDF is WeasyPrint's rendering of that same HTML.
+
+Reports are read on paper, so nothing is left to a browser's locale: words come from the
+message catalog (`report.*`, with `metric.*` for columns and `common.*` for phases and
+kinds) and every number, share, amount, duration and date from `core.format`, in the
+report's language (a Brazilian reads R$ 1.000,50, 25,0% and TME; an English reader
+R$1,000.50, 25.0% and ASA).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics import registry
 from touchpoints.analytics.scope import Scope
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
 from touchpoints.reports import svg
-from touchpoints.reports.labels import LABELS, fmt_number, fmt_percent, fmt_seconds
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -87,30 +94,31 @@ def _meets(key: str, value: float | None, goal: float | None) -> bool | None:
 
 
 def _change(key: str, now: float | None, before: float | None, lang: str) -> str:
-    words = LABELS[lang]
+    """'down 22 s', 'up 2.5 pp': the direction and size of the change in `key`'s unit."""
     if now is None or before is None:
-        return words["no_comparison"]
+        return msg.t(lang, "report.no_comparison")
     if abs(now - before) < 1e-9:
-        return words["unchanged"]
-    up = now > before
-    if key in ("abandonment_rate", "service_level"):
-        delta = f"{fmt_number(abs(now - before) * 100, 1, lang)} {words['pp']}"
-    elif key.endswith("seconds"):
-        delta = fmt_seconds(abs(now - before), lang)
-    else:
-        delta = fmt_number(abs(now - before), 1, lang)
-    return f"{words['up'] if up else words['down']} {delta}"
+        return msg.t(lang, "common.no_change")
+    direction = msg.t(lang, "common.up" if now > before else "common.down")
+    return f"{direction} {format.change(key, now - before, lang)}"
+
+
+def words(lang: str) -> dict[str, str]:
+    """The report's words for the template: `report.*` as they are, and the column and
+    phase labels (`metric.*`, `common.*`) with a capital, as they open headers and rows."""
+    labels = {**msg.words(lang, "common"), **msg.words(lang, "metric")}
+    return {**{k: msg.capitalized(v) for k, v in labels.items()}, **msg.words(lang, "report")}
 
 
 def report_data(
     store: Store, date_from: str, date_to: str, lang: str = "en", timezone: str = "UTC"
 ) -> dict[str, Any]:
     """Everything the template shows, computed once (and testable without rendering)."""
-    if lang not in LABELS:
+    if lang not in msg.LANGS:
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
     current, previous = period_scopes(date_from, date_to, timezone)
     scope = current
-    words = LABELS[lang]
+    t = words(lang)
     catalog = store.catalog()
     names = {t.id: t.label(lang) for t in catalog.touchpoints}
 
@@ -134,7 +142,7 @@ def report_data(
     summary = [
         {
             "key": k,
-            "label": words[k],
+            "label": t[k],
             "value": total[k],
             "previous": before[k],
             "change": _change(k, total[k], before[k], lang),
@@ -205,44 +213,47 @@ def report_data(
     ]
 
     def seconds(v: float) -> str:
-        return fmt_seconds(v, lang)
+        return format.duration(v, lang)
+
+    def whole(v: float) -> str:
+        return format.integer(v, lang)
 
     charts = {
         "volume": svg.bar_chart(
             [(names.get(r["group"], r["group"]), r["events"]) for r in by_tp[:12]],
-            words["chart_volume"],
-            lambda v: fmt_number(v, 0, lang),
+            t["chart_volume"],
+            whole,
         ),
         "funnel": svg.bar_chart(
-            [(words.get(s["stage"], s["stage"]), s["count"]) for s in phase_funnel["stages"]],
-            words["chart_funnel"],
-            lambda v: fmt_number(v, 0, lang),
+            [(t.get(s["stage"], s["stage"]), s["count"]) for s in phase_funnel["stages"]],
+            t["chart_funnel"],
+            whole,
         ),
         "channel_tme": svg.bar_chart(
             [(str(r["group"]), r["tme_seconds"]) for r in by_channel if r["offered"]],
-            words["chart_channel_tme"],
+            t["chart_channel_tme"],
             seconds,
         ),
         "heatmap": svg.heatmap(
-            words["weekdays"].split(","),
+            format.weekdays(lang),
             [f"{h}h" for h in range(24)],
             tme_cells,
-            words["chart_heatmap"],
+            t["chart_heatmap"],
             seconds,
         ),
         "feedback": svg.line_chart(
-            [r["group"] for r in by_week],
+            [format.date(r["group"], lang) for r in by_week],
             [
-                (words["nps"], [r["nps"] for r in by_week]),
-                (words["csat"], [r["csat"] for r in by_week]),
+                (t["nps"], [r["nps"] for r in by_week]),
+                (t["csat"], [r["csat"] for r in by_week]),
             ],
-            words["chart_feedback"],
-            lambda v: fmt_number(v, 0, lang),
+            t["chart_feedback"],
+            whole,
         ),
     }
     return {
         "lang": lang,
-        "t": words,
+        "t": t,
         "period": {
             "from": current.date_from,
             "to": current.date_to,
@@ -275,19 +286,16 @@ def report_data(
 
 
 def render_html(data: dict[str, Any]) -> str:
+    """The report's HTML, with core.format's filters in the report's language."""
     import jinja2
 
-    lang = data["lang"]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = lambda v, d=0: "–" if v is None else fmt_number(v, d, lang)
-    env.filters["pct"] = lambda v: "–" if v is None else fmt_percent(v, lang)
-    env.filters["secs"] = lambda v: "–" if v is None else fmt_seconds(v, lang)
-    env.filters["day"] = lambda v: "–" if v is None else v.strftime(LABELS[lang]["date_format"])
+    env.filters.update(format.filters(data["lang"]))
     return env.get_template("report.html").render(**data)
 
 

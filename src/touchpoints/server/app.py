@@ -179,9 +179,9 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
         )
 
     app.include_router(api.router)
-    from touchpoints.server import dashboard, live, surveys, webhooks
+    from touchpoints.server import dashboard, live, login, surveys, webhooks
 
-    for module in (webhooks, surveys, live, dashboard):
+    for module in (webhooks, surveys, login, live, dashboard):
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
         from fastapi.staticfiles import StaticFiles
@@ -232,7 +232,7 @@ def _error_handlers(app: FastAPI) -> None:
     async def usage(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 400)
 
-    from touchpoints.server.dashboard import forbidden_page
+    from touchpoints.server.login import forbidden_page
     from touchpoints.server.users import Forbidden
 
     handlers: dict[Any, Any] = {

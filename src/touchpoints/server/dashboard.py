@@ -11,36 +11,34 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from touchpoints import i18n
 from touchpoints.analytics import registry
 from touchpoints.analytics.scope import Scope
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.core.catalog import parse_catalog
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
-from touchpoints.server.cache import Job, Warmer, bump, cached, lookup
-from touchpoints.server.users import (
-    COOKIE,
-    SESSION_SECONDS,
-    User,
-    authenticate,
-    require_role,
-    session_secret,
-    sign_session,
+from touchpoints.server.cache import Job, Warmer, bump
+from touchpoints.server.pages import (
+    ALL,
+    ANALYSTS,
+    KINDS,
+    Page,
+    job,
+    nav,
+    page_context,
+    series,
+    templates,
 )
+from touchpoints.server.users import require_role
 
 
 @asynccontextmanager
@@ -56,11 +54,6 @@ async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(lifespan=warm_cache)
 
-WEB = Path(__file__).resolve().parent.parent / "web"
-STATIC_DIR = WEB / "static"
-LANG_COOKIE = "tp_lang"
-FILTER_KEYS = ("from", "to", "phase", "channel", "kind", "segment")
-KINDS = ("static", "interactive", "human")
 MODELS = ("first", "last", "linear", "position", "time-decay", "markov", "shapley")
 # Okabe–Ito: distinguishable with every common colour-vision deficiency.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -68,142 +61,14 @@ SANKEY_DEPTH = 4
 TREND_DAYS = 28
 COMMENTS = 40
 
-ALL = ("admin", "analyst", "supervisor")
-ANALYSTS = ("admin", "analyst")
-
-
-# -- templates -------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def templates() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(WEB / "templates")),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = fmt_num
-    env.filters["pct"] = fmt_pct
-    env.filters["secs"] = fmt_secs
-    env.filters["dur"] = fmt_dur
-    env.filters["tojson_safe"] = lambda v: json.dumps(v, ensure_ascii=False).replace("</", "<\\/")
-    return env
-
-
-def fmt_num(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int) or digits == 0:
-        return f"{round(float(value)):,}"
-    return f"{float(value):,.{digits}f}"
-
-
-def fmt_pct(value: Any, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * float(value):.{digits}f}%"
-
-
-def fmt_secs(value: Any) -> str:
-    return "—" if value is None else f"{float(value):,.0f} s"
-
-
-def fmt_dur(value: Any) -> str:
-    """Gaps span seconds to weeks: show them in the largest unit that stays above 1."""
-    if value is None:
-        return "—"
-    v = float(value)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if v >= size:
-            return f"{v / size:,.1f} {unit}"
-    return f"{v:,.0f} s"
-
-
-# -- request context -------------------------------------------------------------------------
-@dataclass
-class Page:
-    """What every page needs: who, in which language, with which filters."""
-
-    request: Request
-    user: User
-    lang: str
-    params: dict[str, str]
-    scope: Scope
-    filter_error: str | None
-    # When the oldest result this page showed was computed (time.time()), for "as of".
-    computed_at: float | None = field(default=None)
-
-    @property
-    def service(self) -> Any:
-        return self.request.app.state.service
-
-    def t(self, key: str, **values: object) -> str:
-        return i18n.t(self.lang, key, **values)
-
-    def query(self, **extra: str) -> str:
-        """The current filters (plus `extra`) as a query string, to keep them across pages."""
-        kept = {k: v for k, v in self.params.items() if v} | {k: v for k, v in extra.items() if v}
-        return ("?" + urlencode(kept)) if kept else ""
-
-    def run(self, name: str, scope: Scope | None = None, **options: Any) -> Any:
-        """An analysis of the registry over the page's scope (or `scope`), cached."""
-        return self.get(*job(name, scope or self.scope, **options)[:2])
-
-    def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        result = cached(self.service, fn, *args, **kwargs)
-        entry = lookup(self.service, fn, *args, **kwargs)
-        if entry is not None and (self.computed_at is None or entry.computed_at < self.computed_at):
-            self.computed_at = entry.computed_at
-        return result
-
-    @property
-    def as_of(self) -> str | None:
-        """ "HH:MM:SS" (UTC) of the oldest result on the page."""
-        if self.computed_at is None:
-            return None
-        return datetime.fromtimestamp(self.computed_at, UTC).strftime("%H:%M:%S")
-
-
-def language(request: Request) -> str:
-    return i18n.normalize(request.cookies.get(LANG_COOKIE)) or i18n.from_accept_language(
-        request.headers.get("accept-language")
-    )
-
-
-def filter_params(request: Request) -> dict[str, str]:
-    return {k: request.query_params.get(k, "").strip() for k in FILTER_KEYS}
-
-
-def build_scope(params: dict[str, str]) -> tuple[Scope, str | None]:
-    try:
-        return (
-            Scope.build(
-                params["from"] or None,
-                params["to"] or None,
-                None,
-                params["channel"] or None,
-                params["kind"] or None,
-                params["phase"] or None,
-                params["segment"] or None,
-            ),
-            None,
-        )
-    except TouchpointsError as exc:
-        return Scope(), str(exc)
-
-
-def page_context(*roles: str) -> Any:
-    guard = require_role(*roles)
-
-    def dependency(request: Request, user: User = Depends(guard)) -> Page:
-        params = filter_params(request)
-        scope, error = build_scope(params)
-        return Page(request, user, language(request), params, scope, error)
-
-    return dependency
-
 
 def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """`template` in the frame every page shares (base.html): navigation for the user's
+    role, the filter bar (channels from the catalog, segments from the data) and when the
+    data shown was computed. Lives here, not in pages.py, because those reads are SQL."""
     catalog = page.get(_catalog)
     html = (
-        templates()
+        templates(page.lang)
         .get_template(template)
         .render(
             page=page,
@@ -214,6 +79,7 @@ def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLR
             filter_error=page.filter_error,
             nav=nav(page),
             channel_options=sorted({tp.channel for tp in catalog.touchpoints if tp.is_touchpoint}),
+            tp_names={tp.id: tp.label(page.lang) for tp in catalog.touchpoints},
             kinds=KINDS,
             phases=PHASES,
             segments=page.get(_segments),
@@ -223,31 +89,6 @@ def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLR
         )
     )
     return HTMLResponse(html, status_code=status)
-
-
-def nav(page: Page) -> list[dict[str, Any]]:
-    items = [
-        ("/", "overview", ALL),
-        ("/map", "map", ANALYSTS),
-        ("/journeys", "journeys", ANALYSTS),
-        ("/service", "service", ALL),
-        ("/feedback", "feedback", ALL),
-        ("/attribution", "attribution", ANALYSTS),
-        ("/live", "live", ALL),
-        ("/catalog", "catalog", ALL),
-    ]
-    here = page.request.url.path
-    return [
-        {"href": href + page.query(), "label": page.t(key), "current": here == href}
-        for href, key, roles in items
-        if page.user.can(*roles)
-    ]
-
-
-def job(name: str, scope: Scope, **options: Any) -> Job:
-    """One analysis of the registry as a cache job: (function, arguments, keywords)."""
-    analysis = registry.get(name)
-    return (analysis.run, (scope, analysis.options.model_validate(options)), {})
 
 
 def default_jobs(run: Any) -> list[Job]:
@@ -276,7 +117,7 @@ def default_jobs(run: Any) -> list[Job]:
         job("journeys.dfg", scope),
         (all_attribution, (scope,), {}),
     ]
-    jobs += [job("insights", scope, lang=lang) for lang in i18n.LANGS]
+    jobs += [job("insights", scope, lang=lang) for lang in msg.LANGS]
     for tp in run(_catalog).touchpoints:
         mine = scope.replace(touchpoints=(tp.id,))
         jobs += [job("kpis", mine), job("kpis", mine, by="phase")]
@@ -457,89 +298,6 @@ def data(name: str, request: Request, format: str = "json") -> Response:
     return JSONResponse(result)
 
 
-# -- login -----------------------------------------------------------------------------------
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: /login?next=https://evil.example must not redirect away."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    lang = language(request)
-    html = (
-        templates()
-        .get_template("login.html")
-        .render(t=lambda k, **v: i18n.t(lang, k, **v), lang=lang, next=safe_next(next), error=None)
-    )
-    return HTMLResponse(html)
-
-
-def forbidden_page(request: Request, exc: Exception) -> Response:
-    """403 for a role that may not see a page: an HTML page in the reader's language for a
-    browser, the JSON message for the data endpoints and other clients."""
-    if "text/html" not in request.headers.get("accept", ""):
-        return JSONResponse({"detail": str(getattr(exc, "detail", exc))}, 403)
-    lang = language(request)
-    html = (
-        templates()
-        .get_template("forbidden.html")
-        .render(t=lambda k, **v: i18n.t(lang, k, **v), lang=lang)
-    )
-    return HTMLResponse(html, 403)
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    username: str = Form(""),
-    password: str = Form(""),
-    next: str = Form("/"),
-) -> Response:
-    service = request.app.state.service
-    user = service.read(authenticate, username, password)
-    if user is None:
-        lang = language(request)
-        html = (
-            templates()
-            .get_template("login.html")
-            .render(
-                t=lambda k, **v: i18n.t(lang, k, **v),
-                lang=lang,
-                next=safe_next(next),
-                error=i18n.t(lang, "bad_login"),
-                username=username,
-            )
-        )
-        return HTMLResponse(html, status_code=401)
-    response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        sign_session(session_secret(service), user.username),
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-@router.post("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
-    return response
-
-
-@router.get("/lang/{code}")
-def set_language(code: str, request: Request, next: str = "/") -> Response:
-    lang = i18n.normalize(code) or "en"
-    response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-    return response
-
-
 # -- pages -----------------------------------------------------------------------------------
 def trend(cur: float | None, prev: float | None) -> dict[str, Any] | None:
     if cur is None or prev is None:
@@ -558,10 +316,11 @@ def comparison_windows(page: Page) -> tuple[Scope, Scope, str]:
             date_from=f.date_from - length - timedelta(microseconds=1),
             date_to=f.date_from - timedelta(microseconds=1),
         )
+        day = format.date
         label = page.t(
             "previous_period",
-            cur=f"{f.date_from:%Y-%m-%d}–{f.date_to:%Y-%m-%d}",
-            prev=f"{prev.date_from:%Y-%m-%d}–{prev.date_to:%Y-%m-%d}",
+            cur=f"{day(f.date_from, page.lang)}–{day(f.date_to, page.lang)}",
+            prev=f"{day(prev.date_from, page.lang)}–{day(prev.date_to, page.lang)}",
         )
         return f, prev, label
     lo, hi = page.get(_data_span)
@@ -570,7 +329,7 @@ def comparison_windows(page: Page) -> tuple[Scope, Scope, str]:
     days = timedelta(days=TREND_DAYS)
     cur = f.replace(date_from=hi - days, date_to=hi)
     prev = f.replace(date_from=hi - 2 * days, date_to=hi - days - timedelta(microseconds=1))
-    return cur, prev, page.t("last_days", n=TREND_DAYS)
+    return cur, prev, page.t("last_days", n=format.integer(TREND_DAYS, page.lang))
 
 
 LOWER_IS_BETTER = {"tme_seconds", "tma_seconds", "abandonment_rate", "ces"}
@@ -591,6 +350,7 @@ def targets_table(page: Page) -> list[dict[str, Any]]:
                     "touchpoint": tp.id,
                     "name": tp.label(page.lang),
                     "key": key,
+                    "label": page.t(f"metric.{key}"),
                     "target": goal,
                     "actual": actual,
                     "met": met,
@@ -616,6 +376,7 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         "abandonment_rate",
         "service_level",
         "conversions",
+        "revenue",
     )
     cards = [
         {
@@ -635,15 +396,17 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
                 retained[-2]["retention"] if len(retained) > 1 else None,
             ),
             "better_down": False,
-            "note": page.t("retention_note", month=last_month["group"]) if last_month else None,
+            "note": page.t("retention_note", month=format.month(last_month["group"], page.lang))
+            if last_month
+            else None,
         }
     )
     monthly = {
         "kind": "lines",
-        "x": [m["group"] for m in months],
+        "x": [format.month(m["group"], page.lang) for m in months],
         "series": [
-            {"name": page.t("events"), "values": [m["events"] for m in months]},
-            {"name": page.t("conversions"), "values": [m["conversions"] for m in months]},
+            series(page.lang, page.label(k), [m[k] for m in months], k)
+            for k in ("events", "conversions")
         ],
     }
     return render(
@@ -725,7 +488,14 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
     node_names = {n["id"]: node_label(n) for n in flow["nodes"]}
     sankey_spec = {
         "kind": "sankey",
-        "nodes": [{"name": node_names[n["id"]], "value": n["value"]} for n in flow["nodes"]],
+        "nodes": [
+            {
+                "name": node_names[n["id"]],
+                "value": n["value"],
+                "label": format.integer(n["value"], page.lang),
+            }
+            for n in flow["nodes"]
+        ],
         "links": [
             {
                 "source": node_names[li["source"]],
@@ -738,14 +508,18 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
     fun = page.run("journeys.funnel")
     funnel_spec = {
         "kind": "bar",
-        "categories": [page.t(s["stage"]) for s in fun["stages"]],
-        "series": [{"name": page.t("customers"), "values": [s["count"] for s in fun["stages"]]}],
+        "categories": [msg.capitalized(page.t(f"common.{s['stage']}")) for s in fun["stages"]],
+        "series": [
+            series(page.lang, page.label("customers"), [s["count"] for s in fun["stages"]], "count")
+        ],
     }
     emo = page.run("journeys.moments")["emotion"]["by_step"]
     emotion_spec = {
         "kind": "lines",
         "x": [str(e["step"]) for e in emo],
-        "series": [{"name": page.t("emotion"), "values": [e["emotion"] for e in emo]}],
+        "series": [
+            series(page.lang, page.label("emotion"), [e["emotion"] for e in emo], "emotion")
+        ],
         "min": -2,
         "max": 2,
     }
@@ -799,8 +573,10 @@ def touchpoint_page(
         tips = [f for f in found.get("findings", []) if f.get("touchpoint") == touchpoint_id]
     phase_spec = {
         "kind": "bar",
-        "categories": [page.t(r["group"]) for r in by_phase],
-        "series": [{"name": page.t("events"), "values": [r["events"] for r in by_phase]}],
+        "categories": [msg.capitalized(page.t(f"common.{r['group']}")) for r in by_phase],
+        "series": [
+            series(page.lang, page.label("events"), [r["events"] for r in by_phase], "events")
+        ],
     }
     return render(
         page,
@@ -824,19 +600,24 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     agents = [r for r in page.run("kpis", by="agent")["rows"] if r["group"]]
     agents = [r for r in agents if r["offered"]][:30]
     how = page.run("heatmap")["rows"]
-    days = page.t("weekdays").split(",")
+    days = format.weekdays(page.lang)
     heat = {
         "kind": "heatmap",
         "x": [str(h) for h in range(24)],
         "y": days,
-        "cells": [[r["hour"], r["weekday"] - 1, r["offered"]] for r in how if r["offered"]],
+        "cells": [
+            [r["hour"], r["weekday"] - 1, r["offered"], page.fmt("offered", r["offered"])]
+            for r in how
+            if r["offered"]
+        ],
     }
     channel_spec = {
         "kind": "bar",
+        "y_name": page.t("axis_seconds"),
         "categories": [r["group"] for r in channels],
         "series": [
-            {"name": page.t("tme"), "values": [r["tme_seconds"] for r in channels]},
-            {"name": page.t("tma"), "values": [r["tma_seconds"] for r in channels]},
+            series(page.lang, page.label(k), [r[k] for r in channels], k)
+            for k in ("tme_seconds", "tma_seconds")
         ],
     }
     staff_channel = page.request.query_params.get("staff") or default_staff_channel(page)
@@ -868,7 +649,7 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         for w in page.run("kpis", by="week")["rows"]
         if w["nps"] is not None or w["csat"] is not None or w["ces"] is not None
     ]
-    x = [w["group"] for w in weeks]
+    x = [format.date(w["group"], page.lang) for w in weeks]
 
     def band(w: dict[str, Any]) -> tuple[float | None, float | None]:
         if w["nps"] is None or w["nps_margin"] is None:
@@ -880,23 +661,20 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         "x": x,
         "series": [
             {
-                "name": "NPS",
-                "values": [w["nps"] for w in weeks],
+                **series(page.lang, page.label("nps"), [w["nps"] for w in weeks], "nps"),
                 "low": [band(w)[0] for w in weeks],
                 "high": [band(w)[1] for w in weeks],
             }
         ],
     }
-    score_spec = {
-        "kind": "lines",
-        "x": x,
-        "series": [{"name": "CSAT", "values": [w["csat"] for w in weeks]}],
-    }
-    ces_spec = {
-        "kind": "lines",
-        "x": x,
-        "series": [{"name": "CES", "values": [w["ces"] for w in weeks]}],
-    }
+    score_spec, ces_spec = (
+        {
+            "kind": "lines",
+            "x": x,
+            "series": [series(page.lang, page.label(k), [w[k] for w in weeks], k)],
+        }
+        for k in ("csat", "ces")
+    )
     notes = comment_rows(page.run("feedback.comments", limit=COMMENTS))
     grouped = {
         s: [c for c in notes if c["sentiment"] == s] for s in ("negative", "neutral", "positive")
@@ -907,7 +685,9 @@ def feedback_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     first_spec = {
         "kind": "bar",
         "categories": [label.get(r["touchpoint"], r["touchpoint"]) for r in first],
-        "series": [{"name": page.t("customers"), "values": [r["customers"] for r in first]}],
+        "series": [
+            series(page.lang, page.label("customers"), [r["customers"] for r in first], "customers")
+        ],
     }
     return render(
         page,
@@ -949,10 +729,12 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
             "kind": "bar",
             "categories": [row["name"] for row in table],
             "series": [
-                {
-                    "name": m,
-                    "values": [(row["models"][m] or {}).get("conversions") for row in table],
-                }
+                series(
+                    page.lang,
+                    m,
+                    [(row["models"][m] or {}).get("conversions") for row in table],
+                    lambda v: format.number(v, page.lang, 1),
+                )
                 for m in share
             ],
         }

@@ -7,6 +7,11 @@ next to nothing, so a push reaches the browser well within the 2 s the issue ask
 Even with nothing ingested a snapshot goes out every `HEARTBEAT_SECONDS`, because waits
 grow while nobody answers. Concurrent viewers with the same filters share one computed
 snapshot per ingest version (`SnapshotCache`), so ten open pages cost one query set.
+
+Each pushed frame also carries `text`: the snapshot written for the viewer (numbers
+through `core.format` in the page's language, alerts as sentences from the catalog), so
+`static/live.js` only places strings and the Live page reads like every other page.
+`/live/snapshot` stays the bare JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from starlette.concurrency import run_in_threadpool
 
 from touchpoints.analytics.live import LiveOptions, live_snapshot
 from touchpoints.analytics.scope import Scope
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
+from touchpoints.server.pages import language, page_context
 from touchpoints.server.users import require_role
 
 router = APIRouter()
@@ -82,6 +90,60 @@ def _params(window: int, touchpoint: str | None, channel: str | None) -> Params:
     return (window, touchpoint or None, channel or None)
 
 
+# What the cards and the table show, in their order (keys of the snapshot and its rows).
+SHOWN = (
+    "waiting",
+    "longest_wait_seconds",
+    "answered",
+    "abandoned",
+    "tme_seconds",
+    "abandonment_rate",
+    "service_level",
+    "agents",
+)
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.removesuffix("Z"))
+
+
+def display(snap: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The snapshot as the viewer reads it: every number formatted by what it measures,
+    every alert a sentence, the minutes of the chart as clock times (UTC, like the rest
+    of the dashboard: the server does not know the viewer's zone)."""
+
+    def cell(key: str, value: Any) -> str:
+        return format.value(key, value, lang)
+
+    names = {r["touchpoint"]: r["name"].get(lang, r["touchpoint"]) for r in snap["touchpoints"]}
+    return {
+        "totals": {k: cell(k, snap[k]) for k in SHOWN},
+        "touchpoints": [
+            {
+                "touchpoint": r["touchpoint"],
+                "name": names[r["touchpoint"]],
+                "cells": [cell(k, r[k]) for k in SHOWN],
+                "breach": bool(r["alerts"]),
+            }
+            for r in snap["touchpoints"]
+        ],
+        "alerts": [
+            msg.t(
+                lang,
+                "live.alert",
+                touchpoint=names.get(a["touchpoint"], a["touchpoint"]),
+                metric=msg.t(lang, f"metric.{a['metric']}"),
+                value=cell(a["metric"], a["value"]),
+                direction=msg.t(lang, f"live.{a['direction']}"),
+                target=cell(a["metric"], a["target"]),
+            )
+            for a in snap["alerts"]
+        ],
+        "minutes": [format.time(_when(p["minute"]), lang, seconds=False) for p in snap["series"]],
+        "updated": format.time(_when(snap["now"]), lang) + " UTC",
+    }
+
+
 async def snapshot_events(
     service: Any,
     cache: SnapshotCache,
@@ -89,8 +151,10 @@ async def snapshot_events(
     disconnected: Callable[[], Awaitable[bool]],
     poll: float = POLL_SECONDS,
     heartbeat: float = HEARTBEAT_SECONDS,
+    lang: str = msg.DEFAULT_LANG,
 ) -> AsyncIterator[str]:
-    """SSE frames: one snapshot now, then one per change (or heartbeat) until the client goes."""
+    """SSE frames: one snapshot now, then one per change (or heartbeat) until the client
+    goes; each with its `text` for a reader of `lang` (see `display`)."""
     last_version: Any = object()
     last_sent = 0.0
     while not await disconnected():
@@ -98,7 +162,8 @@ async def snapshot_events(
         if version != last_version or time.monotonic() - last_sent >= heartbeat:
             snap = await run_in_threadpool(cache.get, service, params, version)
             last_version, last_sent = version, time.monotonic()
-            yield f"event: snapshot\ndata: {json.dumps(snap, default=str)}\n\n"
+            frame = {**snap, "text": display(snap, lang)}
+            yield f"event: snapshot\ndata: {json.dumps(frame, default=str)}\n\n"
         await asyncio.sleep(poll)
 
 
@@ -129,7 +194,11 @@ async def stream(
 ) -> StreamingResponse:
     params = _params(window, touchpoint, channel)
     frames = snapshot_events(
-        request.app.state.service, _cache(request), params, request.is_disconnected
+        request.app.state.service,
+        _cache(request),
+        params,
+        request.is_disconnected,
+        lang=language(request),
     )
     return StreamingResponse(
         frames,
@@ -138,16 +207,10 @@ async def stream(
     )
 
 
-def _page_dependency() -> Any:
-    """The dashboard's page context (user, language, filter bar, nav), guarded by our
-    roles, so the Live page sits in the same frame as every other page."""
-    from touchpoints.server.dashboard import page_context
-
-    return page_context(*LIVE_ROLES)
-
-
 @router.get("/live", response_class=HTMLResponse)
-async def page(request: Request, page: Any = Depends(_page_dependency())) -> HTMLResponse:
+async def page(request: Request, page: Any = Depends(page_context(*LIVE_ROLES))) -> HTMLResponse:
+    """The Live page in the dashboard's frame (user, language, filter bar, nav); its
+    numbers arrive over the stream."""
     from touchpoints.server.dashboard import render
 
     raw = request.query_params.get("window") or "60"
@@ -157,67 +220,22 @@ async def page(request: Request, page: Any = Depends(_page_dependency())) -> HTM
     params = _params(window, request.query_params.get("touchpoint"), page.params.get("channel"))
     stream = {"window": params[0], "touchpoint": params[1], "channel": params[2]}
     query = "&".join(f"{k}={quote(str(v))}" for k, v in stream.items() if v)
+    labels = {
+        "no_alerts": page.t("live.no_alerts"),
+        "updated": page.t("live.updated"),
+        "disconnected": page.t("live.disconnected"),
+        "answered": msg.capitalized(page.t("metric.answered")),
+        "abandoned": msg.capitalized(page.t("metric.abandoned")),
+    }
     return await run_in_threadpool(
         render,
         page,
         "live.html",
-        L=LABELS[page.lang],
-        labels_json=json.dumps(LABELS[page.lang], ensure_ascii=False).replace("</", "<\\/"),
+        shown=SHOWN,
+        labels_json=json.dumps(labels, ensure_ascii=False).replace("</", "<\\/"),
         stream_url=f"/live/stream?{query}",
         window=params[0],
     )
-
-
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Live service",
-        "waiting": "Waiting now",
-        "longest_wait": "Longest wait",
-        "answered": "Answered",
-        "abandoned": "Abandoned",
-        "abandonment_rate": "Abandonment",
-        "tme_seconds": "ASA",
-        "tma_seconds": "AHT",
-        "service_level": "Service level",
-        "agents": "Agents active",
-        "touchpoint": "Touchpoint",
-        "target": "target",
-        "alerts": "Alerts",
-        "no_alerts": "No alerts: every touchpoint is within its targets.",
-        "above": "above target",
-        "below": "below target",
-        "in_window": "in the last {n} min",
-        "updated": "Updated",
-        "connecting": "Connecting…",
-        "disconnected": "Connection lost, retrying…",
-        "chart": "Contacts answered and abandoned per minute",
-        "seconds": "s",
-    },
-    "pt-BR": {
-        "title": "Atendimento ao vivo",
-        "waiting": "Aguardando agora",
-        "longest_wait": "Maior espera",
-        "answered": "Atendidos",
-        "abandoned": "Abandonados",
-        "abandonment_rate": "Abandono",
-        "tme_seconds": "TME",
-        "tma_seconds": "TMA",
-        "service_level": "Nível de serviço",
-        "agents": "Atendentes ativos",
-        "touchpoint": "Ponto de contato",
-        "target": "meta",
-        "alerts": "Alertas",
-        "no_alerts": "Sem alertas: todos os pontos de contato dentro das metas.",
-        "above": "acima da meta",
-        "below": "abaixo da meta",
-        "in_window": "nos últimos {n} min",
-        "updated": "Atualizado",
-        "connecting": "Conectando…",
-        "disconnected": "Conexão perdida, tentando de novo…",
-        "chart": "Contatos atendidos e abandonados por minuto",
-        "seconds": "s",
-    },
-}
 
 
 # -- a trickle of live events, for `touchpoints demo-serve` and bench/live.py ---------------

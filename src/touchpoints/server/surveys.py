@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from touchpoints import surveys
+from touchpoints.core import format
+from touchpoints.core import messages as msg
 from touchpoints.server.auth import require_scope
 
 router = APIRouter()
@@ -31,90 +33,12 @@ router = APIRouter()
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "How did we do?",
-        "heading": "How did we do?",
-        "intro": "Tell us about your recent contact with us ({touchpoint}). It takes a minute.",
-        "fix": "Please check your answers:",
-        "nps": "How likely are you to recommend us to a friend or colleague?",
-        "nps_low": "not at all likely",
-        "nps_high": "extremely likely",
-        "csat": "How satisfied are you with this contact?",
-        "csat_low": "very dissatisfied",
-        "csat_high": "very satisfied",
-        "ces": "How much effort did you have to make to get what you needed?",
-        "ces_low": "very little effort",
-        "ces_high": "a great deal of effort",
-        "first_heard": "How did you first hear about us?",
-        "first_heard_none": "I don't remember / prefer not to say",
-        "comment": "Anything else you would like to tell us? (optional)",
-        "submit": "Send my answers",
-        "thanks_heading": "Thank you!",
-        "thanks": "Your answers were received. They help us improve.",
-        "used_heading": "Already answered",
-        "used": "This survey was already answered. Thank you for your time.",
-        "expired_heading": "Link expired",
-        "expired": "This survey link has expired, so it can no longer be answered.",
-        "forged_heading": "Link not valid",
-        "forged": "This survey link is not valid. Please check that you copied the whole address.",
-        "limited_heading": "Too many requests",
-        "limited": "Too many requests from your connection. Please try again in a minute.",
-        "failed_heading": "Something went wrong",
-        "failed": "Your answers could not be saved. Please try again later.",
-        "unavailable_heading": "Surveys unavailable",
-        "unavailable": "Surveys are not available right now.",
-    },
-    "pt-BR": {
-        "title": "Como foi o nosso atendimento?",
-        "heading": "Como foi o nosso atendimento?",
-        "intro": "Conte como foi o seu contato recente conosco ({touchpoint}). Leva um minuto.",
-        "fix": "Confira as suas respostas:",
-        "nps": "Qual a probabilidade de você nos recomendar a um amigo ou colega?",
-        "nps_low": "nenhuma chance",
-        "nps_high": "com certeza",
-        "csat": "Qual o seu grau de satisfação com este atendimento?",
-        "csat_low": "muito insatisfeito",
-        "csat_high": "muito satisfeito",
-        "ces": "Quanto esforço você precisou fazer para resolver o que precisava?",
-        "ces_low": "muito pouco esforço",
-        "ces_high": "muito esforço",
-        "first_heard": "Como você nos conheceu?",
-        "first_heard_none": "Não lembro / prefiro não dizer",
-        "comment": "Quer nos contar mais alguma coisa? (opcional)",
-        "submit": "Enviar respostas",
-        "thanks_heading": "Obrigado!",
-        "thanks": "Recebemos as suas respostas. Elas nos ajudam a melhorar.",
-        "used_heading": "Pesquisa já respondida",
-        "used": "Esta pesquisa já foi respondida. Obrigado pelo seu tempo.",
-        "expired_heading": "Link expirado",
-        "expired": "Este link de pesquisa expirou e não pode mais ser respondido.",
-        "forged_heading": "Link inválido",
-        "forged": "Este link de pesquisa não é válido. Confira se copiou o endereço completo.",
-        "limited_heading": "Muitas solicitações",
-        "limited": "Muitas solicitações da sua conexão. Tente de novo em um minuto.",
-        "failed_heading": "Algo deu errado",
-        "failed": "Não foi possível salvar as suas respostas. Tente de novo mais tarde.",
-        "unavailable_heading": "Pesquisas indisponíveis",
-        "unavailable": "As pesquisas não estão disponíveis no momento.",
-    },
-}
-
 
 # -- language -------------------------------------------------------------------------------
-def _code(tag: str) -> str | None:
-    tag = tag.strip().lower().replace("_", "-")
-    if tag.startswith("pt"):
-        return "pt-BR"
-    if tag.startswith("en"):
-        return "en"
-    return None
-
-
 def choose_language(accept_language: str | None, explicit: str | None = None) -> str:
     """`?lang=` (or the form's hidden field) first, then the best of Accept-Language by
     q-value among pt and en, else English."""
-    if explicit and (code := _code(explicit)):
+    if explicit and (code := msg.normalize(explicit)):
         return code
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
@@ -126,10 +50,10 @@ def choose_language(accept_language: str | None, explicit: str | None = None) ->
                 quality = float(params[2:])
             except ValueError:
                 quality = 0.0
-        code = _code(tag)
+        code = msg.normalize(tag)
         if code and quality > 0:
             ranked.append((-quality, position, code))
-    return min(ranked)[2] if ranked else "en"
+    return min(ranked)[2] if ranked else msg.DEFAULT_LANG
 
 
 # -- rate limit -----------------------------------------------------------------------------
@@ -175,34 +99,33 @@ def _client(request: Request) -> str:
 
 
 # -- rendering ------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _environment() -> Any:
+@lru_cache(maxsize=len(msg.LANGS))
+def _environment(lang: str) -> Any:
+    """The survey templates for one language, with core.format's filters bound to it."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(format.filters(lang))
+    return env
 
 
-def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _environment().get_template(template).render(**context)
+def _page(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A survey page in `lang`: `t(key)` reads the catalog's `survey.*` words."""
+
+    def t(key: str, **values: object) -> str:
+        return msg.t(lang, f"survey.{key}", **values)
+
+    html = _environment(lang).get_template(template).render(lang=lang, t=t, **context)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 def _message(lang: str, kind: str, status: int) -> HTMLResponse:
-    w = WORDS[lang]
-    return _page(
-        "survey_message.html",
-        status,
-        lang=lang,
-        kind=kind,
-        title=w[f"{kind}_heading"],
-        heading=w[f"{kind}_heading"],
-        text=w[kind],
-    )
+    return _page("survey_message.html", lang, status, kind=kind)
 
 
 def _form(
@@ -221,13 +144,10 @@ def _form(
     )
     rated = catalog.get(event["touchpoint"])
     rated_name = rated.label(lang) if rated is not None else event["touchpoint"]
-    w = WORDS[lang]
     return _page(
         "survey.html",
+        lang,
         status,
-        lang=lang,
-        title=w["title"],
-        w=w,
         token=token,
         options=options,
         rated_name=rated_name,

@@ -62,6 +62,13 @@ def words(lang: str, namespace: str) -> dict[str, str]:
     }
 
 
+def capitalized(text: str) -> str:
+    """`text` with its first letter in upper case and the rest untouched: a label that
+    opens a heading or a table header ('nível de serviço' -> 'Nível de serviço') keeps
+    its abbreviations (str.capitalize would turn 'ASA' into 'Asa')."""
+    return text[:1].upper() + text[1:]
+
+
 def normalize(lang: str | None) -> str | None:
     """`pt`, `pt-br`, `pt_BR` -> `pt-BR`; `en*` -> `en`; anything else None."""
     if not lang:

@@ -1,9 +1,12 @@
 /* Draws the chart specs the server embeds in each page (<script type="application/json">)
    with the vendored ECharts. Specs are small and library-neutral:
-     {kind: "bar",     categories: [...], series: [{name, values}]}
-     {kind: "lines",   x: [...], series: [{name, values, low?, high?}], min?, max?}
-     {kind: "sankey",  nodes: [{name, value}], links: [{source, target, value}]}
-     {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value], ...]}
+     {kind: "bar",     categories: [...], series: [{name, values, labels?}], y_name?}
+     {kind: "lines",   x: [...], series: [{name, values, labels?, low?, high?}], min?, max?}
+     {kind: "sankey",  nodes: [{name, value, label?}], links: [{source, target, value}]}
+     {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value, label?], ...]}
+   `labels` are the values as the server wrote them for the reader (touchpoints.core.format
+   in the page's language: "1 min 30 s", "26,3%"); only axis ticks, which ECharts picks
+   itself, are formatted here, with the page's language.
    Colours are Okabe–Ito; every bar and cell also carries its value as a label, and each
    series has its own symbol or dash, so nothing is told by colour alone. */
 (function () {
@@ -14,11 +17,20 @@
   var SEQUENTIAL = ["#f2f7fb", "#cfe3f2", "#8fc1e3", "#3d8fc6", "#0b5a91"];
   var FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
 
+  var LANG = document.documentElement.lang || "en";
+  var WHOLE = new Intl.NumberFormat(LANG, { maximumFractionDigits: 0 });
+  var TENTHS = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+
   function fmt(v) {
     if (v === null || v === undefined) return "—";
     if (typeof v !== "number") return String(v);
-    return Math.abs(v) >= 100 ? Math.round(v).toLocaleString() : (Math.round(v * 10) / 10).toLocaleString();
+    return Math.abs(v) >= 100 ? WHOLE.format(v) : TENTHS.format(v);
   }
+  // The server's text for value i of a series, else the number formatted here.
+  function label(s, i, v) {
+    return s.labels && s.labels[i] !== undefined && s.labels[i] !== null ? s.labels[i] : fmt(v);
+  }
+  var VALUE_AXIS = { type: "value", axisLabel: { formatter: fmt } };
 
   function bar(spec) {
     var many = spec.series.length > 1;
@@ -27,13 +39,16 @@
       aria: { enabled: true, decal: { show: many } },
       tooltip: { trigger: "axis" },
       legend: { show: many, bottom: 0, textStyle: { fontFamily: FONT } },
-      grid: { left: 8, right: 16, top: 16, bottom: many ? 56 : 24, containLabel: true },
+      grid: { left: 8, right: 16, top: spec.y_name ? 40 : 16, bottom: many ? 56 : 24, containLabel: true },
       xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: spec.categories.length > 6 ? 30 : 0 } },
-      yAxis: { type: "value" },
+      yAxis: spec.y_name
+        ? Object.assign({ name: spec.y_name, nameGap: 14, nameTextStyle: { align: "left" } }, VALUE_AXIS)
+        : VALUE_AXIS,
       series: spec.series.map(function (s) {
         return {
           name: s.name, type: "bar", data: s.values,
-          label: { show: spec.series.length <= 3, position: "top", formatter: function (p) { return fmt(p.value); }, fontSize: 11 }
+          tooltip: { valueFormatter: function (v, i) { return label(s, i, v); } },
+          label: { show: spec.series.length <= 3, position: "top", formatter: function (p) { return label(s, p.dataIndex, p.value); }, fontSize: 11 }
         };
       })
     };
@@ -52,6 +67,7 @@
           lineStyle: { opacity: 0 }, areaStyle: { color: color, opacity: 0.18 }, tooltip: { show: false }, silent: true });
       }
       series.push({ name: s.name, type: "line", data: s.values, connectNulls: false, color: color,
+        tooltip: { valueFormatter: function (v, j) { return label(s, j, v); } },
         symbol: SYMBOLS[i % SYMBOLS.length], symbolSize: 6,
         lineStyle: { width: 2, type: DASHES[i % DASHES.length] } });
     });
@@ -62,7 +78,7 @@
       legend: { bottom: 0, data: spec.series.map(function (s) { return s.name; }) },
       grid: { left: 8, right: 16, top: 16, bottom: 48, containLabel: true },
       xAxis: { type: "category", data: spec.x },
-      yAxis: { type: "value", min: spec.min, max: spec.max, scale: spec.min === undefined },
+      yAxis: { type: "value", min: spec.min, max: spec.max, scale: spec.min === undefined, axisLabel: { formatter: fmt } },
       series: series
     };
   }
@@ -74,7 +90,7 @@
       series: [{
         type: "sankey", data: spec.nodes, links: spec.links, nodeAlign: "left",
         emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontFamily: FONT, formatter: function (p) { return p.name + " (" + fmt(p.value) + ")"; } },
+        label: { fontFamily: FONT, formatter: function (p) { return p.name + " (" + (p.data && p.data.label ? p.data.label : fmt(p.value)) + ")"; } },
         itemStyle: { borderColor: "#333", borderWidth: 1 },
         color: PALETTE
       }]
@@ -85,13 +101,15 @@
     var max = spec.cells.reduce(function (m, c) { return Math.max(m, c[2] || 0); }, 0) || 1;
     return {
       aria: { enabled: true },
-      tooltip: { position: "top" },
+      tooltip: { position: "top", formatter: function (p) {
+        return spec.y[p.value[1]] + " " + spec.x[p.value[0]] + ": " + (p.value.length > 3 ? p.value[3] : fmt(p.value[2]));
+      } },
       grid: { left: 8, right: 8, top: 8, bottom: 56, containLabel: true },
       xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
       yAxis: { type: "category", data: spec.y, inverse: true, splitArea: { show: true } },
-      visualMap: { min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: SEQUENTIAL } },
+      visualMap: { dimension: 2, min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: SEQUENTIAL } },
       series: [{ type: "heatmap", data: spec.cells,
-        label: { show: window.innerWidth > 900, fontSize: 9, formatter: function (p) { return fmt(p.value[2]); } },
+        label: { show: window.innerWidth > 900, fontSize: 9, formatter: function (p) { return p.value.length > 3 ? p.value[3] : fmt(p.value[2]); } },
         itemStyle: { borderColor: "#fff", borderWidth: 1 } }]
     };
   }

@@ -1,0 +1,203 @@
+"""What every dashboard page shares: who is reading, in which language, with which filters,
+and the Jinja environment that writes numbers and words for that reader.
+
+Words come from the message catalog (`touchpoints.core.messages`): a template asks for a
+bare key (`t("map")`, the dashboard's own `web.map`) or a namespaced one
+(`t("metric.tme_seconds")`, `t("common.before")`). Numbers go through `core.format` as
+Jinja filters bound to the page's language (`{{ x | pct }}`, `{{ x | dur }}`,
+`{{ x | metric("tme_seconds") }}`), so a Brazilian reads 5.410.019 and 26,3% where an
+English reader reads 5,410,019 and 26.3%, and a wait is written one way on every page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from touchpoints.analytics import registry
+from touchpoints.analytics.scope import Scope
+from touchpoints.core import format
+from touchpoints.core import messages as msg
+from touchpoints.core.errors import TouchpointsError
+from touchpoints.server.cache import Job, cached, lookup
+from touchpoints.server.users import User, require_role
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+STATIC_DIR = WEB / "static"
+LANG_COOKIE = "tp_lang"
+FILTER_KEYS = ("from", "to", "phase", "channel", "kind", "segment")
+KINDS = ("static", "interactive", "human")
+
+ALL = ("admin", "analyst", "supervisor")
+ANALYSTS = ("admin", "analyst")
+
+Translate = Callable[..., str]
+
+
+@lru_cache(maxsize=len(msg.LANGS))
+def templates(lang: str) -> Environment:
+    """The dashboard's templates for one language: its filters format for that reader,
+    so no template passes a language to a filter (and none can forget to)."""
+    env = Environment(
+        loader=FileSystemLoader(str(WEB / "templates")),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(format.filters(lang))
+    env.filters["tojson_safe"] = lambda v: json.dumps(v, ensure_ascii=False).replace("</", "<\\/")
+    return env
+
+
+def translator(lang: str) -> Translate:
+    """`t(key, **values)` for templates: a bare key is the dashboard's (`web.<key>`)."""
+
+    def t(key: str, **values: object) -> str:
+        return msg.t(lang, key if "." in key else f"web.{key}", **values)
+
+    return t
+
+
+def series(
+    lang: str, name: str, values: Sequence[Any], key: str | Callable[[Any], str]
+) -> dict[str, Any]:
+    """A chart series with each value also written for the reader (`labels`), formatted
+    by what the column `key` measures (or by `key` itself when it is a function):
+    charts.js shows these on bars and in tooltips, so a wait reads "1 min 30 s" and a
+    share "26,3%" on the chart as in the table below it."""
+    show = key if callable(key) else lambda v: format.value(key, v, lang)
+    return {"name": name, "values": list(values), "labels": [show(v) for v in values]}
+
+
+def job(name: str, scope: Scope, **options: Any) -> Job:
+    """One analysis of the registry as a cache job: (function, arguments, keywords)."""
+    analysis = registry.get(name)
+    return (analysis.run, (scope, analysis.options.model_validate(options)), {})
+
+
+# -- request context -------------------------------------------------------------------------
+@dataclass
+class Page:
+    """What every page needs: who, in which language, with which filters."""
+
+    request: Request
+    user: User
+    lang: str
+    params: dict[str, str]
+    scope: Scope
+    filter_error: str | None
+    # When the oldest result this page showed was computed (time.time()), for "as of".
+    computed_at: float | None = field(default=None)
+
+    @property
+    def service(self) -> Any:
+        return self.request.app.state.service
+
+    def t(self, key: str, **values: object) -> str:
+        return translator(self.lang)(key, **values)
+
+    def label(self, key: str) -> str:
+        """The label of the result column `key` (`metric.<key>`) as it opens a header or a
+        chart legend: 'Nível de serviço', 'TME'."""
+        return msg.capitalized(self.t(f"metric.{key}"))
+
+    def fmt(self, key: str, value: Any) -> str:
+        """`value` written for this reader by what the column `key` measures."""
+        return format.value(key, value, self.lang)
+
+    def query(self, **extra: str) -> str:
+        """The current filters (plus `extra`) as a query string, to keep them across pages."""
+        kept = {k: v for k, v in self.params.items() if v} | {k: v for k, v in extra.items() if v}
+        return ("?" + urlencode(kept)) if kept else ""
+
+    def run(self, name: str, scope: Scope | None = None, **options: Any) -> Any:
+        """An analysis of the registry over the page's scope (or `scope`), cached."""
+        fn, args, _ = job(name, scope or self.scope, **options)
+        return self.get(fn, *args)
+
+    def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        result = cached(self.service, fn, *args, **kwargs)
+        entry = lookup(self.service, fn, *args, **kwargs)
+        if entry is not None and (self.computed_at is None or entry.computed_at < self.computed_at):
+            self.computed_at = entry.computed_at
+        return result
+
+    @property
+    def as_of(self) -> str | None:
+        """The time (UTC) the oldest result on the page was computed, for the reader."""
+        if self.computed_at is None:
+            return None
+        moment = datetime.fromtimestamp(self.computed_at, UTC).replace(tzinfo=None)
+        return format.time(moment, self.lang)
+
+
+def language(request: Request) -> str:
+    """The language chosen with the EN/PT switch (a cookie), else the browser's."""
+    return msg.normalize(request.cookies.get(LANG_COOKIE)) or msg.from_accept_language(
+        request.headers.get("accept-language")
+    )
+
+
+def filter_params(request: Request) -> dict[str, str]:
+    return {k: request.query_params.get(k, "").strip() for k in FILTER_KEYS}
+
+
+def build_scope(params: dict[str, str]) -> tuple[Scope, str | None]:
+    """The filter bar's values as the analyses' scope; a bad value is reported on the page
+    (and the page shown unfiltered) rather than failing it."""
+    try:
+        return (
+            Scope.build(
+                params["from"] or None,
+                params["to"] or None,
+                None,
+                params["channel"] or None,
+                params["kind"] or None,
+                params["phase"] or None,
+                params["segment"] or None,
+            ),
+            None,
+        )
+    except TouchpointsError as exc:
+        return Scope(), str(exc)
+
+
+def page_context(*roles: str) -> Any:
+    """A FastAPI dependency: the Page of a signed-in user whose role may open it."""
+    guard = require_role(*roles)
+
+    def dependency(request: Request, user: User = Depends(guard)) -> Page:
+        params = filter_params(request)
+        scope, error = build_scope(params)
+        return Page(request, user, language(request), params, scope, error)
+
+    return dependency
+
+
+def nav(page: Page) -> list[dict[str, Any]]:
+    """The pages this user's role may open, each link keeping the current filters."""
+    items = [
+        ("/", "overview", ALL),
+        ("/map", "map", ANALYSTS),
+        ("/journeys", "journeys", ANALYSTS),
+        ("/service", "service", ALL),
+        ("/feedback", "feedback", ALL),
+        ("/attribution", "attribution", ANALYSTS),
+        ("/live", "live", ALL),
+        ("/catalog", "catalog", ALL),
+    ]
+    here = page.request.url.path
+    return [
+        {"href": href + page.query(), "label": page.t(key), "current": here == href}
+        for href, key, roles in items
+        if page.user.can(*roles)
+    ]
