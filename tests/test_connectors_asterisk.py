@@ -187,7 +187,7 @@ def test_other_touchpoint(tmp_path: Path, touchpoint: str) -> None:
 
 
 def test_import_on_every_engine(store: Store, tmp_path: Path) -> None:
-    """The importer only uses Store.ingest_records and quarantine_raw: same result on
+    """The importer only uses ingest_records and quarantine_raw: same result on
     DuckDB and PostgreSQL, and a second import is all duplicates."""
     first = import_queue_log(store, FIXTURE, "phone", "UTC")
     second = import_queue_log(store, FIXTURE, "phone", "UTC")

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import touchpoints as tp
 from touchpoints.cli import app as cli
 from touchpoints.core.settings import Settings
+from touchpoints.ingest import ingest_records
 from touchpoints.server import auth
 from touchpoints.server.app import create_app
 from touchpoints.server.service import Service, split_result
@@ -251,7 +252,7 @@ def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Any
     """The CLI's --json for each case, computed before a server holds the file."""
     db = str(tmp_path_factory.mktemp("same") / "same.duckdb")
     with tp.open(db) as store:
-        store.ingest_records(EVENTS, "fixture")
+        ingest_records(store, EVENTS, "fixture")
     outputs = []
     for args, _ in SAME_AS_CLI:
         res = CliRunner().invoke(cli, [*args, "--json", "--db", db])
@@ -448,8 +449,9 @@ def test_group_commit_answers_as_if_requests_ran_one_by_one(
     base = tmp_path_factory.mktemp("prop")
     records = [[json.dumps(POOL[i]).encode() for i in part] for part in parts]
     with tp.open(str(base / "seq.duckdb")) as seq, tp.open(str(base / "grp.duckdb")) as grp:
-        alone = [seq.ingest_records(r, f"s{n}").to_json() for n, r in enumerate(records)]
-        group = grp.ingest_records(
+        alone = [ingest_records(seq, r, f"s{n}").to_json() for n, r in enumerate(records)]
+        group = ingest_records(
+            grp,
             [x for r in records for x in r],
             "group",
             parts=[(len(r), f"s{n}") for n, r in enumerate(records)],

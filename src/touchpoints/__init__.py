@@ -3,12 +3,16 @@
 The public Python API is small and explicit::
 
     import touchpoints as tp
+    from touchpoints.analytics.kpis import kpis
+    from touchpoints.ingest import ingest_files
+
     store = tp.open("touchpoints.duckdb")
-    store.ingest(["events.csv"])
-    store.kpis(by="touchpoint")
+    ingest_files(store, "events.csv")
+    kpis(store, by="touchpoint")
 """
 
-from touchpoints.analytics.base import Filters, PhaseOptions
+from typing import TYPE_CHECKING, Any
+
 from touchpoints.core.catalog import (
     Catalog,
     Touchpoint,
@@ -23,11 +27,37 @@ from touchpoints.core.errors import (
     TouchpointsError,
     UsageError,
 )
-from touchpoints.ingest import IngestResult
 from touchpoints.store import Store
 from touchpoints.store import open_store as open
 
+if TYPE_CHECKING:
+    from touchpoints.analytics.base import Filters, PhaseOptions
+    from touchpoints.ingest.results import IngestResult
+
 __version__ = "0.1.0"
+
+# Names from the layers above the store, imported on first use: importing a low layer
+# (`touchpoints.store.duckdb` runs this file first) must not load the ones above it.
+_LAZY = {
+    "Filters": "touchpoints.analytics.base",
+    "PhaseOptions": "touchpoints.analytics.base",
+    "IngestResult": "touchpoints.ingest.results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'touchpoints' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Catalog",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.attribution import attribution as attribute
-from touchpoints.analytics.base import Filters, Scope, lit, scoped_events
+from touchpoints.analytics.base import Filters, Scope, scoped_events
 from touchpoints.analytics.flows import funnel, gaps
 from touchpoints.analytics.insights import insights
 from touchpoints.analytics.journeys import variants
@@ -59,22 +59,26 @@ def period_filters(date_from: str, date_to: str, timezone: str = "UTC") -> tuple
 
 
 def _hour_of_week(store: Store, scope: Scope, timezone: str) -> list[dict[str, Any]]:
-    local = "ts" if timezone == "UTC" else f"((ts AT TIME ZONE 'UTC') AT TIME ZONE {lit(timezone)})"
-    return store.query(f"""
+    local = "ts" if timezone == "UTC" else "((ts AT TIME ZONE 'UTC') AT TIME ZONE $timezone)"
+    return store.query(
+        f"""
       SELECT extract(isodow FROM {local}) AS dow, extract(hour FROM {local}) AS hour,
         sum(CASE WHEN abandoned IS NOT NULL THEN 1 ELSE 0 END) AS offered,
         avg(CASE WHEN abandoned = FALSE THEN wait_seconds END) AS tme
       FROM ({scoped_events(scope, with_catalog=False)}) s WHERE abandoned IS NOT NULL
-      GROUP BY 1, 2""")
+      GROUP BY 1, 2""",
+        {"timezone": timezone},
+    )
 
 
 def _comments(store: Store, scope: Scope, limit: int = 6) -> list[dict[str, Any]]:
     """A few comments from both ends of the scale: the best and the worst scored."""
     sql = f"""SELECT touchpoint, comment, nps, csat FROM ({scoped_events(scope, with_catalog=False)}) s
       WHERE comment IS NOT NULL AND (nps IS NOT NULL OR csat IS NOT NULL)"""
-    low = store.query(f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5), ts, seq LIMIT {limit // 2}")
+    half = {"limit": limit // 2}
+    low = store.query(f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5), ts, seq LIMIT $limit", half)
     high = store.query(
-        f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5) DESC, ts, seq LIMIT {limit // 2}"
+        f"{sql} ORDER BY coalesce(nps, (csat - 1) * 2.5) DESC, ts, seq LIMIT $limit", half
     )
     seen, out = set(), []
     for row in low + high:

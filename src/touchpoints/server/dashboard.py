@@ -315,9 +315,9 @@ def comments(store: Any, scope: Scope, limit: int = 40) -> dict[str, Any]:
     """The latest free-text comments with the scores given alongside them."""
     sql = f"""SELECT ts, touchpoint, nps, csat, ces, emotion, comment
       FROM ({scoped_events(scope, with_catalog=False)}) s
-      WHERE comment IS NOT NULL AND comment <> '' ORDER BY ts DESC, seq DESC LIMIT {int(limit)}"""
+      WHERE comment IS NOT NULL AND comment <> '' ORDER BY ts DESC, seq DESC LIMIT $limit"""
     rows = []
-    for r in store.query(sql):
+    for r in store.query(sql, {"limit": int(limit)}):
         rows.append(
             {
                 "ts": str(r["ts"])[:16],
@@ -441,7 +441,7 @@ def dataset(page: Page, name: str) -> Any:
     if name == "first_touch":
         # The survey's "how did you first hear about us?" when customers answered it;
         # otherwise each customer's first touchpoint in the journeys.
-        from touchpoints.surveys import first_heard
+        from touchpoints.feedback import first_heard
 
         heard = page.get(first_heard, scope)
         if heard["answers"]:

@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from touchpoints.analytics.base import lit
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -93,16 +92,23 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
         raise UsageError("--password: use at least 8 characters")
     if get_user(store, name) is not None:
         raise UsageError(f"user {name!r} already exists")
-    ph = store.placeholder
     store.execute(
-        f"INSERT INTO users (username, password_hash, role, created_at) VALUES ({ph}, {ph}, {ph}, {ph})",
-        [name, hash_password(password), role, datetime.now(UTC).replace(tzinfo=None)],
+        "INSERT INTO users (username, password_hash, role, created_at) "
+        "VALUES ($username, $password_hash, $role, $created_at)",
+        {
+            "username": name,
+            "password_hash": hash_password(password),
+            "role": role,
+            "created_at": datetime.now(UTC).replace(tzinfo=None),
+        },
     )
     return User(name, role)
 
 
 def get_user(store: Store, username: str) -> User | None:
-    rows = store.query(f"SELECT username, role FROM users WHERE username = {lit(username)}")
+    rows = store.query(
+        "SELECT username, role FROM users WHERE username = $username", {"username": username}
+    )
     return User(rows[0]["username"], rows[0]["role"]) if rows else None
 
 
@@ -118,14 +124,15 @@ def delete_user(store: Store, username: str) -> bool:
     name = username.strip().lower()
     if get_user(store, name) is None:
         return False
-    store.execute(f"DELETE FROM users WHERE username = {store.placeholder}", [name])
+    store.execute("DELETE FROM users WHERE username = $username", {"username": name})
     return True
 
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
     name = username.strip().lower()
     rows = store.query(
-        f"SELECT username, role, password_hash FROM users WHERE username = {lit(name)}"
+        "SELECT username, role, password_hash FROM users WHERE username = $username",
+        {"username": name},
     )
     if not rows:
         # Spend the same time as a real check, so timing does not tell which users exist.
@@ -158,10 +165,9 @@ def session_secret(service: Any) -> bytes:
                 secret = rows[0]["value"].encode()
             else:
                 value = secrets.token_hex(32)
-                ph = store.placeholder
                 store.execute(
-                    f"INSERT INTO meta (key, value) VALUES ({ph}, {ph})",
-                    ["session_secret", value],
+                    "INSERT INTO meta (key, value) VALUES ('session_secret', $value)",
+                    {"value": value},
                 )
                 secret = value.encode()
     _SECRETS[service] = secret

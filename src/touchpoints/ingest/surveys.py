@@ -13,9 +13,10 @@ a duplicate whatever the timing. "How did you first hear about us?" has no colum
 canonical event, so it becomes a **second `feedback` event** at the touchpoint the customer
 chose, with no scores, `phase` before and `event_id` `survey:<token id>:first-heard`.
 `action` stays `feedback` so journeys, funnels and attribution never count it as a step;
-`first_heard()` reads those rows back. See docs/surveys.md.
+`touchpoints.feedback.first_heard()` reads those rows back. See docs/surveys.md.
 
-This module holds the logic (no HTTP); `server/surveys.py` serves the pages.
+This module holds the logic (no HTTP); `server/surveys.py` serves the pages, and stores
+an answer through the server's ingestion like any other event.
 """
 
 from __future__ import annotations
@@ -32,12 +33,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.core.errors import TouchpointsError, UsageError
-from touchpoints.privacy import param_exec, param_rows
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from touchpoints.analytics.base import Scope
     from touchpoints.core.catalog import Catalog
     from touchpoints.core.settings import Settings
     from touchpoints.store.base import Store
@@ -151,10 +150,10 @@ def _now() -> datetime:
 
 # -- store side -----------------------------------------------------------------------------
 def rated_event(store: Store, event_id: str) -> dict[str, Any] | None:
-    rows = param_rows(
-        store,
-        "SELECT event_id, customer_id, touchpoint, ts, action FROM events WHERE event_id = ?",
-        [event_id],
+    rows = store.query(
+        "SELECT event_id, customer_id, touchpoint, ts, action FROM events "
+        "WHERE event_id = $event_id",
+        {"event_id": event_id},
     )
     return rows[0] if rows else None
 
@@ -182,7 +181,10 @@ def create_link(
     expires_at = (issued + timedelta(days=days)).replace(microsecond=0)
     token_id = secrets.token_urlsafe(12)
     token = sign(settings.secret_key, event_id, token_id, expires_at)
-    param_exec(store, "INSERT INTO survey_tokens VALUES (?, ?, NULL)", [token_id, event_id])
+    store.execute(
+        "INSERT INTO survey_tokens VALUES ($token_id, $event_id, NULL)",
+        {"token_id": token_id, "event_id": event_id},
+    )
     return {
         "url": settings.public_url.rstrip("/") + "/s/" + token,
         "token": token,
@@ -192,10 +194,9 @@ def create_link(
 
 def token_state(store: Store, claims: Claims) -> str:
     """`open`, `used`, or `unknown` (never issued by this store, or erased since)."""
-    rows = param_rows(
-        store,
-        "SELECT used_at FROM survey_tokens WHERE token_id = ? AND event_id = ?",
-        [claims.token_id, claims.event_id],
+    rows = store.query(
+        "SELECT used_at FROM survey_tokens WHERE token_id = $token_id AND event_id = $event_id",
+        {"token_id": claims.token_id, "event_id": claims.event_id},
     )
     if not rows:
         return "unknown"
@@ -214,10 +215,9 @@ def check_open(store: Store, claims: Claims) -> dict[str, Any]:
 
 
 def mark_used(store: Store, claims: Claims, at: datetime | None = None) -> None:
-    param_exec(
-        store,
-        "UPDATE survey_tokens SET used_at = ? WHERE token_id = ? AND used_at IS NULL",
-        [at or _now(), claims.token_id],
+    store.execute(
+        "UPDATE survey_tokens SET used_at = $at WHERE token_id = $token_id AND used_at IS NULL",
+        {"at": at or _now(), "token_id": claims.token_id},
     )
 
 
@@ -322,34 +322,3 @@ def feedback_records(
             }
         )
     return records
-
-
-# -- analysis -------------------------------------------------------------------------------
-def first_heard(store: Store, scope: Scope | None = None) -> dict[str, Any]:
-    """Where surveyed customers say they first heard of the company:
-    `{"answers": n, "rows": [{"touchpoint", "customers", "share"}]}`, most named first;
-    a customer who answered several surveys counts once, with their latest answer."""
-    from touchpoints.analytics.base import Scope, scoped_events
-
-    scope = scope or Scope()
-    rows = store.query(f"""
-        WITH heard AS (
-          SELECT customer_id, touchpoint,
-                 row_number() OVER (PARTITION BY customer_id ORDER BY ts DESC, seq DESC) AS k
-          FROM ({scoped_events(scope)}) e
-          WHERE action = 'feedback' AND event_id LIKE '{EVENT_PREFIX}%{FIRST_HEARD_SUFFIX}'
-        )
-        SELECT touchpoint, count(*) AS customers FROM heard WHERE k = 1
-        GROUP BY touchpoint ORDER BY customers DESC, touchpoint""")
-    total = sum(int(r["customers"]) for r in rows)
-    return {
-        "answers": total,
-        "rows": [
-            {
-                "touchpoint": r["touchpoint"],
-                "customers": int(r["customers"]),
-                "share": round(int(r["customers"]) / total, 4),
-            }
-            for r in rows
-        ],
-    }
