@@ -41,6 +41,7 @@ from common import write_section
 from touchpoints.analytics.attribution import attribution, shapley_from_sets
 from touchpoints.core.catalog import default_catalog
 from touchpoints.demo import generate
+from touchpoints.ingest import ingest_files
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -60,7 +61,7 @@ def demo_store(customers: int, seed: int) -> tuple[Path, str, int]:
     if not db.exists():
         t = time.perf_counter()
         with tp.open(str(db)) as store:
-            result = store.ingest([parquet])
+            result = ingest_files(store, [parquet])
         assert result.rejected == 0
         print(f"  ingested in {time.perf_counter() - t:.1f}s", flush=True)
     with tp.open(str(db), read_only=True) as store:
@@ -170,7 +171,7 @@ def shapley_store(cycles: int, players: int) -> str:
     listed = "[" + ", ".join(f"'{i}'" for i in ids) + "]"
     con.execute(SYNTHETIC.format(cycles=cycles, touchpoints=listed, n=len(ids), out=parquet))
     with tp.open(str(db)) as store:
-        result = store.ingest([parquet])
+        result = ingest_files(store, [parquet])
     assert result.rejected == 0
     return str(db)
 

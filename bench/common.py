@@ -31,12 +31,13 @@ print(json.dumps({**stats, "seconds": time.perf_counter() - t}))
 INGEST = """
 import json, sys, time
 import touchpoints as tp
+from touchpoints.ingest import ingest_files
 db, path = sys.argv[1], sys.argv[2]
 seconds, rejected = None, 0
 if path != "-":
     t = time.perf_counter()
     with tp.open(db) as store:
-        result = store.ingest([path])
+        result = ingest_files(store, [path])
     seconds, rejected = time.perf_counter() - t, result.rejected
 with tp.open(db, read_only=True) as store:
     print(json.dumps({"events": store.count(), "seconds": seconds, "rejected": rejected}))

@@ -28,7 +28,9 @@ import duckdb
 
 import touchpoints as tp
 from common import write_section
+from touchpoints.analytics.kpis import kpis
 from touchpoints.demo import generate
+from touchpoints.ingest import ingest_files
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -83,7 +85,7 @@ def time_ingest(path: Path, db_name: str) -> tuple[float, int]:
     db = fresh_db(db_name)
     with tp.open(db) as store:
         t = time.perf_counter()
-        result = store.ingest([path])
+        result = ingest_files(store, [path])
         elapsed = time.perf_counter() - t
     assert result.rejected == 0, result.quarantine[:3]
     return elapsed, result.ingested
@@ -211,12 +213,12 @@ def main() -> None:
     n = rows_in(biggest)
     db = fresh_db("bench_kpis.duckdb")
     with tp.open(db) as store:
-        store.ingest([biggest])
+        ingest_files(store, [biggest])
     query_times = []
     for _ in range(args.repeat + 1):
         with tp.open(db, read_only=True) as store:
             t = time.perf_counter()
-            store.kpis(by="touchpoint")
+            kpis(store, by="touchpoint")
             query_times.append(time.perf_counter() - t)
     query_times = query_times[1:]  # the first run warms the OS page cache
     cli = [run_cli_kpis(db) for _ in range(args.repeat)]
@@ -233,7 +235,7 @@ def main() -> None:
         "",
         "## Ingestion into a fresh DuckDB store",
         "",
-        "Ours = `store.ingest([file])`: read, type and validate every column in SQL, derive keys, dedupe, quarantine, commit.",
+        "Ours = `ingest_files(store, [file])`: read, type and validate every column in SQL, derive keys, dedupe, quarantine, commit.",
         "Peer = pandas `read_parquet`/`read_csv` + `to_datetime`/`to_numeric` + a required-column check, without storing anything.",
         "",
         "| format | events | ours | ours rows/s | pandas | pandas rows/s | ours vs pandas |",

@@ -58,7 +58,7 @@ def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
             # The session outlives the test: forget this store's database, keep the JVM.
             store.close()
             database = store.spec.database  # type: ignore[attr-defined]
-            store.execute(f"DROP DATABASE IF EXISTS {database} CASCADE")
+            store.spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")  # type: ignore[attr-defined]
 
         return store, drop
     if _PG_PROBLEM:

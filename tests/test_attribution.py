@@ -35,6 +35,7 @@ from touchpoints.analytics.base import Filters, Scope
 from touchpoints.cli import app
 from touchpoints.commands.attribution import register
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
 register(app)
@@ -61,7 +62,7 @@ def ev(
 
 
 def load(store: Store, records: list[dict[str, Any]]) -> Store:
-    result = store.ingest_records(records, "test")
+    result = ingest_records(store, records, "test")
     assert result.rejected == 0
     return store
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from touchpoints.ingest import ingest_files
+
 CHROMIUM = "/usr/bin/chromium"
 USER, PASSWORD = "ana.admin", "browser-test-pw"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
@@ -50,7 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     generate(300, 7, events)
     db = str(tmp / "site.duckdb")
     with tp.open(db) as store:
-        store.ingest([str(events)])
+        ingest_files(store, [str(events)])
         create_user(store, USER, PASSWORD, "admin")
         key = create_key(store, ["ingest", "read"], "browser-tests")[1]
         totals = kpis(store)["rows"][0]

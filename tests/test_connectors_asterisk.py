@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from touchpoints.cli import app
 from touchpoints.cli.connectors import import_queue_log
 from touchpoints.connectors.asterisk import parse_queue_log
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "connectors" / "asterisk_queue_log"
@@ -146,9 +147,7 @@ def test_import_command_stores_quarantines_and_reimport_dedupes(tmp_path: Path) 
     second = run("import", "asterisk", str(log), "--db", db, "--json")
     assert (second["stored"], second["duplicates"], second["open"]) == (1, 4, ["1700000805.20"])
 
-    import touchpoints as tp
-
-    with tp.open(db) as store:
+    with open_store(db) as store:
         assert store.count("events") == 5
         rows = store.query('SELECT source, "row", reason FROM quarantine ORDER BY "row"')
     assert {r["source"] for r in rows} == {str(log)}
@@ -187,7 +186,7 @@ def test_other_touchpoint(tmp_path: Path, touchpoint: str) -> None:
 
 
 def test_import_on_every_engine(store: Store, tmp_path: Path) -> None:
-    """The importer only uses Store.ingest_records and quarantine_raw: same result on
+    """The importer only uses ingest_records and quarantine_raw: same result on
     DuckDB and PostgreSQL, and a second import is all duplicates."""
     first = import_queue_log(store, FIXTURE, "phone", "UTC")
     second = import_queue_log(store, FIXTURE, "phone", "UTC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from touchpoints.analytics.base import Scope
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 
@@ -73,7 +74,7 @@ def test_cycles_cut_at_purchase_and_gap(store: Store, csv_file) -> None:
             "ts": "2026-01-01T09:00:00Z",
         },
     ]
-    store.ingest([csv_file(rows)])
+    ingest_files(store, [csv_file(rows)])
     assert _steps(store) == [
         ("a1", 1, 1, "c1#1", 3, 1),
         ("a2", 1, 2, "c1#1", 3, 1),

@@ -26,6 +26,7 @@ from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.core import format, messages
 from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import Settings
+from touchpoints.ingest import ingest_files
 from touchpoints.server import cache, users
 from touchpoints.server.app import create_app
 from touchpoints.server.cache import cache_for
@@ -57,7 +58,7 @@ def make_app(db: Path, events: Path, secret: str | None = SECRET) -> Any:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     service = app.state.service
     if not service.store.count():
-        service.store.ingest([str(events)])
+        ingest_files(service.store, [str(events)])
     for name, role in (("ada", "admin"), ("ana", "analyst"), ("sue", "supervisor")):
         if service.read(users.get_user, name) is None:
             service.read(users.create_user, name, PASSWORD, role)
@@ -114,6 +115,16 @@ def test_wrong_password_and_unknown_user_are_refused_with_a_message(app: Any) ->
         assert "Wrong username or password." in r.text
         assert "tp_session" not in r.headers.get("set-cookie", "")
     assert client.get("/").status_code == 303
+
+
+def test_a_login_name_holding_sql_finds_no_user_and_breaks_nothing(app: Any) -> None:
+    client = TestClient(app, follow_redirects=False)
+    for name in ("x' OR '1'='1", "ada' --", "ada'; DROP TABLE users; --"):
+        r = client.post("/login", data={"username": name, "password": PASSWORD})
+        assert r.status_code == 401
+        assert "tp_session" not in r.headers.get("set-cookie", "")
+    assert app.state.service.read(users.list_users)[0]["username"] == "ada"
+    assert client_for(app, "ada").get("/").status_code == 200
 
 
 def test_pages_redirect_to_login_with_next(app: Any) -> None:

@@ -18,8 +18,11 @@ import pytest
 
 import touchpoints as tp
 from touchpoints import demo
+from touchpoints.analytics.kpis import kpis
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 CUSTOMERS = 4000
@@ -41,8 +44,8 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 def demo_store(
     demo_file: tuple[Path, dict[str, int]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    store = tp.open(str(tmp_path_factory.mktemp("db") / "demo.duckdb"))
-    result = store.ingest([demo_file[0]])
+    store = open_store(str(tmp_path_factory.mktemp("db") / "demo.duckdb"))
+    result = ingest_files(store, [demo_file[0]])
     assert (result.rejected, result.duplicates) == (0, 0), result.quarantine[:5]
     assert result.ingested == demo_file[1]["events"]
     yield store
@@ -54,7 +57,7 @@ def _one(store: Store, sql: str) -> dict[str, Any]:
 
 
 def _groups(store: Store, by: str) -> dict[str, dict[str, Any]]:
-    return {r["group"]: r for r in store.kpis(by=by)["rows"]}
+    return {r["group"]: r for r in kpis(store, by=by)["rows"]}
 
 
 # -- determinism and shape -----------------------------------------------------------------------
@@ -140,10 +143,10 @@ def test_every_format_ingests_identically(tmp_path: Path) -> None:
     for ext in ("parquet", "csv", "jsonl"):
         path = tmp_path / f"events.{ext}"
         stats = demo.generate(600, 9, path)
-        with tp.open(str(tmp_path / f"{ext}.duckdb")) as store:
-            r = store.ingest([path])
+        with open_store(str(tmp_path / f"{ext}.duckdb")) as store:
+            r = ingest_files(store, [path])
             assert (r.ingested, r.rejected) == (stats["events"], 0)
-            results[ext] = (store.kpis(by="touchpoint"), store.kpis(by="phase"))
+            results[ext] = (kpis(store, by="touchpoint"), kpis(store, by="phase"))
     assert results["parquet"] == results["csv"] == results["jsonl"]
 
 
@@ -281,7 +284,7 @@ def test_conversion_share_is_plausible(demo_store: Store) -> None:
 
 
 def test_customers_come_back_so_monthly_retention_is_not_zero(demo_store: Store) -> None:
-    months = demo_store.kpis(by="month")["rows"]
+    months = kpis(demo_store, by="month")["rows"]
     assert len(months) == 12
     retained = [m["retention"] for m in months if m["retention"] is not None]
     assert len(retained) >= 10 and min(retained) > 0

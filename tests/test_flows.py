@@ -29,6 +29,7 @@ from touchpoints.analytics.flows import funnel, gaps, sankey
 from touchpoints.cli import app
 from touchpoints.commands.flows import humanize
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 H = 3600
@@ -84,7 +85,7 @@ LOG = [
 
 @pytest.fixture
 def loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
-    store.ingest([csv_file(LOG)])
+    ingest_files(store, [csv_file(LOG)])
     return store
 
 
@@ -169,7 +170,7 @@ def test_step_funnel_per_cycle(store: Store, csv_file: Callable[..., Path]) -> N
         ev("c2", "phone", "d2 10:00"),
     ]
     late = {**ev("c1", "phone", "d1 10:00"), "ts": "2026-04-10T10:00:00Z"}
-    store.ingest([csv_file([*rows, late])])
+    ingest_files(store, [csv_file([*rows, late])])
     assert _counts(funnel(store, steps=["website", "phone"])) == [2, 2]
     per_cycle = funnel(store, steps=["website", "phone"], case="cycle")
     assert per_cycle["total"] == 3  # cycles c1#1, c1#2, c2#1
@@ -483,7 +484,7 @@ def test_property_funnel_and_sankey(
         for i, (c, t, m, buy) in enumerate(events)
     ]
     with tempfile.TemporaryDirectory() as tmp, tp.open(str(Path(tmp) / "p.duckdb")) as store:
-        store.ingest([write_csv(Path(tmp) / "e.csv", rows, list(rows[0]))])
+        ingest_files(store, [write_csv(Path(tmp) / "e.csv", rows, list(rows[0]))])
         result = funnel(store, steps=steps)
         counts = _counts(result)
         assert counts == _greedy(rows, steps)

@@ -20,7 +20,8 @@ import pytest
 import touchpoints as tp
 from touchpoints.core.errors import InputFileError, UsageError
 from touchpoints.core.events import COLUMN_NAMES
-from touchpoints.ingest import parse_mapping
+from touchpoints.ingest import ingest_files, parse_mapping
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 TOUCHPOINTS_BIN = str(Path(sys.executable).with_name("touchpoints"))
@@ -129,7 +130,7 @@ def bad_rows_file(csv_file) -> tuple[Path, list[tuple[int, str, str]], list[str]
 
 def test_bad_rows_quarantined_with_exact_reason_and_row(store: Store, bad_rows_file) -> None:
     path, expected, good = bad_rows_file
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert triples(result) == expected
     assert {q["file"] for q in result.quarantine} == {str(path)}
     assert result.rejected == len(BAD_ROWS)
@@ -141,7 +142,7 @@ def test_quarantine_table_keeps_every_problem_and_the_raw_record(
     store: Store, bad_rows_file
 ) -> None:
     path, expected, _ = bad_rows_file
-    store.ingest([path])
+    ingest_files(store, [path])
     rows = store.query('SELECT source, "row", "column", reason, raw FROM quarantine')
     got = sorted((r["row"], r["column"], r["reason"]) for r in rows)
     assert got == sorted(expected)
@@ -161,7 +162,7 @@ def test_quarantine_table_keeps_every_problem_and_the_raw_record(
 
 def test_quarantine_raw_is_exactly_the_file_record(store: Store, csv_file) -> None:
     path = csv_file([ev("b", touchpoint="fax", comment="hi")])
-    store.ingest([path])
+    ingest_files(store, [path])
     (row,) = store.query("SELECT raw FROM quarantine")
     # The record as the file had it: its own columns, no internal bookkeeping ones.
     assert json.loads(row["raw"]) == {
@@ -198,7 +199,7 @@ def test_good_values_are_typed_and_stored(store: Store, csv_file) -> None:
             )
         ]
     )
-    assert store.ingest([path]).ingested == 1
+    assert ingest_files(store, [path]).ingested == 1
     (row,) = store.query(f"SELECT {', '.join(COLUMN_NAMES)} FROM events")
     assert row == {
         "event_id": "a",
@@ -245,9 +246,9 @@ def test_good_values_are_typed_and_stored(store: Store, csv_file) -> None:
     ],
 )
 def test_boolean_words(word: str, expected: bool, tmp_path: Path, csv_file) -> None:
-    with tp.open(str(tmp_path / "b.duckdb")) as store:
+    with open_store(str(tmp_path / "b.duckdb")) as store:
         path = csv_file([ev("a", abandoned=word, resolved=word, data_reused=word)])
-        result = store.ingest([path])
+        result = ingest_files(store, [path])
         assert triples(result) == []
         row = store.query("SELECT abandoned, resolved, data_reused FROM events")[0]
         assert row == {"abandoned": expected, "resolved": expected, "data_reused": expected}
@@ -256,7 +257,7 @@ def test_boolean_words(word: str, expected: bool, tmp_path: Path, csv_file) -> N
 def test_booleans_on_postgres_too(store: Store, csv_file) -> None:
     words = ["true", "false", "1", "0", "yes", "no", "sim", "não"]
     path = csv_file([ev(f"e{i}", abandoned=w) for i, w in enumerate(words)])
-    assert store.ingest([path]).ingested == len(words)
+    assert ingest_files(store, [path]).ingested == len(words)
     got = [r["abandoned"] for r in store.query("SELECT abandoned FROM events ORDER BY seq")]
     assert got == [True, False, True, False, True, False, True, False]
 
@@ -271,7 +272,7 @@ def test_action_defaults_and_choices_are_case_insensitive(store: Store, csv_file
         ],
         columns=["event_id", "customer_id", "touchpoint", "ts", "action", "phase", "promise"],
     )
-    assert store.ingest([path]).ingested == 4
+    assert ingest_files(store, [path]).ingested == 4
     rows = store.query("SELECT action, phase, promise FROM events ORDER BY event_id")
     assert rows == [
         {"action": "interaction", "phase": None, "promise": None},
@@ -283,7 +284,7 @@ def test_action_defaults_and_choices_are_case_insensitive(store: Store, csv_file
 
 def test_action_defaults_when_column_absent(store: Store, csv_file) -> None:
     path = csv_file([ev("a")])
-    store.ingest([path])
+    ingest_files(store, [path])
     assert store.query("SELECT action FROM events") == [{"action": "interaction"}]
 
 
@@ -335,7 +336,7 @@ def test_whole_file_problem_raises_and_stores_nothing(
 ) -> None:
     path, mapping, message = _whole_file_case(case, tmp_path)
     with pytest.raises(InputFileError) as info:
-        store.ingest([path], mapping=mapping)
+        ingest_files(store, [path], mapping=mapping)
     assert str(info.value).startswith(message)
     assert info.value.path == str(path)
     assert store.count("events") == 0
@@ -349,7 +350,7 @@ def test_unreadable_file_keeps_earlier_files_and_stores_nothing_of_its_own(
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,touchpoint\nc1,phone\n")
     with pytest.raises(InputFileError, match="--map ts=YOUR_COLUMN"):
-        store.ingest([good, bad])
+        ingest_files(store, [good, bad])
     assert stored_ids(store) == ["a"]
     assert {r["source"] for r in store.query("SELECT source FROM quarantine")} == {str(good)}
 
@@ -366,7 +367,7 @@ def test_cli_whole_file_problem_exits_2_without_traceback(case: str, tmp_path: P
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: ")
     assert " ".join(message.split()) in " ".join(proc.stderr.split())
-    with tp.open(str(db)) as store:
+    with open_store(str(db)) as store:
         assert store.count("events") == 0
 
 
@@ -572,7 +573,7 @@ def test_csv_jsonl_parquet_store_identical_rows(tmp_path: Path) -> None:
     seen: dict[str, list[tuple[Any, ...]]] = {}
     for label, (fmt, tz, name) in variants.items():
         path = write_format(fmt, tmp_path / name, FORMAT_EVENTS, tz)
-        with tp.open(str(tmp_path / f"{label}.duckdb")) as store:
+        with open_store(str(tmp_path / f"{label}.duckdb")) as store:
             if fmt == "parquet":
                 described = {
                     r["column_name"]: r["column_type"]
@@ -582,7 +583,7 @@ def test_csv_jsonl_parquet_store_identical_rows(tmp_path: Path) -> None:
                 assert described["nps"] == "BIGINT"
                 assert described["abandoned"] == "BOOLEAN"
                 assert described["wait_seconds"] == "DOUBLE"
-            result = store.ingest([path])
+            result = ingest_files(store, [path])
             assert (result.ingested, result.rejected, result.duplicates) == (4, 0, 0), label
             assert result.ignored_columns == {}
             seen[label] = store.con.execute(
@@ -611,7 +612,7 @@ def test_parquet_bad_records_numbered_by_record_index(store: Store, tmp_path: Pa
     events[4]["nps"] = 11
     events[6]["csat"] = 0
     path = write_format("parquet", tmp_path / "e.parquet", events)  # row groups of 2 records
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert triples(result) == [
         (2, "touchpoint", "unknown touchpoint 'fax' (not in the catalog)"),
         (5, "nps", "out of range 0..10: '11'"),
@@ -632,7 +633,7 @@ def test_parquet_non_whole_double_score_is_rejected(store: Store, tmp_path: Path
     )
     path = tmp_path / "e.parquet"
     pq.write_table(table, path)
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert triples(result) == [
         (1, "nps", "not a whole number: '3.5'"),
         (1, "value", "not a finite number: 'nan'"),
@@ -652,7 +653,7 @@ def test_jsonl_broken_and_blank_lines(store: Store, tmp_path: Path) -> None:
             ev("j6", nps=9, abandoned=False, wait_seconds=3),
         ],
     )
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert triples(result) == [
         (2, None, "not a JSON object on this line"),
         (4, "touchpoint", "unknown touchpoint 'fax' (not in the catalog)"),
@@ -667,7 +668,7 @@ def test_jsonl_broken_and_blank_lines(store: Store, tmp_path: Path) -> None:
 
 def test_jsonl_with_only_broken_lines_is_all_quarantined(store: Store, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", ["not json", "{broken"])
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert triples(result) == [
         (1, None, "not a JSON object on this line"),
         (2, None, "not a JSON object on this line"),
@@ -686,7 +687,7 @@ def test_csv_structurally_broken_lines(store: Store, tmp_path: Path) -> None:
         "e5,c1,phone,2026-01-01T10:00:00Z,ok\n",
         encoding="utf-8",
     )
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     got = triples(result)
     # One entry per broken row, at its row number; later rows keep their numbers.
     assert [(r, c) for r, c, _ in got] == [(2, None), (3, "touchpoint"), (4, None)]
@@ -710,9 +711,9 @@ def test_csv_structural_rejects_do_not_leak_into_the_next_file(
         "e1,c1,phone,2026-01-01T10:00:00Z\n"
         "e2,c1,phone,2026-01-01T10:00:00Z,extra\n"
     )
-    assert store.ingest([broken]).rejected == 1
+    assert ingest_files(store, [broken]).rejected == 1
     clean = csv_file([ev("k1"), ev("k2")])
-    result = store.ingest([clean])
+    result = ingest_files(store, [clean])
     assert (result.ingested, result.rejected, result.quarantine) == (2, 0, [])
     assert store.query('SELECT source, "row" FROM quarantine') == [
         {"source": str(broken), "row": 2}
@@ -726,7 +727,7 @@ def test_csv_semicolon_delimiter_and_bom(store: Store, tmp_path: Path) -> None:
         "c1;phone;2026-01-01 10:00:00;10.5\n"
         "c2;fax;2026-01-01 10:00:00;1\n".encode()
     )
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert result.ingested == 1
     assert triples(result) == [(2, "touchpoint", "unknown touchpoint 'fax' (not in the catalog)")]
     assert store.query("SELECT customer_id, value FROM events") == [
@@ -737,8 +738,8 @@ def test_csv_semicolon_delimiter_and_bom(store: Store, tmp_path: Path) -> None:
 def test_explicit_format_overrides_extension(store: Store, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "events.log", [ev("a")])
     with pytest.raises(InputFileError, match="unknown file type"):
-        store.ingest([path])
-    assert store.ingest([path], fmt="jsonl").ingested == 1
+        ingest_files(store, [path])
+    assert ingest_files(store, [path], fmt="jsonl").ingested == 1
 
 
 # -- --map, column names ------------------------------------------------------------------------
@@ -769,7 +770,8 @@ def test_mapping_renames_columns(store: Store, csv_file) -> None:
     path = csv_file(
         [{"id": "m1", "cliente": "c9", "canal": "whatsapp", "created_at": TS, "nota": "8"}]
     )
-    result = store.ingest(
+    result = ingest_files(
+        store,
         [path],
         mapping={
             "event_id": "id",
@@ -793,14 +795,14 @@ def test_mapping_renames_columns(store: Store, csv_file) -> None:
 
 def test_mapped_column_reasons_use_canonical_names(store: Store, csv_file) -> None:
     path = csv_file([{"cliente": "", "touchpoint": "phone", "ts": TS}])
-    result = store.ingest([path], mapping={"customer_id": "cliente"})
+    result = ingest_files(store, [path], mapping={"customer_id": "cliente"})
     assert triples(result) == [(1, "customer_id", "missing required value")]
 
 
 def test_column_names_are_case_insensitive(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("Event_ID,CUSTOMER_ID,TouchPoint,TS,NPS\ne1,c1,phone,2026-01-01T10:00:00Z,7\n")
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.ignored_columns) == (1, {})
     assert store.query("SELECT event_id, customer_id, nps FROM events") == [
         {"event_id": "e1", "customer_id": "c1", "nps": 7}
@@ -809,7 +811,7 @@ def test_column_names_are_case_insensitive(store: Store, tmp_path: Path) -> None
 
 def test_extra_columns_are_ignored_and_reported(store: Store, csv_file) -> None:
     path = csv_file([ev("x1", store_name="Centro", utm_source="google", nps="9")])
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert result.ingested == 1
     assert result.ignored_columns == {str(path): ["store_name", "utm_source"]}
     assert store.query("SELECT nps FROM events") == [{"nps": 9}]
@@ -834,7 +836,7 @@ def test_timestamps_stored_in_utc(
     ts: str, timezone: str, expected: datetime, store: Store, csv_file
 ) -> None:
     path = csv_file([ev("t", ts=ts)])
-    result = store.ingest([path], timezone=timezone)
+    result = ingest_files(store, [path], timezone=timezone)
     assert result.ingested == 1, result.quarantine
     assert store.query("SELECT ts FROM events") == [{"ts": expected}]
 
@@ -846,7 +848,7 @@ def test_parquet_naive_timestamps_use_timezone_and_zoned_ones_do_not(
     zoned = write_format(
         "parquet", tmp_path / "zoned.parquet", [dict(FORMAT_EVENTS[1], event_id="z")], "UTC"
     )
-    store.ingest([naive, zoned], timezone="America/Sao_Paulo")
+    ingest_files(store, [naive, zoned], timezone="America/Sao_Paulo")
     assert store.query("SELECT event_id, ts FROM events ORDER BY event_id") == [
         {"event_id": "f1", "ts": datetime(2026, 1, 2, 13, 0)},
         {"event_id": "z", "ts": datetime(2026, 1, 2, 10, 30, 0, 123456)},
@@ -855,23 +857,23 @@ def test_parquet_naive_timestamps_use_timezone_and_zoned_ones_do_not(
 
 def test_jsonl_naive_timestamp_uses_timezone(store: Store, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", [ev("j", ts="2026-01-02T22:30:00")])
-    store.ingest([path], timezone="America/Sao_Paulo")
+    ingest_files(store, [path], timezone="America/Sao_Paulo")
     assert store.query("SELECT ts FROM events") == [{"ts": datetime(2026, 1, 3, 1, 30)}]
 
 
 def test_unknown_timezone_is_a_usage_error(store: Store, csv_file) -> None:
     path = csv_file([ev("t")])
     with pytest.raises(UsageError, match="unknown time zone"):
-        store.ingest([path], timezone="Mars/Olympus")
+        ingest_files(store, [path], timezone="Mars/Olympus")
     assert store.count("events") == 0
 
 
 def test_failed_ingest_does_not_leave_the_store_in_another_time_zone(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,touchpoint\nc1,phone\n")
-    with tp.open(str(tmp_path / "t.duckdb")) as store:
+    with open_store(str(tmp_path / "t.duckdb")) as store:
         with pytest.raises(InputFileError):
-            store.ingest([bad], timezone="America/Sao_Paulo")
+            ingest_files(store, [bad], timezone="America/Sao_Paulo")
         # The DuckDB store's session runs in UTC (set when opened); a failed ingest must
         # not leave --timezone behind for the queries that follow.
         assert store.query("SELECT current_setting('TimeZone') AS tz") == [{"tz": "UTC"}]
@@ -880,11 +882,11 @@ def test_failed_ingest_does_not_leave_the_store_in_another_time_zone(tmp_path: P
 # -- idempotency and ingestion order ------------------------------------------------------------
 def test_reingesting_a_file_stores_nothing_new(store: Store, csv_file) -> None:
     path = csv_file([ev("a"), ev("b", touchpoint="fax"), ev(None, customer_id="c2"), ev("d")])
-    first = store.ingest([path])
+    first = ingest_files(store, [path])
     assert (first.ingested, first.duplicates, first.rejected) == (3, 0, 1)
     events = store.query("SELECT * FROM events ORDER BY seq")
     quarantine = store.query('SELECT source, "row", "column", reason FROM quarantine')
-    again = store.ingest([path])
+    again = ingest_files(store, [path])
     assert (again.ingested, again.duplicates, again.rejected) == (0, 3, 1)
     assert store.query("SELECT * FROM events ORDER BY seq") == events
     assert store.query('SELECT source, "row", "column", reason FROM quarantine') == quarantine
@@ -893,12 +895,12 @@ def test_reingesting_a_file_stores_nothing_new(store: Store, csv_file) -> None:
 def test_identical_rows_without_event_id_stored_once(store: Store, csv_file) -> None:
     row = ev(None, wait_seconds="10", abandoned="false")
     path = csv_file([row, dict(row), ev("x"), dict(row)])
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates, result.rejected) == (2, 2, 0)
     assert store.count() == 2
     # The same content in another file is a duplicate too.
     other = csv_file([dict(row)])
-    assert (store.ingest([other]).ingested, store.count()) == (0, 2)
+    assert (ingest_files(store, [other]).ingested, store.count()) == (0, 2)
 
 
 VARIANT_VALUES = {
@@ -952,7 +954,7 @@ def test_rows_differing_in_any_column_are_all_stored(store: Store, csv_file) -> 
     # action is the default "interaction", the base's own value, so it is left out).
     rows += [dict(base, **{col: None}) for col in VARIANT_BASE if col != "action"]
     path = csv_file(rows, columns=list(COLUMN_NAMES))
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates, result.rejected) == (len(rows), 0, 0)
     ids = [r["event_id"] for r in store.query("SELECT event_id FROM events")]
     assert len(set(ids)) == len(rows)
@@ -973,16 +975,16 @@ def test_derived_key_does_not_collide(
     one: dict[str, Any], two: dict[str, Any], store: Store, tmp_path: Path
 ) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", [ev(None, **one), ev(None, **two)])
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates) == (2, 0)
 
 
 def test_repeated_event_id_first_wins(store: Store, csv_file) -> None:
     path = csv_file([ev("dup", agent="first"), ev("other"), ev("dup", agent="second")])
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates) == (2, 1)
     later = csv_file([ev("dup", agent="third")])
-    assert (store.ingest([later]).ingested, store.count()) == (0, 2)
+    assert (ingest_files(store, [later]).ingested, store.count()) == (0, 2)
     assert store.query("SELECT agent FROM events WHERE event_id = 'dup'") == [{"agent": "first"}]
 
 
@@ -997,9 +999,9 @@ def test_seq_follows_file_order_and_files(store: Store, csv_file) -> None:
         ]
     )
     second = csv_file([ev("b2", ts="2025-12-01T00:00:00Z"), ev("a1"), ev("b1")])
-    store.ingest([first, second])
+    ingest_files(store, [first, second])
     third = csv_file([ev("c1", ts="2020-01-01T00:00:00Z")])
-    store.ingest([third])
+    ingest_files(store, [third])
     rows = store.query("SELECT event_id, seq, source FROM events ORDER BY seq")
     assert [r["event_id"] for r in rows] == ["a3", "a1", "a2", "b2", "b1", "c1"]
     seqs = [r["seq"] for r in rows]
@@ -1018,12 +1020,12 @@ CUSTOM_CATALOG = """touchpoints:
 def test_custom_catalog_is_stored_and_used_after_reopening(store: Store, csv_file) -> None:
     catalog = tp.parse_catalog(CUSTOM_CATALOG, "custom")
     first = csv_file([ev("k1", touchpoint="kiosk"), ev("p1", touchpoint="phone")])
-    result = store.ingest([first], catalog=catalog)
+    result = ingest_files(store, [first], catalog=catalog)
     assert triples(result) == [(2, "touchpoint", "unknown touchpoint 'phone' (not in the catalog)")]
     target = store.target
     store.close()
 
-    with tp.open(target) as again:
+    with open_store(target) as again:
         assert again.has_catalog()
         assert again.catalog() == catalog
         second = csv_file(
@@ -1033,7 +1035,7 @@ def test_custom_catalog_is_stored_and_used_after_reopening(store: Store, csv_fil
                 ev("w1", touchpoint="website"),
             ]
         )
-        result = again.ingest([second])
+        result = ingest_files(again, [second])
         assert [r["event_id"] for r in again.query("SELECT event_id FROM events ORDER BY seq")] == [
             "k1",
             "a1",
@@ -1052,7 +1054,7 @@ def test_custom_catalog_is_stored_and_used_after_reopening(store: Store, csv_fil
 
 def test_default_catalog_is_stored_on_first_ingest(store: Store, csv_file) -> None:
     assert not store.has_catalog()
-    store.ingest([csv_file([ev("a")])])
+    ingest_files(store, [csv_file([ev("a")])])
     assert store.has_catalog()
     assert store.catalog() == tp.default_catalog()
 
@@ -1087,7 +1089,7 @@ def test_json_array_file_is_read_like_json_lines(store, tmp_path) -> None:
             ]
         )
     )
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.rejected) == (2, 1)
     assert [(q["row"], q["column"]) for q in result.quarantine] == [(2, "touchpoint")]
     assert {r["event_id"] for r in store.query("SELECT event_id FROM events")} == {"j1", "j3"}
@@ -1099,5 +1101,5 @@ def test_empty_file_is_a_clear_file_error(store, tmp_path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("")
     with pytest.raises(InputFileError, match="the file is empty"):
-        store.ingest([path])
+        ingest_files(store, [path])
     assert store.count() == 0

@@ -19,6 +19,7 @@ import touchpoints as tp
 from touchpoints.analytics.insights import fmt, insights
 from touchpoints.commands.insights import register
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
 DAY0 = datetime(2026, 2, 2, 10)
@@ -58,7 +59,7 @@ def service_log() -> list[dict[str, Any]]:
 
 
 def load(store: Store, rows: list[dict[str, Any]]) -> None:
-    result = store.ingest_records(rows, "test")
+    result = ingest_records(store, rows, "test")
     assert [item["status"] for item in result.items] == ["stored"] * len(rows), result.items
 
 

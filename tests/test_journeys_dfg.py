@@ -19,6 +19,7 @@ from touchpoints.analytics.base import Filters, Scope
 from touchpoints.analytics.cycles import CycleOptions
 from touchpoints.analytics.journeys import dfg, variants
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 
@@ -67,7 +68,7 @@ def variant(path: str, n: int, conversions: int) -> dict[str, Any]:
 
 @pytest.fixture
 def log(store: Store, csv_file: Callable[..., Path]) -> Store:
-    store.ingest([csv_file(LOG)])
+    ingest_files(store, [csv_file(LOG)])
     return store
 
 
@@ -182,7 +183,7 @@ def test_ties_in_time_follow_ingestion_order(
     for files in ((first, second), (second, first)):
         s = make_store()
         for rows in files:
-            s.ingest([csv_file(rows)])
+            ingest_files(s, [csv_file(rows)])
         answers.append((variants(s)["variants"][0]["path"], dfg(s)["edges"][0]))
     assert answers == [
         (["sms", "email"], edge("sms", "email", 1, 0.0, 0.0)),
@@ -313,8 +314,9 @@ def pm4py_frame(rows: list[dict[str, Any]], case: str) -> tuple[Any, dict[str, i
 def test_agrees_with_pm4py(store: Store, csv_file: Callable[..., Path], case: str) -> None:
     pm4py = pytest.importorskip("pm4py")
     rows = random_log(300, seed=20260101)
-    store.ingest(
-        [csv_file(rows, columns=["event_id", "customer_id", "touchpoint", "ts", "action", "nps"])]
+    ingest_files(
+        store,
+        [csv_file(rows, columns=["event_id", "customer_id", "touchpoint", "ts", "action", "nps"])],
     )
     df, converts = pm4py_frame(rows, case)
     keys = {"case_id_key": "case", "activity_key": "activity", "timestamp_key": "ts"}

@@ -19,8 +19,9 @@ import typer
 from typer.testing import CliRunner
 
 from touchpoints.analytics.base import Filters, PhaseOptions
-from touchpoints.analytics.kpis import KPI_KEYS
+from touchpoints.analytics.kpis import KPI_KEYS, kpis
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 COUNTS = ("events", "customers", "offered", "answered", "abandoned", "conversions")
@@ -38,7 +39,7 @@ def ev(event_id: str, customer: str, touchpoint: str, ts: str, **extra: Any) -> 
 
 
 def load(store: Store, csv_file: Callable[..., Path], rows: list[dict[str, Any]]) -> None:
-    result = store.ingest([csv_file(rows)])
+    result = ingest_files(store, [csv_file(rows)])
     assert (result.ingested, result.duplicates, result.rejected) == (len(rows), 0, 0), (
         result.quarantine
     )
@@ -249,11 +250,11 @@ def service(store: Store, csv_file: Callable[..., Path]) -> Store:
 
 
 def test_no_grouping_every_key(service: Store) -> None:
-    assert_row(only(service.kpis()), ALL)
+    assert_row(only(kpis(service)), ALL)
 
 
 def test_by_touchpoint_every_key(service: Store) -> None:
-    rows = groups(service.kpis(by="touchpoint"))
+    rows = groups(kpis(service, by="touchpoint"))
     expected = {
         "phone": PHONE,
         "chat": CHAT,
@@ -270,7 +271,7 @@ def test_by_touchpoint_every_key(service: Store) -> None:
 
 
 def test_by_channel(service: Store) -> None:
-    rows = groups(service.kpis(by="channel"))
+    rows = groups(kpis(service, by="channel"))
     assert set(rows) == {"phone", "messaging", "email", "store", "website"}
     assert_row(rows["phone"], PHONE)
     assert_row(
@@ -306,7 +307,7 @@ def test_by_channel(service: Store) -> None:
 
 
 def test_by_kind(service: Store) -> None:
-    rows = groups(service.kpis(by="kind"))
+    rows = groups(kpis(service, by="kind"))
     assert set(rows) == {"human", "interactive", "static"}
     assert_row(
         rows["human"],
@@ -346,7 +347,7 @@ def test_by_kind(service: Store) -> None:
 
 
 def test_by_agent(service: Store) -> None:
-    rows = groups(service.kpis(by="agent"))
+    rows = groups(kpis(service, by="agent"))
     assert set(rows) == {"ann", "bob", "bot", None}
     assert_row(
         rows["ann"],
@@ -398,7 +399,7 @@ def test_by_agent(service: Store) -> None:
 
 
 def test_by_segment(service: Store) -> None:
-    rows = groups(service.kpis(by="segment"))
+    rows = groups(kpis(service, by="segment"))
     assert set(rows) == {"gold", "silver", None}
     assert_row(
         rows["gold"],
@@ -447,7 +448,7 @@ ANSWER_WITHIN = [
 def test_answer_within(service: Store) -> None:
     phone = Filters.build(touchpoint="phone")
     for answer_within, within in ANSWER_WITHIN:
-        row = only(service.kpis(filters=phone, answer_within=answer_within))
+        row = only(kpis(service, filters=phone, answer_within=answer_within))
         assert row["service_level"] == pytest.approx(within / 5), answer_within
         assert (row["offered"], row["answered"]) == (5, 3), answer_within  # T changes nothing else
         assert row["tme_seconds"] == pytest.approx(20.0)
@@ -465,7 +466,7 @@ SHORT_ABANDON = [  # (S, offered, abandoned) over the phone rows
 def test_short_abandon(service: Store) -> None:
     for short_abandon, offered, abandoned in SHORT_ABANDON:
         row = only(
-            service.kpis(filters=Filters.build(touchpoint="phone"), short_abandon=short_abandon)
+            kpis(service, filters=Filters.build(touchpoint="phone"), short_abandon=short_abandon)
         )
         assert_row(
             row,
@@ -482,52 +483,54 @@ def test_short_abandon(service: Store) -> None:
         )
     # Together with T: S = 5 and T = 30 -> (p1, p2, p5) / 4 offered.
     row = only(
-        service.kpis(filters=Filters.build(touchpoint="phone"), short_abandon=5, answer_within=30)
+        kpis(service, filters=Filters.build(touchpoint="phone"), short_abandon=5, answer_within=30)
     )
     assert row["service_level"] == pytest.approx(0.75)
 
 
 def test_filters(service: Store) -> None:
     # A filter gives the same numbers as the group of the same name.
-    assert_row(only(service.kpis(filters=Filters.build(touchpoint="phone"))), PHONE)
-    assert_row(only(service.kpis(filters=Filters.build(touchpoint="nps_survey"))), NPS_SURVEY)
-    by_channel = groups(service.kpis(by="channel"))["messaging"]
-    assert only(service.kpis(filters=Filters.build(channel="messaging"))) == {
+    assert_row(only(kpis(service, filters=Filters.build(touchpoint="phone"))), PHONE)
+    assert_row(only(kpis(service, filters=Filters.build(touchpoint="nps_survey"))), NPS_SURVEY)
+    by_channel = groups(kpis(service, by="channel"))["messaging"]
+    assert only(kpis(service, filters=Filters.build(channel="messaging"))) == {
         **by_channel,
         "group": "all",
     }
-    by_segment = groups(service.kpis(by="segment"))["gold"]
-    assert only(service.kpis(filters=Filters.build(segment="gold"))) == {
+    by_segment = groups(kpis(service, by="segment"))["gold"]
+    assert only(kpis(service, filters=Filters.build(segment="gold"))) == {
         **by_segment,
         "group": "all",
     }
     # Several values, as a list or comma-separated.
     # phone 5 + chat 2
-    assert only(service.kpis(filters=Filters.build(touchpoint=["phone", "chat"])))["events"] == 7
-    assert only(service.kpis(filters=Filters.build(touchpoint="phone,chat")))["events"] == 7
-    assert only(service.kpis(filters=Filters.build(kind="static")))["events"] == 1  # pos_display
-    assert only(service.kpis(filters=Filters.build(agent="ann")))["events"] == 2  # p1, p2
+    assert only(kpis(service, filters=Filters.build(touchpoint=["phone", "chat"])))["events"] == 7
+    assert only(kpis(service, filters=Filters.build(touchpoint="phone,chat")))["events"] == 7
+    assert only(kpis(service, filters=Filters.build(kind="static")))["events"] == 1  # pos_display
+    assert only(kpis(service, filters=Filters.build(agent="ann")))["events"] == 2  # p1, p2
     # Filters combine with AND: gold rows at the phone answered by ann.
-    row = only(service.kpis(filters=Filters.build(segment="gold", agent="ann", touchpoint="phone")))
+    row = only(
+        kpis(service, filters=Filters.build(segment="gold", agent="ann", touchpoint="phone"))
+    )
     assert (row["events"], row["answered"]) == (2, 2)
     # Filters and grouping together: messaging channel by touchpoint.
-    rows = groups(service.kpis(by="touchpoint", filters=Filters.build(channel="messaging")))
+    rows = groups(kpis(service, by="touchpoint", filters=Filters.build(channel="messaging")))
     assert set(rows) == {"chat", "whatsapp"}
     assert_row(rows["chat"], CHAT)
 
 
 def test_nothing_to_average_is_null_never_zero(service: Store) -> None:
     # A filter that matches no row still answers one "all" row: counts 0, every mean null.
-    row = only(service.kpis(filters=Filters.build(segment="nobody")))
+    row = only(kpis(service, filters=Filters.build(segment="nobody")))
     assert_row(row, expect(0, 0))
     # Grouped, no rows means no groups.
-    assert service.kpis(by="touchpoint", filters=Filters.build(segment="nobody")) == {"rows": []}
+    assert kpis(service, by="touchpoint", filters=Filters.build(segment="nobody")) == {"rows": []}
 
 
 def test_empty_store(store: Store) -> None:
-    assert_row(only(store.kpis()), expect(0, 0))
+    assert_row(only(kpis(store)), expect(0, 0))
     for by in ("touchpoint", "phase", "day", "month"):
-        assert store.kpis(by=by) == {"rows": []}
+        assert kpis(store, by=by) == {"rows": []}
 
 
 def test_sum_of_events_over_groupings(service: Store) -> None:
@@ -542,7 +545,7 @@ def test_sum_of_events_over_groupings(service: Store) -> None:
         "week",
         "month",
     ):
-        rows = service.kpis(by=by)["rows"]
+        rows = kpis(service, by=by)["rows"]
         assert sum(r["events"] for r in rows) == 20, by
         assert sum(r["conversions"] for r in rows) == 3, by
         assert sum(r["offered"] for r in rows) == 6, by
@@ -578,7 +581,7 @@ def phased(store: Store, csv_file: Callable[..., Path]) -> Store:
 
 
 def test_by_phase_derived(phased: Store) -> None:
-    result = phased.kpis(by="phase")
+    result = kpis(phased, by="phase")
     assert [r["group"] for r in result["rows"]] == ["before", "during", "after"]
     rows = groups(result)
     assert_row(rows["before"], expect(4, 1), full=True)  # a0, a1, a7, a8 (all A)
@@ -611,7 +614,7 @@ def test_by_phase_derived(phased: Store) -> None:
 
 def test_phase_windows_options(phased: Store) -> None:
     rows = groups(
-        phased.kpis(by="phase", phase_options=PhaseOptions.build(during="3h", after="10d"))
+        kpis(phased, by="phase", phase_options=PhaseOptions.build(during="3h", after="10d"))
     )
     # during 3h: a0 (1h00m01s) and a1 (2h) join a2, a3, a4, b1
     assert rows["during"]["events"] == 6
@@ -619,21 +622,23 @@ def test_phase_windows_options(phased: Store) -> None:
     assert rows["before"]["events"] == 4
     assert rows["after"]["events"] == 1  # b2 only (own phase)
     # Plain seconds work too: 1 s before is no window at all, only the purchase and its tie.
-    rows = groups(phased.kpis(by="phase", phase_options=PhaseOptions.build(during=1, after=0)))
+    rows = groups(kpis(phased, by="phase", phase_options=PhaseOptions.build(during=1, after=0)))
     assert rows["during"]["events"] == 3  # a3, a4 (same ts), b1
     assert rows["after"]["events"] == 1  # b2 (own phase)
     assert rows["before"]["events"] == 7  # 11 - 3 - 1
 
 
 def test_phase_filter(phased: Store) -> None:
-    assert only(phased.kpis(filters=Filters.build(phase="after")))["events"] == 3  # a5, a6, b2
-    assert only(phased.kpis(filters=Filters.build(phase="before,during")))["events"] == 8  # 4 + 4
-    row = only(phased.kpis(filters=Filters.build(phase="during")))
+    assert only(kpis(phased, filters=Filters.build(phase="after")))["events"] == 3  # a5, a6, b2
+    assert only(kpis(phased, filters=Filters.build(phase="before,during")))["events"] == 8  # 4 + 4
+    row = only(kpis(phased, filters=Filters.build(phase="during")))
     assert (row["conversions"], row["revenue"]) == (2, 400.0)
     # With --during 3h, during holds 6 rows.
     row = only(
-        phased.kpis(
-            filters=Filters.build(phase="during"), phase_options=PhaseOptions.build(during="3h")
+        kpis(
+            phased,
+            filters=Filters.build(phase="during"),
+            phase_options=PhaseOptions.build(during="3h"),
         )
     )
     assert row["events"] == 6
@@ -641,10 +646,10 @@ def test_phase_filter(phased: Store) -> None:
 
 def test_phase_is_derived_before_filtering(phased: Store) -> None:
     # The phone rows alone: a2 is during because of a store purchase the filter leaves out.
-    rows = groups(phased.kpis(by="phase", filters=Filters.build(touchpoint="phone")))
+    rows = groups(kpis(phased, by="phase", filters=Filters.build(touchpoint="phone")))
     assert {g: r["events"] for g, r in rows.items()} == {"during": 1, "after": 1}  # a2; b2
     # From 2026-03-02 on: a3 (the purchase) is filtered out, yet a5 and a6 stay "after".
-    rows = groups(phased.kpis(by="phase", filters=Filters.build(date_from="2026-03-02")))
+    rows = groups(kpis(phased, by="phase", filters=Filters.build(date_from="2026-03-02")))
     assert {g: r["events"] for g, r in rows.items()} == {
         "after": 3,  # a5, a6, b2
         "before": 2,  # a7, a8
@@ -676,7 +681,7 @@ def _events(result: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def test_by_day_in_utc_and_in_a_time_zone(periodic: Store) -> None:
-    assert _events(periodic.kpis(by="day")) == [
+    assert _events(kpis(periodic, by="day")) == [
         ("2026-01-02", 1),
         ("2026-01-05", 1),
         ("2026-01-10", 1),
@@ -684,7 +689,7 @@ def test_by_day_in_utc_and_in_a_time_zone(periodic: Store) -> None:
         ("2026-02-15", 1),
         ("2026-03-05", 1),
     ]
-    assert _events(periodic.kpis(by="day", timezone="America/Sao_Paulo")) == [
+    assert _events(kpis(periodic, by="day", timezone="America/Sao_Paulo")) == [
         ("2026-01-01", 1),  # t1: 2026-01-02T01:00Z is 22:00 the day before
         ("2026-01-04", 1),  # t6
         ("2026-01-10", 1),
@@ -695,14 +700,14 @@ def test_by_day_in_utc_and_in_a_time_zone(periodic: Store) -> None:
 
 
 def test_by_week_starts_monday(periodic: Store) -> None:
-    assert _events(periodic.kpis(by="week")) == [
+    assert _events(kpis(periodic, by="week")) == [
         ("2025-12-29", 1),  # t1 Fri 01-02 -> Mon 12-29
         ("2026-01-05", 2),  # t6 Mon 01-05 itself, t2 Sat 01-10
         ("2026-01-26", 1),  # t3 Sun 02-01 -> Mon 01-26 (Sunday ends the week)
         ("2026-02-09", 1),  # t4 Sun 02-15
         ("2026-03-02", 1),  # t5 Thu 03-05
     ]
-    assert _events(periodic.kpis(by="week", timezone="America/Sao_Paulo")) == [
+    assert _events(kpis(periodic, by="week", timezone="America/Sao_Paulo")) == [
         ("2025-12-29", 2),  # t1 (Thu 01-01) and t6 (Sun 01-04 local)
         ("2026-01-05", 1),
         ("2026-01-26", 1),
@@ -712,13 +717,13 @@ def test_by_week_starts_monday(periodic: Store) -> None:
 
 
 def test_by_month(periodic: Store) -> None:
-    rows = periodic.kpis(by="month")["rows"]
+    rows = kpis(periodic, by="month")["rows"]
     assert [(r["group"], r["events"], r["conversions"], r["revenue"]) for r in rows] == [
         ("2026-01", 3, 1, 10.0),  # t1, t6, t2
         ("2026-02", 2, 2, 50.0),  # t3, t4: 20 + 30
         ("2026-03", 1, 0, 0.0),  # t5
     ]
-    rows = periodic.kpis(by="month", timezone="America/Sao_Paulo")["rows"]
+    rows = kpis(periodic, by="month", timezone="America/Sao_Paulo")["rows"]
     assert [(r["group"], r["events"], r["conversions"], r["revenue"]) for r in rows] == [
         ("2026-01", 4, 2, 30.0),  # t3 is Jan 31 23:00 local: 10 + 20
         ("2026-02", 1, 1, 30.0),
@@ -727,7 +732,7 @@ def test_by_month(periodic: Store) -> None:
 
 
 def test_retention_by_month(periodic: Store, csv_file: Callable[..., Path]) -> None:
-    rows = groups(periodic.kpis(by="month"))
+    rows = groups(kpis(periodic, by="month"))
     # January buyers {c1}; c1 buys again in February -> 1 / 1. Data reach March: February is complete.
     assert (rows["2026-01"]["retention"], rows["2026-01"]["churn"]) == (1.0, 0.0)
     # February buyers {c2, c1}; March is not complete (last event 03-05) -> null, not 0.
@@ -735,21 +740,21 @@ def test_retention_by_month(periodic: Store, csv_file: Callable[..., Path]) -> N
     # March: no buyers at all -> null.
     assert rows["2026-03"]["retention"] is None
     # In São Paulo t3 is a January purchase: Jan buyers {c1, c2}, of whom only c1 buys in Feb -> 1/2.
-    rows = groups(periodic.kpis(by="month", timezone="America/Sao_Paulo"))
+    rows = groups(kpis(periodic, by="month", timezone="America/Sao_Paulo"))
     assert (rows["2026-01"]["retention"], rows["2026-01"]["churn"]) == (0.5, 0.5)
     # One event in April completes March: February's buyers {c1, c2} bought nothing in March -> 0 / 2.
     load(periodic, csv_file, [ev("t7", "c9", "website", "2026-04-01T12:00:00Z")])
-    rows = groups(periodic.kpis(by="month"))
+    rows = groups(kpis(periodic, by="month"))
     assert (rows["2026-02"]["retention"], rows["2026-02"]["churn"]) == (0.0, 1.0)
     assert rows["2026-01"]["retention"] == 1.0
     assert rows["2026-04"]["retention"] is None  # no buyers
     # Retention is about periods: no period grouping, no retention.
-    assert only(periodic.kpis())["retention"] is None
-    assert all(r["retention"] is None for r in periodic.kpis(by="touchpoint")["rows"])
+    assert only(kpis(periodic))["retention"] is None
+    assert all(r["retention"] is None for r in kpis(periodic, by="touchpoint")["rows"])
 
 
 def test_retention_by_week(periodic: Store) -> None:
-    rows = groups(periodic.kpis(by="week"))
+    rows = groups(kpis(periodic, by="week"))
     # week 01-05 buyers {c1}; week 01-12 no purchases (and complete) -> 0 / 1
     assert (rows["2026-01-05"]["retention"], rows["2026-01-05"]["churn"]) == (0.0, 1.0)
     assert rows["2025-12-29"]["retention"] is None  # no buyers
@@ -759,8 +764,8 @@ def test_retention_by_week(periodic: Store) -> None:
 
 def test_retention_ignores_the_date_filter(periodic: Store) -> None:
     # Only January is shown, but its retention needs February's purchases.
-    rows = periodic.kpis(
-        by="month", filters=Filters.build(date_from="2026-01-01", date_to="2026-01-31")
+    rows = kpis(
+        periodic, by="month", filters=Filters.build(date_from="2026-01-01", date_to="2026-01-31")
     )["rows"]
     assert [(r["group"], r["events"], r["retention"]) for r in rows] == [("2026-01", 3, 1.0)]
 
@@ -781,7 +786,7 @@ FROM_TO = [
 
 def test_from_to(periodic: Store) -> None:
     for date_from, date_to, events in FROM_TO:
-        row = only(periodic.kpis(filters=Filters.build(date_from=date_from, date_to=date_to)))
+        row = only(kpis(periodic, filters=Filters.build(date_from=date_from, date_to=date_to)))
         assert row["events"] == events, (date_from, date_to)
 
 
@@ -789,30 +794,30 @@ def test_from_to_in_a_time_zone(periodic: Store) -> None:
     sp = "America/Sao_Paulo"
     # 2026-01-01 in São Paulo is [2026-01-01T03:00Z, 2026-01-02T03:00Z): t1 (01-02T01:00Z) is in it.
     local_day = Filters.build(date_from="2026-01-01", date_to="2026-01-01", timezone=sp)
-    assert only(periodic.kpis(filters=local_day))["events"] == 1
-    assert _events(periodic.kpis(by="day", filters=local_day, timezone=sp)) == [("2026-01-01", 1)]
+    assert only(kpis(periodic, filters=local_day))["events"] == 1
+    assert _events(kpis(periodic, by="day", filters=local_day, timezone=sp)) == [("2026-01-01", 1)]
     # The same dates in UTC hold nothing.
     assert (
-        only(periodic.kpis(filters=Filters.build(date_from="2026-01-01", date_to="2026-01-01")))[
+        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01", date_to="2026-01-01")))[
             "events"
         ]
         == 0
     )
     # Naive timestamps are local too: 22:00 in São Paulo is t1's 01:00Z.
     assert (
-        only(periodic.kpis(filters=Filters.build(date_from="2026-01-01T22:00", timezone=sp)))[
+        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01T22:00", timezone=sp)))[
             "events"
         ]
         == 6
     )
     assert (
-        only(periodic.kpis(filters=Filters.build(date_from="2026-01-01T22:00:01", timezone=sp)))[
+        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01T22:00:01", timezone=sp)))[
             "events"
         ]
         == 5
     )
     # An explicit offset wins over the zone.
-    row = only(periodic.kpis(filters=Filters.build(date_from="2026-01-02T01:00:01Z", timezone=sp)))
+    row = only(kpis(periodic, filters=Filters.build(date_from="2026-01-02T01:00:01Z", timezone=sp)))
     assert row["events"] == 5
     with pytest.raises(UsageError, match="^--timezone "):
         Filters.build(date_from="2026-01-01", timezone="Nowhere/Atlantis")
@@ -840,27 +845,27 @@ def test_cli_from_to_follow_the_timezone(periodic: Store) -> None:
 
 
 def test_from_to_with_a_grouping(periodic: Store) -> None:
-    result = periodic.kpis(
-        by="day", filters=Filters.build(date_from="2026-01-05", date_to="2026-02-01")
+    result = kpis(
+        periodic, by="day", filters=Filters.build(date_from="2026-01-05", date_to="2026-02-01")
     )
     assert _events(result) == [("2026-01-05", 1), ("2026-01-10", 1), ("2026-02-01", 1)]
 
 
 BAD_OPTIONS: list[tuple[Callable[[Store], Any], str]] = [
-    (lambda s: s.kpis(by="nonsense"), "--by"),
-    (lambda s: s.kpis(answer_within=-1), "--answer-within"),
-    (lambda s: s.kpis(short_abandon=-0.5), "--short-abandon"),
-    (lambda s: s.kpis(answer_within=float("nan")), "--answer-within"),
-    (lambda s: s.kpis(by="day", timezone="Nowhere/Atlantis"), "--timezone"),
-    (lambda s: s.kpis(timezone="Nowhere/Atlantis"), "--timezone"),
-    (lambda s: s.kpis(filters=Filters.build(date_from="2026-13-01")), "--from"),
-    (lambda s: s.kpis(filters=Filters.build(date_to="yesterday")), "--to"),
+    (lambda s: kpis(s, by="nonsense"), "--by"),
+    (lambda s: kpis(s, answer_within=-1), "--answer-within"),
+    (lambda s: kpis(s, short_abandon=-0.5), "--short-abandon"),
+    (lambda s: kpis(s, answer_within=float("nan")), "--answer-within"),
+    (lambda s: kpis(s, by="day", timezone="Nowhere/Atlantis"), "--timezone"),
+    (lambda s: kpis(s, timezone="Nowhere/Atlantis"), "--timezone"),
+    (lambda s: kpis(s, filters=Filters.build(date_from="2026-13-01")), "--from"),
+    (lambda s: kpis(s, filters=Filters.build(date_to="yesterday")), "--to"),
     (
-        lambda s: s.kpis(filters=Filters.build(date_from="2026-02-01", date_to="2026-01-01")),
+        lambda s: kpis(s, filters=Filters.build(date_from="2026-02-01", date_to="2026-01-01")),
         "--from",
     ),
-    (lambda s: s.kpis(filters=Filters.build(phase="later")), "--phase"),
-    (lambda s: s.kpis(phase_options=PhaseOptions.build(during="soon")), "--during"),
+    (lambda s: kpis(s, filters=Filters.build(phase="later")), "--phase"),
+    (lambda s: kpis(s, phase_options=PhaseOptions.build(during="soon")), "--during"),
 ]
 
 
@@ -914,7 +919,7 @@ CLI_CASES = [
 
 def test_cli_json_equals_python(store: Store, csv_file: Callable[..., Path]) -> None:
     load(store, csv_file, SERVICE + PHASED + PERIODIC)
-    expected = [store.kpis(**options) for _, options in CLI_CASES]
+    expected = [kpis(store, **options) for _, options in CLI_CASES]
     assert all(e["rows"] for e in expected), "a case that shows nothing proves nothing"
     target = store.target
     store.close()  # DuckDB: let the CLI open the file (read-only) on its own
@@ -970,7 +975,7 @@ def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     path = tmp_path_factory.mktemp("cli") / "kpis.duckdb"
     with tp.open(str(path)) as s:
-        s.ingest([write_csv(path.parent / "service.csv", SERVICE)])
+        ingest_files(s, [write_csv(path.parent / "service.csv", SERVICE)])
     return str(path)
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from touchpoints.analytics.live import alerts_for, live_snapshot
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
 NOW = datetime(2026, 1, 10, 12, 0, 0)
@@ -68,7 +69,7 @@ FIXTURE = [
 
 @pytest.fixture
 def loaded(store: Store) -> Store:
-    result = store.ingest_records(FIXTURE, "test")
+    result = ingest_records(store, FIXTURE, "test")
     assert result.stored == len(FIXTURE)
     return store
 
@@ -132,8 +133,10 @@ def test_filters_and_window(loaded: Store) -> None:
 
 
 def test_answer_ends_the_wait(loaded: Store) -> None:
-    loaded.ingest_records(
-        [ev("p5", "c5", "phone", "11:50:00", abandoned=False, wait_seconds=500, agent="bia")], "t"
+    ingest_records(
+        loaded,
+        [ev("p5", "c5", "phone", "11:50:00", abandoned=False, wait_seconds=500, agent="bia")],
+        "t",
     )
     snap = live_snapshot(loaded, now=NOW)
     phone = next(r for r in snap["touchpoints"] if r["touchpoint"] == "phone")

@@ -5,34 +5,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-import touchpoints as tp
-from touchpoints import privacy
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files, ingest_records, privacy, quarantine_raw
+from touchpoints.ingest.pseudonymize import pseudonymize
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 KEY = "k'ey with quote"
 
 
 @pytest.fixture
-def pseudonymized() -> Iterator[str]:
-    privacy.set_pseudonymize_key(KEY)
-    yield KEY
-    privacy.reset_pseudonymize_key()
+def pseudonymized() -> str:
+    """The key ingestion, export and erase are given (explicitly: there is no global)."""
+    return KEY
 
 
 def test_pseudonymize_is_keyed_sha256_and_idempotent() -> None:
     expected = "p:" + hashlib.sha256(f"{KEY}:ana@example.com".encode()).hexdigest()
-    assert privacy.pseudonymize(" ana@example.com ", KEY) == expected
-    assert privacy.pseudonymize(expected, KEY) == expected
-    assert privacy.pseudonymize("ana@example.com", "other") != expected
+    assert pseudonymize(" ana@example.com ", KEY) == expected
+    assert pseudonymize(expected, KEY) == expected
+    assert pseudonymize("ana@example.com", "other") != expected
     with pytest.raises(UsageError, match="non-empty key"):
-        privacy.pseudonymize("ana", "")
+        pseudonymize("ana", "")
 
 
 def test_pseudonymised_ingest_of_files_and_records(
@@ -44,41 +44,46 @@ def test_pseudonymised_ingest_of_files_and_records(
             {"customer_id": "bia", "touchpoint": "phone", "ts": "2026-01-01T11:00:00Z"},
         ]
     )
-    assert store.ingest([path]).ingested == 2
-    assert store.ingest([path]).duplicates == 2  # idempotent on the pseudonymised row
-    result = store.ingest_records(
-        [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}], "api"
+    assert ingest_files(store, [path], key=pseudonymized).ingested == 2
+    # idempotent on the pseudonymised row
+    assert ingest_files(store, [path], key=pseudonymized).duplicates == 2
+    result = ingest_records(
+        store,
+        [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}],
+        "api",
+        key=pseudonymized,
     )
     assert result.stored == 1
     ids = {r["customer_id"] for r in store.query("SELECT customer_id FROM events")}
-    assert ids == {privacy.pseudonymize("ana", KEY), privacy.pseudonymize("bia", KEY)}
+    assert ids == {pseudonymize("ana", KEY), pseudonymize("bia", KEY)}
     # A pseudonym coming back (a survey answer copies it) is not hashed again.
-    again = store.ingest_records(
+    again = ingest_records(
+        store,
         [
             {
-                "customer_id": privacy.pseudonymize("ana", KEY),
+                "customer_id": pseudonymize("ana", KEY),
                 "touchpoint": "store",
                 "ts": "2026-01-03T10:00:00Z",
             }
         ],
         "api",
+        key=pseudonymized,
     )
     assert again.stored == 1
     assert store.query("SELECT count(DISTINCT customer_id) AS n FROM events")[0]["n"] == 2
 
 
 def test_without_key_ids_are_stored_as_given(store: Store) -> None:
-    privacy.set_pseudonymize_key(None)
-    try:
-        store.ingest_records(
-            [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}], "api"
-        )
-    finally:
-        privacy.reset_pseudonymize_key()
+    ingest_records(
+        store,
+        [{"customer_id": "ana", "touchpoint": "store", "ts": "2026-01-02T10:00:00Z"}],
+        "api",
+        key=None,
+    )
     assert store.query("SELECT customer_id FROM events") == [{"customer_id": "ana"}]
 
 
-def _seed(store: Store) -> None:
+def _seed(store: Store, key: str | None = None) -> None:
     records = [
         {
             "event_id": "a1",
@@ -105,17 +110,17 @@ def _seed(store: Store) -> None:
         # Rejected (unknown touchpoint): quarantined with the raw id.
         {"customer_id": "ana", "touchpoint": "nowhere", "ts": "2026-01-01T10:00:00Z"},
     ]
-    result = store.ingest_records(records, "api")
+    result = ingest_records(store, records, "api", key=key)
     assert [i["status"] for i in result.items] == ["stored", "stored", "stored", "rejected"]
-    store.execute(f"INSERT INTO survey_tokens VALUES ({store.placeholder}, 'a1', NULL)", ["tok1"])
-    store.quarantine_raw("whatsapp:x", 1, None, "unmapped", json.dumps({"from": "ana2"}))
+    store.execute("INSERT INTO survey_tokens VALUES ($token, 'a1', NULL)", {"token": "tok1"})
+    quarantine_raw(store, "whatsapp:x", 1, None, "unmapped", json.dumps({"from": "ana2"}))
 
 
 def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> None:
-    _seed(store)
-    data = privacy.export_customer(store, "ana")
+    _seed(store, pseudonymized)
+    data = privacy.export_customer(store, "ana", pseudonymized)
     assert data["customer_id"] == "ana"
-    assert data["stored_as"] == [privacy.pseudonymize("ana", KEY)]
+    assert data["stored_as"] == [pseudonymize("ana", KEY)]
     assert [e["event_id"] for e in data["events"]] == ["a1", "a2"]
     assert data["events"][1]["comment"] == "Demorou demais"
     assert data["counts"] == {
@@ -129,7 +134,7 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
     assert '"nowhere"' in data["quarantine"][0]["raw"]
     json.dumps(data)  # JSON-ready
 
-    erased = privacy.erase_customer(store, "ana")
+    erased = privacy.erase_customer(store, "ana", pseudonymized)
     assert {k: v for k, v in erased.items() if k != "erasure_id"} == data["counts"]
     assert store.query("SELECT event_id FROM events") == [{"event_id": "b1"}]
     assert store.count("survey_tokens") == 0
@@ -139,9 +144,9 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
     assert [a["action"] for a in audit] == ["erase"]
     text = json.dumps(audit, default=str)
     assert "ana" not in text
-    assert privacy.pseudonymize("ana", KEY)[2:] not in text
+    assert pseudonymize("ana", KEY)[2:] not in text
     assert json.loads(audit[0]["detail"])["erasure_id"] == erased["erasure_id"]
-    assert privacy.export_customer(store, "ana")["counts"]["events"] == 0
+    assert privacy.export_customer(store, "ana", pseudonymized)["counts"]["events"] == 0
 
 
 def test_erase_without_pseudonymisation_and_whole_value_matching(store: Store) -> None:
@@ -166,7 +171,8 @@ def test_erase_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) 
 
 def test_purge_comments_after_retention(store: Store) -> None:
     _seed(store)
-    store.ingest_records(
+    ingest_records(
+        store,
         [
             {
                 "event_id": "new",
@@ -229,8 +235,8 @@ def test_server_applies_comment_retention_at_start(tmp_path: Path) -> None:
 
     db = str(tmp_path / "r.duckdb")
     recent = datetime.now(UTC).replace(tzinfo=None).isoformat()
-    with tp.open(db) as s:
-        s.ingest_records(
+    with open_store(db) as s:
+        ingest_records(s,
             [
                 {"event_id": "old", "customer_id": "c", "touchpoint": "phone",
                  "ts": "2020-01-01T00:00:00Z", "action": "feedback", "nps": 3, "comment": "ruim"},

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from touchpoints.cli import app
 from touchpoints.core import format
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.reports import svg
 from touchpoints.reports.report import build_report, period_filters, report_data
 from touchpoints.store.base import Store
@@ -95,7 +96,7 @@ FIXTURE = [
 
 @pytest.fixture
 def loaded(store: Store) -> Store:
-    assert store.ingest_records(FIXTURE, "test").stored == len(FIXTURE)
+    assert ingest_records(store, FIXTURE, "test").stored == len(FIXTURE)
     return store
 
 
@@ -210,7 +211,7 @@ def test_cli_writes_the_file(tmp_path: Path) -> None:
 
     db = tmp_path / "s.duckdb"
     with tp.open(str(db)) as s:
-        s.ingest_records(FIXTURE, "test")
+        ingest_records(s, FIXTURE, "test")
     out = tmp_path / "out" / "week.pdf"
     res = CliRunner().invoke(
         app,

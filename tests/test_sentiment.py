@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from conftest import run
 from touchpoints.analytics import sentiment
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
 # Comments of the kind customers write after a contact, labelled by hand by what the
@@ -160,7 +161,8 @@ def test_score_is_always_in_range(text: str, lang: str | None) -> None:
 
 
 def test_comment_sentiment_reads_scores_at_query_time(store: Store) -> None:
-    result = store.ingest_records(
+    result = ingest_records(
+        store,
         [
             {"customer_id": "c1", "touchpoint": "website", "ts": "2026-01-01T10:00:00Z"},
             {

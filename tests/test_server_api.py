@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import touchpoints as tp
 from touchpoints.cli import app as cli
 from touchpoints.core.settings import Settings
+from touchpoints.ingest import ingest_records
 from touchpoints.server import auth
 from touchpoints.server.app import create_app
 from touchpoints.server.service import Service, split_result
+from touchpoints.store import open_store
 
 EVENTS = [
     {"event_id": "a1", "customer_id": "c1", "touchpoint": "website", "ts": "2025-03-01T10:00:00"},
@@ -250,8 +251,8 @@ SAME_AS_CLI = [
 def cli_outputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Any]]:
     """The CLI's --json for each case, computed before a server holds the file."""
     db = str(tmp_path_factory.mktemp("same") / "same.duckdb")
-    with tp.open(db) as store:
-        store.ingest_records(EVENTS, "fixture")
+    with open_store(db) as store:
+        ingest_records(store, EVENTS, "fixture")
     outputs = []
     for args, _ in SAME_AS_CLI:
         res = CliRunner().invoke(cli, [*args, "--json", "--db", db])
@@ -295,12 +296,12 @@ def test_query_validation_is_422(client: TestClient) -> None:
 
 
 def test_unexpected_errors_do_not_leak(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from touchpoints.server import queries
+    from touchpoints.analytics import kpis
 
     def broken(*a: Any, **k: Any) -> None:
         raise RuntimeError("secret path /etc/shadow")
 
-    monkeypatch.setattr(queries, "kpis", broken)
+    monkeypatch.setattr(kpis, "derive", broken)
     r = client.get("/v1/kpis", headers=key_for(client, "read"))
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error; the server log has the details"}
@@ -447,9 +448,10 @@ def test_group_commit_answers_as_if_requests_ran_one_by_one(
     alone, in arrival order (same statuses, reasons, counts; same rows stored)."""
     base = tmp_path_factory.mktemp("prop")
     records = [[json.dumps(POOL[i]).encode() for i in part] for part in parts]
-    with tp.open(str(base / "seq.duckdb")) as seq, tp.open(str(base / "grp.duckdb")) as grp:
-        alone = [seq.ingest_records(r, f"s{n}").to_json() for n, r in enumerate(records)]
-        group = grp.ingest_records(
+    with open_store(str(base / "seq.duckdb")) as seq, open_store(str(base / "grp.duckdb")) as grp:
+        alone = [ingest_records(seq, r, f"s{n}").to_json() for n, r in enumerate(records)]
+        group = ingest_records(
+            grp,
             [x for r in records for x in r],
             "group",
             parts=[(len(r), f"s{n}") for n, r in enumerate(records)],

@@ -152,8 +152,9 @@ def test_revoke_by_another_process_is_seen_after_the_cache_expires(
     store = _store(client)
     key_id, key = auth.create_key(store, ["read"])
     assert client.get("/v1/catalog", headers=_bearer(key)).status_code == 200
-    ph = store.placeholder
-    store.execute(f"UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = {ph}", [key_id])
+    store.execute(
+        "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = $id", {"id": key_id}
+    )
     assert client.get("/v1/catalog", headers=_bearer(key)).status_code == 200  # cached
     time.sleep(0.35)
     assert client.get("/v1/catalog", headers=_bearer(key)).status_code == 401

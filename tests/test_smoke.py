@@ -1,3 +1,5 @@
+from touchpoints.analytics.kpis import kpis
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 
@@ -23,9 +25,9 @@ def test_ingest_and_kpis_round_trip(store: Store, csv_file) -> None:
             },
         ]
     )
-    result = store.ingest([path])
+    result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates, result.rejected) == (2, 0, 0)
-    rows = {r["group"]: r for r in store.kpis(by="phase")["rows"]}
+    rows = {r["group"]: r for r in kpis(store, by="phase")["rows"]}
     assert rows["during"]["events"] == 2
     assert rows["during"]["tme_seconds"] == 10.0
     assert rows["during"]["service_level"] == 1.0

@@ -18,11 +18,18 @@ import touchpoints as tp
 from conftest import spark_target, write_csv
 from touchpoints.analytics.base import Filters, Scope
 from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.analytics.kpis import kpis
 from touchpoints.core.errors import StoreError
+from touchpoints.ingest import ingest_files, quarantine_raw
 from touchpoints.store.base import Store
 from touchpoints.store.spark import SparkStore, SparkTarget, to_spark
 
 pytestmark = pytest.mark.spark
+
+
+def _native(store: Store, sql: str) -> None:
+    """Spark's own SQL (DDL the tests set up lakes with), run on the store's session."""
+    store.spark.sql(sql).collect()  # type: ignore[attr-defined]
 
 
 def ev(event_id: str, customer: str, touchpoint: str, ts: str, **extra: Any) -> dict[str, Any]:
@@ -99,12 +106,12 @@ def pair(
     spark = tp.open(spark_target(base))
     assert isinstance(spark, SparkStore)
     for store in (duck, spark):
-        result = store.ingest([events_csv])
+        result = ingest_files(store, [events_csv])
         assert (result.ingested, result.duplicates, result.rejected) == (len(ROWS), 0, 2)
     yield duck, spark
     duck.close()
     spark.close()
-    spark.execute(f"DROP DATABASE IF EXISTS {spark.spec.database} CASCADE")
+    _native(spark, f"DROP DATABASE IF EXISTS {spark.spec.database} CASCADE")
 
 
 # -- the same answers as DuckDB ---------------------------------------------------------------
@@ -122,9 +129,9 @@ def pair(
 )
 def test_kpis_equal_duckdb(pair: tuple[Store, Store], options: dict[str, Any]) -> None:
     duck, spark = pair
-    expected = duck.kpis(**options)
+    expected = kpis(duck, **options)
     assert expected["rows"], "a case that shows nothing proves nothing"
-    assert spark.kpis(**options) == expected
+    assert kpis(spark, **options) == expected
 
 
 @pytest.mark.parametrize("gap", ["30d", "90d"])
@@ -152,7 +159,7 @@ def test_stored_rows_and_types_equal_duckdb(pair: tuple[Store, Store]) -> None:
 
 def test_reingest_is_idempotent(pair: tuple[Store, Store], events_csv: Path) -> None:
     _, spark = pair
-    result = spark.ingest([events_csv])
+    result = ingest_files(spark, [events_csv])
     assert (result.ingested, result.duplicates, result.rejected) == (0, len(ROWS), 2)
     assert spark.count("events") == len(ROWS)
     assert spark.count("quarantine") == 2
@@ -202,21 +209,22 @@ def test_tables_are_found_again_by_a_new_catalog(pair: tuple[Store, Store]) -> N
     try:
         assert again.count("events") == len(ROWS)
         assert again.catalog().to_yaml() == spark.catalog().to_yaml()
-        assert again.kpis(by="touchpoint") == spark.kpis(by="touchpoint")
+        assert kpis(again, by="touchpoint") == kpis(spark, by="touchpoint")
     finally:
-        again.execute("DROP DATABASE IF EXISTS tp_reopened CASCADE")
+        _native(again, "DROP DATABASE IF EXISTS tp_reopened CASCADE")
 
 
 def test_an_existing_events_table_is_analysed_not_ingested_into(
     pair: tuple[Store, Store], tmp_path: Path, events_csv: Path
 ) -> None:
     duck, spark = pair
-    spark.execute("DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
-    spark.execute(f"CREATE DATABASE tp_lake_raw LOCATION '{tmp_path / 'raw'}'")
-    spark.execute(
+    _native(spark, "DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
+    _native(spark, f"CREATE DATABASE tp_lake_raw LOCATION '{tmp_path / 'raw'}'")
+    _native(
+        spark,
         "CREATE TABLE tp_lake_raw.interactions USING parquet AS "
         f"SELECT event_id, customer_id, touchpoint, ts, action, value, abandoned, wait_seconds "
-        f"FROM {spark.tables['events']}"  # type: ignore[attr-defined]
+        f"FROM {spark.tables['events']}",  # type: ignore[attr-defined]
     )
     target = f"{spark_target(tmp_path)}&events=tp_lake_raw.interactions"
     lake = tp.open(target)
@@ -230,14 +238,36 @@ def test_an_existing_events_table_is_analysed_not_ingested_into(
             "conversions",
             "revenue",
         )
-        got = [{k: r[k] for k in ("group", *keys)} for r in lake.kpis(by="touchpoint")["rows"]]
-        want = [{k: r[k] for k in ("group", *keys)} for r in duck.kpis(by="touchpoint")["rows"]]
+        got = [{k: r[k] for k in ("group", *keys)} for r in kpis(lake, by="touchpoint")["rows"]]
+        want = [{k: r[k] for k in ("group", *keys)} for r in kpis(duck, by="touchpoint")["rows"]]
         assert got == want
         with pytest.raises(StoreError, match="analysed, not ingested into"):
-            lake.ingest([events_csv])
+            ingest_files(lake, [events_csv])
     finally:
-        lake.execute(f"DROP DATABASE IF EXISTS {lake.spec.database} CASCADE")  # type: ignore[attr-defined]
-        lake.execute("DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
+        _native(lake, f"DROP DATABASE IF EXISTS {lake.spec.database} CASCADE")  # type: ignore[attr-defined]
+        _native(lake, "DROP DATABASE IF EXISTS tp_lake_raw CASCADE")
+
+
+def test_values_are_bound_on_spark_as_on_duckdb(pair: tuple[Store, Store]) -> None:
+    """`$name` markers bind through `spark.sql(text, args=...)`; a literal `%` and a
+    `$word` inside a string stay SQL text, in queries and in writes."""
+    duck, spark = pair
+    sql = (
+        "SELECT event_id, 7 % 4 AS m, '$word' AS text FROM events "
+        "WHERE event_id LIKE 'a%' AND touchpoint = $touchpoint ORDER BY event_id"
+    )
+    want = duck.query(sql, {"touchpoint": "phone"})
+    assert want and all(r["m"] == 3 and r["text"] == "$word" for r in want)
+    assert spark.query(sql, {"touchpoint": "phone"}) == want
+    for store in (duck, spark):
+        quarantine_raw(store, "bound:x", 1, None, "100% $word, it's odd", "{'raw': 1}")
+    reasons = "SELECT reason, raw FROM quarantine WHERE source = $source"
+    assert spark.query(reasons, {"source": "bound:x"}) == duck.query(reasons, {"source": "bound:x"})
+    assert spark.query(reasons, {"source": "bound:x"}) == [
+        {"reason": "100% $word, it's odd", "raw": "{'raw': 1}"}
+    ]
+    with pytest.raises(StoreError, match="transactions"):
+        spark.transaction()
 
 
 # -- targets and translation (no Spark needed) ------------------------------------------------

@@ -33,6 +33,7 @@ from touchpoints.analytics.staffing import (
 )
 from touchpoints.commands.staffing import register
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 SPEC_KEYS = {"agents", "service_level", "waiting_probability", "occupancy", "scheduled_agents"}
@@ -291,7 +292,7 @@ OVERALL_AHT = 2200 / 7
 
 @pytest.fixture
 def loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
-    result = store.ingest([csv_file(LOG, COLUMNS)])
+    result = ingest_files(store, [csv_file(LOG, COLUMNS)])
     assert (result.ingested, result.rejected) == (len(LOG), 0), result.quarantine
     return store
 
@@ -428,7 +429,7 @@ def test_cli_explicit_json_and_table() -> None:
 def test_cli_measured(tmp_path: Path, csv_file: Callable[..., Path]) -> None:
     db = str(tmp_path / "cli.duckdb")
     with tp.open(db) as s:
-        s.ingest([csv_file(LOG, COLUMNS)])
+        ingest_files(s, [csv_file(LOG, COLUMNS)])
         expected = measured_staffing(
             s,
             Filters.build("2026-01-05", "2026-01-18", touchpoint="whatsapp", timezone="America/Sao_Paulo"),

@@ -26,6 +26,7 @@ from touchpoints.analytics.retention import retention_cohorts, retention_sql
 from touchpoints.analytics.strength import strength_sql, touchpoint_strength
 from touchpoints.cli.common import journeys_app
 from touchpoints.commands.strength import register
+from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 
@@ -83,7 +84,7 @@ def _rows(result: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]
 
 
 def test_strength_by_phase(store: Store, csv_file: Callable[..., Path]) -> None:
-    store.ingest([csv_file(STRENGTH_LOG, COLUMNS)])
+    ingest_files(store, [csv_file(STRENGTH_LOG, COLUMNS)])
     result = touchpoint_strength(store, Scope(), CycleOptions())
     rows = _rows(result)
     assert set(rows) == {
@@ -165,7 +166,7 @@ def test_strength_by_phase(store: Store, csv_file: Callable[..., Path]) -> None:
 
 
 def test_strength_totals_and_filters(store: Store, csv_file: Callable[..., Path]) -> None:
-    store.ingest([csv_file(STRENGTH_LOG, COLUMNS)])
+    ingest_files(store, [csv_file(STRENGTH_LOG, COLUMNS)])
     totals = _rows(touchpoint_strength(store, Scope(), CycleOptions(), by_phase=False))
     # 4 cycles in all: ads in 2 -> .5; website in 3 -> .75
     assert totals[("ads", None)]["share_of_cycles"] == 0.5
@@ -220,7 +221,7 @@ MOMENTS_LOG = [
 
 
 def test_moments_promises_data_and_emotion(store: Store, csv_file: Callable[..., Path]) -> None:
-    store.ingest([csv_file(MOMENTS_LOG, COLUMNS)])
+    ingest_files(store, [csv_file(MOMENTS_LOG, COLUMNS)])
     result = moments(store, Scope(), CycleOptions())
     rows = {r["touchpoint"]: r for r in result["touchpoints"]}
     phone = rows["phone"]
@@ -287,7 +288,7 @@ def test_moments_promises_data_and_emotion(store: Store, csv_file: Callable[...,
 def test_moments_filters_select_promises_where_made(
     store: Store, csv_file: Callable[..., Path]
 ) -> None:
-    store.ingest([csv_file(MOMENTS_LOG, COLUMNS)])
+    ingest_files(store, [csv_file(MOMENTS_LOG, COLUMNS)])
     # Matching runs on the whole history: a1 is still kept by a3 at the (filtered-out) store.
     result = moments(store, Scope(Filters.build(touchpoint="phone")))
     assert [r["touchpoint"] for r in result["touchpoints"]] == ["phone"]
@@ -321,7 +322,7 @@ def _cells(cohort: dict[str, Any]) -> list[tuple[int, int, float, bool]]:
 
 
 def test_retention_cohorts(store: Store, csv_file: Callable[..., Path]) -> None:
-    store.ingest([csv_file(RETENTION_LOG, COLUMNS)])
+    ingest_files(store, [csv_file(RETENTION_LOG, COLUMNS)])
     result = retention_cohorts(store, Scope())
     assert result["period"] == "month"
     cohorts = {c["cohort"]: c for c in result["cohorts"]}
@@ -396,7 +397,7 @@ def _app() -> typer.Typer:
 def test_cli_json_equals_python(tmp_path: Path, csv_file: Callable[..., Path]) -> None:
     db = str(tmp_path / "cli.duckdb")
     with tp.open(db) as s:
-        s.ingest([csv_file(STRENGTH_LOG + MOMENTS_LOG + RETENTION_LOG, COLUMNS)])
+        ingest_files(s, [csv_file(STRENGTH_LOG + MOMENTS_LOG + RETENTION_LOG, COLUMNS)])
         expected = {
             "strength": touchpoint_strength(s, Scope(), CycleOptions()),
             "totals": touchpoint_strength(s, Scope(), CycleOptions(), by_phase=False),

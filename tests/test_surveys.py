@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from touchpoints import surveys
+from conftest import run
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.settings import Settings
+from touchpoints.ingest import ingest_records, surveys
 from touchpoints.server.app import create_app
 from touchpoints.server.auth import create_key
 from touchpoints.server.surveys import SlidingWindow, choose_language
@@ -96,7 +97,7 @@ def test_tampered_expired_and_keyless_tokens() -> None:
 
 
 def test_create_link_checks_the_event_and_the_secret(store: Store) -> None:
-    store.ingest_records([RATED], "test")
+    ingest_records(store, [RATED], "test")
     made = surveys.create_link(store, settings(), "call-1", now=datetime(2026, 3, 2, 12))
     assert made["url"] == "https://cx.example.com/s/" + made["token"]
     assert made["expires_at"] == "2026-03-16T12:00:00Z"  # 14 days by default
@@ -175,7 +176,7 @@ def test_answer_stores_feedback_and_first_heard(client: TestClient) -> None:
     assert heard["ref_event_id"] == "call-1"
     used = client.app.state.service.read(lambda s: s.query("SELECT used_at FROM survey_tokens"))
     assert used[0]["used_at"] is not None
-    assert client.app.state.service.read(surveys.first_heard) == {
+    assert client.app.state.service.read(run, "feedback.first-heard") == {
         "answers": 1,
         "rows": [{"touchpoint": "website", "customers": 1, "share": 1.0}],
     }
@@ -340,7 +341,7 @@ def test_cli_survey_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
     db = str(tmp_path / "cli.duckdb")
     with open_store(db) as s:
-        s.ingest_records([RATED], "test")
+        ingest_records(s, [RATED], "test")
     monkeypatch.setenv("TOUCHPOINTS_SECRET_KEY", SECRET)
     monkeypatch.setenv("TOUCHPOINTS_PUBLIC_URL", "https://cx.example.com")
     get_settings.cache_clear()

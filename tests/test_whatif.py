@@ -21,6 +21,7 @@ import touchpoints as tp
 from touchpoints.analytics.whatif import reweight, whatif
 from touchpoints.commands.insights import register
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
 Step = tuple[str, dict[str, Any]]
@@ -47,7 +48,7 @@ def journeys(paths: list[tuple[list[Step], bool]], value: float = 100.0) -> list
 
 
 def load(store: Store, paths: list[tuple[list[Step], bool]]) -> None:
-    result = store.ingest_records(journeys(paths), "test")
+    result = ingest_records(store, journeys(paths), "test")
     assert [item["status"] for item in result.items] == ["stored"] * len(result.items), result.items
 
 

@@ -96,17 +96,15 @@ class Workspace:
     ) -> IngestResult:
         """Store events from a file, several files, or a pandas/pyarrow table; bad rows go to
         quarantine with file, row, column and reason, good rows are kept."""
-        from touchpoints.ingest import ingest_files, ingest_table
+        from touchpoints.ingest import ingest_files, ingest_table, key_text
 
-        key = get_settings().pseudonymize_key
+        key = key_text(get_settings().pseudonymize_key)
         with self.store(write=True) as store:
-            if (
-                hasattr(source, "to_arrow")
-                or hasattr(source, "schema")
-                or hasattr(source, "columns")
-            ):
-                return ingest_table(store, source, catalog=catalog, timezone=timezone, key=key)
-            return ingest_files(store, source, catalog, mapping, timezone, format, key=key)
+            if isinstance(source, str | Path) or _is_paths(source):
+                return ingest_files(store, source, catalog, mapping, timezone, format, key=key)
+            return ingest_table(
+                store, source, catalog=catalog, mapping=mapping, timezone=timezone, key=key
+            )
 
     def catalog(self) -> Catalog:
         """The catalog stored with the events (the package default when none was loaded)."""
@@ -128,6 +126,11 @@ class Workspace:
             return Result(chosen, chosen.run(None, scope, parsed))  # type: ignore[arg-type]
         with self.store() as store:
             return Result(chosen, chosen.run(store, scope, parsed))
+
+
+def _is_paths(source: Any) -> bool:
+    """A list or tuple of file names (anything else that is not a path is a table)."""
+    return isinstance(source, list | tuple) and all(isinstance(p, str | Path) for p in source)
 
 
 class _Group:

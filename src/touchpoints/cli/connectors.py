@@ -45,6 +45,8 @@ def import_asterisk(
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from touchpoints.core.settings import get_settings
+    from touchpoints.ingest import key_text
     from touchpoints.store import open_store
 
     try:
@@ -56,7 +58,9 @@ def import_asterisk(
     if not queue_log.is_file():
         raise UsageError(f"{queue_log}: no such file")
     with open_store(db) as store:
-        summary = import_queue_log(store, queue_log, touchpoint, tz)
+        summary = import_queue_log(
+            store, queue_log, touchpoint, tz, key_text(get_settings().pseudonymize_key)
+        )
     if as_json:
         print_json(summary)
         return
@@ -77,22 +81,26 @@ def import_asterisk(
         out.print(f"  line {item['row']}: {escape(item['reason'])}", highlight=False)
 
 
-def import_queue_log(store: Any, path: Path, touchpoint: str, tz: str) -> dict[str, Any]:
-    """Parse, store the contacts, quarantine bad lines (source = the file path, row = line).
+def import_queue_log(
+    store: Any, path: Path, touchpoint: str, tz: str, key: str | None = None
+) -> dict[str, Any]:
+    """Parse, store the contacts, quarantine bad lines (source = the file path, row = line);
+    `key` pseudonymises the callers' numbers.
 
     The JSON answer: calls, stored, duplicates, rejected (contacts the store refused, e.g.
     an unknown touchpoint; they are quarantined too), quarantined_lines, skipped_lines,
     open (callids) and quarantine (the line-level reasons, first 1000).
     """
     from touchpoints.connectors.asterisk import parse_queue_log
+    from touchpoints.ingest import ingest_records, quarantine_raw
 
     with path.open(encoding="utf-8", errors="backslashreplace") as fh:
         result = parse_queue_log(fh, touchpoint, tz)
     source = str(path)
     translation = result.translation
     for part in translation.unmapped:
-        store.quarantine_raw(source, part.row, None, part.reason, str(part.raw))
-    records = store.ingest_records(translation.events, f"asterisk:{source}")
+        quarantine_raw(store, source, part.row, None, part.reason, str(part.raw))
+    records = ingest_records(store, translation.events, f"asterisk:{source}", key=key)
     return {
         "calls": result.calls,
         "stored": records.stored,

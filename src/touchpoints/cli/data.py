@@ -101,22 +101,31 @@ def ingest(
     """Load events; bad rows go to quarantine with file, row, column and reason."""
     from touchpoints.cli.tables.data import ingest_summary
     from touchpoints.core.catalog import load_catalog
-    from touchpoints.ingest import parse_mapping
+    from touchpoints.core.settings import get_settings
+    from touchpoints.ingest import ingest_files, key_text, parse_mapping
     from touchpoints.store import open_store
 
     cat = load_catalog(catalog) if catalog else None
     columns = parse_mapping(mapping or [])
+    key = key_text(get_settings().pseudonymize_key)
     interactive = err.is_terminal and not as_json
     with open_store(db) as store:
         if interactive and store.engine == "duckdb":
             store.execute("SET enable_progress_bar = true")
         if interactive:
             with err.status("ingesting…") as status:
-                result = store.ingest(
-                    files, cat, columns, tz, fmt, progress=lambda m: status.update(m)
+                result = ingest_files(
+                    store,
+                    files,
+                    cat,
+                    columns,
+                    tz,
+                    fmt,
+                    key=key,
+                    progress=lambda m: status.update(m),
                 )
         else:
-            result = store.ingest(files, cat, columns, tz, fmt)
+            result = ingest_files(store, files, cat, columns, tz, fmt, key=key)
     if as_json:
         print_json(result.to_json())
     else:

@@ -2,7 +2,7 @@
 `privacy purge` (drop comments older than the retention period).
 
 Ids are accepted as the customer knows them: when TOUCHPOINTS_PSEUDONYMIZE_KEY is set,
-the stored pseudonym is computed from it (see touchpoints.privacy).
+the stored pseudonym is computed from it (see touchpoints.ingest.privacy).
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ def export_command(
 ) -> None:
     """Everything held about one customer, as JSON: events (feedback and comments
     included), survey links of those events, quarantined records naming them."""
-    from touchpoints.privacy import export_customer
+    from touchpoints.core.settings import get_settings
+    from touchpoints.ingest.privacy import export_customer
+    from touchpoints.ingest.pseudonymize import key_text
 
+    key = key_text(get_settings().pseudonymize_key)
     with open_existing(db) as store:
-        data = export_customer(store, customer_id)
+        data = export_customer(store, customer_id, key)
     if out_file is None:
         print_json(data)
         return
@@ -63,14 +66,17 @@ def erase_command(
 ) -> None:
     """Erase one customer: events, feedback, comments, survey links and quarantined
     records, in one transaction. The audit log keeps only the counts."""
-    from touchpoints.privacy import erase_customer
+    from touchpoints.core.settings import get_settings
+    from touchpoints.ingest.privacy import erase_customer
+    from touchpoints.ingest.pseudonymize import key_text
 
     if not yes and not typer.confirm(
         f"Erase every record of customer {customer_id!r}? This cannot be undone", err=True
     ):
         raise typer.Exit(1)
+    key = key_text(get_settings().pseudonymize_key)
     with open_existing(db) as store:
-        result = erase_customer(store, customer_id)
+        result = erase_customer(store, customer_id, key)
     if as_json:
         print_json(result)
     else:
@@ -93,7 +99,7 @@ def purge_command(
 ) -> None:
     """Drop free-text comments older than the retention period (scores are kept)."""
     from touchpoints.core.settings import get_settings
-    from touchpoints.privacy import purge_comments
+    from touchpoints.ingest.privacy import purge_comments
 
     retention = days if days is not None else get_settings().comment_retention_days
     with open_existing(db) as store:

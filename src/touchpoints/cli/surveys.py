@@ -57,7 +57,7 @@ def link_command(
     customers reach). The link works once, until it expires.
     """
     from touchpoints.core.settings import get_settings
-    from touchpoints.surveys import create_link
+    from touchpoints.ingest.surveys import create_link
 
     settings = get_settings()
     with open_existing(db or settings.db) as store:

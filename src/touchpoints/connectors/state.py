@@ -27,11 +27,14 @@ def load(store: Store, connector: str, key: str) -> dict[str, Any] | None:
 
 def save(store: Store, connector: str, key: str, value: dict[str, Any]) -> None:
     """Insert or replace one state row (the same upsert spelling works on both engines)."""
-    p = store.placeholder
     store.execute(
         "INSERT INTO connector_state (connector, key, value, updated_at) "
-        f"VALUES ({p}, {p}, {p}, CURRENT_TIMESTAMP) "
+        "VALUES ($connector, $key, $value, CURRENT_TIMESTAMP) "
         "ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, "
         "updated_at = excluded.updated_at",
-        [connector, key, json.dumps(value, sort_keys=True, default=str)],
+        {
+            "connector": connector,
+            "key": key,
+            "value": json.dumps(value, sort_keys=True, default=str),
+        },
     )

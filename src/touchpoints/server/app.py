@@ -193,7 +193,7 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
 def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], object]]]:
     """What the server does on its own, as (name, every seconds, job): the comment
     retention period (LGPD/GDPR) daily, and the weekly report when a directory is set."""
-    from touchpoints.privacy import purge_comments
+    from touchpoints.ingest.privacy import purge_comments
     from touchpoints.reports.schedule import write_due_report
 
     settings = service.settings

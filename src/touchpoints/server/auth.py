@@ -17,7 +17,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,16 +54,18 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _rows(store: Store, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """A parameterised SELECT (`?` marks) as tuples; keys live in DuckDB or PostgreSQL."""
+def _rows(store: Store, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """A SELECT with `$name` markers, as tuples; keys live in DuckDB or PostgreSQL."""
     if store.engine not in ("duckdb", "postgres"):
         raise UsageError(f"API keys need a DuckDB or PostgreSQL store, not {store.engine}")
-    return [tuple(r.values()) for r in store.query_params(sql, params)]
+    return [tuple(r.values()) for r in store.query(sql, params)]
 
 
 def _audit(store: Store, action: str, detail: str) -> None:
-    ph = store.placeholder
-    store.execute(f"INSERT INTO audit_log VALUES ({ph}, {ph}, {ph})", [_now(), action, detail])
+    store.execute(
+        "INSERT INTO audit_log VALUES ($at, $action, $detail)",
+        {"at": _now(), "action": action, "detail": detail},
+    )
 
 
 def normalise_scopes(scopes: Sequence[str]) -> list[str]:
@@ -82,11 +84,16 @@ def create_key(store: Store, scopes: Sequence[str], name: str | None = None) -> 
     canonical = normalise_scopes(scopes)
     key_id = "k_" + secrets.token_hex(6)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    ph = store.placeholder
     store.execute(
-        f"INSERT INTO api_keys (id, name, key_hash, scopes, created_at, revoked_at) "
-        f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, NULL)",
-        [key_id, name, hash_key(key), ",".join(canonical), _now()],
+        "INSERT INTO api_keys (id, name, key_hash, scopes, created_at, revoked_at) "
+        "VALUES ($id, $name, $key_hash, $scopes, $created_at, NULL)",
+        {
+            "id": key_id,
+            "name": name,
+            "key_hash": hash_key(key),
+            "scopes": ",".join(canonical),
+            "created_at": _now(),
+        },
     )
     _audit(store, "key.create", f"{key_id} scopes={','.join(canonical)}")
     return key_id, key
@@ -97,7 +104,6 @@ def list_keys(store: Store) -> list[dict[str, Any]]:
     rows = _rows(
         store,
         "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
-        [],
     )
     return [
         {
@@ -114,13 +120,12 @@ def list_keys(store: Store) -> list[dict[str, Any]]:
 def revoke_key(store: Store, key_id: str) -> None:
     """Revoke a key; effective at once in this process (its cache entry is dropped)."""
     if not KEY_ID.match(key_id) or not _rows(
-        store, "SELECT 1 FROM api_keys WHERE id = ?", [key_id]
+        store, "SELECT 1 FROM api_keys WHERE id = $id", {"id": key_id}
     ):
         raise UsageError(f"no API key with id {key_id!r} (see `touchpoints keys list`)")
-    ph = store.placeholder
     store.execute(
-        f"UPDATE api_keys SET revoked_at = {ph} WHERE id = {ph} AND revoked_at IS NULL",
-        [_now(), key_id],
+        "UPDATE api_keys SET revoked_at = $revoked_at WHERE id = $id AND revoked_at IS NULL",
+        {"revoked_at": _now(), "id": key_id},
     )
     _CACHE.forget(key_id)
     _audit(store, "key.revoke", key_id)
@@ -130,8 +135,8 @@ def lookup_key(store: Store, key: str) -> ApiKey | None:
     """The active key with this value, or None (unknown or revoked)."""
     rows = _rows(
         store,
-        "SELECT id, name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-        [hash_key(key)],
+        "SELECT id, name, scopes FROM api_keys WHERE key_hash = $key_hash AND revoked_at IS NULL",
+        {"key_hash": hash_key(key)},
     )
     if not rows:
         return None

@@ -176,8 +176,9 @@ def stored_ids(db: str, prefix: str = "") -> dict[str, int]:
 
     with open_store(db) as store:
         rows = store.query(
-            "SELECT event_id, count(*) AS n FROM events "
-            f"WHERE event_id LIKE '{prefix.replace(chr(39), '')}%' GROUP BY event_id"
+            "SELECT event_id, count(*) AS n FROM events WHERE starts_with(event_id, $prefix) "
+            "GROUP BY event_id",
+            {"prefix": prefix},
         )
     return {r["event_id"]: int(r["n"]) for r in rows}
 

@@ -28,7 +28,13 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from touchpoints.core.settings import Settings, get_settings
-from touchpoints.ingest import LazyRecords, RecordsResult
+from touchpoints.ingest import (
+    LazyRecords,
+    RecordsResult,
+    ingest_records,
+    key_text,
+    quarantine_raw,
+)
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
@@ -63,9 +69,8 @@ class Service:
         # Bumped after every commit: caches and the live stream compare it.
         self.version = 0
         self._pending: list[_Pending] = []
-        from touchpoints.privacy import set_pseudonymize_key
-
-        set_pseudonymize_key(self.settings.pseudonymize_key)
+        # Every ingestion of this service pseudonymises with its own settings' key.
+        self.key = key_text(self.settings.pseudonymize_key)
         self._drainer: asyncio.Task[None] | None = None
 
     def close(self) -> None:
@@ -85,7 +90,7 @@ class Service:
     def ingest(self, records: Sequence[Any], kind: str = "api") -> RecordsResult:
         """Validate and store records; returns once the stored ones are committed."""
         with self.lock:
-            result = self.store.ingest_records(records, self.batch_source(kind))
+            result = ingest_records(self.store, records, self.batch_source(kind), key=self.key)
             self.version += 1
             return result
 
@@ -94,7 +99,7 @@ class Service:
     ) -> RecordsResult:
         """As `ingest`, from the event loop, sharing a transaction with concurrent callers.
 
-        `values`: the records already parsed (see `Store.ingest_records`)."""
+        `values`: the records already parsed (see `ingest.ingest_records`)."""
         if not records:
             return RecordsResult()
         future: asyncio.Future[RecordsResult] = asyncio.get_running_loop().create_future()
@@ -145,15 +150,22 @@ class Service:
         )
         with self.lock:
             if len(group) == 1:
-                result = self.store.ingest_records(group[0].records, group[0].source, values=values)
+                result = ingest_records(
+                    self.store, group[0].records, group[0].source, key=self.key, values=values
+                )
             else:
                 records = LazyRecords(
                     sum(len(p.records) for p in group),
                     lambda: [r for p in group for r in p.records],
                 )
                 parts = [(len(p.records), p.source) for p in group]
-                result = self.store.ingest_records(
-                    records, f"{group[0].source}+{len(group) - 1}", parts=parts, values=values
+                result = ingest_records(
+                    self.store,
+                    records,
+                    f"{group[0].source}+{len(group) - 1}",
+                    key=self.key,
+                    parts=parts,
+                    values=values,
                 )
             self.version += 1
             return result
@@ -164,7 +176,7 @@ class Service:
         """Keep a payload nothing could be made of (an unknown webhook shape, say)."""
         text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
         with self.lock:
-            self.store.quarantine_raw(self.batch_source(kind), row, column, reason, text)
+            quarantine_raw(self.store, self.batch_source(kind), row, column, reason, text)
             self.version += 1
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -5,7 +5,7 @@ The public pages carry no cookie and need no CSRF token: the form posts back to 
 signed, single-use URL, which is the credential. They are rate limited per client address
 (`survey_rate_limit_per_minute`, a sliding window in this process; behind a proxy every
 customer shares the proxy's address, so size the limit for it). Answers are stored through
-`Service.ingest` like any other event; see touchpoints.surveys for what is stored.
+`Service.ingest` like any other event; see touchpoints.ingest.surveys for what is stored.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from touchpoints import surveys
 from touchpoints.core import format
 from touchpoints.core import messages as msg
+from touchpoints.ingest import surveys
 from touchpoints.server.auth import require_scope
 
 router = APIRouter()

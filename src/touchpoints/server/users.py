@@ -92,10 +92,15 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
         raise UsageError("--password: use at least 8 characters")
     if get_user(store, name) is not None:
         raise UsageError(f"user {name!r} already exists")
-    ph = store.placeholder
     store.execute(
-        f"INSERT INTO users (username, password_hash, role, created_at) VALUES ({ph}, {ph}, {ph}, {ph})",
-        [name, hash_password(password), role, datetime.now(UTC).replace(tzinfo=None)],
+        "INSERT INTO users (username, password_hash, role, created_at) "
+        "VALUES ($username, $password_hash, $role, $created_at)",
+        {
+            "username": name,
+            "password_hash": hash_password(password),
+            "role": role,
+            "created_at": datetime.now(UTC).replace(tzinfo=None),
+        },
     )
     return User(name, role)
 
@@ -119,7 +124,7 @@ def delete_user(store: Store, username: str) -> bool:
     name = username.strip().lower()
     if get_user(store, name) is None:
         return False
-    store.execute(f"DELETE FROM users WHERE username = {store.placeholder}", [name])
+    store.execute("DELETE FROM users WHERE username = $username", {"username": name})
     return True
 
 
@@ -160,10 +165,9 @@ def session_secret(service: Any) -> bytes:
                 secret = rows[0]["value"].encode()
             else:
                 value = secrets.token_hex(32)
-                ph = store.placeholder
                 store.execute(
-                    f"INSERT INTO meta (key, value) VALUES ({ph}, {ph})",
-                    ["session_secret", value],
+                    "INSERT INTO meta (key, value) VALUES ('session_secret', $value)",
+                    {"value": value},
                 )
                 secret = value.encode()
     _SECRETS[service] = secret

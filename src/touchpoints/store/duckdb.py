@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 
 from touchpoints.core.errors import StoreError
-from touchpoints.ingest import Staged
+from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
 from touchpoints.store.dialects import Params, bound
+
+GOOD_COLUMNS = ", ".join("g." + c for c in COLUMN_NAMES)
 
 
 class DuckDBStore(Store):
@@ -24,6 +27,7 @@ class DuckDBStore(Store):
             raise StoreError(
                 f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
             ) from None
+        self._in_transaction = False
         self.con.execute("SET TimeZone = 'UTC'")
         # A server must not print progress bars; `touchpoints ingest` turns it on for itself.
         self.con.execute("SET enable_progress_bar = false")
@@ -39,65 +43,83 @@ class DuckDBStore(Store):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def query_params(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql, list(params))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    def execute(self, sql: str, params: Params | None = None) -> None:
+        values = bound(sql, params)
+        if values:
+            self.con.execute(sql, values)
+        else:
+            self.con.execute(sql)
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.con.execute(sql, params or [])
+    def _native(self, sql: str) -> None:
+        self.con.execute(sql)
 
-    def _staging_connection(self) -> duckdb.DuckDBPyConnection:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:  # DuckDB has no nested transactions: join the outer one
+            yield
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            self.con.execute("ROLLBACK")
+            raise
+        self._in_transaction = False
+        self.con.execute("COMMIT")
+
+    def staging_connection(self) -> duckdb.DuckDBPyConnection:
         # Staging in the store's own connection: the good rows never leave DuckDB.
         return self.con
 
     def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM meta WHERE key = 'catalog'")
-            con.execute("INSERT INTO meta VALUES ('catalog', ?)", [yaml_text])
-            con.execute("DELETE FROM touchpoints")
-            con.executemany("INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self.transaction():
+            self.con.execute("DELETE FROM meta WHERE key = 'catalog'")
+            self.con.execute("INSERT INTO meta VALUES ('catalog', $yaml)", {"yaml": yaml_text})
+            self.con.execute("DELETE FROM touchpoints")
+            self.con.executemany("INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def _commit_staged(
-        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    def commit_staged(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        *,
+        good: int,
+        in_file_duplicates: int = 0,
+        rejected: int = 0,
+        want_ids: bool = False,
     ) -> tuple[int, list[str] | None]:
+        if con is not self.con:
+            raise StoreError("a DuckDB store commits what was staged on its own connection")
         # Rows carry their ingestion order in `seq`, so the engine may write them in parallel.
         con.execute("SET preserve_insertion_order = false")
-        con.execute("BEGIN TRANSACTION")
         try:
-            base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-            returning = " RETURNING event_id" if want_ids else ""
-            cur = con.execute(
-                f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
-                SELECT {base} + g._row, {", ".join("g." + c for c in EVENT_COLUMNS_SQL.split(", "))}, ?
-                FROM _good g ANTI JOIN events e ON e.event_id = g.event_id{returning}""",
-                [staged.source],
-            )
-            ids = [r[0] for r in cur.fetchall()] if want_ids else None
-            stored = len(ids) if ids is not None else cur.fetchone()[0]
-            # Re-ingesting a file does not repeat its quarantine entries.
-            con.execute("""INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b
-                WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source AND q."row" = b."row"
-                  AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
-            con.execute(
-                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-                [
-                    staged.source,
-                    stored,
-                    staged.good - stored + staged.in_file_duplicates,
-                    staged.rejected_rows,
-                ],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with self.transaction():
+                base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                returning = " RETURNING event_id" if want_ids else ""
+                cur = con.execute(
+                    f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
+                    SELECT $base + g._row, {GOOD_COLUMNS}, $source
+                    FROM _good g ANTI JOIN events e ON e.event_id = g.event_id{returning}""",
+                    {"base": base, "source": source},
+                )
+                ids = [r[0] for r in cur.fetchall()] if want_ids else None
+                stored = len(ids) if ids is not None else cur.fetchone()[0]
+                con.execute("""INSERT INTO quarantine SELECT b.*, now()::TIMESTAMP FROM _bad b
+                    WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source
+                      AND q."row" = b."row" AND q."column" IS NOT DISTINCT FROM b."column"
+                      AND q.reason = b.reason)""")
+                con.execute(
+                    "INSERT INTO ingest_log VALUES ($source, $stored, $duplicates, $rejected, "
+                    "now()::TIMESTAMP)",
+                    {
+                        "source": source,
+                        "stored": stored,
+                        "duplicates": good - stored + in_file_duplicates,
+                        "rejected": rejected,
+                    },
+                )
         finally:
             # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.
             con.execute("SET preserve_insertion_order = true")

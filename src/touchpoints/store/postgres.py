@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,7 +18,6 @@ import psycopg
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
-from touchpoints.ingest import Staged
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
 from touchpoints.store.dialects import Params, bound, to_postgres
 from touchpoints.store.schema import column_ddl
@@ -37,7 +36,6 @@ def split_schema(url: str) -> tuple[str, str | None]:
 
 
 class PostgresStore(Store):
-    placeholder = "%s"
     engine = "postgres"
 
     def __init__(self, url: str) -> None:
@@ -70,15 +68,17 @@ class PostgresStore(Store):
             names = [d.name for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def query_params(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur = self.conn.execute(sql.replace("?", "%s"), list(params))
-        names = [d.name for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    def execute(self, sql: str, params: Params | None = None) -> None:
+        self.conn.execute(to_postgres(sql), bound(sql, params))
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.conn.execute(sql, params)
+    def _native(self, sql: str) -> None:
+        self.conn.execute(sql)
 
-    def _staging_connection(self) -> duckdb.DuckDBPyConnection:
+    def transaction(self) -> AbstractContextManager[None]:
+        # psycopg nests a transaction inside another as a savepoint.
+        return self.conn.transaction()  # type: ignore[return-value]
+
+    def staging_connection(self) -> duckdb.DuckDBPyConnection:
         if self._stage is None:
             self._stage = duckdb.connect()
         return self._stage
@@ -111,11 +111,18 @@ class PostgresStore(Store):
                 while block := fh.read(COPY_BLOCK):
                     copy.write(block)
 
-    def _commit_staged(
-        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    def commit_staged(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        *,
+        good: int,
+        in_file_duplicates: int = 0,
+        rejected: int = 0,
+        want_ids: bool = False,
     ) -> tuple[int, list[str] | None]:
         cols = ", ".join(COLUMN_NAMES)
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 f"CREATE TEMP TABLE _good (_row BIGINT, {column_ddl('postgres')}) ON COMMIT DROP"
             )
@@ -128,7 +135,7 @@ class PostgresStore(Store):
                 f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
                 SELECT %s + _row, {cols}, %s FROM _good ORDER BY _row
                 ON CONFLICT (event_id) DO NOTHING{" RETURNING event_id" if want_ids else ""}""",
-                [base, staged.source],
+                [base, source],
             )
             ids = [r[0] for r in cur.fetchall()] if want_ids else None
             stored = len(ids) if ids is not None else cur.rowcount
@@ -147,11 +154,6 @@ class PostgresStore(Store):
                   AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
             cur.execute(
                 "INSERT INTO ingest_log VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
-                [
-                    staged.source,
-                    stored,
-                    staged.good - stored + staged.in_file_duplicates,
-                    staged.rejected_rows,
-                ],
+                [source, stored, good - stored + in_file_duplicates, rejected],
             )
         return int(stored), ids

@@ -27,23 +27,19 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import duckdb
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
-from touchpoints.ingest import Staged
 from touchpoints.store.base import Store
-from touchpoints.store.dialects import Params, bound
+from touchpoints.store.dialects import Params, bound, to_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -219,144 +215,6 @@ def stop_sessions() -> None:
         session.stop()
 
 
-# -- DuckDB SQL -> Spark SQL ---------------------------------------------------------------------
-def _epoch_seconds(node: exp.Expression) -> exp.Expression:
-    """Seconds since 1970 of a timestamp, or seconds of a difference of timestamps.
-
-    DuckDB's epoch() is fractional and also accepts intervals; sqlglot writes Spark's
-    UNIX_TIMESTAMP, which truncates to whole seconds and rejects intervals.
-    """
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Sub):
-        return exp.Paren(
-            this=exp.Sub(this=_epoch_seconds(node.this), expression=_epoch_seconds(node.expression))
-        )
-    micros = exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(node.copy(), "TIMESTAMP")])
-    # A DOUBLE divisor: `1000000.0` would be a DECIMAL in Spark and make the result one too.
-    divisor = exp.cast(exp.Literal.number(1000000), "DOUBLE")
-    return exp.Paren(this=exp.Div(this=micros, expression=divisor))
-
-
-def _sorted_list(node: exp.ArrayAgg) -> exp.Expression:
-    """`list(x ORDER BY k...)`: sqlglot writes COLLECT_LIST(x), which drops the order (and
-    the NULLs). Collect (k..., x) structs, sort them by a comparator that follows each key's
-    direction and NULLS placement, and keep x."""
-    order: exp.Order = node.this
-    value = order.this
-    keys: list[exp.Ordered] = list(order.expressions)
-    fields = [f"k{i}" for i in range(len(keys))]
-    struct = exp.Anonymous(
-        this="NAMED_STRUCT",
-        expressions=[
-            item
-            for name, key in zip([*fields, "v"], [*(k.this for k in keys), value], strict=True)
-            for item in (exp.Literal.string(name), key.copy())
-        ],
-    )
-    clauses = []
-    for name, key in zip(fields, keys, strict=True):
-        desc = bool(key.args.get("desc"))
-        # DuckDB's default: NULLS LAST whatever the direction.
-        nulls_first = bool(key.args.get("nulls_first"))
-        lt, gt = ("-1", "1") if not desc else ("1", "-1")
-        nf, nl = ("-1", "1") if nulls_first else ("1", "-1")
-        clauses.append(
-            f"WHEN l.{name} IS NULL AND r.{name} IS NULL THEN 0 "
-            f"WHEN l.{name} IS NULL THEN {nf} WHEN r.{name} IS NULL THEN {nl} "
-            f"WHEN l.{name} < r.{name} THEN {lt} WHEN l.{name} > r.{name} THEN {gt}"
-        )
-    # Keys compare one after another: the first that differs decides.
-    comparator = "0"
-    for clause in reversed(clauses):
-        comparator = f"CASE {clause} ELSE {comparator} END"
-    collected = exp.Anonymous(this="COLLECT_LIST", expressions=[struct])
-    sorted_sql = (
-        f"TRANSFORM(ARRAY_SORT({collected.sql('spark')}, (l, r) -> {comparator}), e -> e.v)"
-    )
-    return sqlglot.parse_one(sorted_sql, read="spark")
-
-
-UNIT_MICROS = {
-    "MICROSECOND": 1,
-    "MILLISECOND": 1_000,
-    "SECOND": 1_000_000,
-    "MINUTE": 60_000_000,
-    "HOUR": 3_600_000_000,
-    "DAY": 86_400_000_000,
-}
-
-
-def _boundaries_crossed(node: exp.DateDiff) -> exp.Expression | None:
-    """DuckDB's date_diff(unit, a, b) counts unit boundaries between a and b (10:00:00.5 to
-    10:00:01 is 1 second); Spark's TIMESTAMPDIFF counts whole elapsed units (0). For fixed
-    units, floor both instants to the unit and subtract. Calendar units stay with Spark."""
-    unit = node.args.get("unit")
-    size = UNIT_MICROS.get(unit.name.upper() if unit is not None else "DAY")
-    if size is None:
-        return None
-
-    def floored(value: exp.Expression) -> str:
-        micros = exp.Anonymous(
-            this="UNIX_MICROS", expressions=[exp.cast(value.copy(), "TIMESTAMP")]
-        )
-        return f"FLOOR({micros.sql('spark')} / {size})"
-
-    return sqlglot.parse_one(
-        f"CAST({floored(node.this)} - {floored(node.expression)} AS BIGINT)", read="spark"
-    )
-
-
-def _repair(node: exp.Expression) -> exp.Expression:
-    """Rewrite the constructs whose direct Spark translation computes something else."""
-    if isinstance(node, exp.DateDiff):
-        return _boundaries_crossed(node) or node
-    if isinstance(node, exp.TimeToUnix):
-        return _epoch_seconds(node.this)
-    if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
-        # DuckDB quantile_cont(x, q): Spark's exact interpolated percentile(x, q).
-        return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
-    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
-        return _sorted_list(node)
-    return node
-
-
-@lru_cache(maxsize=1024)
-def to_spark(sql: str, tables: tuple[tuple[str, str], ...] = ()) -> str:
-    """Translate one analytics query from DuckDB's dialect to Spark SQL.
-
-    `tables` maps the store's table names (`events`, ...) to the qualified Spark tables of
-    this store, so several stores can share one session; names a CTE defines are left alone.
-    """
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    mapping = dict(tables)
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-
-    # Children before parents, so a repaired node wraps already repaired arguments.
-    for node in reversed(list(tree.dfs())):
-        if (
-            isinstance(node, exp.Table)
-            and not node.args.get("db")
-            and node.name in mapping
-            and node.name not in ctes
-        ):
-            target = exp.to_table(mapping[node.name], dialect="spark")
-            alias = node.args.get("alias")
-            if alias is None and isinstance(node.parent, exp.From | exp.Join):
-                # `events.col` references keep resolving after qualification.
-                alias = exp.TableAlias(this=exp.to_identifier(node.name))
-            target.set("alias", alias)
-            node.replace(target)
-            continue
-        repaired = _repair(node)
-        if repaired is not node:
-            if node is tree:
-                tree = repaired
-            else:
-                node.replace(repaired)
-    return tree.sql(dialect="spark")
-
-
 # -- results ------------------------------------------------------------------------------------
 def _naive_utc(table: pa.Table) -> pa.Table:
     """Spark hands timestamps over as UTC-zoned Arrow; analytics expect naive UTC datetimes."""
@@ -416,12 +274,12 @@ class SparkStore(Store):
             if spec.warehouse
             else ""
         )
-        self.execute(f"CREATE DATABASE IF NOT EXISTS {spec.database}{location}")
+        self._native(f"CREATE DATABASE IF NOT EXISTS {spec.database}{location}")
         for name, columns in _ddl().items():
             if name == "events" and spec.events_table:
                 continue
             where = f" LOCATION '{spec.warehouse.rstrip('/')}/{name}'" if spec.warehouse else ""
-            self.execute(
+            self._native(
                 f"CREATE TABLE IF NOT EXISTS {self.tables[name]} ({columns}) "
                 f"USING {spec.table_format}{where}"
             )
@@ -461,7 +319,7 @@ class SparkStore(Store):
         )
         source = "source" if "source" in present else f"'{table}' AS source"
         view = f"{self.spec.database}.events_view"
-        self.execute(
+        self._native(
             f"CREATE OR REPLACE VIEW {view} AS SELECT {seq}, {', '.join(cols)}, {source} FROM {table}"
         )
         self.tables["events"] = view
@@ -488,14 +346,21 @@ class SparkStore(Store):
             table = frame.toArrow()
         return _naive_utc(table).to_pylist()
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        """Run one Spark SQL statement; `params` bind to its `?` markers."""
-        if params:
-            self.spark.sql(sql, args=list(params)).collect()
+    def execute(self, sql: str, params: Params | None = None) -> None:
+        values = bound(sql, params)
+        if values:
+            self.spark.sql(self.translate(sql), args=values).collect()
         else:
-            self.spark.sql(sql).collect()
+            self.spark.sql(self.translate(sql)).collect()
 
-    def _staging_connection(self) -> duckdb.DuckDBPyConnection:
+    def _native(self, sql: str) -> None:
+        self.spark.sql(sql).collect()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Parquet tables have no transactions: refused rather than pretended."""
+        raise StoreError("transactions need a DuckDB or PostgreSQL store, not Spark")
+
+    def staging_connection(self) -> duckdb.DuckDBPyConnection:
         if self._stage is None:
             self._stage = duckdb.connect()
             self._stage.execute("SET TimeZone = 'UTC'")
@@ -536,8 +401,15 @@ class SparkStore(Store):
             frame = frame.unionByName(other)
         return frame
 
-    def _commit_staged(
-        self, con: duckdb.DuckDBPyConnection, staged: Staged, want_ids: bool = False
+    def commit_staged(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        *,
+        good: int,
+        in_file_duplicates: int = 0,
+        rejected: int = 0,
+        want_ids: bool = False,
     ) -> tuple[int, list[str] | None]:
         """Append new events and quarantine rows as one write each.
 
@@ -547,24 +419,24 @@ class SparkStore(Store):
         """
         from pyspark.sql import functions as F
 
-        if self.read_only_events and staged.good:
+        if self.read_only_events and good:
             raise StoreError(
                 f"events table {self.spec.events_table!r} lacks Touchpoints' seq/source "
                 "columns: it is analysed, not ingested into"
             )
         events = self.spark.table(self.tables["events"])
-        good = self._arrow_frames(
+        staged = self._arrow_frames(
             con,
             f"SELECT _row, {', '.join(COLUMN_NAMES)} FROM _good",
             f"_row BIGINT, {_column_ddl()}",
         )
         base = events.agg(F.coalesce(F.max("seq"), F.lit(0)).alias("m")).first()["m"]
         new = (
-            good.join(events.select("event_id"), on="event_id", how="left_anti")
+            staged.join(events.select("event_id"), on="event_id", how="left_anti")
             .select(
                 (F.lit(int(base)) + F.col("_row")).alias("seq"),
                 *COLUMN_NAMES,
-                F.lit(staged.source).alias("source"),
+                F.lit(source).alias("source"),
             )
             # Materialised once, so the count and the write see the same rows.
             .localCheckpoint()
@@ -601,10 +473,10 @@ class SparkStore(Store):
             log = self.spark.createDataFrame(
                 [
                     (
-                        staged.source,
+                        source,
                         int(stored),
-                        int(staged.good - stored + staged.in_file_duplicates),
-                        int(staged.rejected_rows),
+                        int(good - stored + in_file_duplicates),
+                        int(rejected),
                     )
                 ],
                 schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",

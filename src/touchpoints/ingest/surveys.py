@@ -15,7 +15,8 @@ chose, with no scores, `phase` before and `event_id` `survey:<token id>:first-he
 `action` stays `feedback` so journeys, funnels and attribution never count it as a step;
 `touchpoints feedback first-heard` reads those rows back. See docs/surveys.md.
 
-This module holds the logic (no HTTP); `server/surveys.py` serves the pages.
+This module holds the logic (no HTTP); `server/surveys.py` serves the pages, and stores
+an answer through the server's ingestion like any other event.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError, UsageError
-from touchpoints.privacy import param_exec, param_rows
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -152,10 +152,10 @@ def _now() -> datetime:
 
 # -- store side -----------------------------------------------------------------------------
 def rated_event(store: Store, event_id: str) -> dict[str, Any] | None:
-    rows = param_rows(
-        store,
-        "SELECT event_id, customer_id, touchpoint, ts, action FROM events WHERE event_id = ?",
-        [event_id],
+    rows = store.query(
+        "SELECT event_id, customer_id, touchpoint, ts, action FROM events "
+        "WHERE event_id = $event_id",
+        {"event_id": event_id},
     )
     return rows[0] if rows else None
 
@@ -183,7 +183,10 @@ def create_link(
     expires_at = (issued + timedelta(days=days)).replace(microsecond=0)
     token_id = secrets.token_urlsafe(12)
     token = sign(settings.secret_key, event_id, token_id, expires_at)
-    param_exec(store, "INSERT INTO survey_tokens VALUES (?, ?, NULL)", [token_id, event_id])
+    store.execute(
+        "INSERT INTO survey_tokens VALUES ($token_id, $event_id, NULL)",
+        {"token_id": token_id, "event_id": event_id},
+    )
     return {
         "url": settings.public_url.rstrip("/") + "/s/" + token,
         "token": token,
@@ -193,10 +196,9 @@ def create_link(
 
 def token_state(store: Store, claims: Claims) -> str:
     """`open`, `used`, or `unknown` (never issued by this store, or erased since)."""
-    rows = param_rows(
-        store,
-        "SELECT used_at FROM survey_tokens WHERE token_id = ? AND event_id = ?",
-        [claims.token_id, claims.event_id],
+    rows = store.query(
+        "SELECT used_at FROM survey_tokens WHERE token_id = $token_id AND event_id = $event_id",
+        {"token_id": claims.token_id, "event_id": claims.event_id},
     )
     if not rows:
         return "unknown"
@@ -215,10 +217,9 @@ def check_open(store: Store, claims: Claims) -> dict[str, Any]:
 
 
 def mark_used(store: Store, claims: Claims, at: datetime | None = None) -> None:
-    param_exec(
-        store,
-        "UPDATE survey_tokens SET used_at = ? WHERE token_id = ? AND used_at IS NULL",
-        [at or _now(), claims.token_id],
+    store.execute(
+        "UPDATE survey_tokens SET used_at = $at WHERE token_id = $token_id AND used_at IS NULL",
+        {"at": at or _now(), "token_id": claims.token_id},
     )
 
 

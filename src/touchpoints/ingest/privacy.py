@@ -1,0 +1,195 @@
+"""Privacy (LGPD/GDPR): a customer's data export and erasure, and the retention period
+of free-text comments.
+
+Customers are found by the id they give: with the pseudonymisation `key` the events were
+ingested with (see `ingest.pseudonymize`), its pseudonym is looked up too.
+
+Export, erase and purge work on DuckDB and PostgreSQL; erase and purge leave an
+`audit_log` row that holds counts only, never the customer's id or a hash of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from touchpoints.core.errors import UsageError
+from touchpoints.ingest.pseudonymize import stored_ids
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _check_engine(store: Store) -> None:
+    if store.engine not in ("duckdb", "postgres"):
+        raise UsageError(f"privacy commands need a DuckDB or PostgreSQL store, not {store.engine}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _audit(store: Store, action: str, detail: dict[str, Any]) -> None:
+    store.execute(
+        "INSERT INTO audit_log VALUES ($at, $action, $detail)",
+        {"at": _now(), "action": action, "detail": json.dumps(detail, sort_keys=True)},
+    )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _json_value(v) for k, v in r.items()} for r in rows]
+
+
+def _customer(ids: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """`customer_id IN ($id0, ...)` and its values: one marker per id the customer may be
+    stored under (one or two, see `stored_ids`)."""
+    params = {f"id{i}": value for i, value in enumerate(ids)}
+    return "customer_id IN (" + ", ".join(f"${name}" for name in params) + ")", params
+
+
+def _mentions(raw: str | None, ids: Sequence[str]) -> bool:
+    """The id appears in `raw` as a whole value: `"c1"` in JSON or `c1` between CSV
+    separators, but not inside `c10` or `c1@example.com`."""
+    if not raw:
+        return False
+    edge = r"[\w@.+\-]"
+    return any(re.search(rf"(?<!{edge}){re.escape(i)}(?!{edge})", raw) for i in ids)
+
+
+def _quarantine_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Quarantined records whose raw text names the customer (a cheap substring filter in
+    SQL, the exact whole-value test in Python)."""
+    params = {f"id{i}": value for i, value in enumerate(ids)}
+    where = " OR ".join(f"strpos(raw, ${name}) > 0" for name in params)
+    candidates = store.query(
+        f'SELECT source, "row", "column", reason, raw, quarantined_at FROM quarantine WHERE {where}',
+        params,
+    )
+    return [r for r in candidates if _mentions(r["raw"], ids)]
+
+
+# -- export and erase -------------------------------------------------------------------
+def export_customer(store: Store, customer_id: str, key: str | None = None) -> dict[str, Any]:
+    """Everything held about one customer (LGPD art. 18 / GDPR art. 15): their events
+    (feedback answers and comments included), survey links of those events, and
+    quarantined records that name them. `key`: the pseudonymisation key of ingestion."""
+    _check_engine(store)
+    ids = stored_ids(customer_id, key)
+    mine, params = _customer(ids)
+    events = store.query(f"SELECT * FROM events WHERE {mine} ORDER BY ts, seq", params)
+    tokens = store.query(
+        "SELECT t.token_id, t.event_id, t.used_at FROM survey_tokens t WHERE t.event_id IN "
+        f"(SELECT event_id FROM events WHERE {mine}) ORDER BY t.token_id",
+        params,
+    )
+    quarantine = _quarantine_rows(store, ids)
+    for e in events:
+        e.pop("seq", None)
+    return {
+        "customer_id": customer_id.strip(),
+        "stored_as": sorted({e["customer_id"] for e in events}),
+        "exported_at": _now().isoformat() + "Z",
+        "counts": {
+            "events": sum(1 for e in events if e["action"] != "feedback"),
+            "feedback": sum(1 for e in events if e["action"] == "feedback"),
+            "comments": sum(1 for e in events if e["comment"] is not None),
+            "survey_tokens": len(tokens),
+            "quarantine": len(quarantine),
+        },
+        "events": _plain(events),
+        "survey_tokens": _plain(tokens),
+        "quarantine": _plain(quarantine),
+    }
+
+
+def erase_customer(store: Store, customer_id: str, key: str | None = None) -> dict[str, Any]:
+    """Remove one customer's events, feedback, comments, survey links and quarantined
+    records in one transaction (LGPD art. 18 VI / GDPR art. 17). `key`: as for export.
+
+    The audit row holds the counts and a random `erasure_id` (printed here, to file with
+    the request), never the id or a hash of it: a hash of a phone number is easily reversed.
+    """
+    _check_engine(store)
+    ids = stored_ids(customer_id, key)
+    mine, params = _customer(ids)
+    with store.transaction():
+        counts = store.query(
+            "SELECT count(*) FILTER (WHERE action <> 'feedback') AS events, "
+            "count(*) FILTER (WHERE action = 'feedback') AS feedback, "
+            f"count(comment) AS comments FROM events WHERE {mine}",
+            params,
+        )[0]
+        tokens = store.query(
+            "SELECT count(*) AS n FROM survey_tokens WHERE event_id IN "
+            f"(SELECT event_id FROM events WHERE {mine})",
+            params,
+        )[0]["n"]
+        store.execute(
+            f"DELETE FROM survey_tokens WHERE event_id IN (SELECT event_id FROM events WHERE {mine})",
+            params,
+        )
+        store.execute(f"DELETE FROM events WHERE {mine}", params)
+        quarantine = _quarantine_rows(store, ids)
+        for q in quarantine:
+            store.execute(
+                'DELETE FROM quarantine WHERE source = $source AND "row" = $row_number AND '
+                '"column" IS NOT DISTINCT FROM $column_name AND reason = $reason AND raw = $raw',
+                {
+                    "source": q["source"],
+                    "row_number": q["row"],
+                    "column_name": q["column"],
+                    "reason": q["reason"],
+                    "raw": q["raw"],
+                },
+            )
+        result: dict[str, Any] = {
+            "erasure_id": "er_" + uuid.uuid4().hex[:16],
+            "events": int(counts["events"]),
+            "feedback": int(counts["feedback"]),
+            "comments": int(counts["comments"]),
+            "survey_tokens": int(tokens),
+            "quarantine": len(quarantine),
+        }
+        _audit(store, "erase", result)
+    return result
+
+
+# -- comment retention ---------------------------------------------------------------------
+def purge_comments(
+    store: Store, retention_days: int | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Drop (set to NULL) the free-text `comment` of events older than the retention
+    period; the scores and the rest of the row stay, so NPS/CSAT history is unchanged.
+
+    Idempotent and cheap when nothing is due, so a server can run it daily.
+    """
+    _check_engine(store)
+    if retention_days is None:
+        raise UsageError(
+            "no comment retention configured: set TOUCHPOINTS_COMMENT_RETENTION_DAYS or pass --days"
+        )
+    if retention_days < 0:
+        raise UsageError(f"--days {retention_days}: use 0 or more days")
+    current = now.astimezone(UTC).replace(tzinfo=None) if now and now.tzinfo else now
+    cutoff = (current or _now()) - timedelta(days=retention_days)
+    due = "comment IS NOT NULL AND ts < $cutoff"
+    with store.transaction():
+        n = int(
+            store.query(f"SELECT count(*) AS n FROM events WHERE {due}", {"cutoff": cutoff})[0]["n"]
+        )
+        result = {"comments": n, "retention_days": retention_days, "before": cutoff.isoformat()}
+        if n:
+            store.execute(f"UPDATE events SET comment = NULL WHERE {due}", {"cutoff": cutoff})
+            _audit(store, "purge_comments", result)
+    return result

@@ -1,0 +1,151 @@
+"""The store as a plain engine adapter: values bound to `$name` markers in queries and
+writes on every engine, transactions, and a layering that keeps ingestion and analytics
+out of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import touchpoints
+from touchpoints.core.errors import StoreError, UsageError
+from touchpoints.ingest import ingest_records
+from touchpoints.server import users
+from touchpoints.store.base import Store
+
+EVENTS = [
+    {"event_id": "e1", "customer_id": "100%", "touchpoint": "phone", "ts": "2026-01-01T10:00:00Z"},
+    {"event_id": "e2", "customer_id": "1000", "touchpoint": "chat", "ts": "2026-01-01T11:00:00Z"},
+    {"event_id": "e3", "customer_id": "$word", "touchpoint": "phone", "ts": "2026-01-01T12:00:00Z"},
+]
+
+
+def _service_tables(store: Store) -> None:
+    """Skip on Spark (`make test-spark`): its stores hold events, quarantine, meta,
+    touchpoints and ingest_log only, as plain table files (no upsert, no DELETE)."""
+    if store.engine == "spark":
+        pytest.skip("no service tables on Spark; Spark writes are tested in test_spark.py")
+
+
+def test_query_binds_values_next_to_percent_signs_and_dollar_words(store: Store) -> None:
+    """A literal `%` (LIKE pattern, modulo) and a `$word` inside a string literal are SQL
+    text, not markers, on every engine; values reach the query only through markers."""
+    assert ingest_records(store, EVENTS, "test").stored == 3
+    rows = store.query(
+        "SELECT event_id, 7 % 4 AS m, '$word' AS text FROM events "
+        "WHERE customer_id LIKE '100%' AND touchpoint = $touchpoint ORDER BY event_id",
+        {"touchpoint": "phone"},
+    )
+    assert rows == [{"event_id": "e1", "m": 3, "text": "$word"}]
+    # A value holding `%`, `'` or `$word` is only ever data.
+    for value, expected in (("100%", ["e1"]), ("$word", ["e3"]), ("x' OR '1'='1", [])):
+        got = store.query(
+            "SELECT event_id FROM events WHERE customer_id = $id ORDER BY event_id", {"id": value}
+        )
+        assert [r["event_id"] for r in got] == expected
+    pattern = store.query(
+        "SELECT event_id FROM events WHERE customer_id LIKE $pattern ORDER BY event_id",
+        {"pattern": "100%"},
+    )
+    assert [r["event_id"] for r in pattern] == ["e1", "e2"]
+
+
+def test_a_marker_without_a_value_names_itself(store: Store) -> None:
+    with pytest.raises(KeyError, match="touchpoint"):
+        store.query("SELECT 1 AS x FROM events WHERE touchpoint = $touchpoint", {})
+
+
+def test_execute_takes_duckdb_sql_with_markers_on_every_engine(store: Store) -> None:
+    """Writes are written once, in DuckDB's dialect, like queries (an upsert included)."""
+    _service_tables(store)
+    upsert = (
+        "INSERT INTO connector_state (connector, key, value, updated_at) "
+        "VALUES ($connector, $key, $value, CURRENT_TIMESTAMP) "
+        "ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value"
+    )
+    store.execute(upsert, {"connector": "c", "key": "k'1", "value": "50%"})
+    store.execute(upsert, {"connector": "c", "key": "k'1", "value": "$word"})
+    rows = store.query("SELECT key, value FROM connector_state WHERE connector = $c", {"c": "c"})
+    assert rows == [{"key": "k'1", "value": "$word"}]
+    store.execute("DELETE FROM connector_state WHERE key = $key", {"key": "k'1"})
+    assert store.count("connector_state") == 0
+
+
+def test_transaction_is_all_or_nothing_and_nests(store: Store) -> None:
+    if store.engine == "spark":
+        with pytest.raises(StoreError, match="transactions need"):
+            store.transaction()
+        return
+    insert = "INSERT INTO meta (key, value) VALUES ($key, 'x')"
+    with pytest.raises(RuntimeError), store.transaction():
+        store.execute(insert, {"key": "a"})
+        raise RuntimeError("half-way")
+    assert store.query("SELECT key FROM meta WHERE key = 'a'") == []
+    with store.transaction():
+        store.execute(insert, {"key": "b"})
+        with store.transaction():  # joins the outer one
+            store.execute(insert, {"key": "c"})
+    keys = store.query("SELECT key FROM meta WHERE key IN ('b', 'c') ORDER BY key")
+    assert [r["key"] for r in keys] == ["b", "c"]
+
+
+def test_login_name_with_sql_in_it_finds_no_user_and_breaks_nothing(store: Store) -> None:
+    _service_tables(store)
+    users.create_user(store, "ana", "correct horse", "analyst")
+    for name in ("x' OR '1'='1", "ana' --", "ana'; DELETE FROM users; --", "$username"):
+        assert users.get_user(store, name) is None
+        assert users.authenticate(store, name, "correct horse") is None
+        assert users.delete_user(store, name) is False
+        with pytest.raises(UsageError):
+            users.create_user(store, name, "correct horse", "admin")
+    assert users.list_users(store)[0]["username"] == "ana"
+    assert users.authenticate(store, "ana", "correct horse") == users.User("ana", "analyst")
+
+
+def _loaded_modules(statement: str) -> list[str]:
+    """The touchpoints modules a fresh interpreter holds after `statement`."""
+    code = (
+        f"import json, sys; {statement}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('touchpoints'))))"
+    )
+    # This checkout's sources, whatever the venv has installed.
+    env = {**os.environ, "PYTHONPATH": str(Path(touchpoints.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
+    )
+    return json.loads(done.stdout)
+
+
+def _layer(module: str) -> str:
+    """`touchpoints.store.duckdb` -> `store` (the package itself -> "")."""
+    return (module + ".").split(".")[1]
+
+
+ABOVE_STORE = ("ingest", "connectors", "analytics", "cli", "commands", "server", "reports")
+ABOVE_INGEST = ("analytics", "cli", "commands", "server", "reports", "render", "feedback")
+
+
+def test_the_store_imports_nothing_above_it() -> None:
+    for module in ("duckdb", "postgres", "spark"):
+        loaded = _loaded_modules(f"import touchpoints.store.{module}")
+        assert f"touchpoints.store.{module}" in loaded
+        above = [m for m in loaded if _layer(m) in ABOVE_STORE]
+        assert above == [], (module, above)
+
+
+def test_ingestion_imports_no_analysis_nor_interface() -> None:
+    loaded = _loaded_modules(
+        "import touchpoints.ingest, touchpoints.ingest.privacy, touchpoints.ingest.surveys"
+    )
+    above = [m for m in loaded if _layer(m) in ABOVE_INGEST]
+    assert above == []
