@@ -20,25 +20,19 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-import touchpoints as tp
-from touchpoints.analytics.attribution import (
-    MODELS,
-    _sparse_effects,
-    attribution,
-    fit_markov,
-    shapley_from_sets,
-    transitions_sql,
-)
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.cli import app
-from touchpoints.commands.attribution import register
+from cli_tables import assert_fits, cli, table_cells
+from conftest import run
+from touchpoints.analytics import attribution as attribution_module
+from touchpoints.analytics.attribution import MODELS, fit_markov, transitions_sql
+from touchpoints.analytics.markov import sparse_effects
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.shapley import shapley_by_sets, shapley_from_sets
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
-register(app)
 T0 = datetime(2026, 3, 1)
 EPS = 1e-12
 
@@ -101,11 +95,11 @@ def log(store: Store) -> Store:
 
 
 def test_first_and_last(log: Store) -> None:
-    first = attribution(log, model="first")
+    first = run(log, "attribution", model="first")
     assert_close(credit(first), {"ads": 1, "store": 1, "email": 1})
     assert_close(credit(first, "value"), {"ads": 100, "store": 50, "email": 30})
     assert first["total_conversions"] == 3 and abs(first["total_value"] - 180) < EPS
-    last = attribution(log, model="last")
+    last = run(log, "attribution", model="last")
     assert_close(credit(last), {"store": 3})
     assert_close(credit(last, "value"), {"store": 180})
     assert last["rows"][0]["share"] == 1.0
@@ -113,7 +107,7 @@ def test_first_and_last(log: Store) -> None:
 
 def test_linear_counts_repeats(log: Store) -> None:
     # u1: 4 touches, 1/4 each, website twice → 1/2; u2: store 1; u3: 1/2 + 1/2.
-    result = attribution(log, model="linear")
+    result = run(log, "attribution", model="linear")
     assert_close(credit(result), {"ads": 0.25, "website": 0.5, "store": 1.75, "email": 0.5})
     assert_close(
         credit(result, "value"), {"ads": 25, "website": 50, "store": 25 + 50 + 15, "email": 15}
@@ -127,7 +121,7 @@ def test_linear_counts_repeats(log: Store) -> None:
 
 def test_position_single_and_two_touch(log: Store) -> None:
     # u1: 40 / 10 / 10 / 40; u2 (one touch) 100 %; u3 (two touches) 50 / 50.
-    result = attribution(log, model="position")
+    result = run(log, "attribution", model="position")
     assert_close(credit(result), {"ads": 0.4, "website": 0.2, "store": 1.9, "email": 0.5})
     assert_close(credit(result, "value"), {"ads": 40, "website": 20, "store": 105, "email": 15})
 
@@ -135,7 +129,7 @@ def test_position_single_and_two_touch(log: Store) -> None:
 def test_time_decay_known_times(log: Store) -> None:
     # Half-life 1 day. u1: ads 3 d, website 2 d and 1 d, store 0 before the purchase →
     # weights 1/8, 1/4, 1/2, 1 (sum 15/8). u3: email 2 h before → 2^(-1/12) vs store 1.
-    result = attribution(log, model="time-decay", half_life="1d")
+    result = run(log, "attribution", model="time-decay", half_life="1d")
     w = 2 ** (-1 / 12)
     u1 = {"ads": (1 / 8) / (15 / 8), "website": (3 / 4) / (15 / 8), "store": 1 / (15 / 8)}
     want = {
@@ -160,7 +154,7 @@ def test_time_decay_known_times(log: Store) -> None:
 def test_by_phase(log: Store) -> None:
     # Phases: the purchase and the hour before it are `during`; u3's email (2 h before) and
     # u1's website (24 h before) are `before`.
-    result = attribution(log, model="linear", by="phase")
+    result = run(log, "attribution", model="linear", by="phase")
     assert_close(
         credit(result),
         {
@@ -174,25 +168,25 @@ def test_by_phase(log: Store) -> None:
 
 
 def test_filters_segment_touchpoint_period(log: Store) -> None:
-    b2b = Scope(Filters.build(segment="b2b"))
     assert_close(
-        credit(attribution(log, b2b, model="linear")), {"ads": 0.25, "website": 0.5, "store": 1.25}
+        credit(run(log, "attribution", model="linear", segment="b2b")),
+        {"ads": 0.25, "website": 0.5, "store": 1.25},
     )
     # Only ads and website steps: u1's filtered path is ads, website, website (its cycle
     # still converts, with its revenue); u2 and u3 have no step in scope.
-    some = Scope(Filters.build(touchpoint="ads,website"))
-    result = attribution(log, some, model="linear")
+    some = {"touchpoint": "ads,website"}
+    result = run(log, "attribution", model="linear", **some)
     assert_close(credit(result), {"ads": 1 / 3, "website": 2 / 3})
     assert_close(credit(result, "value"), {"ads": 100 / 3, "website": 200 / 3})
     assert result["total_conversions"] == 1
     # The filtered-out purchase step still brings its revenue, in every model and order.
     for model, order in (("markov", 1), ("markov", 2), ("shapley", 1), ("time-decay", 1)):
-        filtered = attribution(log, some, model=model, order=order)
+        filtered = run(log, "attribution", model=model, order=order, **some)
         assert filtered["total_conversions"] == 1 and filtered["total_value"] == 100.0
         assert abs(sum(r["value"] for r in filtered["rows"]) - 100.0) < 1e-9, model
     # From day 2 on: u1's website, website, store.
-    later = Scope(Filters.build(date_from="2026-03-02"))
-    assert_close(credit(attribution(log, later, model="first")), {"website": 1})
+    later = run(log, "attribution", model="first", date_from="2026-03-02")
+    assert_close(credit(later), {"website": 1})
 
 
 # The tiny example: c1>c2>c3 converts, c1 null, c2>c3 null (c1 ads, c2 website, c3 email).
@@ -210,7 +204,7 @@ def test_markov_tiny_example_exact(store: Store) -> None:
     # P(conv) = 2/3·1/2·1·1/2 + 1/3·1·1/2 = 1/3; without ads 1/6 → RE 1/2; without website
     # or email 0 → RE 1; shares 0.5/2.5, 1/2.5, 1/2.5.
     load(store, TINY)
-    result = attribution(store, model="markov", details=True)
+    result = run(store, "attribution", model="markov", details=True)
     assert result["order"] == 1
     assert_close(credit(result, "share"), {"ads": 0.2, "website": 0.4, "email": 0.4})
     assert_close(credit(result), {"ads": 0.2, "website": 0.4, "email": 0.4})
@@ -237,7 +231,7 @@ def test_markov_tiny_example_exact(store: Store) -> None:
 )
 def test_markov_higher_orders(store: Store, order: int, want: dict[str, float]) -> None:
     load(store, TINY)
-    assert_close(credit(attribution(store, model="markov", order=order), "share"), want)
+    assert_close(credit(run(store, "attribution", model="markov", order=order), "share"), want)
 
 
 def test_markov_by_phase(store: Store) -> None:
@@ -245,7 +239,7 @@ def test_markov_by_phase(store: Store) -> None:
     # b = ads|before (null), c = website|before > email|before (null). P(conv) = 2/3 · 1/2;
     # each state of a's path is necessary (RE 1), c's states never lead to a conversion.
     load(store, TINY)
-    result = attribution(store, model="markov", by="phase")
+    result = run(store, "attribution", model="markov", by="phase")
     third = 1 / 3
     want = {("ads", "before"): third, ("website", "during"): third, ("email", "during"): third}
     assert_close(credit(result, "share"), want)
@@ -274,7 +268,7 @@ def test_fit_markov_public_api(store: Store) -> None:
 
 def test_markov_order_auto_reports_scores(store: Store) -> None:
     load(store, TINY * 1)
-    result = attribution(store, model="markov", order="auto")
+    result = run(store, "attribution", model="markov", order="auto")
     assert [s["order"] for s in result["order_scores"]] == [1, 2, 3, 4]
     assert result["order"] in (1, 2, 3, 4)
 
@@ -296,7 +290,7 @@ SHAPLEY_LOG = [
 
 def test_shapley_by_hand(store: Store) -> None:
     load(store, SHAPLEY_LOG)
-    result = attribution(store, model="shapley")
+    result = run(store, "attribution", model="shapley")
     assert_close(credit(result), {"ads": 15 / 7, "email": 13 / 7})
     assert_close(credit(result, "value"), {"ads": 150 / 7, "email": 130 / 7})
     assert result["total_conversions"] == 4
@@ -318,20 +312,36 @@ def brute_shapley(rate: dict[frozenset[str], float], players: frozenset[str]) ->
     return {p: x / len(perms) for p, x in phi.items()}
 
 
-def test_shapley_matches_permutation_definition() -> None:
+def dense(
+    n: int, masks: list[int], cycles: list[float], conv: list[float], value: list[float]
+) -> tuple[list[float], list[float]]:
+    got = shapley_from_sets(n, np.array(masks), np.array(cycles), np.array(conv), np.array(value))
+    return list(got[0]), list(got[1])
+
+
+def by_sets(
+    n: int, masks: list[int], cycles: list[float], conv: list[float], value: list[float]
+) -> tuple[list[float], list[float]]:
+    got = shapley_by_sets(masks, cycles, conv, value)
+    zero = (0.0, 0.0)
+    return [got.get(j, zero)[0] for j in range(n)], [got.get(j, zero)[1] for j in range(n)]
+
+
+@pytest.mark.parametrize("shapley", [dense, by_sets])
+def test_shapley_matches_permutation_definition(shapley: Any) -> None:
     rng = random.Random(3)
     players = ["a", "b", "c", "d"]
     sets = [frozenset(s) for k in (1, 2, 3, 4) for s in itertools.combinations(players, k)]
     cycles = {s: rng.randint(1, 9) for s in sets}
     conv = {s: rng.randint(0, cycles[s]) for s in sets}
     rate = {s: conv[s] / cycles[s] for s in sets}
-    masks = np.array([sum(1 << players.index(p) for p in s) for s in sets])
-    got, got_value = shapley_from_sets(
+    masks = [sum(1 << players.index(p) for p in s) for s in sets]
+    got, got_value = shapley(
         4,
         masks,
-        np.array([cycles[s] for s in sets], float),
-        np.array([conv[s] for s in sets], float),
-        np.array([2.0 * conv[s] for s in sets]),
+        [float(cycles[s]) for s in sets],
+        [float(conv[s]) for s in sets],
+        [2.0 * conv[s] for s in sets],
     )
     want = dict.fromkeys(players, 0.0)
     for s in sets:
@@ -344,35 +354,102 @@ def test_shapley_matches_permutation_definition() -> None:
     assert np.allclose(got_value, [2 * want[p] for p in players], atol=1e-12)
 
 
-def test_shapley_refuses_more_than_20(store: Store) -> None:
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 10).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(st.integers(1, (1 << n) - 1), st.integers(1, 40), st.integers(0, 40)),
+                min_size=1,
+                max_size=60,
+                unique_by=lambda x: x[0],
+            ),
+        )
+    )
+)
+def test_shapley_per_set_agrees_with_the_dense_transforms(
+    game: tuple[int, list[tuple[int, int, int]]],
+) -> None:
+    """The per-set algorithm (its cost independent of the number of players) gives the
+    dense transforms' numbers, which the permutation definition above holds."""
+    n, sets = game
+    masks = [m for m, _, _ in sets]
+    cycles = [float(c) for _, c, _ in sets]
+    conv = [float(min(k, c)) for _, c, k in sets]
+    value = [3.5 * k for k in conv]
+    want = dense(n, masks, cycles, conv, value)
+    got = by_sets(n, masks, cycles, conv, value)
+    assert np.allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+    assert np.allclose(got[1], want[1], rtol=1e-12, atol=1e-12)
+
+
+def tour(customer: str, touchpoints: list[str], start_day: int) -> list[dict[str, Any]]:
+    return [ev(customer, t, 24 * (start_day + k)) for k, t in enumerate(touchpoints)]
+
+
+def test_shapley_by_phase_with_more_than_20_labels(store: Store) -> None:
     # Every catalog touchpoint (17) a day apart before a purchase, and again after it: 17
-    # players by touchpoint, but 17 (before) + 1 (during) + 17 (after) by touchpoint|phase.
+    # players by touchpoint, but 17 (before) + 1 (during) + 17 (after) = 35 by
+    # touchpoint|phase. Exact Shapley used to refuse more than 20 players; the work is per
+    # channel set, so only the converting cycle's 18 labels count. Its set is the only one
+    # with conversions: each of its labels gets 1/18 (and 10/18 of the revenue).
     touchpoints = [t.id for t in store.catalog().touchpoints if t.is_touchpoint]
-    before = [ev("x", t, 24 * k) for k, t in enumerate(touchpoints)]
     buy = [ev("x", "store", 24 * 20, 10.0)]
-    after = [ev("x", t, 24 * (21 + k)) for k, t in enumerate(touchpoints)]
-    load(store, before + buy + after)
+    load(store, tour("x", touchpoints, 0) + buy + tour("x", touchpoints, 21))
     assert len(touchpoints) == 17
-    result = attribution(store, model="shapley")
+    result = run(store, "attribution", model="shapley")
     assert len(result["rows"]) == 17 and result["total_conversions"] == 1
-    with pytest.raises(
-        UsageError, match="35 touchpoints in scope, exact Shapley supports at most 20"
-    ):
-        attribution(store, model="shapley", by="phase")
+    by_phase = run(store, "attribution", model="shapley", by="phase")
+    want = {(t, "before"): 1 / 18 for t in touchpoints} | {("store", "during"): 1 / 18}
+    assert_close(credit(by_phase), want)
+    assert_close(credit(by_phase, "value"), {k: 10 * v for k, v in want.items()})
+    assert by_phase["total_conversions"] == 1 and by_phase["channel_sets"] == 2
+
+
+def test_shapley_limits_the_labels_of_one_cycle(store: Store) -> None:
+    # 17 touchpoints days before the purchase, 4 more in its last hour (during) and the
+    # purchase: 22 touchpoint|phase labels in one converting cycle.
+    touchpoints = [t.id for t in store.catalog().touchpoints if t.is_touchpoint]
+    rush = [ev("y", t, 24 * 20 - 0.5) for t in ("ads", "email", "website", "phone")]
+    load(store, tour("y", touchpoints, 0) + rush + [ev("y", "store", 24 * 20, 10.0)])
+    assert len(run(store, "attribution", model="shapley")["rows"]) == 17
+    with pytest.raises(UsageError) as err:
+        run(store, "attribution", model="shapley", by="phase")
+    assert str(err.value) == (
+        "--model shapley: a converting journey cycle holds 22 touchpoint-phase pairs; exact "
+        "Shapley supports at most 20 per cycle (1 channel set is over); narrow it with "
+        "--touchpoint, --channel, --phase, --from/--to or a shorter --gap"
+    )
+
+
+def test_shapley_paths_agree_on_the_engine(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same log through the dense transforms (one mask word), the per-set algorithm,
+    # and per-set with the channel sets split over several mask words (2 bits each).
+    load(store, LOG + [ev("z" + r["customer_id"], r["touchpoint"], 0) for r in TINY])
+    want = run(store, "attribution", model="shapley", by="phase")
+    monkeypatch.setattr(attribution_module, "MAX_DENSE_PLAYERS", 0)
+    per_set = run(store, "attribution", model="shapley", by="phase")
+    monkeypatch.setattr(attribution_module, "MAX_MASK_BITS", 2)
+    words = run(store, "attribution", model="shapley", by="phase")
+    for got in (per_set, words):
+        assert_close(credit(got), credit(want))
+        assert_close(credit(got, "value"), credit(want, "value"), 1e-9)
+        assert got["channel_sets"] == want["channel_sets"]
 
 
 def test_engines_agree_and_bad_options(store: Store) -> None:
     load(store, LOG + [ev("z" + r["customer_id"], r["touchpoint"], 0) for r in TINY])
     for model in MODELS:
-        result = attribution(store, model=model)
+        result = run(store, "attribution", model=model)
         assert abs(sum(r["share"] for r in result["rows"]) - 1) < 1e-9
         assert abs(sum(r["conversions"] for r in result["rows"]) - 3) < 1e-9
     with pytest.raises(UsageError, match="--model 'lastt': use one of first, last, linear"):
-        attribution(store, model="lastt")
+        run(store, "attribution", model="lastt")
     with pytest.raises(UsageError, match=r"--order '5': use 1, 2, 3, 4 or auto"):
-        attribution(store, model="markov", order=5)
+        run(store, "attribution", model="markov", order=5)
     with pytest.raises(UsageError, match="--by 'agent': use phase"):
-        attribution(store, model="first", by="agent")
+        run(store, "attribution", model="first", by="agent")
 
 
 # -- properties (DuckDB: a fresh in-memory store per example) ----------------------------
@@ -395,10 +472,10 @@ def test_every_model_distributes_conversions_and_revenue(
             records.append(ev(f"p{i}", t, k, float(value) if last and value else None))
     conversions = sum(1 for _, v in journeys if v)
     revenue = sum(v for _, v in journeys if v)
-    with tp.open(":memory:") as store:
+    with open_store(":memory:") as store:
         load(store, records)
         for model in MODELS:
-            result = attribution(store, model=model, order=1 if model != "markov" else 2)
+            result = run(store, "attribution", model=model, order=1 if model != "markov" else 2)
             assert result["total_conversions"] == conversions
             rows = result["rows"]
             assert abs(sum(r["conversions"] for r in rows) - conversions) < 1e-9, model
@@ -426,9 +503,9 @@ def test_markov_agrees_with_channelattribution(tmp_path: Path) -> None:
             done = converts and k == len(path) - 1
             records.append(ev(f"q{i}", t, k, 1.0 if done else None))
         paths.append((" > ".join(path), int(converts)))
-    with tp.open(str(tmp_path / "ca.duckdb")) as store:
+    with open_store(str(tmp_path / "ca.duckdb")) as store:
         load(store, records)
-        ours = credit(attribution(store, model="markov"))
+        ours = credit(run(store, "attribution", model="markov"))
     df = pd.DataFrame(paths, columns=["path", "conv"]).groupby("path", as_index=False).sum()
     df["null"] = df["path"].map(pd.Series([p for p, _ in paths]).value_counts()) - df["conv"]
     peer = ca.markov_model(
@@ -456,34 +533,67 @@ def test_markov_agrees_with_channelattribution(tmp_path: Path) -> None:
 @pytest.fixture
 def db_file(tmp_path: Path) -> str:
     target = str(tmp_path / "cli.duckdb")
-    with tp.open(target) as store:
+    with open_store(target) as store:
         load(store, TINY)
     return target
 
 
-def test_cli_json_is_the_dict(db_file: str) -> None:
-    runner = CliRunner()
-    res = runner.invoke(app, ["attribution", "--model", "markov", "--json", "--db", db_file])
+def test_cli_json_is_the_dict(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = cli(["attribution", "--model", "markov", "--json", "--db", db_file], monkeypatch)
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)
     assert set(body) == {"model", "order", "rows", "total_conversions", "total_value"}
     assert set(body["rows"][0]) == {"touchpoint", "conversions", "value", "share"}
-    with tp.open(db_file, read_only=True) as store:
-        assert body == json.loads(json.dumps(attribution(store, model="markov")))
+    with open_store(db_file, read_only=True) as store:
+        assert body == json.loads(json.dumps(run(store, "attribution", model="markov")))
 
 
-def test_cli_table_details_and_languages(db_file: str) -> None:
-    runner = CliRunner()
-    res = runner.invoke(
-        app, ["attribution", "--model", "markov", "--details", "--db", db_file, "--lang", "pt-BR"]
-    )
+def test_cli_table_details_and_languages(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["attribution", "--model", "markov", "--details", "--db", db_file, "--lang", "pt-BR"]
+    res = cli(args, monkeypatch)
     assert res.exit_code == 0, res.output
     assert "Efeitos de remoção" in res.output and "Probabilidades de transição" in res.output
-    assert "40.0" in res.output and "20.0" in res.output
-    res = runner.invoke(
-        app, ["attribution", "--model", "position", "--by", "phase", "--db", db_file]
-    )
-    assert res.exit_code == 0 and "Attribution (position)" in res.output
+    assert "40,0%" in res.output and "20,0%" in res.output
+    assert "(conversão)" in res.output and "Anúncios online" in res.output
+    res = cli(["attribution", "--model", "position", "--by", "phase", "--db", db_file], monkeypatch)
+    assert res.exit_code == 0 and "Attribution: position (40/20/40)" in res.output
+    assert_fits(res.output)
+
+
+def test_cli_revenue_is_money_in_each_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = str(tmp_path / "money.duckdb")
+    with open_store(target) as store:
+        load(store, [ev("big", "store", 0, 776206.45), ev("small", "ads", 0, 1000.0)])
+    cells = {}
+    for lang in ("en", "pt-BR"):
+        res = cli(["attribution", "--model", "last", "--db", target, "--lang", lang], monkeypatch)
+        assert res.exit_code == 0, res.output
+        assert_fits(res.output)
+        cells[lang] = table_cells(res.output)
+    assert cells["pt-BR"] == [
+        ["ponto de contato", "conversões", "receita", "participação"],
+        ["Anúncios online", "1,00", "R$ 1.000,00", "50,0%"],
+        ["Loja física", "1,00", "R$ 776.206,45", "50,0%"],
+        ["total", "2", "R$ 777.206,45", "100,0%"],
+    ]
+    assert cells["en"] == [
+        ["touchpoint", "conversions", "revenue", "share"],
+        ["Online ads", "1.00", "R$1,000.00", "50.0%"],
+        ["Physical store", "1.00", "R$776,206.45", "50.0%"],
+        ["total", "2", "R$777,206.45", "100.0%"],
+    ]
+
+
+def test_cli_csv_is_the_full_precision_table(db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = cli(["attribution", "--model", "markov", "--format", "csv", "--db", db_file], monkeypatch)
+    assert res.exit_code == 0, res.output
+    header, *rows = res.stdout.splitlines()
+    assert header == "touchpoint,conversions,value,share"
+    got = {r.split(",")[0]: [float(x) for x in r.split(",")[1:]] for r in rows}
+    assert got.keys() == {"ads", "website", "email"}
+    assert got["website"] == pytest.approx([0.4, 4.0, 0.4], abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -497,9 +607,11 @@ def test_cli_table_details_and_languages(db_file: str) -> None:
         (["--model", "time-decay", "--half-life", "soon"], "--half-life 'soon'"),
     ],
 )
-def test_cli_bad_options(db_file: str, args: list[str], message: str) -> None:
+def test_cli_bad_options(
+    db_file: str, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # In-process the UsageError propagates; `touchpoints.cli.main` turns it into exit 2.
-    res = CliRunner().invoke(app, ["attribution", *args, "--db", db_file])
+    res = cli(["attribution", *args, "--db", db_file], monkeypatch)
     assert isinstance(res.exception, UsageError)
     assert message in str(res.exception)
 
@@ -518,8 +630,8 @@ def test_sparse_solver_agrees_with_dense(store: Store) -> None:
         ]
     load(store, records)
     for order in (1, 2):
-        rows = store.query(transitions_sql(Scope(), None, order))
+        rows = store.query(transitions_sql(Scope(), order))
         dense = fit_markov(store, Scope(), order=order)
-        effects, probability, *_ = _sparse_effects(rows)
+        effects, probability, *_ = sparse_effects(rows)
         assert abs(probability - dense.conversion_probability()) < 1e-12
         assert_close(effects, dense.removal_effects(), 1e-12)

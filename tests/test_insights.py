@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-import touchpoints as tp
-from touchpoints.analytics.insights import fmt, insights
-from touchpoints.commands.insights import register
+from cli_tables import assert_fits, cli
+from conftest import run
+from touchpoints.analytics.insights import fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 DAY0 = datetime(2026, 2, 2, 10)
@@ -100,7 +99,7 @@ EXPECTED = [
 
 def test_findings_are_ranked_by_conversions_at_stake(store: Store) -> None:
     load(store, service_log())
-    result = insights(store, min_answers=10)
+    result = run(store, "insights", min_answers=10)
     assert result["conversions"] == 30
     assert result["rule"].startswith("impact = conversions at stake = Markov removal effect")
     got = [(key(f), f["impact"]) for f in result["findings"]]
@@ -114,7 +113,7 @@ def test_findings_are_ranked_by_conversions_at_stake(store: Store) -> None:
 
 def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
     load(store, service_log())
-    findings = insights(store, min_answers=10)["findings"]
+    findings = run(store, "insights", min_answers=10)["findings"]
     tme = next(f for f in findings if key(f)[3:] == ("phone", "tme_seconds"))
     assert tme["numbers"]["tme_seconds"] == 90
     assert tme["numbers"]["target"] == 60
@@ -153,7 +152,7 @@ def test_csat_differences_within_noise_are_not_findings(store: Store) -> None:
         rows.append({"event_id": f"s{i}", "customer_id": f"c{i}", "touchpoint": "store",
                      "ts": at(1), "csat": 4 if i < 15 else 1})  # fmt: skip
     load(store, rows)
-    result = insights(store, min_answers=10)
+    result = run(store, "insights", min_answers=10)
     assert [f for f in result["findings"] if f["topic"] == "satisfaction"] == []
     # 40 more unhappy store answers: 15 of 60 (25 ±11.0) is now apart from 80 ±17.5.
     more = [
@@ -161,7 +160,11 @@ def test_csat_differences_within_noise_are_not_findings(store: Store) -> None:
         for i in range(40)
     ]
     load(store, more)
-    found = [f for f in insights(store, min_answers=10)["findings"] if f["topic"] == "satisfaction"]
+    found = [
+        f
+        for f in run(store, "insights", min_answers=10)["findings"]
+        if f["topic"] == "satisfaction"
+    ]
     # Nothing converts, so every impact is 0 and weaknesses come first.
     assert [(f["touchpoint"], f["direction"], f["numbers"]["csat"]) for f in found] == [
         ("store", "weakness", 25.0),
@@ -172,12 +175,12 @@ def test_csat_differences_within_noise_are_not_findings(store: Store) -> None:
 def test_too_few_answers_are_not_findings(store: Store) -> None:
     load(store, service_log())
     # min_answers above 40: no touchpoint has enough answers, contacts or cycles.
-    assert insights(store, min_answers=41)["findings"] == []
+    assert run(store, "insights", min_answers=41)["findings"] == []
 
 
 def test_empty_store_and_bad_options(store: Store) -> None:
-    assert insights(store) == {
-        "rule": insights(store)["rule"],
+    assert run(store, "insights") == {
+        "rule": run(store, "insights")["rule"],
         "conversions": 0,
         "findings": [],
     }
@@ -187,7 +190,7 @@ def test_empty_store_and_bad_options(store: Store) -> None:
         ({"min_answers": 0}, "--min-answers 0: use a whole number >= 1"),
     ):
         with pytest.raises(UsageError) as err:
-            insights(store, **kwargs)
+            run(store, "insights", **kwargs)
         assert str(err.value) == message
 
 
@@ -197,22 +200,39 @@ def test_pt_br_number_format() -> None:
     assert fmt(0.5, "pt-BR", 0) == "0"
 
 
-def test_cli_lists_findings_in_either_language(tmp_path: Path) -> None:
+def test_cli_lists_findings_in_either_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = str(tmp_path / "cli.duckdb")
-    with tp.open(db) as s:
+    with open_store(db) as s:
         load(s, service_log())
-        expected = insights(s, min_answers=10)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    res = runner.invoke(app, ["insights", "--min-answers", "10", "--db", db, "--json"])
+        expected = run(s, "insights", min_answers=10)
+    args = ["insights", "--min-answers", "10", "--db", db]
+    res = cli([*args, "--json"], monkeypatch)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == expected
-    en = runner.invoke(app, ["insights", "--min-answers", "10", "--db", db])
+    en = cli(args, monkeypatch)
     assert en.exit_code == 0, en.output
     assert "Insights, ranked by conversions at stake (30 converting cycles)" in en.stdout
     assert "1. ▼ weakness · before · service" in en.stdout
-    pt = runner.invoke(app, ["insights", "--min-answers", "10", "--db", db, "--lang", "pt-BR"])
+    assert "6. ▲ strength · before · satisfaction" in en.stdout
+    assert_fits(en.stdout)
+    pt = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert pt.exit_code == 0, pt.output
     assert "Diagnóstico, ordenado por conversões em jogo (30 ciclos com compra)" in pt.stdout
+    assert "1. ▼ ponto fraco · antes · atendimento" in pt.stdout
     assert "Central telefônica não cumpre a meta de TME antes da compra" in pt.stdout
+    assert_fits(pt.stdout)
+    csv = cli([*args, "--format", "csv"], monkeypatch)
+    header = csv.stdout.splitlines()[0].split(",")
+    assert header[:5] == ["phase", "touchpoint", "topic", "direction", "impact"]
+    assert len(csv.stdout.splitlines()) == 1 + len(expected["findings"])
+
+
+def test_cli_says_when_nothing_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "empty.duckdb")
+    open_store(db).close()
+    pt = cli(["insights", "--db", db, "--lang", "pt-BR"], monkeypatch)
+    assert pt.exit_code == 0, pt.output
+    assert "(0 ciclos com compra)" in pt.stdout
+    assert "nenhum achado: poucos eventos, respostas ou contatos nesta seleção" in pt.stdout

@@ -4,6 +4,8 @@ targets, the SSE generator reacting to an ingest, and the routes' access rules."
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from touchpoints.analytics.live import alerts_for, live_snapshot
+from cli_tables import assert_fits, cli, table_cells
+from conftest import run
+from touchpoints.analytics.live import alerts_for
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.store.base import Store
 
-NOW = datetime(2026, 1, 10, 12, 0, 0)
+AT = "2026-01-10T12:00:00"  # the moment the monitor looks from
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "touchpoints" / "web" / "templates"
 
 
@@ -75,7 +79,7 @@ def loaded(store: Store) -> Store:
 
 
 def test_snapshot_numbers_by_hand(loaded: Store) -> None:
-    snap = live_snapshot(loaded, now=NOW)
+    snap = run(loaded, "live", at=AT)
     assert snap["now"] == "2026-01-10T12:00:00Z"
     assert snap["waiting"] == 3
     assert snap["longest_wait_seconds"] == 600.0
@@ -100,7 +104,7 @@ def test_snapshot_numbers_by_hand(loaded: Store) -> None:
 
 
 def test_alerts_name_the_broken_targets(loaded: Store) -> None:
-    snap = live_snapshot(loaded, now=NOW)
+    snap = run(loaded, "live", at=AT)
     # phone: TME 60 equals its target (no alert); abandonment 1/3 > 0.05; SL 0 < 0.8.
     got = {(a["touchpoint"], a["metric"], a["direction"]) for a in snap["alerts"]}
     assert got == {
@@ -120,16 +124,16 @@ def test_alerts_name_the_broken_targets(loaded: Store) -> None:
 
 
 def test_filters_and_window(loaded: Store) -> None:
-    snap = live_snapshot(loaded, now=NOW, channel="messaging")
+    snap = run(loaded, "live", at=AT, channel="messaging")
     assert [r["touchpoint"] for r in snap["touchpoints"]] == ["whatsapp"]
     assert (snap["waiting"], snap["offered"], snap["agents"]) == (2, 1, 1)
-    snap = live_snapshot(loaded, now=NOW, window_minutes=5, touchpoint="whatsapp")
+    snap = run(loaded, "live", at=AT, window=5, touchpoint="whatsapp")
     assert (snap["waiting"], snap["offered"]) == (2, 0)  # queued 11:55 and 11:58
     assert snap["tme_seconds"] is None and snap["alerts"] == []
-    later = live_snapshot(loaded, now=datetime(2026, 1, 10, 13, 0))
+    later = run(loaded, "live", at="2026-01-10T13:00:00")
     assert later["waiting"] == 0 and later["offered"] == 0
     with pytest.raises(UsageError, match="use 1 to 1440 minutes"):
-        live_snapshot(loaded, now=NOW, window_minutes=0)
+        run(loaded, "live", at=AT, window=0)
 
 
 def test_answer_ends_the_wait(loaded: Store) -> None:
@@ -138,7 +142,7 @@ def test_answer_ends_the_wait(loaded: Store) -> None:
         [ev("p5", "c5", "phone", "11:50:00", abandoned=False, wait_seconds=500, agent="bia")],
         "t",
     )
-    snap = live_snapshot(loaded, now=NOW)
+    snap = run(loaded, "live", at=AT)
     phone = next(r for r in snap["touchpoints"] if r["touchpoint"] == "phone")
     assert phone["waiting"] == 0 and phone["longest_wait_seconds"] is None
     assert snap["longest_wait_seconds"] == 300.0
@@ -150,7 +154,7 @@ def test_the_stream_writes_the_snapshot_for_the_reader(loaded: Store) -> None:
     catalog's words), so live.js only places strings."""
     from touchpoints.server.live import display
 
-    snap = live_snapshot(loaded, now=NOW)
+    snap = run(loaded, "live", at=AT)
     pt, en = display(snap, "pt-BR"), display(snap, "en")
     assert pt["totals"]["tme_seconds"] == "43 s" and en["totals"]["tme_seconds"] == "43 sec"
     assert pt["totals"]["abandonment_rate"] == "25,0%" and en["totals"]["service_level"] == "25.0%"
@@ -263,7 +267,7 @@ def test_trickle_feeds_valid_contacts_that_queue_then_end(service: Any) -> None:
     queued = [r for r in first if r.get("action") == "queued"]
     assert queued and len(trickle.pending) == len(queued)
     assert service.ingest(first).rejected == 0
-    assert service.read(live_snapshot)["waiting"] == len(queued)
+    assert service.read(run, "live")["waiting"] == len(queued)
     trickle.pending = [(0.0, q) for _, q in trickle.pending]  # every wait is over
     second = trickle.tick()
     ended = [r for r in second if r.get("abandoned") is not None]
@@ -271,4 +275,68 @@ def test_trickle_feeds_valid_contacts_that_queue_then_end(service: Any) -> None:
     assert all(r["agent"] for r in ended if r["abandoned"] is False)
     assert service.ingest(second).rejected == 0
     waiting_now = len([r for r in second if r.get("action") == "queued"])
-    assert service.read(live_snapshot)["waiting"] == waiting_now
+    assert service.read(run, "live")["waiting"] == waiting_now
+
+
+# -- the command line ------------------------------------------------------------------------
+@pytest.fixture
+def live_db(tmp_path: Path) -> str:
+    from touchpoints.store import open_store
+
+    db = str(tmp_path / "cli.duckdb")
+    with open_store(db) as store:
+        assert ingest_records(store, FIXTURE, "test").stored == len(FIXTURE)
+    return db
+
+
+def test_cli_table_in_both_languages(live_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The numbers of test_snapshot_numbers_by_hand, per touchpoint and for the whole queue
+    # ("all": its agents are the 2 distinct people, not 1 + 2); most waiting first.
+    args = ["live", "--at", AT, "--db", live_db]
+    pt = cli([*args, "--lang", "pt-BR"], monkeypatch)
+    assert pt.exit_code == 0, pt.output
+    assert "Fila ao vivo às 10/01/2026 12:00 UTC (últimos 60 min)" in pt.stdout
+    assert merged(table_cells(pt.stdout)) == [
+        ["ponto de contato", "aguardando", "maior espera", "atendidos", "abandonados",
+         "abandono", "TME", "nível de serviço", "agentes"],
+        ["WhatsApp", "2", "5 min", "1", "0", "0,0%", "10 s", "100,0%", "1"],
+        ["Central telefônica", "1", "10 min", "2", "1", "33,3%", "1 min", "0,0%", "2"],
+        ["todos", "3", "10 min", "3", "1", "25,0%", "43 s", "25,0%", "2"],
+    ]  # fmt: skip
+    assert "• Central telefônica: abandono 33,3%, acima da meta 5,0%" in pt.stdout
+    assert "• Central telefônica: nível de serviço 0,0%, abaixo da meta 80,0%" in pt.stdout
+    assert_fits(pt.stdout)
+    en = cli(args, monkeypatch)
+    assert "Live queue at 1/10/2026 12:00 UTC (last 60 min)" in en.stdout
+    assert merged(table_cells(en.stdout)) == [
+        ["touchpoint", "waiting", "longest wait", "answered", "abandoned", "abandonment", "ASA",
+         "service level", "agents"],
+        ["WhatsApp", "2", "5 min", "1", "0", "0.0%", "10 sec", "100.0%", "1"],
+        ["Phone call centre", "1", "10 min", "2", "1", "33.3%", "1 min", "0.0%", "2"],
+        ["all", "3", "10 min", "3", "1", "25.0%", "43 sec", "25.0%", "2"],
+    ]  # fmt: skip
+    assert "• Phone call centre: abandonment 33.3%, above the target 5.0%" in en.stdout
+    assert_fits(en.stdout)
+
+
+def merged(cells: list[list[str]]) -> list[list[str]]:
+    """The rows of a table split over several (each repeating the row labels), joined."""
+    rows: dict[str, list[str]] = {}
+    for row in cells:
+        rows.setdefault(row[0], [row[0]]).extend(row[1:])
+    return list(rows.values())
+
+
+def test_cli_quiet_queue_and_csv(live_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet = cli(
+        ["live", "--at", "2026-01-10T15:00:00", "--db", live_db, "--lang", "pt-BR"], monkeypatch
+    )
+    assert quiet.exit_code == 0, quiet.output
+    assert "nenhum contato de atendimento nos últimos 60 minutos" in quiet.stdout
+    res = cli(["live", "--at", AT, "--db", live_db, "--format", "csv"], monkeypatch)
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [(r["touchpoint"], r["waiting"], r["longest_wait_seconds"]) for r in rows] == [
+        ("whatsapp", "2", "300.0"),
+        ("phone", "1", "600.0"),
+    ]
+    assert float(rows[1]["abandonment_rate"]) == pytest.approx(1 / 3, abs=1e-15)

@@ -4,6 +4,8 @@ independent formulas, and measured mode on a hand-counted two-week log on every 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -14,26 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-import touchpoints as tp
-from touchpoints.analytics.base import Filters
+from cli_tables import assert_fits, cli, table_cells
+from conftest import run
 from touchpoints.analytics.staffing import (
     asa,
     erlang_b,
     erlang_c,
     hours_of_week,
-    measured_staffing,
     required_agents,
     scheduled,
     service_level,
 )
-from touchpoints.commands.staffing import register
+from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 SPEC_KEYS = {"agents", "service_level", "waiting_probability", "occupancy", "scheduled_agents"}
@@ -302,8 +302,8 @@ def by_slot(result: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:
 
 
 def test_two_weeks_per_hour_of_week(loaded: Store) -> None:
-    filters = Filters.build("2026-01-05", "2026-01-18", touchpoint="whatsapp")
-    result = measured_staffing(loaded, filters, min_answered=2)
+    two_weeks = {"date_from": "2026-01-05", "date_to": "2026-01-18", "touchpoint": "whatsapp"}
+    result = run(loaded, "staffing", **two_weeks, min_answered=2)
     assert result["weeks"] == 2.0 and result["offered"] == 8
     assert (result["from"], result["to"]) == ("2026-01-05T00:00:00", "2026-01-18T23:59:59.999999")
     assert len(result["rows"]) == 168 and all(r["hours"] == 2 for r in result["rows"])
@@ -336,14 +336,14 @@ def test_two_weeks_per_hour_of_week(loaded: Store) -> None:
     )
     assert empty["service_level"] is None
     # Default --min-answered 10: every hour with contacts falls back to the overall AHT.
-    assert measured_staffing(loaded, filters)["aht_fallback_hours"] == 4
+    assert run(loaded, "staffing", **two_weeks)["aht_fallback_hours"] == 4
 
 
 def test_timezone_moves_contacts_to_local_hours(loaded: Store) -> None:
     """Monday 02:00Z is Sunday 23h in São Paulo, Sunday 23:30Z is Sunday 20h there."""
     tz = "America/Sao_Paulo"
-    filters = Filters.build("2026-01-05", "2026-01-18", touchpoint="whatsapp", timezone=tz)
-    result = measured_staffing(loaded, filters, timezone=tz, min_answered=1)
+    two_weeks = {"date_from": "2026-01-05", "date_to": "2026-01-18", "touchpoint": "whatsapp"}
+    result = run(loaded, "staffing", **two_weeks, timezone=tz, min_answered=1)
     slots = by_slot(result)
     assert result["weeks"] == 2.0 and result["timezone"] == tz
     assert result["from"] == "2026-01-05T03:00:00"  # local midnight in UTC
@@ -352,8 +352,7 @@ def test_timezone_moves_contacts_to_local_hours(loaded: Store) -> None:
     assert slots[(0, 2)]["offered"] == 0
     assert slots[(0, 6)]["offered"] == 4 and slots[(0, 9)]["offered"] == 0  # 09Z = 06 local
     assert slots[(1, 11)]["offered"] == 2
-    utc = by_slot(measured_staffing(loaded, Filters.build("2026-01-05", "2026-01-18",
-                                                          touchpoint="whatsapp"), min_answered=1))  # fmt: skip
+    utc = by_slot(run(loaded, "staffing", **two_weeks, min_answered=1))
     assert utc[(0, 2)]["offered"] == 1 and utc[(6, 23)]["offered"] == 1
     assert utc[(6, 20)]["offered"] == 0
 
@@ -362,7 +361,7 @@ def test_data_span_counts_partial_weeks(loaded: Store) -> None:
     """Without --from/--to the period runs from the hour of the first contact (Mon 09:00Z,
     week 1) to the last (Sun 23:30Z, week 2): 14·24 − 9 = 327 hours, so Monday 00h–08h
     occur once and every other hour of the week twice."""
-    result = measured_staffing(loaded, Filters.build(touchpoint="whatsapp"), min_answered=1)
+    result = run(loaded, "staffing", touchpoint="whatsapp", min_answered=1)
     assert result["weeks"] == pytest.approx(327 / 168)
     slots = by_slot(result)
     assert slots[(0, 2)]["hours"] == 1 and slots[(0, 2)]["arrivals"] == 1.0
@@ -372,23 +371,23 @@ def test_data_span_counts_partial_weeks(loaded: Store) -> None:
 
 def test_channel_pools_its_touchpoints(loaded: Store) -> None:
     """--channel messaging = WhatsApp + chat (Wednesday 10h); phone is another channel."""
-    filters = Filters.build("2026-01-05", "2026-01-18", channel="messaging")
-    result = measured_staffing(loaded, filters, min_answered=1)
+    two_weeks = {"date_from": "2026-01-05", "date_to": "2026-01-18"}
+    result = run(loaded, "staffing", **two_weeks, channel="messaging", min_answered=1)
     assert result["offered"] == 9 and result["channel"] == ["messaging"]
     assert result["touchpoint"] is None
     assert by_slot(result)[(2, 10)]["arrivals"] == 0.5
-    phone = measured_staffing(loaded, Filters.build(touchpoint="phone"), min_answered=1)
+    phone = run(loaded, "staffing", touchpoint="phone", min_answered=1)
     assert phone["offered"] == 1 and phone["weeks"] == pytest.approx(1 / 168)
 
 
 def test_no_contacts(store: Store) -> None:
-    empty = measured_staffing(store, Filters.build(touchpoint="whatsapp"))
+    empty = run(store, "staffing", touchpoint="whatsapp")
     assert (empty["rows"], empty["weeks"], empty["offered"]) == ([], 0.0, 0)
-    window = measured_staffing(store, Filters.build("2026-01-05", "2026-01-11", touchpoint="chat"))
+    window = run(store, "staffing", date_from="2026-01-05", date_to="2026-01-11", touchpoint="chat")
     assert window["weeks"] == 1.0 and len(window["rows"]) == 168
     assert all(r["agents"] == 0 and r["arrivals"] == 0 for r in window["rows"])
     with pytest.raises(UsageError, match="--touchpoint/--channel"):
-        measured_staffing(store, Filters.build())
+        run(store, "staffing")
 
 
 def test_hours_of_week_across_daylight_saving() -> None:
@@ -404,51 +403,121 @@ def test_hours_of_week_across_daylight_saving() -> None:
 
 
 # -- CLI -------------------------------------------------------------------------------------
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    register(app)  # idempotent
-    app.command("noop")(lambda: None)  # keep `staffing` a named subcommand
-    return app
-
-
-def test_cli_explicit_json_and_table() -> None:
-    runner = CliRunner()
-    args = ["staffing", "--arrivals", "100", "--interval-minutes", "30", "--aht-seconds", "180",
+EXPLICIT = ["staffing", "--arrivals", "100", "--interval-minutes", "30", "--aht-seconds", "180",
             "--answer-within", "20", "--target-service-level", "0.8"]  # fmt: skip
-    result = runner.invoke(_app(), [*args, "--json"])
+
+
+def test_cli_explicit_json_and_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli([*EXPLICIT, "--json"], monkeypatch)
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body == json.loads(json.dumps(required_agents(100, 30, 180, 20, 0.8)))
     assert set(body) >= SPEC_KEYS and body["agents"] == 14
-    shown = runner.invoke(_app(), [*args, "--shrinkage", "0.3", "--lang", "pt-BR"])
+    shown = cli([*EXPLICIT, "--shrinkage", "0.3", "--lang", "pt-BR"], monkeypatch)
     assert shown.exit_code == 0, shown.output
     assert "agentes escalados" in shown.stdout and "20" in shown.stdout
+    # Shares as percentages, waits as durations, erlangs with a decimal comma.
+    assert table_cells(shown.stdout) == [
+        ["tráfego (erlangs)", "10,000"],
+        ["agentes", "14"],
+        ["agentes escalados", "20"],
+        ["nível de serviço", "88,8%"],
+        ["probabilidade de espera", "17,4%"],
+        ["ocupação", "71,4%"],
+        ["TME", "7,8 s"],
+    ]
+    assert "Dimensionamento por Erlang C: 100 contatos a cada 30 min, TMA 3 min" in shown.stdout
+    assert "meta: 80,0% atendidos em até 20 s; absenteísmo 30,0%" in shown.stdout
 
 
-def test_cli_measured(tmp_path: Path, csv_file: Callable[..., Path]) -> None:
+def test_cli_numbers_read_the_same_in_each_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 erlangs: '5,000' to a Brazilian, '5.000' to an English reader (never 5.000 in
+    pt-BR, which reads five thousand); service level as `kpis` shows it."""
+    args = ["staffing", "--arrivals", "100", "--aht-seconds", "180"]
+    body = json.loads(cli([*args, "--json"], monkeypatch).stdout)
+    assert body["traffic_erlangs"] == 5.0 and 0 < body["service_level"] < 1  # a share
+    cells = {}
+    for lang in ("en", "pt-BR"):
+        res = cli([*args, "--lang", lang], monkeypatch)
+        assert res.exit_code == 0, res.output
+        cells[lang] = dict(table_cells(res.stdout))
+    assert cells["pt-BR"]["tráfego (erlangs)"] == "5,000"
+    assert cells["en"]["traffic (erlangs)"] == "5.000"
+    assert cells["pt-BR"]["nível de serviço"] == "88,0%"
+    assert cells["en"]["service level"] == "88.0%"
+    for lang, label in (("en", "service level"), ("pt-BR", "nível de serviço")):
+        assert cells[lang][label] == fmt.value("service_level", body["service_level"], lang)
+    assert cells["en"]["ASA"] == "10 sec" and cells["pt-BR"]["TME"] == "10 s"
+
+
+def test_cli_explicit_csv_is_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    res = cli([*EXPLICIT, "--format", "csv"], monkeypatch)
+    assert res.exit_code == 0, res.output
+    (row,) = csv.DictReader(io.StringIO(res.stdout))
+    assert (row["agents"], row["scheduled_agents"]) == ("14", "14")
+    assert float(row["service_level"]) == pytest.approx(0.8883500191794669, abs=1e-15)
+
+
+MEASURED = ["staffing", "--touchpoint", "whatsapp", "--from", "2026-01-05", "--to", "2026-01-18",
+            "--timezone", "America/Sao_Paulo", "--shrinkage", "0.3"]  # fmt: skip
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, csv_file: Callable[..., Path]) -> str:
     db = str(tmp_path / "cli.duckdb")
-    with tp.open(db) as s:
+    with open_store(db) as s:
         ingest_files(s, [csv_file(LOG, COLUMNS)])
-        expected = measured_staffing(
-            s,
-            Filters.build("2026-01-05", "2026-01-18", touchpoint="whatsapp", timezone="America/Sao_Paulo"),
-            timezone="America/Sao_Paulo",
-            shrinkage=0.3,
-        )  # fmt: skip
-    runner = CliRunner()
-    args = ["staffing", "--touchpoint", "whatsapp", "--from", "2026-01-05", "--to", "2026-01-18",
-            "--timezone", "America/Sao_Paulo", "--shrinkage", "0.3", "--db", db]  # fmt: skip
-    result = runner.invoke(_app(), [*args, "--json"])
+    return db
+
+
+def test_cli_measured(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_store(cli_db, read_only=True) as s:
+        expected = run(s, "staffing", date_from="2026-01-05", date_to="2026-01-18",
+                       touchpoint="whatsapp", timezone="America/Sao_Paulo", shrinkage=0.3)  # fmt: skip
+    args = [*MEASURED, "--db", cli_db]
+    result = cli([*args, "--json"], monkeypatch)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == json.loads(json.dumps(expected))
-    table = runner.invoke(_app(), [*args, "--lang", "pt-BR"])
+    table = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert table.exit_code == 0, table.output
     assert "seg" in table.stdout and "dom" in table.stdout and "agentes-hora" in table.stdout
     # Monday 06h local, 2 per hour at the overall AHT 2200/7 s (3 answered < 10): A = 0.1746,
     # SL(1) = 1 − 0.1746·e^(−0.8254·20/314.3) = 0.834 → 1 agent, ceil(1/0.7) = 2 scheduled.
     monday = by_slot(expected)[(0, 6)]
     assert (monday["aht_source"], monday["agents"], monday["scheduled_agents"]) == ("overall", 1, 2)
+    cells = table_cells(table.stdout)
+    assert cells[0] == ["hora", "seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
+    assert cells[1 + 6][:2] == ["06:00", "2"]
+    assert cells[-1][0] == "agentes-hora"
+    assert "usam o TMA geral 5 min 14 s" in table.stdout
+    assert_fits(table.stdout)
+    en = cli(args, monkeypatch)
+    assert table_cells(en.stdout)[0] == ["hour", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert "(America/Sao_Paulo, 2 weeks measured)" in en.stdout
+    assert_fits(en.stdout)
+
+
+def test_cli_week_splits_on_a_narrow_terminal(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight columns that do not fit 40 columns are dealt into several tables, each with
+    the hours; no number is cut."""
+    res = cli([*MEASURED, "--db", cli_db, "--lang", "pt-BR"], monkeypatch, width=40)
+    assert res.exit_code == 0, res.output
+    assert_fits(res.stdout, 40)
+    headers = [row for row in table_cells(res.stdout) if row[0] == "hora"]
+    assert len(headers) > 1
+    assert [day for row in headers for day in row[1:]] == [
+        "seg", "ter", "qua", "qui", "sex", "sáb", "dom"
+    ]  # fmt: skip
+
+
+def test_cli_measured_csv_is_the_week(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = cli([*MEASURED, "--db", cli_db, "--format", "csv"], monkeypatch)
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == 168
+    monday = next(r for r in rows if (r["weekday"], r["hour"]) == ("0", "6"))
+    assert (monday["scheduled_agents"], monday["aht_source"]) == ("2", "overall")
+    assert float(monday["aht_seconds"]) == pytest.approx(OVERALL_AHT, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -464,21 +533,23 @@ def test_cli_measured(tmp_path: Path, csv_file: Callable[..., Path]) -> None:
         (["--touchpoint", "phone", "--timezone", "Mars/Base"], "unknown time zone"),
     ],
 )
-def test_cli_bad_input(args: list[str], message: str, tmp_path: Path) -> None:
+def test_cli_bad_input(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = str(tmp_path / "empty.duckdb")
-    tp.open(db).close()
-    result = CliRunner().invoke(_app(), ["staffing", *args, "--db", db])
+    open_store(db).close()
+    result = cli(["staffing", *args, "--db", db], monkeypatch)
     assert isinstance(result.exception, UsageError), result.output
     assert message in str(result.exception)
 
 
 def test_cli_exit_code_and_one_line() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "touchpoints.cli", "staffing", "--arrivals", "5", "--aht-seconds",
-         "60", "--target-service-level", "1.5"],
+    done = subprocess.run(
+        [sys.executable, "-c", "from touchpoints.cli import main; main()", "staffing",
+         "--arrivals", "5", "--aht-seconds", "60", "--target-service-level", "1.5"],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
     )  # fmt: skip
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.strip() == (
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
         "error: --target-service-level 1.5: use a share between 0 and 1 (exclusive), like 0.8"
     )

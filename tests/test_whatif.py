@@ -4,6 +4,8 @@ order-1 Markov chain. Every expectation below is the chain solved on paper.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from datetime import datetime, timedelta
@@ -12,16 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-import touchpoints as tp
-from touchpoints.analytics.whatif import reweight, whatif
-from touchpoints.commands.insights import register
+from cli_tables import assert_fits, cli, table_cells
+from conftest import run
+from touchpoints.analytics.whatif import reweight
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 Step = tuple[str, dict[str, Any]]
@@ -94,7 +95,7 @@ def test_abandonment_target_solves_the_chain_exactly(
     # t < o: each abandoned transition keeps t/o, e.g. t = 0.05: ads→abandoned 0.05,
     # ads→answered 0.95, P' = 0.95·0.5 = 0.475; t > o: answered keeps (1-t)/(1-o).
     load(store, ABANDON_PATHS)
-    r = whatif(store, touchpoint="phone", abandonment=target)
+    r = run(store, "whatif", touchpoint="phone", abandonment=target)
     assert r["touchpoint"] == "phone"
     assert r["scenario"] == {"abandonment": target}
     assert r["observed"] == {"abandonment": 0.5, "contacts": 4, "abandoned": 2}
@@ -113,7 +114,7 @@ def test_abandonment_target_solves_the_chain_exactly(
 def test_target_equal_to_observed_changes_nothing(store: Store) -> None:
     load(store, ABANDON_PATHS + CSAT_PATHS)
     for kwargs in ({"abandonment": 0.5}, {"csat": 50.0}):
-        r = whatif(store, touchpoint="phone", **kwargs)
+        r = run(store, "whatif", touchpoint="phone", **kwargs)
         assert r["conversions"]["change"] == 0
         assert r["value"]["change"] == 0
         assert r["conversion_probability"]["now"] == r["conversion_probability"]["scenario"]
@@ -123,17 +124,21 @@ def test_csat_target_moves_rated_contacts_only(store: Store) -> None:
     # CSAT 75 → unsatisfied share 0.25 = o/2: website→unsatisfied 0.2, →satisfied 0.6,
     # unrated stays 0.2. P' = 0.6 + 0.2·0.5 = 0.7, conversions 3·0.7/0.6 = 3.5.
     load(store, CSAT_PATHS)
-    r = whatif(store, touchpoint="phone", csat=75)
+    r = run(store, "whatif", touchpoint="phone", csat=75)
     assert r["observed"] == {"csat": 50.0, "answers": 4, "unsatisfied": 2}
     assert r["conversion_probability"]["now"] == pytest.approx(0.6)
     assert r["conversion_probability"]["scenario"] == pytest.approx(0.7)
-    assert r["conversions"] == {"now": 3, "scenario": 3.5, "change": 0.5}
+    assert r["conversions"] == {
+        "now": 3,
+        "scenario": pytest.approx(3.5),
+        "change": pytest.approx(0.5),
+    }
     assert r["value"]["change"] == pytest.approx(50.0)
 
 
 def test_remove_is_the_removal_effect(store: Store) -> None:
     load(store, REMOVE_PATHS)
-    ads = whatif(store, touchpoint="ads", remove=True)
+    ads = run(store, "whatif", touchpoint="ads", remove=True)
     assert ads["scenario"] == {"remove": True}
     assert ads["observed"] == {"steps": 2}
     assert ads["conversion_probability"] == {
@@ -141,7 +146,7 @@ def test_remove_is_the_removal_effect(store: Store) -> None:
         "scenario": pytest.approx(1 / 6, abs=1e-6),
     }
     assert ads["conversions"] == {"now": 1, "scenario": 0.5, "change": -0.5}
-    web = whatif(store, touchpoint="website", remove=True)
+    web = run(store, "whatif", touchpoint="website", remove=True)
     assert web["conversions"] == {"now": 1, "scenario": 0.0, "change": -1.0}
     assert web["value"] == {"now": 100.0, "scenario": 0.0, "change": -100.0}
 
@@ -204,7 +209,7 @@ def test_bad_input_is_a_usage_error(store: Store) -> None:
     load(store, ABANDON_PATHS + [([("chat", ANSWERED)], True)])
     for kwargs, message in BAD_INPUT:
         with pytest.raises(UsageError) as err:
-            whatif(store, **{"touchpoint": "phone", **kwargs})
+            run(store, "whatif", **{"touchpoint": "phone", **kwargs})
         assert str(err.value) == message
 
 
@@ -229,7 +234,7 @@ def test_a_loop_closed_by_the_scenario_never_converts(store: Store) -> None:
     # phone~answered back to itself for ever: that loop never converts, only the path
     # through ads does. start→ads 1/2 (→conversion), start→phone~answered 1/2.
     load(store, [([("phone", ANSWERED), ("phone", ABANDONED)], False), ([("ads", {})], True)])
-    r = whatif(store, touchpoint="phone", abandonment=0.0)
+    r = run(store, "whatif", touchpoint="phone", abandonment=0.0)
     assert r["conversion_probability"] == {"now": 0.5, "scenario": 0.5}
     assert r["conversions"]["change"] == 0
 
@@ -263,34 +268,84 @@ def test_lower_abandonment_never_lowers_conversions(
     flat = {x for k in kinds for x in k}
     if flat != {True, False}:  # both sub-states must exist to move mass between them
         return
-    store = tp.open(":memory:")
+    store = open_store(":memory:")
     try:
         load(store, paths)
         low, high = sorted((a, b))
-        at_low = whatif(store, touchpoint="phone", abandonment=low)["conversions"]["scenario"]
-        at_high = whatif(store, touchpoint="phone", abandonment=high)["conversions"]["scenario"]
+        at_low = run(store, "whatif", touchpoint="phone", abandonment=low)["conversions"][
+            "scenario"
+        ]
+        at_high = run(store, "whatif", touchpoint="phone", abandonment=high)["conversions"][
+            "scenario"
+        ]
         assert at_low >= at_high - 1e-9
     finally:
         store.close()
 
 
-def test_cli_prints_the_function_result(tmp_path: Path) -> None:
+def test_cli_prints_the_function_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "cli.duckdb")
-    with tp.open(db) as s:
+    with open_store(db) as s:
         load(s, ABANDON_PATHS)
-        expected = whatif(s, touchpoint="phone", abandonment=0.05)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
+        expected = run(s, "whatif", touchpoint="phone", abandonment=0.05)
     args = ["whatif", "--touchpoint", "phone", "--abandonment", "0.05", "--db", db]
-    res = runner.invoke(app, [*args, "--json"])
+    res = cli([*args, "--json"], monkeypatch)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout) == expected
-    res = runner.invoke(app, [*args, "--lang", "pt-BR"])
+    res = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert res.exit_code == 0, res.output
     assert (
         "E se o abandono em Central telefônica fosse 5,0% (hoje 50,0% de 4 contatos)?" in res.stdout
     )
-    assert "Conversões: 1,0 → 1,9 (+0,9)" in res.stdout
-    res = runner.invoke(app, ["whatif", "--touchpoint", "phone", "--db", db])
+    # now → scenario (change): conversions 1 → 1.9, revenue 100 → 190, P 0.25 → 0.475.
+    assert table_cells(res.stdout) == [
+        ["", "atual", "cenário", "variação"],
+        ["conversões", "1,0", "1,9", "+0,9"],
+        ["receita", "R$ 100,00", "R$ 190,00", "+R$ 90,00"],
+        ["P(conversão)", "25,00%", "47,50%", "+22,50 p.p."],
+    ]
+    assert "Cadeia de Markov absorvente de ordem 1 com Central telefônica" in res.stdout
+    assert_fits(res.stdout)
+    res = cli(args, monkeypatch)
+    assert res.exit_code == 0, res.output
+    assert (
+        "What if Phone call centre abandonment were 5.0% (now 50.0% of 4 contacts)?" in res.stdout
+    )
+    assert table_cells(res.stdout) == [
+        ["", "now", "scenario", "change"],
+        ["conversions", "1.0", "1.9", "+0.9"],
+        ["revenue", "R$100.00", "R$190.00", "+R$90.00"],
+        ["P(conversion)", "25.00%", "47.50%", "+22.50 pp"],
+    ]
+    assert_fits(res.stdout)
+    res = cli(["whatif", "--touchpoint", "phone", "--db", db], monkeypatch)
     assert isinstance(res.exception, UsageError)
+
+
+def test_cli_removal_in_both_languages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "remove.duckdb")
+    with open_store(db) as s:
+        load(s, REMOVE_PATHS)
+    args = ["whatif", "--touchpoint", "ads", "--remove", "--db", db]
+    pt = cli([*args, "--lang", "pt-BR"], monkeypatch)
+    assert pt.exit_code == 0, pt.output
+    assert "E se Anúncios online saísse de todas as jornadas (2 passos)?" in pt.stdout
+    assert ["conversões", "1,0", "0,5", "-0,5"] in table_cells(pt.stdout)
+    en = cli(args, monkeypatch)
+    assert "What if Online ads were removed from every journey (2 steps)?" in en.stdout
+    assert ["revenue", "R$100.00", "R$50.00", "-R$50.00"] in table_cells(en.stdout)
+
+
+def test_cli_csv_is_the_answer_in_one_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "csv.duckdb")
+    with open_store(db) as s:
+        load(s, ABANDON_PATHS)
+    args = ["whatif", "--touchpoint", "phone", "--abandonment", "0.05", "--format", "csv"]
+    res = cli([*args, "--db", db], monkeypatch)
+    assert res.exit_code == 0, res.output
+    (row,) = csv.DictReader(io.StringIO(res.stdout))
+    assert row["touchpoint"] == "phone" and float(row["scenario.abandonment"]) == 0.05
+    assert float(row["conversions.now"]) == 1
+    assert float(row["conversions.scenario"]) == pytest.approx(1.9, abs=1e-12)
+    assert float(row["value.change"]) == pytest.approx(90.0, abs=1e-9)
+    assert float(row["conversion_probability.scenario"]) == pytest.approx(0.475, abs=1e-12)

@@ -12,25 +12,39 @@ Where the work runs:
   comes back;
 - markov: states (k-tuples of consecutive touchpoints, ChannelAttribution's convention)
   and transition counts are built and grouped in the engine; Python receives the count
-  matrix and solves the absorbing chain exactly (NumPy linear algebra, no simulation);
-- shapley: cycles are grouped by their channel set (a bitmask) in the engine; Python
-  receives at most 2^n rows and computes exact Shapley values with subset-sum transforms.
+  matrix and solves the absorbing chain exactly (`touchpoints.analytics.markov`: NumPy
+  linear algebra, no simulation);
+- shapley: cycles are grouped by their channel set (bitmask words) in the engine; Python
+  receives one row per observed set and computes exact Shapley values
+  (`touchpoints.analytics.shapley`): dense subset-sum transforms for up to 20 players, the
+  subsets of each converting set beyond, so the limit is the labels of one cycle (20),
+  not the number of touchpoints (or touchpoint|phase pairs) in scope.
 
 SQL is DuckDB's dialect, carried to PostgreSQL and Spark by sqlglot.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.markov import (
+    CONVERSION,
+    DENSE_LIMIT,
+    NULL,
+    SEP,
+    START,
+    MarkovModel,
+    model_from_rows,
+    outcome_score,
+    sparse_effects,
+)
 from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
 from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.shapley import shapley_by_sets, shapley_from_sets
 from touchpoints.analytics.sql import seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
@@ -43,20 +57,16 @@ HEURISTIC_MODELS: tuple[str, ...] = ("first", "last", "linear", "position", "tim
 MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, "markov", "shapley")
 MARKOV_ORDERS: tuple[int, ...] = (1, 2, 3, 4)
 BY_KEYS: tuple[str, ...] = ("phase",)
-START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
-SEP = ">"  # joins the touchpoints of a k-tuple state, as ChannelAttribution prints them
 PHASE_SEP = "|"  # joins touchpoint and phase into one label with --by phase
-MAX_SHAPLEY_PLAYERS = 20
-# Chains with more states than this are solved with sparse products (see _sparse_effects):
-# a dense (I - Q) of 18,000 order-4 states would need 2.6 GB and minutes per solve.
-DENSE_LIMIT = 2000
-SPARSE_TOLERANCE = 1e-15
-SPARSE_MAX_ITERATIONS = 1_000_000
-MAX_MASK_BITS = 62  # a channel set travels from the engine as a BIGINT bitmask
+# Shapley: up to this many players seen, dense transforms over all 2^n sets (fast with
+# many channel sets); beyond, the subsets of each converting set (see analytics/shapley.py).
+MAX_DENSE_PLAYERS = 20
+# Labels (touchpoints, or touchpoint|phase pairs) one converting cycle may hold for exact
+# Shapley: its set's 2^20 subsets are walked.
+MAX_SHAPLEY_LABELS = 20
+MAX_MASK_BITS = 62  # a channel set travels from the engine as BIGINT bitmask words
 # --order auto: cycles whose md5 starts with one of these hex digits are held out (1/4).
 HELD_OUT_DIGITS = ("0", "1", "2", "3")
-# Pseudo-count pulling a state's held-out conversion estimate toward the overall rate.
-AUTO_PRIOR = 1.0
 
 
 # -- the steps every model reads -----------------------------------------------------------
@@ -193,69 +203,6 @@ def _heuristic(
 
 
 # -- markov --------------------------------------------------------------------------------
-@dataclass
-class MarkovModel:
-    """Transition counts of an order-k Markov chain over journey states, solved exactly.
-
-    `labels[0..2]` are start, conversion and null; the rest are transient states, each a
-    k-tuple of consecutive labels joined by ">" (a path shorter than k is one state holding
-    the whole path, as in ChannelAttribution).
-    """
-
-    order: int
-    labels: list[str]
-    counts: np.ndarray
-    channels: list[str]
-    conversions: int
-    value: float
-    _state_channels: list[frozenset[str]] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._state_channels:
-            self._state_channels = [frozenset()] * 3 + [
-                frozenset(label.split(SEP)) for label in self.labels[3:]
-            ]
-
-    def probabilities(self) -> np.ndarray:
-        """Row-stochastic matrix; conversion and null absorb, a state never left (start of
-        an empty log) goes to null."""
-        counts = self.counts.astype(float)
-        totals = counts.sum(axis=1)
-        P = np.divide(counts, totals[:, None], out=np.zeros_like(counts), where=totals[:, None] > 0)
-        P[1, :], P[2, :] = 0.0, 0.0
-        P[1, 1] = P[2, 2] = 1.0
-        for i in np.flatnonzero(totals == 0):
-            if i > 2:
-                P[i, 2] = 1.0
-        if totals[0] == 0:
-            P[0, 2] = 1.0
-        return P
-
-    def conversion_probability(
-        self, removed: frozenset[str] = frozenset(), P: np.ndarray | None = None
-    ) -> float:
-        """P(reaching conversion from start), with every state that contains a removed
-        channel turned into null: solve (I − Q) x = r on the remaining transient states."""
-        P = self.probabilities() if P is None else P
-        keep = [0] + [
-            i for i in range(3, len(self.labels)) if not (self._state_channels[i] & removed)
-        ]
-        Q = P[np.ix_(keep, keep)]
-        r = P[keep, 1]
-        x = np.linalg.solve(np.eye(len(keep)) - Q, r)
-        return float(x[0])
-
-    def removal_effects(self) -> dict[str, float]:
-        """1 − P(conversion without c) / P(conversion), per channel (0 when nothing converts)."""
-        P = self.probabilities()
-        base = self.conversion_probability(P=P)
-        if base <= 0:
-            return {c: 0.0 for c in self.channels}
-        return {
-            c: 1.0 - self.conversion_probability(frozenset({c}), P) / base for c in self.channels
-        }
-
-
 def _fold_sql() -> str:
     digits = ", ".join(f"'{d}'" for d in HELD_OUT_DIGITS)  # constants of this module
     return f"CASE WHEN substr(md5(cycle_id), 1, 1) IN ({digits}) THEN 1 ELSE 0 END"
@@ -304,21 +251,6 @@ def transitions_sql(
     SELECT src, dst, count(*) AS n, sum(value) AS value{by} FROM x GROUP BY src, dst{by}"""
 
 
-def _model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
-    states = sorted({r[k] for r in rows for k in ("src", "dst")} - {START, CONVERSION, NULL})
-    labels = [START, CONVERSION, NULL, *states]
-    index = {label: i for i, label in enumerate(labels)}
-    counts = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    conversions, value = 0, 0.0
-    for r in rows:
-        counts[index[r["src"]], index[r["dst"]]] += int(r["n"])
-        if r["dst"] == CONVERSION:
-            conversions += int(r["n"])
-            value += float(r["value"] or 0)
-    channels = sorted({c for s in states for c in s.split(SEP)})
-    return MarkovModel(order, labels, counts, channels, conversions, value)
-
-
 def fit_markov(
     store: Store,
     scope: Scope,
@@ -332,32 +264,7 @@ def fit_markov(
     if order not in MARKOV_ORDERS:
         raise UsageError(f"--order {str(order)!r}: use 1, 2, 3, 4 or auto")
     values = {**scope.params(), **(params or {})}
-    return _model_from_rows(order, store.query(transitions_sql(scope, order, label_sql), values))
-
-
-def _outcome_score(
-    train_rows: list[dict[str, Any]], test_rows: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Mean held-out log-likelihood of each cycle's outcome (conversion or null) given the
-    state it ends in, the estimate smoothed toward the training conversion rate."""
-    conv: dict[str, float] = {}
-    null: dict[str, float] = {}
-    for r in train_rows:
-        if r["dst"] in (CONVERSION, NULL):
-            side = conv if r["dst"] == CONVERSION else null
-            side[r["src"]] = side.get(r["src"], 0.0) + int(r["n"])
-    c_all, z_all = sum(conv.values()), sum(null.values())
-    p0 = (c_all + 1.0) / (c_all + z_all + 2.0)
-    total, cycles = 0.0, 0
-    for r in test_rows:
-        if r["dst"] not in (CONVERSION, NULL):
-            continue
-        c, z = conv.get(r["src"], 0.0), null.get(r["src"], 0.0)
-        p = (c + AUTO_PRIOR * p0) / (c + z + AUTO_PRIOR)
-        k = int(r["n"])
-        total += k * math.log(p if r["dst"] == CONVERSION else 1.0 - p)
-        cycles += k
-    return {"log_likelihood": total / cycles if cycles else None, "held_out_cycles": cycles}
+    return model_from_rows(order, store.query(transitions_sql(scope, order, label_sql), values))
 
 
 def choose_order(
@@ -369,51 +276,11 @@ def choose_order(
     for order in MARKOV_ORDERS:
         rows = store.query(transitions_sql(scope, order, label_sql, folds=True), scope.params())
         train = [r for r in rows if int(r["fold"]) == 0]
-        score = _outcome_score(train, [r for r in rows if int(r["fold"]) == 1])
+        score = outcome_score(train, [r for r in rows if int(r["fold"]) == 1])
         scores.append({"order": order, **score})
     valid = [s for s in scores if s["log_likelihood"] is not None]
     best = max(valid, key=lambda s: (s["log_likelihood"], -s["order"]))["order"] if valid else 1
     return best, scores
-
-
-def _sparse_effects(
-    rows: list[dict[str, Any]],
-) -> tuple[dict[str, float], float, list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Removal effects of a chain too large for dense algebra (order 3-4 over many
-    touchpoints), from the transition list: x = Q x + r iterated with sparse products until
-    no probability moves by more than 1e-15 (Q's spectral radius is below 1 because every
-    path is absorbed; no sampling, so the result is deterministic and exact to rounding)."""
-    # Sorted, so the sums run in the same order whatever order the engine returned rows in.
-    rows = sorted(rows, key=lambda r: (r["src"], r["dst"]))
-    states = sorted({r[k] for r in rows for k in ("src", "dst")} - {START, CONVERSION, NULL})
-    labels = [START, CONVERSION, NULL, *states]
-    index = {label: i for i, label in enumerate(labels)}
-    src = np.array([index[r["src"]] for r in rows], dtype=np.int64)
-    dst = np.array([index[r["dst"]] for r in rows], dtype=np.int64)
-    count = np.array([float(r["n"]) for r in rows])
-    out = np.bincount(src, weights=count, minlength=len(labels))
-    prob = count / out[src]
-    channels = sorted({c for st in states for c in st.split(SEP)})
-    members = {c: np.zeros(len(labels), dtype=bool) for c in channels}
-    for i, st in enumerate(labels[3:], start=3):
-        for c in set(st.split(SEP)):
-            members[c][i] = True
-
-    def reach(removed: np.ndarray) -> float:
-        x = np.zeros(len(labels))
-        x[1] = 1.0
-        for _ in range(SPARSE_MAX_ITERATIONS):
-            y = np.bincount(src, weights=prob * x[dst], minlength=len(labels))
-            y[1], y[2] = 1.0, 0.0
-            y[removed] = 0.0
-            if np.max(np.abs(y - x)) <= SPARSE_TOLERANCE:
-                return float(y[0])
-            x = y
-        return float(x[0])
-
-    base = reach(np.zeros(len(labels), dtype=bool))
-    effects = {c: (1.0 - reach(members[c]) / base if base > 0 else 0.0) for c in channels}
-    return effects, base, labels, src, dst, count, prob
 
 
 def _markov(
@@ -434,7 +301,7 @@ def _markov(
     value = sum(float(r["value"] or 0) for r in transitions if r["dst"] == CONVERSION)
     states = {r[k] for r in transitions for k in ("src", "dst")}
     if len(states) <= DENSE_LIMIT:
-        model = _model_from_rows(int(order), transitions)
+        model = model_from_rows(int(order), transitions)
         effects = model.removal_effects()
         P = model.probabilities()
         matrix = [
@@ -443,7 +310,7 @@ def _markov(
         ]
         probability = model.conversion_probability(P=P)
     else:
-        effects, probability, labels, src, dst, count, prob = _sparse_effects(transitions)
+        effects, probability, labels, src, dst, count, prob = sparse_effects(transitions)
         matrix = [
             (labels[a], labels[b], int(c), float(p))
             for a, b, c, p in sorted(zip(src, dst, count, prob, strict=True))
@@ -476,69 +343,12 @@ def _split_label(label: str, by: str | None) -> dict[str, str]:
 
 
 # -- shapley -------------------------------------------------------------------------------
-def _zeta_subsets(a: np.ndarray, n: int) -> np.ndarray:
-    """out[S] = Σ_{T ⊆ S} a[T] (subset-sum transform, n·2^n additions)."""
-    a = a.copy()
-    for i in range(n):
-        v = a.reshape(-1, 2, 1 << i)
-        v[:, 1, :] += v[:, 0, :]
-    return a
-
-
-def _zeta_supersets(a: np.ndarray, n: int) -> np.ndarray:
-    """out[T] = Σ_{S ⊇ T} a[S]."""
-    a = a.copy()
-    for i in range(n):
-        v = a.reshape(-1, 2, 1 << i)
-        v[:, 0, :] += v[:, 1, :]
-    return a
-
-
-def shapley_from_sets(
-    n: int, masks: np.ndarray, cycles: np.ndarray, conversions: np.ndarray, value: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Shapley credit per player (conversions, value) from per-channel-set counts.
-
-    r(T) = conversions(T) / cycles(T) is the conversion rate of cycles whose channel set is
-    exactly T, and v(S) = Σ_{T ⊆ S} r(T). The Shapley value of player j in the game
-    restricted to a converting set S is φ_j(S) = Σ_{T ⊆ S, j ∈ T} r(T)/|T| (r are the
-    game's Harsanyi dividends), and Σ_j φ_j(S) = v(S); each converting set's conversions
-    (and value) are split in proportion φ_j(S)/v(S). Summed over sets:
-    credit_j = Σ_{T ∋ j} r(T)/|T| · W(T), W(T) = Σ_{S ⊇ T} conversions(S)/v(S).
-    """
-    size = 1 << n
-    rate = np.zeros(size)
-    conv = np.zeros(size)
-    val = np.zeros(size)
-    rate[masks] = np.where(cycles > 0, conversions / np.maximum(cycles, 1), 0.0)
-    conv[masks] = conversions
-    val[masks] = value
-    v = _zeta_subsets(rate, n)
-    bits = np.arange(size, dtype=np.int64)
-    popcount = np.zeros(size, dtype=np.int64)
-    for i in range(n):
-        popcount += (bits >> i) & 1
-    dividend = np.divide(rate, popcount, out=np.zeros(size), where=popcount > 0)
-    converting = conv > 0
-    w_conv = np.divide(conv, v, out=np.zeros(size), where=converting)
-    w_val = np.divide(val, v, out=np.zeros(size), where=converting)
-    W_conv = _zeta_supersets(w_conv, n) * dividend
-    W_val = _zeta_supersets(w_val, n) * dividend
-    credit_conv = np.empty(n)
-    credit_val = np.empty(n)
-    for j in range(n):
-        member = ((bits >> j) & 1).astype(bool)
-        credit_conv[j] = W_conv[member].sum()
-        credit_val[j] = W_val[member].sum()
-    return credit_conv, credit_val
-
-
 def _candidate_players(
     store: Store, paths: str, params: dict[str, Any], by: str | None
 ) -> list[str]:
     """Every label a step can carry: the catalog's touchpoints (× phases with --by phase),
-    known without reading the events; or, for a catalog too large for a 63-bit mask, the
-    distinct labels in scope (one more pass)."""
+    known without reading the events; or, for a catalog too large for one 62-bit mask
+    word, the distinct labels in scope (one more pass, fewer mask words)."""
     ids = sorted(t.id for t in store.catalog().touchpoints)
     labels = ids if by is None else [f"{t}{PHASE_SEP}{p}" for t in ids for p in PHASES]
     if len(labels) <= MAX_MASK_BITS:
@@ -547,49 +357,79 @@ def _candidate_players(
     return [r["label"] for r in rows]
 
 
-def _shapley(
-    store: Store, scope: Scope, by: str | None
-) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
-    paths = path_sql(scope, _label_for(by), revenue="last")
-    candidates = _candidate_players(store, paths, scope.params(), by)
-    if len(candidates) > MAX_MASK_BITS:
-        raise UsageError(
-            f"--model shapley: {len(candidates)} touchpoints in scope, exact Shapley supports "
-            f"at most {MAX_SHAPLEY_PLAYERS}; narrow it with --touchpoint, --channel or --phase"
+def channel_sets_sql(paths: str, players: int) -> str:
+    """Cycles grouped by their set of labels: (mask0, mask1, ..., cycles, conversions,
+    value). The set travels as BIGINT words of 62 bits each (word w, bit i = player
+    62·w + i, bound as `$player_<k>`), so any number of players fits."""
+    words = []
+    for w in range(0, players, MAX_MASK_BITS):
+        bits = " ".join(
+            f"WHEN $player_{k} THEN {1 << (k - w)}"
+            for k in range(w, min(w + MAX_MASK_BITS, players))
         )
-    bit = " ".join(f"WHEN $player_{i} THEN {1 << i}" for i in range(len(candidates)))
-    players = {f"player_{i}": p for i, p in enumerate(candidates)}
-    sql = f"""SELECT mask, count(*) AS cycles, sum(converts) AS conversions,
+        words.append(
+            f"coalesce(sum(DISTINCT CASE label {bits} END), 0) AS mask{w // MAX_MASK_BITS}"
+        )
+    names = ", ".join(f"mask{i}" for i in range(len(words)))
+    return f"""SELECT {names}, count(*) AS cycles, sum(converts) AS conversions,
         sum(CAST(cycle_value AS DECIMAL(38, 6)) * converts) AS value
       FROM (
         SELECT cycle_id, max(converts) AS converts, sum(cycle_value) AS cycle_value,
-          sum(DISTINCT CASE label {bit} END) AS mask
+          {", ".join(words)}
         FROM ({paths}) p GROUP BY cycle_id
-      ) c GROUP BY mask"""
-    rows = store.query(sql, {**scope.params(), **players})
-    wide = np.array([int(r["mask"]) for r in rows], dtype=np.int64)
-    seen = [i for i in range(len(candidates)) if any((wide >> i) & 1)]
-    n = len(seen)
-    if n > MAX_SHAPLEY_PLAYERS:
+      ) c GROUP BY {names}"""
+
+
+def _check_cycle_sizes(masks: list[int], conversions: list[float], by: str | None) -> None:
+    """Exact Shapley walks the subsets of each converting cycle's set: refuse, in words,
+    sets too large for that (more than 2^20 subsets each)."""
+    over = [m.bit_count() for m, k in zip(masks, conversions, strict=True) if k > 0]
+    over = [size for size in over if size > MAX_SHAPLEY_LABELS]
+    if over:
+        what = "touchpoint-phase pairs" if by == "phase" else "touchpoints"
+        sets = "1 channel set is" if len(over) == 1 else f"{len(over)} channel sets are"
         raise UsageError(
-            f"--model shapley: {n} touchpoints in scope, exact Shapley supports at most "
-            f"{MAX_SHAPLEY_PLAYERS}; narrow it with --touchpoint, --channel or --phase"
+            f"--model shapley: a converting journey cycle holds {max(over)} {what}; exact "
+            f"Shapley supports at most {MAX_SHAPLEY_LABELS} per cycle ({sets} over); narrow "
+            "it with --touchpoint, --channel, --phase, --from/--to or a shorter --gap"
         )
-    if n == 0:
+
+
+def _shapley(
+    store: Store, scope: Scope, by: str | None
+) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
+    """Exact Shapley credit per label from one engine row per observed channel set: dense
+    transforms while the players seen are few, the per-set sums beyond (same numbers)."""
+    paths = path_sql(scope, _label_for(by), revenue="last")
+    candidates = _candidate_players(store, paths, scope.params(), by)
+    players = {f"player_{i}": p for i, p in enumerate(candidates)}
+    rows = store.query(channel_sets_sql(paths, len(candidates)), {**scope.params(), **players})
+    words = (len(candidates) + MAX_MASK_BITS - 1) // MAX_MASK_BITS
+    wide = [sum(int(r[f"mask{w}"] or 0) << (MAX_MASK_BITS * w) for w in range(words)) for r in rows]
+    counts = [float(r["cycles"]) for r in rows]
+    conv = [float(r["conversions"] or 0) for r in rows]
+    val = [float(r["value"] or 0) for r in rows]
+    _check_cycle_sizes(wide, conv, by)
+    union = 0
+    for m in wide:
+        union |= m
+    seen = [i for i in range(len(candidates)) if union >> i & 1]
+    if not seen:
         return [], 0.0, 0.0, {}
-    # Renumber the bits of the players actually seen: 2^n, not 2^(catalog size), sets.
-    masks = np.zeros(len(rows), dtype=np.int64)
-    for j, i in enumerate(seen):
-        masks |= ((wide >> i) & 1) << j
-    counts = np.array([float(r["cycles"]) for r in rows])
-    conv = np.array([float(r["conversions"] or 0) for r in rows])
-    val = np.array([float(r["value"] or 0) for r in rows])
-    credit_conv, credit_val = shapley_from_sets(n, masks, counts, conv, val)
+    if len(seen) <= MAX_DENSE_PLAYERS:
+        # Renumber the bits of the players actually seen: 2^n, not 2^(catalog size), sets.
+        local = np.array(
+            [sum(1 << j for j, i in enumerate(seen) if m >> i & 1) for m in wide], dtype=np.int64
+        )
+        dense = shapley_from_sets(len(seen), local, np.array(counts), np.array(conv), np.array(val))
+        credit = {i: (float(c), float(v)) for i, c, v in zip(seen, *dense, strict=True)}
+    else:
+        credit = shapley_by_sets(wide, counts, conv, val)
     out = [
-        {**_split_label(candidates[i], by), "conversions": float(c), "value": float(v)}
-        for i, c, v in zip(seen, credit_conv, credit_val, strict=True)
+        {**_split_label(candidates[i], by), "conversions": c, "value": v}
+        for i, (c, v) in credit.items()
     ]
-    return out, float(conv.sum()), float(val.sum()), {"channel_sets": len(rows)}
+    return out, float(sum(conv)), float(sum(val)), {"channel_sets": len(rows)}
 
 
 # -- entry point ---------------------------------------------------------------------------

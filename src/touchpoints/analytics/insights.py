@@ -237,7 +237,7 @@ def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, 
     if lang not in ("en", "pt-BR"):
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
     if not math.isfinite(float(answer_within)) or answer_within < 0:
-        raise UsageError(f"--answer-within {answer_within!r}: use a number of seconds >= 0")
+        raise UsageError(f"--answer-within {answer_within:g}: use a number of seconds >= 0")
     if min_answers < 1:
         raise UsageError(f"--min-answers {min_answers!r}: use a whole number >= 1")
     catalog = store.catalog()

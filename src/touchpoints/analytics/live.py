@@ -26,6 +26,7 @@ from touchpoints.analytics.registry import Analysis, Options, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 from touchpoints.core.errors import UsageError
+from touchpoints.core.time import parse_when
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -76,6 +77,11 @@ def alerts_for(
 class LiveOptions(Options):
     window: int = Field(60, description="Minutes of the window, up to now (1 to 1440).")
     answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+    at: str | None = Field(
+        None,
+        description="The moment to look from instead of now (ISO time; naive = UTC): "
+        "replays the queue as it stood then.",
+    )
 
 
 def live_snapshot(
@@ -83,11 +89,14 @@ def live_snapshot(
 ) -> dict[str, Any]:
     """The queue now and over the last minutes: waiting contacts and the longest wait,
     answered and abandoned, TME, service level, agents, and alerts against the catalog's
-    targets (the Live page, also `touchpoints live`)."""
+    targets (the Live page, also `touchpoints live`).
+
+    The window ends at `now` (a caller's clock), else at the `at` option, else now.
+    """
     window_minutes = options.window
     if not 1 <= int(window_minutes) <= 24 * 60:
         raise UsageError(f"--window {window_minutes!r}: use 1 to 1440 minutes")
-    stop = _naive_utc(now)
+    stop = _naive_utc(now if now is not None else parse_when(options.at, "--at"))
     start = stop - timedelta(minutes=int(window_minutes))
     scope = scope.replace(date_from=start, date_to=stop)
     params = {**scope.params(), "queued": QUEUED}

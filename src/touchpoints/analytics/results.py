@@ -46,7 +46,11 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def table_rows(data: Mapping[str, Any], table: str) -> list[dict[str, Any]]:
     """The main table of a result as flat rows. A mapping (`{"phone": 12}`) becomes
-    key/value rows; a list of objects is flattened; anything else is one `value` column."""
+    key/value rows; a list of objects is flattened; anything else is one `value` column.
+    A result without a table (`table` empty, or its key absent: one what-if scenario, one
+    staffing interval) is one row, the object itself flattened."""
+    if not table or table not in data:
+        return [_flat(data)] if data else []
     items = data.get(table, [])
     if isinstance(items, Mapping):
         return [{"key": k, **(_flat(v) if isinstance(v, Mapping) else {"value": v})}

@@ -144,11 +144,11 @@ def _check(touchpoint: str, abandonment: float | None, csat: float | None, remov
         )
     if abandonment is not None and not (math.isfinite(abandonment) and 0.0 <= abandonment <= 1.0):
         raise UsageError(
-            f"--abandonment {abandonment!r}: use a share between 0 and 1 (0.05 = 5 % abandoned)"
+            f"--abandonment {abandonment:g}: use a share between 0 and 1 (0.05 = 5 % abandoned)"
         )
     if csat is not None and not (math.isfinite(csat) and 0.0 <= csat <= 100.0):
         raise UsageError(
-            f"--csat {csat!r}: use a CSAT score between 0 and 100 (85 = 85 % of answers are 4 or 5)"
+            f"--csat {csat:g}: use a CSAT score between 0 and 100 (85 = 85 % of answers are 4 or 5)"
         )
     if not touchpoint:
         raise UsageError("whatif needs --touchpoint ID")
@@ -297,6 +297,6 @@ register(
         result=WhatifResult,
         # --touchpoint names the touchpoint to change, not a filter.
         scope=tuple(f for f in JOURNEY_SCOPE if f != "touchpoint"),
-        table="conversions",
+        table="",  # one scenario: the whole answer is one row (CSV, to_pandas)
     )
 )
