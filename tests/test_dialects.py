@@ -90,6 +90,7 @@ def _readable(translated: str) -> str:
     assert "\n" not in translated
     for word in BREAKS:
         translated = translated.replace(word, "\n " + word.lstrip())
+    translated = re.sub(r"(EXTRACT\(\w+)\n FROM ", r"\1 FROM ", translated)
     return re.sub(r"( AS \w+), ", r"\1,\n  ", translated)
 
 
