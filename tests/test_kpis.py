@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -825,6 +826,19 @@ def test_cli_from_to_follow_the_timezone(periodic: Store) -> None:
 def test_from_to_with_a_grouping(periodic: Store) -> None:
     result = kpis(periodic, by="day", date_from="2026-01-05", date_to="2026-02-01")
     assert _events(result) == [("2026-01-05", 1), ("2026-01-10", 1), ("2026-02-01", 1)]
+
+
+def test_python_values_read_like_the_cli_options(periodic: Store) -> None:
+    """From Python, dates may be `date`/`datetime` objects and windows plain seconds, as
+    `--from 2026-01-05` and `--during 3600` read on the command line."""
+    as_text = kpis(periodic, date_from="2026-01-05", date_to="2026-01-10")
+    assert kpis(periodic, date_from=date(2026, 1, 5), date_to=date(2026, 1, 10)) == as_text
+    assert only(as_text)["events"] == 2  # t6, t2
+    noon = datetime(2026, 1, 10, 12, 0)  # naive: read in the scope's zone, like the CLI
+    assert only(kpis(periodic, date_to=noon))["events"] == 3  # t1, t6, t2
+    assert kpis(periodic, by="phase", during=3600, after=0.5) == kpis(
+        periodic, by="phase", during="1h", after="0.5"
+    )
 
 
 BAD_OPTIONS: list[tuple[Callable[[Store], Any], str]] = [
