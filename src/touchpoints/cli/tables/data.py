@@ -60,6 +60,9 @@ def catalog_table(catalog: Catalog, lang: str, width: int = 100) -> Group:
 
 
 def _entries(entries: list[Touchpoint], keys: tuple[str, ...], title: str, lang: str) -> Table:
+    """One entry per row: id, name and `keys`. Each column is at least as wide as its
+    longest word, so a narrow terminal wraps names between words, not inside one."""
+
     def text(tp: Touchpoint, key: str) -> str:
         if key == "kind":
             return t(lang, "common." + tp.kind)
