@@ -46,9 +46,11 @@ test: install browser
 test-spark: install
 	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -m spark
 
+# Style, formatting, and the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports --no-cache
 
 # Every benchmark against its peer; each replaces its own section of bench/RESULTS.md.
 bench: install

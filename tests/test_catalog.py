@@ -431,3 +431,61 @@ def test_cli_catalog_load_then_show(tmp_path: Path) -> None:
             {"id": "back_office", "name_pt": "Back office", "visibility": "company"},
             {"id": "kiosk", "name_pt": "Totem de autoatendimento", "visibility": "both"},
         ]
+
+
+CATALOG_TABLES = {
+    "en": {
+        "titles": ("Touchpoints", "Targets", "Blueprint lanes"),
+        "headers": ("id", "name", "kind", "channel", "phase", "owner"),
+        # phone: ASA 60 s, service level 0.8, abandonment 0.05, CSAT 85
+        "phone": ("phone", "1 min", "80.0%", "5.0%", "85.0"),
+        "words": ("Phone call centre", "before, during, after", "company only", "customer only"),
+    },
+    "pt-BR": {
+        "titles": ("Pontos de contato", "Metas", "Raias do blueprint"),
+        "headers": ("id", "nome", "tipo", "canal", "fase", "responsável"),
+        "phone": ("phone", "1 min", "80,0%", "5,0%", "85,0"),
+        "words": ("Central telefônica", "antes, durante, depois", "só a empresa", "só o cliente"),
+    },
+}
+
+
+@pytest.mark.parametrize("lang", sorted(CATALOG_TABLES))
+def test_cli_show_default_catalog_tables(lang: str) -> None:
+    """Touchpoints, their targets as numbers (formatted like the metrics), then the
+    blueprint lanes; headers in the reader's language; 100 columns are enough."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINTS_")}
+    proc = subprocess.run(
+        [TOUCHPOINTS_BIN, "catalog", "show", DEFAULT_FILE, "--lang", lang],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "100"},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    want = CATALOG_TABLES[lang]
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    starts = [next(i for i, line in enumerate(lines) if line.startswith(t)) for t in want["titles"]]
+    assert starts == sorted(starts)
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")] == list(want["headers"])
+    phone = next(line for line in lines[starts[1] :] if line.startswith("│ phone "))
+    assert tuple(c.strip() for c in phone.strip("│").split("│")) == want["phone"]
+    cells = {cell for row in table_rows(lines) for cell in row}
+    for words in want["words"]:
+        assert words in cells, words
+
+
+def table_rows(lines: list[str]) -> list[list[str]]:
+    """Rows of Rich tables, a wrapped cell joined back into one text."""
+    rows: list[list[str]] = []
+    for line in lines:
+        if not line.startswith("│"):
+            continue
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if cells[0] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+    return rows

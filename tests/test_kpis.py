@@ -1,16 +1,20 @@
 """KPIs (SPEC §4, §5 `kpis`) on small hand-computed fixtures, on every engine.
 
-Every expected number carries its arithmetic in a comment. Rates are compared to 1e-4
-(the implementation rounds them to 4-6 digits); `None` means the JSON `null`.
+Every expected number carries its arithmetic in a comment. JSON carries full precision, so
+numbers are compared exactly up to float arithmetic (`pytest.approx`'s relative 1e-6);
+`None` means the JSON `null`. Analyses run through the registry, as every interface runs
+them (`run(store, "kpis", by=..., touchpoint=...)`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from touchpoints.analytics.base import Filters, PhaseOptions
-from touchpoints.analytics.kpis import KPI_KEYS, kpis
+from conftest import run
+from touchpoints.analytics.kpis import KPI_KEYS
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
@@ -28,6 +32,11 @@ COUNTS = ("events", "customers", "offered", "answered", "abandoned", "conversion
 
 
 # -- helpers -----------------------------------------------------------------------------
+def kpis(store: Store, **options: Any) -> dict[str, Any]:
+    """`touchpoints kpis --json` with these options (named like the Options fields)."""
+    return run(store, "kpis", **options)
+
+
 def ev(event_id: str, customer: str, touchpoint: str, ts: str, **extra: Any) -> dict[str, Any]:
     return {
         "event_id": event_id,
@@ -64,7 +73,7 @@ def expect(events: int, customers: int, **kw: Any) -> dict[str, Any]:
 
 
 def assert_row(actual: dict[str, Any], expected: dict[str, Any], full: bool = True) -> None:
-    """Compare key by key: counts exactly (and as ints), numbers to 1e-4, null as null."""
+    """Compare key by key: counts exactly (and as ints), numbers at full precision, null as null."""
     if full:
         assert set(actual) == {"group", *KPI_KEYS}
     for key, want in expected.items():
@@ -75,7 +84,7 @@ def assert_row(actual: dict[str, Any], expected: dict[str, Any], full: bool = Tr
             assert type(got) is int and got == want, f"{key}: expected {want}, got {got!r}"
         else:
             assert got is not None, f"{key}: expected {want}, got null"
-            assert got == pytest.approx(want, abs=1e-4), f"{key}: expected {want}, got {got!r}"
+            assert got == pytest.approx(want), f"{key}: expected {want}, got {got!r}"
 
 
 def groups(result: dict[str, Any]) -> dict[Any, dict[str, Any]]:
@@ -173,6 +182,10 @@ SERVICE = [
     ev("x1", "c2", "pos_display", _t(190)),
 ]
 
+# 6 NPS answers, p = 1/2 promoters, d = 1/3 detractors: 196 * sqrt((p + d - (p - d)^2) / n)
+# = 196 * sqrt((0.833333 - 0.027778) / 6) = 196 * 0.366414 = 71.8172...
+MARGIN_ALL = 196 * math.sqrt((1 / 2 + 1 / 3 - (1 / 2 - 1 / 3) ** 2) / 6)
+
 # Every key over the whole fixture (no grouping).
 ALL = expect(
     20,
@@ -188,7 +201,7 @@ ALL = expect(
     csat=75.0,  # answers 5, 3, 4, 5 -> 3 of 4 are 4-5 -> 100 * 0.75
     # 6 answers (10, 9, 7, 3, 0, 10): 3 promoters, 2 detractors -> 100*(3/6 - 2/6) = 16.6667
     nps=100 / 6,
-    nps_margin=71.8172,  # p=.5 d=1/3: (p+d-(p-d)^2)/n = (0.833333-0.027778)/6 = 0.134259; sqrt=0.366414; *196
+    nps_margin=MARGIN_ALL,
     ces=10 / 3,  # (2 + 5 + 3) / 3 = 3.3333
     conversions=3,  # s1, s2, s3
     revenue=150.5,  # 100.5 + 50 (s3 has no value)
@@ -298,7 +311,7 @@ def test_by_channel(service: Store) -> None:
             csat=100.0,
             ces=10 / 3,
             nps=100 / 6,  # 3 promoters, 2 detractors of 6
-            nps_margin=71.8172,  # as ALL
+            nps_margin=MARGIN_ALL,  # as ALL
         ),
     )
     # store + pos_display rows; customers c1, c2; 100.5 + 50
@@ -337,7 +350,7 @@ def test_by_kind(service: Store) -> None:
             4,  # nps_survey 5 + email 1 + website 1
             csat=100.0,
             nps=100 / 6,
-            nps_margin=71.8172,
+            nps_margin=MARGIN_ALL,
             ces=10 / 3,
             conversions=1,
             revenue=0.0,
@@ -446,9 +459,8 @@ ANSWER_WITHIN = [
 
 
 def test_answer_within(service: Store) -> None:
-    phone = Filters.build(touchpoint="phone")
     for answer_within, within in ANSWER_WITHIN:
-        row = only(kpis(service, filters=phone, answer_within=answer_within))
+        row = only(kpis(service, touchpoint="phone", answer_within=answer_within))
         assert row["service_level"] == pytest.approx(within / 5), answer_within
         assert (row["offered"], row["answered"]) == (5, 3), answer_within  # T changes nothing else
         assert row["tme_seconds"] == pytest.approx(20.0)
@@ -465,9 +477,7 @@ SHORT_ABANDON = [  # (S, offered, abandoned) over the phone rows
 
 def test_short_abandon(service: Store) -> None:
     for short_abandon, offered, abandoned in SHORT_ABANDON:
-        row = only(
-            kpis(service, filters=Filters.build(touchpoint="phone"), short_abandon=short_abandon)
-        )
+        row = only(kpis(service, touchpoint="phone", short_abandon=short_abandon))
         assert_row(
             row,
             {
@@ -482,49 +492,45 @@ def test_short_abandon(service: Store) -> None:
             full=False,
         )
     # Together with T: S = 5 and T = 30 -> (p1, p2, p5) / 4 offered.
-    row = only(
-        kpis(service, filters=Filters.build(touchpoint="phone"), short_abandon=5, answer_within=30)
-    )
+    row = only(kpis(service, touchpoint="phone", short_abandon=5, answer_within=30))
     assert row["service_level"] == pytest.approx(0.75)
 
 
 def test_filters(service: Store) -> None:
     # A filter gives the same numbers as the group of the same name.
-    assert_row(only(kpis(service, filters=Filters.build(touchpoint="phone"))), PHONE)
-    assert_row(only(kpis(service, filters=Filters.build(touchpoint="nps_survey"))), NPS_SURVEY)
+    assert_row(only(kpis(service, touchpoint="phone")), PHONE)
+    assert_row(only(kpis(service, touchpoint="nps_survey")), NPS_SURVEY)
     by_channel = groups(kpis(service, by="channel"))["messaging"]
-    assert only(kpis(service, filters=Filters.build(channel="messaging"))) == {
+    assert only(kpis(service, channel="messaging")) == {
         **by_channel,
         "group": "all",
     }
     by_segment = groups(kpis(service, by="segment"))["gold"]
-    assert only(kpis(service, filters=Filters.build(segment="gold"))) == {
+    assert only(kpis(service, segment="gold")) == {
         **by_segment,
         "group": "all",
     }
     # Several values, as a list or comma-separated.
     # phone 5 + chat 2
-    assert only(kpis(service, filters=Filters.build(touchpoint=["phone", "chat"])))["events"] == 7
-    assert only(kpis(service, filters=Filters.build(touchpoint="phone,chat")))["events"] == 7
-    assert only(kpis(service, filters=Filters.build(kind="static")))["events"] == 1  # pos_display
-    assert only(kpis(service, filters=Filters.build(agent="ann")))["events"] == 2  # p1, p2
+    assert only(kpis(service, touchpoint=["phone", "chat"]))["events"] == 7
+    assert only(kpis(service, touchpoint="phone,chat"))["events"] == 7
+    assert only(kpis(service, kind="static"))["events"] == 1  # pos_display
+    assert only(kpis(service, agent="ann"))["events"] == 2  # p1, p2
     # Filters combine with AND: gold rows at the phone answered by ann.
-    row = only(
-        kpis(service, filters=Filters.build(segment="gold", agent="ann", touchpoint="phone"))
-    )
+    row = only(kpis(service, segment="gold", agent="ann", touchpoint="phone"))
     assert (row["events"], row["answered"]) == (2, 2)
     # Filters and grouping together: messaging channel by touchpoint.
-    rows = groups(kpis(service, by="touchpoint", filters=Filters.build(channel="messaging")))
+    rows = groups(kpis(service, by="touchpoint", channel="messaging"))
     assert set(rows) == {"chat", "whatsapp"}
     assert_row(rows["chat"], CHAT)
 
 
 def test_nothing_to_average_is_null_never_zero(service: Store) -> None:
     # A filter that matches no row still answers one "all" row: counts 0, every mean null.
-    row = only(kpis(service, filters=Filters.build(segment="nobody")))
+    row = only(kpis(service, segment="nobody"))
     assert_row(row, expect(0, 0))
     # Grouped, no rows means no groups.
-    assert kpis(service, by="touchpoint", filters=Filters.build(segment="nobody")) == {"rows": []}
+    assert kpis(service, by="touchpoint", segment="nobody") == {"rows": []}
 
 
 def test_empty_store(store: Store) -> None:
@@ -613,43 +619,35 @@ def test_by_phase_derived(phased: Store) -> None:
 
 
 def test_phase_windows_options(phased: Store) -> None:
-    rows = groups(
-        kpis(phased, by="phase", phase_options=PhaseOptions.build(during="3h", after="10d"))
-    )
+    rows = groups(kpis(phased, by="phase", during="3h", after="10d"))
     # during 3h: a0 (1h00m01s) and a1 (2h) join a2, a3, a4, b1
     assert rows["during"]["events"] == 6
     # after 10d: a5 (14 d) and a6 (~90 d) fall back to before, with a7 and a8
     assert rows["before"]["events"] == 4
     assert rows["after"]["events"] == 1  # b2 only (own phase)
     # Plain seconds work too: 1 s before is no window at all, only the purchase and its tie.
-    rows = groups(kpis(phased, by="phase", phase_options=PhaseOptions.build(during=1, after=0)))
+    rows = groups(kpis(phased, by="phase", during=1, after=0))
     assert rows["during"]["events"] == 3  # a3, a4 (same ts), b1
     assert rows["after"]["events"] == 1  # b2 (own phase)
     assert rows["before"]["events"] == 7  # 11 - 3 - 1
 
 
 def test_phase_filter(phased: Store) -> None:
-    assert only(kpis(phased, filters=Filters.build(phase="after")))["events"] == 3  # a5, a6, b2
-    assert only(kpis(phased, filters=Filters.build(phase="before,during")))["events"] == 8  # 4 + 4
-    row = only(kpis(phased, filters=Filters.build(phase="during")))
+    assert only(kpis(phased, phase="after"))["events"] == 3  # a5, a6, b2
+    assert only(kpis(phased, phase="before,during"))["events"] == 8  # 4 + 4
+    row = only(kpis(phased, phase="during"))
     assert (row["conversions"], row["revenue"]) == (2, 400.0)
     # With --during 3h, during holds 6 rows.
-    row = only(
-        kpis(
-            phased,
-            filters=Filters.build(phase="during"),
-            phase_options=PhaseOptions.build(during="3h"),
-        )
-    )
+    row = only(kpis(phased, phase="during", during="3h"))
     assert row["events"] == 6
 
 
 def test_phase_is_derived_before_filtering(phased: Store) -> None:
     # The phone rows alone: a2 is during because of a store purchase the filter leaves out.
-    rows = groups(kpis(phased, by="phase", filters=Filters.build(touchpoint="phone")))
+    rows = groups(kpis(phased, by="phase", touchpoint="phone"))
     assert {g: r["events"] for g, r in rows.items()} == {"during": 1, "after": 1}  # a2; b2
     # From 2026-03-02 on: a3 (the purchase) is filtered out, yet a5 and a6 stay "after".
-    rows = groups(kpis(phased, by="phase", filters=Filters.build(date_from="2026-03-02")))
+    rows = groups(kpis(phased, by="phase", date_from="2026-03-02"))
     assert {g: r["events"] for g, r in rows.items()} == {
         "after": 3,  # a5, a6, b2
         "before": 2,  # a7, a8
@@ -764,9 +762,7 @@ def test_retention_by_week(periodic: Store) -> None:
 
 def test_retention_ignores_the_date_filter(periodic: Store) -> None:
     # Only January is shown, but its retention needs February's purchases.
-    rows = kpis(
-        periodic, by="month", filters=Filters.build(date_from="2026-01-01", date_to="2026-01-31")
-    )["rows"]
+    rows = kpis(periodic, by="month", date_from="2026-01-01", date_to="2026-01-31")["rows"]
     assert [(r["group"], r["events"], r["retention"]) for r in rows] == [("2026-01", 3, 1.0)]
 
 
@@ -786,47 +782,31 @@ FROM_TO = [
 
 def test_from_to(periodic: Store) -> None:
     for date_from, date_to, events in FROM_TO:
-        row = only(kpis(periodic, filters=Filters.build(date_from=date_from, date_to=date_to)))
+        row = only(kpis(periodic, date_from=date_from, date_to=date_to))
         assert row["events"] == events, (date_from, date_to)
 
 
 def test_from_to_in_a_time_zone(periodic: Store) -> None:
     sp = "America/Sao_Paulo"
     # 2026-01-01 in São Paulo is [2026-01-01T03:00Z, 2026-01-02T03:00Z): t1 (01-02T01:00Z) is in it.
-    local_day = Filters.build(date_from="2026-01-01", date_to="2026-01-01", timezone=sp)
-    assert only(kpis(periodic, filters=local_day))["events"] == 1
-    assert _events(kpis(periodic, by="day", filters=local_day, timezone=sp)) == [("2026-01-01", 1)]
+    local_day = {"date_from": "2026-01-01", "date_to": "2026-01-01", "timezone": sp}
+    assert only(kpis(periodic, **local_day))["events"] == 1
+    assert _events(kpis(periodic, by="day", **local_day)) == [("2026-01-01", 1)]
     # The same dates in UTC hold nothing.
-    assert (
-        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01", date_to="2026-01-01")))[
-            "events"
-        ]
-        == 0
-    )
+    assert only(kpis(periodic, date_from="2026-01-01", date_to="2026-01-01"))["events"] == 0
     # Naive timestamps are local too: 22:00 in São Paulo is t1's 01:00Z.
-    assert (
-        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01T22:00", timezone=sp)))[
-            "events"
-        ]
-        == 6
-    )
-    assert (
-        only(kpis(periodic, filters=Filters.build(date_from="2026-01-01T22:00:01", timezone=sp)))[
-            "events"
-        ]
-        == 5
-    )
+    assert only(kpis(periodic, date_from="2026-01-01T22:00", timezone=sp))["events"] == 6
+    assert only(kpis(periodic, date_from="2026-01-01T22:00:01", timezone=sp))["events"] == 5
     # An explicit offset wins over the zone.
-    row = only(kpis(periodic, filters=Filters.build(date_from="2026-01-02T01:00:01Z", timezone=sp)))
+    row = only(kpis(periodic, date_from="2026-01-02T01:00:01Z", timezone=sp))
     assert row["events"] == 5
     with pytest.raises(UsageError, match="^--timezone "):
-        Filters.build(date_from="2026-01-01", timezone="Nowhere/Atlantis")
+        kpis(periodic, date_from="2026-01-01", timezone="Nowhere/Atlantis")
 
 
 def test_cli_from_to_follow_the_timezone(periodic: Store) -> None:
     """`--timezone` cuts the days of --from/--to too, not only the groups: asking for one
-    São Paulo day must not show parts of the day before (needs cli.py to pass
-    `timezone=tz` to Filters.build)."""
+    São Paulo day must not show parts of the day before (one scope, one time zone)."""
     target = periodic.target
     periodic.close()
     args = [
@@ -845,10 +825,21 @@ def test_cli_from_to_follow_the_timezone(periodic: Store) -> None:
 
 
 def test_from_to_with_a_grouping(periodic: Store) -> None:
-    result = kpis(
-        periodic, by="day", filters=Filters.build(date_from="2026-01-05", date_to="2026-02-01")
-    )
+    result = kpis(periodic, by="day", date_from="2026-01-05", date_to="2026-02-01")
     assert _events(result) == [("2026-01-05", 1), ("2026-01-10", 1), ("2026-02-01", 1)]
+
+
+def test_python_values_read_like_the_cli_options(periodic: Store) -> None:
+    """From Python, dates may be `date`/`datetime` objects and windows plain seconds, as
+    `--from 2026-01-05` and `--during 3600` read on the command line."""
+    as_text = kpis(periodic, date_from="2026-01-05", date_to="2026-01-10")
+    assert kpis(periodic, date_from=date(2026, 1, 5), date_to=date(2026, 1, 10)) == as_text
+    assert only(as_text)["events"] == 2  # t6, t2
+    noon = datetime(2026, 1, 10, 12, 0)  # naive: read in the scope's zone, like the CLI
+    assert only(kpis(periodic, date_to=noon))["events"] == 3  # t1, t6, t2
+    assert kpis(periodic, by="phase", during=3600, after=0.5) == kpis(
+        periodic, by="phase", during="1h", after="0.5"
+    )
 
 
 BAD_OPTIONS: list[tuple[Callable[[Store], Any], str]] = [
@@ -858,14 +849,14 @@ BAD_OPTIONS: list[tuple[Callable[[Store], Any], str]] = [
     (lambda s: kpis(s, answer_within=float("nan")), "--answer-within"),
     (lambda s: kpis(s, by="day", timezone="Nowhere/Atlantis"), "--timezone"),
     (lambda s: kpis(s, timezone="Nowhere/Atlantis"), "--timezone"),
-    (lambda s: kpis(s, filters=Filters.build(date_from="2026-13-01")), "--from"),
-    (lambda s: kpis(s, filters=Filters.build(date_to="yesterday")), "--to"),
+    (lambda s: kpis(s, date_from="2026-13-01"), "--from"),
+    (lambda s: kpis(s, date_to="yesterday"), "--to"),
     (
-        lambda s: kpis(s, filters=Filters.build(date_from="2026-02-01", date_to="2026-01-01")),
+        lambda s: kpis(s, date_from="2026-02-01", date_to="2026-01-01"),
         "--from",
     ),
-    (lambda s: kpis(s, filters=Filters.build(phase="later")), "--phase"),
-    (lambda s: kpis(s, phase_options=PhaseOptions.build(during="soon")), "--during"),
+    (lambda s: kpis(s, phase="later"), "--phase"),
+    (lambda s: kpis(s, during="soon"), "--during"),
 ]
 
 
@@ -881,7 +872,7 @@ CLI_CASES = [
     (["--by", "touchpoint"], {"by": "touchpoint"}),
     (
         ["--by", "phase", "--during", "3h", "--after", "10d"],
-        {"by": "phase", "phase_options": PhaseOptions.build("3h", "10d")},
+        {"by": "phase", "during": "3h", "after": "10d"},
     ),
     (
         ["--by", "week", "--timezone", "America/Sao_Paulo"],
@@ -907,12 +898,14 @@ CLI_CASES = [
         ],
         {
             "by": "day",
-            "filters": Filters.build("2026-01-06", "2026-03-05", touchpoint=["phone", "store"]),
+            "date_from": "2026-01-06",
+            "date_to": "2026-03-05",
+            "touchpoint": ["phone", "store"],
         },
     ),
     (
         ["--by", "channel", "--phase", "before", "--segment", "gold,silver"],
-        {"by": "channel", "filters": Filters.build(phase="before", segment="gold,silver")},
+        {"by": "channel", "phase": "before", "segment": "gold,silver"},
     ),
 ]
 
@@ -970,11 +963,11 @@ BAD_CLI = [
 
 @pytest.fixture(scope="module")
 def cli_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import touchpoints as tp
     from conftest import write_csv
+    from touchpoints.store import open_store
 
     path = tmp_path_factory.mktemp("cli") / "kpis.duckdb"
-    with tp.open(str(path)) as s:
+    with open_store(str(path)) as s:
         ingest_files(s, [write_csv(path.parent / "service.csv", SERVICE)])
     return str(path)
 

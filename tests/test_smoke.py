@@ -1,4 +1,6 @@
-from touchpoints.analytics.kpis import kpis
+"""The shortest path through the product: a file in, KPIs out, on every engine."""
+
+from conftest import run
 from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
@@ -27,7 +29,7 @@ def test_ingest_and_kpis_round_trip(store: Store, csv_file) -> None:
     )
     result = ingest_files(store, [path])
     assert (result.ingested, result.duplicates, result.rejected) == (2, 0, 0)
-    rows = {r["group"]: r for r in kpis(store, by="phase")["rows"]}
+    rows = {r["group"]: r for r in run(store, "kpis", by="phase")["rows"]}
     assert rows["during"]["events"] == 2
     assert rows["during"]["tme_seconds"] == 10.0
     assert rows["during"]["service_level"] == 1.0

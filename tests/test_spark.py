@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 
-import touchpoints as tp
-from conftest import spark_target, write_csv
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps
-from touchpoints.analytics.kpis import kpis
+from conftest import run, spark_target, write_csv
+from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import StoreError
 from touchpoints.ingest import ingest_files, quarantine_raw
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 from touchpoints.store.spark import SparkStore, SparkTarget, to_spark
 
@@ -102,8 +101,8 @@ def pair(
 ) -> Iterator[tuple[Store, Store]]:
     """The same file in DuckDB and in Spark."""
     base = tmp_path_factory.mktemp("spark_pair")
-    duck = tp.open(str(base / "ref.duckdb"))
-    spark = tp.open(spark_target(base))
+    duck = open_store(str(base / "ref.duckdb"))
+    spark = open_store(spark_target(base))
     assert isinstance(spark, SparkStore)
     for store in (duck, spark):
         result = ingest_files(store, [events_csv])
@@ -121,7 +120,7 @@ def pair(
         {},
         {"by": "touchpoint"},
         {"by": "phase"},
-        {"by": "channel", "filters": Filters.build(date_from="2026-01-02")},
+        {"by": "channel", "date_from": "2026-01-02"},
         {"by": "month", "timezone": "America/Sao_Paulo"},
         {"by": "week"},
     ],
@@ -129,21 +128,22 @@ def pair(
 )
 def test_kpis_equal_duckdb(pair: tuple[Store, Store], options: dict[str, Any]) -> None:
     duck, spark = pair
-    expected = kpis(duck, **options)
+    expected = run(duck, "kpis", **options)
     assert expected["rows"], "a case that shows nothing proves nothing"
-    assert kpis(spark, **options) == expected
+    assert run(spark, "kpis", **options) == expected
 
 
 @pytest.mark.parametrize("gap", ["30d", "90d"])
 def test_cycles_equal_duckdb(pair: tuple[Store, Store], gap: str) -> None:
     duck, spark = pair
+    scope = Scope.build(gap=gap)
     sql = (
         f"SELECT event_id, phase, cycle_no, cycle_id, step, steps, cycle_converts, cycle_start, cycle_end "
-        f"FROM ({scoped_steps(Scope(), CycleOptions.build(gap))}) s ORDER BY customer_id, ts, seq"
+        f"FROM ({scoped_steps(scope)}) s ORDER BY customer_id, ts, seq"
     )
-    expected = duck.query(sql)
+    expected = duck.query(sql, scope.params())
     assert {r["cycle_id"] for r in expected} >= {"c1#1", "c1#2", "c2#1"} or gap == "90d"
-    assert spark.query(sql) == expected
+    assert spark.query(sql, scope.params()) == expected
 
 
 def test_stored_rows_and_types_equal_duckdb(pair: tuple[Store, Store]) -> None:
@@ -205,11 +205,11 @@ def test_tables_are_found_again_by_a_new_catalog(pair: tuple[Store, Store]) -> N
     the data, the catalog entries only name them (as after a restart with no metastore)."""
     _, spark = pair
     assert isinstance(spark, SparkStore)
-    again = tp.open(f"spark://local[2]?warehouse={spark.spec.warehouse}&database=tp_reopened")
+    again = open_store(f"spark://local[2]?warehouse={spark.spec.warehouse}&database=tp_reopened")
     try:
         assert again.count("events") == len(ROWS)
         assert again.catalog().to_yaml() == spark.catalog().to_yaml()
-        assert kpis(again, by="touchpoint") == kpis(spark, by="touchpoint")
+        assert run(again, "kpis", by="touchpoint") == run(spark, "kpis", by="touchpoint")
     finally:
         _native(again, "DROP DATABASE IF EXISTS tp_reopened CASCADE")
 
@@ -227,7 +227,7 @@ def test_an_existing_events_table_is_analysed_not_ingested_into(
         f"FROM {spark.tables['events']}",  # type: ignore[attr-defined]
     )
     target = f"{spark_target(tmp_path)}&events=tp_lake_raw.interactions"
-    lake = tp.open(target)
+    lake = open_store(target)
     try:
         keys = (
             "events",
@@ -238,8 +238,12 @@ def test_an_existing_events_table_is_analysed_not_ingested_into(
             "conversions",
             "revenue",
         )
-        got = [{k: r[k] for k in ("group", *keys)} for r in kpis(lake, by="touchpoint")["rows"]]
-        want = [{k: r[k] for k in ("group", *keys)} for r in kpis(duck, by="touchpoint")["rows"]]
+        got = [
+            {k: r[k] for k in ("group", *keys)} for r in run(lake, "kpis", by="touchpoint")["rows"]
+        ]
+        want = [
+            {k: r[k] for k in ("group", *keys)} for r in run(duck, "kpis", by="touchpoint")["rows"]
+        ]
         assert got == want
         with pytest.raises(StoreError, match="analysed, not ingested into"):
             ingest_files(lake, [events_csv])

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
 PERIODS = ("day", "week", "month")
+# A period's start in SQL, its unit written here (never the option's text): `{ts}` is the
+# (local) time column.
+PERIOD_START = {
+    "day": "date_trunc('day', {ts})",
+    "week": "date_trunc('week', {ts})",
+    "month": "date_trunc('month', {ts})",
+}
 GROUP_KEYS = ("touchpoint", "channel", "kind", "phase", "agent", "segment", *PERIODS)
 KPI_KEYS = (
     "events",
@@ -154,7 +161,7 @@ def _retention(store: Store, scope: Scope, period: str) -> dict[str, float | Non
     rows = store.query(
         f"""
       WITH buyers AS (
-        SELECT DISTINCT customer_id, date_trunc('{period}', {local}) AS p
+        SELECT DISTINCT customer_id, {PERIOD_START[period].format(ts=local)} AS p
         FROM ({scoped_events(everything)}) s WHERE action = 'purchase'
       ), last_seen AS (SELECT max({local}) AS last_ts FROM events)
       SELECT b.p AS p, count(*) AS buyers, count(n.customer_id) AS retained,
@@ -207,7 +214,7 @@ def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
         if not math.isfinite(float(seconds)) or seconds < 0:
             raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
     if by in PERIODS:
-        group = f"date_trunc('{by}', {local_ts(scope)})"
+        group = PERIOD_START[by].format(ts=local_ts(scope))
     elif by is None:
         group = None
     else:

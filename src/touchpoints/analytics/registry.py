@@ -16,6 +16,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -78,6 +79,20 @@ class ScopeOptions(Options):
     def _one_or_many(cls, value: Any) -> Any:
         """`touchpoint="phone"` from Python reads as `["phone"]`."""
         return [value] if isinstance(value, str) else value
+
+    @field_validator("during", "after", "gap", mode="before")
+    @classmethod
+    def _plain_seconds(cls, value: Any) -> Any:
+        """`during=3600` from Python means seconds, as `--during 3600` does."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return repr(value)
+        return value
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        """`date_from=date(2026, 1, 1)` from Python reads as the CLI's `--from 2026-01-01`."""
+        return value.isoformat() if isinstance(value, date | datetime) else value
 
     def to_scope(self) -> Scope:
         return Scope.build(

@@ -9,16 +9,50 @@ from __future__ import annotations
 
 import os
 
+import click
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
+from touchpoints.analytics.registry import analyses as registered
 from touchpoints.cli import analyses, connectors, data, privacy, report, server, surveys, users
 from touchpoints.cli.common import err
 from touchpoints.core.errors import TouchpointsError
 
 DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "Privacy"
 
+
+def command_order() -> list[str]:
+    """Panel by panel, the order a user meets the commands in: data in, checked, described;
+    the analyses as the registry lists them, then the report; serving; privacy."""
+    order = ["ingest", "import", "quarantine", "catalog", "demo-data"]
+    for analysis in registered():
+        order += [n for n in (analysis.words[0], *analysis.aliases) if n not in order]
+    return [
+        *order,
+        "report",
+        "serve",
+        "demo-serve",
+        "keys",
+        "users",
+        "survey",
+        "customer",
+        "privacy",
+    ]
+
+
+class OrderedGroup(TyperGroup):
+    """`--help` lists commands in `command_order()`, not in the order the modules happened
+    to register them (Typer puts every sub-group after every command); any command not
+    named there comes last."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(command_order())}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, len(rank)))
+
+
 app = typer.Typer(
+    cls=OrderedGroup,
     help="Touchpoints: see, measure and improve every point where customers meet the company.",
     no_args_is_help=True,
     add_completion=False,
@@ -33,7 +67,7 @@ data.register(app, DATA)
 connectors.register(app, DATA)
 analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
-report.register(app, ANALYSES)
+report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)
 users.register(app, SERVER)
 surveys.register(app, SERVER)

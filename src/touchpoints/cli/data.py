@@ -47,7 +47,7 @@ def catalog_show(
     if as_json:
         print_json(catalog.model_dump(exclude_defaults=False))
     else:
-        out.print(catalog_table(catalog, lang_code(lang)))
+        out.print(catalog_table(catalog, lang_code(lang), out.width))
 
 
 @catalog_app.command("validate")

@@ -28,10 +28,10 @@ from touchpoints.core.errors import UsageError
 DEMO_USER = "admin"
 
 
-def register(app: typer.Typer, panel: str) -> None:
-    """Add `report` and `demo-serve` to the main app."""
+def register(app: typer.Typer, panel: str, serve_panel: str | None = None) -> None:
+    """Add `report` (to `panel`) and `demo-serve` (beside `serve`) to the main app."""
     app.command("report", rich_help_panel=panel)(report)
-    app.command("demo-serve", rich_help_panel=panel)(demo_serve)
+    app.command("demo-serve", rich_help_panel=serve_panel or panel)(demo_serve)
 
 
 def report(

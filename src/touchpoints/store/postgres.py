@@ -103,7 +103,7 @@ class PostgresStore(Store):
         """Stream a DuckDB result into a PostgreSQL table through a CSV file, in blocks."""
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "rows.csv")
-            con.execute(f"COPY ({select}) TO '{path}' (FORMAT csv, HEADER false)")
+            con.execute(f"COPY ({select}) TO $path (FORMAT csv, HEADER false)", {"path": path})
             with (
                 cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy,
                 open(path, "rb") as fh,

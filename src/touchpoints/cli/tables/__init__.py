@@ -114,6 +114,12 @@ def grid(
     needs = [
         _needed(c, [r[i] for r in rows]) if c.numeric else TEXT_MIN for i, c in enumerate(columns)
     ]
+    # Row labels keep their length (up to 2/5 of the terminal, then they wrap), so that
+    # each row of a split table stays on one line and reads across the tables.
+    for i in range(min(keys, len(columns))):
+        if not columns[i].numeric:
+            longest = max([len(r[i]) for r in rows] + [len(columns[i].header)])
+            needs[i] = max(TEXT_MIN, min(longest, width * 2 // 5))
     label_width = sum(needs[:keys]) + BORDER * keys + 1
     chunks: list[list[int]] = [[]]
     used = label_width
@@ -136,6 +142,8 @@ def grid(
             col = columns[i]
             if col.numeric:
                 table.add_column(col.header, justify="right", no_wrap=True, min_width=needs[i])
+            elif i < keys:
+                table.add_column(col.header, overflow="fold", width=needs[i])
             else:
                 table.add_column(col.header, overflow="fold", min_width=min(TEXT_MIN, needs[i]))
         for r in rows:

@@ -1,0 +1,8 @@
+-- statement 1, as written (DuckDB)
+SELECT date_diff('microsecond', min(ts), max(ts)) / 1e6 AS v FROM events
+-- PostgreSQL
+SELECT CAST(CAST(EXTRACT(epoch FROM DATE_TRUNC('MICROSECOND', CAST(MAX(ts) AS TIMESTAMP)) - DATE_TRUNC('MICROSECOND', CAST(MIN(ts) AS TIMESTAMP))) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1e6 AS v
+ FROM events
+-- Spark
+SELECT CAST(FLOOR(UNIX_MICROS(CAST(MAX(ts) AS TIMESTAMP)) / 1) - FLOOR(UNIX_MICROS(CAST(MIN(ts) AS TIMESTAMP)) / 1) AS BIGINT) / 1e6 AS v
+ FROM tp_db.events AS events
