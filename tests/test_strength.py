@@ -475,6 +475,15 @@ def test_retention_table_in_both_languages(cli_db: str) -> None:
     assert "Recompra por coorte (semana)" in pt
     assert "06/01/2025" in pt  # the week of 2025-01-10 starts on Monday 6 January
     assert "* período ainda não terminou nos dados" in pt
+    # CSV: one row per cohort and period after it, at full precision (no Python reprs).
+    csv = _table(cli_db, "retention", "--to", "2025-05-20", "--format", "csv").splitlines()
+    assert csv[0] == "cohort,customers,cells.offset,cells.customers,cells.share,cells.complete"
+    assert csv[1:5] == [
+        "2025-01,2,1,1,0.5,True",
+        "2025-01,2,2,1,0.5,True",
+        "2025-01,2,3,1,0.5,True",
+        "2025-01,2,4,0,0.0,False",
+    ]
 
 
 def test_a_100_column_terminal_never_cuts_a_number(cli_db: str) -> None:
@@ -525,3 +534,29 @@ def test_empty_store_gives_empty_results(store: Store) -> None:
     assert [e["emotion"] for e in result["emotion"]["by_phase"]] == [None, None, None]
     assert result["emotion"]["by_step"] == []
     assert run(store, "retention") == {"period": "month", "cohorts": []}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt-BR"])
+def test_tables_of_nothing_say_so(store: Store, lang: str) -> None:
+    """An empty store: every journey table is one sentence in the reader's language."""
+    from rich.console import Console
+
+    from touchpoints.analytics.registry import get
+    from touchpoints.cli.tables import View, render
+
+    said = {
+        "en": ("no journey steps match these filters", "no purchases match these filters"),
+        "pt-BR": (
+            "nenhum passo de jornada atende a estes filtros",
+            "nenhuma compra atende a estes filtros",
+        ),
+    }[lang]
+    for name in ("journeys.dfg", "journeys.variants", "journeys.funnel", "journeys.gaps",
+                 "journeys.sankey", "journeys.moments", "strength", "retention"):  # fmt: skip
+        analysis = get(name)
+        scope, options = analysis.parse({})
+        data = analysis.run(store, scope, options)
+        console = Console(width=100, record=True)
+        for part in render(name, analysis.table, data, View(lang, {}, options, scope)):
+            console.print(part)
+        assert console.export_text().strip() == said[name == "retention"], name

@@ -1,4 +1,4 @@
-"""What happens at a touchpoint (seed 000): promises made, kept or broken; customer data
+"""What happens at a touchpoint: promises made, kept or broken; customer data
 remembered or forgotten; emotions created along the journey.
 
 Promise rule. A promise belongs to the touchpoint where it was *made*, even when it is kept

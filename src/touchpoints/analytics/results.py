@@ -44,14 +44,35 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _long(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A list of objects inside the rows (retention's `cells`) becomes one row per object,
+    its keys prefixed with the list's name, beside its parent's columns: CSV, pandas and
+    Arrow get a tidy table instead of Python reprs. A row whose list is empty stays one
+    row without it."""
+    nested = list(dict.fromkeys(k for r in rows for k, v in r.items() if _objects(v)))
+    if not nested:
+        return rows
+    key, out = nested[0], []
+    for r in rows:
+        parent = {k: v for k, v in r.items() if k != key}
+        items = r.get(key) or []
+        out += [{**parent, **_flat(item, key + ".")} for item in items] or [parent]
+    return out
+
+
 def table_rows(data: Mapping[str, Any], table: str) -> list[dict[str, Any]]:
     """The main table of a result as flat rows. A mapping (`{"phone": 12}`) becomes
-    key/value rows; a list of objects is flattened; anything else is one `value` column."""
+    key/value rows; a list of objects is flattened (see `_long` for lists inside them);
+    anything else is one `value` column."""
     items = data.get(table, [])
     if isinstance(items, Mapping):
         return [{"key": k, **(_flat(v) if isinstance(v, Mapping) else {"value": v})}
                 for k, v in items.items()]  # fmt: skip
-    return [_flat(r) if isinstance(r, Mapping) else {"value": r} for r in items or []]
+    return _long([_flat(r) if isinstance(r, Mapping) else {"value": r} for r in items or []])
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
