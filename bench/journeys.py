@@ -32,12 +32,11 @@ from typing import Any
 
 from common import HERE, PY, demo_file, store_for, write_section
 
-# The CLI, with the journeys commands registered even before cli.py imports their module.
+# The CLI as `touchpoints` runs it.
 CLI = [
     PY,
     "-c",
-    "import sys, touchpoints.commands.paths; from touchpoints.cli import main;"
-    " sys.argv[0] = 'touchpoints'; main()",
+    "import sys; from touchpoints.cli import main; sys.argv[0] = 'touchpoints'; main()",
 ]
 
 PM4PY_SCRIPT = r"""

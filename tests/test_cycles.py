@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from touchpoints.analytics.base import Scope
-from touchpoints.analytics.cycles import CycleOptions, scoped_steps
+from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.scope import Scope
 from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
 
 
 def _steps(store: Store, gap: str = "30d") -> list[tuple[str, int, int, str, int, int]]:
     rows = store.query(
-        f"SELECT event_id, cycle_no, step, cycle_id, steps, cycle_converts FROM ({scoped_steps(Scope(), CycleOptions.build(gap))}) s "
+        f"SELECT event_id, cycle_no, step, cycle_id, steps, cycle_converts FROM ({scoped_steps(Scope.build(gap=gap))}) s "
         "ORDER BY customer_id, ts, seq"
     )
     return [

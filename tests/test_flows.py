@@ -16,20 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import touchpoints as tp
-import touchpoints.commands.flows  # noqa: F401 - registers the journeys commands
-from conftest import write_csv
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.cycles import CycleOptions
-from touchpoints.analytics.flows import funnel, gaps, sankey
-from touchpoints.cli import app
-from touchpoints.commands.flows import humanize
+from conftest import run, write_csv
+from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 H = 3600
@@ -89,17 +85,13 @@ def loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
     return store
 
 
-def _scope(**filters: Any) -> Scope:
-    return Scope(Filters.build(**filters))
-
-
 def _counts(result: dict[str, Any]) -> list[int]:
     return [s["count"] for s in result["stages"]]
 
 
 # -- funnel ------------------------------------------------------------------------------
 def test_phase_funnel(loaded: Store) -> None:
-    result = funnel(loaded)
+    result = run(loaded, "journeys.funnel")
     assert result["funnel"] == "phases" and result["case"] == "customer"
     assert result["total"] == 6  # every customer has steps
     # before: c1 c2 c4 c5 c6 (c3 starts in during and never enters the funnel)
@@ -136,7 +128,7 @@ def test_phase_funnel(loaded: Store) -> None:
 
 
 def test_step_funnel_in_order_with_events_between(loaded: Store) -> None:
-    result = funnel(loaded, steps=["website", "phone", "store"])
+    result = run(loaded, "journeys.funnel", steps=["website", "phone", "store"])
     assert result["funnel"] == "steps"
     # website: c1 c2 c5 c6. phone after website: c1 (84600 s), c6 (first website d1 10:00 →
     # phone d2 10:00 = 86400 s; the email and second website between do not matter);
@@ -152,11 +144,11 @@ def test_step_funnel_in_order_with_events_between(loaded: Store) -> None:
 def test_step_funnel_purchase_and_repeated_steps(loaded: Store) -> None:
     # "purchase" = bought at any touchpoint: only c1 visits the website and then buys
     # (d1 10:00 → d2 10:00 = 86400 s).
-    result = funnel(loaded, steps=["website", "purchase"])
+    result = run(loaded, "journeys.funnel", steps=["website", "purchase"])
     assert _counts(result) == [4, 1]
     assert result["stages"][1]["median_seconds"] == 86400.0
     # The same touchpoint twice needs two visits: only c6 has a second website (2 h later).
-    twice = funnel(loaded, steps=["website", "website"])
+    twice = run(loaded, "journeys.funnel", steps=["website", "website"])
     assert _counts(twice) == [4, 1]
     assert twice["stages"][1]["median_seconds"] == 2 * H
 
@@ -171,28 +163,33 @@ def test_step_funnel_per_cycle(store: Store, csv_file: Callable[..., Path]) -> N
     ]
     late = {**ev("c1", "phone", "d1 10:00"), "ts": "2026-04-10T10:00:00Z"}
     ingest_files(store, [csv_file([*rows, late])])
-    assert _counts(funnel(store, steps=["website", "phone"])) == [2, 2]
-    per_cycle = funnel(store, steps=["website", "phone"], case="cycle")
+    assert _counts(run(store, "journeys.funnel", steps=["website", "phone"])) == [2, 2]
+    per_cycle = run(store, "journeys.funnel", steps=["website", "phone"], case="cycle")
     assert per_cycle["total"] == 3  # cycles c1#1, c1#2, c2#1
     assert _counts(per_cycle) == [2, 1]
     # A 50-day gap option joins c1's visits into one cycle again.
-    assert _counts(
-        funnel(store, None, CycleOptions.build("50d"), ["website", "phone"], "cycle")
-    ) == [2, 2]
+    longer = run(store, "journeys.funnel", gap="50d", steps=["website", "phone"], case="cycle")
+    assert _counts(longer) == [2, 2]
 
 
 def test_funnel_filters(loaded: Store) -> None:
     # Segment b2b = c1 and c4: both go before → during (84600, 172800), c1 reaches after.
-    result = funnel(loaded, _scope(segment="b2b"))
+    result = run(loaded, "journeys.funnel", segment="b2b")
     assert result["total"] == 2
     assert _counts(result) == [2, 2, 1]
     assert result["stages"][1]["median_seconds"] == 128700.0
     # Steps are selected before matching: without the store, nobody reaches stage 3.
-    only = funnel(loaded, _scope(touchpoint="website,phone"), steps=["website", "phone", "store"])
+    only = run(
+        loaded, "journeys.funnel", touchpoint="website,phone", steps=["website", "phone", "store"]
+    )
     assert _counts(only) == [4, 2, 0]
     # --from/--to cut steps: on day 1 only, c6's phone (day 2) is out.
-    day1 = funnel(
-        loaded, _scope(date_from="2026-03-01", date_to="2026-03-01"), steps=["website", "email"]
+    day1 = run(
+        loaded,
+        "journeys.funnel",
+        date_from="2026-03-01",
+        date_to="2026-03-01",
+        steps=["website", "email"],
     )
     # website then email on day 1: c5 (11:00 → 12:00), c6 (10:00 → 11:00)
     assert _counts(day1) == [4, 2]
@@ -201,20 +198,20 @@ def test_funnel_filters(loaded: Store) -> None:
 
 def test_funnel_usage_errors(loaded: Store) -> None:
     with pytest.raises(UsageError, match="webiste"):
-        funnel(loaded, steps=["website", "webiste"])
+        run(loaded, "journeys.funnel", steps=["website", "webiste"])
     with pytest.raises(UsageError, match="--case"):
-        funnel(loaded, case="journey")
+        run(loaded, "journeys.funnel", case="journey")
     with pytest.raises(UsageError, match="needs --steps"):
-        funnel(loaded, case="cycle")
+        run(loaded, "journeys.funnel", case="cycle")
 
 
 def test_empty_scope(store: Store) -> None:
-    result = funnel(store)
+    result = run(store, "journeys.funnel")
     assert result["total"] == 0
     assert _counts(result) == [0, 0, 0]
     assert [s["share"] for s in result["stages"]] == [None, None, None]
-    assert sankey(store) == {"depth": 5, "cycles": 0, "nodes": [], "links": []}
-    assert gaps(store)["overall"] == {
+    assert run(store, "journeys.sankey") == {"depth": 5, "cycles": 0, "nodes": [], "links": []}
+    assert run(store, "journeys.gaps")["overall"] == {
         "count": 0,
         "median_seconds": None,
         "p90_seconds": None,
@@ -224,7 +221,7 @@ def test_empty_scope(store: Store) -> None:
 
 # -- gaps --------------------------------------------------------------------------------
 def test_gaps_overall_phase_and_pairs(loaded: Store) -> None:
-    result = gaps(loaded)
+    result = run(loaded, "journeys.gaps")
     # Gaps (owned by the later step, phase of that step):
     # c1#1: website→phone 84600 (during), phone→store 1800 (during); c1#2 email alone.
     # c2: website→chat 172800 (before). c3: two one-step cycles, no gap.
@@ -242,7 +239,7 @@ def test_gaps_overall_phase_and_pairs(loaded: Store) -> None:
         "count": 13,
         "median_seconds": 3600.0,
         "p90_seconds": 155160.0,
-        "mean_seconds": round(538800 / 13, 6),
+        "mean_seconds": pytest.approx(538800 / 13, rel=1e-12),
     }
     assert result["phases"] == [
         {
@@ -288,13 +285,13 @@ def test_gaps_overall_phase_and_pairs(loaded: Store) -> None:
 
 
 def test_gaps_filters_select_the_later_step(loaded: Store) -> None:
-    during = gaps(loaded, _scope(phase="during"))
+    during = run(loaded, "journeys.gaps", phase="during")
     assert [p["count"] for p in during["phases"]] == [0, 4, 0]
     assert during["overall"]["median_seconds"] == 43500.0
     # Gaps before a store visit, measured from the previous step of the whole cycle
     # (which the filter hides): c1 phone 1800, c4 whatsapp 2400, c5 email 3600,
     # c6 sms 3600; c3's store opens its cycle. Median (2400 + 3600) / 2.
-    store_gaps = gaps(loaded, _scope(touchpoint="store"))
+    store_gaps = run(loaded, "journeys.gaps", touchpoint="store")
     assert store_gaps["overall"]["count"] == 4
     assert store_gaps["overall"]["median_seconds"] == 3000.0
     assert {(p["from"], p["to"]) for p in store_gaps["pairs"]} == {
@@ -304,9 +301,9 @@ def test_gaps_filters_select_the_later_step(loaded: Store) -> None:
         ("sms", "store"),
     }
     # A shorter --gap cuts c2's and c4's 2-day silences into separate cycles.
-    short = gaps(loaded, None, CycleOptions.build("1d"))
+    short = run(loaded, "journeys.gaps", gap="1d")
     assert short["overall"]["count"] == 11
-    assert gaps(loaded, _scope(segment="nobody"))["overall"]["count"] == 0
+    assert run(loaded, "journeys.gaps", segment="nobody")["overall"]["count"] == 0
 
 
 # -- sankey ------------------------------------------------------------------------------
@@ -334,7 +331,7 @@ def _check_conservation(result: dict[str, Any]) -> None:
 
 
 def test_sankey_nodes_links_and_terminals(loaded: Store) -> None:
-    result = sankey(loaded, depth=3)
+    result = run(loaded, "journeys.sankey", depth=3)
     # Cycles: c1#1 website phone store(p) | c1#2 email | c2 website chat | c3#1 store(p) |
     # c3#2 sms | c4 ads whatsapp store(p) | c5 phone website email store | c6 website
     # email website phone sms store: 8 cycles.
@@ -385,7 +382,7 @@ def test_sankey_filters_renumber_steps(loaded: Store) -> None:
     # Only website and store steps: c1#1 [website, store(p)], c2 [website], c3#1 [store(p)],
     # c4 [store(p)], c5 [website, store], c6 [website, website, store]; c1#2 and c3#2
     # have no such step. Terminals follow the whole cycle's conversion.
-    result = sankey(loaded, _scope(touchpoint="website,store"), depth=2)
+    result = run(loaded, "journeys.sankey", touchpoint="website,store", depth=2)
     assert result["cycles"] == 6
     assert _links(result) == {
         ("1:website", "2:store"): 2,
@@ -396,22 +393,32 @@ def test_sankey_filters_renumber_steps(loaded: Store) -> None:
         ("2:store", "end"): 1,  # c5
     }
     _check_conservation(result)
-    one = sankey(loaded, depth=1)
+    one = run(loaded, "journeys.sankey", depth=1)
     assert _links(one) == {("1:email", "end"): 1, ("1:sms", "end"): 1, ("1:store", "purchase"): 1}
     with pytest.raises(UsageError, match="--depth"):
-        sankey(loaded, depth=0)
+        run(loaded, "journeys.sankey", depth=0)
 
 
 # -- CLI ---------------------------------------------------------------------------------
+def cli_app() -> typer.Typer:
+    # Imported late (see test_kpis): importing touchpoints.cli at collection would add
+    # `tp.cli` to the package namespace before test_api checks it.
+    from touchpoints.cli import app
+
+    return app
+
+
 def test_cli_json_equals_python(loaded: Store) -> None:
     target = loaded.target
     expected = {
-        "funnel": funnel(loaded, _scope(segment="retail"), steps=["website", "phone", "store"]),
-        "gaps": gaps(loaded, _scope(phase="before")),
-        "sankey": sankey(loaded, depth=4),
+        "funnel": run(
+            loaded, "journeys.funnel", segment="retail", steps=["website", "phone", "store"]
+        ),
+        "gaps": run(loaded, "journeys.gaps", phase="before"),
+        "sankey": run(loaded, "journeys.sankey", depth=4),
     }
     loaded.close()  # the CLI opens the DuckDB file read-only, which needs it closed here
-    runner = CliRunner()
+    runner, app = CliRunner(), cli_app()
     commands = {
         "funnel": ["funnel", "--steps", "website,phone,store", "--segment", "retail"],
         "gaps": ["gaps", "--phase", "before"],
@@ -424,18 +431,66 @@ def test_cli_json_equals_python(loaded: Store) -> None:
     for args in (["funnel"], ["gaps", "--lang", "pt-BR"], ["sankey"]):
         res = runner.invoke(app, ["journeys", *args, "--db", target])
         assert res.exit_code == 0, res.output
-    table = runner.invoke(app, ["journeys", "funnel", "--db", target]).output
-    assert "1 d 11 h" in table  # the during median, 128700 s
 
 
-def test_humanize() -> None:
-    assert humanize(None) == "—"
-    assert humanize(2.5) == "2.5 s"
-    assert humanize(45) == "45 s"
-    assert humanize(750) == "12 m 30 s"
-    assert humanize(3 * H + 300) == "3 h 5 m"
-    assert humanize(2 * D + 4 * H + 59) == "2 d 4 h"
-    assert humanize(D) == "1 d"
+def test_cli_tables_in_english_and_portuguese(loaded: Store) -> None:
+    """One duration style (core.format.duration), numbers and words in the reader's
+    language, headers named after the JSON keys."""
+    target = loaded.target
+    loaded.close()
+    runner, app = CliRunner(), cli_app()
+
+    def table(*args: str) -> str:
+        res = runner.invoke(app, ["journeys", *args, "--db", target])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    # The during median, 128700 s; shares of the first stage 40% and 20%.
+    funnel_en = table("funnel")
+    assert "1 day 11 hr" in funnel_en and "40.0%" in funnel_en and "60.0%" in funnel_en
+    assert "Phase funnel: 6 customers in scope" in funnel_en
+    assert "drop rate" in funnel_en and "median time" in funnel_en
+    funnel_pt = table("funnel", "--lang", "pt-BR")
+    assert "1 dia 11 h" in funnel_pt and "40,0%" in funnel_pt and "60,0%" in funnel_pt
+    assert "Funil de fases: 6 clientes no escopo" in funnel_pt and "durante" in funnel_pt
+    steps = table("funnel", "--steps", "website,purchase", "--lang", "pt-BR")
+    assert "compra" in steps and "Site" in steps
+    # Before-phase gaps: median 3600 s, p90 97920 s, mean 30800 s.
+    gaps_en = table("gaps")
+    assert "1 hr" in gaps_en and "1 day 3 hr" in gaps_en and "8 hr 33 min" in gaps_en
+    assert "p90 time" in gaps_en
+    gaps_pt = table("gaps", "--lang", "pt-BR")
+    assert "1 h" in gaps_pt and "1 dia 3 h" in gaps_pt and "8 h 33 min" in gaps_pt
+    assert "todos" in gaps_pt and "tempo p90" in gaps_pt
+    sankey_pt = table("sankey", "--depth", "3", "--lang", "pt-BR")
+    assert "Primeiros 3 passos de 8 ciclos de jornada" in sankey_pt
+    assert "compra" in sankey_pt and "fim (sem compra)" in sankey_pt and "33,3%" in sankey_pt
+    assert "R$" not in sankey_pt  # a link's value counts cycles, not money
+    csv = table("gaps", "--format", "csv").splitlines()
+    assert csv[0] == "from,to,count,median_seconds,p90_seconds,mean_seconds"
+    assert "website,phone,2,81900.0,84060.0,81900.0" in csv
+
+
+def test_one_duration_style() -> None:
+    seconds = (None, 2.5, 45, 750, 3 * H + 300, 2 * D + 4 * H + 59, D)
+    assert [fmt.duration(s, "en") for s in seconds] == [
+        "—",
+        "2.5 sec",
+        "45 sec",
+        "12 min 30 sec",
+        "3 hr 5 min",
+        "2 days 4 hr",
+        "1 day",
+    ]
+    assert [fmt.duration(s, "pt-BR") for s in seconds] == [
+        "—",
+        "2,5 s",
+        "45 s",
+        "12 min 30 s",
+        "3 h 5 min",
+        "2 dias 4 h",
+        "1 dia",
+    ]
 
 
 # -- properties --------------------------------------------------------------------------
@@ -483,16 +538,16 @@ def test_property_funnel_and_sankey(
         }
         for i, (c, t, m, buy) in enumerate(events)
     ]
-    with tempfile.TemporaryDirectory() as tmp, tp.open(str(Path(tmp) / "p.duckdb")) as store:
+    with tempfile.TemporaryDirectory() as tmp, open_store(str(Path(tmp) / "p.duckdb")) as store:
         ingest_files(store, [write_csv(Path(tmp) / "e.csv", rows, list(rows[0]))])
-        result = funnel(store, steps=steps)
+        result = run(store, "journeys.funnel", steps=steps)
         counts = _counts(result)
         assert counts == _greedy(rows, steps)
-        phases = _counts(funnel(store))
+        phases = _counts(run(store, "journeys.funnel"))
         assert all(a >= b for a, b in zip(phases, phases[1:], strict=False))
-        flow = sankey(store, depth=depth)
+        flow = run(store, "journeys.sankey", depth=depth)
         _check_conservation(flow)
-        g = gaps(store)
+        g = run(store, "journeys.gaps")
         # Every step but a cycle's first has a gap; the Sankey starts every cycle.
         cycles = [n for lengths in _cycle_lengths(rows).values() for n in lengths]
         assert flow["cycles"] == len(cycles)

@@ -4,7 +4,10 @@ CLI, and agreement with PM4Py (the process-mining reference) on a random log."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,9 +18,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.cycles import CycleOptions
-from touchpoints.analytics.journeys import dfg, variants
+from conftest import run
+from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
 from touchpoints.store.base import Store
@@ -72,12 +74,8 @@ def log(store: Store, csv_file: Callable[..., Path]) -> Store:
     return store
 
 
-def scope(**filters: Any) -> Scope:
-    return Scope(Filters.build(**filters))
-
-
 def test_dfg_per_customer(log: Store) -> None:
-    assert dfg(log) == {
+    assert run(log, "journeys.dfg") == {
         "edges": [
             edge("phone", "store", 2, (2.5 + 3570) / 2, (2.5 + 3570) / 2),
             edge("website", "phone", 2, 15.75, 15.75),
@@ -92,7 +90,7 @@ def test_dfg_per_customer(log: Store) -> None:
 
 
 def test_dfg_per_cycle(log: Store) -> None:
-    assert dfg(log, case="cycle") == {
+    assert run(log, "journeys.dfg", case="cycle") == {
         "edges": [
             edge("phone", "store", 2, 1786.25, 1786.25),
             edge("website", "phone", 2, 15.75, 15.75),
@@ -103,20 +101,20 @@ def test_dfg_per_cycle(log: Store) -> None:
         "ends": {"store": 2, "ads": 1, "email": 1, "website": 1},
     }
     # A longer --gap keeps email and ads in one cycle.
-    longer = dfg(log, case="cycle", cycles=CycleOptions.build("40d"))
+    longer = run(log, "journeys.dfg", case="cycle", gap="40d")
     assert edge("email", "ads", 1, 31 * 86400 + 1.0, 31 * 86400 + 1.0) in longer["edges"]
     assert longer["starts"] == {"website": 2, "chat": 1, "email": 1}
 
 
 def test_variants_per_customer_and_per_cycle(log: Store) -> None:
-    assert variants(log) == {
+    assert run(log, "journeys.variants") == {
         "variants": [
             variant("chat whatsapp website", 1, 0),
             variant("website phone store", 1, 1),
             variant("website phone store email ads", 1, 1),
         ]
     }
-    assert variants(log, case="cycle") == {
+    assert run(log, "journeys.variants", case="cycle") == {
         "variants": [
             variant("website phone store", 2, 2),
             variant("ads", 1, 0),
@@ -124,51 +122,57 @@ def test_variants_per_customer_and_per_cycle(log: Store) -> None:
             variant("email", 1, 0),
         ]
     }
-    assert variants(log, case="cycle", top=2) == {
+    assert run(log, "journeys.variants", case="cycle", top=2) == {
         "variants": [variant("website phone store", 2, 2), variant("ads", 1, 0)]
     }
-    assert variants(log, case="cycle", cycles=CycleOptions.build("40d"))["variants"][1] == (
+    assert run(log, "journeys.variants", case="cycle", gap="40d")["variants"][1] == (
         variant("chat whatsapp website", 1, 0)
     )
 
 
 def test_filters_select_steps_before_cases_are_built(log: Store) -> None:
-    only = scope(touchpoint="website,phone,store")
-    assert variants(log, only) == {
+    only = {"touchpoint": "website,phone,store"}
+    assert run(log, "journeys.variants", **only) == {
         "variants": [variant("website phone store", 2, 2), variant("website", 1, 0)]
     }
-    assert [(e["from"], e["to"], e["count"]) for e in dfg(log, only)["edges"]] == [
+    assert [
+        (e["from"], e["to"], e["count"]) for e in run(log, "journeys.dfg", **only)["edges"]
+    ] == [
         ("phone", "store", 2),
         ("website", "phone", 2),
     ]
     # Phase is derived on the whole history: c1's and c3's first steps are `during` (the
     # hour before a purchase), c1's email and ads `after`, c2 is all `before`.
-    assert variants(log, scope(phase="before")) == {
+    assert run(log, "journeys.variants", phase="before") == {
         "variants": [variant("chat whatsapp website", 1, 0)]
     }
     # A customer case keeps email -> ads; as cycles they are two cases. Conversions count
     # the case's whole history: c1 bought, its email/ads cycles did not.
-    after = scope(phase="after")
-    assert variants(log, after) == {"variants": [variant("email ads", 1, 1)]}
-    assert variants(log, after, case="cycle") == {
+    after = {"phase": "after"}
+    assert run(log, "journeys.variants", **after) == {"variants": [variant("email ads", 1, 1)]}
+    assert run(log, "journeys.variants", **after, case="cycle") == {
         "variants": [variant("ads", 1, 0), variant("email", 1, 0)]
     }
-    assert dfg(log, after, case="cycle")["edges"] == []
-    assert dfg(log, scope(segment="fleet"))["starts"] == {"chat": 1}
-    assert variants(log, scope(date_from="2026-01-02")) == {
+    assert run(log, "journeys.dfg", **after, case="cycle")["edges"] == []
+    assert run(log, "journeys.dfg", segment="fleet")["starts"] == {"chat": 1}
+    assert run(log, "journeys.variants", date_from="2026-01-02") == {
         "variants": [
             variant("email ads", 1, 1),
             variant("website", 1, 0),
             variant("website phone store", 1, 1),
         ]
     }
-    assert variants(log, scope(channel="nothing-here")) == {"variants": []}
-    assert dfg(log, scope(channel="nothing-here")) == {"edges": [], "starts": {}, "ends": {}}
+    assert run(log, "journeys.variants", channel="nothing-here") == {"variants": []}
+    assert run(log, "journeys.dfg", channel="nothing-here") == {
+        "edges": [],
+        "starts": {},
+        "ends": {},
+    }
 
 
 def test_dfg_top_keeps_the_most_frequent_edges(log: Store) -> None:
-    full = dfg(log)
-    cut = dfg(log, top=3)
+    full = run(log, "journeys.dfg")
+    cut = run(log, "journeys.dfg", top=3)
     assert cut["edges"] == full["edges"][:3]
     assert (cut["starts"], cut["ends"]) == (full["starts"], full["ends"])
 
@@ -184,7 +188,9 @@ def test_ties_in_time_follow_ingestion_order(
         s = make_store()
         for rows in files:
             ingest_files(s, [csv_file(rows)])
-        answers.append((variants(s)["variants"][0]["path"], dfg(s)["edges"][0]))
+        answers.append(
+            (run(s, "journeys.variants")["variants"][0]["path"], run(s, "journeys.dfg")["edges"][0])
+        )
     assert answers == [
         (["sms", "email"], edge("sms", "email", 1, 0.0, 0.0)),
         (["email", "sms"], edge("email", "sms", 1, 0.0, 0.0)),
@@ -193,16 +199,15 @@ def test_ties_in_time_follow_ingestion_order(
 
 def test_bad_options_are_usage_errors(log: Store) -> None:
     with pytest.raises(UsageError, match="--case"):
-        dfg(log, case="session")
+        run(log, "journeys.dfg", case="session")
     with pytest.raises(UsageError, match="--top"):
-        variants(log, top=0)
+        run(log, "journeys.variants", top=0)
 
 
 # -- CLI -----------------------------------------------------------------------------------
 def cli_app() -> typer.Typer:
-    # Imported late (see test_kpis): registering the commands is the lead's one-line import
-    # in cli.py; importing the module here registers them for these tests either way.
-    import touchpoints.commands.paths  # noqa: F401
+    # Imported late (see test_kpis): importing touchpoints.cli at collection would add
+    # `tp.cli` to the package namespace before test_api checks it.
     from touchpoints.cli import app
 
     return app
@@ -210,23 +215,32 @@ def cli_app() -> typer.Typer:
 
 def test_cli_json_equals_python_and_tables_render(log: Store) -> None:
     cases = [
-        (["dfg"], dfg(log)),
+        (["dfg"], run(log, "journeys.dfg")),
         (
             ["dfg", "--case", "cycle", "--gap", "40d"],
-            dfg(log, None, "cycle", CycleOptions(40 * 86400)),
+            run(log, "journeys.dfg", case="cycle", gap="40d"),
         ),
         (
             ["dfg", "--top", "2", "--touchpoint", "website", "--touchpoint", "phone"],
-            dfg(log, scope(touchpoint=["website", "phone"]), top=2),
+            run(log, "journeys.dfg", touchpoint=["website", "phone"], top=2),
         ),
-        (["variants", "--case", "cycle", "--top", "1"], variants(log, case="cycle", top=1)),
+        (
+            ["variants", "--case", "cycle", "--top", "1"],
+            run(log, "journeys.variants", case="cycle", top=1),
+        ),
         (
             ["variants", "--segment", "fleet", "--from", "2026-01-01", "--to", "2026-01-02"],
-            variants(log, scope(segment="fleet", date_to="2026-01-02", date_from="2026-01-01")),
+            run(
+                log,
+                "journeys.variants",
+                segment="fleet",
+                date_to="2026-01-02",
+                date_from="2026-01-01",
+            ),
         ),
         (
             ["variants", "--phase", "after", "--kind", "interactive"],
-            variants(log, scope(phase="after", kind="interactive")),
+            run(log, "journeys.variants", phase="after", kind="interactive"),
         ),
     ]
     target = log.target
@@ -237,15 +251,131 @@ def test_cli_json_equals_python_and_tables_render(log: Store) -> None:
         result = runner.invoke(app, ["journeys", *args, "--json", "--db", target])
         assert result.exit_code == 0, (args, result.output)
         assert json.loads(result.stdout) == want, args
+    # One duration style (core.format.duration) in the reader's language: store -> email
+    # 4 days, email -> ads 31 days and 1 s, phone -> store a mean of 1786.25 s.
     table = runner.invoke(app, ["journeys", "dfg", "--db", target, "--lang", "pt-BR"])
     assert table.exit_code == 0, table.output
     assert "Central telefônica" in table.stdout
-    assert "4d 00h" in table.stdout and "31d 00h" in table.stdout and "29m 46s" in table.stdout
+    assert "4 dias" in table.stdout and "31 dias" in table.stdout
+    assert "29 min 46 s" in table.stdout
+    assert "quantidade" in table.stdout and "tempo mediano" in table.stdout
+    table = runner.invoke(app, ["journeys", "dfg", "--db", target])
+    assert table.exit_code == 0, table.output
+    assert "4 days" in table.stdout and "31 days" in table.stdout
+    assert "29 min 46 sec" in table.stdout and "median time" in table.stdout
+    # Variants: the case count under its JSON key's label, conversions said to be cases.
     table = runner.invoke(app, ["journeys", "variants", "--db", target, "--case", "cycle"])
     assert table.exit_code == 0, table.output
-    assert "→" in table.stdout and "100.0" in table.stdout
+    assert "→" in table.stdout and "100.0%" in table.stdout
+    header = next(line for line in table.stdout.splitlines() if "path" in line)
+    assert "count" in header and "conversions" in header and "cases" not in header
+    assert "conversions: how many of those cases converted" in table.stdout
+    table = runner.invoke(
+        app, ["journeys", "variants", "--db", target, "--case", "cycle", "--lang", "pt-BR"]
+    )
+    assert table.exit_code == 0, table.output
+    assert "100,0%" in table.stdout and "quantidade" in table.stdout
+    assert "conversões: quantos desses casos converteram" in table.stdout
     bad = runner.invoke(app, ["journeys", "dfg", "--db", target, "--case", "visit"])
     assert bad.exit_code != 0
+
+
+def test_cli_csv_is_the_main_table_at_full_precision(log: Store) -> None:
+    target = log.target
+    log.close()
+    result = CliRunner().invoke(
+        cli_app(), ["journeys", "dfg", "--db", target, "--format", "csv", "--lang", "pt-BR"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "from,to,count,mean_seconds,median_seconds"
+    assert "phone,store,2,1786.25,1786.25" in lines
+    assert len(lines) == 1 + 6  # the header and every edge
+
+
+def _cli(*args: str, columns: int) -> str:
+    """`touchpoints ...` in a subprocess, as a terminal of `columns` columns runs it (the
+    console takes its width from COLUMNS when the CLI starts)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from touchpoints.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_100_column_terminal_never_cuts_a_number(log: Store) -> None:
+    """Every number of the JSON appears whole on one line of the table, in both languages."""
+    target = log.target
+    log.close()
+    data = json.loads(_cli("journeys", "dfg", "--db", target, "--json", columns=100))
+    for lang in ("en", "pt-BR"):
+        shown = _cli("journeys", "dfg", "--db", target, "--lang", lang, columns=100)
+        lines = shown.splitlines()
+        assert max(len(line) for line in lines) <= 100
+        for e in data["edges"]:
+            cells = [
+                fmt.integer(e["count"], lang),
+                fmt.duration(e["mean_seconds"], lang),
+                fmt.duration(e["median_seconds"], lang),
+            ]
+            assert any(all(c in line for c in cells) for line in lines), (lang, e, shown)
+        for tp in set(data["starts"]) | set(data["ends"]):
+            n_start, n_end = data["starts"].get(tp, 0), data["ends"].get(tp, 0)
+            start, end = fmt.integer(n_start, lang), fmt.integer(n_end, lang)
+            assert any(f" {start} " in line and f" {end} " in line for line in lines), (lang, tp)
+        assert "…" not in shown
+
+
+def test_variants_table_says_what_it_left_out() -> None:
+    from rich.console import Console
+
+    from touchpoints.analytics.journeys import PathOptions
+    from touchpoints.cli.tables import View, render
+    from touchpoints.cli.tables.journeys import VARIANT_ROWS
+
+    many = {"variants": [variant(f"website p{i}", 1, 0) for i in range(VARIANT_ROWS + 1234)]}
+
+    def text(lang: str, options: PathOptions) -> str:
+        console = Console(width=120, record=True)
+        for part in render("journeys.variants", "variants", many, View(lang, {}, options)):
+            console.print(part)
+        return console.export_text()
+
+    shown = text("en", PathOptions())
+    assert f"p{VARIANT_ROWS - 1}" in shown and f"p{VARIANT_ROWS} " not in shown
+    assert "1,234 more variants: use --top N" in shown
+    assert "mais 1.234 variantes: use --top N" in text("pt-BR", PathOptions())
+    # With --top the table shows what was asked for, and says nothing is missing.
+    asked = text("en", PathOptions(top=VARIANT_ROWS + 1234))
+    assert f"p{VARIANT_ROWS + 1233}" in asked and "more variants" not in asked
+
+
+def test_one_duration_style() -> None:
+    """Transitions span seconds to months: the two largest units, in the reader's words."""
+    seconds = (None, 2.5, 45, 125, 7200, 90061, 3 * 86400 + 4 * 3600)
+    assert [fmt.duration(s, "en") for s in seconds] == [
+        "—",
+        "2.5 sec",
+        "45 sec",
+        "2 min 5 sec",
+        "2 hr",
+        "1 day 1 hr",
+        "3 days 4 hr",
+    ]
+    assert [fmt.duration(s, "pt-BR") for s in seconds] == [
+        "—",
+        "2,5 s",
+        "45 s",
+        "2 min 5 s",
+        "2 h",
+        "1 dia 1 h",
+        "3 dias 4 h",
+    ]
 
 
 # -- agreement with PM4Py ------------------------------------------------------------------
@@ -324,7 +454,7 @@ def test_agrees_with_pm4py(store: Store, csv_file: Callable[..., Path], case: st
     perf, _, _ = pm4py.discover_performance_dfg(df, **keys)
     pm_variants = pm4py.get_variants(df, **keys)
 
-    ours = dfg(store, case=case)
+    ours = run(store, "journeys.dfg", case=case)
     assert len(freq) > 30, "a log this small would prove little"
     assert {(e["from"], e["to"]): e["count"] for e in ours["edges"]} == dict(freq)
     assert ours["starts"] == dict(start)
@@ -334,7 +464,7 @@ def test_agrees_with_pm4py(store: Store, csv_file: Callable[..., Path], case: st
         assert e["mean_seconds"] == pytest.approx(float(theirs["mean"]), abs=1e-6)
         assert e["median_seconds"] == pytest.approx(float(theirs["median"]), abs=1e-6)
 
-    ours_v = variants(store, case=case)["variants"]
+    ours_v = run(store, "journeys.variants", case=case)["variants"]
     assert {tuple(v["path"]): v["count"] for v in ours_v} == dict(pm_variants)
     paths = df.groupby("case", sort=False)["activity"].agg(tuple)
     expected_conv = Counter(p for c, p in paths.items() if converts[c])
@@ -343,24 +473,3 @@ def test_agrees_with_pm4py(store: Store, csv_file: Callable[..., Path], case: st
     )
     counts = [(-v["count"], v["path"]) for v in ours_v]
     assert counts == sorted(counts)
-
-
-def test_variants_table_says_what_it_left_out() -> None:
-    from rich.console import Console
-
-    from touchpoints.commands.paths import TABLE_ROWS, duration, variants_table
-
-    many = {"variants": [variant(f"website p{i}", 1, 0) for i in range(TABLE_ROWS + 7)]}
-    console = Console(width=120, record=True)
-    console.print(variants_table(many, "customer", "en", {}, TABLE_ROWS))
-    text = console.export_text()
-    assert f"p{TABLE_ROWS - 1}" in text and f"p{TABLE_ROWS} " not in text
-    assert "7 more variants" in text
-    assert [duration(s) for s in (None, 2.5, 45, 125, 7200, 90061)] == [
-        "—",
-        "2.5s",
-        "45s",
-        "2m 05s",
-        "2h 00m",
-        "1d 01h",
-    ]

@@ -8,6 +8,10 @@ checked on each engine of the `store` fixture (DuckDB and PostgreSQL).
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,15 +22,14 @@ import typer
 from sqlglot.errors import ErrorLevel
 from typer.testing import CliRunner
 
-import touchpoints as tp
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.cycles import CycleOptions
-from touchpoints.analytics.moments import data_reuse_sql, emotion_sql, moments, promises_sql
-from touchpoints.analytics.retention import retention_cohorts, retention_sql
-from touchpoints.analytics.strength import strength_sql, touchpoint_strength
-from touchpoints.cli.common import journeys_app
-from touchpoints.commands.strength import register
+from conftest import run
+from touchpoints.analytics.moments import data_reuse_sql, emotion_sql, promises_sql
+from touchpoints.analytics.retention import retention_sql
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.strength import strength_sql
+from touchpoints.core import format as fmt
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 
@@ -85,7 +88,7 @@ def _rows(result: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, Any]
 
 def test_strength_by_phase(store: Store, csv_file: Callable[..., Path]) -> None:
     ingest_files(store, [csv_file(STRENGTH_LOG, COLUMNS)])
-    result = touchpoint_strength(store, Scope(), CycleOptions())
+    result = run(store, "strength")
     rows = _rows(result)
     assert set(rows) == {
         ("ads", "before"),
@@ -167,7 +170,7 @@ def test_strength_by_phase(store: Store, csv_file: Callable[..., Path]) -> None:
 
 def test_strength_totals_and_filters(store: Store, csv_file: Callable[..., Path]) -> None:
     ingest_files(store, [csv_file(STRENGTH_LOG, COLUMNS)])
-    totals = _rows(touchpoint_strength(store, Scope(), CycleOptions(), by_phase=False))
+    totals = _rows(run(store, "strength", by_phase=False))
     # 4 cycles in all: ads in 2 -> .5; website in 3 -> .75
     assert totals[("ads", None)]["share_of_cycles"] == 0.5
     assert totals[("website", None)]["share_of_cycles"] == 0.75
@@ -176,20 +179,20 @@ def test_strength_totals_and_filters(store: Store, csv_file: Callable[..., Path]
     assert totals[("store", None)]["median_step"] == 3.5
 
     # --phase during: only during steps, and only ratings about during interactions (f1)
-    during = _rows(touchpoint_strength(store, Scope(Filters.build(phase="during")), None))
+    during = _rows(run(store, "strength", phase="during"))
     assert set(during) == {("phone", "during"), ("store", "during")}
     assert during[("phone", "during")]["csat_answers"] == 2
     assert during[("store", "during")]["share_of_cycles"] == 1.0
 
     # --touchpoint website: the feedback f2 follows its rated event g3 (website) through
-    only_web = _rows(touchpoint_strength(store, Scope(Filters.build(touchpoint="website")), None))
+    only_web = _rows(run(store, "strength", touchpoint="website"))
     assert set(only_web) == {("website", "before")}
     assert only_web[("website", "before")]["nps_answers"] == 2
     # its share denominator counts only the cycles with a selected before-step: all 3
     assert only_web[("website", "before")]["share_of_cycles"] == 1.0
 
     # --to 2026-01-05: steps e1, e2, g1, g2, g3 only; f2 rates g3 (in range) -> kept
-    early = _rows(touchpoint_strength(store, Scope(Filters.build(date_to="2026-01-05")), None))
+    early = _rows(run(store, "strength", date_to="2026-01-05"))
     assert set(early) == {("ads", "before"), ("website", "before")}
     assert early[("website", "before")]["nps_answers"] == 1
 
@@ -222,7 +225,7 @@ MOMENTS_LOG = [
 
 def test_moments_promises_data_and_emotion(store: Store, csv_file: Callable[..., Path]) -> None:
     ingest_files(store, [csv_file(MOMENTS_LOG, COLUMNS)])
-    result = moments(store, Scope(), CycleOptions())
+    result = run(store, "journeys.moments")
     rows = {r["touchpoint"]: r for r in result["touchpoints"]}
     phone = rows["phone"]
     # made a1, b2, b4; a1 kept at store (a3), b2 kept at phone (b3), b4 open
@@ -271,7 +274,7 @@ def test_moments_promises_data_and_emotion(store: Store, csv_file: Callable[...,
     # Emotion by phase. before: a1..a4, b1..b4, c1 = -1+0+2-2+1+1-2 = -1 over 7 answers
     # (b2, b4 silent), 9 steps; during: c2 (silent), c3 = 2; after: c4 = 1.
     assert result["emotion"]["by_phase"] == [
-        {"phase": "before", "emotion": -0.1429, "answers": 7, "steps": 9},
+        {"phase": "before", "emotion": pytest.approx(-1 / 7), "answers": 7, "steps": 9},
         {"phase": "during", "emotion": 2.0, "answers": 1, "steps": 2},
         {"phase": "after", "emotion": 1.0, "answers": 1, "steps": 1},
     ]
@@ -280,7 +283,7 @@ def test_moments_promises_data_and_emotion(store: Store, csv_file: Callable[...,
     assert result["emotion"]["by_step"] == [
         {"step": 1, "emotion": -0.25, "answers": 4, "steps": 4},
         {"step": 2, "emotion": 0.0, "answers": 1, "steps": 3},
-        {"step": 3, "emotion": 1.6667, "answers": 3, "steps": 3},
+        {"step": 3, "emotion": pytest.approx(5 / 3), "answers": 3, "steps": 3},
         {"step": 4, "emotion": -2.0, "answers": 1, "steps": 2},
     ]
 
@@ -290,12 +293,12 @@ def test_moments_filters_select_promises_where_made(
 ) -> None:
     ingest_files(store, [csv_file(MOMENTS_LOG, COLUMNS)])
     # Matching runs on the whole history: a1 is still kept by a3 at the (filtered-out) store.
-    result = moments(store, Scope(Filters.build(touchpoint="phone")))
+    result = run(store, "journeys.moments", touchpoint="phone")
     assert [r["touchpoint"] for r in result["touchpoints"]] == ["phone"]
     assert (result["totals"]["made"], result["totals"]["kept"]) == (3, 2)
     assert result["totals"]["recorded_kept"] == 1  # b3
     # --phase during: c2's broken outcome only (its promise c1 was made before)
-    during = moments(store, Scope(Filters.build(phase="during")))
+    during = run(store, "journeys.moments", phase="during")
     assert during["totals"]["made"] == 0 and during["totals"]["recorded_broken"] == 1
     assert [e["answers"] for e in during["emotion"]["by_phase"]] == [0, 1, 0]
 
@@ -323,7 +326,7 @@ def _cells(cohort: dict[str, Any]) -> list[tuple[int, int, float, bool]]:
 
 def test_retention_cohorts(store: Store, csv_file: Callable[..., Path]) -> None:
     ingest_files(store, [csv_file(RETENTION_LOG, COLUMNS)])
-    result = retention_cohorts(store, Scope())
+    result = run(store, "retention")
     assert result["period"] == "month"
     cohorts = {c["cohort"]: c for c in result["cohorts"]}
     assert list(cohorts) == ["2025-01", "2025-02", "2025-03"]
@@ -343,8 +346,7 @@ def test_retention_cohorts(store: Store, csv_file: Callable[..., Path]) -> None:
 
     # In São Paulo p4 first buys in February: cohort 2025-02 = p3, p4; Mar: p3 -> 1/2
     local = {
-        c["cohort"]: c
-        for c in retention_cohorts(store, Scope(), timezone="America/Sao_Paulo")["cohorts"]
+        c["cohort"]: c for c in run(store, "retention", timezone="America/Sao_Paulo")["cohorts"]
     }
     assert list(local) == ["2025-01", "2025-02"]
     assert local["2025-02"]["customers"] == 2
@@ -352,15 +354,13 @@ def test_retention_cohorts(store: Store, csv_file: Callable[..., Path]) -> None:
 
     # --from selects cohorts by first purchase (p1, p2 are not new in February); --to ends
     # the data in March, which --to covers whole: complete.
-    window = retention_cohorts(
-        store, Scope(Filters.build(date_from="2025-02-01", date_to="2025-03-31"))
-    )
+    window = run(store, "retention", date_from="2025-02-01", date_to="2025-03-31")
     assert [(c["cohort"], c["customers"], _cells(c)) for c in window["cohorts"]] == [
         ("2025-02", 1, [(1, 1, 1.0, True)]),
         ("2025-03", 1, []),
     ]
     # --touchpoint website: only p1's 04-01 purchase counts: cohort 2025-04, May incomplete
-    web = retention_cohorts(store, Scope(Filters.build(touchpoint="website")), max_offset=5)
+    web = run(store, "retention", touchpoint="website", max_offset=5)
     assert [(c["cohort"], c["customers"], _cells(c)) for c in web["cohorts"]] == [
         ("2025-04", 1, [(1, 0, 0.0, False)])
     ]
@@ -368,15 +368,16 @@ def test_retention_cohorts(store: Store, csv_file: Callable[..., Path]) -> None:
 
 def test_sql_transpiles_to_postgres_and_spark() -> None:
     """The Spark store runs the same SQL through sqlglot; nothing may be unsupported."""
-    scope = Scope(Filters.build(date_from="2025-01-01", date_to="2025-12-31", phase="before"))
+    scope = Scope.build(date_from="2025-01-01", date_to="2025-12-31", phase="before")
+    local = Scope.build(date_from="2025-01-01", timezone="America/Sao_Paulo")
     queries = [
-        strength_sql(scope, None, True),
-        strength_sql(scope, None, False),
+        strength_sql(scope, True),
+        strength_sql(scope, False),
         promises_sql(scope),
         data_reuse_sql(scope),
-        emotion_sql(scope, None),
-        retention_sql(scope, "month", "America/Sao_Paulo"),
-        retention_sql(scope, "week", "UTC"),
+        emotion_sql(scope),
+        retention_sql(local, "month"),
+        retention_sql(scope, "week"),
     ]
     for sql in queries:
         for dialect in ("postgres", "spark"):
@@ -386,59 +387,177 @@ def test_sql_transpiles_to_postgres_and_spark() -> None:
             assert len(out) == 1
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    register(app)  # idempotent
-    app.add_typer(journeys_app, name="journeys")
+def cli_app() -> typer.Typer:
+    # Imported late (see test_kpis): importing touchpoints.cli at collection would add
+    # `tp.cli` to the package namespace before test_api checks it.
+    from touchpoints.cli import app
+
     return app
 
 
-def test_cli_json_equals_python(tmp_path: Path, csv_file: Callable[..., Path]) -> None:
+@pytest.fixture
+def cli_db(tmp_path: Path, csv_file: Callable[..., Path]) -> str:
+    """A DuckDB file holding the three logs, closed so the CLI can open it read-only."""
     db = str(tmp_path / "cli.duckdb")
-    with tp.open(db) as s:
+    with open_store(db) as s:
         ingest_files(s, [csv_file(STRENGTH_LOG + MOMENTS_LOG + RETENTION_LOG, COLUMNS)])
-        expected = {
-            "strength": touchpoint_strength(s, Scope(), CycleOptions()),
-            "totals": touchpoint_strength(s, Scope(), CycleOptions(), by_phase=False),
-            "moments": moments(s, Scope(), CycleOptions()),
-            "retention": retention_cohorts(s, Scope(Filters.build(timezone="America/Sao_Paulo")),
-                                           timezone="America/Sao_Paulo"),
-        }  # fmt: skip
-    app, runner = _app(), CliRunner()
+    return db
 
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, [*args, "--db", db, "--json"])
+
+def test_cli_json_equals_python(cli_db: str) -> None:
+    with open_store(cli_db, read_only=True) as s:
+        expected = {
+            "strength": run(s, "strength"),
+            "totals": run(s, "strength", by_phase=False),
+            "moments": run(s, "journeys.moments"),
+            "retention": run(s, "retention", timezone="America/Sao_Paulo"),
+        }
+    app, runner = cli_app(), CliRunner()
+
+    def cli_json(*args: str) -> Any:
+        result = runner.invoke(app, [*args, "--db", cli_db, "--json"])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
-    assert run("strength") == expected["strength"]
-    assert run("touchpoints", "--by-phase") == expected["strength"]
-    assert run("strength", "--no-by-phase") == expected["totals"]
-    assert run("journeys", "moments") == expected["moments"]
-    assert run("retention", "--timezone", "America/Sao_Paulo") == expected["retention"]
+    assert cli_json("strength") == expected["strength"]
+    assert cli_json("touchpoints", "--by-phase") == expected["strength"]
+    assert cli_json("strength", "--no-by-phase") == expected["totals"]
+    assert cli_json("journeys", "moments") == expected["moments"]
+    assert cli_json("retention", "--timezone", "America/Sao_Paulo") == expected["retention"]
 
     for args, word in (
         (["strength", "--lang", "pt-BR"], "Força dos pontos de contato"),
         (["touchpoints", "--no-by-phase"], "Touchpoint strength"),
+        (["touchpoints", "--lang", "pt-BR"], "Força dos pontos de contato por fase observada"),
         (["journeys", "moments", "--lang", "pt-BR"], "Promessas"),
         (["retention", "--lang", "pt-BR"], "Recompra por coorte"),
         (["retention", "--max-offset", "2"], "+2"),
     ):
-        shown = runner.invoke(app, [*args, "--db", db])
+        shown = runner.invoke(app, [*args, "--db", cli_db])
         assert shown.exit_code == 0, shown.output
         assert word in shown.stdout
-    bad = runner.invoke(app, ["retention", "--period", "year", "--db", db])
+    bad = runner.invoke(app, ["retention", "--period", "year", "--db", cli_db])
     assert bad.exit_code != 0
+
+
+def _table(cli_db: str, *args: str) -> str:
+    shown = CliRunner().invoke(cli_app(), [*args, "--db", cli_db])
+    assert shown.exit_code == 0, shown.output
+    return shown.stdout
+
+
+def _row(table: str, first: str) -> str:
+    return next(line for line in table.splitlines() if line.startswith(f"│ {first} "))
+
+
+def test_moments_table_labels_each_promise_rate_by_its_key(cli_db: str) -> None:
+    """kept_rate (kept / made) and promise_kept_rate (kept / (kept + broken)) are two
+    columns with two names; totals: 2 of 5 made were kept (40%), 2 of 4 closed (50%)."""
+    en = _table(cli_db, "journeys", "moments")
+    header = next(line for line in en.splitlines() if "kept of made" in line)
+    assert "promises kept" in header and "broken of made" in header
+    assert "40.0%" in _row(en, "all") and "50.0%" in _row(en, "all")
+    assert "promises kept = kept / (kept + broken), as in kpis" in en
+    pt = _table(cli_db, "journeys", "moments", "--lang", "pt-BR")
+    header = next(line for line in pt.splitlines() if "cumpridas das feitas" in line)
+    assert "promessas cumpridas" in header
+    assert "40,0%" in _row(pt, "todos") and "50,0%" in _row(pt, "todos")
+    # Mean emotion before the purchase: -1/7, two decimals in the reader's style.
+    assert "-0,14" in _row(pt, "antes") and "-0.14" in _row(en, "before")
+
+
+def test_retention_table_in_both_languages(cli_db: str) -> None:
+    # Cohort 2025-01 (p1, p2): 1 of 2 back in each of the next three months; --to ends the
+    # data in mid-May, so May is not over.
+    en = _table(cli_db, "retention", "--to", "2025-05-20")
+    assert "50.0%" in _row(en, "2025-01") and "0.0%*" in _row(en, "2025-01")
+    assert "* period not over in the data" in en
+    pt = _table(cli_db, "retention", "--lang", "pt-BR", "--period", "week", "--to", "2025-05-20")
+    assert "Recompra por coorte (semana)" in pt
+    assert "06/01/2025" in pt  # the week of 2025-01-10 starts on Monday 6 January
+    assert "* período ainda não terminou nos dados" in pt
+    # CSV: one row per cohort and period after it, at full precision (no Python reprs).
+    csv = _table(cli_db, "retention", "--to", "2025-05-20", "--format", "csv").splitlines()
+    assert csv[0] == "cohort,customers,cells.offset,cells.customers,cells.share,cells.complete"
+    assert csv[1:5] == [
+        "2025-01,2,1,1,0.5,True",
+        "2025-01,2,2,1,0.5,True",
+        "2025-01,2,3,1,0.5,True",
+        "2025-01,2,4,0,0.0,False",
+    ]
+
+
+def test_a_100_column_terminal_never_cuts_a_number(cli_db: str) -> None:
+    """The strength table is wider than 100 columns: it is split, and every number it
+    shows sits whole in one cell."""
+    with open_store(cli_db, read_only=True) as s:
+        rows = run(s, "strength")["rows"]
+    for lang in ("en", "pt-BR"):
+        done = subprocess.run(
+            [sys.executable, "-c", "from touchpoints.cli import main; main()",
+             "strength", "--db", cli_db, "--lang", lang],
+            capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        shown = done.stdout
+        assert max(len(line) for line in shown.splitlines()) <= 100
+        assert shown.count("┏") > 1, "a table this wide is split, not squeezed"
+        for r in rows:
+            cells = [fmt.value(k, r[k], lang) for k in STRENGTH_SHOWN]
+            if r["nps"] is not None:
+                cells.append(
+                    f"{fmt.value('nps', r['nps'], lang)} ±{fmt.value('nps_margin', r['nps_margin'], lang)}"
+                )
+            for cell in cells:
+                assert re.search(rf"│ +{re.escape(cell)} │", shown), (lang, r["touchpoint"], cell)
+
+
+STRENGTH_SHOWN = (
+    "reach",
+    "share_of_cycles",
+    "events_per_customer",
+    "conversion_rate",
+    "median_step",
+    "median_position",
+    "csat",
+    "csat_answers",
+    "nps_answers",
+)
 
 
 def test_empty_store_gives_empty_results(store: Store) -> None:
     """Nothing to measure: no rows, zero counts and null rates, never an error."""
-    assert touchpoint_strength(store) == {"rows": []}
-    result = moments(store)
+    assert run(store, "strength") == {"rows": []}
+    result = run(store, "journeys.moments")
     assert result["touchpoints"] == []
     assert (result["totals"]["made"], result["totals"]["kept_rate"]) == (0, None)
     assert result["totals"]["data_reuse_rate"] is None
     assert [e["emotion"] for e in result["emotion"]["by_phase"]] == [None, None, None]
     assert result["emotion"]["by_step"] == []
-    assert retention_cohorts(store) == {"period": "month", "cohorts": []}
+    assert run(store, "retention") == {"period": "month", "cohorts": []}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt-BR"])
+def test_tables_of_nothing_say_so(store: Store, lang: str) -> None:
+    """An empty store: every journey table is one sentence in the reader's language."""
+    from rich.console import Console
+
+    from touchpoints.analytics.registry import get
+    from touchpoints.cli.tables import View, render
+
+    said = {
+        "en": ("no journey steps match these filters", "no purchases match these filters"),
+        "pt-BR": (
+            "nenhum passo de jornada atende a estes filtros",
+            "nenhuma compra atende a estes filtros",
+        ),
+    }[lang]
+    for name in ("journeys.dfg", "journeys.variants", "journeys.funnel", "journeys.gaps",
+                 "journeys.sankey", "journeys.moments", "strength", "retention"):  # fmt: skip
+        analysis = get(name)
+        scope, options = analysis.parse({})
+        data = analysis.run(store, scope, options)
+        console = Console(width=100, record=True)
+        for part in render(name, analysis.table, data, View(lang, {}, options, scope)):
+            console.print(part)
+        assert console.export_text().strip() == said[name == "retention"], name

@@ -1,6 +1,6 @@
 """Funnels, invisible gaps and step-indexed flows of journeys (SPEC §3), as engine SQL.
 
-A tyre retailer's customer alternates between being visible (at a touchpoint) and invisible
+A customer alternates between being visible (at a touchpoint) and invisible
 (thinking, comparing, budgeting). These analyses measure both sides of that rhythm:
 
 - `funnel`: how many customers get from one phase (or chosen touchpoint) to the next, and

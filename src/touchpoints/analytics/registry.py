@@ -134,6 +134,7 @@ class Analysis:
     result: type[BaseModel]  # the JSON object's schema (OpenAPI; checked by tests)
     scope: tuple[str, ...] = EVENT_SCOPE  # the ScopeOptions fields it takes
     table: str = "rows"  # the result's main table: to_pandas, CSV, HTML
+    explode: str = ""  # a list inside the table's rows that becomes one row per item
     arguments: tuple[str, ...] = ()  # options the CLI takes as positional arguments
     path: str | None = None  # HTTP path when not /v1/<words>
     aliases: tuple[str, ...] = ()  # other CLI names

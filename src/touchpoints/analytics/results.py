@@ -44,18 +44,42 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def table_rows(data: Mapping[str, Any], table: str) -> list[dict[str, Any]]:
+def _long(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The list of objects `key` inside each row (retention's `cells`) becomes one row per
+    object, its keys prefixed with the list's name, beside its parent's columns: CSV,
+    pandas and Arrow get a tidy table instead of Python reprs. A row whose list is empty
+    stays one row without it."""
+    out = []
+    for r in rows:
+        parent = {k: v for k, v in r.items() if k != key}
+        items = r.get(key) or []
+        out += [{**parent, **_flat(item, key + ".")} for item in items] or [parent]
+    return out
+
+
+def table_rows(data: Mapping[str, Any], table: str, explode: str = "") -> list[dict[str, Any]]:
     """The main table of a result as flat rows. A mapping (`{"phone": 12}`) becomes
-    key/value rows; a list of objects is flattened; anything else is one `value` column.
-    A result without a table (`table` empty, or its key absent: one what-if scenario, one
-    staffing interval) is one row, the object itself flattened."""
+    key/value rows; a list of objects is flattened, and the list `explode` inside its rows
+    (declared by the analysis) becomes one row per item; anything else is one `value`
+    column. A result without a table (`table` empty, or its key absent: one what-if
+    scenario, one staffing interval) is one row, the object itself flattened."""
     if not table or table not in data:
         return [_flat(data)] if data else []
     items = data.get(table, [])
     if isinstance(items, Mapping):
         return [{"key": k, **(_flat(v) if isinstance(v, Mapping) else {"value": v})}
                 for k, v in items.items()]  # fmt: skip
-    return [_flat(r) if isinstance(r, Mapping) else {"value": r} for r in items or []]
+    rows = [_flat(r) if isinstance(r, Mapping) else {"value": r} for r in items or []]
+    return _long(rows, explode) if explode else rows
+
+
+def _cell(value: Any) -> Any:
+    """A list of plain values (a path) joined with ' > '; anything nested as JSON."""
+    if isinstance(value, list) and not any(isinstance(v, Mapping | list) for v in value):
+        return " > ".join(map(str, value))
+    if isinstance(value, Mapping | list):
+        return dumps(value)
+    return value
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -65,9 +89,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow(
-            {k: " > ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()}
-        )
+        writer.writerow({k: _cell(v) for k, v in r.items()})
     return buffer.getvalue()
 
 
@@ -98,7 +120,7 @@ class Result(Mapping[str, Any]):
     # -- the main table ------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         """The main table as flat dicts (`parent.child` columns)."""
-        return table_rows(self._data, self.analysis.table)
+        return table_rows(self._data, self.analysis.table, self.analysis.explode)
 
     def to_arrow(self) -> pa.Table:
         import pyarrow as pa

@@ -74,7 +74,10 @@ def _to_local(value: datetime, tz: str) -> datetime:
 
 def retention_sql(scope: Scope, period: str) -> str:
     """Cohort sizes (`m` NULL) and returns per (cohort, period), plus the data's last time;
-    bind `scope.params()`."""
+    bind `scope.params()`. `period` is written into the SQL (no engine binds a date_trunc
+    unit), so only the three known words get there."""
+    if period not in PERIODS:
+        raise UsageError(f"--period {period!r}: use day, week or month")
     open_start = scope.replace(date_from=None)
     local = local_ts(scope)
     since = "first_ts >= $scope_from" if scope.date_from else "TRUE"
@@ -185,5 +188,6 @@ register(
         result=RetentionResult,
         scope=EVENT_SCOPE,
         table="cohorts",
+        explode="cells",
     )
 )

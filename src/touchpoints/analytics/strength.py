@@ -1,7 +1,7 @@
 """Touchpoint strength per observed phase: which touchpoints carry each moment of the purchase.
 
-A manager sorts touchpoints into before, during and after the purchase and
-to see "which channels have more or less strength at each moment". Planned phases live in
+A manager sorts touchpoints into before, during and after the purchase to see which
+channels have more or less strength at each moment. Planned phases live in
 the catalog; this table measures the *observed* (derived, SPEC §3) phase of every journey
 step and flags a touchpoint acting where the team did not plan it.
 

@@ -46,6 +46,10 @@ def _parameter(name: str, field: FieldInfo, positional: bool) -> inspect.Paramet
     help_text = field.description or ""
     if positional:
         marker = typer.Argument(... if field.is_required() else default, help=help_text)
+    elif default is True:
+        # A switch that is on by default needs its off spelling (`--no-by-phase`).
+        flag = option_flag(name)
+        marker = typer.Option(default, f"{flag}/--no-{flag[2:]}", help=help_text)
     else:
         marker = typer.Option(default, option_flag(name), help=help_text)
     return inspect.Parameter(
@@ -121,7 +125,7 @@ def make_command(analysis: Analysis) -> Any:
         if as_json or output == "json":
             print_json(data)
         elif output == "csv":
-            out.file.write(to_csv(table_rows(data, analysis.table)))
+            out.file.write(to_csv(table_rows(data, analysis.table, analysis.explode)))
         else:
             from touchpoints.cli.tables import View, render
 
