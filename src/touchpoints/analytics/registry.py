@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # The analysis modules, in the order commands are listed in `--help` and routes in /docs.
 MODULES = (
     "kpis",
+    "events",
     "journeys",
     "flows",
     "strength",
@@ -41,6 +42,7 @@ MODULES = (
     "staffing",
     "feedback",
     "live",
+    "customers",
 )
 
 

@@ -46,7 +46,20 @@ def _flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def table_rows(data: Mapping[str, Any], table: str) -> list[dict[str, Any]]:
     """The main table of a result as flat rows. A mapping (`{"phone": 12}`) becomes
-    key/value rows; a list of objects is flattened; anything else is one `value` column."""
+    key/value rows; a list of objects is flattened; anything else is one `value` column.
+
+    A dotted `table` names a list inside each item of another (`cycles.steps`): one row per
+    inner item, led by its parent's plain fields (`cycle`, `converts`)."""
+    outer, _, inner = table.partition(".")
+    if inner:
+        return [
+            {
+                **{k: v for k, v in parent.items() if not isinstance(v, list | Mapping)},
+                **row,
+            }
+            for parent in data.get(outer) or []
+            for row in table_rows(parent, inner)
+        ]
     items = data.get(table, [])
     if isinstance(items, Mapping):
         return [{"key": k, **(_flat(v) if isinstance(v, Mapping) else {"value": v})}
