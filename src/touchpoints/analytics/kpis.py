@@ -330,8 +330,9 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     return {"timezone": scope.timezone, "rows": rows}
 
 
-class KpiRow(BaseModel):
-    group: str | None = Field(description="The group's value (`all` without --by).")
+class KpiValues(BaseModel):
+    """The SPEC §4 keys of one group of events."""
+
     events: int
     customers: int
     offered: int
@@ -351,6 +352,10 @@ class KpiRow(BaseModel):
     promise_kept_rate: float | None
     data_reuse_rate: float | None
     emotion: float | None
+
+
+class KpiRow(KpiValues):
+    group: str | None = Field(description="The group's value (`all` without --by).")
     retention: float | None
     churn: float | None
 
@@ -371,12 +376,9 @@ register(
 )
 
 
-class HourRow(KpiRow):
-    group: None = None
+class HourRow(KpiValues):
     weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday.")
     hour: int
-    retention: None = None
-    churn: None = None
 
 
 class HeatmapResult(BaseModel):

@@ -47,7 +47,10 @@ def _parameter(name: str, field: FieldInfo, positional: bool) -> inspect.Paramet
     if positional:
         marker = typer.Argument(... if field.is_required() else default, help=help_text)
     else:
-        marker = typer.Option(default, option_flag(name), help=help_text)
+        flag = option_flag(name)
+        if field.annotation is bool:  # `--by-phase/--no-by-phase`: a True default can be undone
+            flag = f"{flag}/--no-{flag.removeprefix('--')}"
+        marker = typer.Option(default, flag, help=help_text)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=marker, annotation=_cli_type(field.annotation)
     )
