@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -20,14 +21,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from conftest import run
 from touchpoints.cli import app as cli
 from touchpoints.cli import common
+from touchpoints.cli.app import main
+from touchpoints.core import format as fmt
 from touchpoints.core.catalog import default_catalog
 from touchpoints.core.errors import UsageError
-from touchpoints.core.settings import get_settings
+from touchpoints.core.settings import Settings, get_settings
+from touchpoints.server import auth
+from touchpoints.server.app import create_app
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
@@ -410,14 +416,14 @@ def test_cli_json_is_the_analysis_object(db: str) -> None:
         store.close()
 
 
-def test_cli_unknown_customer_exits_2_with_the_message(db: str) -> None:
-    result = CliRunner().invoke(cli, ["customer", "journey", "nobody", "--db", db])
-    assert isinstance(result.exception, UsageError)
-    assert str(result.exception) == "no customer 'nobody' in this store"
-
-
-def numbers_in(text: str) -> list[str]:
-    return re.findall(r"\d[\d.,:/]*\d|\d", text)
+def test_cli_unknown_customer_exits_2_with_the_message(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["touchpoints", "customer", "journey", "nobody", "--db", db])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "error: no customer 'nobody' in this store" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("lang", ["en", "pt-BR"])
@@ -444,6 +450,7 @@ def test_events_table_in_both_languages_never_cuts_a_value(db: str, lang: str) -
             else f"{local.month}/{local.day}/{local.year}"
         )
         assert f"{day} {local:%H:%M:%S}" in text  # one cell, never wrapped
+        assert fmt.duration(row["wait_seconds"], lang) in text
     assert all(len(line) <= 100 for line in text.splitlines())
 
 
@@ -478,3 +485,28 @@ def test_csv_of_a_journey_is_one_row_per_step(db: str, tmp_path: Path) -> None:
         "2,False,j6,2026-01-05T15:00:00Z,delivery,after",
         "2,False,j7,2026-01-25T08:00:00Z,website,after",
     ]
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+def test_http_drill_down_and_journey(db: str, tmp_path: Path) -> None:
+    store = open_store(db, read_only=True)
+    try:
+        expected_events = run(store, "events", metric="within-target", channel=["messaging"])
+        expected_journey = run(store, "customer.journey", customer_id="ana", after="10d")
+    finally:
+        store.close()
+    served = tmp_path / "served.duckdb"
+    served.write_bytes(Path(db).read_bytes())
+    with TestClient(create_app(Settings(db=str(served)), str(served))) as client:
+        key = auth.create_key(client.app.state.service.store, ["read"])[1]  # type: ignore[attr-defined]
+        headers = {"Authorization": f"Bearer {key}"}
+        r = client.get("/v1/events?metric=within-target&channel=messaging", headers=headers)
+        assert (r.status_code, r.json()) == (200, expected_events)
+        r = client.get("/v1/customers/ana/journey?after=10d", headers=headers)
+        assert (r.status_code, r.json()) == (200, expected_journey)
+        r = client.get("/v1/events?limit=5000", headers=headers)
+        assert r.status_code == 400
+        assert r.json()["detail"].startswith("--limit 5000: list 1 to 1,000 events at a time")
+        r = client.get("/v1/customers/nobody/journey", headers=headers)
+        assert (r.status_code, r.json()) == (400, {"detail": "no customer 'nobody' in this store"})
+        assert client.get("/v1/events").status_code == 401
