@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics.registry import Analysis, analyses
 from touchpoints.analytics.results import Result
+from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import get_settings
 from touchpoints.store import open_store, resolve_target
 
@@ -96,6 +97,11 @@ class Workspace:
     ) -> IngestResult:
         """Store events from a file, several files, or a pandas/pyarrow table; bad rows go to
         quarantine with file, row, column and reason, good rows are kept."""
+        if self.read_only:
+            raise UsageError(
+                f"this workspace on {self.target!r} is read-only: open it with "
+                "touchpoints.open(target) to ingest"
+            )
         from touchpoints.ingest import ingest_files, ingest_table, key_text
 
         key = key_text(get_settings().pseudonymize_key)
@@ -155,7 +161,10 @@ def _method(analysis: Analysis) -> Callable[..., Result]:
         return workspace.run(analysis, **options)
 
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
-    for name, field in analysis.option_fields().items():
+    fields = analysis.option_fields()
+    # Positional arguments (`ws.customer.journey("c1")`) before the keyword-only options.
+    ordered = sorted(fields.items(), key=lambda item: item[0] not in analysis.arguments)
+    for name, field in ordered:
         kind = (
             inspect.Parameter.POSITIONAL_OR_KEYWORD
             if name in analysis.arguments

@@ -123,7 +123,7 @@ class PathOptions(Options):
         "customer",
         description="customer: each customer's whole sequence; cycle: each journey cycle.",
     )
-    top: int | None = Field(None, description="Keep only the N most frequent.")
+    top: int | None = Field(None, ge=1, description="Keep only the N most frequent.")
 
 
 def dfg(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]:

@@ -105,40 +105,112 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def aggregate_params(answer_within: float = 20.0, short_abandon: float = 0.0) -> dict[str, float]:
-    """Values for the markers of `aggregates()`."""
+DEFAULT_ANSWER_WITHIN = 20.0
+# The rows behind each count of SPEC §4, as SQL predicates over one event. `kpis` sums them
+# and `events --metric` lists them, so a drill-down always totals the number it explains.
+# Markers: `$kpi_short_abandon` and those of the threshold T (see `threshold()`).
+_OFFERED = "(abandoned IS NOT NULL AND NOT (abandoned AND coalesce(wait_seconds < $kpi_short_abandon, FALSE)))"
+_ANSWERED = "(abandoned = FALSE)"
+
+
+def counted(threshold: str = "$kpi_answer_within") -> dict[str, str]:
+    """Metric name (as `events --metric` spells it) -> the predicate of the rows it counts;
+    `threshold` is T as SQL (`threshold()`)."""
+    return {
+        "offered": _OFFERED,
+        "answered": _ANSWERED,
+        "abandoned": f"({_OFFERED} AND abandoned)",
+        "within-target": f"({_ANSWERED} AND wait_seconds <= {threshold})",
+        "resolved": "(resolved = TRUE)",
+        "unresolved": "(resolved = FALSE)",
+        "promoters": "(nps >= 9)",
+        "passives": "(nps BETWEEN 7 AND 8)",
+        "detractors": "(nps <= 6)",
+        "satisfied": "(csat >= 4)",
+        "dissatisfied": "(csat <= 3)",
+        "conversions": "(action = 'purchase')",
+        "promises-broken": "(promise = 'broken')",
+        "data-not-reused": "(data_reused = FALSE)",
+    }
+
+
+METRICS = tuple(counted())
+
+
+def aggregate_params(
+    answer_within: float = DEFAULT_ANSWER_WITHIN, short_abandon: float = 0.0
+) -> dict[str, float]:
+    """Values for the markers of `aggregates()` with one threshold T for every row."""
     return {"kpi_answer_within": float(answer_within), "kpi_short_abandon": float(short_abandon)}
 
 
-def aggregates() -> str:
+def answer_targets(store: Store) -> dict[str, float]:
+    """Each touchpoint's own service-level threshold: its catalog target `answer_within`."""
+    return {
+        tp.id: float(tp.target["answer_within"])
+        for tp in store.catalog().touchpoints
+        if "answer_within" in tp.target
+    }
+
+
+def threshold(answer_within: float | None, targets: dict[str, float]) -> tuple[str, dict[str, Any]]:
+    """T of SPEC §4 as SQL over one event, with its markers' values: `--answer-within` when
+    given, else the event's touchpoint's `answer_within` target, else 20 s."""
+    if answer_within is not None or not targets:
+        given = DEFAULT_ANSWER_WITHIN if answer_within is None else float(answer_within)
+        return "$kpi_answer_within", {"kpi_answer_within": given}
+    params: dict[str, Any] = {"kpi_answer_within": DEFAULT_ANSWER_WITHIN}
+    whens = []
+    for i, (touchpoint, seconds) in enumerate(sorted(targets.items())):
+        whens.append(f"WHEN $kpi_target_{i} THEN $kpi_target_{i}_seconds")
+        params[f"kpi_target_{i}"] = touchpoint
+        params[f"kpi_target_{i}_seconds"] = seconds
+    return f"(CASE touchpoint {' '.join(whens)} ELSE $kpi_answer_within END)", params
+
+
+def service_rules(store: Store, options: ServiceOptions) -> tuple[str, dict[str, Any]]:
+    """T as SQL and every marker value `aggregates()`/`counted()` need for these options
+    (refuses a negative or infinite `--answer-within`/`--short-abandon`)."""
+    for option, seconds in (
+        ("--answer-within", options.answer_within),
+        ("--short-abandon", options.short_abandon),
+    ):
+        if seconds is not None and (not math.isfinite(float(seconds)) or seconds < 0):
+            raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
+    targets = answer_targets(store) if options.answer_within is None else {}
+    sql, params = threshold(options.answer_within, targets)
+    return sql, {**params, "kpi_short_abandon": float(options.short_abandon)}
+
+
+def aggregates(threshold: str = "$kpi_answer_within") -> str:
     """Counts and sums per group, in portable SQL (CASE, no FILTER), for every engine;
-    bind `aggregate_params()`."""
-    offered = "(abandoned IS NOT NULL AND NOT (abandoned AND coalesce(wait_seconds < $kpi_short_abandon, FALSE)))"
-    answered = "(abandoned = FALSE)"
+    bind `aggregate_params()` (or `service_rules()`, whose T is `threshold`)."""
+    c = counted(threshold)
+    answered = c["answered"]
     return f"""
       count(*) AS events,
       count(DISTINCT customer_id) AS customers,
-      sum(CASE WHEN {offered} THEN 1 ELSE 0 END) AS offered,
+      sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS offered,
       sum(CASE WHEN {answered} THEN 1 ELSE 0 END) AS answered,
-      sum(CASE WHEN {offered} AND abandoned THEN 1 ELSE 0 END) AS abandoned,
+      sum(CASE WHEN {c["abandoned"]} THEN 1 ELSE 0 END) AS abandoned,
       sum(CASE WHEN {answered} THEN wait_seconds END) AS wait_sum,
       count(CASE WHEN {answered} THEN wait_seconds END) AS wait_n,
       sum(CASE WHEN {answered} THEN handle_seconds END) AS handle_sum,
       count(CASE WHEN {answered} THEN handle_seconds END) AS handle_n,
-      sum(CASE WHEN {answered} AND wait_seconds <= $kpi_answer_within THEN 1 ELSE 0 END) AS within,
-      sum(CASE WHEN resolved THEN 1 ELSE 0 END) AS resolved_true,
+      sum(CASE WHEN {c["within-target"]} THEN 1 ELSE 0 END) AS within,
+      sum(CASE WHEN {c["resolved"]} THEN 1 ELSE 0 END) AS resolved_true,
       count(resolved) AS resolved_n,
-      sum(CASE WHEN csat >= 4 THEN 1 ELSE 0 END) AS csat_good,
+      sum(CASE WHEN {c["satisfied"]} THEN 1 ELSE 0 END) AS csat_good,
       count(csat) AS csat_n,
-      sum(CASE WHEN nps >= 9 THEN 1 ELSE 0 END) AS nps_promoters,
-      sum(CASE WHEN nps <= 6 THEN 1 ELSE 0 END) AS nps_detractors,
+      sum(CASE WHEN {c["promoters"]} THEN 1 ELSE 0 END) AS nps_promoters,
+      sum(CASE WHEN {c["detractors"]} THEN 1 ELSE 0 END) AS nps_detractors,
       count(nps) AS nps_n,
       sum(ces) AS ces_sum,
       count(ces) AS ces_n,
-      sum(CASE WHEN action = 'purchase' THEN 1 ELSE 0 END) AS conversions,
-      sum(CASE WHEN action = 'purchase' THEN value END) AS revenue,
+      sum(CASE WHEN {c["conversions"]} THEN 1 ELSE 0 END) AS conversions,
+      sum(CASE WHEN {c["conversions"]} THEN value END) AS revenue,
       sum(CASE WHEN promise = 'kept' THEN 1 ELSE 0 END) AS promise_kept,
-      sum(CASE WHEN promise = 'broken' THEN 1 ELSE 0 END) AS promise_broken,
+      sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS promise_broken,
       sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused_true,
       count(data_reused) AS reused_n,
       sum(emotion) AS emotion_sum,
@@ -181,8 +253,10 @@ def _retention(store: Store, scope: Scope, period: str) -> dict[str, float | Non
 
 
 class ServiceOptions(Options):
-    answer_within: float = Field(
-        20.0, description="Service level threshold T in seconds (SPEC §4)."
+    answer_within: float | None = Field(
+        None,
+        description="Service level threshold T in seconds (SPEC §4); default: each "
+        "touchpoint's answer_within target, else 20.",
     )
     short_abandon: float = Field(
         0.0, description="Leave out abandons that waited less than S seconds (misdials)."
@@ -207,12 +281,7 @@ def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
     by = options.by
     if by is not None and by not in GROUP_KEYS:
         raise UsageError(f"--by {by!r}: use one of {', '.join(GROUP_KEYS)}")
-    for option, seconds in (
-        ("--answer-within", options.answer_within),
-        ("--short-abandon", options.short_abandon),
-    ):
-        if not math.isfinite(float(seconds)) or seconds < 0:
-            raise UsageError(f"{option} {seconds!r}: use a number of seconds >= 0")
+    within, service = service_rules(store, options)
     if by in PERIODS:
         group = PERIOD_START[by].format(ts=local_ts(scope))
     elif by is None:
@@ -223,10 +292,9 @@ def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
         scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind")
     )
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
-    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates()}
+    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates(within)}
       FROM ({relation}) s{f" GROUP BY {group}" if group else ""}"""
-    params = {**scope.params(), **aggregate_params(options.answer_within, options.short_abandon)}
-    raw_rows = store.query(sql, params)
+    raw_rows = store.query(sql, {**scope.params(), **service})
     retention = _retention(store, scope, by) if by in PERIODS else {}
     rows = []
     for raw in raw_rows:
@@ -255,13 +323,13 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     time zone: where and when the queue hurts. The same sums and rules as `kpis`."""
     local = local_ts(scope)
     dow, hr = iso_weekday(local), hour(local)
-    sql = f"""SELECT {dow} AS dow, {hr} AS hr, {aggregates()}
+    within, service = service_rules(store, options)
+    sql = f"""SELECT {dow} AS dow, {hr} AS hr, {aggregates(within)}
       FROM ({scoped_events(scope, with_catalog=False)}) s
       GROUP BY {dow}, {hr}"""
-    params = {**scope.params(), **aggregate_params(options.answer_within, options.short_abandon)}
     rows = [
         {"weekday": int(r["dow"]), "hour": int(r["hr"]), **derive(r)}
-        for r in store.query(sql, params)
+        for r in store.query(sql, {**scope.params(), **service})
     ]
     for row in rows:
         del row["retention"], row["churn"]
@@ -269,8 +337,9 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     return {"timezone": scope.timezone, "rows": rows}
 
 
-class KpiRow(BaseModel):
-    group: str | None = Field(description="The group's value (`all` without --by).")
+class KpiValues(BaseModel):
+    """The SPEC §4 keys of one group of events."""
+
     events: int
     customers: int
     offered: int
@@ -290,6 +359,10 @@ class KpiRow(BaseModel):
     promise_kept_rate: float | None
     data_reuse_rate: float | None
     emotion: float | None
+
+
+class KpiRow(KpiValues):
+    group: str | None = Field(description="The group's value (`all` without --by).")
     retention: float | None
     churn: float | None
 
@@ -310,12 +383,9 @@ register(
 )
 
 
-class HourRow(KpiRow):
-    group: None = None
+class HourRow(KpiValues):
     weekday: int = Field(description="ISO weekday: 1 = Monday ... 7 = Sunday.")
     hour: int
-    retention: None = None
-    churn: None = None
 
 
 class HeatmapResult(BaseModel):

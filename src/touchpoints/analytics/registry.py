@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # The analysis modules, in the order commands are listed in `--help` and routes in /docs.
 MODULES = (
     "kpis",
+    "events",
     "journeys",
     "flows",
     "strength",
@@ -42,6 +43,7 @@ MODULES = (
     "staffing",
     "feedback",
     "live",
+    "customers",
 )
 
 

@@ -62,7 +62,20 @@ def table_rows(data: Mapping[str, Any], table: str, explode: str = "") -> list[d
     key/value rows; a list of objects is flattened, and the list `explode` inside its rows
     (declared by the analysis) becomes one row per item; anything else is one `value`
     column. A result without a table (`table` empty, or its key absent: one what-if
-    scenario, one staffing interval) is one row, the object itself flattened."""
+    scenario, one staffing interval) is one row, the object itself flattened.
+
+    A dotted `table` names a list inside each item of another (`cycles.steps`): one row per
+    inner item, led by its parent's plain fields (`cycle`, `converts`)."""
+    outer, _, inner = table.partition(".")
+    if inner:
+        return [
+            {
+                **{k: v for k, v in parent.items() if not isinstance(v, list | Mapping)},
+                **row,
+            }
+            for parent in data.get(outer) or []
+            for row in table_rows(parent, inner)
+        ]
     if not table or table not in data:
         return [_flat(data)] if data else []
     items = data.get(table, [])

@@ -51,7 +51,10 @@ def _parameter(name: str, field: FieldInfo, positional: bool) -> inspect.Paramet
         flag = option_flag(name)
         marker = typer.Option(default, f"{flag}/--no-{flag[2:]}", help=help_text)
     else:
-        marker = typer.Option(default, option_flag(name), help=help_text)
+        flag = option_flag(name)
+        if field.annotation is bool:  # `--by-phase/--no-by-phase`: a True default can be undone
+            flag = f"{flag}/--no-{flag.removeprefix('--')}"
+        marker = typer.Option(default, flag, help=help_text)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=marker, annotation=_cli_type(field.annotation)
     )

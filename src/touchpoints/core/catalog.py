@@ -28,6 +28,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 TARGET_RANGES: dict[str, tuple[float, float | None]] = {
     "tme_seconds": (0, None),
     "tma_seconds": (0, None),
+    "answer_within": (0, None),
     "service_level": (0, 1),
     "abandonment_rate": (0, 1),
     "csat": (0, 100),
