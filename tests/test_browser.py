@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from conftest import run
+
 CHROMIUM = "/usr/bin/chromium"
 USER, PASSWORD = "ana.admin", "browser-test-pw"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
@@ -37,24 +39,22 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import touchpoints as tp
-    from touchpoints.analytics.base import Filters
-    from touchpoints.analytics.kpis import kpis
     from touchpoints.demo import generate
     from touchpoints.server.auth import create_key
     from touchpoints.server.loadgen import ServerProcess
     from touchpoints.server.users import create_user
+    from touchpoints.store import open_store
 
     tmp = tmp_path_factory.mktemp("browser")
     events = tmp / "events.parquet"
     generate(300, 7, events)
     db = str(tmp / "site.duckdb")
-    with tp.open(db) as store:
+    with open_store(db) as store:
         store.ingest([str(events)])
         create_user(store, USER, PASSWORD, "admin")
         key = create_key(store, ["ingest", "read"], "browser-tests")[1]
-        totals = kpis(store)["rows"][0]
-        messaging = kpis(store, filters=Filters.build(channel="messaging"))["rows"][0]
+        totals = run(store, "kpis")["rows"][0]
+        messaging = run(store, "kpis", channel="messaging")["rows"][0]
     server = ServerProcess(db, log=tmp / "server.log").start()
     try:
         yield Site(f"http://127.0.0.1:{server.port}", key, db, totals, messaging)

@@ -18,11 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import run
 from touchpoints import demo
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.journeys import variants
-from touchpoints.analytics.kpis import kpis
-from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.core import format, messages
 from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import Settings
@@ -235,7 +232,7 @@ def test_every_page_renders_and_draws_from_embedded_specs(app: Any) -> None:
 
 def test_overview_cards_match_kpis(app: Any) -> None:
     store = app.state.service.store
-    row = kpis(store)["rows"][0]
+    row = run(store, "kpis")["rows"][0]
     html = client_for(app).get("/").text
     assert card_value(html, "conversions") == shown("conversions", row["conversions"])
     nps, margin = format.number(row["nps"], "en", 1), format.number(row["nps_margin"], "en", 1)
@@ -246,13 +243,13 @@ def test_overview_cards_match_kpis(app: Any) -> None:
     assert card_value(html, "abandonment_rate") == format.percent(row["abandonment_rate"], "en")
     assert card_value(html, "service_level") == format.percent(row["service_level"], "en")
     assert card_value(html, "revenue") == format.money(row["revenue"], "en", digits=0)
-    months = [m for m in kpis(store, by="month")["rows"] if m["retention"] is not None]
+    months = [m for m in run(store, "kpis", by="month")["rows"] if m["retention"] is not None]
     assert card_value(html, "retention") == format.percent(months[-1]["retention"], "en")
 
 
 def test_overview_compares_with_catalog_targets(app: Any) -> None:
     store = app.state.service.store
-    phone = next(r for r in kpis(store, by="touchpoint")["rows"] if r["group"] == "phone")
+    phone = next(r for r in run(store, "kpis", by="touchpoint")["rows"] if r["group"] == "phone")
     html = client_for(app).get("/").text
     met = "✓ met" if phone["tme_seconds"] <= 60 else "✗ missed"
     # The KPI is named for the reader (ASA), the target of 60 s written like every wait.
@@ -268,14 +265,14 @@ def test_overview_compares_with_catalog_targets(app: Any) -> None:
 def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
     store = app.state.service.store
     client = client_for(app)
-    everything = kpis(store)["rows"][0]
-    phone = kpis(store, filters=Filters.build(channel="phone"))["rows"][0]
+    everything = run(store, "kpis")["rows"][0]
+    phone = run(store, "kpis", channel="phone")["rows"][0]
     assert phone["tme_seconds"] != everything["tme_seconds"]
     html = client.get("/?channel=phone").text
     assert card_value(html, "tme_seconds") == shown("tme_seconds", phone["tme_seconds"])
     assert 'href="/service?channel=phone"' in html
     assert '<option value="phone" selected>' in html
-    june = kpis(store, filters=Filters.build("2025-06-01", "2025-06-30"))["rows"][0]
+    june = run(store, "kpis", date_from="2025-06-01", date_to="2025-06-30")["rows"][0]
     html = client.get("/?from=2025-06-01&to=2025-06-30").text
     assert card_value(html, "conversions") == shown("conversions", june["conversions"])
     assert "6/1/2025–6/30/2025 vs 5/2/2025–5/31/2025" in html
@@ -291,7 +288,7 @@ def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
 def test_map_shows_strength_shares_and_the_blueprint_lanes(app: Any) -> None:
     store = app.state.service.store
     html = client_for(app).get("/map").text
-    rows = touchpoint_strength(store, Scope())["rows"]
+    rows = run(store, "strength")["rows"]
     site = next(r for r in rows if r["touchpoint"] == "website" and r["phase"] == "before")
     assert re.search(
         rf'href="/touchpoints/website">Website</a>\s*<span class="val">{re.escape(format.percent(site["share_of_cycles"], "en", 0))}</span>',
@@ -313,7 +310,7 @@ def test_map_shows_strength_shares_and_the_blueprint_lanes(app: Any) -> None:
 
 def test_journeys_lists_the_top_variants(app: Any) -> None:
     store = app.state.service.store
-    top = variants(store, Scope(), top=10)["variants"][0]
+    top = run(store, "journeys.variants", top=10)["variants"][0]
     html = client_for(app).get("/journeys").text
     names = {tp.id: tp.label("en") for tp in store.catalog().touchpoints}
     path = " → ".join(names[s] for s in top["path"])
@@ -322,7 +319,7 @@ def test_journeys_lists_the_top_variants(app: Any) -> None:
 
 def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     store = app.state.service.store
-    row = kpis(store, filters=Filters.build(touchpoint="phone"))["rows"][0]
+    row = run(store, "kpis", touchpoint="phone")["rows"][0]
     client = client_for(app)
     html = client.get("/touchpoints/phone").text
     assert "<h1>Phone call centre</h1>" in html
@@ -334,7 +331,7 @@ def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
 
 def test_service_page_by_channel(app: Any) -> None:
     store = app.state.service.store
-    rows = [r for r in kpis(store, by="channel")["rows"] if r["offered"]]
+    rows = [r for r in run(store, "kpis", by="channel")["rows"] if r["offered"]]
     html = client_for(app).get("/service").text
     for r in rows:
         assert re.search(
@@ -346,7 +343,7 @@ def test_service_page_by_channel(app: Any) -> None:
 
 def test_feedback_weeks_match_kpis_by_week(app: Any) -> None:
     store = app.state.service.store
-    week = next(w for w in kpis(store, by="week")["rows"] if w["nps"] is not None)
+    week = next(w for w in run(store, "kpis", by="week")["rows"] if w["nps"] is not None)
     html = client_for(app).get("/feedback").text
     nps, day = format.number(week["nps"], "en", 1), format.date(week["group"], "en")
     assert f'<td>{day}</td><td class="num">{nps}</td>' in html
@@ -395,7 +392,7 @@ def test_a_brazilian_reads_brazilian_numbers_on_every_page(app: Any) -> None:
     """pt-BR pages write 26,3%, R$ 1.234,56, 05/01/2026 and TMA/TME, never the English
     26.3% / R$1,234.56 / AHT, and one duration style ('2 min 5 s')."""
     store = app.state.service.store
-    row = kpis(store)["rows"][0]
+    row = run(store, "kpis")["rows"][0]
     client = client_for(app, lang="pt-BR")
     html = client.get("/").text
     # The card rounds to whole reais so it fits; the monthly table shows the cents.
@@ -449,7 +446,7 @@ def test_csv_download_has_the_rows_of_the_analysis(app: Any) -> None:
     r = client_for(app).get("/data/kpis?by=channel&format=csv&kind=human")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     got = list(csv.DictReader(io.StringIO(r.text)))
-    want = kpis(store, by="channel", filters=Filters.build(kind="human"))["rows"]
+    want = run(store, "kpis", by="channel", kind="human")["rows"]
     assert [(g["group"], int(g["events"])) for g in got] == [
         (w["group"], w["events"]) for w in want
     ]
@@ -532,7 +529,7 @@ def test_cache_serves_repeats_and_is_invalidated_by_an_ingest(
             ]
         )
         assert [i["status"] for i in result.items] == ["stored", "stored"]
-        want = kpis(service.store)["rows"][0]["conversions"]
+        want = run(service.store, "kpis")["rows"][0]["conversions"]
         assert card_value(client.get("/").text, "conversions") == shown("conversions", want)
         assert shown("conversions", want) != first
     finally:
@@ -546,9 +543,9 @@ class FakeService:
         self.ingests = 0
         self.calls = 0
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        assert sql == "SELECT count(*) AS n FROM ingest_log"
-        return [{"n": self.ingests}]
+    def count(self, table: str) -> int:
+        assert table == "ingest_log"
+        return self.ingests
 
     def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(self, *args, **kwargs)
@@ -707,11 +704,8 @@ def test_users_cli_creates_lists_and_deletes(tmp_path: Path) -> None:
 def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any) -> None:
     from markupsafe import escape
 
-    from touchpoints.analytics.attribution import attribution
-    from touchpoints.analytics.insights import insights
-
     store = app.state.service.store
-    linear = attribution(store, Scope(), "linear")["rows"][0]
+    linear = run(store, "attribution", model="linear")["rows"][0]
     html = client_for(app).get("/attribution").text
     headers = re.search(r"<thead><tr><th scope=\"col\">Touchpoint</th>(.*?)</tr>", html).group(1)
     models = re.findall(r'<th scope="col">([^<]+)</th>', headers)
@@ -721,7 +715,7 @@ def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any
     ).group(1)
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
     assert cells[2].startswith(format.number(linear["conversions"], "en", 1))
-    findings = insights(store, Scope(), "en")["findings"]
+    findings = run(store, "insights", lang="en")["findings"]
     if findings:
         assert str(escape(findings[0]["text"]["en"])) in html
         assert (

@@ -14,7 +14,7 @@ from touchpoints.cli import app
 from touchpoints.core import format
 from touchpoints.core.errors import UsageError
 from touchpoints.reports import svg
-from touchpoints.reports.report import build_report, period_filters, report_data
+from touchpoints.reports.report import build_report, period_scopes, report_data
 from touchpoints.store.base import Store
 
 
@@ -181,7 +181,7 @@ def test_report_data_matches_kpis(loaded: Store) -> None:
 
 
 def test_previous_period_has_the_same_length() -> None:
-    current, previous = period_filters("2026-03-01", "2026-03-31")
+    current, previous = period_scopes("2026-03-01", "2026-03-31")
     assert previous.date_to is not None and current.date_from is not None
     assert str(previous.date_from) == "2026-01-29 00:00:00"
     assert (current.date_to - current.date_from) == (previous.date_to - previous.date_from)
@@ -206,10 +206,10 @@ def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
 
 
 def test_cli_writes_the_file(tmp_path: Path) -> None:
-    import touchpoints as tp
+    from touchpoints.store import open_store
 
     db = tmp_path / "s.duckdb"
-    with tp.open(str(db)) as s:
+    with open_store(str(db)) as s:
         s.ingest_records(FIXTURE, "test")
     out = tmp_path / "out" / "week.pdf"
     res = CliRunner().invoke(
