@@ -761,3 +761,129 @@ def test_feedback_shows_survey_first_heard_answers_when_there_are_some(
         assert "How did you first hear about us?" in client.get("/feedback").text
     finally:
         service.close()
+
+
+# -- pages run the registry's analyses -------------------------------------------------------
+def test_every_data_set_is_its_analysis_over_the_page_scope(app: Any) -> None:
+    """`/data/{name}` answers the registry's analysis with the page's options and filters,
+    as JSON, and its main table as the CSV every interface writes (analytics.results)."""
+    from touchpoints.analytics.registry import get
+    from touchpoints.analytics.results import table_rows, to_csv
+    from touchpoints.server.dashboard.data import ANALYSES
+
+    store = app.state.service.store
+    client = client_for(app)
+    for name, (analysis, options) in ANALYSES.items():
+        want = run(store, analysis, channel="phone", **options)
+        r = client.get(f"/data/{name}?channel=phone")
+        assert r.status_code == 200, (name, r.text[:300])
+        assert r.json() == json.loads(json.dumps(want)), name
+        csv_text = client.get(f"/data/{name}?channel=phone&format=csv").text
+        assert csv_text == to_csv(table_rows(want, get(analysis).table)), name
+    assert client.get("/data/kpis?by=colour").status_code == 400
+    assert "--by 'colour'" in client.get("/data/kpis?by=colour").json()["detail"]
+    assert client.get("/data/nothing").status_code == 404
+
+
+def test_a_filter_an_analysis_does_not_take_is_not_applied_to_it() -> None:
+    """Staffing has no segment option on the CLI or the API: a page's segment filter does not
+    reach it either, so the page shows what `touchpoints staffing` prints."""
+    from touchpoints.analytics.registry import get
+    from touchpoints.analytics.scope import Scope
+    from touchpoints.server.pages import narrow
+
+    scope = Scope.build("2025-06-01", "2025-06-30", channel="phone", segment="fleet", phase="after")
+    staffing = narrow(scope, get("staffing"))
+    assert staffing.channels == ("phone",) and staffing.date_from == scope.date_from
+    assert staffing.segments == () and staffing.phases == ()
+    assert narrow(scope, get("kpis")) == scope
+
+
+def test_every_attribution_model_in_one_table_and_its_csv(app: Any) -> None:
+    store = app.state.service.store
+    data = client_for(app).get("/data/attribution").json()
+    assert data["models"] == [
+        "first",
+        "last",
+        "linear",
+        "position",
+        "time-decay",
+        "markov",
+        "shapley",
+    ]
+    markov = [r for r in data["rows"] if r["model"] == "markov"]
+    want = run(store, "attribution", model="markov")["rows"]
+    assert markov == json.loads(json.dumps([{"model": "markov", **r} for r in want]))
+    rows = list(
+        csv.DictReader(io.StringIO(client_for(app).get("/data/attribution?format=csv").text))
+    )
+    assert len(rows) == len(data["rows"]) and set(rows[0]) >= {"model", "touchpoint", "share"}
+
+
+def test_the_filter_bar_offers_the_segments_of_the_summary_analysis(app: Any) -> None:
+    store = app.state.service.store
+    segments = sorted(s["segment"] for s in run(store, "summary")["segments"])
+    html = client_for(app).get("/").text
+    bar = re.search(r'<select name="segment">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', bar) == segments
+
+
+def test_pages_offer_only_the_filters_their_numbers_follow(app: Any) -> None:
+    client = client_for(app)
+    live = client.get("/live").text
+    assert 'name="channel"' in live and 'name="segment"' not in live and 'name="from"' not in live
+    assert 'class="filters"' not in client.get("/catalog").text
+    assert all(f'name="{k}"' in client.get("/").text for k in ("from", "to", "phase", "segment"))
+
+
+def test_a_change_too_small_to_show_is_no_change() -> None:
+    from touchpoints.server.dashboard.overview import trend
+
+    assert trend("tme_seconds", 107.02, 107.0, "pt-BR") == {"delta": 0, "dir": "flat"}
+    assert trend("abandonment_rate", 0.06001, 0.06, "en")["dir"] == "flat"
+    assert trend("tme_seconds", 108.0, 107.0, "en") == {"delta": 1.0, "dir": "up"}
+    assert trend("nps", None, 10.0, "en") is None
+
+
+def test_a_brazilian_reads_roles_and_models_in_portuguese(app: Any) -> None:
+    client = client_for(app, "ana", lang="pt-BR")
+    assert "ana (analista)" in client.get("/").text
+    html = client.get("/attribution").text
+    header = re.search(r"<thead><tr>(.*?)</tr>", html).group(1)
+    assert re.findall(r'<th scope="col">([^<]+)</th>', header)[1:] == [
+        "primeiro toque", "último toque", "linear", "posição", "decaimento no tempo",
+        "Markov", "Shapley",
+    ]  # fmt: skip
+    assert "<td>Decaimento no tempo</td>" in client.get("/touchpoints/phone").text
+    assert "sue (supervisor)" in client_for(app, "sue", lang="pt-BR").get("/").text
+
+
+def test_a_supervisor_gets_no_link_to_a_page_their_role_cannot_open(app: Any) -> None:
+    html = client_for(app, "sue").get("/").text
+    assert "Phone call centre" in html and 'href="/touchpoints/' not in html
+
+
+def test_the_nps_band_stays_on_the_nps_scale(app: Any) -> None:
+    html = client_for(app).get("/feedback").text
+    spec = json.loads(
+        re.search(
+            r'<script type="application/json" id="nps-trend-spec">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert (spec["min"], spec["max"]) == (-100, 100)
+    line = spec["series"][0]
+    bounds = [v for v in line["low"] + line["high"] if v is not None]
+    assert bounds and all(-100 <= v <= 100 for v in bounds)
+
+
+def test_small_flow_nodes_are_drawn_without_a_label(app: Any) -> None:
+    html = client_for(app).get("/journeys").text
+    spec = json.loads(
+        re.search(
+            r'<script type="application/json" id="sankey-spec">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    small = [n for n in spec["nodes"] if n["small"]]
+    big = [n for n in spec["nodes"] if not n["small"]]
+    assert big and max(n["value"] for n in small or [{"value": 0}]) < min(n["value"] for n in big)
+    assert {"Purchase", "End"} <= {n["name"] for n in big}

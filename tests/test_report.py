@@ -269,3 +269,23 @@ def test_weekly_report_is_due_from_its_hour_and_written_once(loaded: Store, tmp_
     assert write_due_report(loaded, settings, datetime(2026, 1, 14, 10, 0, tzinfo=UTC)) is None
     assert due_report(Settings(), datetime(2026, 1, 12, 10, 0, tzinfo=UTC)) is None
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [written.name]
+
+
+def test_paper_readers_get_model_names_and_a_colour_scale_in_their_language(
+    loaded: Store,
+) -> None:
+    """On paper nothing opens on hover: the heatmap says which colour is the lowest and
+    which the highest value, and attribution models are named for the reader."""
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR").decode()
+    header = re.search(r'<section id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r'<th scope="col">([^<]*)</th>', header)[1:] == [
+        "Primeiro toque",
+        "Último toque",
+        "Linear",
+        "Markov",
+    ]
+    heat = svg.heatmap(
+        ["seg."], ["0h", "1h"], [[20.0, 95.0]], "TME", lambda v: format.duration(v, "pt-BR")
+    )
+    assert ">20 s</text>" in heat and ">1 min 35 s</text>" in heat
+    assert heat.count("<rect") == 2  # the scale is drawn with strokes, not as more cells

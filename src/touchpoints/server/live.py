@@ -231,6 +231,7 @@ async def page(request: Request, page: Any = Depends(page_context(*LIVE_ROLES)))
         render,
         page,
         "live.html",
+        filters=("channel",),
         shown=SHOWN,
         labels_json=json.dumps(labels, ensure_ascii=False).replace("</", "<\\/"),
         stream_url=f"/live/stream?{query}",

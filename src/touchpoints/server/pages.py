@@ -251,12 +251,23 @@ def nav(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render(
+    page: Page,
+    template: str,
+    status: int = 200,
+    filters: Sequence[str] = FILTER_KEYS,
+    **values: Any,
+) -> HTMLResponse:
     """`template` in the frame every page shares (base.html): navigation for the user's
     role, the filter bar (channels from the catalog, segments from the data, through the
-    `summary` analysis over the whole store) and when the data shown was computed."""
+    `summary` analysis over the whole store) and when the data shown was computed.
+
+    `filters` are the ones the page's numbers follow (the live queue only a channel, the
+    catalog none): a filter the page would ignore is not offered."""
+    shown_at = page.computed_at  # the frame's own reads are not "the data shown"
     touchpoints = page.get(catalog).touchpoints
     seen = page.run("summary", Scope())["segments"]
+    page.computed_at = shown_at
     html = (
         templates(page.lang)
         .get_template(template)
@@ -273,6 +284,7 @@ def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLR
             kinds=KINDS,
             phases=PHASES,
             segments=sorted(s["segment"] for s in seen),
+            shown_filters=filters,
             path=page.request.url.path,
             as_of=page.as_of,
             **values,

@@ -17,7 +17,9 @@ router = APIRouter()
 @router.get("/catalog", response_class=HTMLResponse)
 def catalog_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     current = page.get(catalog)
-    return render(page, "catalog.html", catalog=current, yaml_text=current.to_yaml(), message=None)
+    return render(
+        page, "catalog.html", filters=(), catalog=current, yaml_text=current.to_yaml(), message=None
+    )
 
 
 @router.post("/catalog", response_class=HTMLResponse)
@@ -34,6 +36,7 @@ def catalog_save(
             page,
             "catalog.html",
             status=400,
+            filters=(),
             catalog=page.get(catalog),
             yaml_text=yaml_text,
             message={"error": True, "text": str(exc)},
@@ -43,6 +46,7 @@ def catalog_save(
     return render(
         page,
         "catalog.html",
+        filters=(),
         catalog=edited,
         yaml_text=edited.to_yaml(),
         message={"error": False, "text": page.t("saved")},

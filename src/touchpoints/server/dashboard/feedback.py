@@ -15,6 +15,7 @@ from touchpoints.server.pages import ALL, Page, page_context, render, series
 router = APIRouter()
 
 MOODS = ("negative", "neutral", "positive")
+NPS_SCALE = (-100.0, 100.0)
 
 
 def weekly_specs(page: Page, weeks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -22,16 +23,27 @@ def weekly_specs(page: Page, weeks: list[dict[str, Any]]) -> dict[str, dict[str,
     x = [format.date(w["group"], page.lang) for w in weeks]
 
     def band(w: dict[str, Any]) -> tuple[float | None, float | None]:
+        """The 95 % interval, within the scale NPS lives on: a week of three answers has a
+        margin of ±100 or more, and an NPS of 180 is no reading a manager can use."""
         if w["nps"] is None or w["nps_margin"] is None:
             return None, None
-        return w["nps"] - w["nps_margin"], w["nps"] + w["nps_margin"]
+        low, high = NPS_SCALE
+        return max(low, w["nps"] - w["nps_margin"]), min(high, w["nps"] + w["nps_margin"])
 
     nps = {
         **series(page.lang, page.label("nps"), [w["nps"] for w in weeks], "nps"),
         "low": [band(w)[0] for w in weeks],
         "high": [band(w)[1] for w in weeks],
     }
-    specs = {"nps_spec": {"kind": "lines", "x": x, "series": [nps]}}
+    specs = {
+        "nps_spec": {
+            "kind": "lines",
+            "x": x,
+            "series": [nps],
+            "min": NPS_SCALE[0],
+            "max": NPS_SCALE[1],
+        }
+    }
     for name, key in (("score_spec", "csat"), ("ces_spec", "ces")):
         line = series(page.lang, page.label(key), [w[key] for w in weeks], key)
         specs[name] = {"kind": "lines", "x": x, "series": [line]}

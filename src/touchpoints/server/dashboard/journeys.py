@@ -17,6 +17,10 @@ from touchpoints.server.pages import ANALYSTS, KINDS, Page, catalog, page_contex
 
 router = APIRouter()
 
+# A flow node smaller than this share of a step's cycles is drawn without a label: its box
+# is thinner than a line of text, and its name would be written over its neighbours'.
+SANKEY_LABEL_SHARE = 0.03
+
 
 def strength_grid(page: Page) -> dict[str, Any]:
     """Touchpoints in (phase, kind) cells, each with its share of cycles and a shade level
@@ -70,7 +74,7 @@ def map_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
 def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The flow chart's spec, and each node's name ('2. WhatsApp', 'Purchase')."""
     label = page.names()
-    terminal = {"purchase": page.t("purchase"), "end": page.t("end")}
+    terminal = {k: msg.capitalized(page.t(k)) for k in ("purchase", "end")}
 
     def node_label(n: dict[str, Any]) -> str:
         if n["touchpoint"] is None:
@@ -78,6 +82,10 @@ def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[
         return f"{n['step']}. {label.get(n['touchpoint'], n['touchpoint'])}"
 
     names = {n["id"]: node_label(n) for n in flow["nodes"]}
+    per_step: dict[Any, float] = {}
+    for n in flow["nodes"]:
+        per_step[n["step"]] = per_step.get(n["step"], 0) + n["value"]
+    smallest = SANKEY_LABEL_SHARE * max(per_step.values(), default=0)
     spec = {
         "kind": "sankey",
         "nodes": [
@@ -85,6 +93,7 @@ def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[
                 "name": names[n["id"]],
                 "value": n["value"],
                 "label": format.integer(n["value"], page.lang),
+                "small": n["touchpoint"] is not None and n["value"] < smallest,
             }
             for n in flow["nodes"]
         ],

@@ -65,11 +65,15 @@ def comparison_windows(page: Page) -> tuple[Scope, Scope, str]:
     return cur, prev, page.t("last_days", n=format.integer(TREND_DAYS, page.lang))
 
 
-def trend(cur: float | None, prev: float | None) -> dict[str, Any] | None:
+def trend(key: str, cur: float | None, prev: float | None, lang: str) -> dict[str, Any] | None:
+    """The change from `prev` to `cur`; one too small to show in `key`'s unit ('0 s',
+    '0,0 p.p.') is no change, never 'up 0 s'."""
     if cur is None or prev is None:
         return None
     delta = cur - prev
-    return {"delta": delta, "dir": "up" if delta > 0 else "down" if delta < 0 else "flat"}
+    if format.change(key, delta, lang) == format.change(key, 0, lang):
+        return {"delta": 0, "dir": "flat"}
+    return {"delta": delta, "dir": "up" if delta > 0 else "down"}
 
 
 def targets_table(page: Page) -> list[dict[str, Any]]:
@@ -109,7 +113,7 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         {
             "key": k,
             "value": total[k],
-            "trend": trend(cur[k], prev[k]),
+            "trend": trend(k, cur[k], prev[k], page.lang),
             "better_down": k in LOWER_IS_BETTER,
         }
         for k in CARDS
@@ -119,8 +123,10 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
             "key": "retention",
             "value": last_month["retention"] if last_month else None,
             "trend": trend(
+                "retention",
                 last_month["retention"] if last_month else None,
                 retained[-2]["retention"] if len(retained) > 1 else None,
+                page.lang,
             ),
             "better_down": False,
             "note": page.t("retention_note", month=format.month(last_month["group"], page.lang))
