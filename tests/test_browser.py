@@ -250,3 +250,33 @@ def test_live_page_follows_new_events(page: Any, site: Any, shot: Any) -> None:
     assert row.locator("td").first.inner_text() == str(before + 3)
     charts_drawn(page)
     shot(page, "live-after-events")
+
+
+# Texts of numeric cells and KPI values laid out on more than one line ("3 min" / "30 s").
+BROKEN_NUMBERS = """() => [...document.querySelectorAll("main td.num, main .kpi .value")]
+  .filter((el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const tops = [...range.getClientRects()].map((r) => r.top).sort((a, b) => a - b);
+    return tops.length > 1 && tops[tops.length - 1] - tops[0] > 12;
+  })
+  .map((el) => el.textContent.trim())"""
+
+
+@pytest.mark.parametrize(("path", "name"), PAGES)
+def test_on_a_phone_no_number_is_broken_over_two_lines(
+    page: Any, site: Any, shot: Any, path: str, name: str
+) -> None:
+    """A Brazilian manager on a phone (390×844): the page fits the screen's width (wide
+    tables and charts scroll inside it) and every number in a table or a card is whole."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.context.add_cookies([{"name": "tp_lang", "value": "pt-BR", "url": site.url}])
+    page.emulate_media(reduced_motion="reduce")
+    response = page.goto(site.url + path)
+    assert response is not None and response.status == 200
+    charts_drawn(page)
+    if path == "/live":
+        expect(page.locator("#live [data-key=tme_seconds]")).not_to_have_text("–", timeout=10_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    assert page.evaluate(BROKEN_NUMBERS) == [], path
+    shot(page, f"phone-pt-BR-{name}")

@@ -162,7 +162,7 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
         "series": [
             series(
                 page.lang,
-                m,
+                page.t(f"common.model_{m}"),
                 [(row["models"].get(m) or {}).get("conversions") for row in table],
                 lambda v: format.number(v, page.lang, 1),
             )
