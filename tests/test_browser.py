@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from conftest import run
 from touchpoints.ingest import ingest_files
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,24 +40,22 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import touchpoints as tp
-    from touchpoints.analytics.base import Filters
-    from touchpoints.analytics.kpis import kpis
     from touchpoints.demo import generate
     from touchpoints.server.auth import create_key
     from touchpoints.server.loadgen import ServerProcess
     from touchpoints.server.users import create_user
+    from touchpoints.store import open_store
 
     tmp = tmp_path_factory.mktemp("browser")
     events = tmp / "events.parquet"
     generate(300, 7, events)
     db = str(tmp / "site.duckdb")
-    with tp.open(db) as store:
+    with open_store(db) as store:
         ingest_files(store, [str(events)])
         create_user(store, USER, PASSWORD, "admin")
         key = create_key(store, ["ingest", "read"], "browser-tests")[1]
-        totals = kpis(store)["rows"][0]
-        messaging = kpis(store, filters=Filters.build(channel="messaging"))["rows"][0]
+        totals = run(store, "kpis")["rows"][0]
+        messaging = run(store, "kpis", channel="messaging")["rows"][0]
     server = ServerProcess(db, log=tmp / "server.log").start()
     try:
         yield Site(f"http://127.0.0.1:{server.port}", key, db, totals, messaging)
@@ -252,3 +251,33 @@ def test_live_page_follows_new_events(page: Any, site: Any, shot: Any) -> None:
     assert row.locator("td").first.inner_text() == str(before + 3)
     charts_drawn(page)
     shot(page, "live-after-events")
+
+
+# Texts of numeric cells and KPI values laid out on more than one line ("3 min" / "30 s").
+BROKEN_NUMBERS = """() => [...document.querySelectorAll("main td.num, main .kpi .value")]
+  .filter((el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const tops = [...range.getClientRects()].map((r) => r.top).sort((a, b) => a - b);
+    return tops.length > 1 && tops[tops.length - 1] - tops[0] > 12;
+  })
+  .map((el) => el.textContent.trim())"""
+
+
+@pytest.mark.parametrize(("path", "name"), PAGES)
+def test_on_a_phone_no_number_is_broken_over_two_lines(
+    page: Any, site: Any, shot: Any, path: str, name: str
+) -> None:
+    """A Brazilian manager on a phone (390×844): the page fits the screen's width (wide
+    tables and charts scroll inside it) and every number in a table or a card is whole."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.context.add_cookies([{"name": "tp_lang", "value": "pt-BR", "url": site.url}])
+    page.emulate_media(reduced_motion="reduce")
+    response = page.goto(site.url + path)
+    assert response is not None and response.status == 200
+    charts_drawn(page)
+    if path == "/live":
+        expect(page.locator("#live [data-key=tme_seconds]")).not_to_have_text("–", timeout=10_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    assert page.evaluate(BROKEN_NUMBERS) == [], path
+    shot(page, f"phone-pt-BR-{name}")

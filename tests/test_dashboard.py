@@ -18,11 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import run
 from touchpoints import demo
-from touchpoints.analytics.base import Filters, Scope
-from touchpoints.analytics.journeys import variants
-from touchpoints.analytics.kpis import kpis
-from touchpoints.analytics.strength import touchpoint_strength
 from touchpoints.core import format, messages
 from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import Settings
@@ -246,7 +243,7 @@ def test_every_page_renders_and_draws_from_embedded_specs(app: Any) -> None:
 
 def test_overview_cards_match_kpis(app: Any) -> None:
     store = app.state.service.store
-    row = kpis(store)["rows"][0]
+    row = run(store, "kpis")["rows"][0]
     html = client_for(app).get("/").text
     assert card_value(html, "conversions") == shown("conversions", row["conversions"])
     nps, margin = format.number(row["nps"], "en", 1), format.number(row["nps_margin"], "en", 1)
@@ -257,13 +254,13 @@ def test_overview_cards_match_kpis(app: Any) -> None:
     assert card_value(html, "abandonment_rate") == format.percent(row["abandonment_rate"], "en")
     assert card_value(html, "service_level") == format.percent(row["service_level"], "en")
     assert card_value(html, "revenue") == format.money(row["revenue"], "en", digits=0)
-    months = [m for m in kpis(store, by="month")["rows"] if m["retention"] is not None]
+    months = [m for m in run(store, "kpis", by="month")["rows"] if m["retention"] is not None]
     assert card_value(html, "retention") == format.percent(months[-1]["retention"], "en")
 
 
 def test_overview_compares_with_catalog_targets(app: Any) -> None:
     store = app.state.service.store
-    phone = next(r for r in kpis(store, by="touchpoint")["rows"] if r["group"] == "phone")
+    phone = next(r for r in run(store, "kpis", by="touchpoint")["rows"] if r["group"] == "phone")
     html = client_for(app).get("/").text
     met = "✓ met" if phone["tme_seconds"] <= 60 else "✗ missed"
     # The KPI is named for the reader (ASA), the target of 60 s written like every wait.
@@ -279,14 +276,14 @@ def test_overview_compares_with_catalog_targets(app: Any) -> None:
 def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
     store = app.state.service.store
     client = client_for(app)
-    everything = kpis(store)["rows"][0]
-    phone = kpis(store, filters=Filters.build(channel="phone"))["rows"][0]
+    everything = run(store, "kpis")["rows"][0]
+    phone = run(store, "kpis", channel="phone")["rows"][0]
     assert phone["tme_seconds"] != everything["tme_seconds"]
     html = client.get("/?channel=phone").text
     assert card_value(html, "tme_seconds") == shown("tme_seconds", phone["tme_seconds"])
     assert 'href="/service?channel=phone"' in html
     assert '<option value="phone" selected>' in html
-    june = kpis(store, filters=Filters.build("2025-06-01", "2025-06-30"))["rows"][0]
+    june = run(store, "kpis", date_from="2025-06-01", date_to="2025-06-30")["rows"][0]
     html = client.get("/?from=2025-06-01&to=2025-06-30").text
     assert card_value(html, "conversions") == shown("conversions", june["conversions"])
     assert "6/1/2025–6/30/2025 vs 5/2/2025–5/31/2025" in html
@@ -302,7 +299,7 @@ def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
 def test_map_shows_strength_shares_and_the_blueprint_lanes(app: Any) -> None:
     store = app.state.service.store
     html = client_for(app).get("/map").text
-    rows = touchpoint_strength(store, Scope())["rows"]
+    rows = run(store, "strength")["rows"]
     site = next(r for r in rows if r["touchpoint"] == "website" and r["phase"] == "before")
     assert re.search(
         rf'href="/touchpoints/website">Website</a>\s*<span class="val">{re.escape(format.percent(site["share_of_cycles"], "en", 0))}</span>',
@@ -324,7 +321,7 @@ def test_map_shows_strength_shares_and_the_blueprint_lanes(app: Any) -> None:
 
 def test_journeys_lists_the_top_variants(app: Any) -> None:
     store = app.state.service.store
-    top = variants(store, Scope(), top=10)["variants"][0]
+    top = run(store, "journeys.variants", top=10)["variants"][0]
     html = client_for(app).get("/journeys").text
     names = {tp.id: tp.label("en") for tp in store.catalog().touchpoints}
     path = " → ".join(names[s] for s in top["path"])
@@ -333,7 +330,7 @@ def test_journeys_lists_the_top_variants(app: Any) -> None:
 
 def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     store = app.state.service.store
-    row = kpis(store, filters=Filters.build(touchpoint="phone"))["rows"][0]
+    row = run(store, "kpis", touchpoint="phone")["rows"][0]
     client = client_for(app)
     html = client.get("/touchpoints/phone").text
     assert "<h1>Phone call centre</h1>" in html
@@ -345,7 +342,7 @@ def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
 
 def test_service_page_by_channel(app: Any) -> None:
     store = app.state.service.store
-    rows = [r for r in kpis(store, by="channel")["rows"] if r["offered"]]
+    rows = [r for r in run(store, "kpis", by="channel")["rows"] if r["offered"]]
     html = client_for(app).get("/service").text
     for r in rows:
         assert re.search(
@@ -357,7 +354,7 @@ def test_service_page_by_channel(app: Any) -> None:
 
 def test_feedback_weeks_match_kpis_by_week(app: Any) -> None:
     store = app.state.service.store
-    week = next(w for w in kpis(store, by="week")["rows"] if w["nps"] is not None)
+    week = next(w for w in run(store, "kpis", by="week")["rows"] if w["nps"] is not None)
     html = client_for(app).get("/feedback").text
     nps, day = format.number(week["nps"], "en", 1), format.date(week["group"], "en")
     assert f'<td>{day}</td><td class="num">{nps}</td>' in html
@@ -406,7 +403,7 @@ def test_a_brazilian_reads_brazilian_numbers_on_every_page(app: Any) -> None:
     """pt-BR pages write 26,3%, R$ 1.234,56, 05/01/2026 and TMA/TME, never the English
     26.3% / R$1,234.56 / AHT, and one duration style ('2 min 5 s')."""
     store = app.state.service.store
-    row = kpis(store)["rows"][0]
+    row = run(store, "kpis")["rows"][0]
     client = client_for(app, lang="pt-BR")
     html = client.get("/").text
     # The card rounds to whole reais so it fits; the monthly table shows the cents.
@@ -460,7 +457,7 @@ def test_csv_download_has_the_rows_of_the_analysis(app: Any) -> None:
     r = client_for(app).get("/data/kpis?by=channel&format=csv&kind=human")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     got = list(csv.DictReader(io.StringIO(r.text)))
-    want = kpis(store, by="channel", filters=Filters.build(kind="human"))["rows"]
+    want = run(store, "kpis", by="channel", kind="human")["rows"]
     assert [(g["group"], int(g["events"])) for g in got] == [
         (w["group"], w["events"]) for w in want
     ]
@@ -543,7 +540,7 @@ def test_cache_serves_repeats_and_is_invalidated_by_an_ingest(
             ]
         )
         assert [i["status"] for i in result.items] == ["stored", "stored"]
-        want = kpis(service.store)["rows"][0]["conversions"]
+        want = run(service.store, "kpis")["rows"][0]["conversions"]
         assert card_value(client.get("/").text, "conversions") == shown("conversions", want)
         assert shown("conversions", want) != first
     finally:
@@ -557,9 +554,9 @@ class FakeService:
         self.ingests = 0
         self.calls = 0
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        assert sql == "SELECT count(*) AS n FROM ingest_log"
-        return [{"n": self.ingests}]
+    def count(self, table: str) -> int:
+        assert table == "ingest_log"
+        return self.ingests
 
     def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(self, *args, **kwargs)
@@ -718,11 +715,8 @@ def test_users_cli_creates_lists_and_deletes(tmp_path: Path) -> None:
 def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any) -> None:
     from markupsafe import escape
 
-    from touchpoints.analytics.attribution import attribution
-    from touchpoints.analytics.insights import insights
-
     store = app.state.service.store
-    linear = attribution(store, Scope(), "linear")["rows"][0]
+    linear = run(store, "attribution", model="linear")["rows"][0]
     html = client_for(app).get("/attribution").text
     headers = re.search(r"<thead><tr><th scope=\"col\">Touchpoint</th>(.*?)</tr>", html).group(1)
     models = re.findall(r'<th scope="col">([^<]+)</th>', headers)
@@ -732,7 +726,7 @@ def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any
     ).group(1)
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
     assert cells[2].startswith(format.number(linear["conversions"], "en", 1))
-    findings = insights(store, Scope(), "en")["findings"]
+    findings = run(store, "insights", lang="en")["findings"]
     if findings:
         assert str(escape(findings[0]["text"]["en"])) in html
         assert (
@@ -778,3 +772,129 @@ def test_feedback_shows_survey_first_heard_answers_when_there_are_some(
         assert "How did you first hear about us?" in client.get("/feedback").text
     finally:
         service.close()
+
+
+# -- pages run the registry's analyses -------------------------------------------------------
+def test_every_data_set_is_its_analysis_over_the_page_scope(app: Any) -> None:
+    """`/data/{name}` answers the registry's analysis with the page's options and filters,
+    as JSON, and its main table as the CSV every interface writes (analytics.results)."""
+    from touchpoints.analytics.registry import get
+    from touchpoints.analytics.results import table_rows, to_csv
+    from touchpoints.server.dashboard.data import ANALYSES
+
+    store = app.state.service.store
+    client = client_for(app)
+    for name, (analysis, options) in ANALYSES.items():
+        want = run(store, analysis, channel="phone", **options)
+        r = client.get(f"/data/{name}?channel=phone")
+        assert r.status_code == 200, (name, r.text[:300])
+        assert r.json() == json.loads(json.dumps(want)), name
+        csv_text = client.get(f"/data/{name}?channel=phone&format=csv").text
+        assert csv_text == to_csv(table_rows(want, get(analysis).table)), name
+    assert client.get("/data/kpis?by=colour").status_code == 400
+    assert "--by 'colour'" in client.get("/data/kpis?by=colour").json()["detail"]
+    assert client.get("/data/nothing").status_code == 404
+
+
+def test_a_filter_an_analysis_does_not_take_is_not_applied_to_it() -> None:
+    """Staffing has no segment option on the CLI or the API: a page's segment filter does not
+    reach it either, so the page shows what `touchpoints staffing` prints."""
+    from touchpoints.analytics.registry import get
+    from touchpoints.analytics.scope import Scope
+    from touchpoints.server.pages import narrow
+
+    scope = Scope.build("2025-06-01", "2025-06-30", channel="phone", segment="fleet", phase="after")
+    staffing = narrow(scope, get("staffing"))
+    assert staffing.channels == ("phone",) and staffing.date_from == scope.date_from
+    assert staffing.segments == () and staffing.phases == ()
+    assert narrow(scope, get("kpis")) == scope
+
+
+def test_every_attribution_model_in_one_table_and_its_csv(app: Any) -> None:
+    store = app.state.service.store
+    data = client_for(app).get("/data/attribution").json()
+    assert data["models"] == [
+        "first",
+        "last",
+        "linear",
+        "position",
+        "time-decay",
+        "markov",
+        "shapley",
+    ]
+    markov = [r for r in data["rows"] if r["model"] == "markov"]
+    want = run(store, "attribution", model="markov")["rows"]
+    assert markov == json.loads(json.dumps([{"model": "markov", **r} for r in want]))
+    rows = list(
+        csv.DictReader(io.StringIO(client_for(app).get("/data/attribution?format=csv").text))
+    )
+    assert len(rows) == len(data["rows"]) and set(rows[0]) >= {"model", "touchpoint", "share"}
+
+
+def test_the_filter_bar_offers_the_segments_of_the_summary_analysis(app: Any) -> None:
+    store = app.state.service.store
+    segments = sorted(s["segment"] for s in run(store, "summary")["segments"])
+    html = client_for(app).get("/").text
+    bar = re.search(r'<select name="segment">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', bar) == segments
+
+
+def test_pages_offer_only_the_filters_their_numbers_follow(app: Any) -> None:
+    client = client_for(app)
+    live = client.get("/live").text
+    assert 'name="channel"' in live and 'name="segment"' not in live and 'name="from"' not in live
+    assert 'class="filters"' not in client.get("/catalog").text
+    assert all(f'name="{k}"' in client.get("/").text for k in ("from", "to", "phase", "segment"))
+
+
+def test_a_change_too_small_to_show_is_no_change() -> None:
+    from touchpoints.server.dashboard.overview import trend
+
+    assert trend("tme_seconds", 107.02, 107.0, "pt-BR") == {"delta": 0, "dir": "flat"}
+    assert trend("abandonment_rate", 0.06001, 0.06, "en")["dir"] == "flat"
+    assert trend("tme_seconds", 108.0, 107.0, "en") == {"delta": 1.0, "dir": "up"}
+    assert trend("nps", None, 10.0, "en") is None
+
+
+def test_a_brazilian_reads_roles_and_models_in_portuguese(app: Any) -> None:
+    client = client_for(app, "ana", lang="pt-BR")
+    assert "ana (analista)" in client.get("/").text
+    html = client.get("/attribution").text
+    header = re.search(r"<thead><tr>(.*?)</tr>", html).group(1)
+    assert re.findall(r'<th scope="col">([^<]+)</th>', header)[1:] == [
+        "primeiro toque", "último toque", "linear", "posição", "decaimento no tempo",
+        "Markov", "Shapley",
+    ]  # fmt: skip
+    assert "<td>Decaimento no tempo</td>" in client.get("/touchpoints/phone").text
+    assert "sue (supervisor)" in client_for(app, "sue", lang="pt-BR").get("/").text
+
+
+def test_a_supervisor_gets_no_link_to_a_page_their_role_cannot_open(app: Any) -> None:
+    html = client_for(app, "sue").get("/").text
+    assert "Phone call centre" in html and 'href="/touchpoints/' not in html
+
+
+def test_the_nps_band_stays_on_the_nps_scale(app: Any) -> None:
+    html = client_for(app).get("/feedback").text
+    spec = json.loads(
+        re.search(
+            r'<script type="application/json" id="nps-trend-spec">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert (spec["min"], spec["max"]) == (-100, 100)
+    line = spec["series"][0]
+    bounds = [v for v in line["low"] + line["high"] if v is not None]
+    assert bounds and all(-100 <= v <= 100 for v in bounds)
+
+
+def test_small_flow_nodes_are_drawn_without_a_label(app: Any) -> None:
+    html = client_for(app).get("/journeys").text
+    spec = json.loads(
+        re.search(
+            r'<script type="application/json" id="sankey-spec">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    small = [n for n in spec["nodes"] if n["small"]]
+    big = [n for n in spec["nodes"] if not n["small"]]
+    assert big and max(n["value"] for n in small or [{"value": 0}]) < min(n["value"] for n in big)
+    assert {"Purchase", "End"} <= {n["name"] for n in big}

@@ -15,7 +15,7 @@ from touchpoints.core import format
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.reports import svg
-from touchpoints.reports.report import build_report, period_filters, report_data
+from touchpoints.reports.report import build_report, period_scopes, report_data
 from touchpoints.store.base import Store
 
 
@@ -182,7 +182,7 @@ def test_report_data_matches_kpis(loaded: Store) -> None:
 
 
 def test_previous_period_has_the_same_length() -> None:
-    current, previous = period_filters("2026-03-01", "2026-03-31")
+    current, previous = period_scopes("2026-03-01", "2026-03-31")
     assert previous.date_to is not None and current.date_from is not None
     assert str(previous.date_from) == "2026-01-29 00:00:00"
     assert (current.date_to - current.date_from) == (previous.date_to - previous.date_from)
@@ -207,10 +207,10 @@ def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
 
 
 def test_cli_writes_the_file(tmp_path: Path) -> None:
-    import touchpoints as tp
+    from touchpoints.store import open_store
 
     db = tmp_path / "s.duckdb"
-    with tp.open(str(db)) as s:
+    with open_store(str(db)) as s:
         ingest_records(s, FIXTURE, "test")
     out = tmp_path / "out" / "week.pdf"
     res = CliRunner().invoke(
@@ -270,3 +270,23 @@ def test_weekly_report_is_due_from_its_hour_and_written_once(loaded: Store, tmp_
     assert write_due_report(loaded, settings, datetime(2026, 1, 14, 10, 0, tzinfo=UTC)) is None
     assert due_report(Settings(), datetime(2026, 1, 12, 10, 0, tzinfo=UTC)) is None
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [written.name]
+
+
+def test_paper_readers_get_model_names_and_a_colour_scale_in_their_language(
+    loaded: Store,
+) -> None:
+    """On paper nothing opens on hover: the heatmap says which colour is the lowest and
+    which the highest value, and attribution models are named for the reader."""
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR").decode()
+    header = re.search(r'<section id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r'<th scope="col">([^<]*)</th>', header)[1:] == [
+        "Primeiro toque",
+        "Último toque",
+        "Linear",
+        "Markov",
+    ]
+    heat = svg.heatmap(
+        ["seg."], ["0h", "1h"], [[20.0, 95.0]], "TME", lambda v: format.duration(v, "pt-BR")
+    )
+    assert ">20 s</text>" in heat and ">1 min 35 s</text>" in heat
+    assert heat.count("<rect") == 2  # the scale is drawn with strokes, not as more cells

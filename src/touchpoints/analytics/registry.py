@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 # The analysis modules, in the order commands are listed in `--help` and routes in /docs.
 MODULES = (
+    "summary",
     "kpis",
     "events",
     "journeys",

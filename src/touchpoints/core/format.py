@@ -99,6 +99,7 @@ SECONDS = frozenset(
 MONEY = frozenset({"revenue", "value"})
 SCORES = frozenset({"csat", "nps", "nps_margin", "csat_margin"})  # 0-100 scales
 MEANS = frozenset({"ces", "emotion", "traffic_erlangs", "events_per_customer"})
+TIMES = frozenset({"first_event", "last_event"})  # ISO 8601 text in results
 
 
 @lru_cache(maxsize=8)
@@ -271,6 +272,8 @@ def value(key: str, x: Any, lang: str) -> str:
         return number(x, lang, 1)
     if key in MEANS:
         return number(x, lang, 2)
+    if key in TIMES:
+        return datetime(x, lang)
     if isinstance(x, int):
         return integer(x, lang)
     if isinstance(x, float):

@@ -70,7 +70,8 @@ def line_chart(
     height: int = 220,
 ) -> str:
     """Lines over shared x labels; gaps (None) break a line. A legend names each series."""
-    left, right, top, bottom = 50, 10, 24, 30
+    # Room on the right for half of the last x label, which is centred on its point.
+    left, right, top, bottom = 50, 40, 24, 30
     values = [v for _, vs in series for v in vs if v is not None]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     lo = min(lo, 0.0)
@@ -140,9 +141,12 @@ def heatmap(
     fmt: Fmt = _fmt,
     cell: int = 20,
 ) -> str:
-    """A grid of cells coloured on the viridis scale; every cell's <title> states its value."""
-    left, top = 80, 18
-    width, height = left + len(col_labels) * cell + 4, top + len(row_labels) * cell + 4
+    """A grid of cells coloured on the viridis scale; every cell's <title> states its value,
+    and a legend under the grid says which colour is the lowest and which the highest, so
+    the chart still reads on paper, where no tooltip opens."""
+    left, top, legend = 80, 18, 30
+    width = max(left + len(col_labels) * cell + 4, left + 280)
+    height = top + len(row_labels) * cell + 4 + legend
     values = [v for row in cells for v in row if v is not None]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     span = (hi - lo) or 1.0
@@ -166,5 +170,21 @@ def heatmap(
                 f'fill="{fill}"><title>{escape(label)} {escape(col_labels[j])}: '
                 f"{escape(text)}</title></rect>"
             )
+    if values:
+        parts.append(_scale(left, top + len(row_labels) * cell + 12, fmt(lo), fmt(hi)))
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def _scale(x: int, y: int, low: str, high: str, steps: int = 10, size: int = 14) -> str:
+    """The heatmap's colour scale: the lowest value, swatches from dark to light, the highest.
+    Swatches are thick line strokes, so the grid's cells stay the chart's only rectangles."""
+    parts = [f'<text x="{x - 5}" y="{y + 4}" text-anchor="end">{escape(low)}</text>']
+    for k in range(steps):
+        x0 = x + k * size
+        parts.append(
+            f'<line x1="{x0}" y1="{y}" x2="{x0 + size}" y2="{y}" '
+            f'stroke="{_viridis(k / (steps - 1))}" stroke-width="10"/>'
+        )
+    parts.append(f'<text x="{x + steps * size + 5}" y="{y + 4}">{escape(high)}</text>')
     return "".join(parts)

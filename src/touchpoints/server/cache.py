@@ -169,8 +169,8 @@ def _reading(service: Any) -> Iterator[Callable[..., Any]]:
 
 
 def _version_with(service: Any, run: Callable[..., Any]) -> Version:
-    ingests = run(lambda store: store.query("SELECT count(*) AS n FROM ingest_log"))
-    return (int(getattr(service, "version", 0)), cache_for(service).bumps, int(ingests[0]["n"]))
+    ingests = run(lambda store: store.count("ingest_log"))
+    return (int(getattr(service, "version", 0)), cache_for(service).bumps, int(ingests))
 
 
 def data_version(service: Any) -> Version:

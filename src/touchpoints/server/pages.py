@@ -21,13 +21,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 
 from touchpoints.analytics import registry
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.events import PHASES
 from touchpoints.server.cache import Job, cached, lookup
 from touchpoints.server.users import User, require_role
 
@@ -78,10 +81,51 @@ def series(
     return {"name": name, "values": list(values), "labels": [show(v) for v in values]}
 
 
+# Scope attributes of each ScopeOptions field an analysis may or may not take.
+SCOPE_ATTRIBUTES = {
+    "date_from": ("date_from",),
+    "date_to": ("date_to",),
+    "touchpoint": ("touchpoints",),
+    "channel": ("channels",),
+    "kind": ("kinds",),
+    "phase": ("phases",),
+    "segment": ("segments",),
+    "agent": ("agents",),
+    "during": ("during_seconds",),
+    "after": ("after_seconds",),
+    "gap": ("gap_seconds",),
+    "timezone": ("timezone",),
+}
+_DEFAULT_SCOPE = Scope()
+
+
+def narrow(scope: Scope, analysis: registry.Analysis) -> Scope:
+    """The part of the page's scope the analysis declares it takes: a filter it does not
+    offer on the command line or the API (staffing has no segment) is not applied on a
+    page either, so a page's number is the one `touchpoints <analysis>` prints."""
+    unused = {
+        attr: getattr(_DEFAULT_SCOPE, attr)
+        for option, attrs in SCOPE_ATTRIBUTES.items()
+        if option not in analysis.scope
+        for attr in attrs
+    }
+    return scope.replace(**unused) if unused else scope
+
+
 def job(name: str, scope: Scope, **options: Any) -> Job:
-    """One analysis of the registry as a cache job: (function, arguments, keywords)."""
+    """One analysis of the registry as a cache job: (function, arguments, keywords).
+    A bad option value is a UsageError naming the option (a 400 on `/data`)."""
     analysis = registry.get(name)
-    return (analysis.run, (scope, analysis.options.model_validate(options)), {})
+    try:
+        values = analysis.options.model_validate(options)
+    except ValidationError as exc:
+        raise registry.usage_error(exc) from None
+    return (analysis.run, (narrow(scope, analysis), values), {})
+
+
+def catalog(store: Any) -> Any:
+    """The catalog, as a cache job (it changes only with a catalog edit, which bumps)."""
+    return store.catalog()
 
 
 # -- request context -------------------------------------------------------------------------
@@ -123,6 +167,10 @@ class Page:
         """An analysis of the registry over the page's scope (or `scope`), cached."""
         fn, args, _ = job(name, scope or self.scope, **options)
         return self.get(fn, *args)
+
+    def names(self) -> dict[str, str]:
+        """Touchpoint id -> its name in the reader's language."""
+        return {tp.id: tp.label(self.lang) for tp in self.get(catalog).touchpoints}
 
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         result = cached(self.service, fn, *args, **kwargs)
@@ -201,3 +249,45 @@ def nav(page: Page) -> list[dict[str, Any]]:
         for href, key, roles in items
         if page.user.can(*roles)
     ]
+
+
+def render(
+    page: Page,
+    template: str,
+    status: int = 200,
+    filters: Sequence[str] = FILTER_KEYS,
+    **values: Any,
+) -> HTMLResponse:
+    """`template` in the frame every page shares (base.html): navigation for the user's
+    role, the filter bar (channels from the catalog, segments from the data, through the
+    `summary` analysis over the whole store) and when the data shown was computed.
+
+    `filters` are the ones the page's numbers follow (the live queue only a channel, the
+    catalog none): a filter the page would ignore is not offered."""
+    shown_at = page.computed_at  # the frame's own reads are not "the data shown"
+    touchpoints = page.get(catalog).touchpoints
+    seen = page.run("summary", Scope())["segments"]
+    page.computed_at = shown_at
+    html = (
+        templates(page.lang)
+        .get_template(template)
+        .render(
+            page=page,
+            t=page.t,
+            lang=page.lang,
+            user=page.user,
+            params=page.params,
+            filter_error=page.filter_error,
+            nav=nav(page),
+            channel_options=sorted({tp.channel for tp in touchpoints if tp.is_touchpoint}),
+            tp_names={tp.id: tp.label(page.lang) for tp in touchpoints},
+            kinds=KINDS,
+            phases=PHASES,
+            segments=sorted(s["segment"] for s in seen),
+            shown_filters=filters,
+            path=page.request.url.path,
+            as_of=page.as_of,
+            **values,
+        )
+    )
+    return HTMLResponse(html, status_code=status)

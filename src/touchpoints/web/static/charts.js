@@ -2,7 +2,8 @@
    with the vendored ECharts. Specs are small and library-neutral:
      {kind: "bar",     categories: [...], series: [{name, values, labels?}], y_name?}
      {kind: "lines",   x: [...], series: [{name, values, labels?, low?, high?}], min?, max?}
-     {kind: "sankey",  nodes: [{name, value, label?}], links: [{source, target, value}]}
+     {kind: "sankey",  nodes: [{name, value, label?, small?}], links: [{source, target, value}]}
+       (a `small` node is drawn without a label: its name would cover its neighbours')
      {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value, label?], ...]}
    `labels` are the values as the server wrote them for the reader (touchpoints.core.format
    in the page's language: "1 min 30 s", "26,3%"); only axis ticks, which ECharts picks
@@ -76,7 +77,8 @@
       aria: { enabled: true },
       tooltip: { trigger: "axis", valueFormatter: fmt },
       legend: { bottom: 0, data: spec.series.map(function (s) { return s.name; }) },
-      grid: { left: 8, right: 16, top: 16, bottom: 48, containLabel: true },
+      // Room on the right for the last category label, which ECharts centres on its tick.
+      grid: { left: 8, right: 36, top: 16, bottom: 48, containLabel: true },
       xAxis: { type: "category", data: spec.x },
       yAxis: { type: "value", min: spec.min, max: spec.max, scale: spec.min === undefined, axisLabel: { formatter: fmt } },
       series: series
@@ -90,7 +92,14 @@
       series: [{
         type: "sankey", data: spec.nodes, links: spec.links, nodeAlign: "left",
         emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontFamily: FONT, formatter: function (p) { return p.name + " (" + (p.data && p.data.label ? p.data.label : fmt(p.value)) + ")"; } },
+        // Small nodes sit close together: a label that would cover another is left out
+        // (its number is in the data table and the tooltip).
+        labelLayout: { hideOverlap: true },
+        label: { fontFamily: FONT, formatter: function (p) {
+          if (p.data && p.data.small) return "";
+          return p.name + " (" + (p.data && p.data.label ? p.data.label : fmt(p.value)) + ")";
+        } },
+        nodeGap: 6,
         itemStyle: { borderColor: "#333", borderWidth: 1 },
         color: PALETTE
       }]
@@ -104,7 +113,7 @@
       tooltip: { position: "top", formatter: function (p) {
         return spec.y[p.value[1]] + " " + spec.x[p.value[0]] + ": " + (p.value.length > 3 ? p.value[3] : fmt(p.value[2]));
       } },
-      grid: { left: 8, right: 8, top: 8, bottom: 56, containLabel: true },
+      grid: { left: 8, right: 8, top: 8, bottom: 80, containLabel: true },
       xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
       yAxis: { type: "category", data: spec.y, inverse: true, splitArea: { show: true } },
       visualMap: { dimension: 2, min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: SEQUENTIAL } },

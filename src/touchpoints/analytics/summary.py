@@ -1,0 +1,119 @@
+"""What a store holds: an analyst's first look, and what the dashboard's frame needs.
+
+Before reading any metric, one asks how much data there is, which period it covers, which
+touchpoints it has seen and how customers are segmented. `touchpoints summary` answers
+that; the dashboard reads the same result for its filter bar (the segments in the data)
+and for the windows it compares (the last day of data), so no page writes SQL of its own.
+
+Counts are SPEC §4's: `events` are rows (feedback rows included), `customers` distinct
+`customer_id`. Times are the stored UTC times, as ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.sql import scoped_events
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+
+class SummaryOptions(Options):
+    segments: int = Field(
+        50, ge=0, le=100_000, description="Segments to list, the most events first."
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _counts(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "events": int(row["events"]),
+        "customers": int(row["customers"]),
+        "first_event": _iso(row["first_event"]),
+        "last_event": _iso(row["last_event"]),
+    }
+
+
+def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, Any]:
+    """Events, customers and the period they cover; each touchpoint seen, with its own
+    counts and period; the customer segments, the most events first (`--segments` of
+    them; `segment_count` says how many there are)."""
+    source = f"FROM ({scoped_events(scope, with_catalog=False)}) e"
+    counts = (
+        "count(*) AS events, count(DISTINCT customer_id) AS customers, "
+        "min(ts) AS first_event, max(ts) AS last_event"
+    )
+    params = scope.params()
+    total = store.query(
+        f"SELECT {counts}, count(DISTINCT segment) AS segment_count {source}", params
+    )[0]
+    touchpoints = store.query(
+        f"SELECT touchpoint, {counts} {source} GROUP BY touchpoint "
+        "ORDER BY events DESC, touchpoint",
+        params,
+    )
+    # The top `segments` by rank, not LIMIT: a bound value may stand in a comparison on
+    # every engine, while Spark takes no marker after LIMIT.
+    segments = store.query(
+        "SELECT segment, events, customers FROM ("
+        "SELECT segment, count(*) AS events, count(DISTINCT customer_id) AS customers, "
+        "row_number() OVER (ORDER BY count(*) DESC, segment) AS k "
+        f"{source} WHERE segment IS NOT NULL GROUP BY segment) s "
+        "WHERE k <= $limit ORDER BY k",
+        {**params, "limit": options.segments},
+    )
+    return {
+        **_counts(total),
+        "segment_count": int(total["segment_count"]),
+        "touchpoints": [{"touchpoint": r["touchpoint"], **_counts(r)} for r in touchpoints],
+        "segments": [
+            {"segment": r["segment"], "events": int(r["events"]), "customers": int(r["customers"])}
+            for r in segments
+        ],
+    }
+
+
+class Seen(BaseModel):
+    touchpoint: str
+    events: int
+    customers: int
+    first_event: str
+    last_event: str
+
+
+class Segment(BaseModel):
+    segment: str
+    events: int
+    customers: int
+
+
+class SummaryResult(BaseModel):
+    events: int
+    customers: int
+    first_event: str | None = Field(description="The earliest event's time (UTC); null if none.")
+    last_event: str | None = Field(description="The latest event's time (UTC); null if none.")
+    segment_count: int = Field(description="Distinct segments, listed or not.")
+    touchpoints: list[Seen]
+    segments: list[Segment]
+
+
+register(
+    Analysis(
+        name="summary",
+        summary="What the store holds: events, customers, period, touchpoints and segments.",
+        run=summary,
+        options=SummaryOptions,
+        result=SummaryResult,
+        scope=EVENT_SCOPE,
+        table="touchpoints",
+    )
+)

@@ -1,0 +1,80 @@
+"""The web dashboard: the pages of SPEC §6 and the `/data/...` sets behind their charts.
+
+Every number comes from an analysis of the registry (`touchpoints.analytics`), run over
+the page's scope by name (`page.run("journeys.sankey", depth=4)`): the same objects the
+CLI prints with `--json`, through the result cache, so a page is as fast as a dictionary
+lookup once its data was computed for the current data version. Pages render on the
+server (Jinja2); `static/charts.js` only draws the chart specs embedded in them.
+
+The pages live in one module per area — `overview`, `journeys` (map, journeys,
+attribution), `touchpoint`, `service`, `feedback`, `catalog` — and the data sets in
+`data`; the frame they share (who reads, in which language, with which filters) is
+`touchpoints.server.pages`. This module gathers their routes into one router and keeps the
+cache warm with what those pages ask for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+
+from touchpoints.analytics.scope import Scope
+from touchpoints.core import messages as msg
+from touchpoints.server.cache import Job, Warmer
+from touchpoints.server.dashboard import catalog, data, feedback, journeys, overview, service
+from touchpoints.server.dashboard import touchpoint as touchpoint_page
+from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
+from touchpoints.server.dashboard.overview import last_event, trailing_windows
+from touchpoints.server.pages import catalog as read_catalog
+from touchpoints.server.pages import job
+
+
+@asynccontextmanager
+async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
+    """Compute the pages' analyses in the background from server start (and after each
+    ingestion), so even the first visit is served from the cache."""
+    warmer = Warmer(app.state.service, default_jobs).start()
+    try:
+        yield
+    finally:
+        warmer.stop()
+
+
+router = APIRouter(lifespan=warm_cache)
+for area in (overview, journeys, touchpoint_page, service, feedback, catalog, data):
+    router.include_router(area.router)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
+def default_jobs(run: Callable[..., Any]) -> list[Job]:
+    """The analyses behind every page without filters, in the order pages are usually
+    opened, exactly as the pages ask for them (same arguments, so the same cache keys).
+    `run(fn, *args)` reads the store: the overview's trend windows follow the data's last
+    day, and every touchpoint of the catalog has a detail page."""
+    scope = Scope()
+    summary = job("summary", scope)
+    jobs: list[Job] = [(read_catalog, (), {}), summary]
+    for by in (None, "month", "touchpoint", "channel", "agent", "week"):
+        jobs.append(job("kpis", scope, by=by))
+    cur, prev = trailing_windows(scope, last_event(run(summary[0], *summary[1])))
+    jobs += [job("kpis", cur), job("kpis", prev)]
+    jobs += [job(name, scope, **options) for name, options in ANALYSES.values()]
+    jobs += [
+        job("feedback.comments", scope, limit=COMMENTS),
+        job("feedback.first-heard", scope),
+        job("journeys.dfg", scope),
+        (all_attribution, (scope,), {}),
+    ]
+    jobs += [job("insights", scope, lang=lang) for lang in msg.LANGS]
+    for tp in run(read_catalog).touchpoints:
+        mine = scope.replace(touchpoints=(tp.id,))
+        jobs += [job("kpis", mine), job("kpis", mine, by="phase")]
+    return jobs

@@ -1,0 +1,180 @@
+"""The analysts' pages about journeys: the map (`/map`: touchpoint strength per phase and
+kind, and the service blueprint), the journeys (`/journeys`: flows, paths, funnel, gaps,
+emotion) and attribution (`/attribution`: every model side by side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+
+from touchpoints.core import format
+from touchpoints.core import messages as msg
+from touchpoints.core.events import PHASES
+from touchpoints.server.dashboard.data import SANKEY_DEPTH, dataset
+from touchpoints.server.pages import ANALYSTS, KINDS, Page, catalog, page_context, render, series
+
+router = APIRouter()
+
+# A flow node smaller than this share of a step's cycles is drawn without a label: its box
+# is thinner than a line of text, and its name would be written over its neighbours'.
+SANKEY_LABEL_SHARE = 0.03
+
+
+def strength_grid(page: Page) -> dict[str, Any]:
+    """Touchpoints in (phase, kind) cells, each with its share of cycles and a shade level
+    relative to the strongest (the value is always printed: no colour-only reading)."""
+    rows = dataset(page, "strength").result["rows"]
+    grid: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    top = max((r["share_of_cycles"] or 0 for r in rows), default=0) or 1
+    for r in rows:
+        if r["kind"] is None or r["phase"] is None:
+            continue
+        share = r["share_of_cycles"] or 0
+        grid.setdefault((r["phase"], r["kind"]), []).append(
+            {
+                "id": r["touchpoint"],
+                "name": r["name"][page.lang] if r["name"] else r["touchpoint"],
+                "share": share,
+                "reach": r["reach"],
+                "level": min(4, int(4 * share / top + 0.5)),
+                "unplanned": r["unplanned"],
+            }
+        )
+    return {"cells": grid, "rows": rows}
+
+
+def blueprint(page: Page) -> dict[str, Any]:
+    """Catalog entries in lanes: backstage on top, touchpoints, customer-only at the bottom;
+    columns are the planned phases (entries without a plan go to 'any phase')."""
+    lanes = []
+    for visibility, label in (
+        ("company", "backstage"),
+        ("both", "frontstage"),
+        ("customer", "customer_only"),
+    ):
+        cols: dict[str, list[dict[str, str]]] = {p: [] for p in (*PHASES, "any")}
+        for tp in page.get(catalog).touchpoints:
+            if tp.visibility != visibility:
+                continue
+            for p in tp.phase or ["any"]:
+                cols[p].append({"id": tp.id, "name": tp.label(page.lang), "kind": tp.kind})
+        lanes.append({"visibility": visibility, "label": page.t(label), "cols": cols})
+    return {"lanes": lanes, "has_any": any(lane["cols"]["any"] for lane in lanes)}
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
+    return render(
+        page, "map.html", grid=strength_grid(page), blueprint=blueprint(page), kinds_=KINDS
+    )
+
+
+def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flow chart's spec, and each node's name ('2. WhatsApp', 'Purchase')."""
+    label = page.names()
+    terminal = {k: msg.capitalized(page.t(k)) for k in ("purchase", "end")}
+
+    def node_label(n: dict[str, Any]) -> str:
+        if n["touchpoint"] is None:
+            return terminal.get(n["id"], n["id"])
+        return f"{n['step']}. {label.get(n['touchpoint'], n['touchpoint'])}"
+
+    names = {n["id"]: node_label(n) for n in flow["nodes"]}
+    per_step: dict[Any, float] = {}
+    for n in flow["nodes"]:
+        per_step[n["step"]] = per_step.get(n["step"], 0) + n["value"]
+    smallest = SANKEY_LABEL_SHARE * max(per_step.values(), default=0)
+    spec = {
+        "kind": "sankey",
+        "nodes": [
+            {
+                "name": names[n["id"]],
+                "value": n["value"],
+                "label": format.integer(n["value"], page.lang),
+                "small": n["touchpoint"] is not None and n["value"] < smallest,
+            }
+            for n in flow["nodes"]
+        ],
+        "links": [
+            {"source": names[li["source"]], "target": names[li["target"]], "value": li["value"]}
+            for li in flow["links"]
+        ],
+    }
+    return spec, names
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
+    flow = dataset(page, "sankey").result
+    flow_spec, node_names = sankey_spec(page, flow)
+    fun = dataset(page, "funnel").result
+    funnel_spec = {
+        "kind": "bar",
+        "categories": [msg.capitalized(page.t(f"common.{s['stage']}")) for s in fun["stages"]],
+        "series": [
+            series(page.lang, page.label("customers"), [s["count"] for s in fun["stages"]], "count")
+        ],
+    }
+    emo = dataset(page, "emotion").result["rows"]
+    emotion_spec = {
+        "kind": "lines",
+        "x": [str(e["step"]) for e in emo],
+        "series": [
+            series(page.lang, page.label("emotion"), [e["emotion"] for e in emo], "emotion")
+        ],
+        "min": -2,
+        "max": 2,
+    }
+    return render(
+        page,
+        "journeys.html",
+        flow=flow,
+        node_names=node_names,
+        sankey_spec=flow_spec,
+        variants=dataset(page, "variants").result,
+        fun=fun,
+        funnel_spec=funnel_spec,
+        gaps=dataset(page, "gaps").result,
+        emotion=emo,
+        emotion_spec=emotion_spec,
+        label=page.names(),
+        depth=SANKEY_DEPTH,
+    )
+
+
+@router.get("/attribution", response_class=HTMLResponse)
+def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
+    result = dataset(page, "attribution").result
+    ran = [m for m in result["models"] if m not in result["errors"]]
+    by_touchpoint: dict[str, dict[str, Any]] = {}
+    for r in result["rows"]:
+        by_touchpoint.setdefault(r["touchpoint"], {})[r["model"]] = r
+    label = page.names()
+    table = [
+        {"touchpoint": tp, "name": label.get(tp, tp), "models": cells}
+        for tp, cells in by_touchpoint.items()
+    ]
+    spec = {
+        "kind": "bar",
+        "categories": [row["name"] for row in table],
+        "series": [
+            series(
+                page.lang,
+                page.t(f"common.model_{m}"),
+                [(row["models"].get(m) or {}).get("conversions") for row in table],
+                lambda v: format.number(v, page.lang, 1),
+            )
+            for m in ran
+        ],
+    }
+    return render(
+        page,
+        "attribution.html",
+        result=result,
+        table=table,
+        spec=spec,
+        models=result["models"],
+        insights=dataset(page, "insights").result,
+    )

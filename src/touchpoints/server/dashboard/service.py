@@ -1,0 +1,64 @@
+"""The service page (`/service`), for supervisors too: waits and handle times by channel,
+contacts by hour of the week, each agent's numbers, and the Erlang C staffing a channel
+needs hour by hour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+
+from touchpoints.core import format
+from touchpoints.server.dashboard.data import dataset, default_staff_channel
+from touchpoints.server.pages import ALL, Page, page_context, render, series
+
+router = APIRouter()
+
+AGENTS_SHOWN = 30
+
+
+@router.get("/service", response_class=HTMLResponse)
+def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
+    channels = [r for r in page.run("kpis", by="channel")["rows"] if r["offered"]]
+    agents = [r for r in page.run("kpis", by="agent")["rows"] if r["group"] and r["offered"]]
+    how = dataset(page, "hour_of_week").result["rows"]
+    days = format.weekdays(page.lang)
+    heat = {
+        "kind": "heatmap",
+        "x": [str(h) for h in range(24)],
+        "y": days,
+        "cells": [
+            [r["hour"], r["weekday"] - 1, r["offered"], page.fmt("offered", r["offered"])]
+            for r in how
+            if r["offered"]
+        ],
+    }
+    channel_spec = {
+        "kind": "bar",
+        "y_name": page.t("axis_seconds"),
+        "categories": [r["group"] for r in channels],
+        "series": [
+            series(page.lang, page.label(k), [r[k] for r in channels], k)
+            for k in ("tme_seconds", "tma_seconds")
+        ],
+    }
+    staffing = dataset(page, "staffing")
+    staff = staffing.result if staffing else None
+    staff_grid: dict[int, dict[int, Any]] = {}
+    for r in staff["rows"] if staff else []:
+        staff_grid.setdefault(r["weekday"], {})[r["hour"]] = r["scheduled_agents"]
+    return render(
+        page,
+        "service.html",
+        channels=channels,
+        agents=agents[:AGENTS_SHOWN],
+        heat=heat,
+        how_grid={(r["weekday"], r["hour"]): r["offered"] for r in how},
+        days=days,
+        channel_spec=channel_spec,
+        staff=staff,
+        staff_channel=page.request.query_params.get("staff") or default_staff_channel(page),
+        staff_grid=staff_grid,
+        staffing_available=True,
+    )
