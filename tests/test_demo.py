@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import touchpoints as tp
+from conftest import run
 from touchpoints import demo
-from touchpoints.analytics.kpis import kpis
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest import ingest_files
@@ -57,7 +57,7 @@ def _one(store: Store, sql: str) -> dict[str, Any]:
 
 
 def _groups(store: Store, by: str) -> dict[str, dict[str, Any]]:
-    return {r["group"]: r for r in kpis(store, by=by)["rows"]}
+    return {r["group"]: r for r in run(store, "kpis", by=by)["rows"]}
 
 
 # -- determinism and shape -----------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_every_format_ingests_identically(tmp_path: Path) -> None:
         with open_store(str(tmp_path / f"{ext}.duckdb")) as store:
             r = ingest_files(store, [path])
             assert (r.ingested, r.rejected) == (stats["events"], 0)
-            results[ext] = (kpis(store, by="touchpoint"), kpis(store, by="phase"))
+            results[ext] = (run(store, "kpis", by="touchpoint"), run(store, "kpis", by="phase"))
     assert results["parquet"] == results["csv"] == results["jsonl"]
 
 
@@ -284,7 +284,7 @@ def test_conversion_share_is_plausible(demo_store: Store) -> None:
 
 
 def test_customers_come_back_so_monthly_retention_is_not_zero(demo_store: Store) -> None:
-    months = kpis(demo_store, by="month")["rows"]
+    months = run(demo_store, "kpis", by="month")["rows"]
     assert len(months) == 12
     retained = [m["retention"] for m in months if m["retention"] is not None]
     assert len(retained) >= 10 and min(retained) > 0

@@ -54,6 +54,11 @@ class Recorder:
         self.sql.append(sql)
         return []
 
+    def catalog(self) -> Any:
+        from touchpoints.core.catalog import default_catalog
+
+        return default_catalog()
+
 
 def _analysis_sql(name: str, **options: Any) -> Callable[[], list[str]]:
     def sent() -> list[str]:

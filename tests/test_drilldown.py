@@ -32,6 +32,7 @@ from touchpoints.core import format as fmt
 from touchpoints.core.catalog import default_catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import Settings, get_settings
+from touchpoints.ingest import ingest_records
 from touchpoints.server import auth
 from touchpoints.server.app import create_app
 from touchpoints.store import open_store
@@ -104,7 +105,7 @@ def load(store: Store, rows: list[dict[str, Any]] = ROWS) -> None:
         for tp in catalog.touchpoints
     ]
     store.set_catalog(catalog.model_copy(update={"touchpoints": touchpoints}))
-    assert store.ingest_records(rows, "drilldown").rejected == 0
+    assert ingest_records(store, rows, "drilldown").rejected == 0
 
 
 def expected(rows: list[dict[str, Any]], answer_within: float | None = None,
@@ -243,9 +244,9 @@ def test_rows_are_newest_first_with_iso_times_and_page_with_offset(store: Store)
 
 def test_ties_in_time_list_the_latest_ingested_first(store: Store) -> None:
     same = {"customer_id": "c1", "touchpoint": "phone", "ts": "2026-03-01T10:00:00"}
-    store.ingest_records([{**same, "event_id": "first"}], "one")
-    store.ingest_records([{**same, "event_id": "second"}], "two")
-    store.ingest_records([{**same, "event_id": "older", "ts": "2026-02-01T10:00:00"}], "three")
+    ingest_records(store, [{**same, "event_id": "first"}], "one")
+    ingest_records(store, [{**same, "event_id": "second"}], "two")
+    ingest_records(store, [{**same, "event_id": "older", "ts": "2026-02-01T10:00:00"}], "three")
     assert [r["event_id"] for r in run(store, "events")["rows"]] == ["second", "first", "older"]
 
 
@@ -284,7 +285,7 @@ JOURNEY = [
 
 
 def test_customer_journey_cycles_steps_phases_and_gaps(store: Store) -> None:
-    store.ingest_records(JOURNEY, "journey")
+    ingest_records(store, JOURNEY, "journey")
     got = run(store, "customer.journey", customer_id="ana")
     assert got == {
         "customer_id": "ana",
@@ -319,7 +320,7 @@ def test_customer_journey_cycles_steps_phases_and_gaps(store: Store) -> None:
 
 
 def test_customer_journey_honours_gap_during_and_after(store: Store) -> None:
-    store.ingest_records(JOURNEY, "journey")
+    ingest_records(store, JOURNEY, "journey")
     cycles = run(store, "customer.journey", customer_id="ana", gap="10d")["cycles"]
     assert [[s["event_id"] for s in c["steps"]] for c in cycles] == [["j1", "j2", "j3", "j4"],
                                                                      ["j6"], ["j7"]]  # fmt: skip
@@ -345,11 +346,11 @@ def test_customer_journey_cuts_cycles_like_the_journey_analyses(store: Store) ->
 
 
 def test_unknown_customer_is_a_usage_error(store: Store) -> None:
-    store.ingest_records(JOURNEY, "journey")
+    ingest_records(store, JOURNEY, "journey")
     with pytest.raises(UsageError, match="no customer 'carla' in this store"):
         run(store, "customer.journey", customer_id="carla")
     feedback_only = {**JOURNEY[4], "event_id": "f1", "customer_id": "dora"}
-    store.ingest_records([feedback_only], "feedback")
+    ingest_records(store, [feedback_only], "feedback")
     assert run(store, "customer.journey", customer_id="dora") == {
         "customer_id": "dora",
         "cycles": [],
@@ -369,7 +370,7 @@ def test_customer_journey_finds_a_pseudonymised_customer_by_the_id_given(
     store: Store, settings_env: pytest.MonkeyPatch
 ) -> None:
     hidden = "p:" + hashlib.sha256(b"k3y:ana").hexdigest()  # SPEC: 'p:' + sha256(key:id)
-    store.ingest_records([{**r, "customer_id": hidden} for r in JOURNEY[:4]], "pseudonymised")
+    ingest_records(store, [{**r, "customer_id": hidden} for r in JOURNEY[:4]], "pseudonymised")
     with pytest.raises(UsageError):
         run(store, "customer.journey", customer_id="ana")  # no key configured: not found
     settings_env.setenv("TOUCHPOINTS_PSEUDONYMIZE_KEY", "k3y")

@@ -207,6 +207,7 @@ def test_help_lists_commands_in_a_deliberate_order() -> None:
     # Data in, then checked, then described; the example data last.
     assert panels["Data"] == ["ingest", "import", "quarantine", "catalog", "demo-data"]
     analyses = panels["Analyses"]
-    assert analyses[:3] == ["kpis", "heatmap", "journeys"]  # the registry's order
+    # the registry's order: a first look at the store, then the KPIs
+    assert analyses[:4] == ["summary", "kpis", "heatmap", "events"]
     assert analyses[-1] == "report"
     assert panels["Server and dashboard"][:2] == ["serve", "demo-serve"]

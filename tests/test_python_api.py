@@ -49,6 +49,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "feedback.first-heard": {},
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
+    "summary": {"segments": 2, "channel": ["messaging"]},
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.
 CLOCK = {"live": ("now",)}
@@ -169,18 +170,24 @@ def test_python_equals_the_api_body(demo_db: str, answers: dict[str, dict[str, A
             assert comparable(analysis.name, r.json()) == expected(analysis.name, python)
 
 
-def expected_rows(data: dict[str, Any], table: str) -> int:
-    """How many items the main table holds, counted from the JSON itself."""
+def expected_rows(data: dict[str, Any], analysis: Analysis) -> int:
+    """How many items the main table holds, counted from the JSON itself: one row for a
+    result without a table, one per inner item for a dotted table or an exploded list."""
+    table, explode = analysis.table, analysis.explode
     outer, _, inner = table.partition(".")
     if inner:
         return sum(len(item[inner]) for item in data[outer])
+    if not table or table not in data:
+        return 1
+    if explode:
+        return sum(max(len(item[explode]), 1) for item in data[table])
     return len(data[table])
 
 
 def test_main_table_as_pandas_arrow_and_html(answers: dict[str, dict[str, Any]]) -> None:
     for name, got in answers.items():
         result: Result = got["python"]
-        n = expected_rows(result.to_dict(), result.analysis.table)
+        n = expected_rows(result.to_dict(), result.analysis)
         frame, arrow = result.to_pandas(), result.to_arrow()
         assert (len(frame), arrow.num_rows) == (n, n), name
         assert list(frame.columns) == arrow.column_names
@@ -241,9 +248,10 @@ def test_options_are_checked_like_the_cli(demo_db: str) -> None:
 
 WRITE = """
 import sys
+from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
 store = open_store(sys.argv[1])
-store.ingest_records([{"event_id": "late", "customer_id": "zz", "touchpoint": "phone",
+ingest_records(store, [{"event_id": "late", "customer_id": "zz", "touchpoint": "phone",
                        "ts": "2026-01-01T10:00:00", "abandoned": False, "wait_seconds": 3}], "late")
 store.close()
 """

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import run
 from touchpoints.cli import app
+from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
@@ -33,7 +34,7 @@ ROWS = [
 
 
 def test_counts_period_touchpoints_and_segments(store: Store) -> None:
-    assert store.ingest_records(ROWS, "test").stored == len(ROWS)
+    assert ingest_records(store, ROWS, "test").stored == len(ROWS)
     got = run(store, "summary")
     assert (got["events"], got["customers"]) == (7, 4)
     assert got["first_event"] == "2026-01-05T09:00:00"
@@ -51,7 +52,7 @@ def test_counts_period_touchpoints_and_segments(store: Store) -> None:
 
 
 def test_the_scope_and_the_segment_limit(store: Store) -> None:
-    store.ingest_records(ROWS, "test")
+    ingest_records(store, ROWS, "test")
     fleet = run(store, "summary", segment="fleet", date_to="2026-01-09")
     assert (fleet["events"], fleet["customers"]) == (2, 2)
     assert fleet["last_event"] == "2026-01-09T08:30:00"
@@ -66,7 +67,7 @@ def test_the_scope_and_the_segment_limit(store: Store) -> None:
 def test_the_table_in_both_languages_never_cuts_a_number(tmp_path: Path) -> None:
     db = str(tmp_path / "s.duckdb")
     with open_store(db) as s:
-        s.ingest_records(ROWS * 1, "test")
+        ingest_records(s, ROWS * 1, "test")
     runner = CliRunner()
     pt = runner.invoke(app, ["summary", "--db", db, "--lang", "pt-BR", "--segments", "1"])
     assert pt.exit_code == 0, pt.output

@@ -182,6 +182,12 @@ def service_rules(store: Store, options: ServiceOptions) -> tuple[str, dict[str,
     return sql, {**params, "kpi_short_abandon": float(options.short_abandon)}
 
 
+# Sums of seconds and money are taken as DECIMAL (exact to the microsecond and the
+# centavo): a DOUBLE sum depends on the order rows are added in, which parallel engines
+# vary, and full-precision JSON would then differ in its last digits from run to run.
+EXACT = "DECIMAL(38, 6)"
+
+
 def aggregates(threshold: str = "$kpi_answer_within") -> str:
     """Counts and sums per group, in portable SQL (CASE, no FILTER), for every engine;
     bind `aggregate_params()` (or `service_rules()`, whose T is `threshold`)."""
@@ -193,9 +199,9 @@ def aggregates(threshold: str = "$kpi_answer_within") -> str:
       sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS offered,
       sum(CASE WHEN {answered} THEN 1 ELSE 0 END) AS answered,
       sum(CASE WHEN {c["abandoned"]} THEN 1 ELSE 0 END) AS abandoned,
-      sum(CASE WHEN {answered} THEN wait_seconds END) AS wait_sum,
+      sum(CASE WHEN {answered} THEN CAST(wait_seconds AS {EXACT}) END) AS wait_sum,
       count(CASE WHEN {answered} THEN wait_seconds END) AS wait_n,
-      sum(CASE WHEN {answered} THEN handle_seconds END) AS handle_sum,
+      sum(CASE WHEN {answered} THEN CAST(handle_seconds AS {EXACT}) END) AS handle_sum,
       count(CASE WHEN {answered} THEN handle_seconds END) AS handle_n,
       sum(CASE WHEN {c["within-target"]} THEN 1 ELSE 0 END) AS within,
       sum(CASE WHEN {c["resolved"]} THEN 1 ELSE 0 END) AS resolved_true,
@@ -208,7 +214,7 @@ def aggregates(threshold: str = "$kpi_answer_within") -> str:
       sum(ces) AS ces_sum,
       count(ces) AS ces_n,
       sum(CASE WHEN {c["conversions"]} THEN 1 ELSE 0 END) AS conversions,
-      sum(CASE WHEN {c["conversions"]} THEN value END) AS revenue,
+      sum(CASE WHEN {c["conversions"]} THEN CAST(value AS {EXACT}) END) AS revenue,
       sum(CASE WHEN promise = 'kept' THEN 1 ELSE 0 END) AS promise_kept,
       sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS promise_broken,
       sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused_true,

@@ -59,7 +59,7 @@ def targets(data: dict[str, Any], lang: str) -> str:
     return t(
         lang,
         "cli.staffing.targets",
-        target=t(lang, "cli.staffing.and").join(parts),
+        target=f" {t(lang, 'cli.staffing.and')} ".join(parts),
         shrinkage=fmt.percent(data["shrinkage"], lang),
         occupancy=fmt.percent(data["max_occupancy"], lang),
     )
