@@ -25,6 +25,7 @@ SQL is DuckDB's dialect, carried to PostgreSQL and Spark by sqlglot.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -298,7 +299,7 @@ def _markov(
     extra["order"] = int(order)
     transitions = store.query(transitions_sql(scope, int(order), label), scope.params())
     conversions = sum(int(r["n"]) for r in transitions if r["dst"] == CONVERSION)
-    value = sum(float(r["value"] or 0) for r in transitions if r["dst"] == CONVERSION)
+    value = math.fsum(float(r["value"] or 0) for r in transitions if r["dst"] == CONVERSION)
     states = {r[k] for r in transitions for k in ("src", "dst")}
     if len(states) <= DENSE_LIMIT:
         model = model_from_rows(int(order), transitions)
@@ -429,7 +430,7 @@ def _shapley(
         {**_split_label(candidates[i], by), "conversions": c, "value": v}
         for i, (c, v) in credit.items()
     ]
-    return out, float(sum(conv)), float(sum(val)), {"channel_sets": len(rows)}
+    return out, math.fsum(conv), math.fsum(val), {"channel_sets": len(rows)}
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -96,12 +96,14 @@ def model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
     labels = [START, CONVERSION, NULL, *states]
     index = {label: i for i, label in enumerate(labels)}
     counts = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    conversions, value = 0, 0.0
+    conversions, values = 0, []
     for r in rows:
         counts[index[r["src"]], index[r["dst"]]] += int(r["n"])
         if r["dst"] == CONVERSION:
             conversions += int(r["n"])
-            value += float(r["value"] or 0)
+            values.append(float(r["value"] or 0))
+    # fsum is exact whatever the order the engine returned the rows in.
+    value = math.fsum(values)
     channels = sorted({c for s in states for c in s.split(SEP)})
     return MarkovModel(order, labels, counts, channels, conversions, value)
 
