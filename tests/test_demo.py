@@ -21,6 +21,7 @@ from conftest import run
 from touchpoints import demo
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.demo import data as _data  # noqa: F401 - demo.data for monkeypatch
 from touchpoints.ingest import ingest_files
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
@@ -99,7 +100,7 @@ def test_columns_ids_and_counts(demo_file: tuple[Path, dict[str, int]]) -> None:
 def test_chunks_number_events_and_customers_continuously(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(demo, "CHUNK_CUSTOMERS", 150)
+    monkeypatch.setattr(demo.data, "CHUNK_CUSTOMERS", 150)  # the module that cuts chunks
     path = tmp_path / "chunks.parquet"
     stats = demo.generate(500, 3, path)
     table = pq.read_table(path)

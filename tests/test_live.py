@@ -260,7 +260,7 @@ def test_live_page_in_both_languages(service: Any) -> None:
 
 
 def test_trickle_feeds_valid_contacts_that_queue_then_end(service: Any) -> None:
-    from touchpoints.server.live import Trickle
+    from touchpoints.demo.trickle import Trickle
 
     trickle = Trickle(service, rate=60, seed=3)
     first = trickle.tick()

@@ -428,16 +428,7 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
     target_service_level, target_asa = options.target_service_level, options.target_asa
     shrinkage, max_occupancy = options.shrinkage, options.max_occupancy
     min_answered = options.min_answered
-    validate(
-        arrivals=arrivals,
-        interval_minutes=interval_minutes,
-        aht_seconds=aht_seconds,
-        answer_within=answer_within,
-        target_service_level=target_service_level,
-        target_asa=target_asa,
-        max_occupancy=max_occupancy,
-        shrinkage=shrinkage,
-    )
+    validate(**options.model_dump(exclude={"min_answered"}))
     if target_service_level is None and target_asa is None:
         target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
     if (arrivals is None) != (aht_seconds is None):

@@ -82,8 +82,8 @@ def demo_serve(
 
     import uvicorn
 
+    from touchpoints.demo.trickle import Trickle
     from touchpoints.server.app import create_app
-    from touchpoints.server.live import Trickle
     from touchpoints.server.users import create_user, get_user
     from touchpoints.store import resolve_target
 

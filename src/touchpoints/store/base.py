@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -23,6 +24,26 @@ from touchpoints.store.dialects import Params
 from touchpoints.store.schema import ddl
 
 EVENT_COLUMNS_SQL = ", ".join(COLUMN_NAMES)
+
+
+@dataclass(frozen=True)
+class Staging:
+    """What ingestion left on a staging connection: where it came from and how many rows
+    `_good` holds, were repeated within the input, or were rejected."""
+
+    source: str
+    good: int
+    in_file_duplicates: int = 0
+    rejected: int = 0
+
+    def log(self, stored: int) -> dict[str, Any]:
+        """The `ingest_log` row once `stored` rows were new."""
+        return {
+            "source": self.source,
+            "stored": stored,
+            "duplicates": self.good - stored + self.in_file_duplicates,
+            "rejected": self.rejected,
+        }
 
 
 class Store(ABC):
@@ -62,7 +83,6 @@ class Store(ABC):
         store's own connection on DuckDB (good rows never leave it), a private in-memory
         one elsewhere. `commit_staged` reads its temp tables."""
 
-    @abstractmethod
     def commit_staged(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -88,6 +108,13 @@ class Store(ABC):
         with `want_ids`, their event_ids (the HTTP API answers per item; a file of millions
         of rows does not want them back).
         """
+        return self._commit(con, Staging(source, good, in_file_duplicates, rejected), want_ids)
+
+    @abstractmethod
+    def _commit(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool
+    ) -> tuple[int, list[str] | None]:
+        """The engine's half of `commit_staged`."""
 
     # -- lifetime --------------------------------------------------------------------------
     @abstractmethod

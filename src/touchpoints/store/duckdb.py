@@ -10,7 +10,7 @@ import duckdb
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
-from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
+from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.dialects import Params, bound
 
 GOOD_COLUMNS = ", ".join("g." + c for c in COLUMN_NAMES)
@@ -80,16 +80,10 @@ class DuckDBStore(Store):
             self.con.execute("DELETE FROM touchpoints")
             self.con.executemany("INSERT INTO touchpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def commit_staged(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        source: str,
-        *,
-        good: int,
-        in_file_duplicates: int = 0,
-        rejected: int = 0,
-        want_ids: bool = False,
+    def _commit(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool = False
     ) -> tuple[int, list[str] | None]:
+        source = staging.source
         if con is not self.con:
             raise StoreError("a DuckDB store commits what was staged on its own connection")
         # Rows carry their ingestion order in `seq`, so the engine may write them in parallel.
@@ -113,12 +107,7 @@ class DuckDBStore(Store):
                 con.execute(
                     "INSERT INTO ingest_log VALUES ($source, $stored, $duplicates, $rejected, "
                     "now()::TIMESTAMP)",
-                    {
-                        "source": source,
-                        "stored": stored,
-                        "duplicates": good - stored + in_file_duplicates,
-                        "rejected": rejected,
-                    },
+                    staging.log(stored),
                 )
         finally:
             # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.

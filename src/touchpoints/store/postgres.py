@@ -18,7 +18,7 @@ import psycopg
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
-from touchpoints.store.base import EVENT_COLUMNS_SQL, Store
+from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.dialects import Params, bound, to_postgres
 from touchpoints.store.schema import column_ddl
 
@@ -111,16 +111,10 @@ class PostgresStore(Store):
                 while block := fh.read(COPY_BLOCK):
                     copy.write(block)
 
-    def commit_staged(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        source: str,
-        *,
-        good: int,
-        in_file_duplicates: int = 0,
-        rejected: int = 0,
-        want_ids: bool = False,
+    def _commit(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool = False
     ) -> tuple[int, list[str] | None]:
+        source = staging.source
         cols = ", ".join(COLUMN_NAMES)
         with self.transaction(), self.conn.cursor() as cur:
             cur.execute(
@@ -152,8 +146,10 @@ class PostgresStore(Store):
                   now() AT TIME ZONE 'UTC' FROM _bad b
                 WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source AND q."row" = b."row"
                   AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
+            log = staging.log(stored)
             cur.execute(
-                "INSERT INTO ingest_log VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC')",
-                [source, stored, good - stored + in_file_duplicates, rejected],
+                "INSERT INTO ingest_log VALUES (%(source)s, %(stored)s, %(duplicates)s, "
+                "%(rejected)s, now() AT TIME ZONE 'UTC')",
+                log,
             )
         return int(stored), ids

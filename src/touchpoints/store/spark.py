@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
-from touchpoints.store.base import Store
+from touchpoints.store.base import Staging, Store
 from touchpoints.store.dialects import Params, bound, to_spark
 
 if TYPE_CHECKING:
@@ -401,16 +401,11 @@ class SparkStore(Store):
             frame = frame.unionByName(other)
         return frame
 
-    def commit_staged(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        source: str,
-        *,
-        good: int,
-        in_file_duplicates: int = 0,
-        rejected: int = 0,
-        want_ids: bool = False,
+    def _commit(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool = False
     ) -> tuple[int, list[str] | None]:
+        source = staging.source
+        good = staging.good
         """Append new events and quarantine rows as one write each.
 
         Parquet tables have no transactions: the events are written first, so a failure
@@ -471,14 +466,7 @@ class SparkStore(Store):
 
         with _arrow_calls():
             log = self.spark.createDataFrame(
-                [
-                    (
-                        source,
-                        int(stored),
-                        int(good - stored + in_file_duplicates),
-                        int(rejected),
-                    )
-                ],
+                [tuple(staging.log(int(stored)).values())],
                 schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
             ).withColumn("ingested_at", F.current_timestamp())
         log.write.insertInto(self.tables["ingest_log"])
