@@ -4,9 +4,10 @@
 
 1. Markov order 1 at about 5M events (demo data, `touchpoints.demo.generate`; 780,000
    customers ≈ 5M events, cached with its DuckDB store under bench/data/):
-   - ours: `attribution(store, model="markov", order=1)` on the stored events (cycles,
-     paths and transition counts in DuckDB, exact solve in NumPy), in-process, and the whole
-     command `touchpoints attribution --model markov --order 1 --json` as a fresh process;
+   - ours: `get("attribution").compute(store, model="markov", order=1)` (the registry) on
+     the stored events (cycles, paths and transition counts in DuckDB, exact solve in
+     NumPy), in-process, and the whole command `touchpoints attribution --model markov
+     --order 1 --json` as a fresh process;
    - peer: a user's pandas script — read the Parquet file, drop feedback, sort, cut journey
      cycles (purchase or 30 days of silence, SPEC §3), join each cycle's touchpoints into a
      path string, count conversions and nulls per path — then ChannelAttribution's
@@ -15,8 +16,8 @@
 2. Shapley over 15 touchpoints and 1,000,000 cycles: the demo catalog's log has 17
    touchpoints, so a synthetic log is generated in DuckDB SQL (one cycle per customer,
    1–6 steps drawn from the catalog's first 15 touchpoints, about 35 % converting) and
-   ingested into its own store; `attribution(store, model="shapley")` is timed whole, and
-   the NumPy part (`shapley_from_sets` on the channel-set table) apart.
+   ingested into its own store; `get("attribution").compute(store, model="shapley")` is
+   timed whole, and the NumPy part (`shapley_from_sets` on the channel-set table) apart.
 Medians of --repeat runs; the section between the attribution markers of bench/RESULTS.md is
 replaced.
 """
@@ -36,12 +37,13 @@ from typing import Any
 import duckdb
 import numpy as np
 
-import touchpoints as tp
 from common import write_section
-from touchpoints.analytics.attribution import attribution, shapley_from_sets
+from touchpoints.analytics.registry import get
+from touchpoints.analytics.shapley import shapley_from_sets
 from touchpoints.core.catalog import default_catalog
 from touchpoints.demo import generate
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -60,11 +62,11 @@ def demo_store(customers: int, seed: int) -> tuple[Path, str, int]:
         print(f"  generated {stats['events']:,} events", flush=True)
     if not db.exists():
         t = time.perf_counter()
-        with tp.open(str(db)) as store:
+        with open_store(str(db)) as store:
             result = ingest_files(store, [parquet])
         assert result.rejected == 0
         print(f"  ingested in {time.perf_counter() - t:.1f}s", flush=True)
-    with tp.open(str(db), read_only=True) as store:
+    with open_store(str(db), read_only=True) as store:
         n = int(store.query("SELECT count(*) AS n FROM events")[0]["n"])
     return parquet, str(db), n
 
@@ -111,9 +113,9 @@ def quiet(store: Any) -> Any:
 
 
 def ours_markov(db: str) -> tuple[float, dict[str, float]]:
-    with quiet(tp.open(db, read_only=True)) as store:
+    with quiet(open_store(db, read_only=True)) as store:
         t = time.perf_counter()
-        result = attribution(store, model="markov", order=1)
+        result = get("attribution").compute(store, model="markov", order=1)
         seconds = time.perf_counter() - t
     return seconds, {r["touchpoint"]: r["conversions"] for r in result["rows"]}
 
@@ -170,7 +172,7 @@ def shapley_store(cycles: int, players: int) -> str:
     con.execute("SELECT setseed(0.42)")
     listed = "[" + ", ".join(f"'{i}'" for i in ids) + "]"
     con.execute(SYNTHETIC.format(cycles=cycles, touchpoints=listed, n=len(ids), out=parquet))
-    with tp.open(str(db)) as store:
+    with open_store(str(db)) as store:
         result = ingest_files(store, [parquet])
     assert result.rejected == 0
     return str(db)
@@ -179,10 +181,10 @@ def shapley_store(cycles: int, players: int) -> str:
 def time_shapley(db: str, repeat: int) -> tuple[float, float, int, int]:
     """(median whole seconds, median NumPy seconds, players, channel sets)."""
     whole, numeric = [], []
-    with quiet(tp.open(db, read_only=True)) as store:
+    with quiet(open_store(db, read_only=True)) as store:
         for _ in range(repeat):
             t = time.perf_counter()
-            result = attribution(store, model="shapley")
+            result = get("attribution").compute(store, model="shapley")
             whole.append(time.perf_counter() - t)
         players = len(result["rows"])
     # The NumPy part alone, on every one of the 2^15 - 1 channel sets (the worst case).
@@ -207,6 +209,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--cycles", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
 
     parquet, db, n = demo_store(args.customers, args.seed)
@@ -268,7 +271,7 @@ def main() -> None:
         f"goal < 5 s); the NumPy part alone over all 2^15 − 1 sets: {numpy_s * 1000:.0f} ms.",
     ]
     print("\n".join(lines))
-    write_section("attribution", [*lines, ""])
+    write_section("attribution", [*lines, ""], Path(args.out))
 
 
 if __name__ == "__main__":

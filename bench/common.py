@@ -30,16 +30,16 @@ print(json.dumps({**stats, "seconds": time.perf_counter() - t}))
 
 INGEST = """
 import json, sys, time
-import touchpoints as tp
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 db, path = sys.argv[1], sys.argv[2]
 seconds, rejected = None, 0
 if path != "-":
     t = time.perf_counter()
-    with tp.open(db) as store:
+    with open_store(db) as store:
         result = ingest_files(store, [path])
     seconds, rejected = time.perf_counter() - t, result.rejected
-with tp.open(db, read_only=True) as store:
+with open_store(db, read_only=True) as store:
     print(json.dumps({"events": store.count(), "seconds": seconds, "rejected": rejected}))
 """
 

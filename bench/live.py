@@ -29,16 +29,16 @@ USER = "bench.supervisor"
 
 
 def setup(tmp: Path, customers: int) -> tuple[str, str, int]:
-    import touchpoints as tp
     from touchpoints.demo import generate
     from touchpoints.ingest import ingest_files
     from touchpoints.server.auth import create_key
     from touchpoints.server.users import create_user
+    from touchpoints.store import open_store
 
     events = tmp / "events.parquet"
     generate(customers, 7, events)
     db = str(tmp / "live.duckdb")
-    with tp.open(db) as store:
+    with open_store(db) as store:
         ingest_files(store, [str(events)])
         create_user(store, USER, "bench-password", "supervisor")
         key = create_key(store, ["ingest"], "bench-live")[1]

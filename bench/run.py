@@ -26,11 +26,11 @@ from pathlib import Path
 
 import duckdb
 
-import touchpoints as tp
 from common import write_section
-from touchpoints.analytics.kpis import kpis
+from touchpoints.analytics.registry import get
 from touchpoints.demo import generate
 from touchpoints.ingest import ingest_files
+from touchpoints.store import open_store
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -83,7 +83,7 @@ def fresh_db(name: str) -> str:
 
 def time_ingest(path: Path, db_name: str) -> tuple[float, int]:
     db = fresh_db(db_name)
-    with tp.open(db) as store:
+    with open_store(db) as store:
         t = time.perf_counter()
         result = ingest_files(store, [path])
         elapsed = time.perf_counter() - t
@@ -212,13 +212,14 @@ def main() -> None:
     biggest = demo_file(max(sizes))
     n = rows_in(biggest)
     db = fresh_db("bench_kpis.duckdb")
-    with tp.open(db) as store:
+    with open_store(db) as store:
         ingest_files(store, [biggest])
+    kpis = get("kpis")
     query_times = []
     for _ in range(args.repeat + 1):
-        with tp.open(db, read_only=True) as store:
+        with open_store(db, read_only=True) as store:
             t = time.perf_counter()
-            kpis(store, by="touchpoint")
+            kpis.compute(store, by="touchpoint")
             query_times.append(time.perf_counter() - t)
     query_times = query_times[1:]  # the first run warms the OS page cache
     cli = [run_cli_kpis(db) for _ in range(args.repeat)]

@@ -5,10 +5,11 @@
 On demo data (`touchpoints.demo.generate`; 160,000 customers make about 1M events, cached
 under bench/data/):
 
-- staffing: `measured_staffing` for WhatsApp per hour of the week in São Paulo time
-  (shrinkage 0.3, max occupancy 0.85) from the DuckDB store, against what a user would
-  write: pandas reads the Parquet file, groups contacts by weekday and hour, and calls
-  pyworkforce's ErlangC per hour. Both answers (agent-hours per week) are compared.
+- staffing: the `staffing` analysis measured from the DuckDB store (`--touchpoint
+  whatsapp`) per hour of the week in São Paulo time (shrinkage 0.3, max occupancy 0.85),
+  against what a user would write: pandas reads the Parquet file, groups contacts by
+  weekday and hour, and calls pyworkforce's ErlangC per hour. Both answers (agent-hours
+  per week) are compared.
 - dashboard: each page through the in-process ASGI client, cold (cache emptied before each
   of 3 runs; median) and warm (20 runs after; median and p95).
 """
@@ -21,9 +22,10 @@ import sys
 import time
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from common import demo_file, median_seconds, store_for, write_section
+from common import HERE, demo_file, median_seconds, store_for, write_section
 
 ZONE = "America/Sao_Paulo"
 PAGES = [
@@ -69,14 +71,15 @@ def peer_staffing(parquet: str) -> dict[tuple[int, int], int]:
 
 
 def bench_staffing(db: str, parquet: str, runs: int) -> dict[str, Any]:
-    import touchpoints as tp
-    from touchpoints.analytics.base import Filters
-    from touchpoints.analytics.staffing import measured_staffing
+    from touchpoints.analytics.registry import get
+    from touchpoints.store import open_store
 
-    with tp.open(db, read_only=True) as store:
-        filters = Filters.build(touchpoint="whatsapp", timezone=ZONE)
+    staffing = get("staffing")
+    with open_store(db, read_only=True) as store:
         ours_s, ours = median_seconds(
-            lambda: measured_staffing(store, filters, ZONE, shrinkage=0.3, max_occupancy=0.85),
+            lambda: staffing.compute(
+                store, touchpoint="whatsapp", timezone=ZONE, shrinkage=0.3, max_occupancy=0.85
+            ),
             runs,
         )
     peer_s, peer = median_seconds(lambda: peer_staffing(parquet), runs)
@@ -132,6 +135,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=160_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
 
     parquet = demo_file(args.customers, args.seed)
@@ -166,8 +170,8 @@ def main() -> None:
         " first load < 2 s.",
         "",
     ]
-    write_section("service", lines)
-    print("wrote bench/RESULTS.md")
+    write_section("service", lines, Path(args.out))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
