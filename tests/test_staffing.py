@@ -309,7 +309,7 @@ def test_two_weeks_per_hour_of_week(loaded: Store) -> None:
     assert len(result["rows"]) == 168 and all(r["hours"] == 2 for r in result["rows"])
     assert result["overall_aht_seconds"] == pytest.approx(OVERALL_AHT)
     slots = by_slot(result)
-    monday9 = slots[(0, 9)]
+    monday9 = slots[(1, 9)]
     # 4 offered over 2 Mondays; AHT (300 + 600 + 300)/3 = 400 s; A = 2·400/3600 = 0.222.
     # 1 agent: Pw = A, SL = 1 − 0.2222·e^(−0.7778·20/400) = 0.786 < 0.8 → 2 agents.
     assert (monday9["offered"], monday9["arrivals"], monday9["aht_source"]) == (4, 2.0, "hour")
@@ -317,17 +317,17 @@ def test_two_weeks_per_hour_of_week(loaded: Store) -> None:
     assert (monday9["agents"], monday9["scheduled_agents"]) == (2, 2)
     assert monday9["occupancy"] == pytest.approx(2 * 400 / 3600 / 2)
     # Tuesday 14h: 1 per hour, 200 s: A = 0.0556, SL(1) = 1 − 0.0556·e^(−0.944·0.1) = 0.949.
-    tuesday14 = slots[(1, 14)]
+    tuesday14 = slots[(2, 14)]
     assert (tuesday14["arrivals"], tuesday14["aht_seconds"], tuesday14["agents"]) == (1.0, 200, 1)
     assert tuesday14["waiting_probability"] == pytest.approx(200 / 3600)
     # One answered contact each: below --min-answered 2, the overall AHT stands in.
-    for slot in ((0, 2), (6, 23)):
+    for slot in ((1, 2), (7, 23)):
         assert slots[slot]["arrivals"] == 0.5
         assert slots[slot]["aht_source"] == "overall"
         assert slots[slot]["aht_seconds"] == pytest.approx(OVERALL_AHT)
         assert slots[slot]["agents"] == 1
     assert result["aht_fallback_hours"] == 2
-    empty = slots[(3, 12)]
+    empty = slots[(4, 12)]
     assert (empty["offered"], empty["arrivals"], empty["agents"], empty["scheduled_agents"]) == (
         0,
         0.0,
@@ -347,14 +347,14 @@ def test_timezone_moves_contacts_to_local_hours(loaded: Store) -> None:
     slots = by_slot(result)
     assert result["weeks"] == 2.0 and result["timezone"] == tz
     assert result["from"] == "2026-01-05T03:00:00"  # local midnight in UTC
-    assert slots[(6, 23)]["offered"] == 1 and slots[(6, 23)]["aht_seconds"] == 100
-    assert slots[(6, 20)]["offered"] == 1 and slots[(6, 20)]["aht_seconds"] == 500
-    assert slots[(0, 2)]["offered"] == 0
-    assert slots[(0, 6)]["offered"] == 4 and slots[(0, 9)]["offered"] == 0  # 09Z = 06 local
-    assert slots[(1, 11)]["offered"] == 2
+    assert slots[(7, 23)]["offered"] == 1 and slots[(7, 23)]["aht_seconds"] == 100
+    assert slots[(7, 20)]["offered"] == 1 and slots[(7, 20)]["aht_seconds"] == 500
+    assert slots[(1, 2)]["offered"] == 0
+    assert slots[(1, 6)]["offered"] == 4 and slots[(1, 9)]["offered"] == 0  # 09Z = 06 local
+    assert slots[(2, 11)]["offered"] == 2
     utc = by_slot(run(loaded, "staffing", **two_weeks, min_answered=1))
-    assert utc[(0, 2)]["offered"] == 1 and utc[(6, 23)]["offered"] == 1
-    assert utc[(6, 20)]["offered"] == 0
+    assert utc[(1, 2)]["offered"] == 1 and utc[(7, 23)]["offered"] == 1
+    assert utc[(7, 20)]["offered"] == 0
 
 
 def test_data_span_counts_partial_weeks(loaded: Store) -> None:
@@ -364,9 +364,9 @@ def test_data_span_counts_partial_weeks(loaded: Store) -> None:
     result = run(loaded, "staffing", touchpoint="whatsapp", min_answered=1)
     assert result["weeks"] == pytest.approx(327 / 168)
     slots = by_slot(result)
-    assert slots[(0, 2)]["hours"] == 1 and slots[(0, 2)]["arrivals"] == 1.0
-    assert slots[(0, 9)]["hours"] == 2 and slots[(0, 9)]["arrivals"] == 2.0
-    assert slots[(6, 23)]["hours"] == 2 and slots[(6, 23)]["arrivals"] == 0.5
+    assert slots[(1, 2)]["hours"] == 1 and slots[(1, 2)]["arrivals"] == 1.0
+    assert slots[(1, 9)]["hours"] == 2 and slots[(1, 9)]["arrivals"] == 2.0
+    assert slots[(7, 23)]["hours"] == 2 and slots[(7, 23)]["arrivals"] == 0.5
 
 
 def test_channel_pools_its_touchpoints(loaded: Store) -> None:
@@ -375,7 +375,7 @@ def test_channel_pools_its_touchpoints(loaded: Store) -> None:
     result = run(loaded, "staffing", **two_weeks, channel="messaging", min_answered=1)
     assert result["offered"] == 9 and result["channel"] == ["messaging"]
     assert result["touchpoint"] is None
-    assert by_slot(result)[(2, 10)]["arrivals"] == 0.5
+    assert by_slot(result)[(3, 10)]["arrivals"] == 0.5
     phone = run(loaded, "staffing", touchpoint="phone", min_answered=1)
     assert phone["offered"] == 1 and phone["weeks"] == pytest.approx(1 / 168)
 
@@ -399,7 +399,7 @@ def test_hours_of_week_across_daylight_saving() -> None:
         datetime(2019, 2, 16, 2), datetime(2019, 2, 17, 2, 59), "America/Sao_Paulo"
     )
     assert sum(counts.values()) == 25
-    assert counts[(5, 23)] == 2 and counts[(5, 0)] == 1 and counts[(5, 22)] == 1
+    assert counts[(6, 23)] == 2 and counts[(6, 0)] == 1 and counts[(6, 22)] == 1
 
 
 # -- CLI -------------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def test_cli_measured(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "seg" in table.stdout and "dom" in table.stdout and "agentes-hora" in table.stdout
     # Monday 06h local, 2 per hour at the overall AHT 2200/7 s (3 answered < 10): A = 0.1746,
     # SL(1) = 1 − 0.1746·e^(−0.8254·20/314.3) = 0.834 → 1 agent, ceil(1/0.7) = 2 scheduled.
-    monday = by_slot(expected)[(0, 6)]
+    monday = by_slot(expected)[(1, 6)]
     assert (monday["aht_source"], monday["agents"], monday["scheduled_agents"]) == ("overall", 1, 2)
     cells = table_cells(table.stdout)
     assert cells[0] == ["hora", "seg", "ter", "qua", "qui", "sex", "sáb", "dom"]
@@ -515,7 +515,7 @@ def test_cli_measured_csv_is_the_week(cli_db: str, monkeypatch: pytest.MonkeyPat
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert len(rows) == 168
-    monday = next(r for r in rows if (r["weekday"], r["hour"]) == ("0", "6"))
+    monday = next(r for r in rows if (r["weekday"], r["hour"]) == ("1", "6"))
     assert (monday["scheduled_agents"], monday["aht_source"]) == ("2", "overall")
     assert float(monday["aht_seconds"]) == pytest.approx(OVERALL_AHT, abs=1e-9)
 

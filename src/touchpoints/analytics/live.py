@@ -76,7 +76,11 @@ def alerts_for(
 
 class LiveOptions(Options):
     window: int = Field(60, description="Minutes of the window, up to now (1 to 1440).")
-    answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+    answer_within: float | None = Field(
+        None,
+        description="Service level threshold T in seconds (SPEC §4); default: each "
+        "touchpoint's answer_within target, else 20.",
+    )
     at: str | None = Field(
         None,
         description="The moment to look from instead of now (ISO time; naive = UTC): "

@@ -217,10 +217,10 @@ def required_agents(
 
 # -- measured mode -------------------------------------------------------------------------
 def contacts_by_hour_sql(scope: Scope) -> str:
-    """Offered contacts and answered handle times per local weekday (Monday = 0) and hour
+    """Offered contacts and answered handle times per local ISO weekday (Monday = 1) and hour
     (≤ 168 rows); bind `scope.params()`."""
     return f"""
-    SELECT CAST({sql.iso_weekday("lt")} - 1 AS INTEGER) AS dow,
+    SELECT CAST({sql.iso_weekday("lt")} AS INTEGER) AS dow,
            CAST({sql.hour("lt")} AS INTEGER) AS hr,
            count(*) AS offered,
            sum(CASE WHEN abandoned = FALSE AND handle_seconds IS NOT NULL THEN 1 ELSE 0 END)
@@ -237,7 +237,7 @@ def contacts_by_hour_sql(scope: Scope) -> str:
 
 
 def hours_of_week(start: datetime, end: datetime, timezone: str) -> dict[tuple[int, int], int]:
-    """How many times each local (weekday, hour) begins within [start, end] (naive UTC).
+    """How many times each local (ISO weekday, hour) begins within [start, end] (naive UTC).
 
     The first hour is the local clock hour containing `start`; each hour counts whether or
     not it holds contacts. Hours are stepped in UTC and labelled in local time, so a
@@ -245,14 +245,14 @@ def hours_of_week(start: datetime, end: datetime, timezone: str) -> dict[tuple[i
     exactly as the contacts are labelled.
     """
     zone = zone_info(timezone)
-    counts = {(d, h): 0 for d in range(7) for h in range(24)}
+    counts = {(d, h): 0 for d in range(1, 8) for h in range(24)}
     local_start = start.replace(tzinfo=UTC).astimezone(zone)
     first = local_start.replace(minute=0, second=0, microsecond=0)
     t = first.astimezone(UTC).replace(tzinfo=None)
     step = timedelta(hours=1)
     while t <= end:
         local = t.replace(tzinfo=UTC).astimezone(zone)
-        counts[(local.weekday(), local.hour)] += 1
+        counts[(local.isoweekday(), local.hour)] += 1
         t += step
     return counts
 

@@ -168,8 +168,7 @@ def demo_data(
         str, typer.Option("--start", help="First day of the simulated year.")
     ] = "2025-01-01",
 ) -> None:
-    """Write a realistic tyre-retailer event log (the example every page and doc uses); the same
-    --seed always writes the same file."""
+    """Write a year of a tyre retailer's events (the example the docs use); same --seed, same file."""
     from touchpoints.demo import generate
 
     stats = generate(customers=customers, seed=seed, out=out_file, start=start)

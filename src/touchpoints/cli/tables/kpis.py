@@ -79,7 +79,11 @@ def kpis_tables(data: dict[str, Any], view: View) -> list[RenderableType]:
     title = t(view.lang, "cli.kpis.title") + (f" — {view.label(by)}" if by else "")
     out: list[RenderableType] = [*grid(cols, cells, view.width, title=title)]
     if "service_level" in keys:
-        within = view.options.answer_within if view.options is not None else 20.0
-        note = t(view.lang, "cli.kpis.service_level_note", within=fmt.duration(within, view.lang))
+        within = view.options.answer_within if view.options is not None else None
+        note = (
+            t(view.lang, "cli.kpis.service_level_targets")
+            if within is None
+            else t(view.lang, "cli.kpis.service_level_note", within=fmt.duration(within, view.lang))
+        )
         out.append(Text(note, style="dim"))
     return out

@@ -96,10 +96,10 @@ def week_table(data: dict[str, Any], view: View) -> list[RenderableType]:
     cols = [Col(view.label("hour"), numeric=False)]
     cols += [Col(t(lang, f"cli.staffing.{day}")) for day in DAYS]
     rows = [
-        [f"{hour:02d}:00", *(_cell(cells.get((day, hour))) for day in range(7))]
+        [f"{hour:02d}:00", *(_cell(cells.get((day, hour))) for day in range(1, 8))]
         for hour in range(24)
     ]
-    totals = [sum(cells.get((day, hour)) or 0 for hour in range(24)) for day in range(7)]
+    totals = [sum(cells.get((day, hour)) or 0 for hour in range(24)) for day in range(1, 8)]
     rows.append([t(lang, "cli.staffing.agent_hours"), *(fmt.integer(x, lang) for x in totals)])
     notes = [targets(data, lang), t(lang, "cli.staffing.legend")]
     if data["aht_fallback_hours"]:
