@@ -28,8 +28,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from touchpoints.analytics.cycles import steps_relation
 from touchpoints.analytics.markov import (
@@ -43,7 +42,7 @@ from touchpoints.analytics.markov import (
     outcome_score,
     sparse_effects,
 )
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.shapley import shapley_by_sets, shapley_from_sets
 from touchpoints.analytics.sql import seconds_between
@@ -291,6 +290,8 @@ def _markov(
     by: str | None,
     details: bool,
 ) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
+    import numpy as np
+
     label = _label_for(by)
     extra: dict[str, Any] = {}
     if order == "auto":
@@ -401,6 +402,8 @@ def _shapley(
 ) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
     """Exact Shapley credit per label from one engine row per observed channel set: dense
     transforms while the players seen are few, the per-set sums beyond (same numbers)."""
+    import numpy as np
+
     paths = path_sql(scope, _label_for(by), revenue="last")
     candidates = _candidate_players(store, paths, scope.params(), by)
     players = {f"player_{i}": p for i, p in enumerate(candidates)}
@@ -484,7 +487,7 @@ def attribution(store: Store, scope: Scope, options: AttributionOptions) -> dict
     return result
 
 
-class Credit(BaseModel):
+class Credit(ResultModel):
     touchpoint: str
     phase: str | None = Field(None, description="With --by phase only.")
     conversions: float
@@ -492,7 +495,7 @@ class Credit(BaseModel):
     share: float
 
 
-class AttributionResult(BaseModel):
+class AttributionResult(ResultModel):
     model_config = ConfigDict(extra="allow")  # the model's own details (order, matrix, ...)
 
     model: str

@@ -13,13 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.cycles import steps_relation
-from touchpoints.analytics.registry import Analysis, Options, register
+from touchpoints.analytics.registry import Analysis, Options, ResultModel, register
 from touchpoints.analytics.sql import events_relation
 from touchpoints.core.errors import UsageError
-from touchpoints.core.settings import get_settings
 
 if TYPE_CHECKING:
     from touchpoints.analytics.scope import Scope
@@ -36,6 +35,7 @@ class JourneyOptions(Options):
 def stored_ids(customer_id: str) -> list[str]:
     """The values this customer may be stored under: the id as given and, with a
     pseudonymisation key configured, `'p:' + sha256(key + ':' + id)`."""
+    from touchpoints.core.settings import get_settings
     from touchpoints.ingest.pseudonymize import stored_ids as ids_of
 
     return ids_of(customer_id, get_settings().pseudonymize_key)  # type: ignore[arg-type]
@@ -111,27 +111,27 @@ def journey(store: Store, scope: Scope, options: JourneyOptions) -> dict[str, An
     return {"customer_id": options.customer_id, "cycles": cycles}
 
 
-class Step(BaseModel):
+class Step(ResultModel):
     event_id: str
     ts: str = Field(description="When the step began, ISO-8601 UTC.")
     touchpoint: str
     phase: str = Field(description="before, during or after (SPEC §3, derived unless set).")
 
 
-class Gap(BaseModel):
+class Gap(ResultModel):
     from_: str = Field(alias="from", description="Touchpoint of the step before the gap.")
     to: str = Field(description="Touchpoint of the step after the gap.")
     seconds: float = Field(description="Time between the two steps, unseen by the company.")
 
 
-class Cycle(BaseModel):
+class Cycle(ResultModel):
     cycle: int = Field(description="1, 2, ... in time order.")
     converts: bool = Field(description="The cycle ends in a purchase.")
     steps: list[Step]
     gaps: list[Gap] = Field(description="gaps[i] lies between steps[i] and steps[i + 1].")
 
 
-class JourneyResult(BaseModel):
+class JourneyResult(ResultModel):
     customer_id: str = Field(description="The id as given (never its pseudonym).")
     cycles: list[Cycle]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, create_model, field_validator
+from pydantic import Field, create_model, field_validator
 
 from touchpoints.analytics.kpis import METRICS, ServiceOptions, counted, service_rules
-from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, register
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
@@ -101,7 +101,7 @@ EventRow = create_model(
 )  # type: ignore[call-overload]
 
 
-class EventsResult(BaseModel):
+class EventsResult(ResultModel):
     total: int = Field(description="Every event that matches (the KPI's count), all pages.")
     rows: list[EventRow]  # type: ignore[valid-type]
 

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.registry import (
+    EVENT_SCOPE,
+    Analysis,
+    NoOptions,
+    Options,
+    ResultModel,
+    register,
+)
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sentiment import detect_language, label, score
 from touchpoints.analytics.sql import scoped_events
@@ -109,7 +116,7 @@ def first_heard(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any
     }
 
 
-class Comment(BaseModel):
+class Comment(ResultModel):
     event_id: str
     ts: str
     customer_id: str
@@ -125,7 +132,7 @@ class Comment(BaseModel):
     label: str
 
 
-class Summary(BaseModel):
+class Summary(ResultModel):
     comments: int
     mean: float | None
     positive: int
@@ -137,19 +144,19 @@ class TouchpointSummary(Summary):
     touchpoint: str
 
 
-class CommentsResult(BaseModel):
+class CommentsResult(ResultModel):
     comments: list[Comment]
     summary: Summary
     by_touchpoint: list[TouchpointSummary]
 
 
-class Heard(BaseModel):
+class Heard(ResultModel):
     touchpoint: str
     customers: int
     share: float
 
 
-class FirstHeardResult(BaseModel):
+class FirstHeardResult(ResultModel):
     answers: int
     rows: list[Heard]
 

@@ -25,10 +25,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.cycles import scoped_steps, steps_relation
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.registry import (
+    JOURNEY_SCOPE,
+    Analysis,
+    NoOptions,
+    Options,
+    ResultModel,
+    register,
+)
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import median, seconds_between
 from touchpoints.core.errors import UsageError
@@ -388,7 +395,7 @@ def sankey(store: Store, scope: Scope, options: SankeyOptions) -> dict[str, Any]
     return {"depth": int(depth), "cycles": cycles_total, "nodes": ordered, "links": link_list}
 
 
-class Stage(BaseModel):
+class Stage(ResultModel):
     stage: str
     count: int
     share: float | None
@@ -397,14 +404,14 @@ class Stage(BaseModel):
     median_seconds: float | None
 
 
-class FunnelResult(BaseModel):
+class FunnelResult(ResultModel):
     funnel: str = Field(description="phases or steps")
     case: str
     total: int
     stages: list[Stage]
 
 
-class GapStats(BaseModel):
+class GapStats(ResultModel):
     count: int
     median_seconds: float | None
     p90_seconds: float | None
@@ -420,26 +427,26 @@ class PairGap(GapStats):
     to: str
 
 
-class GapsResult(BaseModel):
+class GapsResult(ResultModel):
     overall: GapStats
     phases: list[PhaseGap]
     pairs: list[PairGap]
 
 
-class Node(BaseModel):
+class Node(ResultModel):
     id: str
     step: int | None
     touchpoint: str | None
     value: int
 
 
-class Link(BaseModel):
+class Link(ResultModel):
     source: str
     target: str
     value: int
 
 
-class SankeyResult(BaseModel):
+class SankeyResult(ResultModel):
     depth: int
     cycles: int
     nodes: list[Node]

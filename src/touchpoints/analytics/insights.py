@@ -28,11 +28,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.kpis import aggregate_params, aggregates, derive
 from touchpoints.analytics.moments import moments
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, Options, register
+from touchpoints.analytics.registry import (
+    JOURNEY_SCOPE,
+    Analysis,
+    NoOptions,
+    Options,
+    ResultModel,
+    register,
+)
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 from touchpoints.analytics.strength import StrengthOptions, touchpoint_strength
@@ -508,7 +515,7 @@ def _moments(
     return out + picked
 
 
-class InsightFinding(BaseModel):
+class InsightFinding(ResultModel):
     model_config = {"extra": "allow"}
 
     phase: str
@@ -520,7 +527,7 @@ class InsightFinding(BaseModel):
     text: dict[str, str] = Field(description="The finding in one sentence, en and pt-BR.")
 
 
-class InsightsResult(BaseModel):
+class InsightsResult(ResultModel):
     rule: str
     conversions: int
     findings: list[InsightFinding]

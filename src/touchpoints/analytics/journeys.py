@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.cycles import scoped_steps
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events, seconds_between
 from touchpoints.core.errors import UsageError
@@ -216,7 +216,7 @@ def variants(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]
         }
 
 
-class Edge(BaseModel):
+class Edge(ResultModel):
     from_: str = Field(alias="from")
     to: str
     count: int
@@ -224,19 +224,19 @@ class Edge(BaseModel):
     median_seconds: float | None
 
 
-class DfgResult(BaseModel):
+class DfgResult(ResultModel):
     edges: list[Edge]
     starts: dict[str, int]
     ends: dict[str, int]
 
 
-class Variant(BaseModel):
+class Variant(ResultModel):
     path: list[str]
     count: int
     conversions: int = Field(description="Cases of this path whose history holds a purchase.")
 
 
-class VariantsResult(BaseModel):
+class VariantsResult(ResultModel):
     variants: list[Variant]
 
 

@@ -10,9 +10,9 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts, scoped_events
 from touchpoints.core.errors import UsageError
@@ -343,7 +343,7 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     return {"timezone": scope.timezone, "rows": rows}
 
 
-class KpiValues(BaseModel):
+class KpiValues(ResultModel):
     """The SPEC §4 keys of one group of events."""
 
     events: int
@@ -373,7 +373,7 @@ class KpiRow(KpiValues):
     churn: float | None
 
 
-class KpisResult(BaseModel):
+class KpisResult(ResultModel):
     rows: list[KpiRow]
 
 
@@ -394,7 +394,7 @@ class HourRow(KpiValues):
     hour: int
 
 
-class HeatmapResult(BaseModel):
+class HeatmapResult(ResultModel):
     timezone: str
     rows: list[HourRow]
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from touchpoints.analytics.kpis import KpisOptions, kpis
-from touchpoints.analytics.registry import Analysis, Options, register
+from touchpoints.analytics.registry import Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 from touchpoints.core.errors import UsageError
@@ -205,7 +205,7 @@ def _seconds(now: datetime, since: datetime | None) -> float | None:
     return max((now - since).total_seconds(), 0.0)
 
 
-class LiveResult(BaseModel):
+class LiveResult(ResultModel):
     model_config = ConfigDict(extra="allow")
 
     now: str

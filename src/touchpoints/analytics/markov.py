@@ -9,11 +9,14 @@ Nothing here reads a store.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 import math
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 SEP = ">"  # joins the touchpoints of a k-tuple state, as ChannelAttribution prints them
@@ -52,6 +55,8 @@ class MarkovModel:
     def probabilities(self) -> np.ndarray:
         """Row-stochastic matrix; conversion and null absorb, a state never left (start of
         an empty log) goes to null."""
+        import numpy as np
+
         counts = self.counts.astype(float)
         totals = counts.sum(axis=1)
         P = np.divide(counts, totals[:, None], out=np.zeros_like(counts), where=totals[:, None] > 0)
@@ -69,6 +74,8 @@ class MarkovModel:
     ) -> float:
         """P(reaching conversion from start), with every state that contains a removed
         channel turned into null: solve (I − Q) x = r on the remaining transient states."""
+        import numpy as np
+
         P = self.probabilities() if P is None else P
         keep = [0] + [
             i for i in range(3, len(self.labels)) if not (self._state_channels[i] & removed)
@@ -92,6 +99,8 @@ class MarkovModel:
 def model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
     """The chain from transition rows (src, dst, n, value) as `transitions_sql` groups them;
     states sorted, so the same counts give the same matrix whatever order rows came in."""
+    import numpy as np
+
     states = sorted({r[k] for r in rows for k in ("src", "dst")} - {START, CONVERSION, NULL})
     labels = [START, CONVERSION, NULL, *states]
     index = {label: i for i, label in enumerate(labels)}
@@ -140,6 +149,8 @@ def sparse_effects(
     touchpoints), from the transition list: x = Q x + r iterated with sparse products until
     no probability moves by more than 1e-15 (Q's spectral radius is below 1 because every
     path is absorbed; no sampling, so the result is deterministic and exact to rounding)."""
+    import numpy as np
+
     # Sorted, so the sums run in the same order whatever order the engine returned rows in.
     rows = sorted(rows, key=lambda r: (r["src"], r["dst"]))
     states = sorted({r[k] for r in rows for k in ("src", "dst")} - {START, CONVERSION, NULL})
@@ -157,6 +168,8 @@ def sparse_effects(
             members[c][i] = True
 
     def reach(removed: np.ndarray) -> float:
+        import numpy as np
+
         x = np.zeros(len(labels))
         x[1] = 1.0
         for _ in range(SPARSE_MAX_ITERATIONS):

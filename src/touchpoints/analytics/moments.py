@@ -34,10 +34,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.cycles import scoped_steps
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, register
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation, scoped_events
 from touchpoints.core.events import PHASES
@@ -215,7 +215,7 @@ def moments(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
     }
 
 
-class PromiseKeys(BaseModel):
+class PromiseKeys(ResultModel):
     made: int
     kept: int
     broken: int
@@ -237,7 +237,7 @@ class MomentRow(PromiseKeys):
     touchpoint: str
 
 
-class EmotionPoint(BaseModel):
+class EmotionPoint(ResultModel):
     emotion: float | None
     answers: int
     steps: int
@@ -251,12 +251,12 @@ class StepEmotion(EmotionPoint):
     step: int
 
 
-class Emotion(BaseModel):
+class Emotion(ResultModel):
     by_phase: list[PhaseEmotion]
     by_step: list[StepEmotion]
 
 
-class MomentsResult(BaseModel):
+class MomentsResult(ResultModel):
     rule: str
     touchpoints: list[MomentRow]
     totals: PromiseKeys

@@ -49,9 +49,17 @@ MODULES = (
 
 
 class Options(BaseModel):
-    """Base of every analysis's options: unknown names are refused, values are frozen."""
+    """Base of every analysis's options: unknown names are refused, values are frozen.
+    Validators are built on first use (`defer_build`): the CLI declares every analysis at
+    start-up and runs one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+
+class ResultModel(BaseModel):
+    """Base of the result schemas (OpenAPI, tests): built when first asked for."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class ScopeOptions(Options):

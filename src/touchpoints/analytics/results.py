@@ -16,7 +16,6 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.core.messages import t
 
@@ -155,6 +154,8 @@ class Result(Mapping[str, Any]):
 
     def _repr_html_(self, lang: str = "en") -> str:
         """The main table for Jupyter, numbers formatted for reading (the first rows)."""
+        from touchpoints.core import format as fmt  # Babel: only for people reading
+
         rows = self.rows()
         columns = list(dict.fromkeys(k for r in rows[:HTML_ROWS] for k in r))
         head = "".join(f"<th>{html.escape(t(lang, 'metric.' + c) if '.' not in c else c)}</th>"

@@ -26,9 +26,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import local_ts, scoped_events
 from touchpoints.core.errors import UsageError
@@ -161,20 +161,20 @@ def retention_cohorts(store: Store, scope: Scope, options: RetentionOptions) -> 
     return {"period": period, "cohorts": cohorts}
 
 
-class Cell(BaseModel):
+class Cell(ResultModel):
     offset: int
     customers: int
     share: float
     complete: bool
 
 
-class Cohort(BaseModel):
+class Cohort(ResultModel):
     cohort: str
     customers: int
     cells: list[Cell]
 
 
-class RetentionResult(BaseModel):
+class RetentionResult(ResultModel):
     period: str
     cohorts: list[Cohort]
 

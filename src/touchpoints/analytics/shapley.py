@@ -23,9 +23,12 @@ hands over one row per set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+from collections.abc import Sequence
 
 
 # -- dense: every subset of n players ------------------------------------------------------
@@ -56,6 +59,8 @@ def shapley_from_sets(
     Summed over converting sets S: credit_j = Σ_{T ∋ j} r(T)/|T| · W(T), with
     W(T) = Σ_{S ⊇ T} conversions(S)/v(S).
     """
+    import numpy as np
+
     size = 1 << n
     rate = np.zeros(size)
     conv = np.zeros(size)

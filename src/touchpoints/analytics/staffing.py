@@ -25,10 +25,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from touchpoints.analytics import sql
-from touchpoints.analytics.registry import Analysis, Options, register
+from touchpoints.analytics.registry import Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import UsageError
 from touchpoints.core.time import zone_info
@@ -475,7 +475,7 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
     )
 
 
-class StaffingResult(BaseModel):
+class StaffingResult(ResultModel):
     """One interval (`agents`, `service_level`, ...), or the measured week (`rows`)."""
 
     model_config = ConfigDict(extra="allow")

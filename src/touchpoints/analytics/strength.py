@@ -31,10 +31,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from touchpoints.analytics.cycles import steps_relation
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation
 from touchpoints.core.events import PHASES
@@ -233,7 +233,7 @@ def _row(
     }
 
 
-class StrengthRow(BaseModel):
+class StrengthRow(ResultModel):
     touchpoint: str
     phase: str | None
     name: dict[str, str] | None
@@ -257,7 +257,7 @@ class StrengthRow(BaseModel):
     nps_answers: int
 
 
-class StrengthResult(BaseModel):
+class StrengthResult(ResultModel):
     rows: list[StrengthRow]
 
 

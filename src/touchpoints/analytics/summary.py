@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
 
@@ -82,7 +82,7 @@ def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, An
     }
 
 
-class Seen(BaseModel):
+class Seen(ResultModel):
     touchpoint: str
     events: int
     customers: int
@@ -90,13 +90,13 @@ class Seen(BaseModel):
     last_event: str
 
 
-class Segment(BaseModel):
+class Segment(ResultModel):
     segment: str
     events: int
     customers: int
 
 
-class SummaryResult(BaseModel):
+class SummaryResult(ResultModel):
     events: int
     customers: int
     first_event: str | None = Field(description="The earliest event's time (UTC); null if none.")

@@ -29,14 +29,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, register
+from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from touchpoints.store.base import Store
 
 # Per scenario: the sub-state suffixes (bad, good) and the SQL condition of each.
@@ -106,6 +107,8 @@ def close_traps(P: np.ndarray) -> np.ndarray:
     Such a state never converts (its conversion probability is exactly 0), which is what
     sending it to null says, while keeping I - Q invertible.
     """
+    import numpy as np
+
     edges = P > 0
     reach = np.zeros(len(P), dtype=bool)
     reach[[1, 2]] = True
@@ -272,13 +275,13 @@ def whatif(store: Store, scope: Scope, options: WhatifOptions) -> dict[str, Any]
     return _result(touchpoint, scenario, observed, model, p_now, p_new, method)
 
 
-class Change(BaseModel):
+class Change(ResultModel):
     now: float
     scenario: float
     change: float
 
 
-class WhatifResult(BaseModel):
+class WhatifResult(ResultModel):
     touchpoint: str
     scenario: dict[str, float | bool]
     observed: dict[str, float | int]

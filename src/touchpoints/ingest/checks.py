@@ -19,7 +19,7 @@ from touchpoints.core.errors import InputFileError
 from touchpoints.core.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
 from touchpoints.ingest.pseudonymize import KEY_PARAM, pseudonymize_sql
 from touchpoints.ingest.results import QUARANTINE_LIST_LIMIT
-from touchpoints.store.dialects import bound
+from touchpoints.store.params import bound
 
 NUMERIC_TYPES = (
     "TINYINT",

@@ -20,7 +20,7 @@ import duckdb
 
 from touchpoints.core.catalog import Catalog, default_catalog, parse_catalog
 from touchpoints.core.events import COLUMN_NAMES
-from touchpoints.store.dialects import Params
+from touchpoints.store.params import Params
 from touchpoints.store.schema import ddl
 
 EVENT_COLUMNS_SQL = ", ".join(COLUMN_NAMES)

@@ -1,10 +1,8 @@
 """SQL written once in DuckDB's dialect, run on every engine.
 
-Values never enter SQL text: a query names them with `$name` markers and passes them in a
-mapping. Named markers (rather than positional `?`) let analyses compose a query from
-fragments — the scope's filters, a phase window, an option — without tracking the order in
-which each fragment's values appear. Each engine binds them its own way: DuckDB natively,
-PostgreSQL as psycopg's `%(name)s`, Spark as `:name` arguments.
+Values never enter SQL text: a query names them with `$name` markers (`params.py`). Each
+engine binds them its own way: DuckDB natively, PostgreSQL as psycopg's `%(name)s`, Spark
+as `:name` arguments.
 
 Translation is sqlglot's, plus the repairs below where its output would compute something
 else on the target engine. Every repair lives here, each with its reason:
@@ -21,43 +19,17 @@ else on the target engine. Every repair lives here, each with its reason:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-Params = Mapping[str, Any]
+from touchpoints.store.params import Params, bound, markers
 
-MARKER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-# String literals and quoted identifiers: a `$` inside them is text, never a marker.
-_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+__all__ = ["Params", "bound", "markers", "to_postgres", "to_spark"]
+
 _SLOT = "tp_param_slot_"
 _SLOT_TEXT = re.compile(_SLOT + r"([A-Za-z0-9_]+?)_end")
-
-
-def markers(sql: str) -> frozenset[str]:
-    """The `$name` markers of a DuckDB-dialect query."""
-    return _markers(sql)
-
-
-@lru_cache(maxsize=4096)
-def _markers(sql: str) -> frozenset[str]:
-    return frozenset(MARKER.findall(_LITERAL.sub("''", sql)))
-
-
-def bound(sql: str, params: Params | None) -> dict[str, Any] | None:
-    """The values `sql` uses, by name (DuckDB refuses values a query does not name); a
-    marker without a value is the caller's bug and says which."""
-    names = markers(sql)
-    if not names:
-        return None
-    given = params or {}
-    missing = sorted(names - given.keys())
-    if missing:
-        raise KeyError(f"query parameters without a value: {', '.join(missing)}")
-    return {name: given[name] for name in names}
 
 
 def _with_slots(tree: exp.Expression) -> exp.Expression:

@@ -11,7 +11,7 @@ import duckdb
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
-from touchpoints.store.dialects import Params, bound
+from touchpoints.store.params import Params, bound
 
 GOOD_COLUMNS = ", ".join("g." + c for c in COLUMN_NAMES)
 
