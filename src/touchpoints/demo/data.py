@@ -1,5 +1,5 @@
-"""Demo data, drawn from the story in `story.py`: a year of a Brazilian tyre retailer's touchpoint events; the same random
-seed always gives the same file.
+"""Demo data, drawn from the story in `story.py`: a year of a Brazilian tyre retailer's
+touchpoint events; the same random seed always gives the same file.
 
 The story is the tyre retailer's (SPEC §1): a tyre bursts on the road (invisible: no event), the
 customer searches online and sees ads or signage, visits a store and talks to a sales rep,
@@ -10,7 +10,7 @@ and satisfaction falls with long waits, unresolved contacts and broken promises,
 analysis has something true to find.
 
 Scale shapes the code: customers are simulated in fixed chunks, each with its own random
-stream seeded from (seed, chunk index), as NumPy arrays over *journeys* and *slots* (a slot
+stream from (the random seed, chunk index), as NumPy arrays over *journeys* and *slots* (a slot
 is one step of the story, drawn for all journeys at once). No Python loop runs per event or
 per customer. Each chunk becomes one Parquet row group (or CSV / JSON Lines block), so memory
 stays flat however many customers are asked for.
@@ -90,13 +90,13 @@ def _ids(
 
 
 def to_table(
-    ev: dict[str, np.ndarray], seed: int, first_event: int, first_customer: int, width: int
+    ev: dict[str, np.ndarray], random_seed: int, first_event: int, first_customer: int, width: int
 ) -> pa.Table:
     """The chunk as an Arrow table with exactly the canonical columns (SPEC §2), ts in UTC."""
     n = len(ev["t"])
     ref = ev["ref"]
     columns = {
-        "event_id": _ids(f"ev-{seed}-", first_event + np.arange(n)),
+        "event_id": _ids(f"ev-{random_seed}-", first_event + np.arange(n)),
         "customer_id": _ids("C", first_customer + ev["customer"] + 1, width=width),
         "touchpoint": _text(ev["tp"], TOUCHPOINTS),
         "ts": pa.array((ev["t"] + UTC_OFFSET) * 1_000_000, pa.timestamp("us", tz="UTC")),
@@ -116,7 +116,7 @@ def to_table(
         "emotion": _ints(ev["emotion"], NO_EMOTION),
         "data_reused": _bools(ev["data_reused"]),
         "segment": _text(ev["segment"], SEGMENTS),
-        "ref_event_id": _ids(f"ev-{seed}-", first_event + np.maximum(ref, 0), mask=ref < 0),
+        "ref_event_id": _ids(f"ev-{random_seed}-", first_event + np.maximum(ref, 0), mask=ref < 0),
     }
     return pa.table([columns[c] for c in COLUMN_NAMES], schema=SCHEMA)
 
@@ -200,9 +200,10 @@ def _first_day(start: str) -> int:
     return (day - date(1970, 1, 1)).days
 
 
-def _seed_sequence(seed: int, chunk: int) -> np.random.SeedSequence:
-    """Chunk k's stream depends only on (seed, k): output never depends on how chunks are run."""
-    return np.random.SeedSequence([seed & 0xFFFF_FFFF_FFFF_FFFF, chunk])
+def _seed_sequence(random_seed: int, chunk: int) -> np.random.SeedSequence:
+    """Chunk k's stream depends only on (the random seed, k): output never depends on how
+    chunks are run."""
+    return np.random.SeedSequence([random_seed & 0xFFFF_FFFF_FFFF_FFFF, chunk])
 
 
 def generate(
@@ -218,6 +219,7 @@ def generate(
     if sink_type is None:
         raise UsageError(f"--out {str(path)!r}: name it .parquet, .csv or .jsonl")
     first_day = _first_day(start)
+    random_seed = seed
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     width = max(6, len(str(customers)))
@@ -227,8 +229,9 @@ def generate(
         try:
             for chunk in range(math.ceil(customers / CHUNK_CUSTOMERS)):
                 size = min(CHUNK_CUSTOMERS, customers - chunk * CHUNK_CUSTOMERS)
-                ev = simulate(np.random.default_rng(_seed_sequence(seed, chunk)), size, first_day)
-                sink.write(to_table(ev, seed, events, chunk * CHUNK_CUSTOMERS, width))
+                rng = np.random.default_rng(_seed_sequence(random_seed, chunk))
+                ev = simulate(rng, size, first_day)
+                sink.write(to_table(ev, random_seed, events, chunk * CHUNK_CUSTOMERS, width))
                 events += len(ev["t"])
                 seen += len(np.unique(ev["customer"]))
         finally:

@@ -169,7 +169,8 @@ BOT = "bot"
 
 @dataclass(frozen=True)
 class Roster:
-    """The company's staff: the same people (and skills) whatever the seed, like a real team."""
+    """The company's staff: the same people (and skills) whatever the random seed, like a real
+    team."""
 
     names: tuple[str, ...]
     speed: np.ndarray  # handle-time multiplier: < 1 is faster
