@@ -146,3 +146,22 @@ def run(store: Store | None, name: str, **options: Any) -> dict[str, Any]:
     from touchpoints.analytics.registry import get
 
     return get(name).compute(store, **options)
+
+
+@pytest.fixture(scope="session")
+def demo_300(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tyre retailer's demo year for 300 customers, as `touchpoints demo-data` writes
+    and `touchpoints ingest` stores it: built once for every test that only reads it."""
+    from typer.testing import CliRunner
+
+    from touchpoints.cli import app
+
+    folder = tmp_path_factory.mktemp("demo_300")
+    events, db = folder / "demo.parquet", str(folder / "demo.duckdb")
+    for args in (
+        ["demo-data", "--customers", "300", "--out", str(events)],
+        ["ingest", str(events), "--db", db],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return db

@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
-from typer.testing import CliRunner
 
 from touchpoints.analytics.registry import Analysis, analyses, option_flag
 from touchpoints.analytics.results import dumps
-from touchpoints.cli import app as cli
 from touchpoints.core.settings import Settings
 from touchpoints.server.app import create_app
 from touchpoints.store import open_store
@@ -85,19 +83,6 @@ def test_events_path_ingests_with_post_and_drills_down_with_get(spec: dict[str, 
     assert journey["parameters"][0]["in"] == "path"
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = tmp_path_factory.mktemp("openapi_demo")
-    events, db = folder / "demo.parquet", str(folder / "demo.duckdb")
-    for args in (
-        ["demo-data", "--customers", "300", "--out", str(events)],
-        ["ingest", str(events), "--db", db],
-    ):
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 0, result.output
-    return db
-
-
 def described(model: type[BaseModel], data: dict[str, Any]) -> Any:
     """The JSON as its model reads and writes it back: equal to the JSON only when the
     model declares every key the JSON holds, with its type (a key the model does not know
@@ -105,8 +90,8 @@ def described(model: type[BaseModel], data: dict[str, Any]) -> Any:
     return model.model_validate(data).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-def test_every_analysis_json_is_its_declared_result(demo_db: str) -> None:
-    store = open_store(demo_db, read_only=True)
+def test_every_analysis_json_is_its_declared_result(demo_300: str) -> None:
+    store = open_store(demo_300, read_only=True)
     try:
         for analysis in analyses():
             data = json.loads(dumps(analysis.compute(store, **OPTIONS.get(analysis.name, {}))))

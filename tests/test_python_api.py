@@ -119,29 +119,15 @@ def _approx(value: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The tyre retailer's demo year for 300 customers, as `touchpoints demo-data` writes it."""
-    folder = tmp_path_factory.mktemp("python_api")
-    events, db = folder / "demo.parquet", str(folder / "demo.duckdb")
-    for args in (
-        ["demo-data", "--customers", "300", "--out", str(events)],
-        ["ingest", str(events), "--db", db],
-    ):
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 0, result.output
-    return db
-
-
-@pytest.fixture(scope="module")
-def answers(demo_db: str) -> dict[str, dict[str, Any]]:
+def answers(demo_300: str) -> dict[str, dict[str, Any]]:
     """Each analysis's answer through Python and through the CLI (before a server holds
     the file): name -> {"python": Result, "cli": dict}."""
     out: dict[str, dict[str, Any]] = {}
-    ws = tp.open(demo_db, read_only=True)
+    ws = tp.open(demo_300, read_only=True)
     for analysis in analyses():
         options = OPTIONS[analysis.name]
         result = method(ws, analysis)(**options)
-        run = CliRunner().invoke(cli, [*cli_args(analysis, options), "--json", "--db", demo_db])
+        run = CliRunner().invoke(cli, [*cli_args(analysis, options), "--json", "--db", demo_300])
         assert run.exit_code == 0, (analysis.name, run.output, run.exception)
         out[analysis.name] = {"python": result, "cli": json.loads(run.stdout)}
     return out
@@ -159,8 +145,8 @@ def test_python_equals_the_cli_json(answers: dict[str, dict[str, Any]]) -> None:
         assert json.loads(got["python"].to_json()) == got["python"].to_dict(), name
 
 
-def test_python_equals_the_api_body(demo_db: str, answers: dict[str, dict[str, Any]]) -> None:
-    with TestClient(create_app(Settings(db=demo_db), demo_db)) as client:
+def test_python_equals_the_api_body(demo_300: str, answers: dict[str, dict[str, Any]]) -> None:
+    with TestClient(create_app(Settings(db=demo_300), demo_300)) as client:
         key = auth.create_key(client.app.state.service.store, ["read"])[1]  # type: ignore[attr-defined]
         headers = {"Authorization": f"Bearer {key}"}
         for analysis in analyses():
@@ -230,8 +216,8 @@ def _group_method(group: str | None, name: str) -> Any:
     return getattr(owner, name.replace("-", "_"))
 
 
-def test_options_are_checked_like_the_cli(demo_db: str) -> None:
-    ws = tp.open(demo_db, read_only=True)
+def test_options_are_checked_like_the_cli(demo_300: str) -> None:
+    ws = tp.open(demo_300, read_only=True)
     with pytest.raises(UsageError, match="kpis takes no option 'bye'"):
         ws.kpis(bye="touchpoint")
     with pytest.raises(UsageError, match="--metric 'abandons': use one of offered"):
@@ -270,11 +256,11 @@ def test_a_duckdb_workspace_never_holds_the_file_between_calls(tmp_path: Path) -
     ws.close()
 
 
-def test_read_only_workspace_reads_and_refuses_writes(demo_db: str, tmp_path: Path) -> None:
-    ws = tp.open(demo_db, read_only=True)
+def test_read_only_workspace_reads_and_refuses_writes(demo_300: str, tmp_path: Path) -> None:
+    ws = tp.open(demo_300, read_only=True)
     assert ws.kpis().to_dict()["rows"][0]["events"] > 0
     # Two read-only workspaces (two notebooks) read the same file side by side.
-    other = tp.open(demo_db, read_only=True)
+    other = tp.open(demo_300, read_only=True)
     assert other.events(limit=1).to_dict()["total"] == ws.kpis().to_dict()["rows"][0]["events"]
     with pytest.raises(UsageError, match="read-only"):
         ws.ingest(tmp_path / "nothing.csv")
