@@ -15,7 +15,17 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from touchpoints.analytics.registry import analyses as registered
-from touchpoints.cli import analyses, connectors, data, privacy, report, server, surveys, users
+from touchpoints.cli import (
+    analyses,
+    attendant,
+    connectors,
+    data,
+    privacy,
+    report,
+    server,
+    surveys,
+    users,
+)
 from touchpoints.cli.common import err
 from touchpoints.core.errors import TouchpointsError
 
@@ -33,6 +43,7 @@ def command_order() -> list[str]:
         "report",
         "serve",
         "demo-serve",
+        "attendant",
         "keys",
         "users",
         "survey",
@@ -69,6 +80,7 @@ analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_a
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
 report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)
+attendant.register(app, SERVER)
 users.register(app, SERVER)
 surveys.register(app, SERVER)
 privacy.register(app, PRIVACY)

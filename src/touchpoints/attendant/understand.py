@@ -1,0 +1,476 @@
+"""What a customer's message asks: normalisation, rules and a small classifier.
+
+Everything is learnt at start from the attendant file alone (no download, CPU only, well
+under a second): character and word n-gram TF-IDF with a logistic regression over the
+intents' examples, plus an out-of-scope class from the file's `out_of_scope` examples.
+The bot answers only when three things agree — the best intent's probability, its margin
+over the runner-up and the message's likeness to one of that intent's examples — because a
+wrong answer costs more than a question back (an FAQ answer that fires on low confidence
+is the complaint users of every chatbot make first).
+
+Rules come before the classifier and never depend on it: an explicit ask for a person, an
+angry customer (words, capitals, "!!!", Procon, Reclame Aqui) and an opt-out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from touchpoints.attendant.config import AttendantConfig, generic_out_of_scope
+
+OUT_OF_SCOPE = "_out_of_scope"
+MAX_CHARS = 2000
+
+# Common pt-BR (and English) chat spellings -> the word they stand for, after accents are
+# stripped. Applied word by word, so "q" inside a word is left alone.
+ABBREVIATIONS = {
+    "vc": "voce",
+    "vcs": "voces",
+    "voc": "voce",
+    "ce": "voce",
+    "q": "que",
+    "qm": "quem",
+    "pq": "porque",
+    "hj": "hoje",
+    "pfv": "por favor",
+    "pfvr": "por favor",
+    "pf": "por favor",
+    "plz": "please",
+    "pls": "please",
+    "tb": "tambem",
+    "tbm": "tambem",
+    "qdo": "quando",
+    "qnd": "quando",
+    "qto": "quanto",
+    "qnto": "quanto",
+    "qt": "quanto",
+    "qts": "quantos",
+    "msg": "mensagem",
+    "vlw": "valeu",
+    "obg": "obrigado",
+    "obgd": "obrigado",
+    "obgda": "obrigada",
+    "brigado": "obrigado",
+    "blz": "beleza",
+    "td": "tudo",
+    "tds": "todos",
+    "cmg": "comigo",
+    "ngm": "ninguem",
+    "mt": "muito",
+    "mto": "muito",
+    "n": "nao",
+    "nn": "nao",
+    "naum": "nao",
+    "eh": "e",
+    "p": "para",
+    "pra": "para",
+    "pro": "para o",
+    "c": "com",
+    "cm": "com",
+    "amnh": "amanha",
+    "sab": "sabado",
+    "dom": "domingo",
+    "hrs": "horas",
+    "hr": "hora",
+    "tel": "telefone",
+    "wpp": "whatsapp",
+    "zap": "whatsapp",
+    "zapzap": "whatsapp",
+    "add": "adicionar",
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "thx": "thanks",
+    "tks": "thanks",
+    "ty": "thanks",
+    "tyre": "tire",
+    "tyres": "tires",
+}
+
+# A tyre size: 175/70 R14, 175 70 r14, 205/55R16 91V, 175/70-14.
+TYRE_SIZE = re.compile(r"\b(\d{3})\s*/\s*(\d{2})\s*(?:z?r|-)?\s*(\d{2})\b", re.IGNORECASE)
+# An order number: 5+ digits, or "#1234", or digits right after pedido/order/nº.
+ORDER = re.compile(
+    r"(?:#\s?(\d{4,})|\b(?:pedido|order|compra|n[oº°]|numero|number)\s*(?:n[oº°.]*\s*|#\s*)?(\d{4,})\b|\b(\d{5,})\b)",
+    re.IGNORECASE,
+)
+URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+
+PERSON = re.compile(
+    r"\b(atendente|atendimento humano|humano|recepcao|recepcionista|secretaria|pessoa (de verdade|real)|falar com (alguem|uma pessoa|gente|um ser humano|o gerente|gerente|vendedor)"
+    r"|quero (um|uma) (pessoa|atendente|vendedor)|operador|me (passa|transfere) (para|pro) (alguem|uma pessoa|o pessoal)|me liga|gerente|supervisor|responsavel"
+    r"|chama (o|a|um|uma) (atendente|pessoa|vendedor|vendedora|dono|dona|moca|moco)|ligar para mim|ligacao"
+    r"|(talk|speak|chat) (to|with) (a |an |someone|somebody|person|human|agent|representative|real|manager)"
+    r"|real person|human being|human agent|live agent|customer service rep|representative|operator|manager)\b"
+)
+# Said in anger: insults and complaint channels; capitals and "!!!" are checked apart.
+ANGER_WORDS = re.compile(
+    r"\b(absurdo|palhacada|ridiculo|lixo|vergonha|pessimo|horrivel|raiva|merda|porra|caralho|"
+    r"bosta|descaso|enganad[oa]|roubo|ladr[aoe]es?|nunca mais|cancelar tudo|procon|reclame ?aqui|"
+    r"processar|advogado|justica|"
+    r"ridiculous|terrible|awful|worst|scam|disgusting|furious|outrageous|unacceptable|lawyer|sue you)\b"
+)
+OPT_OUT = re.compile(
+    r"^\s*(parar|pare|sair|stop|cancelar mensagens|unsubscribe|descadastrar)\s*$"
+    r"|\b(nao (quero|desejo) (mais )?receber|para de (me )?mandar|pare de (me )?(mandar|enviar)"
+    r"|me (tira|tire|remova|remove) (da|dessa|desta) lista|descadastr\w*|unsubscribe|stop (sending|messaging)"
+    r"|remove me from)\b"
+)
+
+PT_WORDS = set(
+    [
+        "que",
+        "voce",
+        "voces",
+        "o",
+        "os",
+        "as",
+        "de",
+        "do",
+        "da",
+        "dos",
+        "das",
+        "meu",
+        "minha",
+        "qual",
+        "quanto",
+        "quanta",
+        "quando",
+        "onde",
+        "tem",
+        "pneu",
+        "pneus",
+        "com",
+        "para",
+        "por",
+        "nao",
+        "sim",
+        "oi",
+        "ola",
+        "obrigado",
+        "obrigada",
+        "boa",
+        "bom",
+        "dia",
+        "tarde",
+        "noite",
+        "e",
+        "um",
+        "uma",
+        "esta",
+        "estao",
+        "loja",
+        "lojas",
+        "horas",
+        "preco",
+        "pedido",
+        "custa",
+        "quero",
+        "queria",
+        "gostaria",
+        "posso",
+        "vcs",
+        "ate",
+        "hoje",
+        "amanha",
+        "sabado",
+        "domingo",
+        "abre",
+        "fecha",
+        "entrega",
+        "montagem",
+        "garantia",
+        "alinhamento",
+        "pagamento",
+        "pix",
+        "cartao",
+        "parcela",
+        "como",
+        "fazer",
+        "valor",
+    ]
+)
+EN_WORDS = set(
+    [
+        "the",
+        "you",
+        "your",
+        "do",
+        "does",
+        "what",
+        "when",
+        "where",
+        "how",
+        "is",
+        "are",
+        "my",
+        "i",
+        "can",
+        "have",
+        "much",
+        "open",
+        "close",
+        "tire",
+        "tires",
+        "store",
+        "stores",
+        "price",
+        "prices",
+        "order",
+        "hi",
+        "hello",
+        "thanks",
+        "thank",
+        "please",
+        "with",
+        "to",
+        "for",
+        "an",
+        "it",
+        "of",
+        "today",
+        "tomorrow",
+        "saturday",
+        "sunday",
+        "delivery",
+        "fitting",
+        "warranty",
+        "alignment",
+        "payment",
+        "card",
+        "pay",
+        "hours",
+        "cost",
+        "costs",
+        "need",
+        "want",
+        "would",
+        "like",
+        "is",
+        "there",
+        "get",
+    ]
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, no accents, no repeated letters, abbreviations spelt out, entities as
+    placeholders: "Vc tem pneuuu 175/70 R14???" -> "voce tem pneu tyresize"."""
+    text = URL.sub(" ", text[:MAX_CHARS])
+    text = TYRE_SIZE.sub(" tyresize ", text)
+    text = ORDER.sub(" ordernum ", text)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    # Three or more of one letter is emphasis ("oiii", "simmm"); two is spelling ("carro").
+    text = re.sub(r"([a-z])\1{2,}", r"\1", text)
+    text = re.sub(r"([aeiou])\1+\b", r"\1", text)  # "oiee", "valeuu"
+    words = [ABBREVIATIONS.get(w, w) for w in text.split()]
+    return " ".join(words)
+
+
+def entities(text: str) -> dict[str, str]:
+    """Order numbers and tyre sizes, in a canonical spelling ('175/70 R14')."""
+    found: dict[str, str] = {}
+    size = TYRE_SIZE.search(text)
+    if size:
+        found["tyre_size"] = f"{size[1]}/{size[2]} R{size[3]}"
+    order = ORDER.search(TYRE_SIZE.sub(" ", text))
+    if order:
+        found["order"] = next(g for g in order.groups() if g)
+    return found
+
+
+def language(normalised: str, default: str) -> str:
+    """pt-BR or en by common words; a tie keeps the configured language."""
+    words = normalised.split()
+    pt = sum(w in PT_WORDS for w in words)
+    en = sum(w in EN_WORDS for w in words)
+    if pt == en:
+        return default
+    return "pt-BR" if pt > en else "en"
+
+
+def angry(text: str, normalised: str) -> bool:
+    """Insults or complaint channels, "!!!", or a message shouted in capitals."""
+    if ANGER_WORDS.search(normalised) or "!!!" in text:
+        return True
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 12 and sum(ch.isupper() for ch in letters) / len(letters) > 0.7
+
+
+@dataclass
+class Reading:
+    """What one message asks, before any conversation state is applied."""
+
+    text: str
+    normalised: str
+    lang: str
+    intent: str | None
+    confidence: float
+    kind: str  # answer | clarify | handoff | optout | empty
+    reason: str | None = None  # why a hand-off: asked | intent | anger
+    choices: list[str] = field(default_factory=list)
+    entities: dict[str, str] = field(default_factory=dict)
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def handoff(self) -> bool:
+        return self.kind == "handoff"
+
+    @property
+    def understood(self) -> bool:
+        return self.intent is not None
+
+
+class Matcher:
+    """The classifier of one configuration, trained once when it is built."""
+
+    def __init__(self, config: AttendantConfig) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion
+
+        self.config = config
+        self.handoff_ids = set(config.handoff_intents)
+        texts: list[str] = []
+        labels: list[str] = []
+        for intent in config.intents:
+            for examples in intent.examples.values():
+                for example in examples:
+                    texts.append(normalise(example))
+                    labels.append(intent.id)
+        others = list(config.out_of_scope.values())
+        if config.generic_out_of_scope:
+            others += list(generic_out_of_scope().values())
+        for examples in others:
+            for example in examples:
+                texts.append(normalise(example))
+                labels.append(OUT_OF_SCOPE)
+        self.features = FeatureUnion(
+            [
+                (
+                    "chars",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+                ),
+                (
+                    "words",
+                    TfidfVectorizer(
+                        analyzer="word",
+                        ngram_range=(1, 2),
+                        sublinear_tf=True,
+                        token_pattern=r"(?u)\b\w+\b",
+                    ),
+                ),
+            ]
+        )
+        matrix = self.features.fit_transform(texts)
+        self.model = LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")
+        with _one_thread():
+            self.model.fit(matrix, labels)
+        self.examples = matrix
+        self.labels = labels
+        self.classes: list[str] = list(self.model.classes_)
+
+    def scores(self, normalised: str) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """Intents by probability, and each intent's likeness (cosine) to its nearest example."""
+        vector = self.features.transform([normalised])
+        probabilities = self.model.predict_proba(vector)[0]
+        ranking = sorted(
+            zip(self.classes, (float(p) for p in probabilities), strict=True),
+            key=lambda pair: -pair[1],
+        )
+        # Each half of the union is L2-normalised, so the dot product runs 0..2.
+        likeness = (self.examples @ vector.T).toarray().ravel() / 2
+        nearest: dict[str, float] = {}
+        for label, value in zip(self.labels, likeness, strict=True):
+            if value > nearest.get(label, -1.0):
+                nearest[label] = float(value)
+        return ranking, nearest
+
+    def read(self, text: str, lang: str | None = None) -> Reading:
+        """One message -> what it asks (`lang` forces the reply language)."""
+        raw = text if isinstance(text, str) else ""
+        normalised = normalise(raw)
+        reply_lang = lang or language(normalised, self.config.language)
+        found = entities(raw)
+        if not normalised:
+            return Reading(raw, normalised, reply_lang, None, 0.0, "empty", entities=found)
+        if OPT_OUT.search(normalised):
+            return Reading(raw, normalised, reply_lang, None, 1.0, "optout", entities=found)
+        if PERSON.search(normalised):
+            person = next(iter(self.config.handoff_intents), None)
+            return Reading(
+                raw, normalised, reply_lang, person, 1.0, "handoff", "asked", entities=found
+            )
+        ranking, nearest = self.scores(normalised)
+        best, confidence = ranking[0]
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+        rules = self.config.understanding
+        confident = (
+            best != OUT_OF_SCOPE
+            and confidence >= rules.min_confidence
+            and confidence * len(ranking) >= rules.min_lift
+            and confidence >= rules.min_ratio * runner_up
+            and nearest.get(best, 0.0) >= rules.min_similarity
+        )
+        intent = best if confident else None
+        if angry(raw, normalised):
+            return Reading(
+                raw, normalised, reply_lang, intent, confidence, "handoff", "anger",
+                entities=found, ranking=ranking,
+            )  # fmt: skip
+        if intent is not None:
+            kind, reason = ("handoff", "intent") if intent in self.handoff_ids else ("answer", None)
+            return Reading(
+                raw, normalised, reply_lang, intent, confidence, kind, reason,
+                entities=found, ranking=ranking,
+            )  # fmt: skip
+        choices = [
+            label
+            for label, p in ranking
+            if label != OUT_OF_SCOPE
+            and label not in self.handoff_ids
+            and p >= rules.choices_floor
+            and nearest.get(label, 0.0) >= rules.min_similarity / 2
+        ][:2]
+        return Reading(
+            raw, normalised, reply_lang, None, confidence, "clarify",
+            choices=choices, entities=found, ranking=ranking,
+        )  # fmt: skip
+
+
+def _one_thread() -> Any:
+    """BLAS and OpenMP limited to one thread while training: the problem is tiny, and on a
+    busy machine a pool of spinning threads makes a 0.2 s fit take seconds. (Not around
+    each prediction: setting the limit costs more than the prediction itself.)"""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+_MATCHERS: dict[int, Matcher] = {}
+
+
+def matcher(config: AttendantConfig) -> Matcher:
+    """The trained matcher of `config`, built once per configuration object."""
+    key = id(config)
+    found = _MATCHERS.get(key)
+    if found is None or found.config is not config:
+        found = _MATCHERS[key] = Matcher(config)
+    return found
+
+
+def describe(reading: Reading) -> dict[str, Any]:
+    """A reading as JSON-ready data (for logs and hand-off notes)."""
+    return {
+        "intent": reading.intent,
+        "confidence": reading.confidence,
+        "kind": reading.kind,
+        "reason": reading.reason,
+        "lang": reading.lang,
+        "entities": reading.entities,
+    }

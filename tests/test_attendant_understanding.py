@@ -1,0 +1,369 @@
+"""The attendant's understanding (SPEC §7): configuration, normalisation, rules, the
+classifier held to its goals on labelled cases, opening hours, and the two commands.
+
+Goals on a test set written apart from the file's examples: accuracy >= 0.90 in scope,
+wrong answers <= 3 % of all, >= 80 % of other subjects not answered, every explicit ask
+for a person handed off.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from touchpoints.attendant.bot import Attendant
+from touchpoints.attendant.config import (
+    AttendantConfigError,
+    default_config,
+    load_config,
+    parse_config,
+)
+from touchpoints.attendant.evaluate import evaluate, load_cases
+from touchpoints.attendant.hours import Hours
+from touchpoints.attendant.understand import Matcher, entities, normalise
+from touchpoints.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures" / "attendant"
+TYRES_CASES = FIXTURES / "tyres_cases.yaml"
+# Before 08:00 on a Monday in São Paulo (the store is closed): hand-offs are queued.
+MONDAY_NIGHT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 06:00 local
+MONDAY_MORNING = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)  # 10:00 local
+
+MINIMAL = """
+intents:
+  - id: hello
+    examples: {en: ["hi", "hello"]}
+    answer: {en: "Hello!"}
+  - id: person
+    handoff: true
+    examples: {en: ["a person please"]}
+"""
+
+
+def goals(result: dict) -> dict[str, float]:
+    rows = result["cases"]
+    others = [r for r in rows if r["expected"] is None]
+    asks = [r for r in rows if r["expected"] in ("human",)]
+    return {
+        "accuracy": result["accuracy"],
+        "wrong_answer_rate": result["wrong_answer_rate"],
+        "others_not_answered": sum(r["intent"] is None for r in others) / len(others),
+        "asks_handed_off": sum(r["handoff"] for r in asks) / len(asks),
+        "share_of_others": len(others) / len(rows),
+    }
+
+
+# -- the goals -----------------------------------------------------------------------
+def test_the_test_set_is_as_the_issue_asks() -> None:
+    cases = load_cases(TYRES_CASES)
+    assert len(cases) >= 200
+    assert sum(c["intent"] is None for c in cases) / len(cases) >= 0.15
+    examples = {
+        normalise(e)
+        for i in default_config().intents
+        for texts in i.examples.values()
+        for e in texts
+    }
+    copied = [c["text"] for c in cases if normalise(c["text"]) in examples]
+    assert copied == [], "test utterances must differ from the file's examples"
+
+
+def test_the_default_attendant_meets_its_goals() -> None:
+    result = evaluate(default_config(), load_cases(TYRES_CASES), at=MONDAY_MORNING)
+    measured = goals(result)
+    assert measured["accuracy"] >= 0.90, measured
+    assert measured["wrong_answer_rate"] <= 0.03, measured
+    assert measured["others_not_answered"] >= 0.80, measured
+    assert measured["asks_handed_off"] == 1.0, measured
+
+
+@pytest.mark.parametrize("domain", ["clinic", "pizzeria"])
+def test_other_domains_keep_the_safety_goals(domain: str) -> None:
+    """Configurations the thresholds were not set on (the pizzeria was run once, as
+    written). Wrong answers, other subjects and asks for a person meet the goals; accuracy
+    with 5-8 examples per intent is lower than the default file's (measured 0.89 and 0.875),
+    and is held at 0.85 so that a regression shows."""
+    config = load_config(FIXTURES / f"{domain}.yaml")
+    result = evaluate(config, load_cases(FIXTURES / f"{domain}_cases.yaml"), at=MONDAY_MORNING)
+    measured = goals(result)
+    assert measured["share_of_others"] >= 0.15
+    assert measured["wrong_answer_rate"] <= 0.03, measured
+    assert measured["others_not_answered"] >= 0.80, measured
+    assert measured["asks_handed_off"] == 1.0, measured
+    assert measured["accuracy"] >= 0.85, measured
+
+
+def test_training_is_well_under_a_second_and_a_message_takes_milliseconds() -> None:
+    config = load_config(FIXTURES / "clinic.yaml")
+    Matcher(config)  # imports scikit-learn
+    start = time.perf_counter()
+    matcher = Matcher(default_config())
+    trained = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(20):
+        matcher.read("qto custa pneu 175/70 r14?")
+    per_message = (time.perf_counter() - start) / 20
+    assert trained < 1.0
+    assert per_message < 0.02
+
+
+# -- normalisation, entities, rules ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Vc tem PNEUUU?", "voce tem pneu"),
+        ("Qual o preço, pfv", "qual o preco por favor"),
+        ("q horas vcs abrem hj", "que horas voces abrem hoje"),
+        ("pq nao entregam?", "porque nao entregam"),
+        ("oiee", "oie"),
+        ("carro", "carro"),
+        ("pneu 175/70 R14", "pneu tyresize"),
+        ("pedido 123456 atrasado", "ordernum atrasado"),
+        ("", ""),
+    ],
+)
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+def test_entities() -> None:
+    assert entities("tem 175/70R14 e 205/55 r16?") == {"tyre_size": "175/70 R14"}
+    assert entities("meu pedido 4455 não chegou") == {"order": "4455"}
+    assert entities("status #88213") == {"order": "88213"}
+    assert entities("pneu 175/70 R14, pedido 998877") == {
+        "tyre_size": "175/70 R14",
+        "order": "998877",
+    }
+    assert entities("oi") == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["quero falar com um atendente", "HUMANO", "talk to a real person", "chama o gerente"],
+)
+def test_an_explicit_ask_for_a_person_hands_off(text: str) -> None:
+    reply = Attendant(default_config()).respond(text, at=MONDAY_MORNING)
+    assert (reply.handoff, reply.queued, reply.reason, reply.intent) == (
+        True,
+        False,
+        "asked",
+        "human",
+    )
+    assert reply.confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CADÊ MEU PEDIDO, NINGUÉM RESPONDE",
+        "vou no procon!",
+        "reclame aqui neles",
+        "que absurdo esse atendimento",
+        "meu pedido não chegou!!!",
+    ],
+)
+def test_an_angry_customer_is_handed_off(text: str) -> None:
+    reply = Attendant(default_config()).respond(text, at=MONDAY_MORNING)
+    assert reply.handoff and reply.reason == "anger"
+
+
+def test_a_hand_off_outside_hours_is_queued_with_when() -> None:
+    bot = Attendant(default_config())
+    night = bot.respond("quero falar com atendente", at=MONDAY_NIGHT)
+    assert night.queued and night.handoff
+    assert "hoje às 08:00" in night.text
+    english = bot.respond("I want to talk to a person", at=MONDAY_NIGHT)
+    assert english.queued and "today at 08:00" in english.text
+
+
+@pytest.mark.parametrize("text", ["parar", "não quero mais receber mensagens", "STOP"])
+def test_opt_out(text: str) -> None:
+    reply = Attendant(default_config()).respond(text)
+    assert (reply.kind, reply.intent, reply.handoff) == ("optout", None, False)
+
+
+def test_a_miss_offers_choices_and_the_second_miss_hands_off() -> None:
+    bot = Attendant(default_config())
+    first = bot.respond("preciso de uma coisa sobre o pneu", at=MONDAY_MORNING)
+    assert first.intent is None and not first.handoff
+    assert first.kind == "clarify"
+    assert 1 <= len(first.choices) <= 3
+    assert first.choices[-1][0] == "human"
+    assert all(len(title) <= 20 for _, title in first.choices)
+    second = bot.respond("preciso de uma coisa sobre o pneu", at=MONDAY_MORNING, misses=1)
+    assert second.handoff and second.reason == "not_understood"
+
+
+def test_a_pressed_button_answers_its_intent() -> None:
+    bot = Attendant(default_config())
+    assert bot.respond("", choice="payment").intent == "payment"
+    person = bot.respond("", choice="human", at=MONDAY_MORNING)
+    assert person.handoff and person.intent == "human"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂", "x" * 100_000, "字" * 50])
+def test_empty_huge_and_foreign_texts_get_a_reply(text: str) -> None:
+    reply = Attendant(default_config()).respond(text, at=MONDAY_MORNING)
+    assert reply.text and reply.intent is None
+
+
+def test_the_reply_follows_the_customers_language() -> None:
+    bot = Attendant(default_config())
+    assert "Pix" in bot.respond("do you accept credit cards?").text
+    assert bot.respond("do you accept credit cards?").lang == "en"
+    assert bot.respond("aceitam cartao de credito?").lang == "pt-BR"
+    assert bot.respond("aceitam cartao de credito?", lang="en").lang == "en"
+
+
+# -- opening hours -----------------------------------------------------------------------
+def test_hours_periods_holidays_and_closed_days() -> None:
+    hours = Hours(default_config())
+    local = Hours(default_config()).zone
+
+    def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
+        return datetime(y, m, d, hh, mm, tzinfo=local)
+
+    assert hours.is_open(at(2026, 11, 30, 9))
+    assert not hours.is_open(at(2026, 11, 30, 12, 30))  # lunch, between two periods
+    assert hours.next_open(at(2026, 11, 30, 12, 30)) == at(2026, 11, 30, 13)
+    assert not hours.is_open(at(2026, 12, 5, 13))  # Saturday afternoon
+    assert hours.next_open(at(2026, 12, 5, 13)) == at(2026, 12, 7, 8)
+    assert not hours.is_open(at(2026, 12, 25, 10))  # Christmas (national holiday)
+    assert not hours.is_open(at(2026, 12, 24, 10))  # an extra closed day of the file
+    assert hours.next_open(at(2026, 12, 24, 10)) == at(2026, 12, 26, 8)
+    assert hours.is_closed_day(date(2026, 4, 21))  # Tiradentes, national
+    mg = Hours(parse_config(MINIMAL + "holidays: {country: BR, subdivision: MG}\n"))
+    sp = Hours(parse_config(MINIMAL + "holidays: {country: BR, subdivision: SP}\n"))
+    assert sp.is_closed_day(date(2026, 7, 9)) and not mg.is_closed_day(date(2026, 7, 9))
+
+
+def test_no_hours_means_never_open() -> None:
+    hours = Hours(parse_config(MINIMAL))
+    assert not hours.is_open(MONDAY_MORNING)
+    assert hours.next_open(MONDAY_MORNING) is None
+
+
+# -- configuration errors name the entry and field --------------------------------------
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("intents: []", "non-empty 'intents' list"),
+        (
+            "intents:\n  - {id: a, examples: {en: [x]}, answer: {en: y}}\n  - {id: B c, examples: {en: [x]}, answer: {en: y}}",
+            "intents[1] (id 'B c'): field 'id': must be a slug",
+        ),
+        (
+            "intents:\n  - {id: a, examples: {en: [x]}}\n  - {id: b, examples: {en: [x]}, answer: {en: y}}",
+            "intents[0] (id 'a'): field 'entry': an intent without handoff: true needs an answer",
+        ),
+        (
+            "intents:\n  - {id: a, examples: {fr: [x]}, answer: {en: y}}\n  - {id: b, examples: {en: [x]}, answer: {en: y}}",
+            "intents[0] (id 'a'): field 'examples': unknown language 'fr'",
+        ),
+        (
+            "intents:\n  - {id: a, examples: {en: []}, answer: {en: y}}\n  - {id: b, examples: {en: [x]}, answer: {en: y}}",
+            "intents[0] (id 'a'): field 'examples': en examples must be a non-empty list",
+        ),
+        (
+            "intents:\n  - {id: a, examples: {en: [x]}, answer: {en: y}}\n  - {id: a, examples: {en: [x]}, answer: {en: y}}",
+            "intents[1] (id 'a'): field 'id': duplicate of intents[0]",
+        ),
+        (
+            MINIMAL + "hours: {mon: ['08:00-12:00', '11:00-13:00']}",
+            "field 'hours': Value error"
+            if False
+            else "mon: '08:00-12:00' and '11:00-13:00' overlap",
+        ),
+        (MINIMAL + "hours: {monday: []}", "unknown day 'monday'"),
+        (MINIMAL + "hours: {mon: ['8h-12h']}", "'8h-12h' is not a period 'HH:MM-HH:MM'"),
+        (MINIMAL + "timezone: Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        (MINIMAL + "holidays: {country: XX}", "field 'holidays'"),
+        (MINIMAL + "closed: ['2026-13-01']", "field 'closed.0'"),
+        (MINIMAL + "replies: {hello: {en: hi}}", "unknown reply 'hello'"),
+        (MINIMAL + "colour: blue", "field 'colour': unknown field"),
+        ("intents: [a", "not valid YAML at line 1"),
+    ],
+)
+def test_bad_configurations_are_named(yaml_text: str, message: str) -> None:
+    with pytest.raises(AttendantConfigError) as caught:
+        parse_config(yaml_text, "bot.yaml")
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("bot.yaml")
+
+
+def test_the_default_file_has_every_subject_in_both_languages() -> None:
+    config = default_config()
+    ids = {i.id for i in config.intents}
+    assert {
+        "opening_hours",
+        "stores",
+        "prices",
+        "order_status",
+        "warranty",
+        "alignment_booking",
+        "payment",
+        "delivery_fitting",
+        "human",
+    } <= ids
+    for intent in config.intents:
+        assert set(intent.examples) == {"en", "pt-BR"}, intent.id
+        assert intent.handoff or set(intent.answer) == {"en", "pt-BR"}, intent.id
+
+
+# -- the commands -------------------------------------------------------------------------
+def test_reply_command_prints_the_spec_object() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["attendant", "reply", "--text", "aceita pix?", "--at", "2026-11-30T10:00", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert list(body) == ["intent", "confidence", "handoff", "queued", "reply"]
+    assert body["intent"] == "payment" and body["handoff"] is False and body["queued"] is False
+    assert 0 < body["confidence"] <= 1
+
+
+def test_reply_command_queues_a_hand_off_at_night() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["attendant", "reply", "--text", "atendente", "--at", "2026-11-30T06:00", "--json"],
+    )
+    body = json.loads(result.output)
+    assert (body["intent"], body["handoff"], body["queued"]) == ("human", True, True)
+
+
+def test_eval_command_prints_the_spec_object(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "- {text: 'aceita pix?', intent: payment}\n"
+        "- {text: 'onde fica a loja?', intent: payment}\n"
+        "- {text: 'me conta uma piada', intent: null}\n"
+        "- {text: 'quero falar com atendente', intent: human}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["attendant", "eval", "--cases", str(cases), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert list(body) == ["cases", "accuracy", "wrong_answer_rate", "fallback_rate"]
+    assert [list(c) for c in body["cases"]] == [
+        ["text", "expected", "intent", "confidence", "handoff"]
+    ] * 4
+    assert [c["intent"] for c in body["cases"]] == ["payment", "stores", None, "human"]
+    assert body["accuracy"] == pytest.approx(2 / 3)
+    assert body["wrong_answer_rate"] == 0.25
+    assert body["fallback_rate"] == 0.25
+
+
+def test_eval_refuses_cases_naming_unknown_intents(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("- {text: oi, intent: pizza}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["attendant", "eval", "--cases", str(cases)])
+    assert result.exit_code != 0
+    cases.write_text("- {txt: oi}\n", encoding="utf-8")
+    with pytest.raises(AttendantConfigError, match="case 1: field 'text'"):
+        load_cases(cases)
