@@ -50,6 +50,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
     "summary": {"segments": 2, "channel": ["messaging"]},
+    "attendant.kpis": {"date_from": "2025-01-01", "touchpoint": ["whatsapp"]},
+    "attendant.missed": {"limit": 5},
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.
 CLOCK = {"live": ("now",)}

@@ -76,7 +76,15 @@ journeys_app = typer.Typer(
 
 data.register(app, DATA)
 connectors.register(app, DATA)
-analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
+analyses.register(
+    app,
+    {
+        "journeys": journeys_app,
+        "customer": privacy.customer_app,
+        "attendant": attendant.attendant_app,
+    },
+    ANALYSES,
+)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
 report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)

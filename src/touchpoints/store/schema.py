@@ -67,6 +67,20 @@ def ddl(engine: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS connector_state (connector {t['text']}, key {t['text']}, value {t['text']}, "
         f"updated_at {t['timestamp']}, PRIMARY KEY (connector, key))",
         f"CREATE TABLE IF NOT EXISTS audit_log (logged_at {t['timestamp']}, action {t['text']}, detail {t['text']})",
+        # The 24/7 attendant: one row per conversation it handled (owner, slots, misses,
+        # hand-off; `version` for optimistic locking across workers) and one per inbound
+        # message (its provider id is the idempotency key: a redelivery is answered once).
+        f"CREATE TABLE IF NOT EXISTS attendant_conversations (conversation_id {t['text']} PRIMARY KEY, "
+        f"channel {t['text']}, thread {t['text']}, customer_id {t['text']}, touchpoint {t['text']}, "
+        f"owner {t['text']}, lang {t['text']}, misses {t['bigint']}, state {t['text']}, "
+        f"started_at {t['timestamp']}, last_customer_at {t['timestamp']}, "
+        f"first_response_seconds {t['double']}, handoff_at {t['timestamp']}, "
+        f"handoff_reason {t['text']}, person_reply_at {t['timestamp']}, resolved_at {t['timestamp']}, "
+        f"csat {t['int']}, optout {t['bool']}, version {t['bigint']})",
+        f"CREATE TABLE IF NOT EXISTS attendant_messages (message_id {t['text']} PRIMARY KEY, "
+        f"conversation_id {t['text']}, received_at {t['timestamp']}, text {t['text']}, "
+        f"intent {t['text']}, confidence {t['double']}, kind {t['text']}, reply {t['text']}, "
+        f"status {t['text']}, attempts {t['bigint']}, error {t['text']})",
     ] + (
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
