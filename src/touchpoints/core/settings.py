@@ -50,6 +50,22 @@ class Settings(BaseSettings):
         description="Chatwoot inbox channel type or inbox name -> catalog touchpoint id.",
     )
 
+    # -- the 24/7 attendant (docs/attendant.md) ---------------------------------------
+    attendant: str | None = Field(
+        None, description="Attendant YAML: when set, WhatsApp messages and Chatwoot get replies."
+    )
+    whatsapp_api_base: str = Field(
+        "https://graph.facebook.com", description="Cloud API base URL (replies are sent there)."
+    )
+    whatsapp_api_version: str = "v23.0"
+    whatsapp_token: SecretStr | None = Field(None, description="Cloud API access token.")
+    chatwoot_api_base: str | None = Field(
+        None, description="Chatwoot's URL, for agent-bot replies."
+    )
+    chatwoot_bot_token: SecretStr | None = Field(
+        None, description="The Chatwoot agent bot's access token."
+    )
+
     # -- scheduled reports (served by `touchpoints serve`) --------------------------------
     report_dir: str | None = Field(
         None, description="When set, the previous week's report is written here every week."

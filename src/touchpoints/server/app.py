@@ -179,9 +179,9 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
         )
 
     app.include_router(api.router)
-    from touchpoints.server import dashboard, live, login, surveys, webhooks
+    from touchpoints.server import attendant, dashboard, live, login, surveys, webhooks
 
-    for module in (webhooks, surveys, login, live, dashboard):
+    for module in (webhooks, attendant, surveys, login, live, dashboard):
         app.include_router(module.router)
     if STATIC_DIR.is_dir():
         from fastapi.staticfiles import StaticFiles
@@ -209,6 +209,10 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
                 lambda: service.read(write_due_report, settings, datetime.now(UTC)),
             )
         )
+    if settings.attendant:
+        from touchpoints.server.attendant import release_queue
+
+        jobs.append(("attendant queue", 60, lambda: release_queue(service)))
     return jobs
 
 

@@ -126,6 +126,7 @@ async def whatsapp_verify(request: Request) -> Response:
 @router.post("/webhooks/whatsapp", responses={**SIGNED, **UNCONFIGURED})
 async def whatsapp_notification(request: Request) -> Response:
     """Message and status notifications, signed with `X-Hub-Signature-256`."""
+    received = time.perf_counter()
     service = _service(request)
     secret = _secret(service, "whatsapp_app_secret")
     if secret is None:
@@ -141,7 +142,13 @@ async def whatsapp_notification(request: Request) -> Response:
     if bad is not None:
         return bad
     translation = whatsapp.translate(payload)
-    return JSONResponse(await _deliver_async(service, "whatsapp", translation))
+    summary = await _deliver_async(service, "whatsapp", translation)
+    # The 24/7 attendant (when configured) decides its replies before the answer and
+    # sends them after it.
+    from touchpoints.server.attendant import whatsapp_task
+
+    sends = await run_in_threadpool(whatsapp_task, service, payload, received)
+    return JSONResponse(summary, background=sends)
 
 
 # -- Chatwoot ---------------------------------------------------------------------------

@@ -1,0 +1,266 @@
+"""The attendant on WhatsApp: customer messages out of a Cloud API notification, and the
+bot's replies sent back through the Cloud API's send endpoint.
+
+`POST {api_base}/{version}/{phone_number_id}/messages` with `Authorization: Bearer
+<token>`, JSON bodies as Meta documents them: a text; interactive reply buttons (at most
+3, titles at most 20 characters); an interactive list (at most 10 rows, titles at most
+24); a read receipt (`status: read`). Free-form messages are allowed only within 24 hours
+of the customer's last message; outside it, the configured template or nothing.
+
+Meta answers a throughput or pair-rate limit with error codes 130429 / 131056 (HTTP 4xx),
+and sometimes a 5xx: those are retried with exponential backoff. Anything else (a bad
+token, an unknown number) fails at once. The last error is returned so the caller records
+it: a reply that could not be sent is kept, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from touchpoints.attendant.bot import Reply
+from touchpoints.attendant.config import Template
+from touchpoints.attendant.conversation import Inbound
+from touchpoints.connectors.common import from_epoch, text_or_none
+from touchpoints.core.messages import t
+
+RETRY_CODES = {130429, 131056, 80007}
+MAX_BUTTONS = 3
+MAX_ROWS = 10
+BUTTON_TITLE = 20
+ROW_TITLE = 24
+BODY_TEXT = 4096
+INTERACTIVE_BODY = 1024
+WINDOW = timedelta(hours=24)
+# What a customer sends that the bot cannot read: answered politely, with a person offered.
+UNSUPPORTED = {
+    "audio",
+    "image",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "order",
+    "unknown",
+    "unsupported",
+}
+
+
+def inbound_messages(payload: Any) -> list[tuple[str, Inbound]]:
+    """(phone_number_id, message) for every customer message of a notification; statuses,
+    reactions and system messages are not messages to answer."""
+    found: list[tuple[str, Inbound]] = []
+    if not isinstance(payload, dict):
+        return found
+    for entry in payload.get("entry") or []:
+        for change in (entry or {}).get("changes") or [] if isinstance(entry, dict) else []:
+            if not isinstance(change, dict) or change.get("field") != "messages":
+                continue
+            value = change.get("value") or {}
+            if not isinstance(value, dict):
+                continue
+            phone_id = text_or_none((value.get("metadata") or {}).get("phone_number_id"))
+            for message in value.get("messages") or []:
+                inbound = _inbound(message)
+                if phone_id and inbound is not None:
+                    found.append((phone_id, inbound))
+    return found
+
+
+def _inbound(message: Any) -> Inbound | None:
+    if not isinstance(message, dict):
+        return None
+    wamid, sender = text_or_none(message.get("id")), text_or_none(message.get("from"))
+    at = from_epoch(message.get("timestamp"))
+    kind = message.get("type")
+    if wamid is None or sender is None or at is None or kind in ("system", "reaction"):
+        return None
+    common = {
+        "channel": "whatsapp",
+        "thread": sender,
+        "customer_id": sender,
+        "message_id": wamid,
+        "at": at,
+    }
+    if kind == "text":
+        body = (message.get("text") or {}).get("body")
+        return Inbound(**common, text=body if isinstance(body, str) else "")
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        picked = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return Inbound(
+            **common,
+            text=str(picked.get("title") or ""),
+            kind="choice",
+            choice=text_or_none(picked.get("id")),
+        )
+    if kind == "button":  # a template's quick-reply button
+        button = message.get("button") or {}
+        return Inbound(
+            **common,
+            text=str(button.get("text") or ""),
+            kind="choice",
+            choice=text_or_none(button.get("payload")),
+        )
+    return Inbound(**common, text="", kind="unsupported")
+
+
+def window_open(last_customer_at: datetime | None, now: datetime) -> bool:
+    """Free-form messages are allowed within 24 hours of the customer's last message."""
+    return last_customer_at is not None and now - last_customer_at < WINDOW
+
+
+def message_body(to: str, reply: Reply) -> dict[str, Any]:
+    """The Cloud API body of one reply: text, reply buttons (≤ 3) or a list (≤ 10 rows)."""
+    base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    choices = reply.choices[:MAX_ROWS]
+    if not choices:
+        return {
+            **base,
+            "type": "text",
+            "text": {"preview_url": False, "body": reply.text[:BODY_TEXT]},
+        }
+    body = {"text": reply.text[:INTERACTIVE_BODY]}
+    if len(choices) <= MAX_BUTTONS:
+        buttons = [
+            {"type": "reply", "reply": {"id": cid, "title": title[:BUTTON_TITLE]}}
+            for cid, title in choices
+        ]
+        return {
+            **base,
+            "type": "interactive",
+            "interactive": {"type": "button", "body": body, "action": {"buttons": buttons}},
+        }
+    rows = [{"id": cid, "title": title[:ROW_TITLE]} for cid, title in choices]
+    label = t(reply.lang, "attendant.options")
+    return {
+        **base,
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": body,
+            "action": {"button": label, "sections": [{"title": label, "rows": rows}]},
+        },
+    }
+
+
+def template_body(to: str, template: Template) -> dict[str, Any]:
+    """An approved template (outside the 24-hour window)."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {"name": template.name, "language": {"code": template.language}},
+    }
+
+
+def read_body(message_id: str) -> dict[str, Any]:
+    """Mark the customer's message as read (blue ticks)."""
+    return {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+
+
+@dataclass
+class Sent:
+    ok: bool
+    attempts: int
+    error: str | None = None
+    message_id: str | None = None
+
+
+Post = Callable[[str, dict[str, str], bytes, float], tuple[int, bytes]]
+
+
+def urllib_post(
+    url: str, headers: dict[str, str], data: bytes, timeout: float
+) -> tuple[int, bytes]:
+    """POST with the standard library: (status, body); an HTTP error is a status too."""
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class CloudApi:
+    """The send endpoint of one WhatsApp Business phone number."""
+
+    def __init__(
+        self,
+        api_base: str,
+        version: str,
+        token: str,
+        post: Post = urllib_post,
+        attempts: int = 4,
+        backoff: float = 0.25,
+        timeout: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.version = version
+        self.token = token
+        self.post = post
+        self.attempts = attempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self.sleep = sleep
+
+    def url(self, phone_number_id: str) -> str:
+        return f"{self.api_base}/{self.version}/{phone_number_id}/messages"
+
+    def send(self, phone_number_id: str, body: dict[str, Any]) -> Sent:
+        """POST one body, retrying rate limits and server errors with backoff."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        error = None
+        for attempt in range(1, self.attempts + 1):
+            try:
+                status, raw = self.post(self.url(phone_number_id), headers, data, self.timeout)
+            except OSError as exc:  # connection refused, timeout: worth another try
+                status, raw, error = 0, b"", f"network error: {exc}"
+            answer = _json(raw)
+            if 200 <= status < 300:
+                messages = answer.get("messages") if isinstance(answer, dict) else None
+                first = messages[0] if isinstance(messages, list) and messages else {}
+                return Sent(
+                    True, attempt, None, first.get("id") if isinstance(first, dict) else None
+                )
+            code = _error_code(answer)
+            if status:
+                error = (
+                    f"HTTP {status}"
+                    + (f", error {code}" if code is not None else "")
+                    + _error_message(answer)
+                )
+            retry = status == 0 or status >= 500 or status == 429 or code in RETRY_CODES
+            if not retry or attempt == self.attempts:
+                return Sent(False, attempt, error)
+            self.sleep(self.backoff * 2 ** (attempt - 1))
+        return Sent(False, self.attempts, error)
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
+def _error_code(answer: Any) -> int | None:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) else None
+
+
+def _error_message(answer: Any) -> str:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return f": {message}" if isinstance(message, str) and message else ""
