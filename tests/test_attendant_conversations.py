@@ -165,3 +165,24 @@ def test_missed_lists_the_phrases_to_learn_from(store, bot) -> None:
     conv.handle(store, bot, message(1, "aceita pix?", OPEN, "z"))
     rows = run(store, "attendant.missed")["rows"]
     assert [(r["text"], r["count"]) for r in rows] == [("preciso de uma coisa sobre o pneu", 2)]
+
+
+def test_csat_is_asked_with_buttons_on_closing_and_recorded(store, bot) -> None:
+    conv.handle(store, bot, message(1, "aceita pix?", OPEN))
+    thanks = conv.handle(store, bot, message(2, "valeu, era isso", OPEN + timedelta(minutes=1)))
+    assert thanks.reply.intent == "thanks"
+    assert thanks.reply.choices == [("csat:5", "Bom"), ("csat:3", "Regular"), ("csat:1", "Ruim")]
+    assert thanks.reply.text.endswith("Como foi este atendimento?")
+    rated = conv.handle(
+        store, bot, message(3, "Bom", OPEN + timedelta(minutes=2), kind="choice", choice="csat:5")
+    )
+    assert rated.reply.text == "Obrigado pela resposta!"
+    assert rated.conversation.csat == 5 and rated.conversation.resolved_at is not None
+    [event] = rated.events
+    assert (event["action"], event["csat"], event["agent"]) == ("feedback", 5, "bot")
+    assert event["ref_event_id"].endswith(":bot")
+    assert run(store, "attendant.kpis")["csat_bot"] == 100.0
+    again = conv.handle(
+        store, bot, message(4, "Ruim", OPEN + timedelta(minutes=3), kind="choice", choice="csat:1")
+    )
+    assert again.conversation.csat == 5  # one rating per conversation

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.attendant.bot import Attendant, Reply
+from touchpoints.core.messages import t
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -33,6 +34,10 @@ WINDOW = timedelta(hours=24)
 TRANSCRIPT_TURNS = 20
 MAX_TEXT = 4000
 OWNERS = ("bot", "person", "queued")
+# A closing answer asks for a rating; the buttons' ids carry the CSAT score (1-5).
+CLOSING_INTENTS = ("thanks",)
+CSAT_PREFIX = "csat:"
+CSAT_BUTTONS = ((5, "good"), (3, "ok"), (1, "bad"))
 
 
 class StaleConversation(Exception):
@@ -299,6 +304,8 @@ def _handle(store: Store, bot: Attendant, inbound: Inbound, now: datetime) -> Ou
     if not claim(store, inbound):
         return Outcome(duplicate=True)
     latest = current(store, inbound.channel, inbound.thread)
+    if inbound.choice and inbound.choice.startswith(CSAT_PREFIX):
+        return _rated(store, bot, inbound, latest, now)
     conversation = latest if _ongoing(latest, inbound.at) else _new(inbound)
     assert conversation is not None
     conversation.last_customer_at = inbound.at
@@ -340,10 +347,55 @@ def _handle(store: Store, bot: Attendant, inbound: Inbound, now: datetime) -> Ou
         conversation.handoff_at = inbound.at
         conversation.handoff_reason = reply.reason
         events.append(handoff_event(conversation))
+    if reply.kind == "answer" and reply.intent in CLOSING_INTENTS and conversation.csat is None:
+        reply = ask_csat(bot, reply)
     conversation.said("bot", reply.text, now)
     save(store, conversation)
     record_message(store, inbound, conversation, reply, "replied")
     return Outcome(reply=reply, conversation=conversation, events=events, handed_off=handed_off)
+
+
+def ask_csat(bot: Attendant, reply: Reply) -> Reply:
+    """A closing answer ("thanks", "bye") followed by the CSAT question as three reply
+    buttons: on WhatsApp one tap, no survey link to open."""
+    lang = reply.lang
+    reply.text = f"{reply.text}\n\n{bot.say('csat', lang)}"
+    reply.choices = [
+        (f"{CSAT_PREFIX}{score}", t(lang, f"attendant.csat_{name}")) for score, name in CSAT_BUTTONS
+    ]
+    return reply
+
+
+def _rated(
+    store: Store, bot: Attendant, inbound: Inbound, conversation: Conversation | None, now: datetime
+) -> Outcome:
+    """A CSAT button pressed: the score is kept with the conversation it rates (the
+    thread's latest, even if it has ended), stored as a feedback event, and the bot thanks
+    the customer; a contained conversation ends here. A second rating changes nothing."""
+    lang = (conversation.lang if conversation else None) or bot.config.language
+    thanks = Reply(bot.say("csat_thanks", lang), None, 1.0, kind="csat", lang=lang)
+    try:
+        score = int((inbound.choice or "").removeprefix(CSAT_PREFIX))
+    except ValueError:
+        score = 0
+    recent = (
+        conversation is not None
+        and inbound.at - (conversation.last_customer_at or conversation.started_at or inbound.at)
+        < WINDOW
+    )
+    if conversation is None or not recent or conversation.csat is not None or not 1 <= score <= 5:
+        record_message(store, inbound, conversation, thanks, "replied")
+        return Outcome(reply=thanks, conversation=conversation)
+    conversation.last_customer_at = inbound.at
+    conversation.csat = score
+    if conversation.handoff_at is None and conversation.resolved_at is None:
+        conversation.resolved_at = inbound.at
+    reply = thanks
+    conversation.said("bot", reply.text, now)
+    save(store, conversation)
+    record_message(store, inbound, conversation, reply, "replied")
+    events = [csat_event(conversation, conversation.csat, inbound.at)]
+    return Outcome(reply=reply, conversation=conversation, events=events)
 
 
 def contact_event(conversation: Conversation) -> dict[str, Any]:
@@ -436,8 +488,6 @@ def release_queue(store: Store, bot: Attendant, at: datetime) -> int:
 def summary_note(conversation: Conversation, lang: str = "pt-BR") -> str:
     """The private note a person reads when taking over: why, what was asked, the data
     collected and the latest turns."""
-    from touchpoints.core.messages import t
-
     intents = ", ".join(dict.fromkeys(conversation.state.get("intents", []))) or "—"
     slots = ", ".join(f"{k}: {v}" for k, v in sorted(conversation.slots.items())) or "—"
     lines = [
