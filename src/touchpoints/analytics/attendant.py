@@ -23,7 +23,7 @@ from touchpoints.analytics.sql import seconds_between
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
-SCOPE = ("date_from", "date_to", "touchpoint", "timezone")
+SCOPE = ("date_from", "date_to", "touchpoint", "channel", "kind", "timezone")
 
 
 class AttendantKpisOptions(Options):
@@ -31,8 +31,9 @@ class AttendantKpisOptions(Options):
 
 
 def _where(scope: Scope, alias: str = "c") -> str:
-    """The scope over conversations: period by start, touchpoint by the bot's channel."""
-    return scope.replace(channels=(), kinds=(), phases=(), segments=(), agents=()).where(alias)
+    """The scope over conversations: the period by their start, touchpoint, channel and
+    kind by the touchpoint the bot answered on (phase, segment and agent do not apply)."""
+    return scope.replace(phases=(), segments=(), agents=()).where(alias)
 
 
 def _has_tables(store: Store) -> bool:
@@ -158,8 +159,12 @@ def attendant_missed(store: Store, scope: Scope, options: MissedOptions) -> dict
         return {"rows": []}
     rows = store.query(
         "SELECT m.text, count(*) AS count, max(m.received_at) AS last_seen FROM ("
-        "SELECT *, received_at AS ts FROM attendant_messages) m "
-        f"WHERE {_where(scope, 'm')} AND m.kind = 'clarify' "
+        "SELECT x.text, x.received_at, x.kind AS message_kind, x.received_at AS ts, "
+        "a.touchpoint, t.channel AS channel, t.kind AS kind "
+        "FROM attendant_messages x "
+        "LEFT JOIN attendant_conversations a ON a.conversation_id = x.conversation_id "
+        "LEFT JOIN touchpoints t ON t.id = a.touchpoint) m "
+        f"WHERE {_where(scope, 'm')} AND m.message_kind = 'clarify' "
         "AND m.text IS NOT NULL AND m.text <> '' "
         "GROUP BY m.text ORDER BY count(*) DESC, max(m.received_at) DESC, m.text",
         {**scope.params()},
@@ -205,6 +210,6 @@ register(
         run=attendant_missed,
         options=MissedOptions,
         result=MissedResult,
-        scope=("date_from", "date_to", "timezone"),
+        scope=SCOPE,
     )
 )

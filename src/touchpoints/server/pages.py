@@ -241,6 +241,7 @@ def nav(page: Page) -> list[dict[str, Any]]:
         ("/feedback", "feedback", ALL),
         ("/attribution", "attribution", ANALYSTS),
         ("/live", "live", ALL),
+        ("/attendant", "attendant.page", ALL),
         ("/catalog", "catalog", ALL),
     ]
     here = page.request.url.path

@@ -39,6 +39,8 @@ ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
     "gaps": ("journeys.gaps", {}),
     "moments": ("journeys.moments", {}),
     "hour_of_week": ("heatmap", {}),
+    "attendant": ("attendant.kpis", {}),
+    "attendant_missed": ("attendant.missed", {"limit": 50}),
 }
 # Who may download what: the service pages' data for every role, the rest for analysts.
 DATA_ROLES = {
@@ -47,6 +49,8 @@ DATA_ROLES = {
     "comments": ALL,
     "first_touch": ALL,
     "staffing": ALL,
+    "attendant": ALL,
+    "attendant_missed": ALL,
 }
 
 
