@@ -14,7 +14,11 @@ The bot's events (agent = "bot") are stored through ingestion like any connector
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +43,18 @@ from touchpoints.attendant.whatsapp import inbound_messages as whatsapp_messages
 from touchpoints.server.service import Service
 
 log = logging.getLogger("touchpoints.attendant")
-router = APIRouter(tags=["webhooks"])
+
+
+@asynccontextmanager
+async def prepare(app: Any) -> AsyncIterator[None]:
+    """Train the attendant when the server starts, not on the first customer's message."""
+    service = getattr(app.state, "service", None)
+    if service is not None and service.settings.attendant:
+        await run_in_threadpool(runtime, service)
+    yield
+
+
+router = APIRouter(tags=["webhooks"], lifespan=prepare)
 
 
 @dataclass
@@ -92,20 +107,41 @@ def _decide(service: Service, bot: Attendant, inbound: conv.Inbound) -> conv.Out
 
 
 # -- WhatsApp ----------------------------------------------------------------------------
-def whatsapp_task(service: Service, payload: Any, received: float) -> BackgroundTask | None:
-    """Decide every customer message of a notification now; return the sends to run once
-    the webhook is answered (None when the attendant is off or there is nothing to send)."""
+async def answer_whatsapp(service: Service, payload: Any) -> BackgroundTask | None:
+    """Decide every customer message of a notification (claimed and recorded in the
+    store), start sending the replies at once, and store the bot's events (group commit,
+    beside the notification's own). Returns a task that waits for the sends, to run after
+    the webhook's answer; None when the attendant is off or nothing is to be sent."""
     run = runtime(service)
     if run is None:
         return None
-    sends: list[tuple[str, conv.Inbound, conv.Outcome]] = []
-    for phone_id, inbound in whatsapp_messages(payload):
-        outcome = _decide(service, run.bot, inbound)
-        if outcome.reply is not None:
-            sends.append((phone_id, inbound, outcome))
-    if not sends:
+    received = time.perf_counter()
+    inbounds = whatsapp_messages(payload)
+    if not inbounds:
         return None
-    return BackgroundTask(_whatsapp_send, service, run, sends, received)
+
+    def decide() -> list[tuple[str, conv.Inbound, conv.Outcome]]:
+        return [
+            (phone, inbound, service.read(conv.handle, run.bot, inbound))
+            for phone, inbound in inbounds
+        ]
+
+    decided = await run_in_threadpool(decide)
+    sends = [d for d in decided if d[2].reply is not None]
+    loop = asyncio.get_running_loop()
+    sending = (
+        loop.run_in_executor(None, _whatsapp_send, service, run, sends, received) if sends else None
+    )
+    events = [e for _, _, outcome in decided for e in outcome.events]
+    if events:
+        await service.ingest_async(events, kind="attendant")
+    if sending is None:
+        return None
+
+    async def finish() -> None:
+        await sending
+
+    return BackgroundTask(finish)
 
 
 def _whatsapp_send(
@@ -114,8 +150,6 @@ def _whatsapp_send(
     sends: list[tuple[str, conv.Inbound, conv.Outcome]],
     received: float,
 ) -> None:
-    import time
-
     for phone_id, inbound, outcome in sends:
         if run.whatsapp is None:
             service.read(

@@ -126,7 +126,6 @@ async def whatsapp_verify(request: Request) -> Response:
 @router.post("/webhooks/whatsapp", responses={**SIGNED, **UNCONFIGURED})
 async def whatsapp_notification(request: Request) -> Response:
     """Message and status notifications, signed with `X-Hub-Signature-256`."""
-    received = time.perf_counter()
     service = _service(request)
     secret = _secret(service, "whatsapp_app_secret")
     if secret is None:
@@ -142,13 +141,13 @@ async def whatsapp_notification(request: Request) -> Response:
     if bad is not None:
         return bad
     translation = whatsapp.translate(payload)
-    summary = await _deliver_async(service, "whatsapp", translation)
-    # The 24/7 attendant (when configured) decides its replies before the answer and
-    # sends them after it.
-    from touchpoints.server.attendant import whatsapp_task
+    # The 24/7 attendant (when configured) decides and starts sending its replies first,
+    # while the notification's events are stored; the answer waits for both.
+    from touchpoints.server.attendant import answer_whatsapp
 
-    sends = await run_in_threadpool(whatsapp_task, service, payload, received)
-    return JSONResponse(summary, background=sends)
+    replies = await answer_whatsapp(service, payload)
+    summary = await _deliver_async(service, "whatsapp", translation)
+    return JSONResponse(summary, background=replies)
 
 
 # -- Chatwoot ---------------------------------------------------------------------------
