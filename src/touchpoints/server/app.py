@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.settings import Settings
-from touchpoints.server import api
+from touchpoints.server import api, csrf
 from touchpoints.server.metrics import Metrics
 from touchpoints.server.service import Service
 
@@ -51,22 +51,29 @@ DOCS_PATHS = ("/docs",)
 
 
 class EdgeMiddleware:
-    """Body size limit, security headers and per-route metrics for every HTTP request."""
+    """Body size limit, security headers (HSTS when configured), the CSRF cookie a page
+    asked for, and per-route metrics for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, hsts_seconds: int = 0
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
         self.metrics = metrics
+        self.hsts = (
+            f"max-age={hsts_seconds}; includeSubDomains".encode() if hsts_seconds > 0 else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
         started = False
         path = scope["path"]
         csp = (DOCS_CSP if path.startswith(DOCS_PATHS) else CSP).encode()
+        https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, started
@@ -76,6 +83,11 @@ class EdgeMiddleware:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 headers += SECURITY_HEADERS
                 headers.append((b"content-security-policy", csp))
+                if self.hsts is not None and https:
+                    headers.append((b"strict-transport-security", self.hsts))
+                fresh = (scope.get("state") or {}).get(csrf.STATE)
+                if fresh:
+                    headers.append((b"set-cookie", csrf.set_cookie_header(fresh, https)))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -99,7 +111,7 @@ class EdgeMiddleware:
                 )(scope, receive, send_with_headers)
         route = scope.get("route")
         name = getattr(route, "path", None) or "(unmatched)"
-        self.metrics.observe(scope["method"], name, status, time.perf_counter() - started)
+        self.metrics.observe(scope["method"], name, status, time.perf_counter() - began)
 
     def _counting(self, receive: Receive) -> Receive:
         """Count streamed bytes: a body without Content-Length is stopped at the limit."""
@@ -200,7 +212,13 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
     jobs: list[tuple[str, float, Callable[[], object]]] = []
     if settings.comment_retention_days is not None:
         days = settings.comment_retention_days
-        jobs.append(("comment retention", 24 * 3600, lambda: service.read(purge_comments, days)))
+        jobs.append(
+            (
+                "comment retention",
+                24 * 3600,
+                lambda: service.read(purge_comments, days, scrub=_scrubs(service)),
+            )
+        )
     if settings.report_dir:
         jobs.append(
             (
@@ -210,6 +228,12 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
             )
         )
     return jobs
+
+
+def _scrubs(service: Service) -> bool:
+    """A purge rewrites a DuckDB file by reconnecting, which the server's reader cursors
+    would not survive: on DuckDB the server leaves that to `touchpoints privacy purge`."""
+    return service.store.engine != "duckdb"
 
 
 async def _repeat(name: str, every: float, job: Callable[[], object]) -> None:

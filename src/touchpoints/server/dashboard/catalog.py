@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from touchpoints.core.catalog import parse_catalog
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.server.cache import bump
+from touchpoints.server.csrf import csrf_protect
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render
 
 router = APIRouter()
@@ -22,7 +23,7 @@ def catalog_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     )
 
 
-@router.post("/catalog", response_class=HTMLResponse)
+@router.post("/catalog", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
 def catalog_save(
     yaml_text: str = Form(""),
     page: Page = Depends(page_context("admin")),
