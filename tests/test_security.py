@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -449,3 +450,263 @@ def test_dashboard_csv_download_neutralises_a_comment(tmp_path: Path) -> None:
             for line in r.text.splitlines()
             for cell in line.split(",")
         )
+
+
+# -- (8) TLS behind a trusted proxy, HSTS; (9) tokens out of logs ----------------------------
+def test_secure_cookie_and_hsts_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    app = _app(
+        str(tmp_path / "proxy.duckdb"),
+        tmp_path,
+        secret_key="s" * 40,
+        trusted_proxies=["testclient"],
+        hsts_seconds=31536000,
+    )
+    tls = {"X-Forwarded-Proto": "https", "Host": "dash.example"}
+    with TestClient(app, follow_redirects=False, base_url="http://dash.example") as client:
+        page = client.get("/login", headers=tls)
+        assert page.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+        assert "Secure" in page.headers["set-cookie"]
+        token = re.search(r'name="csrf_token" value="(\w+)"', page.text).group(1)  # type: ignore[union-attr]
+        client.cookies.set("tp_csrf", page.cookies["tp_csrf"])
+        r = client.post(
+            "/login",
+            data={"username": "ada", "password": PASSWORD, "csrf_token": token},
+            headers={**tls, "Origin": "https://dash.example"},
+        )
+        assert r.status_code == 303, r.text
+        session = next(c for c in r.headers.get_list("set-cookie") if c.startswith("tp_session"))
+        assert "Secure" in session and "HttpOnly" in session
+        plain = client.get("/login")  # not through the proxy's TLS: no HSTS on plain HTTP
+        assert "strict-transport-security" not in plain.headers
+    untrusted = _app(str(tmp_path / "direct.duckdb"), tmp_path, secret_key="s" * 40)
+    with TestClient(untrusted) as client:
+        page = client.get("/login", headers=tls)
+        assert "strict-transport-security" not in page.headers
+        assert "Secure" not in page.headers["set-cookie"]
+
+
+def test_access_log_lines_carry_no_tokens() -> None:
+    import logging
+
+    from touchpoints.server.app import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', None, None
+    )
+    for path, shown in (
+        ("/s/eyJhbGciOi.abc?lang=pt", "/s/[redacted]?lang=pt"),
+        ("/webhooks/chatwoot?token=abc&x=1", "/webhooks/chatwoot?token=[redacted]&x=1"),
+        (
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=v1",
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=[redacted]",
+        ),
+        ("/v1/kpis?from=2026-01-01", "/v1/kpis?from=2026-01-01"),
+    ):
+        record.args = ("1.2.3.4:5", "GET", path, "1.1", 200)
+        assert RedactTokens().filter(record)
+        assert record.getMessage() == f'1.2.3.4:5 - "GET {shown} HTTP/1.1" 200'
+
+
+# -- (10) out-of-range times, (also) length limits: quarantined on every path ---------------
+def test_out_of_range_times_and_overlong_texts_are_quarantined_with_the_reason(
+    target: str, tmp_path: Path
+) -> None:
+    from conftest import write_csv
+    from touchpoints.ingest import ingest_files
+    from touchpoints.server import auth
+
+    app = create_app(settings=_settings(), target=target)
+    with TestClient(app) as client:
+        store = app.state.service.store
+        key = auth.create_key(store, ["ingest"])[1]
+        bad = [
+            _event(1, ts="0001-01-01T00:00:00Z"),
+            _event(2, ts="9999-12-31T23:59:59Z"),
+            _event(3, comment="x" * 1_000_001),
+            _event(4, "c" * 100_000),
+        ]
+        r = client.post("/v1/events", json=bad, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200
+        reasons = [i["reason"] for i in r.json()["items"]]
+        assert reasons[0].startswith("ts: outside the accepted time range 2000-01-01T00:00:00 ..")
+        assert "'0001-01-01 00:00:00'" in reasons[0]
+        assert reasons[1].startswith("ts: outside the accepted time range")
+        assert reasons[2] == "comment: longer than 5,000 characters"
+        assert reasons[3] == "customer_id: longer than 256 characters"
+        # The file path applies the same checks.
+        path = write_csv(tmp_path / "bad.csv", [_event(5, ts="1970-01-01T00:00:00Z"), _event(6)])
+        ingest_files(store, [str(path)])
+        assert store.count() == 1
+        assert store.count("quarantine") == 5
+        assert client.get("/healthz").status_code == 200
+
+
+def test_the_time_bounds_are_configurable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from touchpoints.core.settings import get_settings
+    from touchpoints.ingest.checks import ts_bounds
+
+    monkeypatch.setenv("TOUCHPOINTS_TS_MIN", "1990-01-01")
+    monkeypatch.setenv("TOUCHPOINTS_TS_MAX_AHEAD_DAYS", "0")
+    get_settings.cache_clear()
+    try:
+        low, high = ts_bounds()
+        assert low.isoformat() == "1990-01-01T00:00:00"
+        store = open_store(str(tmp_path / "b.duckdb"))
+        result = ingest_records(store, [_event(1, ts="1995-06-01T00:00:00Z")], "t")
+        assert result.stored == 1
+        store.close()
+    finally:
+        get_settings.cache_clear()
+
+
+# -- (11) bad input is a 4xx, nothing stored, /healthz still 200 -----------------------------
+BAD_TIMEZONES = ("a" * 300, "posixrules", "right/UTC", "localtime")
+
+
+def test_bad_inputs_are_4xx_with_nothing_stored(target: str, tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+
+    from touchpoints.server import auth
+
+    app = _app(
+        target,
+        tmp_path,
+        secret_key="s" * 40,
+        chatwoot_webhook_secret="cw-hmac",
+        chatwoot_webhook_token=CHATWOOT_TOKEN,
+        whatsapp_app_secret="wa-secret",
+    )
+    store = app.state.service.store
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
+        key = auth.create_key(store, ["admin"])[1]
+        bearer = {"Authorization": f"Bearer {key}"}
+        _login(client)
+        deep = b"[" * 100_000
+        stamp = str(int(time.time()))
+        signed = hmac.new(b"cw-hmac", stamp.encode() + b"." + deep, hashlib.sha256).hexdigest()
+        wa = hmac.new(b"wa-secret", deep, hashlib.sha256).hexdigest()
+        answers = {
+            "deep /v1/events": client.post(
+                "/v1/events", content=deep, headers={**bearer, "Content-Type": "application/json"}
+            ),
+            "deep chatwoot": client.post(
+                "/webhooks/chatwoot",
+                content=deep,
+                headers={
+                    chatwoot.SIGNATURE_HEADER: f"sha256={signed}",
+                    chatwoot.TIMESTAMP_HEADER: stamp,
+                },
+            ),
+            "deep whatsapp": client.post(
+                "/webhooks/whatsapp", content=deep, headers={"X-Hub-Signature-256": f"sha256={wa}"}
+            ),
+            "to 9999 /v1/kpis": client.get("/v1/kpis", params={"to": "9999-12-31"}, headers=bearer),
+            "nul filter": client.get("/v1/kpis", params={"channel": "a\x00b"}, headers=bearer),
+            "nul page filter": client.get("/service", params={"channel": "a\x00b"}),
+            "nul login": client.post(
+                "/login",
+                data={"username": "a\x00b", "password": "x", "csrf_token": _token(client)},
+            ),
+        }
+        for tz in BAD_TIMEZONES:
+            answers[f"tz {tz[:10]}"] = client.get(
+                "/v1/kpis", params={"timezone": tz}, headers=bearer
+            )
+        for page in ("/", "/service", "/feedback", "/journeys", "/catalog", "/touchpoints/phone"):
+            answers[f"to 9999 {page}"] = client.get(page, params={"to": "9999-12-31"})
+        answers["to 9999 /data/kpis"] = client.get("/data/kpis", params={"to": "9999-12-31"})
+        for name, r in answers.items():
+            assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:200])
+        assert "between 1900 and 2200" in answers["to 9999 /v1/kpis"].json()["detail"]
+        assert "unknown time zone" in answers["tz posixrules"].json()["detail"]
+        assert "nested too deeply" in answers["deep chatwoot"].json()["detail"]
+        assert store.count() == 0 and store.count("quarantine") == 0
+        assert client.get("/healthz").status_code == 200
+
+
+def test_survey_form_with_a_superscript_digit_is_422_and_nothing_stored(tmp_path: Path) -> None:
+    from forms import FormClient
+    from touchpoints.ingest import surveys
+
+    target = str(tmp_path / "survey.duckdb")
+    app = create_app(settings=_settings(secret_key="s" * 40), target=target)
+    service = app.state.service
+    ingest_records(service.store, [_event(1)], "t")
+    link = service.read(surveys.create_link, service.settings, "e1", None)
+    with FormClient(app) as client:
+        r = client.post("/s/" + link["token"], data={"nps": "²"})
+        assert r.status_code == 422
+        r = client.post("/s/" + link["token"], data={"comment": "a\x00b"})
+        assert r.status_code == 422
+        assert service.store.count() == 1
+        assert client.get("/healthz").status_code == 200
+
+
+# -- (12) the catalog: bounded, parsed off the event loop ------------------------------------
+def test_catalog_put_is_bounded_and_parsed_in_a_worker_thread(tmp_path: Path) -> None:
+    import asyncio
+
+    from touchpoints.core import catalog as catalog_module
+    from touchpoints.server import auth
+
+    app = create_app(settings=_settings(catalog_max_bytes=4096), target=str(tmp_path / "c.duckdb"))
+    store = app.state.service.store
+    seen: list[str] = []
+    real = catalog_module.parse_catalog
+
+    def spy(text: str, source: str) -> Any:
+        try:
+            asyncio.get_running_loop()
+            seen.append("event loop")
+        except RuntimeError:  # no loop runs in this thread: a worker
+            seen.append("worker")
+        return real(text, source)
+
+    key = auth.create_key(store, ["admin"])[1]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
+    with TestClient(app) as client:
+        big = client.put("/v1/catalog", content=b"touchpoints: []\n" + b"#" * 5000, headers=headers)
+        assert big.status_code == 413
+        text = store.catalog().to_yaml()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(catalog_module, "parse_catalog", spy)
+            ok = client.put("/v1/catalog", content=text.encode(), headers=headers)
+        assert ok.status_code == 200, ok.text
+        assert seen == ["worker"]
+        assert client.get("/healthz").status_code == 200
+
+
+# -- also: /metrics durations, the live cache's bound ------------------------------------------
+def test_metrics_record_request_durations_in_seconds(tmp_path: Path) -> None:
+    app = create_app(settings=_settings(), target=str(tmp_path / "m.duckdb"))
+    with TestClient(app) as client:
+        for _ in range(3):
+            client.get("/healthz")
+        text = client.get("/metrics").text
+    total = re.search(r'_sum\{[^}]*route="/healthz"[^}]*\} ([0-9.e+-]+)', text)
+    assert total is not None, text[:2000]
+    assert 0 < float(total.group(1)) < 10
+
+
+def test_live_snapshot_cache_is_bounded() -> None:
+    from touchpoints.server import live
+
+    class Service:
+        def read(self, fn: Any, *args: Any) -> dict[str, Any]:
+            return {}
+
+    snapshots = live.SnapshotCache()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(live.registry, "get", lambda name: _FakeLive())
+        for i in range(live.MAX_SNAPSHOTS * 3):
+            snapshots.get(Service(), (60, f"tp{i}", None), 1)
+    assert len(snapshots) <= live.MAX_SNAPSHOTS
+
+
+class _FakeLive:
+    def parse(self, values: dict[str, Any]) -> tuple[None, None]:
+        return None, None
+
+    def run(self, *args: Any) -> dict[str, Any]:
+        return {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -97,6 +98,10 @@ class EdgeMiddleware:
                 {"detail": f"request body larger than the limit of {self.limit:,} bytes"}, 413
             )
             await response(scope, receive, send_with_headers)
+        elif _has_nul(scope):
+            # No filter, id or name holds a NUL; PostgreSQL would refuse it with an error.
+            response = JSONResponse({"detail": "a NUL character in the URL"}, 400)
+            await response(scope, receive, send_with_headers)
         else:
             try:
                 await self.app(scope, self._counting(receive), send_with_headers)
@@ -130,6 +135,10 @@ class EdgeMiddleware:
         return counted
 
 
+def _has_nul(scope: Scope) -> bool:
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+
+
 def create_app(settings: Settings | None = None, target: str | None = None) -> FastAPI:
     """The whole HTTP side over one Service (one store connection per process)."""
     service = Service(settings, target)
@@ -155,8 +164,18 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
     app.state.service = service
     app.state.metrics = metrics
     app.add_middleware(
-        EdgeMiddleware, max_body_bytes=service.settings.max_body_bytes, metrics=metrics
+        EdgeMiddleware,
+        max_body_bytes=service.settings.max_body_bytes,
+        metrics=metrics,
+        hsts_seconds=service.settings.hsts_seconds,
     )
+    if service.settings.trusted_proxies:
+        # Outermost: the scheme and client address are the proxy's word before anything
+        # (cookies' Secure flag, HSTS, CSRF origins, rate limits) reads them.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=service.settings.trusted_proxies)
+    redact_access_log()
     _error_handlers(app)
 
     @app.get("/healthz", summary="Liveness: the store answers a query (no auth)")
@@ -200,6 +219,33 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
 
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+# Credentials that travel in URLs: survey links (/s/<token>) and provider handshakes.
+_SECRET_PATH = re.compile(r"^/s/[^/?]+")
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|hub\.verify_token|key|secret)=)[^&]*")
+
+
+def redact(path: str) -> str:
+    """A request line's path with tokens replaced by `[redacted]`."""
+    path = _SECRET_PATH.sub("/s/[redacted]", path)
+    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn's access log line without the credentials a URL may carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
 
 
 def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], object]]]:

@@ -295,4 +295,6 @@ def render(
             **values,
         )
     )
+    if page.filter_error and status == 200:
+        status = 400  # the page is shown unfiltered, with the reason; the client hears it
     return HTMLResponse(html, status_code=status, headers=NO_STORE)

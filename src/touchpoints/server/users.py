@@ -199,6 +199,9 @@ def delete_user(store: Store, username: str) -> bool:
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
     name = username.strip().lower()
+    if not name or len(name) > 64 or not set(name) <= USERNAME_CHARS:
+        verify_password(password, _DUMMY_HASH)  # no name of this shape exists: same time
+        return None
     rows = store.query(
         "SELECT username, role, password_hash FROM users WHERE username = $username",
         {"username": name},

@@ -99,6 +99,8 @@ def _parse_json(service: Service, kind: str, body: bytes) -> tuple[Any, JSONResp
     """Decode a signed body; one that is not JSON is quarantined raw and answered 400."""
     try:
         return json.loads(body), None
+    except RecursionError:  # hostile, not a provider's mistake: refused, nothing kept
+        return None, _refuse(400, "body is JSON nested too deeply to read")
     except (ValueError, UnicodeDecodeError) as exc:
         reason = f"body is not JSON: {exc}"
         service.quarantine_raw(kind, raw_text(body), reason)
