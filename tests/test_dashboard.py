@@ -296,7 +296,7 @@ def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
 
 def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
     r = client_for(app).get("/?from=2025-13-01")
-    assert r.status_code == 200
+    assert r.status_code == 400  # the page, unfiltered, with the reason; the client hears it
     assert "Filter not applied: --from &#39;2025-13-01&#39;" in r.text
     assert client_for(app).get("/data/kpis?from=2025-13-01").status_code == 400
 

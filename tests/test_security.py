@@ -207,6 +207,17 @@ def test_erase_on_postgres_leaves_nothing_readable_through_sql(tmp_path: Path) -
         for table in CUSTOMER_TABLES:
             text = json.dumps(store.query(f"SELECT * FROM {table}"), default=str)
             assert SECRET_COMMENT not in text and "ana@example.com" not in text
+        # Byte level, where this process can read the server's files (a local test server).
+        store.execute("CHECKPOINT")
+        base = Path(store.query("SELECT current_setting('data_directory') AS d")[0]["d"])
+        for table in CUSTOMER_TABLES:
+            path = base / store.query(f"SELECT pg_relation_filepath('{table}') AS p")[0]["p"]
+            try:
+                data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+            except OSError:
+                pytest.skip("the PostgreSQL data directory is not readable from the tests")
+            assert SECRET_COMMENT.encode() not in data, table
+            assert b"ana@example.com" not in data, table
     finally:
         store.close()
         _drop(target)
@@ -710,3 +721,44 @@ class _FakeLive:
 
     def run(self, *args: Any) -> dict[str, Any]:
         return {}
+
+
+def test_users_update_command_changes_role_and_ends_sessions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from touchpoints.cli import app as cli
+    from touchpoints.server import users
+
+    db = str(tmp_path / "u.duckdb")
+    runner = CliRunner()
+    made = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--username",
+            "bea",
+            "--role",
+            "analyst",
+            "--password",
+            PASSWORD,
+            "--db",
+            db,
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    store = open_store(db)
+    before = users.session_epoch(store, "bea")
+    store.close()
+    changed = runner.invoke(
+        cli, ["users", "update", "--username", "bea", "--role", "supervisor", "--db", db]
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "sessions were ended" in changed.output
+    store = open_store(db)
+    assert users.get_user(store, "bea") == users.User("bea", "supervisor")
+    assert users.session_epoch(store, "bea") != before
+    store.close()
+    nothing = runner.invoke(cli, ["users", "update", "--username", "bea", "--db", db])
+    assert nothing.exit_code != 0
+    assert "give --role and/or --password" in str(nothing.exception)

@@ -201,7 +201,8 @@ def purge_comments(
     period; the scores and the rest of the row stay, so NPS/CSAT history is unchanged.
 
     `scrub`: rewrite the store's files so the dropped text is gone from them too (see
-    `Store.scrub`); a server on DuckDB passes False, its readers share the connection.
+    `Store.scrub`). The server's daily run passes False: a rewrite locks the table (and on
+    DuckDB reconnects under the server's readers); `touchpoints privacy purge` does it.
 
     Idempotent and cheap when nothing is due, so a server can run it daily.
     """

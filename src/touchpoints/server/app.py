@@ -262,7 +262,7 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
             (
                 "comment retention",
                 24 * 3600,
-                lambda: service.read(purge_comments, days, scrub=_scrubs(service)),
+                lambda: service.read(purge_comments, days, scrub=False),
             )
         )
     if settings.report_dir:
@@ -274,12 +274,6 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
             )
         )
     return jobs
-
-
-def _scrubs(service: Service) -> bool:
-    """A purge rewrites a DuckDB file by reconnecting, which the server's reader cursors
-    would not survive: on DuckDB the server leaves that to `touchpoints privacy purge`."""
-    return service.store.engine != "duckdb"
 
 
 async def _repeat(name: str, every: float, job: Callable[[], object]) -> None:
