@@ -28,6 +28,7 @@ import hmac
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 from markupsafe import Markup
@@ -83,21 +84,20 @@ def csrf_context(request: Request) -> dict[str, Any]:
     return {"csrf_field": lambda: csrf_field(request), "csrf_token": csrf_token(request)}
 
 
-def own_origin(request: Request) -> str:
-    """This site's origin as the browser sees it (scheme from a trusted proxy, see
-    settings `trusted_proxies`, and the Host header)."""
-    host = request.headers.get("host", "")
-    return f"{request.url.scheme}://{host}".lower()
-
-
 def cross_site(request: Request) -> str | None:
-    """Why the request looks cross-site, or None."""
+    """Why the request looks cross-site, or None.
+
+    `Origin` is compared by host and port with the Host header the browser sent, not by
+    scheme: behind a TLS proxy that is not listed in `trusted_proxies` the server sees
+    http while the browser says https, and that is the same site."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site.lower() not in SAFE_SITES:
         return f"Sec-Fetch-Site: {site}"
     origin = request.headers.get("origin")
-    if origin is not None and origin.lower().rstrip("/") != own_origin(request):
-        return f"Origin {origin}"
+    if origin is not None:
+        sent = urlsplit(origin.strip()).netloc.lower()
+        if not sent or sent != request.headers.get("host", "").lower():
+            return f"Origin {origin[:100]}"
     return None
 
 
