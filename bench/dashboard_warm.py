@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import demo_file, store_for
-from service import PAGES
+from service import PAGES, form_token
 
 
 def wait_round(warmer, rounds: int, timeout: float = 900.0) -> float:
@@ -84,7 +84,14 @@ def main() -> None:
             warmer = cache_for(service).warmer
             first_round = wait_round(warmer, 1)
             print(f"  {n:,} events; warmer's first round {first_round:.1f}s after start")
-            client.post("/login", data={"username": "bench", "password": "bench-password"})
+            client.post(
+                "/login",
+                data={
+                    "username": "bench",
+                    "password": "bench-password",
+                    "csrf_token": form_token(client),
+                },
+            )
             first = load_all(client)
             for page, s in first.items():
                 print(f"  first load after warm-up {page}: {s * 1000:.0f} ms")

@@ -172,13 +172,16 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=1000, help="background events per second")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    from touchpoints.server.users import sign_session
+    from touchpoints.server.users import session_epoch, sign_session
+    from touchpoints.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="tp-bench-live-") as tmp:
         db, key, stored = setup(Path(tmp), args.customers)
         os.environ["TOUCHPOINTS_SECRET_KEY"] = SECRET
+        with open_store(db) as store:
+            epoch = session_epoch(store, USER)
         server = ServerProcess(db, log=Path(tmp) / "server.log").start()
-        cookie = sign_session(SECRET.encode(), USER)
+        cookie = sign_session(SECRET.encode(), USER, epoch=epoch)
         try:
             runs = [
                 asyncio.run(one_run(server.port, key, cookie, args.seconds, args.every, args.rate))

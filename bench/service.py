@@ -104,7 +104,10 @@ def bench_pages(db: str) -> list[tuple[str, float, float, float]]:
     if not service.read(users.get_user, "bench"):
         service.read(users.create_user, "bench", "bench-password", "admin")
     client = TestClient(app, follow_redirects=False)
-    login = client.post("/login", data={"username": "bench", "password": "bench-password"})
+    login = client.post(
+        "/login",
+        data={"username": "bench", "password": "bench-password", "csrf_token": form_token(client)},
+    )
     assert login.status_code == 303, login.text
     rows = []
     for page in PAGES:
@@ -125,6 +128,15 @@ def bench_pages(db: str) -> list[tuple[str, float, float, float]]:
         print(f"  {page}: cold {rows[-1][1] * 1000:.0f} ms, warm p95 {warm[18] * 1000:.1f} ms")
     service.close()
     return rows
+
+
+def form_token(client: Any) -> str:
+    """The CSRF token the sign-in form carries for this client (server/csrf.py)."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="(\w+)"', client.get("/login").text)
+    assert found, "no csrf_token on /login"
+    return found.group(1)
 
 
 def main() -> None:

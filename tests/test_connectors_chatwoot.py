@@ -23,6 +23,7 @@ from touchpoints.store.base import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectors"
 SECRET = "chatwoot-shared-secret-51d2"
+TOKEN = "chatwoot-plain-token-77aa"
 ANSWERED = {
     "event_id": "chatwoot:2:207:contact:1",
     "customer_id": "cust-42",
@@ -181,6 +182,7 @@ def test_signature_algorithm() -> None:
 def client(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The app over the engine-parametrised store's own target (state on both engines)."""
     monkeypatch.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN", TOKEN)
     if store.engine == "duckdb":
         store.close()  # one process, one writer: the app opens the file itself
     app = create_app(settings=Settings(_env_file=None), target=store.target)
@@ -191,9 +193,9 @@ def client(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient
 def post(client: TestClient, payload: Any, **auth: str) -> Any:
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
-    params = {}
+    params: dict[str, str] = {}
     if auth.get("mode", "token") == "token":
-        params["token"] = auth.get("token", SECRET)
+        headers[chatwoot.TOKEN_HEADER] = auth.get("token", TOKEN)
     else:
         stamp = auth.get("stamp", str(int(time.time())))
         signed = body if auth.get("tamper") is None else body + b" "
@@ -258,9 +260,20 @@ def test_signed_delivery_accepted_and_bad_ones_refused(client: TestClient) -> No
             "X-Chatwoot-Timestamp is more than 300 s away from now (replay?)",
         ),
         (post(client, payloads[1], token="guess"), "token does not match"),
+        # The HMAC key is not a token: the two are kept apart.
+        (post(client, payloads[1], token=SECRET), "token does not match"),
+        (
+            client.post("/webhooks/chatwoot", json=payloads[1], params={"token": TOKEN}),
+            "send the token in the X-Touchpoints-Token header, not in the URL",
+        ),
         (
             client.post("/webhooks/chatwoot", json=payloads[1]),
-            "missing X-Chatwoot-Signature (or token) for this webhook",
+            "missing X-Chatwoot-Signature (or X-Touchpoints-Token) for this webhook",
+        ),
+        (
+            # Signed, but NaN compares false with everything: it must not pass the window.
+            post(client, payloads[1], mode="signed", stamp="nan"),
+            "X-Chatwoot-Timestamp is not unix seconds",
         ),
     ]
     for answer, detail in refusals:
@@ -280,17 +293,20 @@ def test_unmapped_event_is_quarantined(client: TestClient) -> None:
 
 def test_not_configured_answers_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN", raising=False)
     app = create_app(settings=Settings(_env_file=None), target=str(tmp_path / "n.duckdb"))
     with TestClient(app) as c:
         answer = c.post(
-            "/webhooks/chatwoot", json={"event": "conversation_created"}, params={"token": "x"}
+            "/webhooks/chatwoot",
+            json={"event": "conversation_created"},
+            headers={chatwoot.TOKEN_HEADER: "x"},
         )
         assert answer.status_code == 503
         assert "TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET" in answer.json()["detail"]
 
 
 def test_inbox_map_from_settings_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("TOUCHPOINTS_CHATWOOT_INBOX_MAP", '{"Site - chat": "social"}')
     app = create_app(settings=Settings(_env_file=None), target=str(tmp_path / "map.duckdb"))
     with TestClient(app) as c:

@@ -79,7 +79,7 @@ def mutations(name: str) -> st.SearchStrategy[Any]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     mp = pytest.MonkeyPatch()
-    mp.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET", SECRET)
+    mp.setenv("TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN", SECRET)
     target = str(tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb")
     app = create_app(
         settings=Settings(
@@ -116,7 +116,9 @@ def check_whatsapp(client: TestClient, body: bytes) -> None:
 
 def check_chatwoot(client: TestClient, body: bytes) -> None:
     before = quarantined(client)
-    answer = client.post("/webhooks/chatwoot", content=body, params={"token": SECRET})
+    answer = client.post(
+        "/webhooks/chatwoot", content=body, headers={"X-Touchpoints-Token": SECRET}
+    )
     assert 200 <= answer.status_code < 500, answer.text
     kept = quarantined(client) - before
     if answer.status_code == 400:

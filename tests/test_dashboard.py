@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import run
+from forms import FormClient
 from touchpoints import demo
 from touchpoints.core import format, messages
 from touchpoints.core.errors import UsageError
@@ -51,7 +52,8 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_app(db: Path, events: Path, secret: str | None = SECRET) -> Any:
-    app = create_app(settings=Settings(secret_key=secret), target=str(db))
+    key_file = str(db.parent / "secret_key")
+    app = create_app(settings=Settings(secret_key=secret, secret_key_file=key_file), target=str(db))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     service = app.state.service
     if not service.store.count():
@@ -70,7 +72,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, events_file: Path) -> Iterator
 
 
 def client_for(app: Any, username: str | None = "ada", lang: str = "en") -> TestClient:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     client.cookies.set("tp_lang", lang)
     if username:
         r = client.post("/login", data={"username": username, "password": PASSWORD})
@@ -92,7 +94,7 @@ def card_value(html: str, key: str) -> str:
 
 # -- login and roles -------------------------------------------------------------------------
 def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(app: Any) -> None:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     r = client.post(
         "/login", data={"username": "ADA", "password": PASSWORD, "next": "/service?channel=phone"}
     )
@@ -105,7 +107,7 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(app: Any) -> N
 
 
 def test_wrong_password_and_unknown_user_are_refused_with_a_message(app: Any) -> None:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     for name, password in (("ada", "wrong password"), ("nobody", PASSWORD)):
         r = client.post("/login", data={"username": name, "password": password})
         assert r.status_code == 401
@@ -115,7 +117,7 @@ def test_wrong_password_and_unknown_user_are_refused_with_a_message(app: Any) ->
 
 
 def test_a_login_name_holding_sql_finds_no_user_and_breaks_nothing(app: Any) -> None:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     for name in ("x' OR '1'='1", "ada' --", "ada'; DROP TABLE users; --"):
         r = client.post("/login", data={"username": name, "password": PASSWORD})
         assert r.status_code == 401
@@ -125,7 +127,7 @@ def test_a_login_name_holding_sql_finds_no_user_and_breaks_nothing(app: Any) -> 
 
 
 def test_pages_redirect_to_login_with_next(app: Any) -> None:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     r = client.get("/service?channel=phone")
     assert r.status_code == 303
     assert r.headers["location"] == "/login?next=/service%3Fchannel%3Dphone"
@@ -134,7 +136,7 @@ def test_pages_redirect_to_login_with_next(app: Any) -> None:
 
 
 def test_login_never_redirects_to_another_site(app: Any) -> None:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         r = client.post("/login", data={"username": "ada", "password": PASSWORD, "next": target})
         assert r.headers["location"] == "/"
@@ -214,13 +216,16 @@ def test_without_a_configured_key_the_session_secret_survives_a_restart(
     second = make_app(db, events_file, secret=None)
     try:
         assert users.session_secret(second.state.service) == secret
-        client = TestClient(second, follow_redirects=False)
+        client = FormClient(second, follow_redirects=False)
         client.cookies.set("tp_session", cookie)
         assert client.get("/").status_code == 200
-        stored = second.state.service.store.query(
+        # Kept in a file only its owner may read, never in the store.
+        key_file = tmp_path / "secret_key"
+        assert key_file.read_text().encode() == secret
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert not second.state.service.store.query(
             "SELECT value FROM meta WHERE key = 'session_secret'"
         )
-        assert stored[0]["value"].encode() == secret
     finally:
         second.state.service.close()
 
@@ -291,7 +296,7 @@ def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
 
 def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
     r = client_for(app).get("/?from=2025-13-01")
-    assert r.status_code == 200
+    assert r.status_code == 400  # the page, unfiltered, with the reason; the client hears it
     assert "Filter not applied: --from &#39;2025-13-01&#39;" in r.text
     assert client_for(app).get("/data/kpis?from=2025-13-01").status_code == 400
 
@@ -380,7 +385,7 @@ def test_language_toggle_changes_labels_and_is_remembered(app: Any) -> None:
 
 def test_language_defaults_from_accept_language(app: Any) -> None:
     session = client_for(app).cookies.get("tp_session")
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     client.cookies.set("tp_session", session)
     r = client.get("/", headers={"Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5"})
     assert "Visão geral" in r.text

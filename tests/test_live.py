@@ -215,7 +215,13 @@ def _client(service: Any, role: str | None) -> Any:
     from fastapi.testclient import TestClient
 
     from touchpoints.server.app import create_app
-    from touchpoints.server.users import COOKIE, create_user, session_secret, sign_session
+    from touchpoints.server.users import (
+        COOKIE,
+        create_user,
+        session_epoch,
+        session_secret,
+        sign_session,
+    )
 
     app = create_app(target=None, settings=service.settings)
     app.state.service.close()
@@ -223,7 +229,8 @@ def _client(service: Any, role: str | None) -> Any:
     client = TestClient(app, follow_redirects=False)
     if role:
         service.read(create_user, f"u-{role}", "password123", role)
-        client.cookies.set(COOKIE, sign_session(session_secret(service), f"u-{role}"))
+        epoch = service.read(session_epoch, f"u-{role}")
+        client.cookies.set(COOKIE, sign_session(session_secret(service), f"u-{role}", epoch=epoch))
     return client
 
 

@@ -363,7 +363,7 @@ def test_health_metrics_and_security_headers(client: TestClient) -> None:
     for r in (client.get("/healthz"), client.get("/v1/kpis"), client.get("/nowhere")):
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
-        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["referrer-policy"] == "same-origin"
         assert r.headers["content-security-policy"].startswith("default-src 'self'; ")
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         assert "server" not in r.headers

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from conftest import run
+from forms import FormClient
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.settings import Settings
 from touchpoints.ingest import ingest_records, surveys
@@ -44,7 +45,7 @@ def settings(**overrides: object) -> Settings:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(settings=settings(), target=str(tmp_path / "s.duckdb"))
-    with TestClient(app) as c:
+    with FormClient(app) as c:
         c.app.state.service.ingest([RATED], "test")
         yield c
 
@@ -283,7 +284,7 @@ def test_rate_limit_per_client(tmp_path: Path) -> None:
     app = create_app(
         settings=settings(survey_rate_limit_per_minute=3), target=str(tmp_path / "r.duckdb")
     )
-    with TestClient(app) as c:
+    with FormClient(app) as c:
         c.app.state.service.ingest([RATED], "test")
         token = link(c)["token"]
         assert [c.get("/s/" + token).status_code for _ in range(3)] == [200, 200, 200]
@@ -304,7 +305,7 @@ def test_sliding_window() -> None:
 
 def test_no_secret_key_pages_say_unavailable(tmp_path: Path) -> None:
     app = create_app(settings=settings(secret_key=None), target=str(tmp_path / "n.duckdb"))
-    with TestClient(app) as c:
+    with FormClient(app) as c:
         token = surveys.sign(SECRET, "call-1", "t", datetime(2099, 1, 1))
         assert c.get("/s/" + token).status_code == 503
 

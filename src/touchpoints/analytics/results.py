@@ -94,14 +94,29 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# A text cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """OWASP's rule against CSV injection: a text cell that a spreadsheet would run as a
+    formula (a comment `=HYPERLINK(...)`, an agent named `@SUM(...)`) is prefixed with `'`,
+    so it is shown as the text it is. Numbers stay numbers (-3 is not text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV at full precision; lists (paths) joined with ' > '."""
+    """Rows as CSV at full precision; lists (paths) joined with ' > '. The one place the
+    product writes CSV (CLI `--csv`, the dashboard's downloads): every text cell passes
+    `safe_cell`, and so do the column names."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([safe_cell(c) for c in columns])
     for r in rows:
-        writer.writerow({k: _cell(v) for k, v in r.items()})
+        writer.writerow([safe_cell(_cell(r.get(k))) for k in columns])
     return buffer.getvalue()
 
 

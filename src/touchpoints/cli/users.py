@@ -1,4 +1,4 @@
-"""`touchpoints users create|list|delete`: the accounts that log in to the web dashboard.
+"""`touchpoints users create|list|update|delete`: the accounts that log in to the web dashboard.
 
 Roles (SPEC §6): admin (everything, edits the catalog), analyst (every page, no editing),
 supervisor (overview, service, live, feedback).
@@ -17,7 +17,7 @@ from touchpoints.core.errors import UsageError
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
-users_app = typer.Typer(help="Dashboard users: create, list, delete.", no_args_is_help=True)
+users_app = typer.Typer(help="Dashboard users: create, list, update, delete.", no_args_is_help=True)
 
 UsernameOpt = Annotated[str, typer.Option("--username", help="Login name.")]
 PasswordOpt = Annotated[
@@ -77,9 +77,40 @@ def list_command(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
+@users_app.command("update")
+def update_command(
+    username: UsernameOpt,
+    role: Annotated[
+        str | None, typer.Option("--role", help="New role: admin, analyst or supervisor.")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="New password (at least 8 characters).",
+            envvar="TOUCHPOINTS_USER_PASSWORD",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role and/or password; their open sessions end at once."""
+    from touchpoints.server.users import update_user
+
+    if role is None and password is None:
+        raise UsageError("give --role and/or --password")
+    with _open(db) as store:
+        user = update_user(store, username, role, password)
+    if as_json:
+        print_json({"username": user.username, "role": user.role})
+    else:
+        out.print(f"updated user {user.username} ({user.role}); their sessions were ended")
+
+
 @users_app.command("delete")
 def delete_command(username: UsernameOpt, db: DbOpt = None) -> None:
-    """Remove a user; their open sessions stop working on the next page they load."""
+    """Remove a user; their open sessions end at once (a new user of the same name does not
+    inherit them)."""
     from touchpoints.server.users import delete_user
 
     with _open(db) as store:

@@ -25,7 +25,8 @@ typing, ...) are unmapped and quarantined, so subscribe the webhook to
 
 Chatwoot ≥ 4 signs deliveries when the webhook has a secret: `X-Chatwoot-Signature:
 sha256=<hex HMAC-SHA256(secret, "<X-Chatwoot-Timestamp>.<raw body>")>`. Older versions send
-nothing; for them the same secret may be given as `?token=` or `X-Touchpoints-Token`.
+nothing; for them a separate token (never the HMAC key) goes in the `X-Touchpoints-Token`
+header, configured to send it as a custom header.
 """
 
 from __future__ import annotations

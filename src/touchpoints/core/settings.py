@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     survey_rate_limit_per_minute: int = Field(
         30, description="Requests per minute per client address on public survey routes."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-Proto/-For are believed "
+        "(then cookies are Secure behind TLS and rate limits see the real client).",
+    )
+    hsts_seconds: int = Field(
+        0, ge=0, description="Strict-Transport-Security max-age on HTTPS answers (0: off)."
+    )
+    secret_key_file: str | None = Field(
+        None,
+        description="Where the generated session secret is kept when TOUCHPOINTS_SECRET_KEY "
+        "is not set (default ~/.local/state/touchpoints/secret_key, mode 0600).",
+    )
+    catalog_max_bytes: int = Field(
+        1024 * 1024, ge=1, description="Largest catalog YAML accepted (PUT /v1/catalog, /catalog)."
+    )
 
     # -- secrets (environment only; no defaults) ----------------------------------------
     secret_key: SecretStr | None = Field(
@@ -39,7 +55,14 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
-    chatwoot_webhook_secret: SecretStr | None = None
+    chatwoot_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC key of Chatwoot's signed deliveries (X-Chatwoot-Signature)."
+    )
+    chatwoot_webhook_token: SecretStr | None = Field(
+        None,
+        description="Shared token for Chatwoot versions that do not sign, sent in the "
+        "X-Touchpoints-Token header (never the query string); kept apart from the HMAC key.",
+    )
     pseudonymize_key: SecretStr | None = Field(
         None, description="When set, customer_id is replaced by a keyed hash at ingestion."
     )
@@ -75,6 +98,12 @@ class Settings(BaseSettings):
     report_timezone: str = "America/Sao_Paulo"
     report_weekday: int = Field(0, ge=0, le=6, description="Day to write it (0 = Monday).")
     report_hour: int = Field(7, ge=0, le=23, description="Local hour to write it.")
+
+    # -- ingestion bounds ----------------------------------------------------------------
+    ts_min: str = Field("2000-01-01", description="Events before this date (UTC) are quarantined.")
+    ts_max_ahead_days: float = Field(
+        1.0, ge=0, description="Events more than this many days ahead of now are quarantined."
+    )
 
     # -- surveys and privacy -------------------------------------------------------------
     survey_ttl_days: int = 14

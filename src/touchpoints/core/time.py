@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from touchpoints.core.errors import UsageError
 
@@ -44,25 +45,58 @@ def parse_when(
     except ValueError:
         day = None
     if day is not None:
+        _check_year(day.year, option, text)
         if end:
             day += timedelta(days=1)
         start = _utc(datetime(day.year, day.month, day.day), zone)
         return start - timedelta(microseconds=1) if end else start
     try:
-        return _utc(datetime.fromisoformat(raw.replace("Z", "+00:00")), zone)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"{option} {text!r}: use a date (2026-01-31) or an ISO timestamp"
         ) from None
+    _check_year(moment.year, option, text)
+    return _utc(moment, zone)
+
+
+# Dates users may ask for: wide enough for any history or plan, far from the calendar's
+# ends (9999-12-31 plus a day, or a period before year 1, overflow).
+YEARS = (1900, 2200)
+
+
+def _check_year(year: int, option: str, text: object) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise UsageError(f"{option} {str(text)!r}: use a date between {YEARS[0]} and {YEARS[1]}")
+
+
+# Files of a zoneinfo directory that are not zones every engine knows.
+NOT_ZONES = {"posixrules", "localtime", "Factory"}
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in NOT_ZONES and not name.startswith(("right/", "posix/"))
+    )
 
 
 def zone_info(tz: str) -> ZoneInfo:
-    """An IANA time zone; an unknown one is the user's mistake (exit 2), not an engine error."""
+    """An IANA time zone; an unknown one is the user's mistake (exit 2), not an engine error.
+    Only names of the IANA list are taken: a 300-letter name, `localtime`, `posixrules` or
+    `right/UTC` would reach the file system or an engine that does not know them."""
+    shown = tz if len(str(tz)) <= 64 else str(tz)[:64] + "…"
+    if not isinstance(tz, str) or tz not in _zone_names():
+        raise UsageError(
+            f"--timezone {shown!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+        )
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise UsageError(
-            f"--timezone {tz!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
+            f"--timezone {shown!r}: unknown time zone (use an IANA name like America/Sao_Paulo)"
         ) from None
 
 

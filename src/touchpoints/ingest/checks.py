@@ -10,6 +10,7 @@ value: touchpoint ids, time zone, allowed words and the pseudonymisation key are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -44,6 +45,60 @@ SQL_TYPES = {
     "int": "SMALLINT",
     "bool": "BOOLEAN",
 }
+
+
+# Longest text accepted per column, in characters (docs/security.md); a longer value is
+# quarantined with its reason, so a 1 MB "comment" never reaches the store.
+TEXT_LIMITS = {
+    "event_id": 256,
+    "customer_id": 256,
+    "touchpoint": 128,
+    "action": 64,
+    "agent": 256,
+    "comment": 5000,
+    "segment": 128,
+    "ref_event_id": 256,
+}
+TEXT_LIMIT_DEFAULT = 1000
+
+
+def text_limit(column: str) -> int:
+    return TEXT_LIMITS.get(column, TEXT_LIMIT_DEFAULT)
+
+
+def ts_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The accepted range of `ts` (naive UTC): settings `ts_min` (default 2000-01-01) to
+    `ts_max_ahead_days` (default 1) after now. A time outside it is a clock or parsing
+    error (year 1 or 9999), which would make every period comparison nonsense."""
+    from touchpoints.core.settings import get_settings
+
+    settings = get_settings()
+    low = datetime.fromisoformat(settings.ts_min).replace(tzinfo=None)
+    current = now or datetime.now(UTC).replace(tzinfo=None)
+    return low, current + timedelta(days=settings.ts_max_ahead_days)
+
+
+def text_problems(column: str, value: str) -> list[tuple[str, str]]:
+    """Text over its column's length limit, or holding a NUL character (PostgreSQL cannot
+    store one): (condition, reason) pairs for the staging SELECT."""
+    limit = text_limit(column)
+    return [
+        (f"length({value}) > {limit}", f"'longer than {limit:,} characters'"),
+        (f"strpos({value}, chr(0)) > 0", "'contains a NUL character'"),
+    ]
+
+
+def ts_problems(typed: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """`ts` outside `ts_bounds()`; the bounds are bound as `$ts_min`/`$ts_max`."""
+    low, high = ts_bounds()
+    params["ts_min"], params["ts_max"] = low, high
+    span = f"{low.isoformat(timespec='seconds')} .. {high.isoformat(timespec='seconds')}"
+    return [
+        (
+            f"{typed} < $ts_min OR {typed} > $ts_max",
+            f"'outside the accepted time range {span} UTC: ' || {_shown(typed)}",
+        )
+    ]
 
 
 def ident(name: str) -> str:
@@ -98,6 +153,10 @@ class _Checks:
             )
         builder = getattr(self, f"_{col.type}")
         typed, problems = builder(col, src, (src_type or "VARCHAR").upper())
+        if col.type == "text":
+            problems += text_problems(col.name, self._text_value(src))
+        elif col.name == "ts":
+            problems += ts_problems(typed, self.params)
         if col.required:
             problems.insert(0, (f"{self._text_value(src)} IS NULL", "'missing required value'"))
         if not problems:

@@ -23,6 +23,12 @@ from touchpoints.ingest.pseudonymize import stored_ids
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
+# Every table of store/schema.py, by what it may hold about a customer. Export and erase
+# cover CUSTOMER_TABLES; docs/privacy.md lists the same split, and a test compares both
+# with the schema, so a new table cannot be forgotten.
+CUSTOMER_TABLES = ("events", "quarantine", "survey_tokens", "connector_state")
+OTHER_TABLES = ("meta", "touchpoints", "ingest_log", "api_keys", "users", "audit_log")
+
 
 # -- helpers ---------------------------------------------------------------------------------
 def _check_engine(store: Store) -> None:
@@ -79,6 +85,16 @@ def _quarantine_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     return [r for r in candidates if _mentions(r["raw"], ids)]
 
 
+def _state_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Connector state (a Chatwoot conversation between webhooks) naming the customer."""
+    params = {f"id{i}": value for i, value in enumerate(ids)}
+    where = " OR ".join(f"strpos(value, ${name}) > 0" for name in params)
+    candidates = store.query(
+        f"SELECT connector, key, value, updated_at FROM connector_state WHERE {where}", params
+    )
+    return [r for r in candidates if _mentions(r["value"], ids)]
+
+
 # -- export and erase -------------------------------------------------------------------
 def export_customer(store: Store, customer_id: str, key: str | None = None) -> dict[str, Any]:
     """Everything held about one customer (LGPD art. 18 / GDPR art. 15): their events
@@ -94,6 +110,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
         params,
     )
     quarantine = _quarantine_rows(store, ids)
+    states = _state_rows(store, ids)
     for e in events:
         e.pop("seq", None)
     return {
@@ -106,10 +123,12 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
             "comments": sum(1 for e in events if e["comment"] is not None),
             "survey_tokens": len(tokens),
             "quarantine": len(quarantine),
+            "connector_state": len(states),
         },
         "events": _plain(events),
         "survey_tokens": _plain(tokens),
         "quarantine": _plain(quarantine),
+        "connector_state": [{**s, "value": json.loads(s["value"])} for s in _plain(states)],
     }
 
 
@@ -153,6 +172,12 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
                     "raw": q["raw"],
                 },
             )
+        states = _state_rows(store, ids)
+        for st in states:
+            store.execute(
+                "DELETE FROM connector_state WHERE connector = $connector AND key = $key",
+                {"connector": st["connector"], "key": st["key"]},
+            )
         result: dict[str, Any] = {
             "erasure_id": "er_" + uuid.uuid4().hex[:16],
             "events": int(counts["events"]),
@@ -160,17 +185,24 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             "comments": int(counts["comments"]),
             "survey_tokens": int(tokens),
             "quarantine": len(quarantine),
+            "connector_state": len(states),
         }
         _audit(store, "erase", result)
+        store.bump_generation()
+    store.scrub(CUSTOMER_TABLES)
     return result
 
 
 # -- comment retention ---------------------------------------------------------------------
 def purge_comments(
-    store: Store, retention_days: int | None, now: datetime | None = None
+    store: Store, retention_days: int | None, now: datetime | None = None, scrub: bool = True
 ) -> dict[str, Any]:
     """Drop (set to NULL) the free-text `comment` of events older than the retention
     period; the scores and the rest of the row stay, so NPS/CSAT history is unchanged.
+
+    `scrub`: rewrite the store's files so the dropped text is gone from them too (see
+    `Store.scrub`). The server's daily run passes False: a rewrite locks the table (and on
+    DuckDB reconnects under the server's readers); `touchpoints privacy purge` does it.
 
     Idempotent and cheap when nothing is due, so a server can run it daily.
     """
@@ -192,4 +224,7 @@ def purge_comments(
         if n:
             store.execute(f"UPDATE events SET comment = NULL WHERE {due}", {"cutoff": cutoff})
             _audit(store, "purge_comments", result)
+            store.bump_generation()
+    if n and scrub:
+        store.scrub(("events",))
     return result

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from touchpoints.core.catalog import Catalog
 from touchpoints.core.events import ACTION_DEFAULT, COLUMN_NAMES, COLUMNS, Column
+from touchpoints.ingest.checks import text_limit, ts_bounds
 from touchpoints.ingest.pseudonymize import pseudonymize
 
 ARROW_TYPES = {
@@ -216,6 +217,31 @@ def _converter(col: Column, catalog: Catalog, key: str | None) -> Callable[[obje
     return convert
 
 
+def _bounded(col: Column, convert: Callable[[object], object]) -> Callable[[object], object]:
+    """`convert` that leaves to staging (which quarantines with the reason) a text over its
+    length limit or a `ts` outside the accepted range (`checks.text_limit`, `ts_bounds`)."""
+    if col.type == "text":
+        limit = text_limit(col.name)
+
+        def text(v: object) -> object:
+            if isinstance(v, str) and len(v) > limit:
+                raise _Unclear(v)
+            return convert(v)
+
+        return text
+    if col.name == "ts":
+        low, high = ts_bounds()
+
+        def ts(v: object) -> object:
+            typed = convert(v)
+            if isinstance(typed, datetime) and not low <= typed <= high:
+                raise _Unclear(v)
+            return typed
+
+        return ts
+    return convert
+
+
 def check_records(
     records: Sequence[object], catalog: Catalog, timezone: str = "UTC", key: str | None = None
 ) -> list[TypedRow] | None:
@@ -227,7 +253,7 @@ def check_records(
     """
     if timezone != "UTC":
         return None
-    convert = {col.name: _converter(col, catalog, key) for col in COLUMNS}
+    convert = {col.name: _bounded(col, _converter(col, catalog, key)) for col in COLUMNS}
     position = {name: i for i, name in enumerate(COLUMN_NAMES)}
     blank: list[object] = [None] * len(COLUMNS)
     blank[position["action"]] = ACTION_DEFAULT

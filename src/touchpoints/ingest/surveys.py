@@ -251,7 +251,8 @@ def parse_answers(
         raw = (form.get(name) or "").strip()
         if not raw:
             continue
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        # ASCII digits only: "²".isdigit() is true, but int("²") fails.
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             errors[name] = words(name)
             continue
         setattr(answers, name, int(raw))
@@ -262,7 +263,7 @@ def parse_answers(
         else:
             answers.first_heard = heard
     comment = (form.get("comment") or "").replace("\r\n", "\n").strip()
-    if len(comment) > COMMENT_MAX:
+    if len(comment) > COMMENT_MAX or "\x00" in comment:
         errors["comment"] = words("comment")
     elif comment:
         answers.comment = comment

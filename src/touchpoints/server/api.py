@@ -168,7 +168,21 @@ def parse_events(body: bytes, content_type: str, max_events: int) -> list[bytes]
     return parse_body(body, content_type, max_events)[0]
 
 
+TOO_DEEP = "JSON nested too deeply to read (events are flat objects)"
+
+
 def parse_body(
+    body: bytes, content_type: str, max_events: int
+) -> tuple[Sequence[bytes], list[Any] | None]:
+    """As `_parse_body`; JSON nested deeper than the parser's recursion limit (a body of
+    100,000 `[`) is a 400, not a crash."""
+    try:
+        return _parse_body(body, content_type, max_events)
+    except RecursionError:
+        raise HTTPException(400, detail=TOO_DEEP) from None
+
+
+def _parse_body(
     body: bytes, content_type: str, max_events: int
 ) -> tuple[Sequence[bytes], list[Any] | None]:
     """Body → (one JSON text per event, the parsed events or None); 400/413/415 with a
@@ -344,16 +358,25 @@ CATALOG_BODY = {
     summary="Replace the catalog (YAML or JSON body)",
 )
 async def put_catalog(request: Request, key: Annotated[ApiKey, ADMIN]) -> Response:
-    """Validated like `touchpoints catalog load`; events already stored are kept."""
+    """Validated like `touchpoints catalog load`; events already stored are kept. The body
+    is bounded by `catalog_max_bytes` and parsed in a worker thread: YAML parsing is slow
+    and must not hold the event loop (and /healthz) while it runs."""
     from touchpoints.core.catalog import parse_catalog
+    from touchpoints.server.cache import bump
 
     service = service_of(request)
-    body = await read_body(request, service.settings.max_body_bytes)
+    limit = min(service.settings.max_body_bytes, service.settings.catalog_max_bytes)
+    body = await read_body(request, limit)
+
+    def parse() -> Any:
+        return parse_catalog(body.decode("utf-8", errors="replace"), "catalog")
+
     try:
-        catalog = parse_catalog(body.decode("utf-8", errors="replace"), "catalog")
+        catalog = await run_in_threadpool(parse)
     except CatalogError as exc:
         raise HTTPException(422, detail=str(exc)) from None
     await run_in_threadpool(service.read, lambda store: store.set_catalog(catalog))
+    bump(service)
     return json_response(catalog.model_dump(exclude_defaults=False))
 
 

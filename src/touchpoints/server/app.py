@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.settings import Settings
-from touchpoints.server import api
+from touchpoints.server import api, csrf
 from touchpoints.server.metrics import Metrics
 from touchpoints.server.service import Service
 
@@ -43,7 +44,9 @@ DOCS_CSP = (
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+    # site's own form posts, which the CSRF check must refuse; other sites still get none.
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
@@ -51,22 +54,29 @@ DOCS_PATHS = ("/docs",)
 
 
 class EdgeMiddleware:
-    """Body size limit, security headers and per-route metrics for every HTTP request."""
+    """Body size limit, security headers (HSTS when configured), the CSRF cookie a page
+    asked for, and per-route metrics for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, hsts_seconds: int = 0
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
         self.metrics = metrics
+        self.hsts = (
+            f"max-age={hsts_seconds}; includeSubDomains".encode() if hsts_seconds > 0 else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
         started = False
         path = scope["path"]
         csp = (DOCS_CSP if path.startswith(DOCS_PATHS) else CSP).encode()
+        https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, started
@@ -76,6 +86,11 @@ class EdgeMiddleware:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 headers += SECURITY_HEADERS
                 headers.append((b"content-security-policy", csp))
+                if self.hsts is not None and https:
+                    headers.append((b"strict-transport-security", self.hsts))
+                fresh = (scope.get("state") or {}).get(csrf.STATE)
+                if fresh:
+                    headers.append((b"set-cookie", csrf.set_cookie_header(fresh, https)))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -84,6 +99,10 @@ class EdgeMiddleware:
             response = JSONResponse(
                 {"detail": f"request body larger than the limit of {self.limit:,} bytes"}, 413
             )
+            await response(scope, receive, send_with_headers)
+        elif _has_nul(scope):
+            # No filter, id or name holds a NUL; PostgreSQL would refuse it with an error.
+            response = JSONResponse({"detail": "a NUL character in the URL"}, 400)
             await response(scope, receive, send_with_headers)
         else:
             try:
@@ -99,7 +118,7 @@ class EdgeMiddleware:
                 )(scope, receive, send_with_headers)
         route = scope.get("route")
         name = getattr(route, "path", None) or "(unmatched)"
-        self.metrics.observe(scope["method"], name, status, time.perf_counter() - started)
+        self.metrics.observe(scope["method"], name, status, time.perf_counter() - began)
 
     def _counting(self, receive: Receive) -> Receive:
         """Count streamed bytes: a body without Content-Length is stopped at the limit."""
@@ -116,6 +135,10 @@ class EdgeMiddleware:
             return message
 
         return counted
+
+
+def _has_nul(scope: Scope) -> bool:
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
 def create_app(settings: Settings | None = None, target: str | None = None) -> FastAPI:
@@ -143,8 +166,18 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
     app.state.service = service
     app.state.metrics = metrics
     app.add_middleware(
-        EdgeMiddleware, max_body_bytes=service.settings.max_body_bytes, metrics=metrics
+        EdgeMiddleware,
+        max_body_bytes=service.settings.max_body_bytes,
+        metrics=metrics,
+        hsts_seconds=service.settings.hsts_seconds,
     )
+    if service.settings.trusted_proxies:
+        # Outermost: the scheme and client address are the proxy's word before anything
+        # (cookies' Secure flag, HSTS, CSRF origins, rate limits) reads them.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=service.settings.trusted_proxies)
+    redact_access_log()
     _error_handlers(app)
 
     @app.get("/healthz", summary="Liveness: the store answers a query (no auth)")
@@ -190,6 +223,33 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
     return app
 
 
+# Credentials that travel in URLs: survey links (/s/<token>) and provider handshakes.
+_SECRET_PATH = re.compile(r"^/s/[^/?]+")
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&])(?:token|hub\.verify_token|key|secret)=)[^&]*")
+
+
+def redact(path: str) -> str:
+    """A request line's path with tokens replaced by `[redacted]`."""
+    path = _SECRET_PATH.sub("/s/[redacted]", path)
+    return _SECRET_QUERY.sub(r"\1[redacted]", path)
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn's access log line without the credentials a URL may carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+
+
 def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], object]]]:
     """What the server does on its own, as (name, every seconds, job): the comment
     retention period (LGPD/GDPR) daily, and the weekly report when a directory is set."""
@@ -200,7 +260,13 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
     jobs: list[tuple[str, float, Callable[[], object]]] = []
     if settings.comment_retention_days is not None:
         days = settings.comment_retention_days
-        jobs.append(("comment retention", 24 * 3600, lambda: service.read(purge_comments, days)))
+        jobs.append(
+            (
+                "comment retention",
+                24 * 3600,
+                lambda: service.read(purge_comments, days, scrub=False),
+            )
+        )
     if settings.report_dir:
         jobs.append(
             (

@@ -8,6 +8,8 @@ version they were computed at. The version combines:
 - the number of rows in `ingest_log`: every ingestion, from this process or another one
   writing the same PostgreSQL database, adds one row, so a stale entry is never mistaken
   for a current one. Counting that small table costs about a millisecond.
+- the store's generation (`Store.generation`, a `meta` row) that `customer erase` and
+  `privacy purge` raise, from any process: erased data is never served from memory.
 
 Reads never take the Service lock that ingestion needs: they run on a *reader* store, a
 second connection to the same database (a DuckDB cursor of the service's connection, or
@@ -54,7 +56,7 @@ POLL_SECONDS = 0.5
 # Entries asked for by pages that the warmer keeps current (most recently used first).
 REWARM_ENTRIES = 64
 
-Version = tuple[int, int, int]
+Version = tuple[int, int, int, int]
 Key = tuple[Any, ...]
 
 
@@ -168,9 +170,15 @@ def _reading(service: Any) -> Iterator[Callable[..., Any]]:
         yield lambda fn, *a, **kw: fn(reader, *a, **kw)
 
 
+def _store_version(store: Any) -> tuple[int, int]:
+    """(ingestions logged, generation): two lookups of a millisecond each."""
+    generation = getattr(store, "generation", None)
+    return int(store.count("ingest_log")), int(generation()) if generation else 0
+
+
 def _version_with(service: Any, run: Callable[..., Any]) -> Version:
-    ingests = run(lambda store: store.count("ingest_log"))
-    return (int(getattr(service, "version", 0)), cache_for(service).bumps, int(ingests))
+    ingests, generation = run(_store_version)
+    return (int(getattr(service, "version", 0)), cache_for(service).bumps, ingests, generation)
 
 
 def data_version(service: Any) -> Version:

@@ -40,6 +40,7 @@ router = APIRouter()
 
 POLL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 5.0
+MAX_SNAPSHOTS = 256
 LIVE_ROLES = ("analyst", "supervisor")  # admins pass every require_role
 
 Params = tuple[int, str | None, str | None]
@@ -63,9 +64,20 @@ class SnapshotCache:
             {"window": window, "touchpoint": touchpoint, "channel": channel}
         )
         snap = service.read(live.run, scope, options)
+        now = time.monotonic()
         with self._lock:
-            self._entries[params] = (version, time.monotonic(), snap)
+            if len(self._entries) >= MAX_SNAPSHOTS:
+                # Filters are free text (any `touchpoint=`): forget expired snapshots, and
+                # the oldest ones if that is not enough, so memory stays bounded.
+                for key in [k for k, v in self._entries.items() if now - v[1] >= HEARTBEAT_SECONDS]:
+                    del self._entries[key]
+                while len(self._entries) >= MAX_SNAPSHOTS:
+                    del self._entries[min(self._entries, key=lambda k: self._entries[k][1])]
+            self._entries[params] = (version, now, snap)
         return snap
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def ingest_version(service: Any) -> Any:

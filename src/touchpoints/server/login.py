@@ -7,20 +7,55 @@ language (the EN/PT switch's cookie, else the browser's Accept-Language).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from touchpoints.core import messages as msg
-from touchpoints.server.pages import LANG_COOKIE, language, templates, translator
+from touchpoints.server import csrf
+from touchpoints.server.pages import LANG_COOKIE, NO_STORE, language, templates, translator
+from touchpoints.server.throttle import LoginThrottle
 from touchpoints.server.users import (
     COOKIE,
     SESSION_SECONDS,
     authenticate,
+    end_sessions,
+    optional_user,
+    session_epoch,
     session_secret,
     sign_session,
 )
 
 router = APIRouter()
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    if not hasattr(state, "login_throttle"):
+        state.login_throttle = LoginThrottle()
+    return state.login_throttle
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _login_page(
+    request: Request, next: str, error: str | None = None, username: str = "", status: int = 200
+) -> HTMLResponse:
+    lang = language(request)
+    html = (
+        templates(lang)
+        .get_template("login.html")
+        .render(
+            t=translator(lang),
+            lang=lang,
+            next=safe_next(next),
+            error=error,
+            username=username,
+            **csrf.csrf_context(request),
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
 def safe_next(target: str | None) -> str:
@@ -33,13 +68,7 @@ def safe_next(target: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     """The sign-in form, in the visitor's language before any session exists."""
-    lang = language(request)
-    html = (
-        templates(lang)
-        .get_template("login.html")
-        .render(t=translator(lang), lang=lang, next=safe_next(next), error=None)
-    )
-    return HTMLResponse(html)
+    return _login_page(request, next)
 
 
 def forbidden_page(request: Request, exc: Exception) -> Response:
@@ -52,7 +81,7 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
     return HTMLResponse(html, 403)
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[Depends(csrf.csrf_protect)])
 def login(
     request: Request,
     username: str = Form(""),
@@ -60,22 +89,29 @@ def login(
     next: str = Form("/"),
 ) -> Response:
     """A signed, HttpOnly, SameSite=Lax session cookie and back to `next`; a wrong name or
-    password gets the form again (401) with one message for both, so names cannot be probed."""
+    password gets the form again (401) with one message for both, so names cannot be probed.
+    Repeated failures are throttled per account and per address (429, see `throttle`)."""
     service = request.app.state.service
+    throttle, address = _throttle(request), _client(request)
+    wait = throttle.wait(username, address)
+    t = translator(language(request))
+    if wait:
+        response = _login_page(
+            request, next, t("security.login_throttled", seconds=wait), username, status=429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     user = service.read(authenticate, username, password)
     if user is None:
-        lang = language(request)
-        t = translator(lang)
-        html = (
-            templates(lang)
-            .get_template("login.html")
-            .render(t=t, lang=lang, next=safe_next(next), error=t("bad_login"), username=username)
-        )
-        return HTMLResponse(html, status_code=401)
+        throttle.failed(username, address)
+        return _login_page(request, next, t("bad_login"), username, status=401)
+    throttle.succeeded(username)
+    epoch = service.read(session_epoch, user.username)
+    csrf.renew(request)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        sign_session(session_secret(service), user.username),
+        sign_session(session_secret(service), user.username, epoch=epoch),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
@@ -84,9 +120,14 @@ def login(
     return response
 
 
-@router.post("/logout")
-def logout() -> Response:
-    """Forget the session cookie (sessions are stateless: nothing to revoke server-side)."""
+@router.post("/logout", dependencies=[Depends(csrf.csrf_protect)])
+def logout(request: Request) -> Response:
+    """End the session: the cookie is forgotten and the user's session epoch replaced, so
+    a copy of the cookie no longer works either (on every device of this user)."""
+    user = optional_user(request)
+    if user is not None:
+        request.app.state.service.read(end_sessions, user.username)
+    csrf.renew(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -32,6 +32,7 @@ from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
 from touchpoints.server.cache import Job, cached, lookup
+from touchpoints.server.csrf import csrf_context
 from touchpoints.server.users import User, require_role
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -39,6 +40,9 @@ STATIC_DIR = WEB / "static"
 LANG_COOKIE = "tp_lang"
 FILTER_KEYS = ("from", "to", "phase", "channel", "kind", "segment")
 KINDS = ("static", "interactive", "human")
+
+# Pages show customers' comments and names: never kept by a browser or proxy cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
 ALL = ("admin", "analyst", "supervisor")
 ANALYSTS = ("admin", "analyst")
@@ -288,7 +292,10 @@ def render(
             shown_filters=filters,
             path=page.request.url.path,
             as_of=page.as_of,
+            **csrf_context(page.request),
             **values,
         )
     )
-    return HTMLResponse(html, status_code=status)
+    if page.filter_error and status == 200:
+        status = 400  # the page is shown unfiltered, with the reason; the client hears it
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)

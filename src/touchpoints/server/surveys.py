@@ -1,8 +1,9 @@
 """Survey routes: `POST /v1/surveys` makes a link (scope `ingest`); `GET|POST /s/{token}`
 is the customer's page, in pt-BR or en.
 
-The public pages carry no cookie and need no CSRF token: the form posts back to its own
-signed, single-use URL, which is the credential. They are rate limited per client address
+The form posts back to its own signed, single-use URL, which is the credential, and
+carries a CSRF token like every form (server/csrf.py): a page elsewhere cannot post an
+answer in the name of a customer who opened the link. They are rate limited per client address
 (`survey_rate_limit_per_minute`, a sliding window in this process; behind a proxy every
 customer shares the proxy's address, so size the limit for it). Answers are stored through
 `Service.ingest` like any other event; see touchpoints.ingest.surveys for what is stored.
@@ -27,6 +28,7 @@ from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.ingest import surveys
 from touchpoints.server.auth import require_scope
+from touchpoints.server.csrf import csrf_context, csrf_protect
 
 router = APIRouter()
 
@@ -148,6 +150,7 @@ def _form(
         "survey.html",
         lang,
         status,
+        **csrf_context(request),
         token=token,
         options=options,
         rated_name=rated_name,
@@ -220,7 +223,12 @@ def survey_page(token: str, request: Request, lang: str | None = None) -> HTMLRe
     return _form(request, token, language, event)
 
 
-@router.post("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/s/{token}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(csrf_protect)],
+)
 async def survey_answer(token: str, request: Request, lang: str | None = None) -> HTMLResponse:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}

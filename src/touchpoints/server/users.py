@@ -2,8 +2,10 @@
 
 Passwords are hashed with scrypt (salted; the parameters travel in the stored string so
 they can be raised later without breaking old hashes). A session is a cookie holding the
-username and an expiry, signed with HMAC-SHA256: no session table to clean up, and a
-deleted user is logged out on the next request because the role is read from the store.
+username, the user's session epoch and an expiry, signed with HMAC-SHA256. The epoch is a
+random value kept in `meta` per user and replaced at logout, at a password or role change
+and when the user is deleted or created again: every cookie issued before stops working
+at once (in every worker: it is read from the store with the user's role).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -36,6 +40,8 @@ SESSION_SECONDS = 12 * 3600
 # without making a login noticeably slow.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+EPOCH_KEY = "session_epoch:"
+DEFAULT_SECRET_FILE = Path.home() / ".local" / "state" / "touchpoints" / "secret_key"
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,69 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
             "created_at": datetime.now(UTC).replace(tzinfo=None),
         },
     )
+    end_sessions(store, name)
     return User(name, role)
+
+
+def end_sessions(store: Store, username: str) -> None:
+    """A new session epoch for `username`: every cookie issued before no longer works."""
+    key = EPOCH_KEY + username
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": key})
+    store.execute(
+        "INSERT INTO meta (key, value) VALUES ($key, $value)",
+        {"key": key, "value": secrets.token_hex(16)},
+    )
+
+
+def update_user(
+    store: Store, username: str, role: str | None = None, password: str | None = None
+) -> User:
+    """Change a user's role and/or password; both end the user's sessions."""
+    name = username.strip().lower()
+    if get_user(store, name) is None:
+        raise UsageError(f"no user {name!r}")
+    if role is not None:
+        if role not in ROLES:
+            raise UsageError(f"--role {role!r}: use admin, analyst or supervisor")
+        store.execute(
+            "UPDATE users SET role = $role WHERE username = $username",
+            {"role": role, "username": name},
+        )
+    if password is not None:
+        if len(password) < 8:
+            raise UsageError("--password: use at least 8 characters")
+        store.execute(
+            "UPDATE users SET password_hash = $hash WHERE username = $username",
+            {"hash": hash_password(password), "username": name},
+        )
+    end_sessions(store, name)
+    user = get_user(store, name)
+    assert user is not None
+    return user
+
+
+def session_user(store: Store, username: str, epoch: str | None) -> User | None:
+    """The user a session cookie names, if it still exists and the cookie's epoch is its
+    current one (so logout, deletion, role and password changes end old sessions)."""
+    rows = store.query(
+        "SELECT u.username, u.role, m.value AS epoch FROM users u "
+        "LEFT JOIN meta m ON m.key = $prefix || u.username WHERE u.username = $username",
+        {"prefix": EPOCH_KEY, "username": username},
+    )
+    if not rows or rows[0]["epoch"] is None or epoch is None:
+        return None
+    if not hmac.compare_digest(str(rows[0]["epoch"]), epoch):
+        return None
+    return User(rows[0]["username"], rows[0]["role"])
+
+
+def session_epoch(store: Store, username: str) -> str:
+    """The user's current epoch (made on first use for users created before epochs)."""
+    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": EPOCH_KEY + username})
+    if rows:
+        return str(rows[0]["value"])
+    end_sessions(store, username)
+    return session_epoch(store, username)
 
 
 def get_user(store: Store, username: str) -> User | None:
@@ -125,11 +193,15 @@ def delete_user(store: Store, username: str) -> bool:
     if get_user(store, name) is None:
         return False
     store.execute("DELETE FROM users WHERE username = $username", {"username": name})
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": EPOCH_KEY + name})
     return True
 
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
     name = username.strip().lower()
+    if not name or len(name) > 64 or not set(name) <= USERNAME_CHARS:
+        verify_password(password, _DUMMY_HASH)  # no name of this shape exists: same time
+        return None
     rows = store.query(
         "SELECT username, role, password_hash FROM users WHERE username = $username",
         {"username": name},
@@ -151,27 +223,46 @@ _SECRETS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 
 
 def session_secret(service: Any) -> bytes:
-    """settings.secret_key, else a random key kept in `meta` so restarts keep sessions."""
+    """settings.secret_key, else a random key kept in a file only its owner may read
+    (settings.secret_key_file): never in the store, where read access to the database
+    would be enough to forge an admin's cookie. Several workers on one machine share the
+    file; several machines need TOUCHPOINTS_SECRET_KEY."""
     if service in _SECRETS:
         return _SECRETS[service]
     configured = service.settings.secret_key
     if configured is not None:
         secret = configured.get_secret_value().encode()
     else:
-        with service.lock:
-            store = service.store
-            rows = store.query("SELECT value FROM meta WHERE key = 'session_secret'")
-            if rows:
-                secret = rows[0]["value"].encode()
-            else:
-                value = secrets.token_hex(32)
-                store.execute(
-                    "INSERT INTO meta (key, value) VALUES ('session_secret', $value)",
-                    {"value": value},
-                )
-                secret = value.encode()
+        secret = _secret_from_file(Path(service.settings.secret_key_file or DEFAULT_SECRET_FILE))
+        with service.lock:  # a secret of older versions lay in `meta`: no longer trusted
+            service.store.execute("DELETE FROM meta WHERE key = 'session_secret'")
     _SECRETS[service] = secret
     return secret
+
+
+def _secret_from_file(path: Path) -> bytes:
+    """The key in `path`, made (mode 0600, created exclusively) when missing; refused when
+    others may read it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"cannot create the session secret file {path}: {exc.strerror}") from None
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise UsageError(
+            f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it, "
+            "or set TOUCHPOINTS_SECRET_KEY"
+        )
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise UsageError(f"{path}: the session secret is too short (64 hex digits expected)")
+    return secret.encode()
 
 
 def _b64(data: bytes) -> str:
@@ -182,16 +273,25 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_session(secret: bytes, username: str, now: float | None = None) -> str:
-    payload = _b64(
-        json.dumps({"u": username, "exp": int((now or time.time()) + SESSION_SECONDS)}).encode()
-    )
+def sign_session(
+    secret: bytes, username: str, now: float | None = None, epoch: str | None = None
+) -> str:
+    data = {"u": username, "exp": int((now or time.time()) + SESSION_SECONDS), "g": epoch}
+    payload = _b64(json.dumps(data).encode())
     mac = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
     return f"{payload}.{_b64(mac)}"
 
 
 def read_session(secret: bytes, cookie: str, now: float | None = None) -> str | None:
     """The username in a valid, unexpired cookie; None for anything tampered or stale."""
+    claims = session_claims(secret, cookie, now)
+    return claims[0] if claims else None
+
+
+def session_claims(
+    secret: bytes, cookie: str, now: float | None = None
+) -> tuple[str, str | None] | None:
+    """(username, epoch) of a valid, unexpired cookie; None for anything tampered or stale."""
     try:
         payload, mac = cookie.split(".")
         want = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
@@ -204,8 +304,10 @@ def read_session(secret: bytes, cookie: str, now: float | None = None) -> str | 
         return None
     if not isinstance(data, dict) or data.get("exp", 0) < (now or time.time()):
         return None
-    username = data.get("u")
-    return username if isinstance(username, str) else None
+    username, epoch = data.get("u"), data.get("g")
+    if not isinstance(username, str):
+        return None
+    return username, epoch if isinstance(epoch, str) else None
 
 
 # -- FastAPI dependencies --------------------------------------------------------------------
@@ -219,10 +321,10 @@ def optional_user(request: Request) -> User | None:
     if not cookie:
         return None
     service = request.app.state.service
-    username = read_session(session_secret(service), cookie)
-    if username is None:
+    claims = session_claims(session_secret(service), cookie)
+    if claims is None:
         return None
-    return service.read(get_user, username)
+    return service.read(session_user, *claims)
 
 
 def current_user(request: Request) -> User:

@@ -10,6 +10,7 @@ provider retry of it is a duplicate (event ids come from the provider's ids).
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from touchpoints.connectors import chatwoot, state, twilio, whatsapp
 from touchpoints.connectors.common import Translation, raw_text, same
+from touchpoints.ingest.pseudonymize import pseudonymize
 from touchpoints.server.service import Service
 
 router = APIRouter(tags=["webhooks"])
@@ -97,6 +99,8 @@ def _parse_json(service: Service, kind: str, body: bytes) -> tuple[Any, JSONResp
     """Decode a signed body; one that is not JSON is quarantined raw and answered 400."""
     try:
         return json.loads(body), None
+    except RecursionError:  # hostile, not a provider's mistake: refused, nothing kept
+        return None, _refuse(400, "body is JSON nested too deeply to read")
     except (ValueError, UnicodeDecodeError) as exc:
         reason = f"body is not JSON: {exc}"
         service.quarantine_raw(kind, raw_text(body), reason)
@@ -151,25 +155,37 @@ async def whatsapp_notification(request: Request) -> Response:
 
 
 # -- Chatwoot ---------------------------------------------------------------------------
-def _chatwoot_authentic(request: Request, secret: str, body: bytes) -> str | None:
-    """None when authentic, else why not. A signed delivery is checked as signed; a token
-    (query `token` or `X-Touchpoints-Token`) serves Chatwoot versions that do not sign."""
+def _chatwoot_authentic(
+    request: Request, secret: str | None, token: str | None, body: bytes
+) -> str | None:
+    """None when authentic, else why not. A signed delivery is checked with the HMAC key
+    (`secret`); the `X-Touchpoints-Token` header with the separate `token` serves Chatwoot
+    versions that do not sign. A token in the query string is refused: URLs land in
+    access logs and proxies' logs."""
     signature = request.headers.get(chatwoot.SIGNATURE_HEADER)
     if signature:
+        if secret is None:
+            return "signed deliveries need TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET on this server"
         stamp = request.headers.get(chatwoot.TIMESTAMP_HEADER, "")
         if not chatwoot.signature_valid(secret, body, stamp, signature):
             return f"{chatwoot.SIGNATURE_HEADER} does not match the body and {chatwoot.TIMESTAMP_HEADER}"
         try:
-            age = abs(time.time() - float(stamp))
+            sent = float(stamp)
         except ValueError:
+            sent = math.nan
+        if not math.isfinite(sent):
             return f"{chatwoot.TIMESTAMP_HEADER} is not unix seconds"
-        if age > CHATWOOT_MAX_AGE_SECONDS:
+        if abs(time.time() - sent) > CHATWOOT_MAX_AGE_SECONDS:
             return f"{chatwoot.TIMESTAMP_HEADER} is more than {CHATWOOT_MAX_AGE_SECONDS} s away from now (replay?)"
         return None
-    token = request.headers.get(chatwoot.TOKEN_HEADER) or request.query_params.get("token")
-    if not token:
-        return f"missing {chatwoot.SIGNATURE_HEADER} (or token) for this webhook"
-    return None if chatwoot.token_valid(secret, token) else "token does not match"
+    if "token" in request.query_params:
+        return f"send the token in the {chatwoot.TOKEN_HEADER} header, not in the URL"
+    sent_token = request.headers.get(chatwoot.TOKEN_HEADER)
+    if not sent_token:
+        return f"missing {chatwoot.SIGNATURE_HEADER} (or {chatwoot.TOKEN_HEADER}) for this webhook"
+    if token is None:
+        return "token deliveries need TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN on this server"
+    return None if chatwoot.token_valid(token, sent_token) else "token does not match"
 
 
 @router.post("/webhooks/chatwoot", responses={**SIGNED, **UNCONFIGURED})
@@ -177,10 +193,13 @@ async def chatwoot_event(request: Request) -> Response:
     """Conversation and message events, folded per conversation into contact events."""
     service = _service(request)
     secret = _secret(service, "chatwoot_webhook_secret")
-    if secret is None:
-        return _not_configured("TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET")
+    token = _secret(service, "chatwoot_webhook_token")
+    if secret is None and token is None:
+        return _not_configured(
+            "TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET (signed) or TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN"
+        )
     body = await request.body()
-    problem = _chatwoot_authentic(request, secret, body)
+    problem = _chatwoot_authentic(request, secret, token, body)
     if problem:
         return _refuse(401, problem)
     inbox_map = dict(getattr(service.settings, "chatwoot_inbox_map", None) or {})
@@ -198,12 +217,22 @@ async def chatwoot_event(request: Request) -> Response:
             # Saved after the events are stored: a crash in between replays the same
             # contact id on Chatwoot's retry, which is a duplicate, never a loss.
             if ref is not None and after is not None and after != before:
-                state.save(store, chatwoot.CONNECTOR, ref.key, after)
+                state.save(store, chatwoot.CONNECTOR, ref.key, _pseudonymous(after, service.key))
             return summary
 
         return JSONResponse(service.read(fold))
 
     return await run_in_threadpool(work)
+
+
+def _pseudonymous(st: dict[str, Any], key: str | None) -> dict[str, Any]:
+    """The conversation state as stored: with a pseudonymisation key its customer id is
+    the pseudonym, like the events' (the raw phone or e-mail never reaches the store).
+    Contacts emitted later carry the pseudonym, which ingestion keeps as it is."""
+    customer = st.get("customer_id")
+    if key is None or not isinstance(customer, str) or not customer.strip():
+        return st
+    return {**st, "customer_id": pseudonymize(customer, key)}
 
 
 # -- Twilio Voice -----------------------------------------------------------------------

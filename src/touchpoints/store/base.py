@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -165,6 +166,29 @@ class Store(ABC):
 
     @abstractmethod
     def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+    # -- erasure ---------------------------------------------------------------------------
+    def generation(self) -> int:
+        """A counter in `meta` that erasing or purging data raises: every cache of results
+        (in this process or another one on the same database) compares it, so erased
+        data is never served again from memory."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'data_generation'")
+        return int(rows[0]["value"]) if rows else 0
+
+    def bump_generation(self) -> None:
+        """Raise `generation()` (inside the caller's transaction, when it has one)."""
+        current = self.generation()
+        self.execute("DELETE FROM meta WHERE key = 'data_generation'")
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ('data_generation', $value)",
+            {"value": str(current + 1)},
+        )
+
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Make deleted rows of `tables` unreadable in the store's own files (after an
+        erase): each engine does what it can; see docs/privacy.md for what that is.
+        Spark keeps no deleted rows readable through SQL and has nothing more to do."""
+        return None
 
     def count(self, table: str = "events") -> int:
         return int(self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -28,11 +31,46 @@ class DuckDBStore(Store):
                 f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
             ) from None
         self._in_transaction = False
+        self._settings()
+        if not read_only:
+            self._create_schema()
+
+    def _settings(self) -> None:
         self.con.execute("SET TimeZone = 'UTC'")
         # A server must not print progress bars; `touchpoints ingest` turns it on for itself.
         self.con.execute("SET enable_progress_bar = false")
-        if not read_only:
-            self._create_schema()
+
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Rewrite the whole database into a fresh file and put it in place atomically.
+
+        DuckDB marks deleted rows and reuses their blocks later, so `CHECKPOINT; VACUUM`
+        leaves erased text readable in the file; a copy holds only the live rows. The copy
+        is made beside the file (same filesystem) and `os.replace`d over it, so a crash
+        leaves either the old file or the new one, never half of each.
+        """
+        if self._in_transaction or self.target in ("", ":memory:"):
+            return
+        path = Path(self.target)
+        fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.scrub")
+        database = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.con.execute("CHECKPOINT")
+        try:
+            self.con.execute("ATTACH $path AS tp_scrub", {"path": str(fresh)})
+            self.con.execute(f'COPY FROM DATABASE "{database}" TO tp_scrub')
+            self.con.execute("DETACH tp_scrub")
+            os.chmod(fresh, path.stat().st_mode & 0o777)
+            try:
+                self.con.close()
+            except duckdb.Error as exc:  # another cursor of this connection is busy
+                raise StoreError(
+                    f"erased, but {path} could not be rewritten while in use: {exc}"
+                ) from None
+            os.replace(fresh, path)
+            self.con = duckdb.connect(str(path))
+            self._settings()
+        finally:
+            fresh.unlink(missing_ok=True)
+            Path(f"{fresh}.wal").unlink(missing_ok=True)
 
     def close(self) -> None:
         self.con.close()

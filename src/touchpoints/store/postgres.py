@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -73,6 +74,19 @@ class PostgresStore(Store):
 
     def _native(self, sql: str) -> None:
         self.conn.execute(sql)
+
+    def scrub(self, tables: Sequence[str]) -> None:
+        """VACUUM (FULL, ANALYZE) the tables an erase touched: each is rewritten into new
+        files holding only its live rows (a plain VACUUM frees the space but leaves the
+        bytes), and the planner's statistics (`pg_stats` keeps sample values) forget the
+        erased ones. The rewrite locks each table while it runs. WAL segments and backups
+        keep the old pages until they are recycled (see docs/privacy.md)."""
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return
+        for table in tables:
+            if not SCHEMA_NAME.match(table):
+                raise StoreError(f"table {table!r}: not a table name")
+            self.conn.execute(f'VACUUM (FULL, ANALYZE) "{table}"')
 
     def transaction(self) -> AbstractContextManager[None]:
         # psycopg nests a transaction inside another as a savepoint.

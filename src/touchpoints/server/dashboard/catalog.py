@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse
 
 from touchpoints.core.catalog import parse_catalog
-from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.errors import TouchpointsError, UsageError
 from touchpoints.server.cache import bump
+from touchpoints.server.csrf import csrf_protect
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render
 
 router = APIRouter()
@@ -22,13 +23,16 @@ def catalog_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     )
 
 
-@router.post("/catalog", response_class=HTMLResponse)
+@router.post("/catalog", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
 def catalog_save(
     yaml_text: str = Form(""),
     page: Page = Depends(page_context("admin")),
 ) -> HTMLResponse:
     service = page.service
     try:
+        limit = service.settings.catalog_max_bytes
+        if len(yaml_text.encode("utf-8")) > limit:
+            raise UsageError(f"the catalog is larger than the limit of {limit:,} bytes")
         edited = parse_catalog(yaml_text, "catalog form")
         service.read(lambda store: store.set_catalog(edited))
     except TouchpointsError as exc:

@@ -20,7 +20,7 @@ from touchpoints.analytics import registry
 from touchpoints.analytics.results import table_rows, to_csv
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import TouchpointsError, UsageError
-from touchpoints.server.pages import ALL, ANALYSTS, Page, narrow, page_context
+from touchpoints.server.pages import ALL, ANALYSTS, NO_STORE, Page, narrow, page_context
 from touchpoints.server.users import require_role
 
 router = APIRouter()
@@ -165,6 +165,6 @@ def data(name: str, request: Request, format: str = "json") -> Response:
         return Response(
             found.csv(),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **NO_STORE},
         )
-    return JSONResponse(found.result)
+    return JSONResponse(found.result, headers=NO_STORE)
