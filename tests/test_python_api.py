@@ -50,6 +50,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
     "summary": {"segments": 2, "channel": ["messaging"]},
+    "forecast": {"touchpoint": ["whatsapp"], "horizon": "2d", "timezone": "America/Sao_Paulo"},
+    "changes.list": {},
+    "effect": {
+        "change": 1,
+        "metric": "abandonment_rate",
+        "window": "90d",
+        "timezone": "America/Sao_Paulo",
+    },
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.
 CLOCK = {"live": ("now",)}

@@ -41,10 +41,12 @@ MODULES = (
     "attribution",
     "whatif",
     "insights",
+    "forecast",
     "staffing",
     "feedback",
     "live",
     "customers",
+    "changes",
 )
 
 

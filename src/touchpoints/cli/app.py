@@ -15,7 +15,17 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from touchpoints.analytics.registry import analyses as registered
-from touchpoints.cli import analyses, connectors, data, privacy, report, server, surveys, users
+from touchpoints.cli import (
+    analyses,
+    changes,
+    connectors,
+    data,
+    privacy,
+    report,
+    server,
+    surveys,
+    users,
+)
 from touchpoints.cli.common import err
 from touchpoints.core.errors import TouchpointsError
 
@@ -65,7 +75,12 @@ journeys_app = typer.Typer(
 
 data.register(app, DATA)
 connectors.register(app, DATA)
-analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
+analyses.register(
+    app,
+    {"journeys": journeys_app, "customer": privacy.customer_app, "changes": changes.changes_app},
+    ANALYSES,
+)
+app.add_typer(changes.changes_app, name="changes", rich_help_panel=ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
 report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)

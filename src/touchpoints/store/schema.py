@@ -67,6 +67,9 @@ def ddl(engine: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS connector_state (connector {t['text']}, key {t['text']}, value {t['text']}, "
         f"updated_at {t['timestamp']}, PRIMARY KEY (connector, key))",
         f"CREATE TABLE IF NOT EXISTS audit_log (logged_at {t['timestamp']}, action {t['text']}, detail {t['text']})",
+        # The change log (`touchpoints changes add`): what the team changed, when, where.
+        f"CREATE TABLE IF NOT EXISTS changes (id {t['bigint']} PRIMARY KEY, change_date DATE, "
+        f"title {t['text']}, touchpoint {t['text']}, created_at {t['timestamp']})",
     ] + (
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
