@@ -139,3 +139,38 @@ def test_a_drifting_pre_period_is_called_a_poor_fit(tmp_path: Path) -> None:
     change = add_change(store, CHANGE_DAY, "bot", "whatsapp")
     result = run(store, "effect", change=change["id"], metric="abandonment_rate", timezone=TZ)
     assert result["pre_fit_poor"] is True and result["pre_trend_p"] < 0.05
+
+
+def test_changes_over_http_follow_the_key_scopes(tmp_path: Path) -> None:
+    """POST /v1/changes needs the ingest scope (or admin); GET /v1/changes the read scope;
+    a refused change answers 400 with the reason and stores nothing."""
+    from fastapi.testclient import TestClient
+
+    from touchpoints.core.settings import Settings
+    from touchpoints.server import auth
+    from touchpoints.server.app import create_app
+
+    db = str(tmp_path / "http.duckdb")
+    body = {"date": "2026-07-27", "title": "WhatsApp bot answers FAQs", "touchpoint": "whatsapp"}
+    with TestClient(create_app(Settings(db=db), db), raise_server_exceptions=False) as c:
+        store = c.app.state.service.store  # type: ignore[attr-defined]
+
+        def headers(*scopes: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {auth.create_key(store, list(scopes))[1]}"}
+
+        assert c.post("/v1/changes", json=body).status_code == 401
+        assert c.post("/v1/changes", json=body, headers=headers("read")).status_code == 403
+        made = c.post("/v1/changes", json=body, headers=headers("ingest"))
+        assert (made.status_code, made.json()) == (201, {"id": 1, **body})
+        again = c.post(
+            "/v1/changes", json={"date": "2026-08-01", "title": "x"}, headers=headers("admin")
+        )
+        assert again.status_code == 201 and again.json()["touchpoint"] is None
+        bad = c.post("/v1/changes", json={**body, "date": "tomorrow"}, headers=headers("ingest"))
+        assert (bad.status_code, bad.json()) == (
+            400,
+            {"detail": "--date 'tomorrow': use a date like 2026-07-27"},
+        )
+        assert c.get("/v1/changes", headers=headers("ingest")).status_code == 403
+        listed = c.get("/v1/changes", headers=headers("read"))
+        assert [r["id"] for r in listed.json()["rows"]] == [2, 1]
