@@ -174,3 +174,85 @@ def test_changes_over_http_follow_the_key_scopes(tmp_path: Path) -> None:
         assert c.get("/v1/changes", headers=headers("ingest")).status_code == 403
         listed = c.get("/v1/changes", headers=headers("read"))
         assert [r["id"] for r in listed.json()["rows"]] == [2, 1]
+
+
+def test_the_commands_log_list_and_measure(demo_300: str, tmp_path: Path) -> None:
+    """`changes add --json` prints SPEC §5's object; `changes list`, `effect` and
+    `forecast` print their tables (the demo store holds one logged change)."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from touchpoints.cli import app
+
+    db = str(tmp_path / "copy.duckdb")
+    shutil.copy(demo_300, db)
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "changes",
+            "add",
+            "--date",
+            "2025-09-01",
+            "--title",
+            "Two more agents",
+            "--touchpoint",
+            "store",
+            "--db",
+            db,
+            "--json",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout) == {
+        "id": 2,
+        "date": "2025-09-01",
+        "title": "Two more agents",
+        "touchpoint": "store",
+    }
+    listed = runner.invoke(app, ["changes", "list", "--db", db, "--json"])
+    assert [r["id"] for r in json.loads(listed.stdout)["rows"]] == [2, 1]
+    bad = runner.invoke(
+        app,
+        [
+            "changes",
+            "add",
+            "--date",
+            "2025-09-01",
+            "--title",
+            "x",
+            "--touchpoint",
+            "nowhere",
+            "--db",
+            db,
+        ],
+    )
+    assert isinstance(bad.exception, UsageError)  # `main()` prints it and exits 2
+    assert str(bad.exception).startswith("--touchpoint 'nowhere': not in the catalog (ads, ")
+    assert (
+        len(
+            json.loads(runner.invoke(app, ["changes", "list", "--db", db, "--json"]).stdout)["rows"]
+        )
+        == 2
+    )
+    table = runner.invoke(
+        app,
+        [
+            "forecast",
+            "--touchpoint",
+            "store",
+            "--horizon",
+            "1d",
+            "--timezone",
+            TZ,
+            "--db",
+            db,
+            "--lang",
+            "pt-BR",
+        ],
+    )
+    assert table.exit_code == 0, table.output
+    assert table.stdout.startswith("Contatos ofertados previstos (America/Sao_Paulo; modelo ")
+    assert "30/12/2025 09:00" in table.stdout
