@@ -86,7 +86,6 @@ def _page(lang: str) -> Any:
         lang=lang,
         t=lambda key, **v: msg.t(lang, key, **v),
         names=lambda: {"whatsapp": "WhatsApp"},
-        label=lambda key: msg.t(lang, "metric." + key),
     )
 
 

@@ -43,7 +43,7 @@ def effect_sentence(page: Page, change: dict[str, Any], result: dict[str, Any]) 
         "title": change["title"],
         "date": format.date(change["date"], lang),
         "touchpoint": page.names().get(change["touchpoint"], change["touchpoint"]),
-        "metric": page.label(metric),
+        "metric": page.t(f"metric.{metric}"),  # inside a sentence: as written, not capitalised
     }
     effect, low, high = result["effect"], result["low"], result["high"]
     if low > 0 or high < 0:
