@@ -161,7 +161,10 @@ def demo_300(tmp_path_factory: pytest.TempPathFactory) -> str:
     for args in (
         ["demo-data", "--customers", "300", "--out", str(events)],
         ["ingest", str(events), "--db", db],
-    ):
+        # One logged change, so `effect` has something to measure (and `changes list` a row).
+        ["changes", "add", "--date", "2025-07-27", "--title", "WhatsApp bot answers FAQs",
+         "--touchpoint", "whatsapp", "--db", db],
+    ):  # fmt: skip
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
     return db

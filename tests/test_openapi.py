@@ -28,6 +28,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "insights": {"min_answers": 5},
     "journeys.funnel": {"steps": ["website", "store"]},
     "events": {"limit": 1000},
+    "forecast": {"touchpoint": ["whatsapp"], "horizon": "2d", "timezone": "America/Sao_Paulo"},
+    "changes.list": {},
+    "effect": {
+        "change": 1,
+        "metric": "abandonment_rate",
+        "window": "90d",
+        "timezone": "America/Sao_Paulo",
+    },
 }
 
 

@@ -52,6 +52,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "summary": {"segments": 2, "channel": ["messaging"]},
     "attendant.kpis": {"date_from": "2025-01-01", "touchpoint": ["whatsapp"]},
     "attendant.missed": {"limit": 5},
+    "forecast": {"touchpoint": ["whatsapp"], "horizon": "2d", "timezone": "America/Sao_Paulo"},
+    "changes.list": {},
+    "effect": {
+        "change": 1,
+        "metric": "abandonment_rate",
+        "window": "90d",
+        "timezone": "America/Sao_Paulo",
+    },
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.
 CLOCK = {"live": ("now",)}

@@ -41,11 +41,13 @@ MODULES = (
     "attribution",
     "whatif",
     "insights",
+    "forecast",
     "staffing",
     "feedback",
     "live",
     "customers",
     "attendant",
+    "changes",
 )
 
 

@@ -410,6 +410,15 @@ class StaffingOptions(Options):
         10,
         description="Answered contacts an hour needs for its own AHT; fewer use the overall mean.",
     )
+    forecast: bool = Field(
+        False,
+        description="Plan the hours ahead from the forecast of arrivals (`touchpoints forecast`) "
+        "instead of the average past week.",
+    )
+    horizon: str = Field("7d", description="With --forecast: how far ahead to plan.")
+    state: str | None = Field(
+        "SP", description="With --forecast: the Brazilian state whose holidays count (UF)."
+    )
 
 
 def _explicit(options: StaffingOptions) -> bool:
@@ -428,7 +437,7 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
     target_service_level, target_asa = options.target_service_level, options.target_asa
     shrinkage, max_occupancy = options.shrinkage, options.max_occupancy
     min_answered = options.min_answered
-    validate(**options.model_dump(exclude={"min_answered"}))
+    validate(**options.model_dump(exclude={"min_answered", "forecast", "horizon", "state"}))
     if target_service_level is None and target_asa is None:
         target_service_level = DEFAULT_TARGET_SERVICE_LEVEL
     if (arrivals is None) != (aht_seconds is None):
@@ -437,6 +446,11 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
             "them from stored contacts with --touchpoint or --channel"
         )
     measured = bool(scope.touchpoints or scope.channels)
+    if options.forecast and arrivals is not None:
+        raise UsageError(
+            "--forecast plans from the forecast of stored contacts: do not combine it with "
+            "--arrivals/--aht-seconds"
+        )
     if arrivals is not None and aht_seconds is not None:
         if measured:
             raise UsageError(
@@ -463,6 +477,8 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
             "pass --arrivals and --aht-seconds, or --touchpoint/--channel to measure them "
             "from stored contacts"
         )
+    if options.forecast:
+        return forecast_staffing(store, scope, options, target_service_level)
     return measured_staffing(
         store,
         scope,
@@ -473,6 +489,94 @@ def plan(store: Store | None, scope: Scope, options: StaffingOptions) -> dict[st
         target_asa,
         min_answered,
     )
+
+
+def forecast_staffing(
+    store: Store, scope: Scope, options: StaffingOptions, target_service_level: float | None
+) -> dict[str, Any]:
+    """Agents per hour ahead: Erlang C on the forecast arrivals of each hour (`forecast`,
+    hourly, over `--horizon`), with each hour of the week's measured AHT (the overall mean
+    where an hour has fewer than `--min-answered` answered contacts), then shrinkage."""
+    from touchpoints.analytics.forecast import ForecastOptions, forecast
+
+    if options.min_answered < 1:
+        raise UsageError(f"--min-answered {options.min_answered}: use a whole number >= 1")
+    ahead = forecast(
+        store,
+        scope,
+        ForecastOptions(horizon=options.horizon, interval_minutes=60, state=options.state),
+    )
+    raw = store.query(contacts_by_hour_sql(scope), scope.params())
+    handled_total = sum(int(r["handled"] or 0) for r in raw)
+    handle_total = sum(float(r["handle_sum"] or 0.0) for r in raw)
+    overall = handle_total / handled_total if handled_total else None
+    by_slot = {(int(r["dow"]), int(r["hr"])): r for r in raw}
+    rows, fallbacks = [], 0
+    for f in ahead["rows"]:
+        start = datetime.fromisoformat(f["start"])
+        slot = (start.isoweekday(), start.hour)
+        r = by_slot.get(slot)
+        handled = int(r["handled"] or 0) if r else 0
+        if r is not None and handled >= options.min_answered:
+            aht, source = float(r["handle_sum"]) / handled, "hour"
+        else:
+            aht, source = overall, "overall"
+            fallbacks += 1
+        row: dict[str, Any] = {
+            "start": f["start"],
+            "weekday": slot[0],
+            "hour": slot[1],
+            "arrivals": f["arrivals"],
+            "low": f["low"],
+            "high": f["high"],
+            "aht_seconds": aht,
+            "aht_source": source,
+        }
+        staffed = (
+            required_agents(
+                f["arrivals"],
+                60,
+                aht or 1.0,  # no AHT measured at all: only zero arrivals can be planned
+                options.answer_within,
+                target_service_level,
+                options.max_occupancy,
+                options.shrinkage,
+                options.target_asa,
+            )
+            if (aht is not None or f["arrivals"] == 0)
+            else {}
+        )
+        for key in (
+            "agents",
+            "scheduled_agents",
+            "service_level",
+            "occupancy",
+            "waiting_probability",
+            "asa_seconds",
+        ):
+            row[key] = staffed.get(key)
+        rows.append(row)
+    return {
+        "touchpoint": list(scope.touchpoints) or None,
+        "channel": list(scope.channels) or None,
+        "timezone": scope.timezone,
+        "model": ahead["model"],
+        "backtest": ahead["backtest"],
+        "from": rows[0]["start"] if rows else None,
+        "to": rows[-1]["start"] if rows else None,
+        "weeks": len(rows) / 168,
+        "interval_minutes": 60,
+        "answer_within": options.answer_within,
+        "target_service_level": target_service_level,
+        "target_asa_seconds": options.target_asa,
+        "max_occupancy": options.max_occupancy,
+        "shrinkage": options.shrinkage,
+        "min_answered": options.min_answered,
+        "offered": None,
+        "overall_aht_seconds": overall,
+        "aht_fallback_hours": fallbacks,
+        "rows": rows,
+    }
 
 
 class StaffingResult(ResultModel):

@@ -18,6 +18,7 @@ from touchpoints.analytics.registry import analyses as registered
 from touchpoints.cli import (
     analyses,
     attendant,
+    changes,
     connectors,
     data,
     privacy,
@@ -82,9 +83,11 @@ analyses.register(
         "journeys": journeys_app,
         "customer": privacy.customer_app,
         "attendant": attendant.attendant_app,
+        "changes": changes.changes_app,
     },
     ANALYSES,
 )
+app.add_typer(changes.changes_app, name="changes", rich_help_panel=ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
 report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)

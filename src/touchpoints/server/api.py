@@ -420,3 +420,34 @@ def delete_key(request: Request, key_id: str, key: Annotated[ApiKey, ADMIN]) -> 
 
     service_of(request).read(revoke_key, key_id)
     return json_response({"id": key_id, "revoked": True})
+
+
+# -- the change log ----------------------------------------------------------------------------
+class NewChange(BaseModel):
+    date: str = Field(description="Day the change took effect.", examples=["2026-07-27"])
+    title: str = Field(max_length=200, examples=["WhatsApp bot answers FAQs"])
+    touchpoint: str | None = Field(None, description="The touchpoint changed (a catalog id).")
+
+
+class LoggedChange(BaseModel):
+    id: int
+    date: str
+    title: str
+    touchpoint: str | None
+
+
+@router.post(
+    "/changes",
+    response_model=LoggedChange,
+    responses=ERRORS,
+    summary="Log a change (as `touchpoints changes add --json`); scope ingest or admin",
+)
+def post_change(request: Request, body: NewChange, key: Annotated[ApiKey, INGEST]) -> Response:
+    """Writes to the change log, like events: the `ingest` scope (or `admin`)."""
+    from touchpoints.ingest.changes import add_change
+
+    service = service_of(request)
+    with service.lock:
+        change = add_change(service.store, body.date, body.title, body.touchpoint)
+        service.version += 1  # pages that show changes (markers, the Changes page) refresh
+    return json_response(change, 201)

@@ -246,6 +246,7 @@ def nav(page: Page) -> list[dict[str, Any]]:
         ("/attribution", "attribution", ANALYSTS),
         ("/live", "live", ALL),
         ("/attendant", "attendant.page", ALL),
+        ("/changes", "changes.nav", ALL),
         ("/catalog", "catalog", ALL),
     ]
     here = page.request.url.path
@@ -270,6 +271,11 @@ def render(
     `filters` are the ones the page's numbers follow (the live queue only a channel, the
     catalog none): a filter the page would ignore is not offered."""
     shown_at = page.computed_at  # the frame's own reads are not "the data shown"
+    from touchpoints.server.dashboard.changes import change_markers
+
+    for spec in values.values():  # every time chart marks the days changes took effect
+        if isinstance(spec, dict):
+            change_markers(page, spec)
     touchpoints = page.get(catalog).touchpoints
     seen = page.run("summary", Scope())["segments"]
     page.computed_at = shown_at

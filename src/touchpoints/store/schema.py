@@ -81,6 +81,9 @@ def ddl(engine: str) -> list[str]:
         f"conversation_id {t['text']}, received_at {t['timestamp']}, text {t['text']}, "
         f"intent {t['text']}, confidence {t['double']}, kind {t['text']}, reply {t['text']}, "
         f"status {t['text']}, attempts {t['bigint']}, error {t['text']})",
+        # The change log (`touchpoints changes add`): what the team changed, when, where.
+        f"CREATE TABLE IF NOT EXISTS changes (id {t['bigint']} PRIMARY KEY, change_date DATE, "
+        f"title {t['text']}, touchpoint {t['text']}, created_at {t['timestamp']})",
     ] + (
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",

@@ -112,12 +112,21 @@ def week_table(data: dict[str, Any], view: View) -> list[RenderableType]:
                 aht=fmt.duration(data["overall_aht_seconds"], lang),
             )
         )
-    title = t(
-        lang,
-        "cli.staffing.week_title",
-        timezone=data["timezone"],
-        weeks=_count(data["weeks"], lang),
-    )
+    if data.get("model"):  # --forecast: the hours ahead (the first week of them)
+        title = t(
+            lang,
+            "cli.forecast.staffing_title",
+            timezone=data["timezone"],
+            start=fmt.date(data["from"][:10], lang),
+            model=data["model"],
+        )
+    else:
+        title = t(
+            lang,
+            "cli.staffing.week_title",
+            timezone=data["timezone"],
+            weeks=_count(data["weeks"], lang),
+        )
     tables = grid(cols, rows, view.width)
     for table in tables:
         table.rows[-2].end_section = True  # agent-hours stand apart

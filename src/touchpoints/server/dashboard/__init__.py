@@ -28,6 +28,7 @@ from touchpoints.server.cache import Job, Warmer
 from touchpoints.server.dashboard import (
     attendant,
     catalog,
+    changes,
     data,
     feedback,
     journeys,
@@ -53,7 +54,17 @@ async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=warm_cache)
-for area in (overview, journeys, touchpoint_page, service, feedback, attendant, catalog, data):
+for area in (
+    overview,
+    journeys,
+    touchpoint_page,
+    service,
+    feedback,
+    attendant,
+    changes,
+    catalog,
+    data,
+):
     router.include_router(area.router)
 
 

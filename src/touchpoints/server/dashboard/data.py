@@ -51,6 +51,7 @@ DATA_ROLES = {
     "staffing": ALL,
     "attendant": ALL,
     "attendant_missed": ALL,
+    "forecast": ALL,
 }
 
 
@@ -89,6 +90,11 @@ def dataset(page: Page, name: str) -> Data | None:
         if not channel:
             return None
         return Data(page.run("staffing", page.scope.replace(channels=(channel,))))
+    if name == "forecast":  # the Service page's forecast against what arrived
+        from touchpoints.server.dashboard.changes import forecast_check
+
+        check = forecast_check(page, query.get("channel") or default_staff_channel(page))
+        return Data({"rows": check["rows"]}) if check else None
     raise HTTPException(status_code=404, detail=f"no data set {name!r}")
 
 

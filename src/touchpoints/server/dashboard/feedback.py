@@ -39,6 +39,7 @@ def weekly_specs(page: Page, weeks: list[dict[str, Any]]) -> dict[str, dict[str,
         "nps_spec": {
             "kind": "lines",
             "x": x,
+            "dates": [w["group"] for w in weeks],  # change markers
             "series": [nps],
             "min": NPS_SCALE[0],
             "max": NPS_SCALE[1],
@@ -46,7 +47,12 @@ def weekly_specs(page: Page, weeks: list[dict[str, Any]]) -> dict[str, dict[str,
     }
     for name, key in (("score_spec", "csat"), ("ces_spec", "ces")):
         line = series(page.lang, page.label(key), [w[key] for w in weeks], key)
-        specs[name] = {"kind": "lines", "x": x, "series": [line]}
+        specs[name] = {
+            "kind": "lines",
+            "x": x,
+            "dates": [w["group"] for w in weeks],
+            "series": [line],
+        }
     return specs
 
 

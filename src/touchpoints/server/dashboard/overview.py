@@ -137,6 +137,7 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     monthly = {
         "kind": "lines",
         "x": [format.month(m["group"], page.lang) for m in months],
+        "dates": [m["group"] + "-01" for m in months],  # change markers
         "series": [
             series(page.lang, page.label(k), [m[k] for m in months], k)
             for k in ("events", "conversions")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from touchpoints.core import format
+from touchpoints.server.dashboard.changes import FORECAST_CHECK_DAYS, forecast_check
 from touchpoints.server.dashboard.data import dataset, default_staff_channel
 from touchpoints.server.pages import ALL, Page, page_context, render, series
 
@@ -48,9 +49,14 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     staff_grid: dict[int, dict[int, Any]] = {}
     for r in staff["rows"] if staff else []:
         staff_grid.setdefault(r["weekday"], {})[r["hour"]] = r["scheduled_agents"]
+    staff_channel = page.request.query_params.get("staff") or default_staff_channel(page)
+    check = forecast_check(page, staff_channel)
     return render(
         page,
         "service.html",
+        forecast=check,
+        forecast_spec=check["spec"] if check else None,
+        forecast_days=FORECAST_CHECK_DAYS,
         channels=channels,
         agents=agents[:AGENTS_SHOWN],
         heat=heat,
@@ -58,7 +64,7 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         days=days,
         channel_spec=channel_spec,
         staff=staff,
-        staff_channel=page.request.query_params.get("staff") or default_staff_channel(page),
+        staff_channel=staff_channel,
         staff_grid=staff_grid,
         staffing_available=True,
     )

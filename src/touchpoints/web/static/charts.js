@@ -1,7 +1,8 @@
 /* Draws the chart specs the server embeds in each page (<script type="application/json">)
    with the vendored ECharts. Specs are small and library-neutral:
      {kind: "bar",     categories: [...], series: [{name, values, labels?}], y_name?}
-     {kind: "lines",   x: [...], series: [{name, values, labels?, low?, high?}], min?, max?}
+     {kind: "lines",   x: [...], series: [{name, values, labels?, low?, high?}], min?, max?,
+                      markers?: [{index, label}]}  (markers: logged changes, from `dates`)
      {kind: "sankey",  nodes: [{name, value, label?, small?}], links: [{source, target, value}]}
        (a `small` node is drawn without a label: its name would cover its neighbours')
      {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value, label?], ...]}
@@ -72,6 +73,13 @@
         symbol: SYMBOLS[i % SYMBOLS.length], symbolSize: 6,
         lineStyle: { width: 2, type: DASHES[i % DASHES.length] } });
     });
+    if (spec.markers && spec.markers.length && series.length) {
+      // The days logged changes took effect (`touchpoints changes`): a dashed vertical line each.
+      series[series.length - 1].markLine = { symbol: "none", silent: false,
+        lineStyle: { color: "#555", type: "dashed", width: 1 },
+        label: { formatter: function (p) { return p.name; }, position: "insideEndTop", fontSize: 10 },
+        data: spec.markers.map(function (m) { return { xAxis: m.index, name: m.label }; }) };
+    }
     return {
       color: PALETTE,
       aria: { enabled: true },
