@@ -23,6 +23,7 @@ from touchpoints.core.catalog import Catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest.checks import Staged, quarantine_sample
+from touchpoints.ingest.conflicts import checked_rows_collide, reject_conflicts
 from touchpoints.ingest.files import stage_file
 from touchpoints.ingest.pseudonymize import key_text
 from touchpoints.ingest.records import (
@@ -66,6 +67,7 @@ def _file_result(
     store: Store, con: duckdb.DuckDBPyConnection, staged: Staged, progress: Progress | None
 ) -> IngestResult:
     """Commit one staged file and say what became of its rows."""
+    staged = reject_conflicts(store, con, staged)
     if progress:
         progress(f"storing {staged.good:,} rows of {staged.source}")
     stored, _ = _commit(store, con, staged)
@@ -233,7 +235,7 @@ def ingest_records(
         return RecordsResult()
     con = store.staging_connection()
     rows = check_records(values if values is not None else records, catalog, timezone, secret)
-    if rows is not None:
+    if rows is not None and not checked_rows_collide(store, rows):
         return _ingest_checked(store, con, rows, source)
     with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
         path = Path(tmp) / "records.jsonl"
@@ -245,6 +247,7 @@ def ingest_records(
         con.execute('DELETE FROM _bad WHERE "row" = $row', {"row": len(records) + 1})
         staged.rows -= 1
         staged.rejected_rows -= 1
+        staged = reject_conflicts(store, con, staged)
         reasons = _locate_rejections(con, parts, bool(staged.rejected_rows))
         # Position -> event_id of every valid item (in-batch repeats included).
         valid = con.execute(
