@@ -34,6 +34,8 @@ from touchpoints.ingest.records import (
     json_line,
 )
 from touchpoints.ingest.results import IngestResult, RecordsResult
+from touchpoints.ingest.sources import Source, stage_source
+from touchpoints.ingest.warnings import source_note, staged_warnings
 from touchpoints.store.base import Store
 
 Progress = Callable[[str], None]
@@ -64,10 +66,15 @@ def _commit(
 
 
 def _file_result(
-    store: Store, con: duckdb.DuckDBPyConnection, staged: Staged, progress: Progress | None
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    progress: Progress | None,
+    catalog: Catalog,
 ) -> IngestResult:
     """Commit one staged file and say what became of its rows."""
     staged = reject_conflicts(store, con, staged)
+    warnings = staged_warnings(con, staged, catalog)
     if progress:
         progress(f"storing {staged.good:,} rows of {staged.source}")
     stored, _ = _commit(store, con, staged)
@@ -77,6 +84,7 @@ def _file_result(
         rejected=staged.rejected_rows,
         quarantine=quarantine_sample(con),
         ignored_columns={staged.source: staged.ignored_columns} if staged.ignored_columns else {},
+        warnings=warnings,
     )
 
 
@@ -90,11 +98,13 @@ def ingest_files(
     *,
     key: str | None = None,
     progress: Progress | None = None,
+    source: Source | None = None,
 ) -> IngestResult:
     """Ingest files (one path or several); good rows are stored, bad rows quarantined,
     duplicates counted. `catalog` replaces the stored one first; `mapping` maps canonical
     columns to the file's (`{"ts": "created_at"}`); `timezone` reads times without a zone;
-    `key` pseudonymises customer ids.
+    `key` pseudonymises customer ids; `source` reads each file as an export another tool
+    wrote (SPEC §5 "Sources", `ingest.sources`) instead of as SPEC §2 columns.
 
     Each file is committed on its own, so an unreadable file (raised as InputFileError)
     leaves the files before it stored.
@@ -107,8 +117,15 @@ def ingest_files(
     for path in paths:
         if progress:
             progress(f"reading {path}")
-        staged = stage_file(con, path, active, mapping, timezone, fmt, key=key_text(key))
-        total.add(_file_result(store, con, staged, progress))
+        notes: list[dict[str, object]] = []
+        if source is not None:
+            staged, reading = stage_source(con, path, source, active, timezone, key=key_text(key))
+            notes = [source_note(staged, n) for n in reading.notes]
+        else:
+            staged = stage_file(con, path, active, mapping, timezone, fmt, key=key_text(key))
+        result = _file_result(store, con, staged, progress, active)
+        result.warnings[:0] = notes
+        total.add(result)
     return total
 
 
@@ -140,7 +157,7 @@ def ingest_table(
         staged = stage_file(
             con, path, active, mapping, timezone, "parquet", key=key_text(key), source=source
         )
-        return _file_result(store, con, staged, None)
+        return _file_result(store, con, staged, None, active)
 
 
 def _as_arrow(table: Any, source: str) -> pa.Table:

@@ -90,6 +90,10 @@ def ingest_summary(console: Console, result: IngestResult, lang: str = "en") -> 
     for source, cols in result.ignored_columns.items():
         columns = escape(", ".join(cols))
         console.print(t(lang, "cli.data.ignored_columns", source=escape(source), columns=columns))
+    for w in result.warnings:
+        values = {**w, "rows": fmt.integer(int(str(w["rows"])), lang)}
+        text = t(lang, f"ingest.warning.{w['code']}", **values)
+        console.print(t(lang, "cli.data.warning", source=escape(str(w["file"])), text=escape(text)))
     if result.quarantine:
         rows = [{**q, "raw": None} for q in result.quarantine[:REJECTED_SHOWN]]
         console.print(_problems(rows, t(lang, "cli.data.rejected_title"), lang, raw=False))
