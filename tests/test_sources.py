@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import run
-from touchpoints.core.errors import UsageError
+from touchpoints.core.errors import InputFileError, UsageError
 from touchpoints.ingest import ingest_files
 from touchpoints.ingest.sources import load_source, options_source, parse_source
 from touchpoints.store.base import Store
@@ -271,3 +272,52 @@ def test_source_check_previews_and_stores_nothing(tmp_path: Path) -> None:
     assert out["preview"][0]["wait_seconds"] == 45
     assert [p["row"] for p in out["problems"]] == [4]  # a short line: not even columns
     assert not list(tmp_path.glob("*.duckdb"))
+
+
+def ods(path: Path, sheet: str, rows: list[list[Any]]) -> Path:
+    """A minimal OpenDocument spreadsheet: text, float and date cells."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(v: Any) -> str:
+        if isinstance(v, datetime):
+            return (f'<table:table-cell office:value-type="date" '
+                    f'office:date-value="{v.isoformat()}"><text:p>{v}</text:p></table:table-cell>')  # fmt: skip
+        if isinstance(v, float):
+            return (f'<table:table-cell office:value-type="float" office:value="{v!r}">'
+                    f"<text:p>{v}</text:p></table:table-cell>")  # fmt: skip
+        return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
+
+    body = "".join("<table:table-row>" + "".join(map(cell, r)) + "</table:table-row>" for r in rows)
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')  # fmt: skip
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} '
+               f'office:version="1.2"><office:body><office:spreadsheet>'
+               f'<table:table table:name="{sheet}">{body}</table:table>'
+               "</office:spreadsheet></office:body></office:document-content>")  # fmt: skip
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                "</manifest:manifest>")  # fmt: skip
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", manifest)
+    return path
+
+
+def test_orders_as_ods_with_a_named_sheet(store: Store, tmp_path: Path) -> None:
+    path = ods(tmp_path / "pedidos.ods", "Pedidos", [
+        ["Pedido", "Data", "CPF/E-mail", "Canal", "Total", "Vendedor"],
+        ["P-1", datetime(2026, 1, 5, 10, 30), "ana@example.com", "Site", 1234.56, "Carla"],
+        ["P-2", datetime(2026, 1, 6, 9, 0), "ze@example.com", "Loja física", 10.0, "Davi"],
+    ])  # fmt: skip
+    data = yaml.safe_load((SOURCES / "orders-sheet.yaml").read_text(encoding="utf-8"))
+    result = ingest_files(store, path, source=parse_source({**data, "format": "ods"}))
+    assert (result.ingested, result.rejected) == (2, 0), result.quarantine
+    assert run(store, "kpis")["rows"][0]["revenue"] == 1244.56
+    wrong = parse_source({**data, "format": "ods", "sheet": "Vendas"})
+    with pytest.raises(InputFileError, match=r"no sheet 'Vendas' \(sheets: Pedidos\)"):
+        ingest_files(store, path, source=wrong)
