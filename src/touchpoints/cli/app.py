@@ -20,6 +20,7 @@ from touchpoints.cli import (
     connectors,
     data,
     privacy,
+    quarantine,
     report,
     server,
     sources,
@@ -75,6 +76,7 @@ journeys_app = typer.Typer(
 
 data.register(app, DATA)
 sources.register(app, DATA)
+quarantine.register(app, DATA)
 connectors.register(app, DATA)
 analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)

@@ -14,7 +14,6 @@ from touchpoints.cli.common import (
     LangOpt,
     err,
     lang_code,
-    open_for_reading,
     out,
     print_json,
 )
@@ -167,30 +166,9 @@ def ingest(
     if as_json:
         print_json(result.to_json())
     else:
-        ingest_summary(out, result)
+        ingest_summary(out, result, db=db)
     if result.files_all_rejected or (strict and result.rejected):
         raise typer.Exit(1)
-
-
-def quarantine(
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 50,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List rejected rows: file, row, column, reason and the raw record."""
-    from touchpoints.cli.tables.data import quarantine_table
-
-    with open_for_reading(db) as store:
-        total = store.count("quarantine")
-        rows = store.query(
-            'SELECT source AS file, "row", "column", reason, raw FROM quarantine '
-            'ORDER BY quarantined_at, source, "row" LIMIT $limit',
-            {"limit": int(limit)},
-        )
-    if as_json:
-        print_json({"total": total, "rows": rows})
-    else:
-        out.print(quarantine_table(rows, total))
 
 
 # -- demo data ---------------------------------------------------------------------------
@@ -220,5 +198,4 @@ def demo_data(
 def register(app: typer.Typer, panel: str) -> None:
     app.command("ingest", rich_help_panel=panel)(ingest)
     app.add_typer(catalog_app, name="catalog", rich_help_panel=panel)
-    app.command("quarantine", rich_help_panel=panel)(quarantine)
     app.command("demo-data", rich_help_panel=panel)(demo_data)

@@ -26,6 +26,7 @@ from touchpoints.ingest.checks import Staged, quarantine_sample
 from touchpoints.ingest.conflicts import checked_rows_collide, reject_conflicts
 from touchpoints.ingest.files import stage_file
 from touchpoints.ingest.pseudonymize import key_text
+from touchpoints.ingest.quarantine import resolve_loaded
 from touchpoints.ingest.records import (
     ARROW_TYPES,
     EVERY_COLUMN_LINE,
@@ -78,6 +79,7 @@ def _file_result(
     if progress:
         progress(f"storing {staged.good:,} rows of {staged.source}")
     stored, _ = _commit(store, con, staged)
+    resolve_loaded(store, con, staged.source)
     return IngestResult(
         ingested=stored,
         duplicates=staged.good - stored + staged.in_file_duplicates,
