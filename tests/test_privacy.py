@@ -129,6 +129,7 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
         "comments": 1,
         "survey_tokens": 1,
         "quarantine": 1,
+        "identities": 0,  # no aliases linked (tests/test_identities.py)
     }
     assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"]
     assert '"nowhere"' in data["quarantine"][0]["raw"]

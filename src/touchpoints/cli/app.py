@@ -19,6 +19,7 @@ from touchpoints.cli import (
     analyses,
     connectors,
     data,
+    identities,
     privacy,
     quarantine,
     report,
@@ -77,6 +78,7 @@ journeys_app = typer.Typer(
 data.register(app, DATA)
 sources.register(app, DATA)
 quarantine.register(app, DATA)
+identities.register(app, DATA)
 connectors.register(app, DATA)
 analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)

@@ -23,6 +23,8 @@ from touchpoints.store.base import Store
 CONTENT = tuple(c for c in COLUMN_NAMES if c != "event_id")
 ID_CHUNK = 1000
 CONFLICT = "conflict"
+# Every conflict's reason ends so (callers tell a conflict from other rejections by it).
+CONFLICT_MARK = "a conflict, not a duplicate"
 
 
 def _differs(a: str, b: str) -> str:

@@ -25,6 +25,7 @@ from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest.checks import Staged, quarantine_sample
 from touchpoints.ingest.conflicts import checked_rows_collide, reject_conflicts
 from touchpoints.ingest.files import stage_file
+from touchpoints.ingest.identities import apply_records, apply_staged
 from touchpoints.ingest.pseudonymize import key_text
 from touchpoints.ingest.quarantine import resolve_loaded
 from touchpoints.ingest.records import (
@@ -74,6 +75,7 @@ def _file_result(
     catalog: Catalog,
 ) -> IngestResult:
     """Commit one staged file and say what became of its rows."""
+    apply_staged(store, con)
     staged = reject_conflicts(store, con, staged)
     warnings = staged_warnings(con, staged, catalog)
     if progress:
@@ -254,6 +256,8 @@ def ingest_records(
         return RecordsResult()
     con = store.staging_connection()
     rows = check_records(values if values is not None else records, catalog, timezone, secret)
+    if rows is not None:
+        rows = apply_records(store, rows)
     if rows is not None and not checked_rows_collide(store, rows):
         return _ingest_checked(store, con, rows, source)
     with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
@@ -266,6 +270,7 @@ def ingest_records(
         con.execute('DELETE FROM _bad WHERE "row" = $row', {"row": len(records) + 1})
         staged.rows -= 1
         staged.rejected_rows -= 1
+        apply_staged(store, con)
         staged = reject_conflicts(store, con, staged)
         reasons = _locate_rejections(con, parts, bool(staged.rejected_rows))
         # Position -> event_id of every valid item (in-batch repeats included).

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest.identities import forget, merged_ids, rows_of
 from touchpoints.ingest.pseudonymize import stored_ids
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
     (feedback answers and comments included), survey links of those events, and
     quarantined records that name them. `key`: the pseudonymisation key of ingestion."""
     _check_engine(store)
-    ids = stored_ids(customer_id, key)
+    ids = merged_ids(store, stored_ids(customer_id, key))
     mine, params = _customer(ids)
     events = store.query(f"SELECT * FROM events WHERE {mine} ORDER BY ts, seq", params)
     tokens = store.query(
@@ -94,6 +95,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
         params,
     )
     quarantine = _quarantine_rows(store, ids)
+    identities = rows_of(store, ids)
     for e in events:
         e.pop("seq", None)
     return {
@@ -106,10 +108,12 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
             "comments": sum(1 for e in events if e["comment"] is not None),
             "survey_tokens": len(tokens),
             "quarantine": len(quarantine),
+            "identities": len(identities),
         },
         "events": _plain(events),
         "survey_tokens": _plain(tokens),
         "quarantine": _plain(quarantine),
+        "identities": _plain(identities),
     }
 
 
@@ -121,7 +125,7 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
     the request), never the id or a hash of it: a hash of a phone number is easily reversed.
     """
     _check_engine(store)
-    ids = stored_ids(customer_id, key)
+    ids = merged_ids(store, stored_ids(customer_id, key))
     mine, params = _customer(ids)
     with store.transaction():
         counts = store.query(
@@ -160,6 +164,7 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             "comments": int(counts["comments"]),
             "survey_tokens": int(tokens),
             "quarantine": len(quarantine),
+            "identities": forget(store, ids),
         }
         _audit(store, "erase", result)
     return result
