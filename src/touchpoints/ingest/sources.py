@@ -36,6 +36,8 @@ FORMATS = ("csv", "jsonl", "parquet", *SHEET_FORMATS)
 SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods"}
 UNITS = {"seconds": 1.0, "milliseconds": 0.001, "minutes": 60.0, "hours": 3600.0}
 SAMPLE_BYTES = 1 << 20
+CURRENCY = r"([A-Z]{0,3}[$€£¥₹]|BRL|USD|EUR|GBP)"
+BARE_AROUND = rf"^\s*{CURRENCY}?\s*|\s*({CURRENCY}|%|‰)?\s*$"
 LATIN_PAGES = {
     codecs.lookup(e).name
     for e in (
@@ -524,8 +526,10 @@ class _Build:
             return typed
         cleaned = v
         if not spec.bareNumber:
-            # Currency symbols, units and spaces around the number ("R$ 1.234,56", "12 %").
-            cleaned = f"regexp_replace({cleaned}, '^[^0-9+\\-{_re(spec.decimalChar)}]+|[^0-9{_re(spec.decimalChar)}]+$', '', 'g')"
+            # Currency signs and codes, percent signs and spaces around the number
+            # ("R$ 1.234,56", "12 %", "EUR 5"); words stay, so "1 min" is not a number.
+            pattern = self.bind(f"{name}_around", BARE_AROUND)
+            cleaned = f"regexp_replace({cleaned}, {pattern}, '', 'g')"
         number = cleaned
         if spec.groupChar:
             number = f"replace({number}, {self.bind(f'{name}_group', spec.groupChar)}, '')"
@@ -564,7 +568,7 @@ class _Build:
             self._problem(
                 name, f"{v} IS NOT NULL AND {typed} IS NULL", f"'not a number: ' || {shown}"
             )
-        return f"({typed} * {scale!r})" if scale != 1.0 else typed
+        return _scaled(typed, scale)
 
     def _from_typed(
         self, name: str, spec: ColumnSource, src: str, src_type: str, target: str
@@ -593,13 +597,24 @@ class _Build:
                 and self.kind in SHEET_FORMATS
             ):
                 return f"round(CAST({src} AS DOUBLE) * 86400, 3)"
-            return f"(CAST({src} AS DOUBLE) * {scale!r})" if scale != 1.0 else src
+            return _scaled(f"CAST({src} AS DOUBLE)", scale) if scale != 1.0 else src
         if target == "text" and src_type in ("DOUBLE", "FLOAT", "REAL"):
             text = self._text(name, spec, src, src_type)
             return self._from_text(name, spec, text, target, src)
         if target == "text":
             return self._from_text(name, spec, f"CAST({src} AS VARCHAR)", target, src)
         return src
+
+
+def _scaled(number: str, scale: float) -> str:
+    """`number` × `scale` in decimal arithmetic, so 4.1 minutes are 246 seconds, not
+    245.99999999999997 (doubles read from short decimals round back to them at 12 places)."""
+    if scale == 1.0:
+        return number
+    exact = (
+        f"CAST(CAST({number} AS DECIMAL(38, 12)) * CAST({scale!r} AS DECIMAL(38, 12)) AS DOUBLE)"
+    )
+    return f"(CASE WHEN abs({number}) < 1e20 THEN {exact} ELSE {number} * {scale!r} END)"
 
 
 def _text(value: Any) -> str | None:
