@@ -321,3 +321,22 @@ def test_orders_as_ods_with_a_named_sheet(store: Store, tmp_path: Path) -> None:
     wrong = parse_source({**data, "format": "ods", "sheet": "Vendas"})
     with pytest.raises(InputFileError, match=r"no sheet 'Vendas' \(sheets: Pedidos\)"):
         ingest_files(store, path, source=wrong)
+
+
+def test_a_sheet_of_event_columns_needs_no_source(store: Store, tmp_path: Path) -> None:
+    xlsxwriter = pytest.importorskip("xlsxwriter")
+    path = tmp_path / "events.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["event_id", "customer_id", "touchpoint", "ts", "value", "action"])
+    sheet.write_row(1, 0, ["e1", "c1", "store"])
+    sheet.write_datetime(
+        1, 3, datetime(2026, 1, 5, 10, 30), book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    )
+    sheet.write_row(1, 4, [99.5, "purchase"])
+    book.close()
+    result = ingest_files(store, path)
+    assert (result.ingested, result.rejected) == (1, 0)
+    assert store.query("SELECT ts, value FROM events") == [
+        {"ts": datetime(2026, 1, 5, 10, 30), "value": 99.5}
+    ]

@@ -79,7 +79,11 @@ def catalog_load(
 # -- ingestion ---------------------------------------------------------------------------
 def ingest(
     files: Annotated[
-        list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files of SPEC §2 events.")
+        list[Path],
+        typer.Argument(
+            help="CSV, JSON Lines, Parquet, .xlsx or .ods files of SPEC §2 events "
+            "(other tools' exports: --source)."
+        ),
     ],
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog YAML to validate against and store.")

@@ -36,6 +36,7 @@ from touchpoints.ingest.records import (
     json_line,
 )
 from touchpoints.ingest.results import IngestResult, RecordsResult
+from touchpoints.ingest.sources import SUFFIXES as SHEET_SUFFIXES
 from touchpoints.ingest.sources import Source, stage_source
 from touchpoints.ingest.warnings import source_note, staged_warnings
 from touchpoints.store.base import Store
@@ -122,8 +123,11 @@ def ingest_files(
         if progress:
             progress(f"reading {path}")
         notes: list[dict[str, object]] = []
-        if source is not None:
-            staged, reading = stage_source(con, path, source, active, timezone, key=key_text(key))
+        how = source
+        if how is None and Path(path).suffix.lower() in SHEET_SUFFIXES:
+            how = Source()  # a sheet of SPEC §2 columns: read like any sheet
+        if how is not None:
+            staged, reading = stage_source(con, path, how, active, timezone, key=key_text(key))
             notes = [source_note(staged, n) for n in reading.notes]
         else:
             staged = stage_file(con, path, active, mapping, timezone, fmt, key=key_text(key))
