@@ -980,11 +980,13 @@ def test_derived_key_does_not_collide(
 
 
 def test_repeated_event_id_first_wins(store: Store, csv_file) -> None:
+    # Other content under a stored id is a conflict (SPEC §2): rejected, the first kept.
     path = csv_file([ev("dup", agent="first"), ev("other"), ev("dup", agent="second")])
     result = ingest_files(store, [path])
-    assert (result.ingested, result.duplicates) == (2, 1)
+    assert (result.ingested, result.duplicates, result.rejected) == (2, 0, 1)
     later = csv_file([ev("dup", agent="third")])
-    assert (ingest_files(store, [later]).ingested, store.count()) == (0, 2)
+    again = ingest_files(store, [later])
+    assert (again.ingested, again.rejected, store.count()) == (0, 1, 2)
     assert store.query("SELECT agent FROM events WHERE event_id = 'dup'") == [{"agent": "first"}]
 
 

@@ -167,16 +167,17 @@ def test_store_answers_and_rows_match_the_staging_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str | None
 ) -> None:
     """The same batch (repeats, an already stored id) through both paths: same items, same
-    stored rows (pseudonymised alike)."""
+    stored rows (pseudonymised alike). Repeats carry the same content: other content under
+    one id is a conflict (tests/test_conflicts.py)."""
     records = [
         {
             "event_id": f"e{i % 3}",
-            "customer_id": f"c{i}",
-            "touchpoint": TOUCHPOINTS[i % 2],
-            "ts": f"2025-03-0{1 + i}T10:00:00+01:00",
-            "csat": 1 + i,
-            "abandoned": i % 2 == 0,
-            "wait_seconds": 2.5 * i,
+            "customer_id": f"c{i % 3}",
+            "touchpoint": TOUCHPOINTS[i % 3 % 2],
+            "ts": f"2025-03-0{1 + i % 3}T10:00:00+01:00",
+            "csat": 1 + i % 3,
+            "abandoned": i % 3 % 2 == 0,
+            "wait_seconds": 2.5 * (i % 3),
             "phase": "During",
         }
         for i in range(4)

@@ -130,6 +130,7 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
         "survey_tokens": 1,
         "quarantine": 1,
         "connector_state": 0,
+        "identities": 0,  # no aliases linked (tests/test_identities.py)
     }
     assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"]
     assert '"nowhere"' in data["quarantine"][0]["raw"]

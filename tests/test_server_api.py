@@ -38,7 +38,7 @@ EVENTS = [
     {"event_id": "a3", "customer_id": "c1", "touchpoint": "store", "ts": "2025-03-02T09:00:00",
      "action": "purchase", "value": 500},
     {"event_id": "a4", "customer_id": "c2", "touchpoint": "warehouse", "ts": "2025-03-02T09:00:00"},
-    {"event_id": "a1", "customer_id": "c9", "touchpoint": "website", "ts": "2025-03-03T10:00:00"},
+    {"event_id": "a1", "customer_id": "c1", "touchpoint": "website", "ts": "2025-03-01T10:00:00"},
     {"event_id": "a5", "customer_id": "c2", "touchpoint": "phone", "ts": "2025-03-03", "nps": 11},
 ]  # fmt: skip
 WAREHOUSE = (

@@ -195,7 +195,8 @@ def test_double_submit_stores_once(client: TestClient) -> None:
 
 def test_concurrent_submit_is_a_duplicate_not_a_second_row(client: TestClient) -> None:
     """Another worker stored the answer but had not marked the token yet: the event_id
-    derived from the token makes this submit a duplicate, shown as already answered."""
+    derived from the token makes this submit a conflict (other answers: both kept in
+    quarantine) or a duplicate, shown as already answered."""
     token = link(client)["token"]
     claims = surveys.verify(SECRET, token)
     event = client.app.state.service.read(surveys.check_open, claims)

@@ -12,6 +12,8 @@ SPEC §5 JSON object at full precision (the CLI's `--json`, the API body, `to_di
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -21,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from touchpoints.analytics.scope import DEFAULT_AFTER, DEFAULT_DURING, DEFAULT_GAP, Scope
+from touchpoints.analytics.scope import (
+    DEFAULT_AFTER,
+    DEFAULT_DURING,
+    DEFAULT_GAP,
+    Scope,
+    check_values,
+)
 from touchpoints.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -230,9 +238,22 @@ _REGISTRY: dict[str, Analysis] = {}
 
 
 def register(analysis: Analysis) -> Analysis:
-    """Declare an analysis (each module calls this once per analysis at import)."""
+    """Declare an analysis (each module calls this once per analysis at import). Its `run`
+    first checks the scope's filter values against the store (`scope.check_values`), so
+    every interface refuses a typo the same way."""
+    analysis = dataclasses.replace(analysis, run=_checked(analysis.run))
     _REGISTRY[analysis.name] = analysis
     return analysis
+
+
+def _checked(run: Run) -> Run:
+    @functools.wraps(run)
+    def checked(store: Store, scope: Scope, options: Any) -> dict[str, Any]:
+        if store is not None:
+            check_values(store, scope)
+        return run(store, scope, options)
+
+    return checked
 
 
 def analyses() -> list[Analysis]:

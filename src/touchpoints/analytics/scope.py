@@ -10,13 +10,18 @@ turn it into SQL with `where()` and bind `params()` — values never enter the S
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args
 
+from touchpoints.core.catalog import Kind
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 from touchpoints.core.time import parse_duration, parse_when, zone_info
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
 
 DEFAULT_DURING = "1h"
 DEFAULT_AFTER = "90d"
@@ -81,7 +86,7 @@ class Scope:
         phases = _many(phase)
         for p in phases:
             if p not in PHASES:
-                raise UsageError(f"--phase {p!r}: use before, during or after")
+                raise UsageError(unknown_value("phase", p, PHASES))
         start = parse_when(date_from, "--from", tz=timezone)
         stop = parse_when(date_to, "--to", end=True, tz=timezone)
         if start and stop and start > stop:
@@ -145,3 +150,70 @@ class Scope:
             for i, v in enumerate(getattr(self, attr)):
                 values[f"scope_{option}_{i}"] = v
         return values
+
+
+# -- filter values checked against what exists ----------------------------------------------
+SHOWN_VALUES = 12
+
+
+def closest(value: str, valid: list[str] | tuple[str, ...], n: int = 3) -> list[str]:
+    """The valid values a typo most likely meant: the same text in another case first, then
+    the nearest spellings."""
+    same_case = [v for v in valid if v.lower() == value.lower()]
+    near = difflib.get_close_matches(value.lower(), [v.lower() for v in valid], n=n, cutoff=0.6)
+    by_lower = {v.lower(): v for v in valid}
+    return list(dict.fromkeys([*same_case, *(by_lower[x] for x in near)]))[:n]
+
+
+def unknown_value(option: str, value: str, valid: list[str] | tuple[str, ...]) -> str:
+    """`--touchpoint 'whatsap': no such touchpoint; did you mean whatsapp?`"""
+    text = f"--{option} {value!r}: no such {option}"
+    guesses = closest(value, valid)
+    if guesses:
+        return f"{text}; did you mean {' or '.join(guesses)}?"
+    if not valid:
+        return f"{text} (none stored)"
+    shown = ", ".join(sorted(valid)[:SHOWN_VALUES])
+    more = ", ..." if len(valid) > SHOWN_VALUES else ""
+    return f"{text}; valid: {shown}{more}"
+
+
+def _stored(store: Store, column: str, value: str) -> list[str] | None:
+    """None when `value` is stored in `column`; else every distinct stored value (for the
+    suggestion). The first query stops at one row, so a valid filter costs little."""
+    if store.query(f"SELECT 1 AS x FROM events WHERE {column} = $value LIMIT 1", {"value": value}):
+        return None
+    rows = store.query(
+        f"SELECT DISTINCT {column} AS v FROM events WHERE {column} IS NOT NULL ORDER BY 1"
+    )
+    return [str(r["v"]) for r in rows]
+
+
+def check_values(store: Store, scope: Scope) -> None:
+    """Every filter value names something that exists: touchpoints, channels and kinds in
+    the catalog (or, for touchpoints, stored), segments and agents stored. A typo is a
+    UsageError naming the closest valid values (exit 2 on the command line, HTTP 400),
+    never a row of zeros."""
+    if not (scope.touchpoints or scope.channels or scope.kinds or scope.segments or scope.agents):
+        return
+    catalog = store.catalog()
+    touchpoints = [t.id for t in catalog.touchpoints if t.is_touchpoint]
+    for tp in scope.touchpoints:
+        if tp not in touchpoints and _stored(store, "touchpoint", tp) is not None:
+            raise UsageError(unknown_value("touchpoint", tp, touchpoints))
+    channels = sorted({t.channel for t in catalog.touchpoints if t.is_touchpoint})
+    for channel in scope.channels:
+        if channel not in channels:
+            raise UsageError(unknown_value("channel", channel, channels))
+    kinds = get_args(Kind)
+    for kind in scope.kinds:
+        if kind not in kinds:
+            raise UsageError(unknown_value("kind", kind, kinds))
+    for option, column, values in (
+        ("segment", "segment", scope.segments),
+        ("agent", "agent", scope.agents),
+    ):
+        for value in values:
+            stored = _stored(store, column, value)
+            if stored is not None:
+                raise UsageError(unknown_value(option, value, stored))

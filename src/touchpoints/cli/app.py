@@ -24,6 +24,9 @@ from touchpoints.cli import (
     privacy,
     report,
     server,
+    identities,
+    quarantine,
+    sources,
     surveys,
     users,
 )
@@ -36,7 +39,7 @@ DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "P
 def command_order() -> list[str]:
     """Panel by panel, the order a user meets the commands in: data in, checked, described;
     the analyses as the registry lists them, then the report; serving; privacy."""
-    order = ["ingest", "import", "quarantine", "catalog", "demo-data"]
+    order = ["ingest", "source", "import", "quarantine", "catalog", "demo-data"]
     for analysis in registered():
         order += [n for n in (analysis.words[0], *analysis.aliases) if n not in order]
     return [
@@ -76,6 +79,9 @@ journeys_app = typer.Typer(
 )
 
 data.register(app, DATA)
+sources.register(app, DATA)
+quarantine.register(app, DATA)
+identities.register(app, DATA)
 connectors.register(app, DATA)
 analyses.register(
     app,

@@ -14,10 +14,10 @@ from touchpoints.cli.common import (
     LangOpt,
     err,
     lang_code,
-    open_for_reading,
     out,
     print_json,
 )
+from touchpoints.core.errors import UsageError
 
 catalog_app = typer.Typer(
     help="Show, validate and load the touchpoint catalog.", no_args_is_help=True
@@ -79,7 +79,11 @@ def catalog_load(
 # -- ingestion ---------------------------------------------------------------------------
 def ingest(
     files: Annotated[
-        list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files of SPEC §2 events.")
+        list[Path],
+        typer.Argument(
+            help="CSV, JSON Lines, Parquet, .xlsx or .ods files of SPEC §2 events "
+            "(other tools' exports: --source)."
+        ),
     ],
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog YAML to validate against and store.")
@@ -95,18 +99,54 @@ def ingest(
         str | None,
         typer.Option("--format", help="csv, jsonl or parquet (default: from the extension)."),
     ] = None,
+    source_file: Annotated[
+        Path | None,
+        typer.Option("--source", help="Source YAML: read an export as another tool wrote it."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="CSV encoding, e.g. cp1252 (default: detected)."),
+    ] = None,
+    decimal: Annotated[
+        str | None, typer.Option("--decimal", help="Decimal character of numbers, e.g. ','.")
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="Format of ts, e.g. '%d/%m/%Y %H:%M', unix_s, unix_ms."),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV delimiter, e.g. ';'.")
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit with status 1 when any row was rejected."),
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load events; bad rows go to quarantine with file, row, column and reason."""
+    """Load events; bad rows go to quarantine with file, row, column and reason.
+
+    Exits with status 1 when every row of a file was rejected (or, with --strict, when any
+    row was); warnings name rows stored but counted nowhere or wrongly."""
     from touchpoints.cli.tables.data import ingest_summary
     from touchpoints.core.catalog import load_catalog
     from touchpoints.core.settings import get_settings
     from touchpoints.ingest import ingest_files, key_text, parse_mapping
+    from touchpoints.ingest.sources import load_source, options_source
     from touchpoints.store import open_store
 
     cat = load_catalog(catalog) if catalog else None
     columns = parse_mapping(mapping or [])
+    if source_file is not None and (encoding or decimal or date_format or delimiter or mapping):
+        raise UsageError(
+            "--source says how to read the file: give --map, --encoding, --decimal, "
+            "--date-format and --delimiter in the source instead"
+        )
+    source = (
+        load_source(source_file)
+        if source_file is not None
+        else options_source(columns, encoding, decimal, date_format, delimiter)
+    )
     key = key_text(get_settings().pseudonymize_key)
     interactive = err.is_terminal and not as_json
     with open_store(db) as store:
@@ -123,34 +163,16 @@ def ingest(
                     fmt,
                     key=key,
                     progress=lambda m: status.update(m),
+                    source=source,
                 )
         else:
-            result = ingest_files(store, files, cat, columns, tz, fmt, key=key)
+            result = ingest_files(store, files, cat, columns, tz, fmt, key=key, source=source)
     if as_json:
         print_json(result.to_json())
     else:
-        ingest_summary(out, result)
-
-
-def quarantine(
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 50,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List rejected rows: file, row, column, reason and the raw record."""
-    from touchpoints.cli.tables.data import quarantine_table
-
-    with open_for_reading(db) as store:
-        total = store.count("quarantine")
-        rows = store.query(
-            'SELECT source AS file, "row", "column", reason, raw FROM quarantine '
-            'ORDER BY quarantined_at, source, "row" LIMIT $limit',
-            {"limit": int(limit)},
-        )
-    if as_json:
-        print_json({"total": total, "rows": rows})
-    else:
-        out.print(quarantine_table(rows, total))
+        ingest_summary(out, result, db=db)
+    if result.files_all_rejected or (strict and result.rejected):
+        raise typer.Exit(1)
 
 
 # -- demo data ---------------------------------------------------------------------------
@@ -180,5 +202,4 @@ def demo_data(
 def register(app: typer.Typer, panel: str) -> None:
     app.command("ingest", rich_help_panel=panel)(ingest)
     app.add_typer(catalog_app, name="catalog", rich_help_panel=panel)
-    app.command("quarantine", rich_help_panel=panel)(quarantine)
     app.command("demo-data", rich_help_panel=panel)(demo_data)

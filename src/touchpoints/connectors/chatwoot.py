@@ -153,6 +153,9 @@ def translate(
         return out, None
     st = {**new_state(), **(state or {})}
     _learn(st, payload, conv)
+    aliases = contact_aliases(_contact(payload, conv))
+    if aliases:
+        out.aliases.append(aliases)
     event = payload["event"]
     if event == "message_created":
         _message(st, payload, out)
@@ -174,8 +177,8 @@ def translate(
     return out, st
 
 
-def _learn(st: dict[str, Any], payload: dict[str, Any], conv: dict[str, Any]) -> None:
-    """Fill what the payload tells about the conversation (latest assignee wins)."""
+def _contact(payload: dict[str, Any], conv: dict[str, Any]) -> dict[str, Any] | None:
+    """The conversation's contact, wherever this payload carries it."""
     meta = conv.get("meta") if isinstance(conv.get("meta"), dict) else {}
     contact = meta.get("sender") if isinstance(meta.get("sender"), dict) else None
     if contact is None and isinstance(payload.get("contact"), dict):
@@ -183,6 +186,26 @@ def _learn(st: dict[str, Any], payload: dict[str, Any], conv: dict[str, Any]) ->
     sender = payload.get("sender")
     if contact is None and isinstance(sender, dict) and sender.get("type") == "contact":
         contact = sender
+    return contact
+
+
+def contact_aliases(contact: dict[str, Any] | None) -> list[str]:
+    """Every id Chatwoot knows the contact by — the one events use first — when there are
+    several: they are one person across channels (WhatsApp by phone, e-mail by address)."""
+    if contact is None:
+        return []
+    first = customer_id(contact)
+    ids = [text_or_none(contact.get(k)) for k in ("identifier", "phone_number", "email")]
+    number = text_or_none(contact.get("id"))
+    ids.append(f"chatwoot-contact:{number}" if number else None)
+    found = list(dict.fromkeys(i for i in [first, *ids] if i))
+    return found if len(found) > 1 else []
+
+
+def _learn(st: dict[str, Any], payload: dict[str, Any], conv: dict[str, Any]) -> None:
+    """Fill what the payload tells about the conversation (latest assignee wins)."""
+    meta = conv.get("meta") if isinstance(conv.get("meta"), dict) else {}
+    contact = _contact(payload, conv)
     if contact is not None and st["customer_id"] is None:
         st["customer_id"] = customer_id(contact)
     inbox = payload.get("inbox") if isinstance(payload.get("inbox"), dict) else {}

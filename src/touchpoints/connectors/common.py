@@ -34,6 +34,9 @@ class Translation:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
+    # Ids known to be one person (a Chatwoot contact's phone and e-mail): the identity map
+    # links them before the events are stored (ingest.identities).
+    aliases: list[list[str]] = field(default_factory=list)
 
     def skip(self, raw: Any, reason: str, row: int = 1) -> None:
         self.unmapped.append(Unmapped(raw, reason, row))
@@ -41,6 +44,7 @@ class Translation:
     def extend(self, other: Translation) -> None:
         self.events.extend(other.events)
         self.unmapped.extend(other.unmapped)
+        self.aliases.extend(other.aliases)
 
 
 def event_id(kind: str, *parts: object) -> str:

@@ -221,17 +221,27 @@ class _Checks:
                 return f"CAST({src} AS TIMESTAMP)", []
             return f"timezone('UTC', timezone($timezone, CAST({src} AS TIMESTAMP)))", []
         if src_type in NUMERIC_TYPES:
-            # Numbers are Unix epoch seconds, as most exports write them.
-            typed = f"timezone('UTC', to_timestamp(CAST({src} AS DOUBLE)))"
-            return typed, []
+            # Numbers are Unix epoch seconds, as most exports write them; milliseconds
+            # would be read as a time thousands of years ahead (see unix_problems).
+            number = f"CAST({src} AS DOUBLE)"
+            typed = (
+                f"timezone('UTC', to_timestamp(CASE WHEN isfinite({number}) AND "
+                f"abs({number}) < {UNIX_SECONDS_LIMIT} THEN {number} END))"
+            )
+            return typed, unix_problems(f"CAST({src} AS DOUBLE)", _shown(src))
         v = self._text_value(src)
         # Naive strings are read in the connection's TimeZone, set to --timezone while staging.
         typed = f"timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ))"
         return typed, [
             (
+                f"{v} IS NOT NULL AND {typed} IS NULL AND regexp_full_match({v}, '-?[0-9]{{9,16}}([.][0-9]+)?')",
+                f"'a Unix time, not an ISO-8601 timestamp: ' || {_shown(v)} || "
+                "' (declare format unix_s or unix_ms for this column in a source)'",
+            ),
+            (
                 f"{v} IS NOT NULL AND {typed} IS NULL",
                 f"'not an ISO-8601 timestamp: ' || {_shown(v)}",
-            )
+            ),
         ]
 
     def _number(self, src: str, src_type: str) -> tuple[str, list[tuple[str, str]]]:
@@ -292,6 +302,23 @@ class _Checks:
         return typed, [
             (f"{v} IS NOT NULL AND {typed} IS NULL", f"'not true/false: ' || {_shown(v)}")
         ]
+
+
+# Unix seconds at or beyond this are after the year 5000: the number is milliseconds (or
+# microseconds), and reading it as seconds would store a time no export means.
+UNIX_SECONDS_LIMIT = 95_617_584_000
+
+
+def unix_problems(number: str, shown: str) -> list[tuple[str, str]]:
+    """Reasons for a number read as Unix seconds that cannot be seconds."""
+    return [
+        (
+            f"abs({number}) >= {UNIX_SECONDS_LIMIT}",
+            f"'a Unix time in milliseconds? read as seconds it is after the year 5000: ' || {shown}"
+            " || ' (declare format unix_ms for this column in a source)'",
+        ),
+        (f"NOT isfinite({number})", f"'not a finite number: ' || {shown}"),
+    ]
 
 
 def validate(

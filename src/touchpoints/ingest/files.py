@@ -109,15 +109,21 @@ def _json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> Structural:
     return structural
 
 
-def _csv_rows(con: duckdb.DuckDBPyConnection, path: Path) -> Structural:
+def csv_rows(
+    con: duckdb.DuckDBPyConnection, path: Path, dialect: dict[str, object] | None = None
+) -> Structural:
     """CSV read by DuckDB as text; lines it cannot parse are kept as structural rejects and
-    the rows after them keep their position in the file."""
+    the rows after them keep their position in the file. `dialect` holds read_csv options
+    a source declares (`delim`, `quote`, `header`), bound like the path."""
     con.execute("DROP TABLE IF EXISTS _csv_rejects")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
+    options = {"header": True, **(dialect or {})}
+    declared = "".join(f", {k} = ${k}" for k in options)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv($path, all_varchar = true, "
-        "header = true, store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scans')",
-        {"path": str(path)},
+        "CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM read_csv($path, all_varchar = true"
+        f"{declared}, store_rejects = true, rejects_table = '_csv_rejects', "
+        "rejects_scan = '_csv_scans')",
+        {"path": str(path), **options},
     )
     # DuckDB may report several errors for one line: keep the first of each.
     rejects = con.execute(
@@ -162,7 +168,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, name: str) ->
         )
         return []
     if fmt == "csv":
-        return _csv_rows(con, path)
+        return csv_rows(con, path)
     return _json_rows(con, path)
 
 

@@ -23,8 +23,11 @@ from touchpoints.core.catalog import Catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest.checks import Staged, quarantine_sample
+from touchpoints.ingest.conflicts import checked_rows_collide, reject_conflicts
 from touchpoints.ingest.files import stage_file
+from touchpoints.ingest.identities import apply_records, apply_staged
 from touchpoints.ingest.pseudonymize import key_text
+from touchpoints.ingest.quarantine import resolve_loaded
 from touchpoints.ingest.records import (
     ARROW_TYPES,
     EVERY_COLUMN_LINE,
@@ -33,6 +36,9 @@ from touchpoints.ingest.records import (
     json_line,
 )
 from touchpoints.ingest.results import IngestResult, RecordsResult
+from touchpoints.ingest.sources import SUFFIXES as SHEET_SUFFIXES
+from touchpoints.ingest.sources import Source, stage_source
+from touchpoints.ingest.warnings import source_note, staged_warnings
 from touchpoints.store.base import Store
 
 Progress = Callable[[str], None]
@@ -63,18 +69,27 @@ def _commit(
 
 
 def _file_result(
-    store: Store, con: duckdb.DuckDBPyConnection, staged: Staged, progress: Progress | None
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    progress: Progress | None,
+    catalog: Catalog,
 ) -> IngestResult:
     """Commit one staged file and say what became of its rows."""
+    apply_staged(store, con)
+    staged = reject_conflicts(store, con, staged)
+    warnings = staged_warnings(con, staged, catalog)
     if progress:
         progress(f"storing {staged.good:,} rows of {staged.source}")
     stored, _ = _commit(store, con, staged)
+    resolve_loaded(store, con, staged.source)
     return IngestResult(
         ingested=stored,
         duplicates=staged.good - stored + staged.in_file_duplicates,
         rejected=staged.rejected_rows,
         quarantine=quarantine_sample(con),
         ignored_columns={staged.source: staged.ignored_columns} if staged.ignored_columns else {},
+        warnings=warnings,
     )
 
 
@@ -88,11 +103,13 @@ def ingest_files(
     *,
     key: str | None = None,
     progress: Progress | None = None,
+    source: Source | None = None,
 ) -> IngestResult:
     """Ingest files (one path or several); good rows are stored, bad rows quarantined,
     duplicates counted. `catalog` replaces the stored one first; `mapping` maps canonical
     columns to the file's (`{"ts": "created_at"}`); `timezone` reads times without a zone;
-    `key` pseudonymises customer ids.
+    `key` pseudonymises customer ids; `source` reads each file as an export another tool
+    wrote (SPEC §5 "Sources", `ingest.sources`) instead of as SPEC §2 columns.
 
     Each file is committed on its own, so an unreadable file (raised as InputFileError)
     leaves the files before it stored.
@@ -105,8 +122,18 @@ def ingest_files(
     for path in paths:
         if progress:
             progress(f"reading {path}")
-        staged = stage_file(con, path, active, mapping, timezone, fmt, key=key_text(key))
-        total.add(_file_result(store, con, staged, progress))
+        notes: list[dict[str, object]] = []
+        how = source
+        if how is None and Path(path).suffix.lower() in SHEET_SUFFIXES:
+            how = Source()  # a sheet of SPEC §2 columns: read like any sheet
+        if how is not None:
+            staged, reading = stage_source(con, path, how, active, timezone, key=key_text(key))
+            notes = [source_note(staged, n) for n in reading.notes]
+        else:
+            staged = stage_file(con, path, active, mapping, timezone, fmt, key=key_text(key))
+        result = _file_result(store, con, staged, progress, active)
+        result.warnings[:0] = notes
+        total.add(result)
     return total
 
 
@@ -138,7 +165,7 @@ def ingest_table(
         staged = stage_file(
             con, path, active, mapping, timezone, "parquet", key=key_text(key), source=source
         )
-        return _file_result(store, con, staged, None)
+        return _file_result(store, con, staged, None, active)
 
 
 def _as_arrow(table: Any, source: str) -> pa.Table:
@@ -234,6 +261,8 @@ def ingest_records(
     con = store.staging_connection()
     rows = check_records(values if values is not None else records, catalog, timezone, secret)
     if rows is not None:
+        rows = apply_records(store, rows)
+    if rows is not None and not checked_rows_collide(store, rows):
         return _ingest_checked(store, con, rows, source)
     with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
         path = Path(tmp) / "records.jsonl"
@@ -245,6 +274,8 @@ def ingest_records(
         con.execute('DELETE FROM _bad WHERE "row" = $row', {"row": len(records) + 1})
         staged.rows -= 1
         staged.rejected_rows -= 1
+        apply_staged(store, con)
+        staged = reject_conflicts(store, con, staged)
         reasons = _locate_rejections(con, parts, bool(staged.rejected_rows))
         # Position -> event_id of every valid item (in-batch repeats included).
         valid = con.execute(

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.core.errors import UsageError
+from touchpoints.ingest.identities import forget, merged_ids, rows_of
 from touchpoints.ingest.pseudonymize import stored_ids
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
     (feedback answers and comments included), survey links of those events, and
     quarantined records that name them. `key`: the pseudonymisation key of ingestion."""
     _check_engine(store)
-    ids = stored_ids(customer_id, key)
+    ids = merged_ids(store, stored_ids(customer_id, key))
     mine, params = _customer(ids)
     events = store.query(f"SELECT * FROM events WHERE {mine} ORDER BY ts, seq", params)
     tokens = store.query(
@@ -111,6 +112,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
     )
     quarantine = _quarantine_rows(store, ids)
     states = _state_rows(store, ids)
+    identities = rows_of(store, ids)
     for e in events:
         e.pop("seq", None)
     return {
@@ -124,11 +126,13 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
             "survey_tokens": len(tokens),
             "quarantine": len(quarantine),
             "connector_state": len(states),
+            "identities": len(identities),
         },
         "events": _plain(events),
         "survey_tokens": _plain(tokens),
         "quarantine": _plain(quarantine),
         "connector_state": [{**s, "value": json.loads(s["value"])} for s in _plain(states)],
+        "identities": _plain(identities),
     }
 
 
@@ -140,7 +144,7 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
     the request), never the id or a hash of it: a hash of a phone number is easily reversed.
     """
     _check_engine(store)
-    ids = stored_ids(customer_id, key)
+    ids = merged_ids(store, stored_ids(customer_id, key))
     mine, params = _customer(ids)
     with store.transaction():
         counts = store.query(
@@ -186,6 +190,7 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             "survey_tokens": int(tokens),
             "quarantine": len(quarantine),
             "connector_state": len(states),
+            "identities": forget(store, ids),
         }
         _audit(store, "erase", result)
         store.bump_generation()

@@ -17,6 +17,8 @@ class IngestResult:
     rejected: int = 0
     quarantine: list[dict[str, object]] = field(default_factory=list)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Rows stored but counted nowhere or wrongly, and files wholly rejected (ingest/warnings.py).
+    warnings: list[dict[str, object]] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         self.ingested += other.ingested
@@ -25,6 +27,12 @@ class IngestResult:
         room = QUARANTINE_LIST_LIMIT - len(self.quarantine)
         self.quarantine.extend(other.quarantine[: max(room, 0)])
         self.ignored_columns.update(other.ignored_columns)
+        self.warnings.extend(other.warnings)
+
+    @property
+    def files_all_rejected(self) -> list[str]:
+        """Files none of whose rows was stored because every one was rejected."""
+        return [str(w["file"]) for w in self.warnings if w["code"] == "all_rejected"]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -32,6 +40,7 @@ class IngestResult:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "quarantine": self.quarantine,
+            "warnings": self.warnings,
         }
 
 

@@ -35,6 +35,7 @@ from touchpoints.ingest import (
     key_text,
     quarantine_raw,
 )
+from touchpoints.ingest.identities import link
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
@@ -169,6 +170,12 @@ class Service:
                 )
             self.version += 1
             return result
+
+    def link(self, groups: Sequence[Sequence[str]], kind: str) -> None:
+        """Learn ids of one person from a connector (ingest.identities), before its events."""
+        with self.lock:
+            link(self.store, groups, kind, key=self.key)
+            self.version += 1
 
     def quarantine_raw(
         self, kind: str, raw: Any, reason: str, column: str | None = None, row: int = 1

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.ingest import surveys
+from touchpoints.ingest.conflicts import CONFLICT_MARK
 from touchpoints.server.auth import require_scope
 from touchpoints.server.csrf import csrf_context, csrf_protect
 
@@ -257,7 +258,12 @@ def _answer(
             return _form(request, token, lang, event, values, errors, status=422)
         records = surveys.feedback_records(claims, event, answers)
         result = service.ingest(records, "survey")
-        statuses = {item["status"] for item in result.items}
+        # Another answer already stored under the token's event_id is a conflict (kept in
+        # quarantine with both answers): for the person, the link was already answered.
+        statuses = {
+            "duplicate" if CONFLICT_MARK in str(item.get("reason", "")) else item["status"]
+            for item in result.items
+        }
         if "rejected" in statuses:
             # The rated touchpoint left the catalog since: kept in quarantine, link unused.
             return _message(lang, "failed", 500)

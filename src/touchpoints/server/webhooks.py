@@ -68,6 +68,8 @@ def _deliver(service: Service, kind: str, translation: Translation) -> dict[str,
     """Store the events and quarantine the unmapped parts; durable when it returns."""
     for part in translation.unmapped:
         service.quarantine_raw(kind, part.raw, part.reason, row=part.row)
+    if translation.aliases:
+        service.link(translation.aliases, kind)
     summary = {"events": len(translation.events), "stored": 0, "duplicates": 0, "rejected": 0}
     if translation.events:
         result = service.ingest(translation.events, kind=kind)

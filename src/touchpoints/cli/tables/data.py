@@ -6,6 +6,7 @@ counts and targets go through `core.format`, like every other table.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
@@ -82,7 +83,10 @@ def _entries(entries: list[Touchpoint], keys: tuple[str, ...], title: str, lang:
     return table
 
 
-def ingest_summary(console: Console, result: IngestResult, lang: str = "en") -> None:
+def ingest_summary(
+    console: Console, result: IngestResult, lang: str = "en", db: str | None = None
+) -> None:
+    """What an ingestion did; the hint to see every rejection repeats the `--db` used."""
     counts = {
         k: fmt.integer(getattr(result, k), lang) for k in ("ingested", "duplicates", "rejected")
     }
@@ -90,10 +94,15 @@ def ingest_summary(console: Console, result: IngestResult, lang: str = "en") -> 
     for source, cols in result.ignored_columns.items():
         columns = escape(", ".join(cols))
         console.print(t(lang, "cli.data.ignored_columns", source=escape(source), columns=columns))
+    for w in result.warnings:
+        values = {**w, "rows": fmt.integer(int(str(w["rows"])), lang)}
+        text = t(lang, f"ingest.warning.{w['code']}", **values)
+        console.print(t(lang, "cli.data.warning", source=escape(str(w["file"])), text=escape(text)))
     if result.quarantine:
         rows = [{**q, "raw": None} for q in result.quarantine[:REJECTED_SHOWN]]
         console.print(_problems(rows, t(lang, "cli.data.rejected_title"), lang, raw=False))
-        console.print(t(lang, "cli.data.see_all"))
+        where = f" --db {shlex.quote(db)}" if db else ""
+        console.print(t(lang, "cli.data.see_all", db=escape(where)))
 
 
 def quarantine_table(rows: list[dict[str, Any]], total: int, lang: str = "en") -> Table:
