@@ -49,6 +49,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "feedback.first-heard": {},
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
+    "customer.events": {"customer_id": "C000112", "timezone": "America/Sao_Paulo"},
     "summary": {"segments": 2, "channel": ["messaging"]},
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.

@@ -61,6 +61,11 @@ def _iso(value: Any) -> Any:
     return value.isoformat() + "Z" if isinstance(value, datetime) else value
 
 
+def stored_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored event as JSON carries it: times as ISO-8601 UTC."""
+    return {k: _iso(v) for k, v in row.items()}
+
+
 def events(store: Store, scope: Scope, options: EventsOptions) -> dict[str, Any]:
     """The events under the filters, newest first (ties: the latest ingested first).
 
@@ -80,7 +85,7 @@ def events(store: Store, scope: Scope, options: EventsOptions) -> dict[str, Any]
     )
     return {
         "total": int(total),
-        "rows": [{k: _iso(v) for k, v in r.items()} for r in rows],
+        "rows": [stored_row(r) for r in rows],
     }
 
 
