@@ -25,7 +25,16 @@ from fastapi.responses import Response
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import messages as msg
 from touchpoints.server.cache import Job, Warmer
-from touchpoints.server.dashboard import catalog, data, feedback, journeys, overview, service
+from touchpoints.server.dashboard import (
+    catalog,
+    customer,
+    data,
+    drill,
+    feedback,
+    journeys,
+    overview,
+    service,
+)
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
 from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
 from touchpoints.server.dashboard.overview import last_event, trailing_windows
@@ -45,7 +54,17 @@ async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=warm_cache)
-for area in (overview, journeys, touchpoint_page, service, feedback, catalog, data):
+for area in (
+    overview,
+    journeys,
+    touchpoint_page,
+    service,
+    feedback,
+    catalog,
+    data,
+    drill,
+    customer,
+):
     router.include_router(area.router)
 
 
