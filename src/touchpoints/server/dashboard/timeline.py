@@ -17,8 +17,7 @@ from typing import Any
 
 GAP_BASE = 44.0
 GAP_SCALE = 22.0
-MARGIN = 70.0
-HEIGHT = 210
+MARGIN = 110.0  # room for a moment's labels at either end
 AXIS_Y = 92
 PHASE_FILL = {"before": "#e3eef8", "during": "#fbeccc", "after": "#dcefe6"}
 KIND_FILL = {"static": "#56B4E9", "interactive": "#0072B2", "human": "#D55E00"}
@@ -65,9 +64,11 @@ def svg(moments: list[Moment], labels: dict[str, str], title: str) -> str:
             x += gap_width(m.gap_before or 0.0)
         xs.append(x)
     width = int(xs[-1] + MARGIN) if xs else int(2 * MARGIN)
+    marks = max((_marks_count(m) for m in moments), default=0)
+    height = AXIS_Y + 50 + 13 * marks
     parts = [
         f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" role="img" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
@@ -77,7 +78,7 @@ def svg(moments: list[Moment], labels: dict[str, str], title: str) -> str:
         right = float(width) if i == len(moments) - 1 else (xs[i] + xs[i + 1]) / 2
         parts.append(
             f'<rect class="phase phase-{escape(m.phase)}" x="{left:.1f}" y="0" '
-            f'width="{right - left:.1f}" height="{HEIGHT}" '
+            f'width="{right - left:.1f}" height="{height}" '
             f'fill="{PHASE_FILL.get(m.phase, "#eee")}"><title>{escape(labels[m.phase])}</title></rect>'
         )
     # Phase names where the phase changes.
@@ -138,6 +139,13 @@ def svg(moments: list[Moment], labels: dict[str, str], title: str) -> str:
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _marks_count(m: Moment) -> int:
+    return (
+        bool(m.value) + bool(m.promise) + (m.emotion is not None) + m.repeated_data
+        + len(m.answers)
+    )  # fmt: skip
 
 
 def promise_links(rows: list[dict[str, Any]]) -> dict[str, str]:
