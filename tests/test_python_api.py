@@ -50,6 +50,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
     "customer.events": {"customer_id": "C000112", "timezone": "America/Sao_Paulo"},
+    "agents": {"touchpoint": ["whatsapp", "phone"], "min_answers": 5, "answer_within": 30},
     "summary": {"segments": 2, "channel": ["messaging"]},
 }
 # Answers that depend on the clock, not on the data: left out of the comparison.

@@ -45,6 +45,7 @@ MODULES = (
     "feedback",
     "live",
     "customers",
+    "agents",
 )
 
 
