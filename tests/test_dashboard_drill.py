@@ -203,3 +203,21 @@ def test_customer_page_finds_a_pseudonymised_customer(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_team_page_for_supervisors_in_portuguese(app: Any) -> None:
+    client = client_for(app, "sue", lang="pt-BR")
+    store = app.state.service.store
+    result = run(store, "agents")
+    r = client.get("/team")
+    assert r.status_code == 200
+    html = r.text
+    assert "Indicadores por agente" in html and "Constatações para coaching" in html
+    shown = re.findall(r'<th scope="row"><a href="/team\?who=[^"]+">([^<]+)</a></th>', html)
+    assert [htmllib.unescape(a) for a in shown] == [row["agent"] for row in result["rows"]]
+    assert "bot" in shown  # the bot is one member of the team
+    first = result["rows"][0]
+    href = f"/events?agent={first['agent']}&metric=offered".replace(" ", "+")
+    assert href in links(html)
+    assert total_on(client.get(href).text) == first["contacts"]
+    assert 'href="/team"' in client.get("/").text  # in the navigation

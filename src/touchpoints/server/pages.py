@@ -238,10 +238,12 @@ def nav(page: Page) -> list[dict[str, Any]]:
         ("/map", "map", ANALYSTS),
         ("/journeys", "journeys", ANALYSTS),
         ("/service", "service", ALL),
+        ("/team", "web.drill.team", ALL),
         ("/feedback", "feedback", ALL),
         ("/attribution", "attribution", ANALYSTS),
         ("/live", "live", ALL),
         ("/catalog", "catalog", ALL),
+        ("/customers", "web.drill.customers", ALL),
     ]
     here = page.request.url.path
     return [

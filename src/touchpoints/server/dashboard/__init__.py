@@ -34,6 +34,7 @@ from touchpoints.server.dashboard import (
     journeys,
     overview,
     service,
+    team,
 )
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
 from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
@@ -64,6 +65,7 @@ for area in (
     data,
     drill,
     customer,
+    team,
 ):
     router.include_router(area.router)
 

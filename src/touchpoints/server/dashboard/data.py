@@ -39,6 +39,7 @@ ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
     "gaps": ("journeys.gaps", {}),
     "moments": ("journeys.moments", {}),
     "hour_of_week": ("heatmap", {}),
+    "agents": ("agents", {}),
 }
 # Who may download what: the service pages' data for every role, the rest for analysts.
 DATA_ROLES = {
@@ -47,6 +48,7 @@ DATA_ROLES = {
     "comments": ALL,
     "first_touch": ALL,
     "staffing": ALL,
+    "agents": ALL,
 }
 
 
