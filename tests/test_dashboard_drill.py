@@ -221,3 +221,14 @@ def test_team_page_for_supervisors_in_portuguese(app: Any) -> None:
     assert href in links(html)
     assert total_on(client.get(href).text) == first["contacts"]
     assert 'href="/team"' in client.get("/").text  # in the navigation
+
+
+def test_a_touchpoint_page_shows_the_comments_rating_its_contacts(app: Any) -> None:
+    store = app.state.service.store
+    rated = [c for c in run(store, "feedback.comments")["comments"] if c["ref_event_id"]]
+    assert rated, "the demo rates contacts"
+    touchpoint = rated[0]["touchpoint"]
+    assert touchpoint != "nps_survey"
+    html = client_for(app, "ada").get(f"/touchpoints/{touchpoint}").text
+    assert "No comments for these filters." not in html
+    assert htmllib.escape(rated[0]["comment"], quote=False) in html
