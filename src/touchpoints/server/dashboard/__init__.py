@@ -94,7 +94,7 @@ def default_jobs(run: Callable[..., Any]) -> list[Job]:
         job("journeys.dfg", scope),
         (all_attribution, (scope,), {}),
     ]
-    jobs += [job("insights", scope, lang=lang) for lang in msg.LANGS]
+    jobs += [job("insights", scope, lang=lang, all=True) for lang in msg.LANGS]
     for tp in run(read_catalog).touchpoints:
         mine = scope.replace(touchpoints=(tp.id,))
         jobs += [job("kpis", mine), job("kpis", mine, by="phase")]

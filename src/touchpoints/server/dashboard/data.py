@@ -81,7 +81,7 @@ def dataset(page: Page, name: str) -> Data | None:
     if name == "attribution":
         return Data(page.get(all_attribution, page.scope))
     if name == "insights":
-        return Data(page.run("insights", lang=page.lang), "findings")
+        return Data(page.run("insights", lang=page.lang, all=True), "findings")
     if name == "staffing":
         channel = query.get("staff") or default_staff_channel(page)
         if not channel:
