@@ -3,8 +3,8 @@ touchpoints and the invisible time between them.
 
 A cycle can hold a minute between WhatsApp and the store and three weeks of thinking it
 over before that, so the axis is compressed: each gap is drawn `GAP_BASE + GAP_SCALE ×
-ln(1 + minutes)` pixels long (a minute ≈ 50 px, an hour ≈ 120, a day ≈ 200, a month ≈
-270) and labelled with its real length. Order and relative size stay readable; nothing
+ln(1 + minutes)` pixels long (a minute ≈ 125 px, an hour ≈ 185, a day ≈ 243, a month ≈
+304) and labelled with its real length. Order and relative size stay readable; nothing
 is drawn to a linear scale that would squeeze the moments of one afternoon into a dot.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-GAP_BASE = 44.0
-GAP_SCALE = 22.0
+GAP_BASE = 112.0  # room for a moment's time under it, however short the gap
+GAP_SCALE = 18.0
 MARGIN = 110.0  # room for a moment's labels at either end
 AXIS_Y = 92
 PHASE_FILL = {"before": "#e3eef8", "during": "#fbeccc", "after": "#dcefe6"}
