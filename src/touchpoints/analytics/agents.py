@@ -63,28 +63,38 @@ class AgentsOptions(ServiceOptions):
 def credited(scope: Scope) -> str:
     """Every row credited to an agent (a survey answer to the agent of the contact it
     rates), with the touchpoint and time of the service, passing the scope's filters."""
+    cols = (
+        "e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds, e.abandoned, "
+        "e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment, e.comment, e.value, "
+        "e.ref_event_id"
+    )
+    # Rows that name their agent need no join; only survey answers look up what they rate.
     return f"""SELECT * FROM (
       WITH credited AS (
-        SELECT e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds,
-          e.abandoned, e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment,
-          e.comment, e.value, e.ref_event_id,
-          CASE WHEN e.agent IS NULL THEN r.agent ELSE e.agent END AS agent,
-          CASE WHEN e.agent IS NULL THEN r.touchpoint ELSE e.touchpoint END AS touchpoint,
-          CASE WHEN e.agent IS NULL THEN r.ts ELSE e.ts END AS served_ts
-        FROM events e LEFT JOIN events r ON e.agent IS NULL AND r.event_id = e.ref_event_id
-        WHERE e.agent IS NOT NULL OR r.agent IS NOT NULL
+        SELECT {cols}, e.agent AS agent, e.touchpoint AS touchpoint, e.ts AS served_ts
+        FROM events e WHERE e.agent IS NOT NULL
+        UNION ALL
+        SELECT {cols}, r.agent AS agent, r.touchpoint AS touchpoint, r.ts AS served_ts
+        FROM events e JOIN events r ON r.event_id = e.ref_event_id
+        WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND r.agent IS NOT NULL
       )
       SELECT x.*, t.channel AS channel, t.kind AS kind
       FROM credited x LEFT JOIN touchpoints t ON t.id = x.touchpoint
     ) s WHERE {scope.where()}"""
 
 
-def _cells(scope: Scope, within: str) -> str:
-    """Sums per agent, touchpoint, hour of the week and week: all later arithmetic."""
+def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
+    """Sums per agent, touchpoint and hour of the week (or, `by_week`, per agent and week):
+    all later arithmetic is on these few rows."""
     local = local_ts(scope, "served_ts")
     c = counted(within)
-    return f"""SELECT agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)} AS how,
-        CAST(date_trunc('week', {local}) AS DATE) AS week,
+    if by_week:
+        keys = f"agent, CAST(date_trunc('week', {local}) AS DATE)"
+        columns = f"agent, CAST(date_trunc('week', {local}) AS DATE) AS week"
+    else:
+        keys = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)}"
+        columns = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)} AS how"
+    return f"""SELECT {columns},
         sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
         sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
         sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
@@ -105,7 +115,7 @@ def _cells(scope: Scope, within: str) -> str:
         sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
         count(data_reused) AS reused_n
       FROM ({credited(scope)}) s
-      GROUP BY agent, touchpoint, how, week"""
+      GROUP BY {keys}"""
 
 
 SUMS = (
@@ -190,36 +200,45 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     by week; the significant differences as coaching findings in words; and the themes of
     the low-rated comments per agent and per touchpoint, with an example each."""
     within, service = service_rules(store, options)
-    cells = store.query(_cells(scope, within), {**scope.params(), **service})
-    # (touchpoint, hour of week) -> sums of everyone; agent -> its cells' sums.
+    params = {**scope.params(), **service}
+    # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
     everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
-    mine: dict[tuple[str, str, int], dict[str, float]] = defaultdict(dict)
-    weeks: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for c in cells:
+    mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for c in store.query(_cells(scope, within), params):
         _add(everyone[(c["touchpoint"], int(c["how"]))], c)
-        _add(mine[(c["agent"], c["touchpoint"], int(c["how"]))], c)
-        _add(weeks[(c["agent"], _week(c["week"]) or "")], c)
+        mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
     rows, by_touchpoint = [], []
-    for agent in sorted({a for a, _, _ in mine}):
+    for agent in sorted({a for a, _ in mine}):
         own: dict[str, float] = {}
         team: dict[str, float] = {}
-        for touchpoint in sorted({t for a, t, _ in mine if a == agent}):
+        for touchpoint in sorted({t for a, t in mine if a == agent}):
             tp_own: dict[str, float] = {}
             tp_team: dict[str, float] = {}
-            for (a, t, how), sums in mine.items():
-                if a == agent and t == touchpoint:
-                    _add(tp_own, sums)
-                    _add(tp_team, everyone[(t, how)])
-                    _add(tp_team, sums, -1.0)
+            for how, sums in mine[(agent, touchpoint)].items():
+                _add(tp_own, sums)
+                _add(tp_team, everyone[(touchpoint, how)])
+                _add(tp_team, sums, -1.0)
             _add(own, tp_own)
             _add(team, tp_team)
             by_touchpoint.append(_pair(agent, touchpoint, tp_own, tp_team))
         rows.append(_pair(agent, None, own, team))
     rows.sort(key=lambda r: (-r["contacts"], r["agent"]))
-    trend = [
-        {"agent": a, "week": w, **{k: v for k, v in scorecard(s).items() if k in TREND_KEYS}}
-        for (a, w), s in sorted(weeks.items())
-    ]
+    empty = dict.fromkeys(SUMS, 0.0)
+    trend = sorted(
+        (
+            {
+                "agent": w["agent"],
+                "week": _week(w["week"]),
+                **{
+                    k: v
+                    for k, v in scorecard({**empty, **{k: float(w[k] or 0) for k in SUMS}}).items()
+                    if k in TREND_KEYS
+                },
+            }
+            for w in store.query(_cells(scope, within, by_week=True), params)
+        ),
+        key=lambda w: (w["agent"], w["week"] or ""),
+    )
     themes = comment_themes(store, scope)
     names = {
         tp.id: {lang: tp.label(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints

@@ -37,7 +37,7 @@ SORTABLE = (
     "nps",
     "csat",
 )
-EXPORT_CHUNK = 10_000
+EXPORT_CHUNK = 50_000
 
 
 class EventsOptions(ServiceOptions):
