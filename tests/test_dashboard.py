@@ -350,9 +350,11 @@ def test_service_page_by_channel(app: Any) -> None:
     rows = [r for r in run(store, "kpis", by="channel")["rows"] if r["offered"]]
     html = client_for(app).get("/service").text
     for r in rows:
+        # Each cell links to the events it counts (`<a class="drill" href="/events?...">`).
+        link = r'(?:<a class="drill" href="[^"]*">)?'
         assert re.search(
-            rf'<th scope="row">{r["group"]}</th><td class="num">{shown("offered", r["offered"])}</td>'
-            rf'<td class="num">{re.escape(shown("tme_seconds", r["tme_seconds"]))}</td>',
+            rf'<th scope="row">{r["group"]}</th><td class="num">{link}{shown("offered", r["offered"])}(?:</a>)?</td>'
+            rf'<td class="num">{link}{re.escape(shown("tme_seconds", r["tme_seconds"]))}(?:</a>)?</td>',
             html,
         )
 

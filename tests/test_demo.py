@@ -338,3 +338,32 @@ def test_opening_hours_and_night_bots(demo_store: Store) -> None:
     )
     assert row["after_hours"] == row["sundays"] == row["day_bots"] == row["odd_bots"] == 0
     assert row["night_chats"] > 0 and row["repeated"] > 0
+
+
+def test_the_year_can_end_on_a_given_day_and_the_command_ends_it_today(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from typer.testing import CliRunner
+
+    from touchpoints.cli import app
+
+    by_end, by_start = tmp_path / "end.parquet", tmp_path / "start.parquet"
+    demo.generate(200, 3, by_end, end="2026-11-30")
+    demo.generate(200, 3, by_start, start="2025-12-01")  # 365 days ending 2026-11-30
+    assert by_end.read_bytes() == by_start.read_bytes()
+    ts = pq.read_table(by_end)["ts"].to_pylist()
+    assert max(ts).isoformat() < "2026-12-01T03:00:00+00:00"  # the last local day
+    assert max(ts).date() >= date(2026, 11, 20)
+    with pytest.raises(UsageError, match="--end 'soon'"):
+        demo.generate(10, 1, tmp_path / "x.csv", end="soon")
+    out = tmp_path / "today.csv"
+    res = CliRunner().invoke(app, ["demo-data", "--customers", "200", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    today = date.today()
+    import csv
+
+    last = max(row["ts"][:10] for row in csv.DictReader(out.open(encoding="utf-8")))
+    assert today - timedelta(days=10) <= date.fromisoformat(last) <= today + timedelta(days=1)
+    both = CliRunner().invoke(app, ["demo-data", "--start", "2025-01-01", "--end", "2025-12-31",
+                                    "--out", str(tmp_path / "no.csv")])  # fmt: skip
+    assert isinstance(both.exception, UsageError)

@@ -30,7 +30,7 @@ from touchpoints.cli import common
 from touchpoints.cli.app import main
 from touchpoints.core import format as fmt
 from touchpoints.core.catalog import default_catalog
-from touchpoints.core.errors import UsageError
+from touchpoints.core.errors import NotFoundError, UsageError
 from touchpoints.core.settings import Settings, get_settings
 from touchpoints.ingest import ingest_records
 from touchpoints.server import auth
@@ -209,6 +209,20 @@ def test_events_total_is_the_count_kpis_is_built_from(
         assert without["abandoned"] > n["abandoned"], "short abandons left out"
 
 
+@pytest.mark.parametrize("by", ["touchpoint", "agent", "segment"])
+def test_every_table_cell_drills_down_to_its_count(store: Store, by: str) -> None:
+    """A cell of `kpis --by X` (what a dashboard table links) is `events` filtered on X."""
+    load(store)
+    for row in run(store, "kpis", by=by)["rows"]:
+        if row["group"] is None:
+            continue
+        n = totals(store, **{by: [row["group"]]})
+        assert n == {m: expected(ROWS, **{by: [row["group"]]})[m] for m in METRICS}
+        for key in ("offered", "answered", "abandoned", "conversions"):
+            assert row[key] == n[key], (row["group"], key)
+        assert row["service_level"] == pytest.approx(share(n["within-target"], n["offered"]))
+
+
 def test_threshold_is_the_option_else_the_touchpoint_target_else_20s(store: Store) -> None:
     load(store)
     default, phone_at_20 = expected(ROWS), expected(ROWS, answer_within=20)
@@ -345,6 +359,18 @@ def test_customer_journey_cuts_cycles_like_the_journey_analyses(store: Store) ->
     assert {tuple(v["path"]): v["conversions"] for v in variants} == dict(converting)
 
 
+def test_customer_events_are_every_column_oldest_first(store: Store) -> None:
+    ingest_records(store, JOURNEY, "journey")
+    got = run(store, "customer.events", customer_id="ana")
+    assert got["customer_id"] == "ana"
+    assert [r["event_id"] for r in got["rows"]] == ["j1", "j2", "j3", "j4", "j5", "j6", "j7"]
+    survey = got["rows"][4]
+    assert (survey["nps"], survey["ref_event_id"], survey["action"]) == (9, "j4", "feedback")
+    assert got["rows"][3]["value"] == 899.9 and got["rows"][0]["ts"] == "2026-01-01T10:00:00Z"
+    with pytest.raises(NotFoundError, match="no customer 'carla' in this store"):
+        run(store, "customer.events", customer_id="carla")
+
+
 def test_unknown_customer_is_a_usage_error(store: Store) -> None:
     ingest_records(store, JOURNEY, "journey")
     with pytest.raises(UsageError, match="no customer 'carla' in this store"):
@@ -379,6 +405,9 @@ def test_customer_journey_finds_a_pseudonymised_customer_by_the_id_given(
     assert got["customer_id"] == "ana"
     assert [s["event_id"] for s in got["cycles"][0]["steps"]] == ["j1", "j2", "j3", "j4"]
     assert hidden not in json.dumps(got)
+    moments = run(store, "customer.events", customer_id="ana")
+    assert [r["customer_id"] for r in moments["rows"]] == ["ana"] * 4
+    assert hidden not in json.dumps(moments)
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -508,6 +537,13 @@ def test_http_drill_down_and_journey(db: str, tmp_path: Path) -> None:
         r = client.get("/v1/events?limit=5000", headers=headers)
         assert r.status_code == 400
         assert r.json()["detail"].startswith("--limit 5000: list 1 to 1,000 events at a time")
-        r = client.get("/v1/customers/nobody/journey", headers=headers)
-        assert (r.status_code, r.json()) == (400, {"detail": "no customer 'nobody' in this store"})
+        for what in ("journey", "events"):
+            r = client.get(f"/v1/customers/nobody/{what}", headers=headers)
+            assert (r.status_code, r.json()) == (
+                404,
+                {"detail": "no customer 'nobody' in this store"},
+            )
+        r = client.get("/v1/customers/ana/events", headers=headers)
+        assert r.status_code == 200
+        assert [e["event_id"] for e in r.json()["rows"]] == [f"j{i}" for i in range(1, 8)]
         assert client.get("/v1/events").status_code == 401

@@ -121,11 +121,11 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
     # Waits are written like every duration (core.format): 90 s is "1 min 30 s".
     assert tme["text"]["en"] == (
         "Phone call centre misses its ASA target before the purchase: 1 min 30 sec against "
-        "1 min (50% over) in 40 answered contacts; ≈10.0 conversions at stake."
+        "1 min (50% over) in 40 answered contacts; ≈10 conversions at stake."
     )
     assert tme["text"]["pt-BR"] == (
         "Central telefônica não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
-        "(50% acima) em 40 contatos atendidos; ≈10,0 conversões em jogo."
+        "(50% acima) em 40 contatos atendidos; ≈10 conversões em jogo."
     )
     csat = next(f for f in findings if key(f)[3:] == ("store", "csat"))
     assert csat["numbers"]["csat"] == 25
@@ -138,7 +138,7 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
     assert promises["numbers"]["broken"] == 10
     assert promises["text"]["en"] == (
         "WhatsApp breaks 25.0% of the promises made there (10 of 40; made mostly before the "
-        "purchase); ≈7.5 conversions at stake."
+        "purchase); ≈8 conversions at stake."
     )
 
 
@@ -182,12 +182,14 @@ def test_empty_store_and_bad_options(store: Store) -> None:
     assert run(store, "insights") == {
         "rule": run(store, "insights")["rule"],
         "conversions": 0,
+        "total": 0,
         "findings": [],
     }
     for kwargs, message in (
         ({"lang": "fr"}, "--lang 'fr': use en or pt-BR"),
         ({"answer_within": -1}, "--answer-within -1: use a number of seconds >= 0"),
         ({"min_answers": 0}, "--min-answers 0: use a whole number >= 1"),
+        ({"top": 0}, "--top 0: Input should be greater than or equal to 1"),
     ):
         with pytest.raises(UsageError) as err:
             run(store, "insights", **kwargs)
@@ -236,3 +238,38 @@ def test_cli_says_when_nothing_is_found(tmp_path: Path, monkeypatch: pytest.Monk
     assert pt.exit_code == 0, pt.output
     assert "(0 ciclos com compra)" in pt.stdout
     assert "nenhum achado: poucos eventos, respostas ou contatos nesta seleção" in pt.stdout
+
+
+def test_top_ten_by_default_all_or_top_n(store: Store) -> None:
+    load(store, service_log())
+    every = run(store, "insights", min_answers=10, all=True)
+    assert every["total"] == len(every["findings"]) == len(EXPECTED)
+    three = run(store, "insights", min_answers=10, top=3)
+    assert three["total"] == len(EXPECTED)
+    assert three["findings"] == every["findings"][:3]
+    assert run(store, "insights", min_answers=10)["findings"] == every["findings"][:10]
+
+
+def test_weakness_only_in_planned_phases_and_unplanned_strength_said(store: Store) -> None:
+    from touchpoints.core.catalog import default_catalog
+
+    catalog = default_catalog()
+    plans = {"phone": ["during"], "whatsapp": ["during"]}
+    touchpoints = [
+        tp.model_copy(update={"phase": plans[tp.id]}) if tp.id in plans else tp
+        for tp in catalog.touchpoints
+    ]
+    store.set_catalog(catalog.model_copy(update={"touchpoints": touchpoints}))
+    load(store, service_log())
+    found = run(store, "insights", min_answers=10, all=True)["findings"]
+    keys = [key(f) for f in found]
+    # Phone and WhatsApp are planned for `during`: their `before` weaknesses are not judged.
+    assert not any(k[0] == "weakness" and k[3] in plans for k in keys)
+    assert ("weakness", "before", "satisfaction", "store", "csat") in keys
+    strong = next(f for f in found if key(f) == ("strength", "before", "service", "whatsapp", "tme_seconds"))  # fmt: skip
+    assert strong["numbers"]["planned_phases"] == "during"
+    assert strong["text"]["en"].endswith(
+        "; the catalog plans it for during the purchase: the plan may be wrong; "
+        "≈22 conversions at stake."
+    )
+    assert "o catálogo o planeja para durante a compra: o plano pode estar errado" in strong["text"]["pt-BR"]  # fmt: skip

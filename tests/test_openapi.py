@@ -25,6 +25,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "whatif": {"touchpoint": "phone", "abandonment": 0.02},
     "staffing": {"touchpoint": ["phone"], "target_service_level": 0.8},
     "customer.journey": {"customer_id": "C000112"},
+    "customer.events": {"customer_id": "C000112"},
+    "agents": {"min_answers": 3},
     "insights": {"min_answers": 5},
     "journeys.funnel": {"steps": ["website", "store"]},
     "events": {"limit": 1000},

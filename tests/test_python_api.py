@@ -49,6 +49,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "feedback.first-heard": {},
     "live": {"window": 30},
     "customer.journey": {"customer_id": "C000112", "gap": "10d"},
+    "customer.events": {"customer_id": "C000112", "timezone": "America/Sao_Paulo"},
+    "agents": {"touchpoint": ["whatsapp", "phone"], "min_answers": 5, "answer_within": 30},
     "summary": {"segments": 2, "channel": ["messaging"]},
     "attendant.kpis": {"date_from": "2025-01-01", "touchpoint": ["whatsapp"]},
     "attendant.missed": {"limit": 5},

@@ -193,7 +193,7 @@ def test_previous_period_has_the_same_length() -> None:
     [
         (["--from", "2026-13-01", "--to", "2026-01-31"], "--from '2026-13-01': use a date"),
         (["--from", "2026-02-01", "--to", "2026-01-31"], "--from is after --to"),
-        (["--to", "2026-01-31"], "--from and --to are required"),
+        (["--to", "2026-01-31"], "--from and --to are required together"),
         (["--from", "2026-01-01", "--to", "2026-01-31", "--format", "docx"], "--format 'docx'"),
     ],
 )
@@ -290,3 +290,30 @@ def test_paper_readers_get_model_names_and_a_colour_scale_in_their_language(
     )
     assert ">20 s</text>" in heat and ">1 min 35 s</text>" in heat
     assert heat.count("<rect") == 2  # the scale is drawn with strokes, not as more cells
+
+
+def test_without_a_period_the_report_covers_the_last_complete_month(tmp_path: Path) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from touchpoints.reports.schedule import last_complete_month
+    from touchpoints.store import open_store
+
+    assert last_complete_month(date(2026, 11, 30)) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert last_complete_month(date(2026, 3, 1)) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert last_complete_month(date(2026, 1, 15)) == (date(2025, 12, 1), date(2025, 12, 31))
+    db = tmp_path / "s.duckdb"
+    with open_store(str(db)) as s:
+        ingest_records(s, FIXTURE, "test")
+    out = tmp_path / "month.html"
+    res = CliRunner().invoke(
+        app, ["report", "--out", str(out), "--db", str(db), "--timezone", "America/Sao_Paulo"]
+    )
+    assert res.exit_code == 0, res.output
+    start, end = last_complete_month(datetime.now(ZoneInfo("America/Sao_Paulo")).date())
+    said = f"no --from/--to: the last complete month, {start} to {end} (America/Sao_Paulo)"
+    assert said in " ".join(res.stderr.split())
+    from touchpoints.core import format
+
+    html = out.read_text(encoding="utf-8")
+    assert format.date(start, "en") in html and format.date(end, "en") in html

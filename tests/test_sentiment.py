@@ -206,3 +206,28 @@ def test_comment_sentiment_reads_scores_at_query_time(store: Store) -> None:
     # The customer's own emotion is untouched by the comment's score.
     rows = store.query("SELECT emotion FROM events WHERE comment LIKE 'P%'")
     assert rows == [{"emotion": 1}]
+
+
+def test_a_comment_belongs_to_the_touchpoint_of_the_contact_it_rates(store: Store) -> None:
+    """A survey answer rating a WhatsApp contact is WhatsApp's comment (its own touchpoint
+    is the survey's), for the touchpoint, channel and kind filters alike."""
+    ingest_records(
+        store,
+        [
+            {"event_id": "w1", "customer_id": "c1", "touchpoint": "whatsapp",
+             "ts": "2026-01-01T10:00:00Z", "abandoned": False},
+            {"event_id": "s1", "customer_id": "c1", "touchpoint": "nps_survey",
+             "ts": "2026-01-02T10:00:00Z", "action": "feedback", "nps": 2,
+             "comment": "Demorou demais", "ref_event_id": "w1"},
+            {"event_id": "s2", "customer_id": "c2", "touchpoint": "nps_survey",
+             "ts": "2026-01-02T11:00:00Z", "action": "feedback", "nps": 9, "comment": "Ótimo"},
+        ],
+        "rated",
+    )  # fmt: skip
+    whatsapp = run(store, "feedback.comments", touchpoint=["whatsapp"])
+    assert [(c["event_id"], c["touchpoint"]) for c in whatsapp["comments"]] == [("s1", "whatsapp")]
+    assert [c["event_id"] for c in run(store, "feedback.comments", channel=["messaging"])["comments"]] == ["s1"]  # fmt: skip
+    survey = run(store, "feedback.comments", touchpoint=["nps_survey"])["comments"]
+    assert [c["event_id"] for c in survey] == ["s2"]  # not rating any contact: its own
+    everything = run(store, "feedback.comments")
+    assert {t["touchpoint"] for t in everything["by_touchpoint"]} == {"whatsapp", "nps_survey"}

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.events import EventRow, stored_row
 from touchpoints.analytics.registry import Analysis, Options, ResultModel, register
 from touchpoints.analytics.sql import events_relation
-from touchpoints.core.errors import UsageError
+from touchpoints.core.errors import NotFoundError
+from touchpoints.core.events import COLUMN_NAMES
 
 if TYPE_CHECKING:
     from touchpoints.analytics.scope import Scope
@@ -72,7 +74,7 @@ def journey(store: Store, scope: Scope, options: JourneyOptions) -> dict[str, An
             f"SELECT count(*) AS n FROM events WHERE customer_id IN ({marks})", params
         )[0]["n"]
         if not known:
-            raise UsageError(f"no customer {options.customer_id!r} in this store")
+            raise NotFoundError(f"no customer {options.customer_id!r} in this store")
     cycles: list[dict[str, Any]] = []
     last: tuple[Any, Any] | None = None
     for r in rows:
@@ -111,6 +113,30 @@ def journey(store: Store, scope: Scope, options: JourneyOptions) -> dict[str, An
     return {"customer_id": options.customer_id, "cycles": cycles}
 
 
+def customer_events(store: Store, scope: Scope, options: JourneyOptions) -> dict[str, Any]:
+    """Every event of one customer, oldest first (ties: the first ingested first), with
+    every SPEC §2 column: the moments of a journey with what happened at each (agent,
+    waits, promises, emotion, data re-used) and the survey answers that rate them
+    (`ref_event_id`). The customer page draws its timeline from these rows.
+
+    Looked up like `customer journey` (under the pseudonym too); rows carry the id as
+    given, never the pseudonym. An id with no events at all is refused.
+    """
+    ids = stored_ids(options.customer_id)
+    marks = ", ".join(f"$customer_{i}" for i in range(len(ids)))
+    rows = store.query(
+        f"""SELECT {", ".join(COLUMN_NAMES)} FROM events WHERE customer_id IN ({marks})
+        ORDER BY ts, seq""",
+        {f"customer_{i}": v for i, v in enumerate(ids)},
+    )
+    if not rows:
+        raise NotFoundError(f"no customer {options.customer_id!r} in this store")
+    return {
+        "customer_id": options.customer_id,
+        "rows": [{**stored_row(r), "customer_id": options.customer_id} for r in rows],
+    }
+
+
 class Step(ResultModel):
     event_id: str
     ts: str = Field(description="When the step began, ISO-8601 UTC.")
@@ -147,5 +173,24 @@ register(
         table="cycles.steps",
         arguments=("customer_id",),
         path="/v1/customers/{customer_id}/journey",
+    )
+)
+
+
+class CustomerEventsResult(ResultModel):
+    customer_id: str = Field(description="The id as given (never its pseudonym).")
+    rows: list[EventRow]  # type: ignore[valid-type]
+
+
+register(
+    Analysis(
+        name="customer.events",
+        summary="Every event of one customer, oldest first, with every column (its moments).",
+        run=customer_events,
+        options=JourneyOptions,
+        result=CustomerEventsResult,
+        scope=("timezone",),
+        arguments=("customer_id",),
+        path="/v1/customers/{customer_id}/events",
     )
 )

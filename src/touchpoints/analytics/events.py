@@ -8,6 +8,7 @@ the ones `kpis` sums, so `total` always equals the count the KPI is built from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,19 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Columns a list may be sorted on (`--sort wait_seconds`, `--sort -ts`); ties newest first.
+SORTABLE = (
+    "ts",
+    "customer_id",
+    "touchpoint",
+    "agent",
+    "wait_seconds",
+    "handle_seconds",
+    "value",
+    "nps",
+    "csat",
+)
+EXPORT_CHUNK = 50_000
 
 
 class EventsOptions(ServiceOptions):
@@ -38,12 +52,25 @@ class EventsOptions(ServiceOptions):
         json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT},
     )
     offset: int = Field(0, description="Events to skip first: the next page.", ge=0)
+    sort: str = Field(
+        "-ts",
+        description="Column to sort on, '-' first for descending: "
+        + ", ".join(SORTABLE)
+        + " (default -ts, newest first; ties newest first).",
+    )
 
     @field_validator("metric")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
         if value is not None and value not in METRICS:
             raise ValueError(f"use one of {', '.join(METRICS)}")
+        return value
+
+    @field_validator("sort")
+    @classmethod
+    def _sort(cls, value: str) -> str:
+        if value.removeprefix("-") not in SORTABLE:
+            raise ValueError(f"sort on one of {', '.join(SORTABLE)} ('-' first: descending)")
         return value
 
     @field_validator("limit")
@@ -61,6 +88,11 @@ def _iso(value: Any) -> Any:
     return value.isoformat() + "Z" if isinstance(value, datetime) else value
 
 
+def stored_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored event as JSON carries it: times as ISO-8601 UTC."""
+    return {k: _iso(v) for k, v in row.items()}
+
+
 def events(store: Store, scope: Scope, options: EventsOptions) -> dict[str, Any]:
     """The events under the filters, newest first (ties: the latest ingested first).
 
@@ -68,20 +100,75 @@ def events(store: Store, scope: Scope, options: EventsOptions) -> dict[str, Any]
     ...), chosen by the very predicates `kpis` sums, so `total` is the KPI's own count.
     Rows carry the SPEC §2 columns as stored (`phase` is the recorded override, if any).
     """
-    within, service = service_rules(store, options)
-    predicate = counted(within)[options.metric] if options.metric else "TRUE"
-    relation = f"SELECT * FROM ({scoped_events(scope, with_catalog=False)}) s WHERE {predicate}"
-    params = {**scope.params(), **service}
+    relation, params = _relation(store, scope, options)
     total = store.query(f"SELECT count(*) AS n FROM ({relation}) r", params)[0]["n"]
     rows = store.query(
         f"""SELECT {", ".join(COLUMN_NAMES)} FROM ({relation}) r
-        ORDER BY ts DESC, seq DESC LIMIT $events_limit OFFSET $events_offset""",
+        ORDER BY {_order(options.sort)} LIMIT $events_limit OFFSET $events_offset""",
         {**params, "events_limit": options.limit, "events_offset": options.offset},
     )
     return {
         "total": int(total),
-        "rows": [{k: _iso(v) for k, v in r.items()} for r in rows],
+        "rows": [stored_row(r) for r in rows],
     }
+
+
+def _relation(store: Store, scope: Scope, options: EventsOptions) -> tuple[str, dict[str, Any]]:
+    """The rows `metric` counts under the scope (every row without one), and their markers."""
+    within, service = service_rules(store, options)
+    predicate = counted(within)[options.metric] if options.metric else "TRUE"
+    relation = f"SELECT * FROM ({scoped_events(scope, with_catalog=False)}) s WHERE {predicate}"
+    return relation, {**scope.params(), **service}
+
+
+def _order(sort: str) -> str:
+    """ORDER BY for a validated `sort` (a name of SORTABLE, never the user's text)."""
+    column = SORTABLE[SORTABLE.index(sort.removeprefix("-"))]
+    if column == "ts":
+        direction = "DESC" if sort.startswith("-") else "ASC"
+        return f"ts {direction}, seq {direction}"
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    return f"{column} {direction} NULLS LAST, ts DESC, seq DESC"
+
+
+# The service-contact export: every SPEC §2 column, the catalog's channel and kind, and
+# whether the contact was answered within the service-level threshold T.
+CONTACT_COLUMNS = (*COLUMN_NAMES, "channel", "kind", "within_target")
+
+
+def export(
+    store: Store, scope: Scope, options: EventsOptions, contacts: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The whole list `events` pages through, newest first, read in chunks of
+    EXPORT_CHUNK rows (keyset paging on time and ingestion order, so the last chunk costs
+    what the first does): a CSV download of millions of rows never holds them all.
+
+    `contacts`: one row per service contact (`abandoned` set, SPEC §4) under the filters
+    and the metric, with CONTACT_COLUMNS.
+    """
+    relation, params = _relation(store, scope, options)
+    columns = list(COLUMN_NAMES)
+    if contacts:
+        within, _ = service_rules(store, options)
+        relation = f"""SELECT r.*, t.channel AS channel_, t.kind AS kind_,
+            coalesce({counted(within)["within-target"]}, FALSE) AS within_target
+          FROM ({relation}) r LEFT JOIN touchpoints t ON t.id = r.touchpoint
+          WHERE r.abandoned IS NOT NULL"""
+        columns += ["channel_ AS channel", "kind_ AS kind", "within_target"]
+    last: tuple[Any, Any] | None = None
+    while True:
+        after = "TRUE" if last is None else "(ts < $last_ts OR (ts = $last_ts AND seq < $last_seq))"
+        more = {} if last is None else {"last_ts": last[0], "last_seq": last[1]}
+        rows = store.query(
+            f"""SELECT {", ".join(columns)}, seq AS seq_ FROM ({relation}) x WHERE {after}
+            ORDER BY ts DESC, seq DESC LIMIT $chunk""",
+            {**params, **more, "chunk": EXPORT_CHUNK},
+        )
+        for row in rows:
+            yield stored_row({k: v for k, v in row.items() if k != "seq_"})
+        if len(rows) < EXPORT_CHUNK:
+            return
+        last = (rows[-1]["ts"], rows[-1]["seq_"])
 
 
 # Stored on every row: the required columns, the derived event_id and the default action.

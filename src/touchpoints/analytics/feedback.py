@@ -40,14 +40,32 @@ class CommentsOptions(Options):
 
 def comments(store: Store, scope: Scope, options: CommentsOptions) -> dict[str, Any]:
     """Feedback comments in scope with their sentiment, newest first, and a summary overall
-    and per touchpoint (the touchpoint of the rated interaction). Scores are computed over
+    and per touchpoint: the touchpoint of the rated interaction (`ref_event_id`), else the
+    comment's own, so WhatsApp's page shows the survey answers rating WhatsApp contacts. Scores are computed over
     every comment in scope; `limit` only cuts the list."""
     limit = options.limit
+    # A survey answer is about the contact it rates (`ref_event_id`): it belongs to that
+    # contact's touchpoint, and the touchpoint, channel and kind filters read that one.
+    rated = "coalesce(r.touchpoint, e.touchpoint)"
+    where = [f"{rated} IN ({_marks('touchpoint', scope.touchpoints)})"] if scope.touchpoints else []
+    for option, values, column in (
+        ("channel", scope.channels, "channel"),
+        ("kind", scope.kinds, "kind"),
+    ):
+        if values:
+            where.append(
+                f"{rated} IN (SELECT id FROM touchpoints WHERE {column} IN ({_marks(option, values)}))"
+            )
+    others = scope.replace(touchpoints=(), channels=(), kinds=())
     rows = store.query(
-        "SELECT event_id, ts, customer_id, touchpoint, ref_event_id, nps, csat, ces, emotion, "
-        "comment "
-        f"FROM ({scoped_events(scope, with_catalog=False)}) e "
-        "WHERE comment IS NOT NULL AND trim(comment) <> '' ORDER BY ts DESC, event_id",
+        "SELECT e.event_id AS event_id, e.ts AS ts, e.customer_id AS customer_id, "
+        f"{rated} AS touchpoint, e.ref_event_id AS ref_event_id, e.nps AS nps, e.csat AS csat, "
+        "e.ces AS ces, e.emotion AS emotion, e.comment AS comment "
+        f"FROM ({scoped_events(others, with_catalog=False)}) e "
+        "LEFT JOIN events r ON r.event_id = e.ref_event_id "
+        "WHERE e.comment IS NOT NULL AND trim(e.comment) <> '' "
+        + "".join(f" AND {w}" for w in where)
+        + " ORDER BY e.ts DESC, e.event_id",
         scope.params(),
     )
     scored = []
@@ -74,6 +92,11 @@ def comments(store: Store, scope: Scope, options: CommentsOptions) -> dict[str, 
             {"touchpoint": tp, **_summary(values)} for tp, values in sorted(groups.items())
         ],
     }
+
+
+def _marks(option: str, values: tuple[str, ...]) -> str:
+    """The scope's own markers for a list filter (`Scope.params()` binds them)."""
+    return ", ".join(f"$scope_{option}_{i}" for i in range(len(values)))
 
 
 def _summary(values: list[float]) -> dict[str, Any]:

@@ -169,7 +169,14 @@ def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
             "count": format.integer(n["customers_repeating"], lang),
         }
     body = msg.t(lang, f"insights.{f.metric}_{f.direction}", **words)
-    return body + msg.t(lang, "insights.stake", impact=fmt(f.impact, lang))
+    if n.get("planned_phases"):
+        phases = [msg.t(lang, f"insights.phase_{p}") for p in n["planned_phases"].split(", ")]
+        planned = phases[0]
+        for more in phases[1:]:
+            planned = msg.t(lang, "insights.either", first=planned, second=more)
+        body += msg.t(lang, "insights.unplanned", planned=planned)
+    # Conversions at stake are an estimate: whole conversions in words, full precision in JSON.
+    return body + msg.t(lang, "insights.stake", impact=format.integer(round(f.impact), lang))
 
 
 # -- the analyses behind the findings ------------------------------------------------------
@@ -227,6 +234,8 @@ class InsightsOptions(Options):
     min_answers: int = Field(
         30, description="Answers (or cycles) a comparison needs before it is a finding."
     )
+    top: int = Field(10, ge=1, description="Findings shown, most conversions at stake first.")
+    all: bool = Field(False, description="Show every finding (not only the --top ones).")
 
 
 def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, Any]:
@@ -295,12 +304,32 @@ def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, 
             f.touchpoint,
         )
     )
+    found = planned_only(found, catalog)
     names = {t.id: {"en": t.label("en"), "pt-BR": t.label("pt-BR")} for t in catalog.touchpoints}
+    shown = found if options.all else found[: options.top]
     return {
         "rule": RULE,
         "conversions": conversions,
-        "findings": [f.as_dict(names) for f in found],
+        "total": len(found),
+        "findings": [f.as_dict(names) for f in shown],
     }
+
+
+def planned_only(found: list[Finding], catalog: Catalog) -> list[Finding]:
+    """A touchpoint is judged weak only in the phases the catalog plans it for (signage is
+    not weak *after* the purchase: it was never meant to work there). A strength outside
+    those phases stays, as a finding of its own: it names the planned phases, since the
+    plan may be wrong. A touchpoint the catalog plans no phase for is judged everywhere."""
+    kept = []
+    for f in found:
+        entry = catalog.get(f.touchpoint)
+        plan = tuple(entry.phase) if entry is not None else ()
+        if not plan or f.phase in plan:
+            kept.append(f)
+        elif f.direction == "strength":
+            f.numbers = {**f.numbers, "planned_phases": ", ".join(plan)}
+            kept.append(f)
+    return kept
 
 
 def _engagement(rows: list[dict[str, Any]], phase: str, finding: MakeFinding) -> list[Finding]:
@@ -530,6 +559,7 @@ class InsightFinding(ResultModel):
 class InsightsResult(ResultModel):
     rule: str
     conversions: int
+    total: int = Field(description="Every finding; `findings` holds the --top (or --all).")
     findings: list[InsightFinding]
 
 

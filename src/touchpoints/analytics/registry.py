@@ -56,6 +56,7 @@ MODULES = (
     "customers",
     "attendant",
     "changes",
+    "agents",
 )
 
 

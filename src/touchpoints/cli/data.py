@@ -187,13 +187,28 @@ def demo_data(
         Path, typer.Option("--out", help="Output file: .parquet, .csv or .jsonl.")
     ] = Path("demo/events.parquet"),
     start: Annotated[
-        str, typer.Option("--start", help="First day of the simulated year.")
-    ] = "2025-01-01",
+        str | None,
+        typer.Option("--start", help="First day of the simulated year (instead of --end)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="Last day of the simulated year (default: today)."),
+    ] = None,
 ) -> None:
-    """Write a year of a tyre retailer's events (the example the docs use); same --seed, same file."""
+    """Write a year of a tyre retailer's events (the example the docs use), ending today
+    unless --end or --start says otherwise, so the live trickle of `demo-serve` continues
+    it; same --seed and dates, same file."""
+    from datetime import date
+
     from touchpoints.demo import generate
 
-    stats = generate(customers=customers, seed=seed, out=out_file, start=start)
+    if start is not None and end is not None:
+        raise UsageError("--start and --end: give one of them (the year is 365 days)")
+    if start is None:
+        end = end or date.today().isoformat()
+        stats = generate(customers=customers, seed=seed, out=out_file, end=end)
+    else:
+        stats = generate(customers=customers, seed=seed, out=out_file, start=start)
     out.print(
         f"wrote {stats['events']:,} events for {stats['customers']:,} customers to {out_file}"
     )

@@ -47,9 +47,17 @@ def report(
     db: DbOpt = None,
 ) -> None:
     """Write a self-contained report of one period: summary, KPIs vs targets, map,
-    journeys, service, feedback, attribution and recommendations."""
+    journeys, service, feedback, attribution and recommendations. Without --from and
+    --to, the last complete month (in --timezone)."""
     from touchpoints.reports.report import FORMATS, build_report, period_scopes
 
+    if not date_from and not date_to:
+        date_from, date_to = default_period(tz)
+        err.print(f"no --from/--to: the last complete month, {date_from} to {date_to} ({tz})")
+    elif not date_from or not date_to:
+        raise UsageError(
+            "--from and --to are required together (or neither: the last complete month)"
+        )
     chosen = (fmt or out_file.suffix.lstrip(".") or "html").lower()
     if chosen not in FORMATS:
         raise UsageError(f"--format {chosen!r}: use html or pdf")
@@ -62,6 +70,17 @@ def report(
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_bytes(data)
     err.print(f"wrote {out_file} ({len(data):,} bytes, {chosen})")
+
+
+def default_period(tz: str) -> tuple[str, str]:
+    """The last complete month in zone `tz`, as --from and --to would give it."""
+    from datetime import datetime
+
+    from touchpoints.core.time import zone_info
+    from touchpoints.reports.schedule import last_complete_month
+
+    start, end = last_complete_month(datetime.now(zone_info(tz)).date())
+    return start.isoformat(), end.isoformat()
 
 
 def demo_serve(

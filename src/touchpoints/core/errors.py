@@ -26,3 +26,8 @@ class StoreError(TouchpointsError):
 
 class UsageError(TouchpointsError):
     """An option value is invalid (bad date, unknown --by key, ...)."""
+
+
+class NotFoundError(UsageError):
+    """What the user named does not exist (a customer id): a 404 over HTTP, exit 2 on the
+    command line like any usage error."""

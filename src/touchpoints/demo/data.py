@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -51,6 +51,7 @@ from touchpoints.demo.story import (
     SEGMENTS,
     TOUCHPOINTS,
     UTC_OFFSET,
+    YEAR_DAYS,
 )
 
 # -- to Arrow and to files ---------------------------------------------------------------------
@@ -206,12 +207,29 @@ def _seed_sequence(random_seed: int, chunk: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([random_seed & 0xFFFF_FFFF_FFFF_FFFF, chunk])
 
 
+def year_ending(end: str) -> str:
+    """The first day of the simulated year whose last day is `end` (YYYY-MM-DD)."""
+    try:
+        last = datetime.fromisoformat(end).date()
+    except ValueError:
+        raise UsageError(f"--end {end!r}: use a date like 2026-11-30") from None
+    return (last - timedelta(days=YEAR_DAYS - 1)).isoformat()
+
+
 def generate(
-    customers: int, seed: int, out: str | Path, start: str = "2025-01-01"
+    customers: int,
+    seed: int,
+    out: str | Path,
+    start: str = "2025-01-01",
+    end: str | None = None,
 ) -> dict[str, int]:
-    """Write a year of events from `start` for `customers` customers to `out` (.parquet, .csv,
-    .jsonl); the same arguments always write the same bytes. Returns {"events", "customers"}
-    (customers who have at least one event in the year)."""
+    """Write a year of events for `customers` customers to `out` (.parquet, .csv, .jsonl):
+    from `start`, or, given `end`, the year whose last day is `end` (the command line
+    passes today, so the demo ends where the live trickle goes on). The same arguments
+    always write the same bytes. Returns {"events", "customers"} (customers who have at
+    least one event in the year)."""
+    if end is not None:
+        start = year_ending(end)
     if customers < 0:
         raise UsageError(f"--customers {customers}: use a number >= 0")
     path = Path(out)

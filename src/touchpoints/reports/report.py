@@ -23,6 +23,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
+from touchpoints.core.time import zone_info
 from touchpoints.reports import svg
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ def period_scopes(date_from: str, date_to: str, timezone: str = "UTC") -> tuple[
         date_to=current.date_from - timedelta(microseconds=1),
     )
     return current, previous
+
+
+def _wall(moment: datetime | None, timezone: str) -> datetime | None:
+    """A stored (naive UTC) time as wall time in `timezone`."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(zone_info(timezone)).replace(tzinfo=None)
 
 
 def run(store: Store, name: str, scope: Scope, **options: Any) -> dict[str, Any]:
@@ -254,11 +262,13 @@ def report_data(
     return {
         "lang": lang,
         "t": t,
+        # The period as the reader asked for it: days in the report's time zone (a
+        # São Paulo month ends at 03:00 UTC on the 1st, which is not the day to print).
         "period": {
-            "from": current.date_from,
-            "to": current.date_to,
-            "previous_from": previous.date_from,
-            "previous_to": previous.date_to,
+            "from": _wall(current.date_from, timezone),
+            "to": _wall(current.date_to, timezone),
+            "previous_from": _wall(previous.date_from, timezone),
+            "previous_to": _wall(previous.date_to, timezone),
         },
         "generated": datetime.now(UTC).replace(microsecond=0, tzinfo=None),
         "total": total,

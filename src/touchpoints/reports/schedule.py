@@ -26,6 +26,13 @@ def previous_week(today: date) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
+def last_complete_month(today: date) -> tuple[date, date]:
+    """First and last day of the month before the one holding `today`: what `touchpoints
+    report` covers when no period is given."""
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
 def due_report(settings: Settings, now: datetime) -> Path | None:
     """The file the schedule wants written at `now` (aware), or None (not set, too early
     in the week, or already written)."""

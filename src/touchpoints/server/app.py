@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.errors import NotFoundError, TouchpointsError
 from touchpoints.core.settings import Settings
 from touchpoints.server import api, csrf
 from touchpoints.server.metrics import Metrics
@@ -302,12 +302,16 @@ def _error_handlers(app: FastAPI) -> None:
     async def usage(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 400)
 
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 404)
+
     from touchpoints.server.login import forbidden_page
     from touchpoints.server.users import Forbidden
 
     handlers: dict[Any, Any] = {
         api.BodyTooLarge: too_large,
         TouchpointsError: usage,
+        NotFoundError: not_found,
         Forbidden: forbidden_page,
     }
     for exc_type, handler in handlers.items():

@@ -242,12 +242,14 @@ def nav(page: Page) -> list[dict[str, Any]]:
         ("/map", "map", ANALYSTS),
         ("/journeys", "journeys", ANALYSTS),
         ("/service", "service", ALL),
+        ("/team", "web.drill.team", ALL),
         ("/feedback", "feedback", ALL),
         ("/attribution", "attribution", ANALYSTS),
         ("/live", "live", ALL),
         ("/attendant", "attendant.page", ALL),
         ("/changes", "changes.nav", ALL),
         ("/catalog", "catalog", ALL),
+        ("/customers", "web.drill.customers", ALL),
     ]
     here = page.request.url.path
     return [

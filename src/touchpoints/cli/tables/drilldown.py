@@ -82,6 +82,34 @@ def _caption(data: dict[str, Any], view: View) -> str:
     return text
 
 
+def event_grid(
+    rows: list[dict[str, Any]], view: View, title: str, caption: str | None, customer: bool = True
+) -> list[RenderableType]:
+    """Events as a table: local time, (customer,) touchpoint, action, every optional column
+    some row has a value in, and the event id."""
+    keys = [k for k in OPTIONAL if any(r.get(k) is not None for r in rows)]
+    cols = [
+        Col(view.label("ts")),
+        *([Col(view.label("customer_id"), numeric=False)] if customer else []),
+        Col(view.label("touchpoint"), numeric=False),
+        Col(view.label("action"), numeric=False),
+        *(Col(view.label(k), numeric=k not in TEXT and k != "phase") for k in keys),
+        Col(view.label("event_id"), numeric=False),
+    ]
+    cells = [
+        [
+            local_time(r["ts"], view),
+            *([r["customer_id"]] if customer else []),
+            view.name(r["touchpoint"]),
+            _action(r["action"], view),
+            *(_cell(k, r.get(k), view) for k in keys),
+            r["event_id"],
+        ]
+        for r in rows
+    ]
+    return list(grid(cols, cells, view.width, title=title, caption=caption))
+
+
 @renders("events")
 def events_table(data: dict[str, Any], view: View) -> list[RenderableType]:
     rows = data["rows"]
@@ -92,27 +120,21 @@ def events_table(data: dict[str, Any], view: View) -> list[RenderableType]:
     if not rows:
         message = t(view.lang, "cli.common.nothing") if not data["total"] else _caption(data, view)
         return [Text(title, style="bold"), Text(message)]
-    keys = [k for k in OPTIONAL if any(r.get(k) is not None for r in rows)]
-    cols = [
-        Col(view.label("ts")),
-        Col(view.label("customer_id"), numeric=False),
-        Col(view.label("touchpoint"), numeric=False),
-        Col(view.label("action"), numeric=False),
-        *(Col(view.label(k), numeric=k not in TEXT and k != "phase") for k in keys),
-        Col(view.label("event_id"), numeric=False),
-    ]
-    cells = [
-        [
-            local_time(r["ts"], view),
-            r["customer_id"],
-            view.name(r["touchpoint"]),
-            _action(r["action"], view),
-            *(_cell(k, r.get(k), view) for k in keys),
-            r["event_id"],
-        ]
-        for r in rows
-    ]
-    return list(grid(cols, cells, view.width, title=title, caption=_caption(data, view)))
+    return event_grid(rows, view, title, _caption(data, view))
+
+
+@renders("customer.events")
+def customer_events_table(data: dict[str, Any], view: View) -> list[RenderableType]:
+    """One customer's events, oldest first, every column that holds a value."""
+    rows = data["rows"]
+    title = t(
+        view.lang,
+        "cli.customer.events_title",
+        customer=data["customer_id"],
+        events=fmt.integer(len(rows), view.lang),
+        zone=_zone(view),
+    )
+    return event_grid(rows, view, title, None, customer=False)
 
 
 @renders("customer.journey")

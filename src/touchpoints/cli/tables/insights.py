@@ -26,6 +26,10 @@ def insights_list(data: dict[str, Any], view: View) -> list[RenderableType]:
     out: list[RenderableType] = [Text(title, style="bold")]
     if not data["findings"]:
         return [*out, Text(t(lang, "cli.insights.none"))]
+    total, shown = data.get("total", len(data["findings"])), len(data["findings"])
+    if total > shown:
+        words = {"shown": fmt.integer(shown, lang), "total": fmt.integer(total, lang)}
+        out.append(Text(t(lang, "cli.insights.more", **words), style="dim"))
     width = len(str(len(data["findings"])))
     for i, f in enumerate(data["findings"], 1):
         head = " · ".join(

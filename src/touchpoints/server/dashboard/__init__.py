@@ -30,10 +30,13 @@ from touchpoints.server.dashboard import (
     catalog,
     changes,
     data,
+    customer,
+    drill,
     feedback,
     journeys,
     overview,
     service,
+    team,
 )
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
 from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
@@ -64,6 +67,9 @@ for area in (
     changes,
     catalog,
     data,
+    drill,
+    customer,
+    team,
 ):
     router.include_router(area.router)
 
@@ -92,7 +98,7 @@ def default_jobs(run: Callable[..., Any]) -> list[Job]:
         job("journeys.dfg", scope),
         (all_attribution, (scope,), {}),
     ]
-    jobs += [job("insights", scope, lang=lang) for lang in msg.LANGS]
+    jobs += [job("insights", scope, lang=lang, all=True) for lang in msg.LANGS]
     for tp in run(read_catalog).touchpoints:
         mine = scope.replace(touchpoints=(tp.id,))
         jobs += [job("kpis", mine), job("kpis", mine, by="phase")]

@@ -41,6 +41,7 @@ ANALYSES: dict[str, tuple[str, dict[str, Any]]] = {
     "hour_of_week": ("heatmap", {}),
     "attendant": ("attendant.kpis", {}),
     "attendant_missed": ("attendant.missed", {"limit": 50}),
+    "agents": ("agents", {}),
 }
 # Who may download what: the service pages' data for every role, the rest for analysts.
 DATA_ROLES = {
@@ -52,6 +53,7 @@ DATA_ROLES = {
     "attendant": ALL,
     "attendant_missed": ALL,
     "forecast": ALL,
+    "agents": ALL,
 }
 
 
@@ -84,7 +86,7 @@ def dataset(page: Page, name: str) -> Data | None:
     if name == "attribution":
         return Data(page.get(all_attribution, page.scope))
     if name == "insights":
-        return Data(page.run("insights", lang=page.lang), "findings")
+        return Data(page.run("insights", lang=page.lang, all=True), "findings")
     if name == "staffing":
         channel = query.get("staff") or default_staff_channel(page)
         if not channel:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
+from touchpoints.server.dashboard.drill import events_href, month_bounds
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render, series
 
 router = APIRouter()
@@ -141,6 +142,11 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         "series": [
             series(page.lang, page.label(k), [m[k] for m in months], k)
             for k in ("events", "conversions")
+        ],
+        # Each point opens the Events page with that month's events (or purchases).
+        "links": [
+            [events_href(page.params, metric, **month_bounds(m["group"])) for m in months]
+            for metric in (None, "conversions")
         ],
     }
     return render(

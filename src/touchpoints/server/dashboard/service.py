@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from touchpoints.core import format
 from touchpoints.server.dashboard.changes import FORECAST_CHECK_DAYS, forecast_check
 from touchpoints.server.dashboard.data import dataset, default_staff_channel
+from touchpoints.server.dashboard.drill import events_href
 from touchpoints.server.pages import ALL, Page, page_context, render, series
 
 router = APIRouter()
@@ -43,6 +44,7 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
             series(page.lang, page.label(k), [r[k] for r in channels], k)
             for k in ("tme_seconds", "tma_seconds")
         ],
+        "links": [[events_href(page.params, "answered", channel=r["group"]) for r in channels]] * 2,
     }
     staffing = dataset(page, "staffing")
     staff = staffing.result if staffing else None

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from touchpoints.core import messages as msg
 from touchpoints.server.dashboard.data import COMMENTS, comment_rows, dataset
+from touchpoints.server.dashboard.drill import events_href
 from touchpoints.server.pages import ANALYSTS, Page, catalog, page_context, render, series
 
 router = APIRouter()
@@ -44,6 +45,9 @@ def touchpoint_page(
         "categories": [msg.capitalized(page.t(f"common.{r['group']}")) for r in by_phase],
         "series": [
             series(page.lang, page.label("events"), [r["events"] for r in by_phase], "events")
+        ],
+        "links": [
+            [events_href(page.params, touchpoint=touchpoint_id, phase=r["group"]) for r in by_phase]
         ],
     }
     return render(

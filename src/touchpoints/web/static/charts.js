@@ -144,6 +144,14 @@
     option.textStyle = { fontFamily: FONT };
     option.animation = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     chart.setOption(option);
+    // A point with a link (`spec.links[series][point]`) opens the events behind it.
+    if (spec.links) {
+      chart.on("click", function (p) {
+        var row = spec.links[p.seriesIndex] || [];
+        if (row[p.dataIndex]) window.location.href = row[p.dataIndex];
+      });
+      el.classList.add("linked");
+    }
     el.setAttribute("data-drawn", "true");
     window.addEventListener("resize", function () { chart.resize(); });
   }

@@ -1,0 +1,549 @@
+"""The team's scorecards (`touchpoints agents`): each agent's service and feedback numbers
+with 95 % margins, against the rest of the team on the same touchpoints and hours, the
+coaching findings that are significant, and what each agent's and touchpoint's low
+ratings talk about.
+
+Whose contact is it? A contact row names its `agent`; a survey answer (`action =
+feedback`) names none but rates a contact through `ref_event_id`, so it is credited to the
+agent and touchpoint of the contact it rates, at that contact's hour. The bot (`agent =
+"bot"`) is one member of the team like any other.
+
+The team is compared like for like: for an agent at a touchpoint, the rest of the team
+counts only at that touchpoint and in the hours of the week (in the scope's time zone) the
+agent served there, so a night-shift agent is not measured against the quiet mornings. A
+difference is a finding only when the two 95 % intervals do not overlap and the agent has
+at least `--min-answers` (30) answers for that metric; comment themes then say what the
+agent's low ratings mention.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules
+from touchpoints.analytics.registry import Analysis, ResultModel, register
+from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
+from touchpoints.analytics.sql import hour, iso_weekday, local_ts
+from touchpoints.core import format
+from touchpoints.core import messages as msg
+
+if TYPE_CHECKING:
+    from touchpoints.analytics.scope import Scope
+    from touchpoints.store.base import Store
+
+Z = 1.96
+DEFAULT_MIN_ANSWERS = 30
+# Metrics a finding may be about: key -> (answers count, higher is better).
+JUDGED = {
+    "csat": ("csat_answers", True),
+    "nps": ("nps_answers", True),
+    "fcr": ("fcr_answers", True),
+    "tma_seconds": ("answered", False),
+}
+THEMES_SHOWN = 5
+_WORD = re.compile(r"\w+")
+NEGATORS = {"nao", "not", "never", "nunca", "sem", "didnt", "dont", "wasnt"}
+
+
+class AgentsOptions(ServiceOptions):
+    min_answers: int = Field(
+        DEFAULT_MIN_ANSWERS,
+        ge=1,
+        description="Answers an agent needs on a metric before a difference is a finding.",
+    )
+
+
+def credited(scope: Scope) -> str:
+    """Every row credited to an agent (a survey answer to the agent of the contact it
+    rates), with the touchpoint and time of the service, passing the scope's filters."""
+    cols = (
+        "e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds, e.abandoned, "
+        "e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment, e.comment, e.value, "
+        "e.ref_event_id"
+    )
+    # Rows that name their agent need no join; only survey answers look up what they rate.
+    return f"""SELECT * FROM (
+      WITH credited AS (
+        SELECT {cols}, e.agent AS agent, e.touchpoint AS touchpoint, e.ts AS served_ts
+        FROM events e WHERE e.agent IS NOT NULL
+        UNION ALL
+        SELECT {cols}, r.agent AS agent, r.touchpoint AS touchpoint, r.ts AS served_ts
+        FROM events e JOIN events r ON r.event_id = e.ref_event_id
+        WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND r.agent IS NOT NULL
+      )
+      SELECT x.*, t.channel AS channel, t.kind AS kind
+      FROM credited x LEFT JOIN touchpoints t ON t.id = x.touchpoint
+    ) s WHERE {scope.where()}"""
+
+
+def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
+    """Sums per agent, touchpoint and hour of the week (or, `by_week`, per agent and week):
+    all later arithmetic is on these few rows."""
+    local = local_ts(scope, "served_ts")
+    c = counted(within)
+    if by_week:
+        keys = f"agent, CAST(date_trunc('week', {local}) AS DATE)"
+        columns = f"agent, CAST(date_trunc('week', {local}) AS DATE) AS week"
+    else:
+        keys = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)}"
+        columns = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)} AS how"
+    return f"""SELECT {columns},
+        sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
+        sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
+        sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
+        sum(CASE WHEN {c["answered"]} THEN wait_seconds * wait_seconds END) AS wait_sq,
+        count(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_n,
+        sum(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_sum,
+        sum(CASE WHEN {c["answered"]} THEN handle_seconds * handle_seconds END) AS handle_sq,
+        count(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_n,
+        sum(CASE WHEN {c["resolved"]} THEN 1 ELSE 0 END) AS resolved,
+        count(resolved) AS resolved_n,
+        sum(CASE WHEN {c["satisfied"]} THEN 1 ELSE 0 END) AS csat_good,
+        count(csat) AS csat_n,
+        sum(CASE WHEN {c["promoters"]} THEN 1 ELSE 0 END) AS promoters,
+        sum(CASE WHEN {c["detractors"]} THEN 1 ELSE 0 END) AS detractors,
+        count(nps) AS nps_n,
+        sum(CASE WHEN promise = 'kept' THEN 1 ELSE 0 END) AS kept,
+        sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS broken,
+        sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
+        count(data_reused) AS reused_n
+      FROM ({credited(scope)}) s
+      GROUP BY {keys}"""
+
+
+SUMS = (
+    "contacts", "answered", "wait_sum", "wait_sq", "wait_n", "handle_sum", "handle_sq",
+    "handle_n", "resolved", "resolved_n", "csat_good", "csat_n", "promoters", "detractors",
+    "nps_n", "kept", "broken", "reused", "reused_n",
+)  # fmt: skip
+
+
+def _add(into: dict[str, float], row: dict[str, Any], sign: float = 1.0) -> None:
+    for key in SUMS:
+        into[key] = into.get(key, 0.0) + sign * float(row.get(key) or 0)
+
+
+def _mean(total: float, squares: float, n: float) -> tuple[float | None, float | None]:
+    """Mean and its 95 % margin (normal approximation; one value: no margin)."""
+    if n <= 0:
+        return None, None
+    mean = total / n
+    if n < 2:
+        return mean, None
+    variance = max((squares - total * total / n) / (n - 1), 0.0)
+    return mean, Z * math.sqrt(variance / n)
+
+
+def _share(k: float, n: float, scale: float = 1.0) -> tuple[float | None, float | None]:
+    """The share and its 95 % margin, Agresti–Coull (two successes and two failures
+    added for the margin): 30 of 30 is not "100 % ± 0"."""
+    if n <= 0:
+        return None, None
+    adjusted = (k + 2) / (n + 4)
+    return scale * k / n, scale * Z * math.sqrt(adjusted * (1 - adjusted) / (n + 4))
+
+
+def _nps(p: float, d: float, n: float) -> tuple[float | None, float | None]:
+    """NPS and its 95 % margin as SPEC §4 defines it."""
+    if n <= 0:
+        return None, None
+    sp, sd = p / n, d / n
+    return 100 * (sp - sd), 100 * Z * math.sqrt(max(sp + sd - (sp - sd) ** 2, 0.0) / n)
+
+
+def scorecard(s: dict[str, float]) -> dict[str, Any]:
+    """The scorecard keys of one sum of cells."""
+    tma, tma_m = _mean(s["handle_sum"], s["handle_sq"], s["handle_n"])
+    tme, tme_m = _mean(s["wait_sum"], s["wait_sq"], s["wait_n"])
+    fcr, fcr_m = _share(s["resolved"], s["resolved_n"])
+    csat, csat_m = _share(s["csat_good"], s["csat_n"], 100.0)
+    nps, nps_m = _nps(s["promoters"], s["detractors"], s["nps_n"])
+    kept = s["kept"] + s["broken"]
+    return {
+        "contacts": int(s["contacts"]),
+        "answered": int(s["answered"]),
+        "tma_seconds": tma,
+        "tma_margin": tma_m,
+        "tme_seconds": tme,
+        "tme_margin": tme_m,
+        "fcr": fcr,
+        "fcr_margin": fcr_m,
+        "fcr_answers": int(s["resolved_n"]),
+        "csat": csat,
+        "csat_margin": csat_m,
+        "csat_answers": int(s["csat_n"]),
+        "nps": nps,
+        "nps_margin": nps_m,
+        "nps_answers": int(s["nps_n"]),
+        "promise_kept_rate": s["kept"] / kept if kept else None,
+        "data_reuse_rate": s["reused"] / s["reused_n"] if s["reused_n"] else None,
+    }
+
+
+def _week(value: Any) -> str | None:
+    if value is None:
+        return None
+    return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]:
+    """Per agent: contacts, AHT (TMA), ASA (TME), FCR, CSAT and NPS with 95 % margins,
+    promises kept and data re-used, over all their touchpoints and per touchpoint, each
+    beside the rest of the team on the same touchpoints and hours of the week; the trend
+    by week; the significant differences as coaching findings in words; and the themes of
+    the low-rated comments per agent and per touchpoint, with an example each."""
+    within, service = service_rules(store, options)
+    params = {**scope.params(), **service}
+    # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
+    everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for c in store.query(_cells(scope, within), params):
+        _add(everyone[(c["touchpoint"], int(c["how"]))], c)
+        mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
+    rows, by_touchpoint = [], []
+    for agent in sorted({a for a, _ in mine}):
+        own: dict[str, float] = {}
+        team: dict[str, float] = {}
+        for touchpoint in sorted({t for a, t in mine if a == agent}):
+            tp_own: dict[str, float] = {}
+            tp_team: dict[str, float] = {}
+            for how, sums in mine[(agent, touchpoint)].items():
+                _add(tp_own, sums)
+                _add(tp_team, everyone[(touchpoint, how)])
+                _add(tp_team, sums, -1.0)
+            _add(own, tp_own)
+            _add(team, tp_team)
+            by_touchpoint.append(_pair(agent, touchpoint, tp_own, tp_team))
+        rows.append(_pair(agent, None, own, team))
+    rows.sort(key=lambda r: (-r["contacts"], r["agent"]))
+    empty = dict.fromkeys(SUMS, 0.0)
+    trend = sorted(
+        (
+            {
+                "agent": w["agent"],
+                "week": _week(w["week"]),
+                **{
+                    k: v
+                    for k, v in scorecard({**empty, **{k: float(w[k] or 0) for k in SUMS}}).items()
+                    if k in TREND_KEYS
+                },
+            }
+            for w in store.query(_cells(scope, within, by_week=True), params)
+        ),
+        key=lambda w: (w["agent"], w["week"] or ""),
+    )
+    themes = comment_themes(store, scope)
+    names = {
+        tp.id: {lang: tp.label(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints
+    }
+    findings = coaching(by_touchpoint, themes, options, names)
+    return {
+        "rows": rows,
+        "by_touchpoint": by_touchpoint,
+        "weeks": trend,
+        "findings": findings,
+        "themes": themes,
+    }
+
+
+TREND_KEYS = ("contacts", "answered", "tma_seconds", "fcr", "csat", "nps")
+
+
+def _pair(
+    agent: str, touchpoint: str | None, own: dict[str, float], team: dict[str, float]
+) -> dict[str, Any]:
+    empty = dict.fromkeys(SUMS, 0.0)
+    theirs = scorecard({**empty, **team})
+    return {
+        "agent": agent,
+        **({"touchpoint": touchpoint} if touchpoint is not None else {}),
+        **scorecard({**empty, **own}),
+        **{f"team_{k}": theirs[k] for k in TEAM_KEYS},
+    }
+
+
+TEAM_KEYS = (
+    "contacts", "tma_seconds", "tma_margin", "tme_seconds", "tme_margin", "fcr",
+    "fcr_margin", "csat", "csat_margin", "nps", "nps_margin", "promise_kept_rate",
+    "data_reuse_rate",
+)  # fmt: skip
+
+
+# -- coaching findings ------------------------------------------------------------------
+def coaching(
+    pairs: list[dict[str, Any]],
+    themes: list[dict[str, Any]],
+    options: AgentsOptions,
+    names: dict[str, dict[str, str]],
+) -> list[dict[str, Any]]:
+    """Each (agent, touchpoint, metric) whose 95 % interval lies apart from the team's
+    there, with at least `min_answers` answers: worse ones first (what to coach), then
+    strengths, largest gap first."""
+    said = {(t["agent"], t["touchpoint"]): t["themes"] for t in themes if t["agent"]}
+    out = []
+    for p in pairs:
+        for key, (answers_key, higher_better) in JUDGED.items():
+            value, margin = p[key], p[key.replace("_seconds", "") + "_margin"]
+            team, team_margin = (
+                p[f"team_{key}"],
+                p["team_" + key.replace("_seconds", "") + "_margin"],
+            )
+            answers = p[answers_key]
+            if None in (value, margin, team, team_margin) or answers < options.min_answers:
+                continue
+            if abs(value - team) <= margin + team_margin:
+                continue
+            better = (value > team) == higher_better
+            finding = {
+                "agent": p["agent"],
+                "touchpoint": p["touchpoint"],
+                "metric": key,
+                "direction": "strength" if better else "weakness",
+                "value": value,
+                "margin": margin,
+                "team": team,
+                "team_margin": team_margin,
+                "answers": answers,
+                "mentions": []
+                if better
+                else [t["theme"] for t in said.get((p["agent"], p["touchpoint"]), [])[:2]],
+            }
+            finding["text"] = {
+                lang: finding_text(finding, lang, names.get(p["touchpoint"], {}).get(lang))
+                for lang in msg.LANGS
+            }
+            out.append(finding)
+    out.sort(
+        key=lambda f: (
+            f["direction"] != "weakness",
+            -abs(f["value"] - f["team"]) / (f["margin"] + f["team_margin"]),
+        )
+    )
+    return out
+
+
+def finding_text(f: dict[str, Any], lang: str, name: str | None = None) -> str:
+    """'Ana's CSAT at WhatsApp is 62.0 ±5.0 against 78.0 ±2.0 for the team (140 answers);
+    the low ratings mention "demora" and "não resolveu".'"""
+    key = f["metric"]
+    value = format.value(key, f["value"], lang)
+    team = format.value(key, f["team"], lang)
+    margin = format.value(key, f["margin"], lang)
+    team_margin = format.value(key, f["team_margin"], lang)
+    if key == "fcr":
+        margin = format.number(100 * f["margin"], lang, 1) + " " + msg.t(lang, "common.pp")
+        team_margin = (
+            format.number(100 * f["team_margin"], lang, 1) + " " + msg.t(lang, "common.pp")
+        )
+    text = msg.t(
+        lang,
+        "agents.finding_" + f["direction"],
+        agent=f["agent"],
+        metric=msg.t(lang, "metric." + key),
+        touchpoint=name or f["touchpoint"],
+        value=value,
+        margin=margin,
+        team=team,
+        team_margin=team_margin,
+        answers=format.integer(f["answers"], lang),
+    )
+    if f["mentions"]:
+        quoted = [f"“{m}”" for m in f["mentions"]]
+        joined = (
+            msg.t(lang, "agents.two", first=quoted[0], second=quoted[1])
+            if len(quoted) == 2
+            else quoted[0]
+        )
+        text += msg.t(lang, "agents.mentions", themes=joined)
+    return text
+
+
+# -- comment themes -----------------------------------------------------------------------
+def phrases(comment: str) -> dict[str, str]:
+    """The keywords and two-word phrases of a comment without stop words, each under a
+    key that ignores case, accents and word endings ('demora', 'demorou' and 'Demorado'
+    are one theme) with the words as the customer wrote them; a negation keeps its word
+    ('não resolveu', 'not fixed')."""
+    written = _WORD.findall(comment.casefold())
+    words = [fold(w) for w in written]
+    stop = _STOP
+    found: dict[str, str] = {}
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if w in NEGATORS and nxt is not None and nxt not in stop:
+            found[f"{w} {_stem(nxt)}"] = f"{written[i]} {written[i + 1]}"
+            continue
+        if w in stop or len(w) < 4 or w.isdigit() or (i and words[i - 1] in NEGATORS):
+            continue
+        found[_stem(w)] = written[i]
+        if nxt is not None and nxt not in stop and len(nxt) >= 4:
+            found[f"{_stem(w)} {_stem(nxt)}"] = f"{written[i]} {written[i + 1]}"
+    return found
+
+
+_STOP = frozenset().union(
+    *(g[lang] for g in (STOPWORDS, INTENSIFIERS, POST_INTENSIFIERS) for lang in ("pt-BR", "en"))
+)
+
+
+def _stem(word: str) -> str:
+    """A light stem: the first five letters of a longer word."""
+    return word[:5] if len(word) >= 6 else word
+
+
+def comment_themes(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """The commonest keywords and phrases of the low-rated comments (CSAT 1–3 or NPS 0–6)
+    per agent and touchpoint, and per touchpoint for the whole team (`agent` null), each
+    with how many comments use it and one example comment. A theme needs two comments."""
+    rows = store.query(
+        f"""SELECT agent, touchpoint, comment FROM ({credited(scope)}) s
+        WHERE comment IS NOT NULL AND (csat <= 3 OR nps <= 6)
+        ORDER BY ts DESC, event_id""",
+        scope.params(),
+    )
+    groups: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    for r in rows:
+        groups[(None, r["touchpoint"])].append(r["comment"])
+        groups[(r["agent"], r["touchpoint"])].append(r["comment"])
+    out = []
+    for (agent, touchpoint), comments in sorted(
+        groups.items(), key=lambda g: (g[0][0] or "", g[0][1])
+    ):
+        found = _themes(comments)
+        if found:
+            out.append(
+                {
+                    "agent": agent,
+                    "touchpoint": touchpoint,
+                    "comments": len(comments),
+                    "themes": found,
+                }
+            )
+    return out
+
+
+def _themes(comments: Iterable[str]) -> list[dict[str, Any]]:
+    seen: Counter[str] = Counter()
+    surface: dict[str, Counter[str]] = defaultdict(Counter)
+    example: dict[str, str] = {}
+    for comment in comments:
+        for key, words in phrases(comment).items():
+            seen[key] += 1
+            surface[key][words] += 1
+            example.setdefault(key, comment)
+    # A phrase says more than its words: drop a word no commoner than a phrase holding it.
+    kept = [
+        (key, n)
+        for key, n in seen.items()
+        if n >= 2
+        and not any(" " in q and key in q.split() and m >= n for q, m in seen.items() if q != key)
+    ]
+    kept.sort(key=lambda kn: (-kn[1], -len(kn[0]), kn[0]))
+    return [
+        {"theme": surface[key].most_common(1)[0][0], "count": n, "example": example[key]}
+        for key, n in kept[:THEMES_SHOWN]
+    ]
+
+
+# -- result schema -------------------------------------------------------------------------
+class Scorecard(ResultModel):
+    agent: str
+    contacts: int = Field(description="Service contacts offered to the agent (SPEC §4).")
+    answered: int
+    tma_seconds: float | None
+    tma_margin: float | None = Field(description="95 % margin of the AHT (TMA), seconds.")
+    tme_seconds: float | None
+    tme_margin: float | None = Field(description="95 % margin of the ASA (TME), seconds.")
+    fcr: float | None
+    fcr_margin: float | None = Field(description="95 % margin of the FCR share.")
+    fcr_answers: int = Field(description="Contacts with `resolved` set.")
+    csat: float | None
+    csat_margin: float | None = Field(description="95 % margin of the CSAT, points.")
+    csat_answers: int
+    nps: float | None
+    nps_margin: float | None
+    nps_answers: int
+    promise_kept_rate: float | None
+    data_reuse_rate: float | None
+    team_contacts: int | float
+    team_tma_seconds: float | None
+    team_tma_margin: float | None
+    team_tme_seconds: float | None
+    team_tme_margin: float | None
+    team_fcr: float | None
+    team_fcr_margin: float | None
+    team_csat: float | None
+    team_csat_margin: float | None
+    team_nps: float | None
+    team_nps_margin: float | None
+    team_promise_kept_rate: float | None
+    team_data_reuse_rate: float | None
+
+
+class TouchpointScorecard(Scorecard):
+    touchpoint: str
+
+
+class WeekRow(ResultModel):
+    agent: str
+    week: str = Field(description="Monday of the week, in the scope's time zone.")
+    contacts: int
+    answered: int
+    tma_seconds: float | None
+    fcr: float | None
+    csat: float | None
+    nps: float | None
+
+
+class Finding(ResultModel):
+    agent: str
+    touchpoint: str
+    metric: str
+    direction: str = Field(description="strength or weakness against the team.")
+    value: float
+    margin: float
+    team: float
+    team_margin: float
+    answers: int
+    mentions: list[str] = Field(description="Themes of the agent's low ratings there.")
+    text: dict[str, str] = Field(description="The finding in words, per language.")
+
+
+class Theme(ResultModel):
+    theme: str = Field(description="A keyword or two-word phrase (folded, lightly stemmed).")
+    count: int = Field(description="Low-rated comments that use it.")
+    example: str
+
+
+class Themes(ResultModel):
+    agent: str | None = Field(description="Null: the whole team at the touchpoint.")
+    touchpoint: str
+    comments: int
+    themes: list[Theme]
+
+
+class AgentsResult(ResultModel):
+    rows: list[Scorecard]
+    by_touchpoint: list[TouchpointScorecard]
+    weeks: list[WeekRow]
+    findings: list[Finding]
+    themes: list[Themes]
+
+
+register(
+    Analysis(
+        name="agents",
+        summary="The team's scorecards with 95 % margins against the team, coaching findings and comment themes.",
+        run=agents,
+        options=AgentsOptions,
+        result=AgentsResult,
+        scope=("date_from", "date_to", "touchpoint", "channel", "segment", "agent", "timezone"),
+    )
+)

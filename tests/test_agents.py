@@ -1,0 +1,169 @@
+"""The team's scorecards (`touchpoints agents`) on every engine of the `store` fixture:
+numbers hand-computed on a small team, survey answers credited to the agent of the contact
+they rate, the team compared on the same touchpoints and hours, findings only when the
+intervals lie apart with enough answers, and comment themes in pt-BR and en."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import run
+from touchpoints.analytics.agents import _share, phrases
+from touchpoints.cli import app as cli
+from touchpoints.ingest import ingest_records
+from touchpoints.store import open_store
+from touchpoints.store.base import Store
+
+MONDAY_10 = datetime(2026, 3, 2, 10)  # a Monday, 10:00 UTC
+
+
+def contact(i: int, agent: str, at: datetime, handle: float, csat: int | None = None,
+            touchpoint: str = "whatsapp", **more: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "event_id": f"{agent}-{i}",
+        "customer_id": f"c{i}",
+        "touchpoint": touchpoint,
+        "ts": at.isoformat(),
+        "agent": agent,
+        "abandoned": False,
+        "wait_seconds": 10,
+        "handle_seconds": handle,
+        "csat": csat,
+        **more,
+    }
+
+
+def team_rows() -> list[dict[str, Any]]:
+    """Ana and Bia at WhatsApp on Monday mornings; Bia also on Monday nights (not Ana's
+    hours); the bot at WhatsApp at Ana's hours; and NPS answers rating Ana's contacts."""
+    rows = []
+    for week in range(4):
+        at = MONDAY_10 + timedelta(weeks=week)
+        for k in range(10):
+            t = at + timedelta(minutes=5 * k)
+            rows.append(contact(100 * week + k, "ana", t, 600, csat=2 if k < 6 else 5))
+            rows.append(contact(100 * week + k, "bia", t, 300, csat=5 if k < 9 else 3))
+            rows.append(contact(100 * week + k, "bia-night", t + timedelta(hours=12), 900, csat=1))
+        rows.append(contact(100 * week, "bot", at, 60, csat=4, resolved=True))
+    for row in rows:
+        if row["agent"] == "bia-night":
+            row["agent"] = "bia"
+            row["event_id"] = row["event_id"].replace("bia-night", "bian")
+    for i, row in enumerate([r for r in rows if r["agent"] == "ana"][:5]):
+        rows.append({"event_id": f"s{i}", "customer_id": row["customer_id"],
+                     "touchpoint": "nps_survey", "ts": row["ts"][:11] + "18:00:00",
+                     "action": "feedback", "nps": 3, "ref_event_id": row["event_id"],
+                     "comment": ["Demorou demais e não resolveu", "demora absurda, não resolveu nada",
+                                 "muito demorado", "Took too long, not resolved", "ok"][i]})  # fmt: skip
+    return rows
+
+
+@pytest.fixture
+def team(store: Store) -> dict[str, Any]:
+    assert ingest_records(store, team_rows(), "team").rejected == 0
+    return run(store, "agents")
+
+
+def by(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (match, found)
+    return found[0]
+
+
+def test_scorecards_by_hand(team: dict[str, Any]) -> None:
+    ana = by(team["rows"], agent="ana")
+    assert (ana["contacts"], ana["answered"], ana["tma_seconds"]) == (40, 40, 600.0)
+    assert ana["tma_margin"] == 0.0  # every contact lasted 600 s
+    assert ana["csat"] == pytest.approx(100 * 16 / 40) and ana["csat_answers"] == 40
+    assert ana["csat_margin"] == pytest.approx(100 * 1.96 * math.sqrt((18 / 44) * (26 / 44) / 44))
+    # The survey answers rating Ana's contacts are hers (NPS 3: five detractors).
+    assert (ana["nps"], ana["nps_answers"]) == (-100.0, 5)
+    bia = by(team["rows"], agent="bia")
+    assert (bia["contacts"], bia["tma_seconds"]) == (80, 600.0)
+    bot = by(team["rows"], agent="bot")
+    assert (bot["contacts"], bot["fcr"], bot["csat"]) == (4, 1.0, 100.0)
+
+
+def test_the_team_is_the_rest_at_the_same_touchpoint_and_hours(team: dict[str, Any]) -> None:
+    ana = by(team["by_touchpoint"], agent="ana", touchpoint="whatsapp")
+    # Bia's mornings and the bot at 10:00 — not Bia's nights (22:00).
+    assert ana["team_contacts"] == 40 + 4
+    assert ana["team_tma_seconds"] == pytest.approx((40 * 300 + 4 * 60) / 44)
+    assert ana["team_csat"] == pytest.approx(100 * (36 + 4) / 44)
+    bia = by(team["by_touchpoint"], agent="bia", touchpoint="whatsapp")
+    # Bia served mornings and nights: her team is Ana and the bot in the mornings only.
+    assert bia["team_contacts"] == 44 and bia["team_tma_seconds"] == pytest.approx(
+        (40 * 600 + 4 * 60) / 44
+    )
+
+
+def test_findings_only_when_intervals_lie_apart_with_enough_answers(team: dict[str, Any]) -> None:
+    found = {(f["agent"], f["metric"], f["direction"]) for f in team["findings"]}
+    assert ("ana", "csat", "weakness") in found  # 40 % ± 14 against 90.9 % ± 8
+    assert ("ana", "tma_seconds", "weakness") in found
+    assert not any(f[1] == "nps" for f in found)  # 5 answers: fewer than 30
+    assert all(f["answers"] >= 30 for f in team["findings"])
+    weak = by(team["findings"], agent="ana", metric="csat")
+    assert abs(weak["value"] - weak["team"]) > weak["margin"] + weak["team_margin"]
+    assert team["findings"][0]["direction"] == "weakness"  # what to coach comes first
+    assert weak["mentions"] == ["demorou", "não resolveu"]
+    assert weak["text"]["pt-BR"].startswith("CSAT de ana em WhatsApp: 40,0 ±")
+    assert weak["text"]["pt-BR"].endswith("as notas baixas citam “demorou” e “não resolveu”")
+    assert "ana's CSAT at WhatsApp is 40.0 ±" in weak["text"]["en"]
+
+
+def test_min_answers_and_scope(store: Store) -> None:
+    ingest_records(store, team_rows(), "team")
+    assert run(store, "agents", min_answers=1000)["findings"] == []
+    only_ana = run(store, "agents", agent=["ana"])
+    assert [r["agent"] for r in only_ana["rows"]] == ["ana"]
+    later = run(store, "agents", date_from="2026-03-20")
+    assert by(later["rows"], agent="ana")["contacts"] == 10
+
+
+def test_themes_per_agent_and_touchpoint(team: dict[str, Any]) -> None:
+    ana = by(team["themes"], agent="ana", touchpoint="whatsapp")
+    assert ana["comments"] == 5  # the five NPS 3 answers; the CSAT 2 contacts carry no comment
+    themes = {t["theme"]: t for t in ana["themes"]}
+    assert themes["demorou"]["count"] == 3 and themes["não resolveu"]["count"] == 2
+    assert themes["não resolveu"]["example"] == "Demorou demais e não resolveu"
+    whole = by(team["themes"], agent=None, touchpoint="whatsapp")
+    assert whole["comments"] == 5
+
+
+def test_phrases_fold_stem_and_keep_negations() -> None:
+    assert phrases("Demorou DEMAIS e não resolveu") == {
+        "demor": "demorou",
+        "nao resol": "não resolveu",
+    }
+    assert phrases("Not resolved, took too long") == {
+        "not resol": "not resolved",
+        "took": "took",  # "too" is no theme, so "took" and "long" stand apart
+        "long": "long",
+    }
+
+
+def test_share_margin_is_never_zero() -> None:
+    value, margin = _share(30, 30, 100.0)
+    assert value == 100.0 and margin is not None and margin > 5
+
+
+def test_cli_table_and_json(tmp_path: Any) -> None:
+    db = str(tmp_path / "team.duckdb")
+    with open_store(db) as store:
+        ingest_records(store, team_rows(), "team")
+        expected = run(store, "agents")
+    runner = CliRunner()
+    got = runner.invoke(cli, ["agents", "--db", db, "--json"])
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == expected
+    text = runner.invoke(cli, ["agents", "--db", db, "--lang", "pt-BR"]).stdout
+    flat = " ".join(text.split())
+    assert "A equipe: cada agente contra o resto da equipe" in flat
+    assert "CSAT de ana em WhatsApp: 40,0 ±" in flat
