@@ -89,7 +89,9 @@ def demo_serve(
 
     if rate < 0:
         raise UsageError(f"--rate {rate}: use a number of events per second >= 0")
-    app = create_app(target=resolve_target(db))
+    from touchpoints.store.remote import local_url
+
+    app = create_app(target=resolve_target(db), announce=local_url(host, port))
     service = app.state.service
     if service.read(get_user, DEMO_USER) is None:
         chosen = password or secrets.token_urlsafe(9)

@@ -16,6 +16,16 @@ from touchpoints.store.params import Params, bound
 GOOD_COLUMNS = ", ".join("g." + c for c in COLUMN_NAMES)
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """DuckDB's refusal to open a file another process holds."""
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+class StoreLocked(StoreError):
+    """Another process holds the DuckDB file (DuckDB lets one process write a file)."""
+
+
 class DuckDBStore(Store):
     engine = "duckdb"
 
@@ -24,9 +34,8 @@ class DuckDBStore(Store):
         try:
             self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(
-                f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
-            ) from None
+            error = StoreLocked if is_lock_conflict(exc) else StoreError
+            raise error(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
         self._in_transaction = False
         self.con.execute("SET TimeZone = 'UTC'")
         # A server must not print progress bars; `touchpoints ingest` turns it on for itself.
