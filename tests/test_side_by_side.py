@@ -250,6 +250,9 @@ def test_the_local_door_needs_the_local_token(served: tuple[Server, str]) -> Non
         == 200
     )
     assert PREFIX not in httpx.get(server.url + "/openapi.json").text
+    # A second server on the same file is refused with the first one's details.
+    with pytest.raises(StoreError, match=f"PID {server.proc.pid}.*already serves it"):
+        open_store(server.db, via_server=False)
 
 
 def test_a_stopped_server_takes_its_announcement_away(stores: tuple[str, str]) -> None:
