@@ -15,7 +15,17 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from touchpoints.analytics.registry import analyses as registered
-from touchpoints.cli import analyses, connectors, data, privacy, report, server, surveys, users
+from touchpoints.cli import (
+    analyses,
+    connectors,
+    data,
+    privacy,
+    rebuild,
+    report,
+    server,
+    surveys,
+    users,
+)
 from touchpoints.cli.common import err
 from touchpoints.core.errors import TouchpointsError
 
@@ -25,7 +35,7 @@ DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "P
 def command_order() -> list[str]:
     """Panel by panel, the order a user meets the commands in: data in, checked, described;
     the analyses as the registry lists them, then the report; serving; privacy."""
-    order = ["ingest", "import", "quarantine", "catalog", "demo-data"]
+    order = ["ingest", "import", "quarantine", "catalog", "rebuild", "demo-data"]
     for analysis in registered():
         order += [n for n in (analysis.words[0], *analysis.aliases) if n not in order]
     return [
@@ -65,6 +75,7 @@ journeys_app = typer.Typer(
 
 data.register(app, DATA)
 connectors.register(app, DATA)
+rebuild.register(app, DATA)
 analyses.register(app, {"journeys": journeys_app, "customer": privacy.customer_app}, ANALYSES)
 app.add_typer(journeys_app, name="journeys", rich_help_panel=ANALYSES)
 report.register(app, ANALYSES, SERVER)

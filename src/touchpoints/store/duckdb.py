@@ -10,6 +10,7 @@ import duckdb
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.store import derived
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.params import Params, bound
 
@@ -118,6 +119,8 @@ class DuckDBStore(Store):
                     "now()::TIMESTAMP)",
                     staging.log(stored),
                 )
+                if stored:
+                    derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
         finally:
             # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.
             con.execute("SET preserve_insertion_order = true")
