@@ -285,3 +285,39 @@ def test_the_demo_year_answers_the_same_from_facts(demo_300: str, name: str) -> 
             if question == name:
                 fast, raw = both_paths(store, name, options)
                 assert close(fast, raw), options
+
+
+def test_a_crash_in_the_middle_of_an_ingest_leaves_events_and_facts_consistent(
+    tmp_path: Any,
+) -> None:
+    """kill -9 at some point of a file's ingestion: after it, the store holds either none
+    or all of the file, and facts for exactly the events it holds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import touchpoints
+    from touchpoints.demo import generate
+    from touchpoints.store import open_store
+
+    events, db = tmp_path / "events.parquet", str(tmp_path / "crash.duckdb")
+    total = generate(customers=6000, seed=3, out=str(events))["events"]
+    src = os.path.dirname(os.path.dirname(touchpoints.__file__))
+    for delay in (0.3, 0.9, 1.8):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from touchpoints.cli import main; main()"]
+            + ["ingest", str(events), "--db", db],
+            env={**os.environ, "PYTHONPATH": src},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with open_store(db) as store:
+            n = store.count()
+            assert n in (0, total)
+            assert store.count("event_facts") == n
+            assert derived.rebuild(store)["events_changed"] == 0
