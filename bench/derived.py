@@ -136,7 +136,9 @@ def main() -> None:
         "",
         f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} with {os.cpu_count()} cores, "
         f"{platform.python_version()}; demo data, {args.customers:,} customers = {n:,} events "
-        f"({kept['cycles']:,} journey cycles); DuckDB store; each ingestion in a fresh process.",
+        f"({kept['cycles']:,} journey cycles); DuckDB store; each ingestion in a fresh process. "
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (the machine was shared: compare "
+        "the columns of one table, not these times with other sections).",
         "",
         "| ingestion | with facts | without | facts' share |",
         "|---|---:|---:|---:|",

@@ -90,11 +90,10 @@ def relation() -> str:
       LEFT JOIN touchpoints t ON t.id = e.touchpoint"""
 
 
-def facts_select(options: FactOptions, customers: str | None) -> str:
-    """`event_facts` rows for the events of `customers` (a relation with a customer_id
-    column), or of everyone when None: the same windows as the analyses' raw path
-    (`analytics.sql.events_relation`, `analytics.cycles.steps_relation`)."""
-    where = f"WHERE customer_id IN ({customers})" if customers else ""
+def facts_select(options: FactOptions, source: str = "events") -> str:
+    """`event_facts` rows for the events in `source` (every event of the customers it
+    holds): the same windows as the analyses' raw path (`analytics.sql.events_relation`,
+    `analytics.cycles.steps_relation`)."""
     return f"""SELECT p.seq, p.customer_id, p.phase, c.cycle_no, c.step
     FROM (
       SELECT seq, customer_id,
@@ -108,7 +107,7 @@ def facts_select(options: FactOptions, customers: str | None) -> str:
             PARTITION BY customer_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS _next_purchase,
           max(CASE WHEN action = 'purchase' THEN ts END) OVER (
             PARTITION BY customer_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _prev_purchase
-        FROM events {where}
+        FROM {source}
       ) w
     ) p
     LEFT JOIN (
@@ -124,24 +123,24 @@ def facts_select(options: FactOptions, customers: str | None) -> str:
           SELECT seq, customer_id, ts,
             lag(ts) OVER (PARTITION BY customer_id ORDER BY ts, seq) AS _prev_ts,
             lag(action) OVER (PARTITION BY customer_id ORDER BY ts, seq) AS _prev_action
-          FROM events
-          WHERE action NOT IN {NON_STEP_SQL} {"AND customer_id IN (" + customers + ")" if customers else ""}
+          FROM {source}
+          WHERE action NOT IN {NON_STEP_SQL}
         ) b
       ) s
     ) c ON c.seq = p.seq"""
 
 
-def cycles_select(customers: str | None) -> str:
-    """`journey_cycles` rows from `event_facts` (already refreshed) and the events."""
-    where = f"AND f.customer_id IN ({customers})" if customers else ""
+def cycles_select(source: str = "events") -> str:
+    """`journey_cycles` rows from `event_facts` (already refreshed) and `source` (the
+    events of the customers to recompute)."""
     return f"""SELECT f.customer_id, f.cycle_no,
         f.customer_id || '#' || CAST(f.cycle_no AS VARCHAR) AS cycle_id,
         min(e.ts) AS cycle_start, max(e.ts) AS cycle_end, count(*) AS steps,
         string_agg(e.touchpoint, '{PATH_SEPARATOR}' ORDER BY e.ts, e.seq) AS path,
         max(CASE WHEN e.action = 'purchase' THEN 1 ELSE 0 END) AS converts,
         sum(CASE WHEN e.action = 'purchase' THEN e.value END) AS revenue
-      FROM event_facts f JOIN events e ON e.seq = f.seq
-      WHERE f.cycle_no IS NOT NULL {where}
+      FROM {source} e JOIN event_facts f ON f.seq = e.seq
+      WHERE f.cycle_no IS NOT NULL
       GROUP BY f.customer_id, f.cycle_no"""
 
 
@@ -172,17 +171,29 @@ def start_if_empty(store: Store) -> None:
 
 
 def refresh(store: Store, customers: str, params: Params | None = None) -> None:
-    """Recompute the facts of the customers in `customers` (a SELECT of customer_id, run
-    more than once); call inside the transaction that changed their events. Nothing when
-    the store keeps no facts."""
+    """Recompute the facts of the customers in `customers` (a SELECT of customer_id); call
+    inside the transaction that changed their events. Nothing when the store keeps no facts.
+
+    Their events are read once into a temporary table, so the windows and the grouping
+    run over those customers' rows only, however long the stored history."""
     options = stored_options(store)
     if options is None:
         return
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
-    store.execute(f"INSERT INTO event_facts {facts_select(options, touched)}", params)
-    store.execute(f"INSERT INTO journey_cycles {cycles_select(touched)}", params)
+    store.execute("DROP TABLE IF EXISTS _fact_events")
+    store.execute(
+        f"CREATE TEMPORARY TABLE _fact_events AS SELECT {SOURCE_COLUMNS} FROM events "
+        f"WHERE customer_id IN ({touched})",
+        params,
+    )
+    store.execute(f"INSERT INTO event_facts {facts_select(options, '_fact_events')}")
+    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events')}")
+    store.execute("DROP TABLE _fact_events")
+
+
+SOURCE_COLUMNS = "seq, customer_id, ts, action, phase, touchpoint, value"
 
 
 def forget(store: Store, customers: str, params: Params | None = None) -> None:
@@ -200,14 +211,14 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
         changed_events = _count(
             store,
             f"""SELECT count(*) AS n FROM (
-              SELECT seq, customer_id, phase, cycle_no, step FROM ({facts_select(chosen, None)}) x
+              SELECT seq, customer_id, phase, cycle_no, step FROM ({facts_select(chosen)}) x
               EXCEPT SELECT seq, customer_id, phase, cycle_no, step FROM event_facts) d""",
         )
         old_cycles = _count(store, "SELECT count(*) AS n FROM journey_cycles")
         store.execute("DELETE FROM journey_cycles")
         store.execute("DELETE FROM event_facts")
-        store.execute(f"INSERT INTO event_facts {facts_select(chosen, None)}")
-        store.execute(f"INSERT INTO journey_cycles {cycles_select(None)}")
+        store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
+        store.execute(f"INSERT INTO journey_cycles {cycles_select()}")
         _set_options(store, chosen)
         return {
             "options": asdict(chosen),
