@@ -11,6 +11,7 @@ from __future__ import annotations
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation, interval
 from touchpoints.core.events import NON_STEP_SQL
+from touchpoints.store import derived
 
 
 def steps_relation(scope: Scope, base: str | None = None) -> str:
@@ -22,10 +23,15 @@ def steps_relation(scope: Scope, base: str | None = None) -> str:
     (1 when the cycle holds a purchase), `cycle_start`, `cycle_end`. Unfiltered: apply
     `scope.where()` on top (see `scoped_steps`); the cycles are cut at `scope.gap_seconds`.
 
+    With `scope.facts` (the store keeps facts cut with the scope's windows) and no `base`,
+    the steps are read from the facts (`store.derived.relation`), with the same columns.
+
     `base` replaces the events relation (with its derived phase) by a relation the caller
     already has, such as a CTE it also reads for feedback rows: the phase windows over
     every event then run once per query instead of once per reference.
     """
+    if scope.facts and base is None:
+        return derived.relation()
     base = base or events_relation(scope, with_phase=True)
     return f"""SELECT c.*,
         c.customer_id || '#' || CAST(c.cycle_no AS VARCHAR) AS cycle_id,
@@ -58,6 +64,6 @@ def scoped_steps(scope: Scope, with_phase: bool = True) -> str:
     them, and `phase` holds the stored column otherwise.
     """
     base = None
-    if not with_phase and not scope.needs_phase:
+    if not with_phase and not scope.needs_phase and not scope.facts:
         base = events_relation(scope, with_phase=False)
     return f"SELECT * FROM ({steps_relation(scope, base)}) s WHERE {scope.where()}"

@@ -146,6 +146,27 @@ class NoOptions(Options):
 Run = Callable[["Store", Scope, Any], dict[str, Any]]
 
 
+def with_facts(run: Run) -> Run:
+    """`run` with the scope told whether the store keeps journey facts cut with its windows
+    (`store.derived`); answers are the same either way, only their cost differs."""
+
+    @functools.wraps(run)
+    def wrapped(store: Store, scope: Scope, options: Any) -> dict[str, Any]:
+        if store is not None and isinstance(scope, Scope) and store.engine in FACT_ENGINES:
+            from touchpoints.store.derived import FactOptions, stored_options
+
+            wanted = FactOptions.of(scope.gap_seconds, scope.during_seconds, scope.after_seconds)
+            if stored_options(store) == wanted:
+                scope = scope.replace(facts=True)
+        return run(store, scope, options)
+
+    wrapped.reads_facts = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+FACT_ENGINES = ("duckdb", "postgres")
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One analysis, as every interface needs to know it."""
@@ -162,6 +183,10 @@ class Analysis:
     path: str | None = None  # HTTP path when not /v1/<words>
     aliases: tuple[str, ...] = ()  # other CLI names
     needs_store: Callable[[Any], bool] | None = None  # False: answers without data
+
+    def __post_init__(self) -> None:
+        if not getattr(self.run, "reads_facts", False):
+            object.__setattr__(self, "run", with_facts(self.run))
 
     @property
     def words(self) -> tuple[str, ...]:

@@ -63,6 +63,9 @@ class Scope:
     after_seconds: float = 90 * 86400.0
     gap_seconds: float = 30 * 86400.0
     timezone: str = "UTC"
+    # The store keeps journey facts cut with these very windows (`store.derived`): journey
+    # steps are then read from them instead of cut from raw events. Set by the registry.
+    facts: bool = False
 
     @classmethod
     def build(

@@ -21,11 +21,12 @@ from touchpoints.cli import (
     changes,
     connectors,
     data,
+    identities,
     privacy,
+    quarantine,
+    rebuild,
     report,
     server,
-    identities,
-    quarantine,
     sources,
     surveys,
     users,
@@ -39,7 +40,7 @@ DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "P
 def command_order() -> list[str]:
     """Panel by panel, the order a user meets the commands in: data in, checked, described;
     the analyses as the registry lists them, then the report; serving; privacy."""
-    order = ["ingest", "source", "import", "quarantine", "catalog", "demo-data"]
+    order = ["ingest", "source", "import", "quarantine", "catalog", "rebuild", "demo-data"]
     for analysis in registered():
         order += [n for n in (analysis.words[0], *analysis.aliases) if n not in order]
     return [
@@ -83,6 +84,7 @@ sources.register(app, DATA)
 quarantine.register(app, DATA)
 identities.register(app, DATA)
 connectors.register(app, DATA)
+rebuild.register(app, DATA)
 analyses.register(
     app,
     {

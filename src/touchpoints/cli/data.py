@@ -150,7 +150,10 @@ def ingest(
     key = key_text(get_settings().pseudonymize_key)
     interactive = err.is_terminal and not as_json
     with open_store(db) as store:
-        if interactive and store.engine == "duckdb":
+        from touchpoints.store.duckdb import DuckDBStore
+
+        # The bar is DuckDB's own: only where this process runs the engine.
+        if interactive and isinstance(store, DuckDBStore):
             store.execute("SET enable_progress_bar = true")
         if interactive:
             with err.status("ingesting…") as status:

@@ -105,10 +105,11 @@ def demo_serve(
     from touchpoints.server.app import create_app
     from touchpoints.server.users import create_user, get_user
     from touchpoints.store import resolve_target
+    from touchpoints.store.remote import local_url
 
     if rate < 0:
         raise UsageError(f"--rate {rate}: use a number of events per second >= 0")
-    app = create_app(target=resolve_target(db))
+    app = create_app(target=resolve_target(db), announce=local_url(host, port))
     service = app.state.service
     if service.read(get_user, DEMO_USER) is None:
         chosen = password or secrets.token_urlsafe(9)

@@ -58,11 +58,19 @@ def serve(
     # Workers are separate processes that build the app from the environment.
     os.environ["TOUCHPOINTS_DB"] = target
     get_settings.cache_clear()
+    host, port = host or settings.host, port or settings.port
+    app: object = "touchpoints.server.app:create_app"
+    if not is_postgres:
+        from touchpoints.server.app import create_app
+        from touchpoints.store.remote import local_url
+
+        # One process holds the DuckDB file; it lets the CLI and notebooks in through it.
+        app = create_app(target=target, announce=local_url(host, port))
     uvicorn.run(
-        "touchpoints.server.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        app,  # type: ignore[arg-type]
+        factory=is_postgres,
+        host=host,
+        port=port,
         workers=workers,
         server_header=False,
         proxy_headers=False,

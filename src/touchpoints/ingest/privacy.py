@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest.identities import forget, merged_ids, rows_of
 from touchpoints.ingest.pseudonymize import stored_ids
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -162,6 +163,7 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             f"DELETE FROM survey_tokens WHERE event_id IN (SELECT event_id FROM events WHERE {mine})",
             params,
         )
+        derived.forget(store, f"SELECT customer_id FROM events WHERE {mine}", params)
         store.execute(f"DELETE FROM events WHERE {mine}", params)
         quarantine = _quarantine_rows(store, ids)
         for q in quarantine:

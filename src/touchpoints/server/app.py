@@ -141,18 +141,32 @@ def _has_nul(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
-def create_app(settings: Settings | None = None, target: str | None = None) -> FastAPI:
-    """The whole HTTP side over one Service (one store connection per process)."""
+def create_app(
+    settings: Settings | None = None, target: str | None = None, announce: str | None = None
+) -> FastAPI:
+    """The whole HTTP side over one Service (one store connection per process).
+
+    `announce`: the URL this server listens on, set by `serve` and `demo-serve`: on a DuckDB
+    file, other processes then reach the store through it (`server.local`)."""
+    from touchpoints.server import local
+
     service = Service(settings, target)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        door = local.open_door(app, service, announce) if announce else None
         tasks = [asyncio.create_task(_repeat(*job)) for job in _housekeeping(service)]
-        yield
-        for task in tasks:
-            task.cancel()
-        service.close()
+        if door is not None:
+            tasks.append(asyncio.create_task(local.reap_forever(door)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            if door is not None:
+                await asyncio.to_thread(local.close_door, door)
+            service.close()
 
     app = FastAPI(
         title="Touchpoints",
@@ -212,6 +226,7 @@ def create_app(settings: Settings | None = None, target: str | None = None) -> F
         )
 
     app.include_router(api.router)
+    app.include_router(local.router)
     from touchpoints.server import attendant, dashboard, live, login, surveys, webhooks
 
     for module in (webhooks, attendant, surveys, login, live, dashboard):

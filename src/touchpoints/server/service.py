@@ -65,7 +65,8 @@ class Service:
 
     def __init__(self, settings: Settings | None = None, target: str | None = None) -> None:
         self.settings = settings or get_settings()
-        self.store: Store = open_store(target or self.settings.db)
+        # The server holds its DuckDB file itself: never through another server.
+        self.store: Store = open_store(target or self.settings.db, via_server=False)
         self.lock = threading.RLock()
         # Bumped after every commit: caches and the live stream compare it.
         self.version = 0

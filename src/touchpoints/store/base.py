@@ -129,8 +129,11 @@ class Store(ABC):
         self.close()
 
     def _create_schema(self) -> None:
-        for stmt in ddl(self.engine):
+        from touchpoints.store import derived
+
+        for stmt in ddl(self.engine) + derived.ddl(self.engine):
             self._native(stmt)
+        derived.start_if_empty(self)
 
     # -- catalog ---------------------------------------------------------------------------
     def catalog(self) -> Catalog:

@@ -13,10 +13,21 @@ import duckdb
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.store import derived
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.params import Params, bound
 
 GOOD_COLUMNS = ", ".join("g." + c for c in COLUMN_NAMES)
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """DuckDB's refusal to open a file another process holds."""
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+class StoreLocked(StoreError):
+    """Another process holds the DuckDB file (DuckDB lets one process write a file)."""
 
 
 class DuckDBStore(Store):
@@ -27,9 +38,8 @@ class DuckDBStore(Store):
         try:
             self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.Error as exc:
-            raise StoreError(
-                f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}"
-            ) from None
+            error = StoreLocked if is_lock_conflict(exc) else StoreError
+            raise error(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
         self._in_transaction = False
         self._settings()
         if not read_only:
@@ -147,6 +157,8 @@ class DuckDBStore(Store):
                     "now()::TIMESTAMP)",
                     staging.log(stored),
                 )
+                if stored:
+                    derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
         finally:
             # Staging CSV and JSON Lines numbers rows by insertion order: keep it there.
             con.execute("SET preserve_insertion_order = true")

@@ -19,6 +19,7 @@ import psycopg
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.store import derived
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.dialects import Params, bound, to_postgres
 from touchpoints.store.schema import column_ddl
@@ -166,4 +167,6 @@ class PostgresStore(Store):
                 "%(rejected)s, now() AT TIME ZONE 'UTC')",
                 log,
             )
+            if stored:
+                derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
         return int(stored), ids
