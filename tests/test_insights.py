@@ -125,7 +125,7 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
     )
     assert tme["text"]["pt-BR"] == (
         "Central telefônica não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
-        "(50% acima) em 40 contatos atendidos; ≈10,0 conversões em jogo."
+        "(50% acima) em 40 contatos atendidos; ≈10,0 vendas em risco."
     )
     csat = next(f for f in findings if key(f)[3:] == ("store", "csat"))
     assert csat["numbers"]["csat"] == 25
@@ -219,7 +219,7 @@ def test_cli_lists_findings_in_either_language(
     assert_fits(en.stdout)
     pt = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert pt.exit_code == 0, pt.output
-    assert "Diagnóstico, ordenado por conversões em jogo (30 ciclos com compra)" in pt.stdout
+    assert "Diagnóstico, ordenado por vendas em risco (30 ciclos com compra)" in pt.stdout
     assert "1. ▼ ponto fraco · antes · atendimento" in pt.stdout
     assert "Central telefônica não cumpre a meta de TME antes da compra" in pt.stdout
     assert_fits(pt.stdout)

@@ -17,9 +17,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from touchpoints.analytics import registry
-from touchpoints.analytics.results import table_rows, to_csv
+from touchpoints.analytics.results import table_rows
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import TouchpointsError, UsageError
+from touchpoints.core.format import spreadsheet
 from touchpoints.server.pages import ALL, ANALYSTS, Page, narrow, page_context
 from touchpoints.server.users import require_role
 
@@ -57,8 +58,9 @@ class Data:
     result: dict[str, Any]
     table: str = "rows"
 
-    def csv(self) -> str:
-        return to_csv(table_rows(self.result, self.table))
+    def csv(self, lang: str = "en") -> str:
+        """The main table as a spreadsheet in the reader's language (`format.spreadsheet`)."""
+        return spreadsheet(table_rows(self.result, self.table), lang)
 
 
 def dataset(page: Page, name: str) -> Data | None:
@@ -159,7 +161,7 @@ def data(name: str, request: Request, format: str = "json") -> Response:
         raise HTTPException(status_code=404, detail=f"{name}: not available")
     if format == "csv":
         return Response(
-            found.csv(),
+            found.csv(page.lang).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
