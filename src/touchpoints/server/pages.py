@@ -294,6 +294,7 @@ def render(
             phases=PHASES,
             segments=sorted(s["segment"] for s in seen),
             shown_filters=filters,
+            active_filters=sum(1 for k in filters if page.params.get(k)),
             path=page.request.url.path,
             data_up_to=page.local(newest) if newest else None,
             **values,

@@ -71,7 +71,7 @@ def merged(
                 f["touchpoint"],
                 metric,
                 f["direction"],
-                text.split(";")[0].rstrip(".") + ".",
+                text.rsplit("; ≈", 1)[0].rstrip(".") + ".",  # the stake is a column here
                 owner=owner_label(owners.get(f["touchpoint"]), lang),
                 action=msg.t(lang, f"pages.action_{metric}_{f['direction']}")
                 if f["direction"] == "weakness"
