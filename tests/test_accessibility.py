@@ -114,6 +114,14 @@ def test_every_page_has_no_axe_violation(browser: Any, url: str, lang: str, widt
                     "–", timeout=10_000
                 )
             violations(page)
+            # Each chart's text alternative is the page's, in the reader's language (not
+            # ECharts' English description with "NaN" for missing values).
+            names = page.eval_on_selector_all(
+                "main .chart-canvas[data-chart]",
+                "els => els.map(e => e.getAttribute('aria-label'))",
+            )
+            start = "Gráfico: " if lang == "pt-BR" else "Chart: "
+            assert all(n.startswith(start) and "NaN" not in n for n in names), (path, names)
     finally:
         page.context.close()
 

@@ -257,6 +257,7 @@ async def page(request: Request, page: Any = Depends(page_context(*LIVE_ROLES)))
         "no_data": page.t("live.no_data", n=format.integer(params[0], page.lang)),
         "updated": page.t("live.updated"),
         "connected": page.t("live.connected"),
+        "chart": page.t("live.chart"),
         "disconnected": page.t("live.disconnected"),
         "answered": msg.capitalized(page.t("metric.answered")),
         "abandoned": msg.capitalized(page.t("metric.abandoned")),

@@ -60,7 +60,7 @@
     if (chart) {
       chart.setOption({
         animation: false,
-        aria: { enabled: true },
+        aria: { enabled: true, label: { description: chartEl.getAttribute("aria-label") || labels.chart } },
         color: ["#0072B2", "#D55E00"],  // Okabe-Ito blue / vermillion: colour-blind safe
         tooltip: { trigger: "axis" },
         legend: { data: [labels.answered, labels.abandoned] },
