@@ -445,7 +445,12 @@ CATALOG_TABLES = {
         "titles": ("Pontos de contato", "Metas", "Raias do blueprint"),
         "headers": ("id", "nome", "tipo", "canal", "fase", "responsável"),
         "phone": ("phone", "1 min", "80,0%", "1 min", "5,0%", "85,0%"),
-        "words": ("Central telefônica", "antes, durante, depois", "só a empresa", "só o cliente"),
+        "words": (
+            "Central de atendimento",
+            "antes, durante, depois",
+            "só a empresa",
+            "só o cliente",
+        ),
     },
 }
 

@@ -435,11 +435,14 @@ def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
 
 def test_service_page_by_channel(app: Any) -> None:
     store = app.state.service.store
-    rows = [r for r in run(store, "kpis", by="channel")["rows"] if r["offered"]]
+    rows = [r for r in run(store, "kpis", by="channel", timezone=TZ)["rows"] if r["offered"]]
     html = client_for(app).get("/service").text
+    pt = client_for(app, lang="pt-BR").get("/service").text
+    assert '<th scope="row" data-code="store">loja</th>' in pt  # codes in the reader's words
     for r in rows:
+        name = messages.t("en", f"pages.channel_{r['group']}")
         assert re.search(
-            rf'<th scope="row">{r["group"]}</th><td class="num">{shown("offered", r["offered"])}</td>'
+            rf'<th scope="row" data-code="{r["group"]}">{name}</th><td class="num">{shown("offered", r["offered"])}</td>'
             rf'<td class="num">{re.escape(shown("tme_seconds", r["tme_seconds"]))}</td>',
             html,
         )
@@ -520,6 +523,29 @@ def test_a_brazilian_reads_brazilian_numbers_on_every_page(app: Any) -> None:
     service = visible(client.get("/service").text)
     assert "seg." in service and re.search(r"\d+ min \d+ s\b", service)
     assert "out. de 2025" in visible(client.get("/").text)  # months as a Brazilian names them
+
+
+# Codes and English words a Brazilian reader reported on pt-BR pages: none may show.
+ENGLISH_WORDS = re.compile(
+    r"\b(?:ads|messaging|outdoor|delivery|documents|backstage|app_driver|fleet|retail|"
+    r"unplanned|customer service|logistics|sales|"
+    r"tme_seconds|tma_seconds|service_level|abandonment_rate|answer_within|csat_margin|"
+    r"before|during|after|static|interactive|human|company|customer|both|"
+    r"first|last|position|time-decay|markov|shapley|Feedback|"
+    r"any|all|met|missed|target|actual|status quo|Download|Chart|Data up to|UTC|NaN)\b"
+)
+
+
+def test_a_brazilian_finds_no_english_word_on_any_page(app: Any) -> None:
+    client = client_for(app, lang="pt-BR")
+    for path in (*PAGES, "/attribution?compare=1", "/live"):
+        html = client.get(path).text
+        # Customers' own words (comments) are data, quoted as written; identifiers (<code>)
+        # and the catalog's YAML source are what an admin types.
+        text = visible(re.sub(r"<(blockquote|code|textarea)\b.*?</\1>", " ", html, flags=re.S))
+        options = " ".join(re.findall(r"<option[^>]*>([^<]*)</option>", html))
+        found = ENGLISH_WORDS.findall(text + " " + options)
+        assert not found, (path, sorted(set(found)))
 
 
 def test_an_english_reader_reads_english_numbers_on_every_page(app: Any) -> None:

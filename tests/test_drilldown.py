@@ -440,7 +440,7 @@ def test_events_table_in_both_languages_never_cuts_a_value(db: str, lang: str) -
     words = {
         "en": ["Events — abandoned contacts", "Phone call centre", "events 1–4 of", "next page: --offset 4",
                "times in America/Sao_Paulo", "wait"],
-        "pt-BR": ["Eventos — contatos abandonados", "Central telefônica", "eventos 1–4 de",
+        "pt-BR": ["Eventos — contatos abandonados", "Central de atendimento", "eventos 1–4 de",
                   "próxima página: --offset 4", "horários em America/Sao_Paulo", "espera"],
     }[lang]  # fmt: skip
     flat = " ".join(text.split())

@@ -97,7 +97,7 @@ def test_snapshot_numbers_by_hand(loaded: Store) -> None:
     assert (phone["waiting"], phone["longest_wait_seconds"], phone["agents"]) == (1, 600.0, 2)
     assert (whatsapp["waiting"], whatsapp["longest_wait_seconds"]) == (2, 300.0)
     assert phone["tme_seconds"] == 60.0 and phone["abandonment_rate"] == pytest.approx(1 / 3)
-    assert phone["name"] == {"en": "Phone call centre", "pt-BR": "Central telefônica"}
+    assert phone["name"] == {"en": "Phone call centre", "pt-BR": "Central de atendimento"}
     assert [m["minute"] for m in snap["series"]] == [
         f"2026-01-10T11:{m}:00Z" for m in ("10", "20", "30", "40")
     ]
@@ -162,11 +162,11 @@ def test_the_stream_writes_the_snapshot_for_the_reader(loaded: Store) -> None:
     assert pt["totals"]["abandonment_rate"] == "25,0%" and en["totals"]["service_level"] == "50.0%"
     assert pt["totals"]["longest_wait_seconds"] == "10 min" and pt["totals"]["waiting"] == "3"
     phone = next(r for r in pt["touchpoints"] if r["touchpoint"] == "phone")
-    assert phone["name"] == "Central telefônica" and phone["breach"]
+    assert phone["name"] == "Central de atendimento" and phone["breach"]
     assert phone["cells"] == ["1", "10 min", "2", "1", "1 min", "33,3%", "33,3%", "2"]
     assert pt["alerts"] == [
-        "Central telefônica: abandono 33,3% — acima da meta (meta 5,0%)",
-        "Central telefônica: nível de serviço 33,3% — abaixo da meta (meta 80,0%)",
+        "Central de atendimento: abandono 33,3% — acima da meta (meta 5,0%)",
+        "Central de atendimento: nível de serviço 33,3% — abaixo da meta (meta 80,0%)",
     ]
     assert en["alerts"][0] == "Phone call centre: abandonment 33.3% — above target (target 5.0%)"
     # Every whole minute of the window (11:00-11:59 UTC; 12:00 has only begun), quiet ones
@@ -318,11 +318,11 @@ def test_cli_table_in_both_languages(live_db: str, monkeypatch: pytest.MonkeyPat
         ["ponto de contato", "aguardando", "maior espera", "atendidos", "abandonados",
          "abandono", "TME", "nível de serviço", "agentes"],
         ["WhatsApp", "2", "5 min", "1", "0", "0,0%", "10 s", "100,0%", "1"],
-        ["Central telefônica", "1", "10 min", "2", "1", "33,3%", "1 min", "33,3%", "2"],
+        ["Central de atendimento", "1", "10 min", "2", "1", "33,3%", "1 min", "33,3%", "2"],
         ["todos", "3", "10 min", "3", "1", "25,0%", "43 s", "50,0%", "2"],
     ]  # fmt: skip
-    assert "• Central telefônica: abandono 33,3%, acima da meta 5,0%" in pt.stdout
-    assert "• Central telefônica: nível de serviço 33,3%, abaixo da meta 80,0%" in pt.stdout
+    assert "• Central de atendimento: abandono 33,3%, acima da meta 5,0%" in pt.stdout
+    assert "• Central de atendimento: nível de serviço 33,3%, abaixo da meta 80,0%" in pt.stdout
     assert_fits(pt.stdout)
     en = cli(args, monkeypatch)
     assert "Live queue at 1/10/2026 12:00 UTC (last 60 min)" in en.stdout

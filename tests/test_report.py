@@ -125,16 +125,17 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
     assert '<html lang="pt-BR">' in html
     assert "Período: 05/01/2026 – 11/01/2026" in text
     assert "(comparado com 29/12/2025 – 04/01/2026)" in text
-    assert "esperaram em média 18 s (TME); 25,0% desistiram e 50,0% foram" in text
+    # Within each touchpoint's own answer_within (the phone's 60 s): 3 of 4 offered.
+    assert "esperaram em média 18 s (TME); 25,0% desistiram e 75,0% foram" in text
     assert "O NPS foi 33,3 (± 106,7)" in text
     assert "compras geraram R$\u00a01.000,50 de receita" in html  # money, never split
     assert "TME 18 s 40 s caiu 22 s" in text  # summary row: now, before, change
     assert "Abandono 25,0% 0,0% subiu 25,0 p.p." in text  # a share moves in points
     phone = re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1)
     phone_text = text_of(phone)
-    assert "Central telefônica 4 1 min 50 s" in phone_text  # events, TMA (110.3 s)
+    assert "Central de atendimento 4 1 min 50 s" in phone_text  # events, TMA (110.3 s)
     assert "18 s [1 min] ✓ dentro da meta" in phone_text
-    assert "50,0% [80,0%] ✗ fora da meta" in phone_text
+    assert "75,0% [80,0%] ✗ fora da meta" in phone_text
     assert "25,0% [5,0%] ✗ fora da meta" in phone_text
     # Nothing in the English style: no 25.0%, no 1,000.50, no "sec".
     assert not re.search(r"\d\.\d%|\d,\d{3}\.\d|\bsec\b|\bASA\b|\bAHT\b", text)
@@ -144,7 +145,7 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
 def test_numbers_in_english(loaded: Store) -> None:
     html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
     text = text_of(html)
-    assert "waited 18 sec on average (ASA); 25.0% gave up and 50.0% were" in text
+    assert "waited 18 sec on average (ASA); 25.0% gave up and 75.0% were" in text
     assert "NPS was 33.3 (± 106.7)" in text
     assert "brought R$1,000.50 in revenue" in text
     assert "ASA 18 sec 40 sec down 22 sec" in text
@@ -153,7 +154,7 @@ def test_numbers_in_english(loaded: Store) -> None:
     assert "Period: 1/5/2026 – 1/11/2026" in text
     phone = text_of(re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1))
     assert "Phone call centre 4 1 min 50 sec" in phone
-    assert "50.0% [80.0%] ✗ misses target" in phone
+    assert "75.0% [80.0%] ✗ misses target" in phone
     assert not re.search(r"\d,\d%|R\$\s|\d\.\d{3},\d", text)  # nothing in the pt-BR style
 
 

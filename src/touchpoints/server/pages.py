@@ -70,6 +70,16 @@ def translator(lang: str) -> Translate:
     return t
 
 
+def code_word(lang: str, kind: str, code: str | None) -> str:
+    """A code of the data or catalog (a channel, a segment, an owner) in the reader's
+    words when the message catalog names it (`pages.<kind>_<code>`), else as it is."""
+    if not code:
+        return ""
+    key = f"pages.{kind}_{code.strip().lower().replace(' ', '_')}"
+    word = msg.t(lang, key)
+    return code if word == key else word
+
+
 def series(
     lang: str, name: str, values: Sequence[Any], key: str | Callable[[Any], str]
 ) -> dict[str, Any]:
@@ -290,6 +300,7 @@ def render(
             nav=nav(page),
             channel_options=sorted({tp.channel for tp in touchpoints if tp.is_touchpoint}),
             tp_names={tp.id: tp.label(page.lang) for tp in touchpoints},
+            word=lambda kind, code: code_word(page.lang, kind, code),
             kinds=KINDS,
             phases=PHASES,
             segments=sorted(s["segment"] for s in seen),

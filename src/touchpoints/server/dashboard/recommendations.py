@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchpoints.core import messages as msg
+from touchpoints.server.pages import code_word
 
 TOP = 5  # problems shown before "more problems"
 
@@ -34,11 +35,7 @@ class Recommendation:
 def owner_label(owner: str | None, lang: str) -> str | None:
     """The catalog's owner (a team) in the reader's words when the catalog's usual teams
     are named in the message catalog (`pages.owner_<slug>`), else as written."""
-    if not owner:
-        return None
-    key = "pages.owner_" + owner.strip().lower().replace(" ", "_")
-    word = msg.t(lang, key)
-    return owner if word == key else word
+    return code_word(lang, "owner", owner) or None
 
 
 METRICS = ("csat", "nps", "tme_seconds", "service_level", "abandonment_rate")
