@@ -338,6 +338,16 @@ def filters(
     }
 
 
+def code(kind: str, value: str | None, lang: str) -> str:
+    """A code of the data or the catalog (a channel, a segment, an owner) in the reader's
+    words when the message catalog names it (`pages.<kind>_<code>`), else as it is."""
+    if not value:
+        return ""
+    key = f"pages.{kind}_{value.strip().lower().replace(' ', '_')}"
+    word = t(lang, key)
+    return value if word == key else word
+
+
 # Codes a reader knows by a word of `common.*`, in the columns that hold them (a `group`
 # of `kpis --by phase` holds phases).
 CODE_COLUMNS = frozenset({"phase", "kind", "stage", "group"})

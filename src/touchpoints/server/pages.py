@@ -73,11 +73,7 @@ def translator(lang: str) -> Translate:
 def code_word(lang: str, kind: str, code: str | None) -> str:
     """A code of the data or catalog (a channel, a segment, an owner) in the reader's
     words when the message catalog names it (`pages.<kind>_<code>`), else as it is."""
-    if not code:
-        return ""
-    key = f"pages.{kind}_{code.strip().lower().replace(' ', '_')}"
-    word = msg.t(lang, key)
-    return code if word == key else word
+    return format.code(kind, code, lang)
 
 
 def series(

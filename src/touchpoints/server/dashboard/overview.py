@@ -13,7 +13,6 @@ of its own.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
-from touchpoints.core.time import parse_when
+from touchpoints.core.time import parse_when, previous_period, whole_months
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render, series
 
 router = APIRouter()
@@ -64,26 +63,6 @@ def days_scope(scope: Scope, first: date, last: date) -> Scope:
     )
 
 
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def whole_months(first: date, last: date) -> int:
-    """How many calendar months `first`..`last` spans exactly (0: not whole months)."""
-    if first.day != 1 or last != month_end(last):
-        return 0
-    return (last.year - first.year) * 12 + last.month - first.month + 1
-
-
-def months_before(first: date, n: int) -> tuple[date, date]:
-    """The `n` calendar months just before the month of `first`."""
-    last = first - timedelta(days=1)
-    start = last.replace(day=1)
-    for _ in range(n - 1):
-        start = (start - timedelta(days=1)).replace(day=1)
-    return start, last
-
-
 def windows(scope: Scope, first: date | None, last: date | None, newest: date) -> Windows:
     """The current and previous periods for the chosen local days `first`/`last` (either
     may be missing) when the newest event fell on local day `newest`."""
@@ -95,12 +74,7 @@ def windows(scope: Scope, first: date | None, last: date | None, newest: date) -
         last = last or max(newest, first or newest)
         first = first or last - timedelta(days=TREND_DAYS - 1)
         kind = "month" if whole_months(first, last) == 1 else "span"
-    months = whole_months(first, last)
-    if months:
-        prev_first, prev_last = months_before(first, months)
-    else:
-        prev_last = first - timedelta(days=1)
-        prev_first = prev_last - (last - first)
+    prev_first, prev_last = previous_period(first, last)
     return Windows(
         first,
         last,
