@@ -421,6 +421,26 @@ def test_journeys_lists_the_top_variants(app: Any) -> None:
     assert re.search(rf"<td>{re.escape(path)}</td><td class=\"num\">{top['count']:,}</td>", html)
 
 
+def test_the_flow_shows_one_side_of_the_purchase_at_a_time(app: Any) -> None:
+    """Pre-purchase flows by default (after-purchase events open cycles of their own and
+    would lead the chart); the after-purchase ones behind a switch; the CSV follows."""
+    from touchpoints.server.dashboard.data import SANKEY_DEPTH
+
+    store = app.state.service.store
+    client = client_for(app)
+    pre = run(store, "journeys.sankey", phase="before,during", depth=SANKEY_DEPTH, timezone=TZ)
+    post = run(store, "journeys.sankey", phase="after", depth=SANKEY_DEPTH, timezone=TZ)
+    assert pre != post
+    assert client.get("/data/sankey").json() == json.loads(json.dumps(pre))
+    assert client.get("/data/sankey?flow=post").json() == json.loads(json.dumps(post))
+    html = client.get("/journeys").text
+    assert 'href="/journeys?flow=post"' in html
+    spec = json.loads(re.search(r'id="sankey-spec">(.*?)</script>', html, re.S).group(1))
+    assert sum(link["value"] for link in spec["links"]) == sum(li["value"] for li in pre["links"])
+    html = client.get("/journeys?flow=post").text
+    assert "/data/sankey?flow=post&amp;format=csv" in html or "flow=post" in html
+
+
 def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     store = app.state.service.store
     row = run(store, "kpis", touchpoint="phone")["rows"][0]
@@ -963,7 +983,9 @@ def test_every_data_set_is_its_analysis_over_the_page_scope(app: Any) -> None:
     store = app.state.service.store
     client = client_for(app)
     for name, (analysis, options) in ANALYSES.items():
-        want = run(store, analysis, channel="phone", timezone=TZ, **options)
+        # The flow is the pre-purchase side unless ?flow=post (see the flow test).
+        side = {"phase": "before,during"} if name == "sankey" else {}
+        want = run(store, analysis, channel="phone", timezone=TZ, **side, **options)
         r = client.get(f"/data/{name}?channel=phone")
         assert r.status_code == 200, (name, r.text[:300])
         assert r.json() == json.loads(json.dumps(want)), name

@@ -29,7 +29,7 @@ from touchpoints.core import messages as msg
 from touchpoints.server.cache import Job, Warmer
 from touchpoints.server.dashboard import catalog, data, feedback, journeys, overview, service
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
-from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
+from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, FLOWS, all_attribution
 from touchpoints.server.dashboard.overview import last_event, windows
 from touchpoints.server.pages import catalog as read_catalog
 from touchpoints.server.pages import job
@@ -81,6 +81,8 @@ def default_jobs(
     for ids in (remote, local):
         jobs += [job("kpis", s.replace(touchpoints=ids)) for s in (w.cur, w.prev)]
     jobs += [job(name, scope, **options) for name, options in ANALYSES.values()]
+    sankey, options = ANALYSES["sankey"]
+    jobs += [job(sankey, scope.replace(phases=phases), **options) for phases in FLOWS.values()]
     jobs += [
         job("feedback.comments", scope, limit=COMMENTS),
         job("feedback.first-heard", scope),

@@ -63,9 +63,30 @@ class Data:
         return spreadsheet(table_rows(self.result, self.table), lang)
 
 
+# The journey flow (Sankey) shows one side of the purchase at a time: after-purchase
+# events (the contract, the delivery) open cycles of their own, and mixed with the
+# pre-purchase ones their largest entry would be "Contract and warranty".
+FLOWS = {"pre": ("before", "during"), "post": ("after",)}
+
+
+def flow_of(page: Page) -> str:
+    """`?flow=post` for the after-purchase flows; the pre-purchase ones by default."""
+    return "post" if page.request.query_params.get("flow") == "post" else "pre"
+
+
+def flow_scope(page: Page) -> Scope:
+    """The page's scope narrowed to the flow's phases (a chosen phase filter wins)."""
+    if page.scope.phases:
+        return page.scope
+    return page.scope.replace(phases=FLOWS[flow_of(page)])
+
+
 def dataset(page: Page, name: str) -> Data | None:
     """Data set `name` over the page's scope; None when it has nothing to show (staffing
     without any service contact)."""
+    if name == "sankey":
+        analysis, options = ANALYSES[name]
+        return Data(page.run(analysis, flow_scope(page), **options), registry.get(analysis).table)
     if name in ANALYSES:
         analysis, options = ANALYSES[name]
         return Data(page.run(analysis, **options), registry.get(analysis).table)

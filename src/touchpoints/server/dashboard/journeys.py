@@ -13,14 +13,14 @@ from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.events import PHASES
 from touchpoints.server.dashboard import recommendations
-from touchpoints.server.dashboard.data import SANKEY_DEPTH, dataset
+from touchpoints.server.dashboard.data import SANKEY_DEPTH, dataset, flow_of
 from touchpoints.server.pages import ANALYSTS, KINDS, Page, catalog, page_context, render, series
 
 router = APIRouter()
 
 # A flow node smaller than this share of a step's cycles is drawn without a label: its box
 # is thinner than a line of text, and its name would be written over its neighbours'.
-SANKEY_LABEL_SHARE = 0.03
+SANKEY_LABEL_SHARE = 0.05  # smaller nodes go unlabelled (their labels would overlap)
 MIN_ANSWERS = 30  # fewest answers behind a point of the emotion curve
 
 
@@ -111,6 +111,7 @@ def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[
 def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
     flow = dataset(page, "sankey").result
     flow_spec, node_names = sankey_spec(page, flow)
+    flow_kind = flow_of(page)
     fun = dataset(page, "funnel").result
     funnel_spec = {
         "kind": "bar",
@@ -147,6 +148,8 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
         min_answers=MIN_ANSWERS,
         label=page.names(),
         depth=SANKEY_DEPTH,
+        flow_kind=flow_kind,
+        phase_chosen=bool(page.scope.phases),
     )
 
 
