@@ -32,6 +32,8 @@ PAGES = [
     "/attribution?compare=1",
     "/live",
     "/catalog",
+    "/catalog/touchpoints/new",
+    "/catalog/touchpoints/phone",
 ]
 WIDTHS = (1440, 390)
 LANGS = ("en", "pt-BR")

@@ -27,7 +27,15 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.server.cache import Job, Warmer
-from touchpoints.server.dashboard import catalog, data, feedback, journeys, overview, service
+from touchpoints.server.dashboard import (
+    catalog,
+    catalog_form,
+    data,
+    feedback,
+    journeys,
+    overview,
+    service,
+)
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
 from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, FLOWS, all_attribution
 from touchpoints.server.dashboard.overview import last_event, windows
@@ -49,7 +57,7 @@ async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=warm_cache)
-for area in (overview, journeys, touchpoint_page, service, feedback, catalog, data):
+for area in (overview, journeys, touchpoint_page, service, feedback, catalog, catalog_form, data):
     router.include_router(area.router)
 
 
