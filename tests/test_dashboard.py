@@ -453,6 +453,17 @@ def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     assert client.get("/touchpoints/nowhere").status_code == 404
 
 
+def test_a_static_touchpoint_shows_no_row_of_dashes(app: Any) -> None:
+    """Signage has no queue and no ratings: no service cards of "—", a note saying why,
+    and its purchases named as those made there (its credit is under attribution)."""
+    html = client_for(app).get("/touchpoints/signage").text
+    assert 'id="kpi-tme_seconds"' not in html and 'id="kpi-csat"' not in html
+    assert "No queue, ratings or surveys at this touchpoint" in html
+    assert "Purchases made here" in html
+    phone = client_for(app).get("/touchpoints/phone").text
+    assert 'id="kpi-tme_seconds"' in phone and "No queue, ratings" not in phone
+
+
 def test_service_page_by_channel(app: Any) -> None:
     store = app.state.service.store
     rows = [r for r in run(store, "kpis", by="channel", timezone=TZ)["rows"] if r["offered"]]
