@@ -33,11 +33,13 @@ demo: install
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT) (Ctrl-C to stop)"
 	$(BIN)/touchpoints demo-serve --db $(DEMO_DB) --host 127.0.0.1 --port $(DEMO_PORT) --rate 2
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here) and
+# check every page with axe-core, installed from package-lock.json (test-only; never served).
 browser:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
+	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -437,15 +437,20 @@ CATALOG_TABLES = {
     "en": {
         "titles": ("Touchpoints", "Targets", "Blueprint lanes"),
         "headers": ("id", "name", "kind", "channel", "phase", "owner"),
-        # phone: ASA 60 s, service level 0.8, abandonment 0.05, CSAT 85
-        "phone": ("phone", "1 min", "80.0%", "5.0%", "85.0"),
+        # phone: ASA 60 s, service level 0.8 within 60 s, abandonment 0.05, CSAT 85 %
+        "phone": ("phone", "1 min", "80.0%", "1 min", "5.0%", "85.0%"),
         "words": ("Phone call centre", "before, during, after", "company only", "customer only"),
     },
     "pt-BR": {
         "titles": ("Pontos de contato", "Metas", "Raias do blueprint"),
         "headers": ("id", "nome", "tipo", "canal", "fase", "responsável"),
-        "phone": ("phone", "1 min", "80,0%", "5,0%", "85,0"),
-        "words": ("Central telefônica", "antes, durante, depois", "só a empresa", "só o cliente"),
+        "phone": ("phone", "1 min", "80,0%", "1 min", "5,0%", "85,0%"),
+        "words": (
+            "Central de atendimento",
+            "antes, durante, depois",
+            "só a empresa",
+            "só o cliente",
+        ),
     },
 }
 

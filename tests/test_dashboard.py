@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +185,14 @@ def test_supervisor_sees_service_pages_only(app: Any) -> None:
     assert page.status_code == 403 and "Your role cannot open this page." in page.text
     assert "<html" in page.text and "https://" not in page.text
     assert client.get("/data/strength").json() == {"detail": "your role cannot open this page"}
-    html = client.get("/").text
-    assert 'href="/attribution' not in html and 'href="/service' in html
+    # The 403 page keeps the frame: the supervisor's navigation and a way to log out.
+    assert 'href="/service' in page.text and 'action="/logout"' in page.text
+    assert 'href="/map' not in page.text
+    # No page links to what a supervisor cannot open.
+    for path in ("/", "/service", "/feedback", "/catalog", "/live"):
+        html = client.get(path).text
+        for forbidden in ("/attribution", "/map", "/journeys", "/touchpoints/"):
+            assert f'href="{forbidden}' not in html, (path, forbidden)
     assert "<textarea" not in client.get("/catalog").text
 
 
@@ -246,27 +253,115 @@ def test_every_page_renders_and_draws_from_embedded_specs(app: Any) -> None:
             assert spec["kind"] in {"bar", "lines", "sankey", "heatmap"}
 
 
-def test_overview_cards_match_kpis(app: Any) -> None:
+TZ = "America/Sao_Paulo"  # the company's time zone (settings' default)
+
+
+def period(html: str) -> dict[str, str]:
+    """The overview's stated period: local days of its cards and of their comparison."""
+    m = re.search(r'<div id="period"([^>]*)>', html)
+    assert m, "no period"
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', m.group(1)))
+
+
+def group_ids(html: str, title: str) -> str:
+    m = re.search(rf'aria-labelledby="{title}" data-touchpoints="([^"]*)"', html)
+    assert m, title
+    return m.group(1)
+
+
+def window_kpis(store: Any, p: dict[str, str], prev: bool = False, **options: Any) -> Any:
+    first, last = (p["prev-from"], p["prev-to"]) if prev else (p["from"], p["to"])
+    return run(store, "kpis", date_from=first, date_to=last, timezone=TZ, **options)["rows"][0]
+
+
+def test_overview_cards_cover_the_period_their_caption_names(app: Any) -> None:
+    """Without a period the cards are the last 28 local days of data, not the whole
+    store, and the caption says which days; waits and service level are the remote
+    channels' (the store's queue apart), each judged against its own target."""
     store = app.state.service.store
-    row = run(store, "kpis")["rows"][0]
     html = client_for(app).get("/").text
+    p = period(html)
+    summary = run(store, "summary")
+    newest = format.local(summary["last_event"], TZ)
+    assert p["to"] == newest.date().isoformat()
+    assert (date.fromisoformat(p["to"]) - date.fromisoformat(p["from"])).days == 27
+    assert (date.fromisoformat(p["from"]) - date.fromisoformat(p["prev-to"])).days == 1
+    cap = f"Last 28 days of data ({format.date(p['from'], 'en')}–{format.date(p['to'], 'en')})"
+    assert cap in html
+    row = window_kpis(store, p)
+    whole = run(store, "kpis")["rows"][0]
+    assert row["conversions"] < whole["conversions"]
     assert card_value(html, "conversions") == shown("conversions", row["conversions"])
     nps, margin = format.number(row["nps"], "en", 1), format.number(row["nps_margin"], "en", 1)
     assert card_value(html, "nps") == f"{nps} ± {margin}"
-    assert card_value(html, "csat") == format.number(row["csat"], "en", 1)
-    assert card_value(html, "tme_seconds") == format.duration(row["tme_seconds"], "en")
-    assert card_value(html, "tma_seconds") == format.duration(row["tma_seconds"], "en")
-    assert card_value(html, "abandonment_rate") == format.percent(row["abandonment_rate"], "en")
-    assert card_value(html, "service_level") == format.percent(row["service_level"], "en")
+    assert card_value(html, "csat") == format.percent(row["csat"] / 100, "en")
     assert card_value(html, "revenue") == format.money(row["revenue"], "en", digits=0)
-    months = [m for m in run(store, "kpis", by="month")["rows"] if m["retention"] is not None]
+    remote = group_ids(html, "remote-title")
+    assert "store" not in remote.split(",") and "whatsapp" in remote.split(",")
+    queue = window_kpis(store, p, touchpoint=remote)
+    assert card_value(html, "tme_seconds") == format.duration(queue["tme_seconds"], "en")
+    assert card_value(html, "tma_seconds") == format.duration(queue["tma_seconds"], "en")
+    assert card_value(html, "abandonment_rate") == format.percent(queue["abandonment_rate"], "en")
+    assert card_value(html, "service_level") == format.percent(queue["service_level"], "en")
+    onsite = window_kpis(store, p, touchpoint=group_ids(html, "onsite-title"))
+    assert card_value(html, "onsite-tme_seconds") == format.duration(onsite["tme_seconds"], "en")
+    months = [
+        m for m in run(store, "kpis", by="month", timezone=TZ)["rows"] if m["retention"] is not None
+    ]
     assert card_value(html, "retention") == format.percent(months[-1]["retention"], "en")
+
+
+def test_each_queue_is_judged_against_its_own_answer_target(app: Any) -> None:
+    """WhatsApp's service level counts answers within its catalog's 120 s, the phone's
+    within 60 s: the same SQL threshold as `kpis` uses, checked by hand on the events."""
+    store = app.state.service.store
+    for tp, seconds in (("whatsapp", 120), ("phone", 60)):
+        row = run(store, "kpis", touchpoint=tp)["rows"][0]
+        within = run(store, "events", metric="within-target", touchpoint=tp, limit=1)["total"]
+        assert row["service_level"] == pytest.approx(within / row["offered"])
+        waits = run(store, "events", metric="answered", touchpoint=tp, limit=100)["rows"]
+        assert any(seconds >= r["wait_seconds"] > 20 for r in waits), tp
+
+
+def test_a_month_is_compared_with_the_month_before(app: Any) -> None:
+    store = app.state.service.store
+    html = client_for(app).get("/?from=2025-06-01&to=2025-06-30").text
+    p = period(html)
+    assert (p["prev-from"], p["prev-to"]) == ("2025-05-01", "2025-05-31")
+    assert "June 2025 vs May 2025" in html
+    june = window_kpis(store, p)
+    assert card_value(html, "conversions") == shown("conversions", june["conversions"])
+    html = client_for(app).get("/?from=2025-06-03&to=2025-06-12").text
+    assert "6/3/2025–6/12/2025 vs the same number of days before (5/24/2025–6/2/2025)" in html
+
+
+def test_a_period_without_data_says_so(app: Any) -> None:
+    html = client_for(app).get("/?from=2030-01-01&to=2030-01-31").text
+    assert "No data in this period." in html
+    assert 'id="kpi-conversions"' not in html
+    html = client_for(app, lang="pt-BR").get("/?from=2030-01-01&to=2030-01-31").text
+    assert "Sem dados neste período." in html
+
+
+def test_data_up_to_is_the_newest_event_in_local_time(app: Any) -> None:
+    store = app.state.service.store
+    newest = format.local(run(store, "summary")["last_event"], TZ)
+    html = client_for(app, lang="pt-BR").get("/").text
+    assert f"Dados até {format.datetime(newest, 'pt-BR')}" in html
+    assert " UTC" not in visible(html)
 
 
 def test_overview_compares_with_catalog_targets(app: Any) -> None:
     store = app.state.service.store
-    phone = next(r for r in run(store, "kpis", by="touchpoint")["rows"] if r["group"] == "phone")
     html = client_for(app).get("/").text
+    p = period(html)
+    phone = next(
+        r
+        for r in run(
+            store, "kpis", by="touchpoint", date_from=p["from"], date_to=p["to"], timezone=TZ
+        )["rows"]
+        if r["group"] == "phone"
+    )
     met = "✓ met" if phone["tme_seconds"] <= 60 else "✗ missed"
     # The KPI is named for the reader (ASA), the target of 60 s written like every wait.
     pattern = (
@@ -276,22 +371,20 @@ def test_overview_compares_with_catalog_targets(app: Any) -> None:
         rf"<td[^>]*>{met}</td>"
     )
     assert re.search(pattern, html)
+    assert 'data-key="answer_within"' not in html  # a threshold, not a result to meet
 
 
 def test_filters_change_the_numbers_and_are_kept_in_links(app: Any) -> None:
     store = app.state.service.store
     client = client_for(app)
-    everything = run(store, "kpis")["rows"][0]
-    phone = run(store, "kpis", channel="phone")["rows"][0]
-    assert phone["tme_seconds"] != everything["tme_seconds"]
     html = client.get("/?channel=phone").text
+    p = period(html)
+    everything = window_kpis(store, p, touchpoint=group_ids(html, "remote-title"))
+    phone = window_kpis(store, p, channel="phone", touchpoint=group_ids(html, "remote-title"))
+    assert phone["tme_seconds"] != everything["tme_seconds"]
     assert card_value(html, "tme_seconds") == shown("tme_seconds", phone["tme_seconds"])
     assert 'href="/service?channel=phone"' in html
     assert '<option value="phone" selected>' in html
-    june = run(store, "kpis", date_from="2025-06-01", date_to="2025-06-30")["rows"][0]
-    html = client.get("/?from=2025-06-01&to=2025-06-30").text
-    assert card_value(html, "conversions") == shown("conversions", june["conversions"])
-    assert "6/1/2025–6/30/2025 vs 5/2/2025–5/31/2025" in html
 
 
 def test_a_bad_filter_is_reported_not_a_crash(app: Any) -> None:
@@ -333,6 +426,26 @@ def test_journeys_lists_the_top_variants(app: Any) -> None:
     assert re.search(rf"<td>{re.escape(path)}</td><td class=\"num\">{top['count']:,}</td>", html)
 
 
+def test_the_flow_shows_one_side_of_the_purchase_at_a_time(app: Any) -> None:
+    """Pre-purchase flows by default (after-purchase events open cycles of their own and
+    would lead the chart); the after-purchase ones behind a switch; the CSV follows."""
+    from touchpoints.server.dashboard.data import SANKEY_DEPTH
+
+    store = app.state.service.store
+    client = client_for(app)
+    pre = run(store, "journeys.sankey", phase="before,during", depth=SANKEY_DEPTH, timezone=TZ)
+    post = run(store, "journeys.sankey", phase="after", depth=SANKEY_DEPTH, timezone=TZ)
+    assert pre != post
+    assert client.get("/data/sankey").json() == json.loads(json.dumps(pre))
+    assert client.get("/data/sankey?flow=post").json() == json.loads(json.dumps(post))
+    html = client.get("/journeys").text
+    assert 'href="/journeys?flow=post"' in html
+    spec = json.loads(re.search(r'id="sankey-spec">(.*?)</script>', html, re.S).group(1))
+    assert sum(link["value"] for link in spec["links"]) == sum(li["value"] for li in pre["links"])
+    html = client.get("/journeys?flow=post").text
+    assert "/data/sankey?flow=post&amp;format=csv" in html or "flow=post" in html
+
+
 def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     store = app.state.service.store
     row = run(store, "kpis", touchpoint="phone")["rows"][0]
@@ -345,15 +458,29 @@ def test_touchpoint_detail_shows_its_own_kpis(app: Any) -> None:
     assert client.get("/touchpoints/nowhere").status_code == 404
 
 
+def test_a_static_touchpoint_shows_no_row_of_dashes(app: Any) -> None:
+    """Signage has no queue and no ratings: no service cards of "—", a note saying why,
+    and its purchases named as those made there (its credit is under attribution)."""
+    html = client_for(app).get("/touchpoints/signage").text
+    assert 'id="kpi-tme_seconds"' not in html and 'id="kpi-csat"' not in html
+    assert "No queue, ratings or surveys at this touchpoint" in html
+    assert "Purchases made here" in html
+    phone = client_for(app).get("/touchpoints/phone").text
+    assert 'id="kpi-tme_seconds"' in phone and "No queue, ratings" not in phone
+
+
 def test_service_page_by_channel(app: Any) -> None:
     store = app.state.service.store
-    rows = [r for r in run(store, "kpis", by="channel")["rows"] if r["offered"]]
+    rows = [r for r in run(store, "kpis", by="channel", timezone=TZ)["rows"] if r["offered"]]
     html = client_for(app).get("/service").text
+    pt = client_for(app, lang="pt-BR").get("/service").text
+    assert '<th scope="row" data-code="store">loja</th>' in pt  # codes in the reader's words
     for r in rows:
         # Each cell links to the events it counts (`<a class="drill" href="/events?...">`).
         link = r'(?:<a class="drill" href="[^"]*">)?'
+        name = messages.t("en", f"pages.channel_{r['group']}")
         assert re.search(
-            rf'<th scope="row">{r["group"]}</th><td class="num">{link}{shown("offered", r["offered"])}(?:</a>)?</td>'
+            rf'<th scope="row" data-code="{r["group"]}">{name}</th><td class="num">{link}{shown("offered", r["offered"])}(?:</a>)?</td>'
             rf'<td class="num">{link}{re.escape(shown("tme_seconds", r["tme_seconds"]))}(?:</a>)?</td>',
             html,
         )
@@ -410,27 +537,53 @@ def test_a_brazilian_reads_brazilian_numbers_on_every_page(app: Any) -> None:
     """pt-BR pages write 26,3%, R$ 1.234,56, 05/01/2026 and TMA/TME, never the English
     26.3% / R$1,234.56 / AHT, and one duration style ('2 min 5 s')."""
     store = app.state.service.store
-    row = run(store, "kpis")["rows"][0]
     client = client_for(app, lang="pt-BR")
     html = client.get("/").text
+    row = window_kpis(store, period(html))
+    queue = window_kpis(store, period(html), touchpoint=group_ids(html, "remote-title"))
     # The card rounds to whole reais so it fits; the monthly table shows the cents.
     # card_value collapses whitespace; the page keeps "R$" and the amount together (NBSP).
     revenue = format.money(row["revenue"], "pt-BR", digits=0)
     assert card_value(html, "revenue") == revenue.replace("\xa0", " ")
     assert re.fullmatch(r"R\$ \d{1,3}(?:\.\d{3})*", card_value(html, "revenue"))
     assert re.search(r">R\$\xa0\d{1,3}(?:\.\d{3})*,\d{2}</td>", html)
-    assert card_value(html, "abandonment_rate") == format.percent(row["abandonment_rate"], "pt-BR")
+    assert card_value(html, "abandonment_rate") == format.percent(
+        queue["abandonment_rate"], "pt-BR"
+    )
     assert re.fullmatch(r"\d+,\d%", card_value(html, "abandonment_rate"))
-    assert card_value(html, "tme_seconds") == format.duration(row["tme_seconds"], "pt-BR")
+    assert card_value(html, "tme_seconds") == format.duration(queue["tme_seconds"], "pt-BR")
     assert re.search(r"\bp\.p\. vs período anterior", visible(html))  # shares move in points
     html = client.get("/?from=2025-06-01&to=2025-06-30").text
-    assert "01/06/2025–30/06/2025 vs 02/05/2025–31/05/2025" in html
+    assert "junho de 2025 comparado com maio de 2025" in html
     for path in PAGES:
         text = visible(client.get(path).text)
         assert not EN_ONLY.search(text), (path, EN_ONLY.search(text))
     service = visible(client.get("/service").text)
     assert "seg." in service and re.search(r"\d+ min \d+ s\b", service)
     assert "out. de 2025" in visible(client.get("/").text)  # months as a Brazilian names them
+
+
+# Codes and English words a Brazilian reader reported on pt-BR pages: none may show.
+ENGLISH_WORDS = re.compile(
+    r"\b(?:ads|messaging|outdoor|delivery|documents|backstage|app_driver|fleet|retail|"
+    r"unplanned|customer service|logistics|sales|"
+    r"tme_seconds|tma_seconds|service_level|abandonment_rate|answer_within|csat_margin|"
+    r"before|during|after|static|interactive|human|company|customer|both|"
+    r"first|last|position|time-decay|markov|shapley|Feedback|"
+    r"any|all|met|missed|target|actual|status quo|Download|Chart|Data up to|UTC|NaN)\b"
+)
+
+
+def test_a_brazilian_finds_no_english_word_on_any_page(app: Any) -> None:
+    client = client_for(app, lang="pt-BR")
+    for path in (*PAGES, "/attribution?compare=1", "/live"):
+        html = client.get(path).text
+        # Customers' own words (comments) are data, quoted as written; identifiers (<code>)
+        # and the catalog's YAML source are what an admin types.
+        text = visible(re.sub(r"<(blockquote|code|textarea)\b.*?</\1>", " ", html, flags=re.S))
+        options = " ".join(re.findall(r"<option[^>]*>([^<]*)</option>", html))
+        found = ENGLISH_WORDS.findall(text + " " + options)
+        assert not found, (path, sorted(set(found)))
 
 
 def test_an_english_reader_reads_english_numbers_on_every_page(app: Any) -> None:
@@ -470,6 +623,27 @@ def test_csv_download_has_the_rows_of_the_analysis(app: Any) -> None:
     ]
     as_json = client_for(app).get("/data/kpis?by=channel&kind=human").json()
     assert as_json == json.loads(json.dumps({"rows": want}))
+
+
+def test_a_brazilian_csv_opens_in_a_brazilian_excel(app: Any) -> None:
+    """pt-BR: UTF-8 with a byte order mark, ';' between columns, decimal commas at full
+    precision, Portuguese headers and phase names; the same numbers as the JSON."""
+    store = app.state.service.store
+    r = client_for(app, lang="pt-BR").get("/data/kpis?by=phase&format=csv")
+    assert r.status_code == 200
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    text = r.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    header = rows[0]
+    assert "Nível de serviço" in header and "service_level" not in header
+    want = run(store, "kpis", by="phase", timezone=TZ)["rows"]
+    level = header.index("Nível de serviço")
+    for got, w in zip(rows[1:], want, strict=True):
+        assert got[0] == messages.t("pt-BR", f"common.{w['group']}")
+        assert float(got[level].replace(",", ".")) == w["service_level"]
+        assert "." not in got[level]
+    english = client_for(app).get("/data/kpis?by=phase&format=csv").content
+    assert not english.startswith(b"\xef\xbb\xbf") and english.startswith(b"group,")
 
 
 def test_every_chart_links_to_its_csv(app: Any) -> None:
@@ -547,9 +721,10 @@ def test_cache_serves_repeats_and_is_invalidated_by_an_ingest(
             ]
         )
         assert [i["status"] for i in result.items] == ["stored", "stored"]
-        want = run(service.store, "kpis")["rows"][0]["conversions"]
-        assert card_value(client.get("/").text, "conversions") == shown("conversions", want)
-        assert shown("conversions", want) != first
+        html = client.get("/").text
+        want = window_kpis(service.store, period(html))["conversions"]
+        assert card_value(html, "conversions") == shown("conversions", want)
+        assert card_value(html, "conversions") == shown("conversions", int(first) + 2)
     finally:
         service.close()
 
@@ -719,28 +894,62 @@ def test_users_cli_creates_lists_and_deletes(tmp_path: Path) -> None:
     assert refused(r) == "no user 'maria'"
 
 
-def test_attribution_page_puts_models_side_by_side_with_ranked_findings(app: Any) -> None:
-    from markupsafe import escape
-
+def test_attribution_opens_on_markov_with_revenue_and_compares_on_demand(app: Any) -> None:
+    """One model by default (exact Markov: conversions, share and R$ per touchpoint); every
+    model side by side only behind the comparison switch."""
     store = app.state.service.store
-    linear = run(store, "attribution", model="linear")["rows"][0]
+    markov = {
+        r["touchpoint"]: r for r in run(store, "attribution", model="markov", timezone=TZ)["rows"]
+    }
     html = client_for(app).get("/attribution").text
-    headers = re.search(r"<thead><tr><th scope=\"col\">Touchpoint</th>(.*?)</tr>", html).group(1)
-    models = re.findall(r'<th scope="col">([^<]+)</th>', headers)
+    header = re.search(r'<table id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r'<th scope="col">([^<]+)</th>', header) == [
+        "Touchpoint", "Conversions", "Share", "Revenue"
+    ]  # fmt: skip
+    top = max(markov.values(), key=lambda r: r["conversions"])
+    row = re.search(rf'<tr data-touchpoint="{top["touchpoint"]}">(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r'<td class="num">(.*?)</td>', row)
+    assert cells == [
+        format.number(top["conversions"], "en", 1),
+        format.percent(top["share"], "en"),
+        format.money(top["value"], "en", digits=0),
+    ]
+    assert cells[2].startswith("R$")
+    assert 'href="/attribution?compare=1"' in html
+    linear = run(store, "attribution", model="linear", timezone=TZ)["rows"][0]
+    html = client_for(app).get("/attribution?compare=1").text
+    header = re.search(r'<table id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
+    models = re.findall(r'<th scope="col">([^<]+)</th>', header)[1:]
     assert models == ["first", "last", "linear", "position", "time-decay", "markov", "shapley"]
     row = re.search(
-        rf'href="/touchpoints/{linear["touchpoint"]}">[^<]+</a></th>(.*?)</tr>', html, re.S
+        rf'href="/touchpoints/{linear["touchpoint"]}">[^<]+</a></th>(.*?)</tr>',
+        html,
+        re.S,
     ).group(1)
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
     assert cells[2].startswith(format.number(linear["conversions"], "en", 1))
-    findings = run(store, "insights", lang="en")["findings"]
-    if findings:
-        assert str(escape(findings[0]["text"]["en"])) in html
-        assert (
-            html.index(str(escape(findings[0]["text"]["en"])))
-            < html.index(str(escape(findings[-1]["text"]["en"])))
-            or len(findings) == 1
-        )
+
+
+def test_recommendations_list_problems_apart_merged_across_phases(app: Any) -> None:
+    """Problems before strengths, each touchpoint/metric once whatever the phases, the
+    largest first, with the catalog's owner, R$ at stake and an action."""
+    from markupsafe import escape
+
+    store = app.state.service.store
+    findings = run(store, "insights", lang="en", timezone=TZ)["findings"]
+    weak = [f for f in findings if f["direction"] == "weakness"]
+    html = client_for(app).get("/attribution").text
+    problems = re.search(r'<ol class="recs problems">(.*?)</ol>', html, re.S)
+    assert problems, "no problems listed"
+    items = re.findall(r'data-touchpoint="([^"]+)" data-metric="([^"]+)"', html)
+    assert len(items) == len(set(items))  # merged: one entry per touchpoint and metric
+    assert html.index('id="problems-title"') < html.index('id="strengths-title"')
+    first = weak[0]
+    assert str(escape(first["text"]["en"].split(";")[0])) in problems.group(1).split("</li>")[0]
+    owner = store.catalog().get(first["touchpoint"]).owner
+    assert f"<dd>{owner}</dd>" in problems.group(1).split("</li>")[0]
+    assert "Suggested action" in problems.group(1) and "R$" in problems.group(1)
+    assert len(re.findall(r'<li class="rec"', problems.group(1))) <= 5
 
 
 def test_feedback_shows_survey_first_heard_answers_when_there_are_some(
@@ -792,7 +1001,9 @@ def test_every_data_set_is_its_analysis_over_the_page_scope(app: Any) -> None:
     store = app.state.service.store
     client = client_for(app)
     for name, (analysis, options) in ANALYSES.items():
-        want = run(store, analysis, channel="phone", **options)
+        # The flow is the pre-purchase side unless ?flow=post (see the flow test).
+        side = {"phase": "before,during"} if name == "sankey" else {}
+        want = run(store, analysis, channel="phone", timezone=TZ, **side, **options)
         r = client.get(f"/data/{name}?channel=phone")
         assert r.status_code == 200, (name, r.text[:300])
         assert r.json() == json.loads(json.dumps(want)), name
@@ -866,8 +1077,8 @@ def test_a_change_too_small_to_show_is_no_change() -> None:
 def test_a_brazilian_reads_roles_and_models_in_portuguese(app: Any) -> None:
     client = client_for(app, "ana", lang="pt-BR")
     assert "ana (analista)" in client.get("/").text
-    html = client.get("/attribution").text
-    header = re.search(r"<thead><tr>(.*?)</tr>", html).group(1)
+    html = client.get("/attribution?compare=1").text
+    header = re.search(r'<table id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
     assert re.findall(r'<th scope="col">([^<]+)</th>', header)[1:] == [
         "primeiro toque", "último toque", "linear", "posição", "decaimento no tempo",
         "Markov", "Shapley",

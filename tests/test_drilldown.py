@@ -96,12 +96,16 @@ ROWS = service_rows()
 
 
 def load(store: Store, rows: list[dict[str, Any]] = ROWS) -> None:
-    """The default catalog with an `answer_within` target on the phone, then `rows`."""
+    """The default catalog with an `answer_within` target on the phone only (the others'
+    removed: they fall back to 20 s), then `rows`."""
     catalog = default_catalog()
     touchpoints = [
-        tp.model_copy(update={"target": {**tp.target, "answer_within": PHONE_TARGET}})
-        if tp.id == "phone"
-        else tp
+        tp.model_copy(
+            update={
+                "target": {k: v for k, v in tp.target.items() if k != "answer_within"}
+                | ({"answer_within": PHONE_TARGET} if tp.id == "phone" else {})
+            }
+        )
         for tp in catalog.touchpoints
     ]
     store.set_catalog(catalog.model_copy(update={"touchpoints": touchpoints}))
@@ -465,7 +469,7 @@ def test_events_table_in_both_languages_never_cuts_a_value(db: str, lang: str) -
     words = {
         "en": ["Events — abandoned contacts", "Phone call centre", "events 1–4 of", "next page: --offset 4",
                "times in America/Sao_Paulo", "wait"],
-        "pt-BR": ["Eventos — contatos abandonados", "Central telefônica", "eventos 1–4 de",
+        "pt-BR": ["Eventos — contatos abandonados", "Central de atendimento", "eventos 1–4 de",
                   "próxima página: --offset 4", "horários em America/Sao_Paulo", "espera"],
     }[lang]  # fmt: skip
     flat = " ".join(text.split())

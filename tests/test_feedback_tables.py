@@ -48,10 +48,10 @@ def test_heatmap_weeks_are_local_and_monday_first(db: str, monkeypatch: pytest.M
     assert nine[1] == "2" and nine[7] == "0"  # two calls on Monday 09:00 local
     late = next(r for r in cells if r[0] == "22:00")
     assert late[6] == "1"  # the chat: Saturday 22:30 local, not Sunday (UTC)
-    assert "50,0%" in pt.stdout  # service level of Monday 09:00: 1 of 2 within 20 s
+    assert "100,0%" in pt.stdout  # service level of Monday 09:00: 2 of 2 within the phone's 60 s
     en = cli([*args, "--lang", "en"], monkeypatch)
     assert en.exit_code == 0 and "Offered per hour of the week" in en.stdout
-    assert table_cells(en.stdout)[0][1:3] == ["Mon", "Tue"] and "50.0%" in en.stdout
+    assert table_cells(en.stdout)[0][1:3] == ["Mon", "Tue"] and "100.0%" in en.stdout
 
 
 def test_comments_in_local_time_with_their_sentiment(

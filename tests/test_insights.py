@@ -16,6 +16,7 @@ import pytest
 from cli_tables import assert_fits, cli
 from conftest import run
 from touchpoints.analytics.insights import fmt
+from touchpoints.core.catalog import Catalog, default_catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
@@ -57,9 +58,36 @@ def service_log() -> list[dict[str, Any]]:
     return rows
 
 
-def load(store: Store, rows: list[dict[str, Any]]) -> None:
+def load(store: Store, rows: list[dict[str, Any]], answer_targets: bool = False) -> None:
+    """`rows` stored under the default catalog; without `answer_targets` its touchpoints'
+    own `answer_within` targets are removed, so every service level is judged within the
+    20 s the hand computations below use."""
+    if not answer_targets:
+        catalog = default_catalog()
+        store.set_catalog(
+            Catalog(
+                touchpoints=[
+                    tp.model_copy(
+                        update={
+                            "target": {k: v for k, v in tp.target.items() if k != "answer_within"}
+                        }
+                    )
+                    for tp in catalog.touchpoints
+                ]
+            )
+        )
     result = ingest_records(store, rows, "test")
     assert [item["status"] for item in result.items] == ["stored"] * len(rows), result.items
+
+
+def test_each_service_level_is_judged_within_its_touchpoints_own_target(store: Store) -> None:
+    """With the catalog's targets, WhatsApp's 30 s answers are within its 120 s: the
+    service-level weakness it has when judged within 20 s is gone."""
+    load(store, service_log(), answer_targets=True)
+    found = run(store, "insights", min_answers=10)["findings"]
+    keys = {(key(f)[0], key(f)[3], key(f)[4]) for f in found}
+    assert ("weakness", "whatsapp", "service_level") not in keys
+    assert run(store, "kpis", touchpoint="whatsapp")["rows"][0]["service_level"] == 1.0
 
 
 def key(f: dict[str, Any]) -> tuple[str, str, str, str, str]:
@@ -124,8 +152,8 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
         "1 min (50% over) in 40 answered contacts; ≈10 conversions at stake."
     )
     assert tme["text"]["pt-BR"] == (
-        "Central telefônica não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
-        "(50% acima) em 40 contatos atendidos; ≈10 conversões em jogo."
+        "Central de atendimento não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
+        "(50% acima) em 40 contatos atendidos; ≈10 vendas em risco."
     )
     csat = next(f for f in findings if key(f)[3:] == ("store", "csat"))
     assert csat["numbers"]["csat"] == 25
@@ -221,9 +249,9 @@ def test_cli_lists_findings_in_either_language(
     assert_fits(en.stdout)
     pt = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert pt.exit_code == 0, pt.output
-    assert "Diagnóstico, ordenado por conversões em jogo (30 ciclos com compra)" in pt.stdout
+    assert "Diagnóstico, ordenado por vendas em risco (30 ciclos com compra)" in pt.stdout
     assert "1. ▼ ponto fraco · antes · atendimento" in pt.stdout
-    assert "Central telefônica não cumpre a meta de TME antes da compra" in pt.stdout
+    assert "Central de atendimento não cumpre a meta de TME antes da compra" in pt.stdout
     assert_fits(pt.stdout)
     csv = cli([*args, "--format", "csv"], monkeypatch)
     header = csv.stdout.splitlines()[0].split(",")

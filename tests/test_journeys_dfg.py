@@ -255,7 +255,7 @@ def test_cli_json_equals_python_and_tables_render(log: Store) -> None:
     # 4 days, email -> ads 31 days and 1 s, phone -> store a mean of 1786.25 s.
     table = runner.invoke(app, ["journeys", "dfg", "--db", target, "--lang", "pt-BR"])
     assert table.exit_code == 0, table.output
-    assert "Central telefônica" in table.stdout
+    assert "Central de atendimento" in table.stdout
     assert "4 dias" in table.stdout and "31 dias" in table.stdout
     assert "29 min 46 s" in table.stdout
     assert "quantidade" in table.stdout and "tempo mediano" in table.stdout

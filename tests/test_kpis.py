@@ -258,8 +258,24 @@ POS_DISPLAY = expect(1, 1)  # a bare row: counts only, every mean and rate null
 
 @pytest.fixture
 def service(store: Store, csv_file: Callable[..., Path]) -> Store:
+    """The hand-computed service fixture, judged against one threshold T = 20 s: the
+    default catalog without its touchpoints' own `answer_within` targets (test_answer_*
+    and test_drilldown cover those)."""
     load(store, csv_file, SERVICE)
+    store.set_catalog(without_answer_targets(store.catalog()))
     return store
+
+
+def without_answer_targets(catalog: Any) -> Any:
+    from touchpoints.core.catalog import Catalog
+
+    entries = [
+        tp.model_copy(
+            update={"target": {k: v for k, v in tp.target.items() if k != "answer_within"}}
+        )
+        for tp in catalog.touchpoints
+    ]
+    return Catalog(touchpoints=entries)
 
 
 def test_no_grouping_every_key(service: Store) -> None:

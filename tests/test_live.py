@@ -87,7 +87,9 @@ def test_snapshot_numbers_by_hand(loaded: Store) -> None:
     assert snap["tme_seconds"] == pytest.approx((30 + 90 + 10) / 3, abs=1e-3)
     assert snap["tma_seconds"] == pytest.approx((200 + 100 + 50) / 3, abs=1e-3)
     assert snap["abandonment_rate"] == 0.25
-    assert snap["service_level"] == 0.25  # only w1 answered within 20 s, of 4 offered
+    # w1 within WhatsApp's 120 s and p1 within the phone's 60 s (their catalog
+    # answer_within targets), of 4 offered
+    assert snap["service_level"] == 0.5
     assert snap["agents"] == 2  # ana, bia (caio is outside the window)
     rows = {r["touchpoint"]: r for r in snap["touchpoints"]}
     assert list(rows) == ["whatsapp", "phone"]  # most waiting first; website is no queue
@@ -95,7 +97,7 @@ def test_snapshot_numbers_by_hand(loaded: Store) -> None:
     assert (phone["waiting"], phone["longest_wait_seconds"], phone["agents"]) == (1, 600.0, 2)
     assert (whatsapp["waiting"], whatsapp["longest_wait_seconds"]) == (2, 300.0)
     assert phone["tme_seconds"] == 60.0 and phone["abandonment_rate"] == pytest.approx(1 / 3)
-    assert phone["name"] == {"en": "Phone call centre", "pt-BR": "Central telefônica"}
+    assert phone["name"] == {"en": "Phone call centre", "pt-BR": "Central de atendimento"}
     assert [m["minute"] for m in snap["series"]] == [
         f"2026-01-10T11:{m}:00Z" for m in ("10", "20", "30", "40")
     ]
@@ -157,18 +159,34 @@ def test_the_stream_writes_the_snapshot_for_the_reader(loaded: Store) -> None:
     snap = run(loaded, "live", at=AT)
     pt, en = display(snap, "pt-BR"), display(snap, "en")
     assert pt["totals"]["tme_seconds"] == "43 s" and en["totals"]["tme_seconds"] == "43 sec"
-    assert pt["totals"]["abandonment_rate"] == "25,0%" and en["totals"]["service_level"] == "25.0%"
+    assert pt["totals"]["abandonment_rate"] == "25,0%" and en["totals"]["service_level"] == "50.0%"
     assert pt["totals"]["longest_wait_seconds"] == "10 min" and pt["totals"]["waiting"] == "3"
     phone = next(r for r in pt["touchpoints"] if r["touchpoint"] == "phone")
-    assert phone["name"] == "Central telefônica" and phone["breach"]
-    assert phone["cells"] == ["1", "10 min", "2", "1", "1 min", "33,3%", "0,0%", "2"]
+    assert phone["name"] == "Central de atendimento" and phone["breach"]
+    assert phone["cells"] == ["1", "10 min", "2", "1", "1 min", "33,3%", "33,3%", "2"]
     assert pt["alerts"] == [
-        "Central telefônica: abandono 33,3% — acima da meta (meta 5,0%)",
-        "Central telefônica: nível de serviço 0,0% — abaixo da meta (meta 80,0%)",
+        "Central de atendimento: abandono 33,3% — acima da meta (meta 5,0%)",
+        "Central de atendimento: nível de serviço 33,3% — abaixo da meta (meta 80,0%)",
     ]
     assert en["alerts"][0] == "Phone call centre: abandonment 33.3% — above target (target 5.0%)"
-    assert pt["minutes"] == ["11:10", "11:20", "11:30", "11:40"]
-    assert pt["updated"] == "12:00:00 UTC"
+    # Every whole minute of the window (11:00-11:59 UTC; 12:00 has only begun), quiet ones
+    # as zeros, as the company's local clock (São Paulo, UTC-3).
+    local = display(snap, "pt-BR", "America/Sao_Paulo")
+    assert len(local["minutes"]) == 60
+    assert local["minutes"][0] == "08:00" and local["minutes"][-1] == "08:59"
+    assert local["answered"][10] == 1 and local["abandoned"][30] == 1  # p1 11:10, p3 11:30
+    assert sum(local["answered"]) == 3 and sum(local["abandoned"]) == 1
+    assert local["updated"] == "09:00:00" and pt["updated"] == "12:00:00"
+    assert not local["empty"]
+
+
+def test_a_quiet_window_says_there_is_no_data_not_that_targets_are_met(loaded: Store) -> None:
+    from touchpoints.server.live import display
+
+    snap = run(loaded, "live", at="2026-01-11T12:00:00Z")
+    text = display(snap, "pt-BR", "America/Sao_Paulo")
+    assert text["empty"] and text["alerts"] == []
+    assert text["answered"] == [0] * 60
 
 
 # -- the server side -------------------------------------------------------------------------
@@ -307,11 +325,11 @@ def test_cli_table_in_both_languages(live_db: str, monkeypatch: pytest.MonkeyPat
         ["ponto de contato", "aguardando", "maior espera", "atendidos", "abandonados",
          "abandono", "TME", "nível de serviço", "agentes"],
         ["WhatsApp", "2", "5 min", "1", "0", "0,0%", "10 s", "100,0%", "1"],
-        ["Central telefônica", "1", "10 min", "2", "1", "33,3%", "1 min", "0,0%", "2"],
-        ["todos", "3", "10 min", "3", "1", "25,0%", "43 s", "25,0%", "2"],
+        ["Central de atendimento", "1", "10 min", "2", "1", "33,3%", "1 min", "33,3%", "2"],
+        ["todos", "3", "10 min", "3", "1", "25,0%", "43 s", "50,0%", "2"],
     ]  # fmt: skip
-    assert "• Central telefônica: abandono 33,3%, acima da meta 5,0%" in pt.stdout
-    assert "• Central telefônica: nível de serviço 0,0%, abaixo da meta 80,0%" in pt.stdout
+    assert "• Central de atendimento: abandono 33,3%, acima da meta 5,0%" in pt.stdout
+    assert "• Central de atendimento: nível de serviço 33,3%, abaixo da meta 80,0%" in pt.stdout
     assert_fits(pt.stdout)
     en = cli(args, monkeypatch)
     assert "Live queue at 1/10/2026 12:00 UTC (last 60 min)" in en.stdout
@@ -319,8 +337,8 @@ def test_cli_table_in_both_languages(live_db: str, monkeypatch: pytest.MonkeyPat
         ["touchpoint", "waiting", "longest wait", "answered", "abandoned", "abandonment", "ASA",
          "service level", "agents"],
         ["WhatsApp", "2", "5 min", "1", "0", "0.0%", "10 sec", "100.0%", "1"],
-        ["Phone call centre", "1", "10 min", "2", "1", "33.3%", "1 min", "0.0%", "2"],
-        ["all", "3", "10 min", "3", "1", "25.0%", "43 sec", "25.0%", "2"],
+        ["Phone call centre", "1", "10 min", "2", "1", "33.3%", "1 min", "33.3%", "2"],
+        ["all", "3", "10 min", "3", "1", "25.0%", "43 sec", "50.0%", "2"],
     ]  # fmt: skip
     assert "• Phone call centre: abandonment 33.3%, above the target 5.0%" in en.stdout
     assert_fits(en.stdout)

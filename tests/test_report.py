@@ -100,9 +100,9 @@ def loaded(store: Store) -> Store:
     return store
 
 
-def pdf_pages(pdf: bytes) -> int:
-    """Pages of a PDF without pypdf: WeasyPrint packs objects into compressed object
-    streams, so inflate every stream and count the /Type /Page dictionaries."""
+def inflated(pdf: bytes) -> bytes:
+    """The PDF with every compressed stream inflated after it (WeasyPrint packs objects
+    into compressed object streams), to search without pypdf."""
     import zlib
 
     body = pdf
@@ -111,7 +111,12 @@ def pdf_pages(pdf: bytes) -> int:
             body += zlib.decompress(raw)
         except zlib.error:
             continue
-    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", body))
+    return body
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """Pages of a PDF: the /Type /Page dictionaries."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", inflated(pdf)))
 
 
 def text_of(html: str) -> str:
@@ -125,16 +130,18 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
     assert '<html lang="pt-BR">' in html
     assert "Período: 05/01/2026 – 11/01/2026" in text
     assert "(comparado com 29/12/2025 – 04/01/2026)" in text
-    assert "esperaram em média 18 s (TME); 25,0% desistiram e 50,0% foram" in text
+    # Within each touchpoint's own answer_within (the phone's 60 s): 3 of 4 offered.
+    assert "esperaram em média 18 s (TME); 25,0% desistiram e 75,0% foram" in text
     assert "O NPS foi 33,3 (± 106,7)" in text
     assert "compras geraram R$\u00a01.000,50 de receita" in html  # money, never split
-    assert "TME 18 s 40 s caiu 22 s" in text  # summary row: now, before, change
-    assert "Abandono 25,0% 0,0% subiu 25,0 p.p." in text  # a share moves in points
+    assert "TME 18 s 40 s \u221222 s" in text  # summary row: now, before, signed change
+    assert "Abandono 25,0% 0,0% +25,0 p.p." in text  # a share moves in points
+    assert "especificação" not in text and "§" not in text  # no internal references
     phone = re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1)
     phone_text = text_of(phone)
-    assert "Central telefônica 4 1 min 50 s" in phone_text  # events, TMA (110.3 s)
+    assert "Central de atendimento 4 1 min 50 s" in phone_text  # events, TMA (110.3 s)
     assert "18 s [1 min] ✓ dentro da meta" in phone_text
-    assert "50,0% [80,0%] ✗ fora da meta" in phone_text
+    assert "75,0% [80,0%] ✗ fora da meta" in phone_text
     assert "25,0% [5,0%] ✗ fora da meta" in phone_text
     # Nothing in the English style: no 25.0%, no 1,000.50, no "sec".
     assert not re.search(r"\d\.\d%|\d,\d{3}\.\d|\bsec\b|\bASA\b|\bAHT\b", text)
@@ -144,16 +151,16 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
 def test_numbers_in_english(loaded: Store) -> None:
     html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
     text = text_of(html)
-    assert "waited 18 sec on average (ASA); 25.0% gave up and 50.0% were" in text
+    assert "waited 18 sec on average (ASA); 25.0% gave up and 75.0% were" in text
     assert "NPS was 33.3 (± 106.7)" in text
     assert "brought R$1,000.50 in revenue" in text
-    assert "ASA 18 sec 40 sec down 22 sec" in text
-    assert "Abandonment 25.0% 0.0% up 25.0 pp" in text
+    assert "ASA 18 sec 40 sec \u221222 sec" in text
+    assert "Abandonment 25.0% 0.0% +25.0 pp" in text
     assert "AHT" in text and "TME" not in text and "TMA" not in text
     assert "Period: 1/5/2026 – 1/11/2026" in text
     phone = text_of(re.search(r'<tr data-touchpoint="phone">(.*?)</tr>', html, re.S).group(1))
     assert "Phone call centre 4 1 min 50 sec" in phone
-    assert "50.0% [80.0%] ✗ misses target" in phone
+    assert "75.0% [80.0%] ✗ misses target" in phone
     assert not re.search(r"\d,\d%|R\$\s|\d\.\d{3},\d", text)  # nothing in the pt-BR style
 
 
@@ -168,6 +175,10 @@ def test_pdf_bytes(loaded: Store, tmp_path: Path) -> None:
     assert pdf.startswith(b"%PDF-")
     assert pdf_pages(pdf) >= 1
     assert b"%%EOF" in pdf[-64:]
+    # Tagged (PDF/UA): a structure tree, marked content, the document's language.
+    body = inflated(pdf)
+    assert b"/StructTreeRoot" in body and b"/MarkInfo" in body
+    assert b"/Lang (pt-BR)" in body or b"/Lang(pt-BR)" in body
 
 
 def test_report_data_matches_kpis(loaded: Store) -> None:
@@ -181,11 +192,22 @@ def test_report_data_matches_kpis(loaded: Store) -> None:
     ]
 
 
-def test_previous_period_has_the_same_length() -> None:
+def test_the_previous_period_is_of_the_same_kind() -> None:
+    """A month is compared with the month before (February for March, not 29 Jan-28 Feb),
+    any other span with as many days just before; days are local."""
     current, previous = period_scopes("2026-03-01", "2026-03-31")
+    assert (str(previous.date_from), str(previous.date_to)) == (
+        "2026-02-01 00:00:00",
+        "2026-02-28 23:59:59.999999",
+    )
+    current, previous = period_scopes("2026-03-01", "2026-05-31")
+    assert str(previous.date_from) == "2025-12-01 00:00:00"
+    current, previous = period_scopes("2026-01-05", "2026-01-11")
     assert previous.date_to is not None and current.date_from is not None
-    assert str(previous.date_from) == "2026-01-29 00:00:00"
+    assert str(previous.date_from) == "2025-12-29 00:00:00"
     assert (current.date_to - current.date_from) == (previous.date_to - previous.date_from)
+    current, previous = period_scopes("2026-03-01", "2026-03-31", "America/Sao_Paulo")
+    assert str(previous.date_from) == "2026-02-01 03:00:00"  # local midnight, in UTC
 
 
 @pytest.mark.parametrize(

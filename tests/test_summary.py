@@ -72,7 +72,7 @@ def test_the_table_in_both_languages_never_cuts_a_number(tmp_path: Path) -> None
     pt = runner.invoke(app, ["summary", "--db", db, "--lang", "pt-BR", "--segments", "1"])
     assert pt.exit_code == 0, pt.output
     assert "O que a base contém" in pt.output and "05/01/2026 09:00" in pt.output
-    assert "Central telefônica (phone)" in pt.output
+    assert "Central de atendimento (phone)" in pt.output
     assert "segmentos com mais eventos: 1 de 2" in pt.output
     en = runner.invoke(app, ["summary", "--db", db, "--lang", "en"])
     assert "What the store holds" in en.output and "1/11/2026 23:59" in en.output

@@ -119,7 +119,7 @@ def test_page_language_from_header_and_override(client: TestClient) -> None:
     assert pt.status_code == 200
     assert '<html lang="pt-BR">' in pt.text
     assert "Como você nos conheceu?" in pt.text
-    assert "(Central telefônica)" in pt.text  # the rated touchpoint, named in pt-BR
+    assert "(Central de atendimento)" in pt.text  # the rated touchpoint, named in pt-BR
     assert '<option value="ads">Anúncios online</option>' in pt.text
     assert 'value="warehouse"' not in pt.text  # backstage steps are not touchpoints
     en = client.get(url, headers={"Accept-Language": "fr-FR, en;q=0.5"})

@@ -295,7 +295,8 @@ def test_cli_prints_the_function_result(tmp_path: Path, monkeypatch: pytest.Monk
     res = cli([*args, "--lang", "pt-BR"], monkeypatch)
     assert res.exit_code == 0, res.output
     assert (
-        "E se o abandono em Central telefônica fosse 5,0% (hoje 50,0% de 4 contatos)?" in res.stdout
+        "E se o abandono em Central de atendimento fosse 5,0% (hoje 50,0% de 4 contatos)?"
+        in res.stdout
     )
     # now → scenario (change): conversions 1 → 1.9, revenue 100 → 190, P 0.25 → 0.475.
     assert table_cells(res.stdout) == [
@@ -304,7 +305,7 @@ def test_cli_prints_the_function_result(tmp_path: Path, monkeypatch: pytest.Monk
         ["receita", "R$ 100,00", "R$ 190,00", "+R$ 90,00"],
         ["P(conversão)", "25,00%", "47,50%", "+22,50 p.p."],
     ]
-    assert "Cadeia de Markov absorvente de ordem 1 com Central telefônica" in res.stdout
+    assert "Cadeia de Markov absorvente de ordem 1 com Central de atendimento" in res.stdout
     assert_fits(res.stdout)
     res = cli(args, monkeypatch)
     assert res.exit_code == 0, res.output

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import aggregate_params, aggregates, derive
+from touchpoints.analytics.kpis import (
+    DEFAULT_ANSWER_WITHIN,
+    aggregates,
+    answer_targets,
+    derive,
+    threshold,
+)
 from touchpoints.analytics.moments import moments
 from touchpoints.analytics.registry import (
     JOURNEY_SCOPE,
@@ -181,11 +187,16 @@ def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
 
 # -- the analyses behind the findings ------------------------------------------------------
 def service_rows(
-    store: Store, scope: Scope, answer_within: float
+    store: Store, scope: Scope, answer_within: float | None
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """SPEC §4 KPIs per (touchpoint, phase), from kpis.py's sums in one engine pass, plus
-    `promises_made` and `data_answers` there (to place moments findings in their phase)."""
-    sql = f"""SELECT touchpoint, phase, {aggregates()},
+    `promises_made` and `data_answers` there (to place moments findings in their phase).
+    The service level's T is `answer_within` when given, else each touchpoint's own
+    `answer_within` target, else 20 s (as `kpis`)."""
+    t_sql, t_params = threshold(
+        answer_within, answer_targets(store) if answer_within is None else {}
+    )
+    sql = f"""SELECT touchpoint, phase, {aggregates(t_sql)},
         sum(CASE WHEN promise = 'made' THEN 1 ELSE 0 END) AS promises_made
       FROM ({scoped_events(scope, with_phase=True, with_catalog=False)}) s
       WHERE abandoned IS NOT NULL OR promise = 'made' OR data_reused IS NOT NULL
@@ -196,7 +207,7 @@ def service_rows(
             "promises_made": int(r["promises_made"] or 0),
             "data_answers": int(r["reused_n"] or 0),
         }
-        for r in store.query(sql, {**scope.params(), **aggregate_params(answer_within)})
+        for r in store.query(sql, {**scope.params(), **t_params, "kpi_short_abandon": 0.0})
     }
 
 
@@ -230,7 +241,11 @@ def _pick(cands: list[tuple[float, Finding]]) -> list[Finding]:
 
 class InsightsOptions(Options):
     lang: str = Field("en", description="Language of the sentences: en or pt-BR.")
-    answer_within: float = Field(20.0, description="Service level threshold T in seconds.")
+    answer_within: float | None = Field(
+        None,
+        description="Service level threshold T in seconds; default: each touchpoint's "
+        "answer_within target, else 20.",
+    )
     min_answers: int = Field(
         30, description="Answers (or cycles) a comparison needs before it is a finding."
     )
@@ -252,7 +267,7 @@ def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, 
 
     if lang not in ("en", "pt-BR"):
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
-    if not math.isfinite(float(answer_within)) or answer_within < 0:
+    if answer_within is not None and (not math.isfinite(float(answer_within)) or answer_within < 0):
         raise UsageError(f"--answer-within {answer_within:g}: use a number of seconds >= 0")
     if min_answers < 1:
         raise UsageError(f"--min-answers {min_answers!r}: use a whole number >= 1")
@@ -439,7 +454,7 @@ def _service(
     catalog: Catalog,
     phase: str,
     min_answers: int,
-    answer_within: float,
+    answer_within: float | None,
     finding: MakeFinding,
 ) -> list[Finding]:
     """Every missed service target is a weakness; the widest margin over a target, a strength."""
@@ -470,7 +485,11 @@ def _service(
                 "abandoned": k["abandoned"],
             }
             if metric == "service_level":
-                numbers["answer_within"] = answer_within
+                numbers["answer_within"] = (
+                    answer_within
+                    if answer_within is not None
+                    else entry.target.get("answer_within", DEFAULT_ANSWER_WITHIN)
+                )
             f = finding(tp, phase, "service", gap, numbers, metric)
             f.direction = "weakness" if worse else "strength"
             (misses if worse else beats).append(f)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from datetime import date as Date
 from datetime import datetime as DateTime
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +33,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
 
 from touchpoints.core.messages import capitalized, t
+from touchpoints.core.time import zone_info
 
 DASH = "—"
 CURRENCY = "BRL"
@@ -97,7 +98,10 @@ SECONDS = frozenset(
     }
 )
 MONEY = frozenset({"revenue", "value"})
-SCORES = frozenset({"csat", "nps", "nps_margin", "csat_margin"})  # 0-100 scales
+SCORES = frozenset({"nps", "nps_margin"})  # -100..100
+# CSAT is the share of satisfied answers (4-5 of 5) on a 0-100 scale: read as a percentage
+# everywhere, so "85" on one page is never "4,3" or "0,85" on another.
+PERCENT_SCORES = frozenset({"csat", "csat_margin"})
 MEANS = frozenset({"ces", "emotion", "traffic_erlangs", "events_per_customer"})
 TIMES = frozenset({"first_event", "last_event"})  # ISO 8601 text in results
 
@@ -216,6 +220,15 @@ def month(value: Date | DateTime | str | None, lang: str) -> str:
     return format_skeleton("yMMM", value, locale=locale(lang))
 
 
+def month_name(value: Date | DateTime | str | None, lang: str) -> str:
+    """A calendar month written out, for a caption: 'December 2025', 'dezembro de 2025'."""
+    if value is None:
+        return DASH
+    if isinstance(value, str):
+        value = Date.fromisoformat(value[:7] + "-01")
+    return format_skeleton("yMMMM", value, locale=locale(lang))
+
+
 def datetime(value: DateTime | str | None, lang: str, seconds: bool = False) -> str:
     """A local date and time (convert to the reader's zone first). A string is read as
     ISO 8601, so results that carry times as text ('2025-06-01 10:00') read the same."""
@@ -226,6 +239,18 @@ def datetime(value: DateTime | str | None, lang: str, seconds: bool = False) -> 
     time = "HH:mm:ss" if seconds else "HH:mm"
     day = "dd/MM/yyyy" if lang == "pt-BR" else "M/d/yyyy"
     return format_datetime(value, f"{day} {time}", locale=locale(lang))
+
+
+def local(value: DateTime | str | None, timezone: str) -> DateTime | None:
+    """A naive UTC time (as the store and results hold them) as naive wall time in
+    `timezone`: what a reader in that zone calls the moment."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = DateTime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone_info(timezone)).replace(tzinfo=None)
 
 
 def time(value: DateTime | None, lang: str, seconds: bool = True) -> str:
@@ -251,10 +276,12 @@ def change(key: str, delta: float | None, lang: str) -> str:
     size = abs(delta)
     if key in SHARES or key.endswith("_rate") or key.endswith("_share"):
         return f"{number(100 * size, lang, 1)} {t(lang, 'common.pp')}"
+    if key in PERCENT_SCORES:
+        return f"{number(size, lang, 1)} {t(lang, 'common.pp')}"
     return value(key, size, lang)
 
 
-def value(key: str, x: Any, lang: str) -> str:
+def value(key: str, x: Any, lang: str, currency: str = CURRENCY) -> str:
     """A result column formatted by what it measures (see the sets above)."""
     if _missing(x):
         return DASH
@@ -267,9 +294,11 @@ def value(key: str, x: Any, lang: str) -> str:
     if key in SECONDS or key.endswith("_seconds"):
         return duration(x, lang)
     if key in MONEY:
-        return money(x, lang)
+        return money(x, lang, currency)
     if key in SCORES:
         return number(x, lang, 1)
+    if key in PERCENT_SCORES:
+        return percent(x / 100, lang)
     if key in MEANS:
         return number(x, lang, 2)
     if key in TIMES:
@@ -283,25 +312,87 @@ def value(key: str, x: Any, lang: str) -> str:
     return str(x)
 
 
-def filters(lang: str) -> dict[str, Callable[..., str]]:
+def filters(
+    lang: str, currency: str = CURRENCY, timezone: str = "UTC"
+) -> dict[str, Callable[..., str]]:
     """This module's formats bound to one language, under the names templates use:
     `{{ x | num(1) }}`, `pct`, `money`, `dur`, `date`, `month`, `datetime`, `time`,
-    `{{ x | metric("tme_seconds") }}` (by what a column measures), `change(key)`, and
-    `cap` (first letter up, for a label that opens a heading). Each Jinja environment is
-    made for one language, so a template never passes the language along."""
+    `{{ x | metric("tme_seconds") }}` (by what a column measures), `change(key)`,
+    `{{ utc | localtime }}` (a stored UTC time as the company's wall time) and `cap`
+    (first letter up, for a label that opens a heading). Each Jinja environment is made
+    for one language and one company (currency, time zone), so a template never passes
+    them along."""
     return {
         "num": lambda x, digits=0: number(x, lang, digits),
         "pct": lambda x, digits=1: percent(x, lang, digits),
-        "money": lambda x, digits=None: money(x, lang, digits=digits),
+        "money": lambda x, digits=None: money(x, lang, currency, digits=digits),
+        "localtime": lambda x, seconds=False: datetime(local(x, timezone), lang, seconds),
         "dur": lambda x: duration(x, lang),
         "date": lambda x: date(x, lang),
         "month": lambda x: month(x, lang),
         "datetime": lambda x, seconds=False: datetime(x, lang, seconds),
         "time": lambda x, seconds=True: time(x, lang, seconds),
-        "metric": lambda x, key: value(key, x, lang),
+        "metric": lambda x, key: value(key, x, lang, currency),
         "change": lambda x, key: change(key, x, lang),
         "cap": capitalized,
     }
+
+
+def code(kind: str, value: str | None, lang: str) -> str:
+    """A code of the data or the catalog (a channel, a segment, an owner) in the reader's
+    words when the message catalog names it (`pages.<kind>_<code>`), else as it is."""
+    if not value:
+        return ""
+    key = f"pages.{kind}_{value.strip().lower().replace(' ', '_')}"
+    word = t(lang, key)
+    return value if word == key else word
+
+
+# Codes a reader knows by a word of `common.*`, in the columns that hold them (a `group`
+# of `kpis --by phase` holds phases).
+CODE_COLUMNS = frozenset({"phase", "kind", "stage", "group"})
+CODES = frozenset({"before", "during", "after", "static", "interactive", "human"})
+
+
+def spreadsheet(rows: list[dict[str, Any]], lang: str) -> str:
+    """Rows as a CSV file a spreadsheet in the reader's language opens right, every number
+    at full precision (never rounded: it is data to compute with).
+
+    English keeps the JSON keys as headers, ',' and '.'; Brazilian Portuguese Excel splits
+    on ';' and reads '3,5' as a number, so pt-BR gets ';', decimal commas, the columns'
+    Portuguese labels and codes as words ('antes', not 'before'), behind a UTF-8 byte
+    order mark that tells Excel the encoding (accents intact)."""
+    import csv
+    import io
+    import json
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    pt = lang == "pt-BR"
+
+    def cell(key: str, x: Any) -> Any:
+        if isinstance(x, bool):
+            return t(lang, "pages.yes" if x else "pages.no") if pt else x
+        if isinstance(x, float):
+            text = repr(x) if math.isfinite(x) else ""
+            return text.replace(".", ",") if pt else text
+        if isinstance(x, list) and not any(isinstance(v, dict | list) for v in x):
+            return " > ".join(map(str, x))
+        if isinstance(x, dict | list):
+            return json.dumps(x, ensure_ascii=False)
+        if pt and key in CODE_COLUMNS and x in CODES:
+            return t(lang, f"common.{x}")
+        return x
+
+    def header(key: str) -> str:
+        label = t(lang, f"metric.{key}")
+        return capitalized(label) if pt and label != f"metric.{key}" else key
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if pt else ",", lineterminator="\r\n" if pt else "\n")
+    writer.writerow([header(k) for k in columns])
+    for r in rows:
+        writer.writerow([cell(k, r.get(k)) for k in columns])
+    return ("\ufeff" if pt else "") + buffer.getvalue()
 
 
 def is_numeric(key: str, x: Any) -> bool:

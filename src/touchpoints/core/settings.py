@@ -17,6 +17,22 @@ class Settings(BaseSettings):
         env_prefix="TOUCHPOINTS_", env_file="touchpoints.env", extra="ignore"
     )
 
+    # -- the company: how its people read times and money -------------------------------
+    timezone: str = Field(
+        "America/Sao_Paulo",
+        description="Company time zone: pages, charts, heatmaps, CSVs, reports and alerts "
+        "show local times and cut days, weeks and months in it.",
+    )
+    locale: str = Field(
+        "pt-BR", description="Language of a reader who has not chosen one (en or pt-BR)."
+    )
+    currency: str = Field("BRL", description="ISO 4217 code of every revenue figure.")
+    on_site_channels: list[str] = Field(
+        default_factory=lambda: ["store"],
+        description="Channels whose queue is in person: their waits are shown apart from "
+        "the remote channels' (phone, WhatsApp, chat), which are comparable.",
+    )
+
     # -- store -------------------------------------------------------------------------
     db: str | None = Field(None, description="Store target (as --db).")
 

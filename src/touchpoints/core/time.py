@@ -6,6 +6,7 @@ and bare dates and naive times are read in the user's `--timezone`.
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -107,3 +108,29 @@ def _utc(dt: datetime, zone: ZoneInfo | None = None) -> datetime:
             return dt
         dt = dt.replace(tzinfo=zone)
     return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def whole_months(first: date, last: date) -> int:
+    """How many calendar months `first`..`last` spans exactly (0: not whole months)."""
+    if first.day != 1 or last != month_end(last):
+        return 0
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def previous_period(first: date, last: date) -> tuple[date, date]:
+    """The period of the same kind just before the days `first`..`last` (inclusive): the
+    previous calendar month(s) for whole months (May for June, not 2-31 May), else as
+    many days just before."""
+    months = whole_months(first, last)
+    if months:
+        end = first - timedelta(days=1)
+        start = end.replace(day=1)
+        for _ in range(months - 1):
+            start = (start - timedelta(days=1)).replace(day=1)
+        return start, end
+    end = first - timedelta(days=1)
+    return end - (last - first), end

@@ -14,7 +14,7 @@ R$1,000.50, 25.0% and ASA).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
 from touchpoints.core.time import zone_info
+from touchpoints.core.time import parse_when, previous_period
 from touchpoints.reports import svg
 
 if TYPE_CHECKING:
@@ -52,10 +53,13 @@ def period_scopes(date_from: str, date_to: str, timezone: str = "UTC") -> tuple[
         raise UsageError("--from and --to are required: the report covers one period")
     current = Scope.build(date_from, date_to, timezone=timezone)
     assert current.date_from is not None and current.date_to is not None
-    length = current.date_to - current.date_from + timedelta(microseconds=1)
+    first = format.local(current.date_from, timezone)
+    last = format.local(current.date_to, timezone)
+    assert first is not None and last is not None
+    before_first, before_last = previous_period(first.date(), last.date())
     previous = current.replace(
-        date_from=current.date_from - length,
-        date_to=current.date_from - timedelta(microseconds=1),
+        date_from=parse_when(before_first, "--from", tz=timezone),
+        date_to=parse_when(before_last, "--to", end=True, tz=timezone),
     )
     return current, previous
 
@@ -102,13 +106,14 @@ def _meets(key: str, value: float | None, goal: float | None) -> bool | None:
 
 
 def _change(key: str, now: float | None, before: float | None, lang: str) -> str:
-    """'down 22 s', 'up 2.5 pp': the direction and size of the change in `key`'s unit."""
+    """'−22 s', '+2,5 p.p.', '+131': the signed change in `key`'s unit; one too small to
+    show in that unit is 'stable' ('estável'), never 'down 0.0 pp'."""
     if now is None or before is None:
         return msg.t(lang, "report.no_comparison")
-    if abs(now - before) < 1e-9:
-        return msg.t(lang, "common.no_change")
-    direction = msg.t(lang, "common.up" if now > before else "common.down")
-    return f"{direction} {format.change(key, now - before, lang)}"
+    delta = now - before
+    if format.change(key, delta, lang) == format.change(key, 0, lang):
+        return msg.t(lang, "report.stable")
+    return ("+" if delta > 0 else "\u2212") + format.change(key, delta, lang)
 
 
 def words(lang: str) -> dict[str, str]:
@@ -238,7 +243,11 @@ def report_data(
             whole,
         ),
         "channel_tme": svg.bar_chart(
-            [(str(r["group"]), r["tme_seconds"]) for r in by_channel if r["offered"]],
+            [
+                (format.code("channel", str(r["group"]), lang), r["tme_seconds"])
+                for r in by_channel
+                if r["offered"]
+            ],
             t["chart_channel_tme"],
             seconds,
         ),
@@ -326,4 +335,6 @@ def build_report(
     import weasyprint
 
     # No base_url: nothing in the document points anywhere, so nothing may be fetched.
-    return weasyprint.HTML(string=html).write_pdf()
+    # PDF/UA: a tagged PDF (headings, tables, reading order) with its language and title,
+    # so a screen reader reads the report as the HTML reads.
+    return weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")

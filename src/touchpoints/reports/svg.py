@@ -39,8 +39,12 @@ def bar_chart(
     width: int = 560,
     bar: int = 18,
 ) -> str:
-    """Horizontal bars, one per (label, value); a missing value is drawn as "–"."""
-    label_w, pad = 170, 60
+    """Horizontal bars, one per (label, value); a missing value is drawn as "–". The label
+    column is as wide as the longest label (about 6.5 px a character at 11 px), so a long
+    name ("Veículo de entrega e montagem") is never cut at the left edge."""
+    longest = max((len(label) for label, _ in items), default=0)
+    label_w, pad = max(170, int(longest * 6.5) + 12), 60
+    width = max(width, label_w + 260)
     height = 10 + len(items) * (bar + 6)
     top = max((v for _, v in items if v is not None), default=0.0) or 1.0
     scale = (width - label_w - pad) / top

@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -119,16 +119,44 @@ def _when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.removesuffix("Z"))
 
 
-def display(snap: dict[str, Any], lang: str) -> dict[str, Any]:
+def minutes(snap: dict[str, Any]) -> list[tuple[datetime, int, int]]:
+    """Every whole minute of the window, oldest first, with its answered and abandoned
+    counts (0 when nothing happened: a quiet minute is a zero, not a missing point). The
+    minute `now` falls in is still running and is left out, so it is never drawn as a drop."""
+    now = _when(snap["now"])
+    current = now.replace(second=0, microsecond=0)
+    counted = {_when(p["minute"]): p for p in snap["series"]}
+    first = current - timedelta(minutes=int(snap["window_minutes"]))
+    out = []
+    minute = first
+    while minute < current:
+        p = counted.get(minute, {})
+        out.append((minute, int(p.get("answered", 0)), int(p.get("abandoned", 0))))
+        minute += timedelta(minutes=1)
+    return out
+
+
+def is_empty(snap: dict[str, Any]) -> bool:
+    """No contact offered and none waiting in the window: nothing to judge targets by."""
+    return not snap["offered"] and not snap["waiting"]
+
+
+def display(snap: dict[str, Any], lang: str, timezone: str = "UTC") -> dict[str, Any]:
     """The snapshot as the viewer reads it: every number formatted by what it measures,
-    every alert a sentence, the minutes of the chart as clock times (UTC, like the rest
-    of the dashboard: the server does not know the viewer's zone)."""
+    every alert a sentence, the chart's whole minutes as the company's local clock times,
+    and `empty` when the window holds no contact (the page then says so instead of
+    claiming every target is met)."""
 
     def cell(key: str, value: Any) -> str:
         return format.value(key, value, lang)
 
+    def clock(moment: datetime, seconds: bool) -> str:
+        return format.time(format.local(moment, timezone), lang, seconds=seconds)
+
     names = {r["touchpoint"]: r["name"].get(lang, r["touchpoint"]) for r in snap["touchpoints"]}
+    points = minutes(snap)
     return {
+        "empty": is_empty(snap),
         "totals": {k: cell(k, snap[k]) for k in SHOWN},
         "touchpoints": [
             {
@@ -151,8 +179,10 @@ def display(snap: dict[str, Any], lang: str) -> dict[str, Any]:
             )
             for a in snap["alerts"]
         ],
-        "minutes": [format.time(_when(p["minute"]), lang, seconds=False) for p in snap["series"]],
-        "updated": format.time(_when(snap["now"]), lang) + " UTC",
+        "minutes": [clock(m, False) for m, _, _ in points],
+        "answered": [a for _, a, _ in points],
+        "abandoned": [b for _, _, b in points],
+        "updated": clock(_when(snap["now"]), True),
     }
 
 
@@ -164,6 +194,7 @@ async def snapshot_events(
     poll: float = POLL_SECONDS,
     heartbeat: float = HEARTBEAT_SECONDS,
     lang: str = msg.DEFAULT_LANG,
+    timezone: str = "UTC",
 ) -> AsyncIterator[str]:
     """SSE frames: one snapshot now, then one per change (or heartbeat) until the client
     goes; each with its `text` for a reader of `lang` (see `display`)."""
@@ -174,7 +205,7 @@ async def snapshot_events(
         if version != last_version or time.monotonic() - last_sent >= heartbeat:
             snap = await run_in_threadpool(cache.get, service, params, version)
             last_version, last_sent = version, time.monotonic()
-            frame = {**snap, "text": display(snap, lang)}
+            frame = {**snap, "text": display(snap, lang, timezone)}
             yield f"event: snapshot\ndata: {json.dumps(frame, default=str)}\n\n"
         await asyncio.sleep(poll)
 
@@ -211,6 +242,7 @@ async def stream(
         params,
         request.is_disconnected,
         lang=language(request),
+        timezone=str(request.app.state.service.settings.timezone),
     )
     return StreamingResponse(
         frames,
@@ -234,7 +266,10 @@ async def page(request: Request, page: Any = Depends(page_context(*LIVE_ROLES)))
     query = "&".join(f"{k}={quote(str(v))}" for k, v in stream.items() if v)
     labels = {
         "no_alerts": page.t("live.no_alerts"),
+        "no_data": page.t("live.no_data", n=format.integer(params[0], page.lang)),
         "updated": page.t("live.updated"),
+        "connected": page.t("live.connected"),
+        "chart": page.t("live.chart"),
         "disconnected": page.t("live.disconnected"),
         "answered": msg.capitalized(page.t("metric.answered")),
         "abandoned": msg.capitalized(page.t("metric.abandoned")),

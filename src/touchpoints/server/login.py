@@ -10,9 +10,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from touchpoints.analytics.scope import Scope
 from touchpoints.core import messages as msg
 from touchpoints.server import csrf
-from touchpoints.server.pages import LANG_COOKIE, NO_STORE, language, templates, translator
+from touchpoints.server.pages import (
+    LANG_COOKIE,
+    NO_STORE,
+    Page,
+    filter_params,
+    language,
+    render,
+    templates,
+    translator,
+)
 from touchpoints.server.throttle import LoginThrottle
 from touchpoints.server.users import (
     COOKIE,
@@ -77,8 +87,13 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"detail": str(getattr(exc, "detail", exc))}, 403)
     lang = language(request)
-    html = templates(lang).get_template("forbidden.html").render(t=translator(lang), lang=lang)
-    return HTMLResponse(html, 403)
+    user = optional_user(request)
+    if user is None:  # cannot happen behind require_role; kept a page, not a crash
+        return RedirectResponse("/login", status_code=303)
+    page = Page(request, user, lang, filter_params(request), Scope(), None)
+    # The dashboard's frame (navigation for this role, log-out) around the message, so the
+    # reader is never left on a dead end.
+    return render(page, "forbidden.html", status=403, filters=())
 
 
 @router.post("/login", dependencies=[Depends(csrf.csrf_protect)])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,17 +49,18 @@ ANALYSTS = ("admin", "analyst")
 Translate = Callable[..., str]
 
 
-@lru_cache(maxsize=len(msg.LANGS))
-def templates(lang: str) -> Environment:
-    """The dashboard's templates for one language: its filters format for that reader,
-    so no template passes a language to a filter (and none can forget to)."""
+@lru_cache(maxsize=4 * len(msg.LANGS))
+def templates(lang: str, currency: str = format.CURRENCY, timezone: str = "UTC") -> Environment:
+    """The dashboard's templates for one language and the company's currency and time
+    zone: its filters format for that reader, so no template passes a language, a
+    currency or a zone to a filter (and none can forget to)."""
     env = Environment(
         loader=FileSystemLoader(str(WEB / "templates")),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(format.filters(lang))
+    env.filters.update(format.filters(lang, currency, timezone))
     env.filters["tojson_safe"] = lambda v: json.dumps(v, ensure_ascii=False).replace("</", "<\\/")
     return env
 
@@ -72,6 +72,12 @@ def translator(lang: str) -> Translate:
         return msg.t(lang, key if "." in key else f"web.{key}", **values)
 
     return t
+
+
+def code_word(lang: str, kind: str, code: str | None) -> str:
+    """A code of the data or catalog (a channel, a segment, an owner) in the reader's
+    words when the message catalog names it (`pages.<kind>_<code>`), else as it is."""
+    return format.code(kind, code, lang)
 
 
 def series(
@@ -150,6 +156,15 @@ class Page:
     def service(self) -> Any:
         return self.request.app.state.service
 
+    @property
+    def timezone(self) -> str:
+        """The company's time zone (settings): days, weeks and hours are cut in it."""
+        return str(self.service.settings.timezone)
+
+    @property
+    def currency(self) -> str:
+        return str(self.service.settings.currency)
+
     def t(self, key: str, **values: object) -> str:
         return translator(self.lang)(key, **values)
 
@@ -160,7 +175,11 @@ class Page:
 
     def fmt(self, key: str, value: Any) -> str:
         """`value` written for this reader by what the column `key` measures."""
-        return format.value(key, value, self.lang)
+        return format.value(key, value, self.lang, self.currency)
+
+    def local(self, value: Any, seconds: bool = False) -> str:
+        """A stored UTC time as the company's wall time, for this reader."""
+        return format.datetime(format.local(value, self.timezone), self.lang, seconds)
 
     def query(self, **extra: str) -> str:
         """The current filters (plus `extra`) as a query string, to keep them across pages."""
@@ -183,14 +202,6 @@ class Page:
             self.computed_at = entry.computed_at
         return result
 
-    @property
-    def as_of(self) -> str | None:
-        """The time (UTC) the oldest result on the page was computed, for the reader."""
-        if self.computed_at is None:
-            return None
-        moment = datetime.fromtimestamp(self.computed_at, UTC).replace(tzinfo=None)
-        return format.time(moment, self.lang)
-
 
 def language(request: Request) -> str:
     """The language chosen with the EN/PT switch (a cookie), else the browser's."""
@@ -203,9 +214,10 @@ def filter_params(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "").strip() for k in FILTER_KEYS}
 
 
-def build_scope(params: dict[str, str]) -> tuple[Scope, str | None]:
-    """The filter bar's values as the analyses' scope; a bad value is reported on the page
-    (and the page shown unfiltered) rather than failing it."""
+def build_scope(params: dict[str, str], timezone: str = "UTC") -> tuple[Scope, str | None]:
+    """The filter bar's values as the analyses' scope, days read and cut in the company's
+    `timezone`; a bad value is reported on the page (and the page shown unfiltered)
+    rather than failing it."""
     try:
         return (
             Scope.build(
@@ -216,11 +228,12 @@ def build_scope(params: dict[str, str]) -> tuple[Scope, str | None]:
                 params["kind"] or None,
                 params["phase"] or None,
                 params["segment"] or None,
+                timezone=timezone,
             ),
             None,
         )
     except TouchpointsError as exc:
-        return Scope(), str(exc)
+        return Scope(timezone=timezone), str(exc)
 
 
 def page_context(*roles: str) -> Any:
@@ -229,7 +242,7 @@ def page_context(*roles: str) -> Any:
 
     def dependency(request: Request, user: User = Depends(guard)) -> Page:
         params = filter_params(request)
-        scope, error = build_scope(params)
+        scope, error = build_scope(params, str(request.app.state.service.settings.timezone))
         return Page(request, user, language(request), params, scope, error)
 
     return dependency
@@ -268,21 +281,23 @@ def render(
 ) -> HTMLResponse:
     """`template` in the frame every page shares (base.html): navigation for the user's
     role, the filter bar (channels from the catalog, segments from the data, through the
-    `summary` analysis over the whole store) and when the data shown was computed.
+    `summary` analysis over the whole store) and how recent the data is: "data up to" the
+    newest stored event, in the company's local time (not when a result was computed,
+    which reads as "today" for data that ended long ago).
 
     `filters` are the ones the page's numbers follow (the live queue only a channel, the
     catalog none): a filter the page would ignore is not offered."""
-    shown_at = page.computed_at  # the frame's own reads are not "the data shown"
     from touchpoints.server.dashboard.changes import change_markers
 
     for spec in values.values():  # every time chart marks the days changes took effect
         if isinstance(spec, dict):
             change_markers(page, spec)
     touchpoints = page.get(catalog).touchpoints
-    seen = page.run("summary", Scope())["segments"]
-    page.computed_at = shown_at
+    whole = page.run("summary", Scope(timezone=page.timezone))
+    seen = whole["segments"]
+    newest = whole["last_event"]
     html = (
-        templates(page.lang)
+        templates(page.lang, page.currency, page.timezone)
         .get_template(template)
         .render(
             page=page,
@@ -294,12 +309,14 @@ def render(
             nav=nav(page),
             channel_options=sorted({tp.channel for tp in touchpoints if tp.is_touchpoint}),
             tp_names={tp.id: tp.label(page.lang) for tp in touchpoints},
+            word=lambda kind, code: code_word(page.lang, kind, code),
             kinds=KINDS,
             phases=PHASES,
             segments=sorted(s["segment"] for s in seen),
             shown_filters=filters,
+            active_filters=sum(1 for k in filters if page.params.get(k)),
             path=page.request.url.path,
-            as_of=page.as_of,
+            data_up_to=page.local(newest) if newest else None,
             **csrf_context(page.request),
             **values,
         )

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
 from touchpoints.analytics.scope import Scope
+from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.server.cache import Job, Warmer
 from touchpoints.server.dashboard import (
     attendant,
     catalog,
+    catalog_form,
     changes,
     customer,
     data,
@@ -39,8 +42,8 @@ from touchpoints.server.dashboard import (
     team,
 )
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
-from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, all_attribution
-from touchpoints.server.dashboard.overview import last_event, trailing_windows
+from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, FLOWS, all_attribution
+from touchpoints.server.dashboard.overview import last_event, windows
 from touchpoints.server.pages import catalog as read_catalog
 from touchpoints.server.pages import job
 
@@ -49,7 +52,9 @@ from touchpoints.server.pages import job
 async def warm_cache(app: FastAPI) -> AsyncIterator[None]:
     """Compute the pages' analyses in the background from server start (and after each
     ingestion), so even the first visit is served from the cache."""
-    warmer = Warmer(app.state.service, default_jobs).start()
+    settings = app.state.service.settings
+    jobs = partial(default_jobs, timezone=settings.timezone, on_site=settings.on_site_channels)
+    warmer = Warmer(app.state.service, jobs).start()
     try:
         yield
     finally:
@@ -66,6 +71,7 @@ for area in (
     attendant,
     changes,
     catalog,
+    catalog_form,
     data,
     drill,
     customer,
@@ -79,19 +85,31 @@ def favicon() -> Response:
     return Response(status_code=204)
 
 
-def default_jobs(run: Callable[..., Any]) -> list[Job]:
+def default_jobs(
+    run: Callable[..., Any], timezone: str = "UTC", on_site: Any = ("store",)
+) -> list[Job]:
     """The analyses behind every page without filters, in the order pages are usually
-    opened, exactly as the pages ask for them (same arguments, so the same cache keys).
-    `run(fn, *args)` reads the store: the overview's trend windows follow the data's last
-    day, and every touchpoint of the catalog has a detail page."""
-    scope = Scope()
+    opened, exactly as the pages ask for them (same arguments, so the same cache keys:
+    scopes in the company's `timezone`). `run(fn, *args)` reads the store: the overview's
+    periods follow the data's last day, its queues the catalog's channels (`on_site`
+    apart), and every touchpoint of the catalog has a detail page."""
+    scope = Scope(timezone=timezone)
     summary = job("summary", scope)
     jobs: list[Job] = [(read_catalog, (), {}), summary]
     for by in (None, "month", "touchpoint", "channel", "agent", "week"):
         jobs.append(job("kpis", scope, by=by))
-    cur, prev = trailing_windows(scope, last_event(run(summary[0], *summary[1])))
-    jobs += [job("kpis", cur), job("kpis", prev)]
+    newest = format.local(last_event(run(summary[0], *summary[1])), timezone)
+    assert newest is not None
+    w = windows(scope, None, None, newest.date())
+    queues = [tp for tp in run(read_catalog).touchpoints if tp.is_touchpoint]
+    remote = tuple(tp.id for tp in queues if tp.channel not in on_site)
+    local = tuple(tp.id for tp in queues if tp.channel in on_site)
+    jobs += [job("kpis", w.cur), job("kpis", w.prev), job("kpis", w.cur, by="touchpoint")]
+    for ids in (remote, local):
+        jobs += [job("kpis", s.replace(touchpoints=ids)) for s in (w.cur, w.prev)]
     jobs += [job(name, scope, **options) for name, options in ANALYSES.values()]
+    sankey, options = ANALYSES["sankey"]
+    jobs += [job(sankey, scope.replace(phases=phases), **options) for phases in FLOWS.values()]
     jobs += [
         job("feedback.comments", scope, limit=COMMENTS),
         job("feedback.first-heard", scope),

@@ -19,7 +19,13 @@ router = APIRouter()
 def catalog_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     current = page.get(catalog)
     return render(
-        page, "catalog.html", filters=(), catalog=current, yaml_text=current.to_yaml(), message=None
+        page,
+        "catalog.html",
+        filters=(),
+        catalog=current,
+        yaml_text=current.to_yaml(),
+        message=None,
+        request_saved=page.request.query_params.get("saved") == "1",
     )
 
 

@@ -17,9 +17,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from touchpoints.analytics import registry
-from touchpoints.analytics.results import table_rows, to_csv
+from touchpoints.analytics.results import table_rows
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import TouchpointsError, UsageError
+from touchpoints.core.format import spreadsheet
 from touchpoints.server.pages import ALL, ANALYSTS, NO_STORE, Page, narrow, page_context
 from touchpoints.server.users import require_role
 
@@ -64,13 +65,35 @@ class Data:
     result: dict[str, Any]
     table: str = "rows"
 
-    def csv(self) -> str:
-        return to_csv(table_rows(self.result, self.table))
+    def csv(self, lang: str = "en") -> str:
+        """The main table as a spreadsheet in the reader's language (`format.spreadsheet`)."""
+        return spreadsheet(table_rows(self.result, self.table), lang)
+
+
+# The journey flow (Sankey) shows one side of the purchase at a time: after-purchase
+# events (the contract, the delivery) open cycles of their own, and mixed with the
+# pre-purchase ones their largest entry would be "Contract and warranty".
+FLOWS = {"pre": ("before", "during"), "post": ("after",)}
+
+
+def flow_of(page: Page) -> str:
+    """`?flow=post` for the after-purchase flows; the pre-purchase ones by default."""
+    return "post" if page.request.query_params.get("flow") == "post" else "pre"
+
+
+def flow_scope(page: Page) -> Scope:
+    """The page's scope narrowed to the flow's phases (a chosen phase filter wins)."""
+    if page.scope.phases:
+        return page.scope
+    return page.scope.replace(phases=FLOWS[flow_of(page)])
 
 
 def dataset(page: Page, name: str) -> Data | None:
     """Data set `name` over the page's scope; None when it has nothing to show (staffing
     without any service contact)."""
+    if name == "sankey":
+        analysis, options = ANALYSES[name]
+        return Data(page.run(analysis, flow_scope(page), **options), registry.get(analysis).table)
     if name in ANALYSES:
         analysis, options = ANALYSES[name]
         return Data(page.run(analysis, **options), registry.get(analysis).table)
@@ -171,7 +194,7 @@ def data(name: str, request: Request, format: str = "json") -> Response:
         raise HTTPException(status_code=404, detail=f"{name}: not available")
     if format == "csv":
         return Response(
-            found.csv(),
+            found.csv(page.lang).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **NO_STORE},
         )

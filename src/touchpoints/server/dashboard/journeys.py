@@ -12,14 +12,16 @@ from fastapi.responses import HTMLResponse
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.events import PHASES
-from touchpoints.server.dashboard.data import SANKEY_DEPTH, dataset
+from touchpoints.server.dashboard import recommendations
+from touchpoints.server.dashboard.data import SANKEY_DEPTH, dataset, flow_of
 from touchpoints.server.pages import ANALYSTS, KINDS, Page, catalog, page_context, render, series
 
 router = APIRouter()
 
 # A flow node smaller than this share of a step's cycles is drawn without a label: its box
 # is thinner than a line of text, and its name would be written over its neighbours'.
-SANKEY_LABEL_SHARE = 0.03
+SANKEY_LABEL_SHARE = 0.05  # smaller nodes go unlabelled (their labels would overlap)
+MIN_ANSWERS = 30  # fewest answers behind a point of the emotion curve
 
 
 def strength_grid(page: Page) -> dict[str, Any]:
@@ -109,6 +111,7 @@ def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[
 def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
     flow = dataset(page, "sankey").result
     flow_spec, node_names = sankey_spec(page, flow)
+    flow_kind = flow_of(page)
     fun = dataset(page, "funnel").result
     funnel_spec = {
         "kind": "bar",
@@ -118,11 +121,14 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
         ],
     }
     emo = dataset(page, "emotion").result["rows"]
+    # A step's mean of a handful of answers is noise (8, 1 and 1 answers "fall to 0"):
+    # such steps stay in the table, with their count, but are not drawn.
+    drawn = [e for e in emo if e["answers"] >= MIN_ANSWERS]
     emotion_spec = {
         "kind": "lines",
-        "x": [str(e["step"]) for e in emo],
+        "x": [str(e["step"]) for e in drawn],
         "series": [
-            series(page.lang, page.label("emotion"), [e["emotion"] for e in emo], "emotion")
+            series(page.lang, page.label("emotion"), [e["emotion"] for e in drawn], "emotion")
         ],
         "min": -2,
         "max": 2,
@@ -139,13 +145,24 @@ def journeys_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse
         gaps=dataset(page, "gaps").result,
         emotion=emo,
         emotion_spec=emotion_spec,
+        min_answers=MIN_ANSWERS,
         label=page.names(),
         depth=SANKEY_DEPTH,
+        flow_kind=flow_kind,
+        phase_chosen=bool(page.scope.phases),
     )
+
+
+DEFAULT_MODEL = "markov"  # exact removal effects: the one model the page opens on
 
 
 @router.get("/attribution", response_class=HTMLResponse)
 def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLResponse:
+    """Opens on one model (exact Markov) with conversions and revenue per touchpoint; the
+    other models side by side only behind the comparison switch (`?compare=1`), since
+    seven models' bars at once answer no question. Below, what to do first: problems
+    merged across phases, the largest first, apart from strengths."""
+    compare = page.request.query_params.get("compare") == "1"
     result = dataset(page, "attribution").result
     ran = [m for m in result["models"] if m not in result["errors"]]
     by_touchpoint: dict[str, dict[str, Any]] = {}
@@ -156,6 +173,8 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
         {"touchpoint": tp, "name": label.get(tp, tp), "models": cells}
         for tp, cells in by_touchpoint.items()
     ]
+    table.sort(key=lambda row: -((row["models"].get(DEFAULT_MODEL) or {}).get("conversions") or 0))
+    shown = ran if compare else [m for m in ran if m == DEFAULT_MODEL]
     spec = {
         "kind": "bar",
         "categories": [row["name"] for row in table],
@@ -166,9 +185,16 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
                 [(row["models"].get(m) or {}).get("conversions") for row in table],
                 lambda v: format.number(v, page.lang, 1),
             )
-            for m in ran
+            for m in shown
         ],
     }
+    totals = page.run("kpis")["rows"][0]
+    per_conversion = totals["revenue"] / totals["conversions"] if totals["conversions"] else None
+    owners = {tp.id: tp.owner for tp in page.get(catalog).touchpoints}
+    insights = dataset(page, "insights").result
+    problems, strengths = recommendations.merged(
+        insights.get("findings") or [], owners, per_conversion, page.lang
+    )
     return render(
         page,
         "attribution.html",
@@ -176,5 +202,10 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
         table=table,
         spec=spec,
         models=result["models"],
-        insights=dataset(page, "insights").result,
+        compare=compare,
+        default_model=DEFAULT_MODEL,
+        problems=problems,
+        strengths=strengths,
+        top=recommendations.TOP,
+        names=label,
     )

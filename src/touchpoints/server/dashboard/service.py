@@ -14,6 +14,7 @@ from touchpoints.server.dashboard.changes import FORECAST_CHECK_DAYS, forecast_c
 from touchpoints.server.dashboard.data import dataset, default_staff_channel
 from touchpoints.server.dashboard.drill import events_href
 from touchpoints.server.pages import ALL, Page, page_context, render, series
+from touchpoints.server.pages import ALL, Page, code_word, page_context, render, series
 
 router = APIRouter()
 
@@ -39,7 +40,7 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     channel_spec = {
         "kind": "bar",
         "y_name": page.t("axis_seconds"),
-        "categories": [r["group"] for r in channels],
+        "categories": [code_word(page.lang, "channel", r["group"]) for r in channels],
         "series": [
             series(page.lang, page.label(k), [r[k] for r in channels], k)
             for k in ("tme_seconds", "tma_seconds")

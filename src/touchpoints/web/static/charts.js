@@ -139,8 +139,12 @@
     var spec = JSON.parse(source.textContent);
     var build = BUILDERS[spec.kind];
     if (!build) return;
+    // ECharts' own screen-reader description is English and reads missing values as
+    // "NaN": the page's description (the reader's language, set by the template) replaces it.
+    var description = el.getAttribute("aria-label") || "";
     var chart = window.echarts.init(el, null, { renderer: "svg" });
     var option = build(spec);
+    option.aria = Object.assign({}, option.aria, { enabled: true, label: { description: description } });
     option.textStyle = { fontFamily: FONT };
     option.animation = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     chart.setOption(option);

@@ -1,5 +1,7 @@
 // Live page: one EventSource on /live/stream; every "snapshot" event redraws the numbers,
-// the per-minute chart and the alerts. The server sends each number already written for
+// the per-minute chart (whole minutes only, local clock) and the alerts. Screen readers
+// hear the alerts (a polite live region) only when their sentences change, and the status
+// line only when the connection changes: a refresh with the same news says nothing. The server sends each number already written for
 // the reader (snap.text, formatted by touchpoints.core.format in the page's language), so
 // this script only places strings. Alerts are written out in words (metric, value, target,
 // above/below), so nothing depends on colour alone.
@@ -34,44 +36,50 @@
       body.appendChild(tr);
     });
     var list = document.getElementById("live-alerts");
-    list.replaceChildren();
-    if (!text.alerts.length) {
-      var ok = document.createElement("li");
-      ok.className = "ok";
-      ok.textContent = labels.no_alerts;
-      list.appendChild(ok);
+    var news = JSON.stringify([text.empty, text.alerts]);
+    if (list.dataset.news !== news) {
+      list.dataset.news = news;
+      list.replaceChildren();
+      if (!text.alerts.length) {
+        var ok = document.createElement("li");
+        ok.className = text.empty ? "empty" : "ok";
+        ok.textContent = text.empty ? labels.no_data : labels.no_alerts;
+        list.appendChild(ok);
+      }
+      text.alerts.forEach(function (sentence, i) {
+        var li = document.createElement("li");
+        li.className = "alert";
+        li.dataset.metric = snap.alerts[i].metric;
+        li.textContent = "⚠ " + sentence;
+        list.appendChild(li);
+      });
     }
-    text.alerts.forEach(function (sentence, i) {
-      var li = document.createElement("li");
-      li.className = "alert";
-      li.dataset.metric = snap.alerts[i].metric;
-      li.textContent = "⚠ " + sentence;
-      list.appendChild(li);
-    });
+    root.classList.toggle("is-empty", !!text.empty);
     document.getElementById("live-updated").textContent = text.updated;
     root.dataset.lastSeq = snap.last_seq === null ? "" : String(snap.last_seq);
     if (chart) {
       chart.setOption({
         animation: false,
-        aria: { enabled: true },
+        aria: { enabled: true, label: { description: chartEl.getAttribute("aria-label") || labels.chart } },
         color: ["#0072B2", "#D55E00"],  // Okabe-Ito blue / vermillion: colour-blind safe
         tooltip: { trigger: "axis" },
         legend: { data: [labels.answered, labels.abandoned] },
         xAxis: { type: "category", data: text.minutes },
         yAxis: { type: "value", minInterval: 1 },
         series: [
-          { name: labels.answered, type: "line", symbol: "circle", data: snap.series.map(function (p) { return p.answered; }) },
-          { name: labels.abandoned, type: "line", symbol: "triangle", lineStyle: { type: "dashed" }, data: snap.series.map(function (p) { return p.abandoned; }) }
+          { name: labels.answered, type: "line", symbol: "circle", data: text.answered },
+          { name: labels.abandoned, type: "line", symbol: "triangle", lineStyle: { type: "dashed" }, data: text.abandoned }
         ]
       });
     }
   }
   var source = new EventSource(root.dataset.stream);
+  function say(words) { if (status.textContent !== words) status.textContent = words; }
   source.addEventListener("snapshot", function (e) {
     var snap = JSON.parse(e.data);
-    status.textContent = labels.updated + " " + snap.text.updated;
+    say(labels.connected);
     render(snap);
   });
-  source.onerror = function () { status.textContent = labels.disconnected; };
+  source.onerror = function () { say(labels.disconnected); };
   window.addEventListener("resize", function () { if (chart) chart.resize(); });
 })();
