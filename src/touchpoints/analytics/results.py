@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.core.errors import UsageError
+from touchpoints.core.format import safe_cell
 from touchpoints.core.messages import t
 
 if TYPE_CHECKING:
@@ -94,23 +95,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
-# A text cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """OWASP's rule against CSV injection: a text cell that a spreadsheet would run as a
-    formula (a comment `=HYPERLINK(...)`, an agent named `@SUM(...)`) is prefixed with `'`,
-    so it is shown as the text it is. Numbers stay numbers (-3 is not text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV at full precision; lists (paths) joined with ' > '. The one place the
-    product writes CSV (CLI `--csv`, the dashboard's downloads): every text cell passes
-    `safe_cell`, and so do the column names."""
+    """Rows as CSV at full precision; lists (paths) joined with ' > '. The machine-readable
+    CSV (CLI `--format csv`, `/v1` CSV); the dashboard's downloads in the reader's language
+    are `core.format.spreadsheet`. In both, every text cell passes `safe_cell`, and so do
+    the column names."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

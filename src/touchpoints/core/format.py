@@ -354,6 +354,19 @@ CODE_COLUMNS = frozenset({"phase", "kind", "stage", "group"})
 CODES = frozenset({"before", "during", "after", "static", "interactive", "human"})
 
 
+# A text cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """OWASP's rule against CSV injection: a text cell that a spreadsheet would run as a
+    formula (a comment `=HYPERLINK(...)`, an agent named `@SUM(...)`) is prefixed with `'`,
+    so it is shown as the text it is. Numbers stay numbers (-3 is not text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def spreadsheet(rows: list[dict[str, Any]], lang: str) -> str:
     """Rows as a CSV file a spreadsheet in the reader's language opens right, every number
     at full precision (never rounded: it is data to compute with).
@@ -361,7 +374,8 @@ def spreadsheet(rows: list[dict[str, Any]], lang: str) -> str:
     English keeps the JSON keys as headers, ',' and '.'; Brazilian Portuguese Excel splits
     on ';' and reads '3,5' as a number, so pt-BR gets ';', decimal commas, the columns'
     Portuguese labels and codes as words ('antes', not 'before'), behind a UTF-8 byte
-    order mark that tells Excel the encoding (accents intact)."""
+    order mark that tells Excel the encoding (accents intact). Every cell passes `safe_cell`,
+    like `analytics.results.to_csv`'s."""
     import csv
     import io
     import json
@@ -376,12 +390,12 @@ def spreadsheet(rows: list[dict[str, Any]], lang: str) -> str:
             text = repr(x) if math.isfinite(x) else ""
             return text.replace(".", ",") if pt else text
         if isinstance(x, list) and not any(isinstance(v, dict | list) for v in x):
-            return " > ".join(map(str, x))
+            return safe_cell(" > ".join(map(str, x)))
         if isinstance(x, dict | list):
             return json.dumps(x, ensure_ascii=False)
         if pt and key in CODE_COLUMNS and x in CODES:
             return t(lang, f"common.{x}")
-        return x
+        return safe_cell(x)  # text only: a pt-BR "-3,5" made above stays a number
 
     def header(key: str) -> str:
         label = t(lang, f"metric.{key}")
@@ -389,7 +403,7 @@ def spreadsheet(rows: list[dict[str, Any]], lang: str) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if pt else ",", lineterminator="\r\n" if pt else "\n")
-    writer.writerow([header(k) for k in columns])
+    writer.writerow([safe_cell(header(k)) for k in columns])
     for r in rows:
         writer.writerow([cell(k, r.get(k)) for k in columns])
     return ("\ufeff" if pt else "") + buffer.getvalue()

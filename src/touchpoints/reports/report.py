@@ -23,8 +23,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
-from touchpoints.core.time import zone_info
-from touchpoints.core.time import parse_when, previous_period
+from touchpoints.core.time import parse_when, previous_period, zone_info
 from touchpoints.reports import svg
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse
 
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
-from touchpoints.server.dashboard.drill import events_href, month_bounds
 from touchpoints.core.time import parse_when, previous_period, whole_months
+from touchpoints.server.dashboard.drill import events_href, month_bounds
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render, series
 
 router = APIRouter()

@@ -13,7 +13,6 @@ from touchpoints.core import format
 from touchpoints.server.dashboard.changes import FORECAST_CHECK_DAYS, forecast_check
 from touchpoints.server.dashboard.data import dataset, default_staff_channel
 from touchpoints.server.dashboard.drill import events_href
-from touchpoints.server.pages import ALL, Page, page_context, render, series
 from touchpoints.server.pages import ALL, Page, code_word, page_context, render, series
 
 router = APIRouter()
