@@ -95,7 +95,6 @@ def _page(page: Page, status: int = 200, message: dict[str, Any] | None = None) 
         status=status,
         filters=(),
         changes=[{**c, "effects": effects(page, c)} for c in logged],
-        touchpoint_options=sorted(page.names().items(), key=lambda kv: kv[1]),
         message=message,
         window=EFFECT_WINDOW.removesuffix("d"),
     )
