@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python bench/http_api.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/forecast.py
 
 clean:
 	rm -rf $(VENV) demo bench/data .pytest_cache

@@ -3,7 +3,7 @@ whose abandonment moved by a known amount while a shock moved every touchpoint."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +256,62 @@ def test_the_commands_log_list_and_measure(demo_300: str, tmp_path: Path) -> Non
     assert table.exit_code == 0, table.output
     assert table.stdout.startswith("Contatos ofertados previstos (America/Sao_Paulo; modelo ")
     assert "30/12/2025 09:00" in table.stdout
+
+
+def test_changes_fall_in_the_category_that_holds_their_day() -> None:
+    from touchpoints.analytics.changes import markers
+
+    weeks = ["2026-01-05", "2026-01-12", "2026-01-19"]
+    logged = [
+        {"id": 1, "date": "2026-01-04", "title": "too early"},
+        {"id": 2, "date": "2026-01-05", "title": "first day"},
+        {"id": 3, "date": "2026-01-18", "title": "a Sunday"},
+        {"id": 4, "date": "2026-01-25", "title": "last day of the last week"},
+        {"id": 5, "date": "2026-01-26", "title": "past the axis"},
+    ]
+    assert [(i, c["id"]) for i, c in markers(logged, weeks)] == [(0, 2), (1, 3), (2, 4)]
+    assert markers(logged, []) == []
+    assert [c["id"] for _, c in markers(logged, ["2026-01-05"])] == [2]  # a day long
+    assert [c["id"] for _, c in markers(logged, ["2026-01-05"], timedelta(days=7))] == [2]
+
+
+def test_the_report_marks_changes_on_its_weekly_chart(store: Store) -> None:
+    from test_report import FIXTURE
+    from touchpoints.ingest import ingest_records
+    from touchpoints.reports.report import build_report
+
+    ingest_records(store, FIXTURE, "report")
+    add_change(store, "2026-01-07", "New phone menu", "phone")
+    html = build_report(store, "2026-01-05", "2026-01-11", "en").decode()
+    assert "<title>1/7/2026 New phone menu</title></line>" in html
+
+
+def test_effect_reads_the_same_daily_metric_on_each_engine(store: Store) -> None:
+    """The engine's daily abandonment per touchpoint (local days) is exactly the one
+    counted here from the events, so `effect` is `did()` of those counts on every engine."""
+    from collections import defaultdict
+
+    from touchpoints.analytics.changes import did
+    from touchpoints.ingest import ingest_records
+
+    rng = np.random.default_rng(21)
+    events = abandonment_days(
+        TOUCHPOINTS[:3], date(2026, 7, 13), 28, "whatsapp", CHANGE_DAY, -0.05, rng, per_day=30
+    )
+    records = [{**e, "ts": e["ts"].isoformat() + "Z"} for e in events]
+    assert ingest_records(store, records, "synthetic").rejected == 0
+    change = add_change(store, CHANGE_DAY, "bot", "whatsapp")
+    result = run(
+        store, "effect", change=change["id"], metric="abandonment_rate", window="14d", timezone=TZ
+    )
+    counts: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for e in events:
+        cell = counts[e["touchpoint"]][(e["ts"] - timedelta(hours=3)).date()]
+        cell[0] += int(e["abandoned"])
+        cell[1] += 1
+    daily = {tp: {d: a / n for d, (a, n) in days.items()} for tp, days in counts.items()}
+    expected = did(daily["whatsapp"], [daily["chat"], daily["phone"]], CHANGE_DAY)
+    assert result["controls"] == ["chat", "phone"]
+    for key in ("effect", "low", "high"):
+        assert result[key] == pytest.approx(expected[key], rel=1e-12, abs=1e-15)
+    assert (result["days_before"], result["days_after"]) == (14, 14)

@@ -118,3 +118,10 @@ def test_an_effect_reads_as_a_sentence_in_both_languages() -> None:
         "touchpoints: 3 sec (−5 sec to 11 sec). Read with care: before the change, the other "
         "touchpoints did not move like this one."
     )
+
+
+def test_the_catalog_editor_offers_the_change_form_to_admins_only(app: Any) -> None:
+    form = '<form method="post" action="/changes"'
+    assert form in client_for(app).get("/catalog").text
+    assert form not in client_for(app, "ana").get("/catalog").text
+    assert form not in client_for(app, "ana").get("/changes").text

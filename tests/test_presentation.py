@@ -68,7 +68,7 @@ def test_every_key_has_both_languages_non_empty_with_the_same_placeholders() -> 
 def test_the_namespaces() -> None:
     namespaces = {key.split(".", 1)[0] for key in msg.catalog()}
     mine = {"common", "metric", "web", "live", "survey", "report", "insights", "attendant"}
-    mine |= {"security", "agents", "pages"}
+    mine |= {"security", "agents", "pages", "changes"}
     assert mine <= namespaces and namespaces - mine <= {"cli", "ingest"}
 
 

@@ -83,6 +83,27 @@ def get_change(store: Store, change_id: int) -> dict[str, Any]:
     return change_row(rows[0])
 
 
+def markers(
+    changes: list[dict[str, Any]], starts: list[str], step: timedelta | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """Where each change falls on a time axis whose categories begin on `starts` (ISO
+    days, ascending) and last `step` (default: the gap between the last two, else a
+    day): (index of the category holding the change's day, the change). A change before
+    the first category or past the last one's end is left out. The dashboard's charts
+    and the report's draw their markers from this."""
+    if not starts:
+        return []
+    days = [date.fromisoformat(str(s)[:10]) for s in starts]
+    if step is None:
+        step = days[-1] - days[-2] if len(days) > 1 else timedelta(days=1)
+    out = []
+    for change in changes:
+        day = date.fromisoformat(change["date"])
+        if days[0] <= day < days[-1] + step:
+            out.append((max(i for i, d in enumerate(days) if d <= day), change))
+    return out
+
+
 class ChangeRow(ResultModel):
     id: int
     date: str = Field(description="The day the change took effect (local).")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from touchpoints.analytics import registry
+from touchpoints.analytics.changes import markers as change_markers
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core import messages as msg
@@ -265,6 +266,14 @@ def report_data(
             ],
             t["chart_feedback"],
             whole,
+            markers=[
+                (i, f"{format.date(c['date'], lang)} {c['title']}")
+                for i, c in change_markers(
+                    run(store, "changes.list", Scope())["rows"],
+                    [r["group"] for r in by_week],
+                    timedelta(days=7),
+                )
+            ],
         ),
     }
     return {

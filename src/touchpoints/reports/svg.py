@@ -72,8 +72,10 @@ def line_chart(
     fmt: Fmt = _fmt,
     width: int = 560,
     height: int = 220,
+    markers: Sequence[tuple[int, str]] = (),
 ) -> str:
-    """Lines over shared x labels; gaps (None) break a line. A legend names each series."""
+    """Lines over shared x labels; gaps (None) break a line. A legend names each series.
+    `markers` (x index, label): the logged changes, a dashed vertical line each."""
     # Room on the right for half of the last x label, which is centred on its point.
     left, right, top, bottom = 50, 40, 24, 30
     values = [v for _, vs in series for v in vs if v is not None]
@@ -101,6 +103,12 @@ def line_chart(
     for i in range(0, len(x_labels), step):
         parts.append(
             f'<text x="{px(i):.1f}" y="{height - 10}" text-anchor="middle">{escape(x_labels[i])}</text>'
+        )
+    for index, label in markers:
+        parts.append(
+            f'<line x1="{px(index):.1f}" y1="{top}" x2="{px(index):.1f}" y2="{top + plot_h}" '
+            f'stroke="#555" stroke-width="1" stroke-dasharray="3 3"><title>{escape(label)}</title></line>'
+            f'<text x="{px(index) + 3:.1f}" y="{top + 10}" font-size="9">{escape(label)}</text>'
         )
     for k, (name, vs) in enumerate(series):
         colour, dash = PALETTE[k % len(PALETTE)], DASHES[k % len(DASHES)]

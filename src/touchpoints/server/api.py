@@ -445,9 +445,9 @@ class LoggedChange(BaseModel):
 def post_change(request: Request, body: NewChange, key: Annotated[ApiKey, INGEST]) -> Response:
     """Writes to the change log, like events: the `ingest` scope (or `admin`)."""
     from touchpoints.ingest.changes import add_change
+    from touchpoints.server.cache import bump
 
     service = service_of(request)
-    with service.lock:
-        change = add_change(service.store, body.date, body.title, body.touchpoint)
-        service.version += 1  # pages that show changes (markers, the Changes page) refresh
+    change = service.read(add_change, body.date, body.title, body.touchpoint)
+    bump(service)  # pages that show changes (markers, the Changes page, effects) refresh
     return json_response(change, 201)

@@ -9,12 +9,13 @@ Every number comes from the registry's analyses (`changes.list`, `effect`, `fore
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse
 
+from touchpoints.analytics.changes import markers as change_positions
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core.errors import TouchpointsError
@@ -94,7 +95,6 @@ def _page(page: Page, status: int = 200, message: dict[str, Any] | None = None) 
         status=status,
         filters=(),
         changes=[{**c, "effects": effects(page, c)} for c in logged],
-        touchpoint_options=sorted(page.names().items(), key=lambda kv: kv[1]),
         message=message,
         window=EFFECT_WINDOW.removesuffix("d"),
     )
@@ -131,16 +131,12 @@ def change_markers(page: Page, spec: dict[str, Any]) -> None:
     dates = spec.get("dates")
     if spec.get("kind") != "lines" or not dates:
         return
-    starts = [date.fromisoformat(str(d)[:10]) for d in dates]
-    step = starts[-1] - starts[-2] if len(starts) > 1 else timedelta(days=1)
+    logged = page.run("changes.list", Scope())["rows"]
     markers = []
-    for change in page.run("changes.list", Scope())["rows"]:
-        day = date.fromisoformat(change["date"])
-        if day < starts[0] or day >= starts[-1] + step:
-            continue
-        index = max(i for i, s in enumerate(starts) if s <= day)
+    for index, change in change_positions(logged, dates):
         where = page.names().get(change["touchpoint"], change["touchpoint"] or "")
-        label = f"{format.date(day, page.lang)} {where}: {change['title']}".replace(" : ", ": ")
+        day = format.date(change["date"], page.lang)
+        label = f"{day} {where}: {change['title']}" if where else f"{day}: {change['title']}"
         markers.append({"index": index, "label": label})
     spec["markers"] = markers
 
