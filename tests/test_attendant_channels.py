@@ -494,3 +494,24 @@ def test_chatwoot_failing_api_is_recorded(client: TestClient, api: StandIn) -> N
     post_chatwoot(client, chatwoot_message(940, "aceita pix?"))
     row = messages(client)[0]
     assert row["status"] == "send_failed" and row["error"].startswith("HTTP 500")
+
+
+def test_chatwoot_the_peoples_wait_runs_from_the_hand_off_to_their_reply(
+    client: TestClient, api: StandIn
+) -> None:
+    post_chatwoot(client, chatwoot_message(950, "quero falar com um atendente"))
+    store = client.app.state.service.store
+    handed = store.query("SELECT handoff_at FROM attendant_conversations")[0]["handoff_at"]
+    reply_at = handed.replace(tzinfo=UTC) + timedelta(seconds=75)
+    agent = chatwoot_message(
+        951,
+        "Olá, sou a Bia",
+        message_type="outgoing",
+        sender={"id": 1, "name": "Bia", "type": "user"},
+        created_at=reply_at.isoformat().replace("+00:00", "Z"),
+    )
+    post_chatwoot(client, agent)
+    from touchpoints.analytics.registry import get
+
+    kpis = get("attendant.kpis").compute(store)
+    assert kpis["handoff_wait_seconds"] == pytest.approx(75, abs=0.001)

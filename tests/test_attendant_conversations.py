@@ -186,3 +186,18 @@ def test_csat_is_asked_with_buttons_on_closing_and_recorded(store, bot) -> None:
         store, bot, message(4, "Ruim", OPEN + timedelta(minutes=3), kind="choice", choice="csat:1")
     )
     assert again.conversation.csat == 5  # one rating per conversation
+
+
+def test_attendant_kpis_by_channel_and_kind_through_the_catalog(store, bot) -> None:
+    """Channel and kind come from the stored catalog, as for events (ingestion stores it)."""
+    store.set_catalog(store.catalog())
+    conv.handle(store, bot, message(1, "aceita pix?", OPEN, "a"))
+    chat = conv.Inbound("chatwoot", "2:7", "c7", "cw:1", OPEN, "oi", touchpoint="chat")
+    conv.handle(store, bot, chat)
+    # Both are the "messaging" channel, kind "human", in the default catalog.
+    assert run(store, "attendant.kpis", channel=["messaging"])["conversations"] == 2
+    assert run(store, "attendant.kpis", channel=["phone"])["conversations"] == 0
+    assert run(store, "attendant.kpis", kind=["human"])["conversations"] == 2
+    assert run(store, "attendant.kpis", kind=["interactive"])["conversations"] == 0
+    assert run(store, "attendant.kpis", touchpoint=["chat"])["conversations"] == 1
+    assert run(store, "attendant.missed", touchpoint=["whatsapp"])["rows"] == []

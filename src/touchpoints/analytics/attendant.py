@@ -47,7 +47,13 @@ def _has_tables(store: Store) -> bool:
 
 
 def _source(scope: Scope) -> str:
-    return f"(SELECT *, started_at AS ts FROM attendant_conversations) c WHERE {_where(scope)}"
+    return (
+        "(SELECT a.conversation_id, a.touchpoint, a.owner, a.started_at, "
+        "a.first_response_seconds, a.handoff_at, a.handoff_reason, a.person_reply_at, "
+        "a.resolved_at, a.csat, a.started_at AS ts, t.channel AS channel, t.kind AS kind "
+        "FROM attendant_conversations a LEFT JOIN touchpoints t ON t.id = a.touchpoint) c "
+        f"WHERE {_where(scope)}"
+    )
 
 
 def _share(part: int, whole: int) -> float | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from touchpoints.attendant.bot import Reply
@@ -31,6 +32,7 @@ class Event:
     account: str | None = None
     conversation: str | None = None
     inbound: Inbound | None = None
+    at: datetime | None = None  # when it happened, by Chatwoot's clock (None: unknown)
 
     @property
     def thread(self) -> str:
@@ -63,7 +65,8 @@ def read_event(payload: Any, inbox_map: dict[str, str] | None = None) -> Event:
     kind = payload.get("message_type")
     sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
     if kind in ("outgoing", 1) and sender.get("type") == "user":
-        return Event("person", account, conv_id)  # a person wrote: the bot steps back
+        # A person wrote: the bot steps back, and the people's wait ends here.
+        return Event("person", account, conv_id, at=from_any_time(payload.get("created_at")))
     if kind not in ("incoming", 0):
         return Event("ignored", account, conv_id)
     if conversation.get("status") not in (None, "pending"):

@@ -215,7 +215,7 @@ async def chatwoot_bot(request: Request) -> Response:
         event = read_event(payload, dict(service.settings.chatwoot_inbox_map or {}))
         moment = datetime.now(UTC)
         if event.kind == "person":
-            service.read(conv.person_took_over, "chatwoot", event.thread, moment)
+            service.read(conv.person_took_over, "chatwoot", event.thread, event.at or moment)
             return JSONResponse({"action": "silent"})
         if event.kind == "resolved":
             service.read(conv.resolve, "chatwoot", event.thread, moment)
