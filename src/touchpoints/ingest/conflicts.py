@@ -27,9 +27,17 @@ CONFLICT = "conflict"
 CONFLICT_MARK = "a conflict, not a duplicate"
 
 
+# The content columns' names, bound as values where a reason lists them.
+NAMES = {f"content_{i}": c for i, c in enumerate(CONTENT)}
+
+
 def _differs(a: str, b: str) -> str:
-    """A list of the content columns in which rows `a` and `b` differ."""
-    items = ", ".join(f"CASE WHEN {a}.{c} IS DISTINCT FROM {b}.{c} THEN '{c}' END" for c in CONTENT)
+    """A list of the content columns in which rows `a` and `b` differ (names bound from
+    NAMES)."""
+    items = ", ".join(
+        f"CASE WHEN {a}.{c} IS DISTINCT FROM {b}.{c} THEN $content_{i} END"
+        for i, c in enumerate(CONTENT)
+    )
     return f"list_filter([{items}], lambda x: x IS NOT NULL)"
 
 
@@ -121,7 +129,8 @@ def _with_stored(con: duckdb.DuckDBPyConnection, source: str, relation: str) -> 
                '{{"incoming": ' || {_packed("t")} || ', "stored": ' || {_packed("e")} || '}}' AS raw
         FROM (SELECT * FROM _typed WHERE _problem IS NULL) t
         JOIN {relation} e ON e.event_id = t.event_id
-        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}"""
+        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}""",
+        NAMES,
     )
     return _reject(
         con,
@@ -142,7 +151,8 @@ def _in_input(con: duckdb.DuckDBPyConnection, source: str) -> int:
                '{{"incoming": ' || {_packed("t")} || ', "stored": ' || {_packed("e")} || '}}' AS raw
         FROM (SELECT * FROM _typed WHERE _problem IS NULL) t
         JOIN firsts e ON e.event_id = t.event_id AND e._row < t._row
-        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}"""
+        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}""",
+        NAMES,
     )
     return _reject(
         con,
