@@ -92,3 +92,22 @@ def test_records_items_say_rejected_for_a_conflict(store: Store) -> None:
     assert [i["status"] for i in inner.items] == ["stored", "rejected"]
     rows = store.query('SELECT source, "row" FROM quarantine ORDER BY source')
     assert [(r["source"], r["row"]) for r in rows] == [("api:2", 1), ("api:3", 2)]
+
+
+def test_fast_and_staged_paths_answer_a_conflict_alike(
+    make_store: Callable[[], Store], monkeypatch: Any
+) -> None:
+    """The records fast path looks conflicts up only among its duplicates, after the
+    commit; the staged path before it. Same items, same quarantine rows."""
+
+    def answer(store: Store) -> tuple[Any, Any]:
+        ingest_records(store, [ev("k1"), ev("k2")], source="api:1")
+        result = ingest_records(store, [ev("k1", agent="zoe"), ev("k2"), ev("k3")], "api:2")
+        rows = store.query('SELECT source, "row", "column", reason FROM quarantine')
+        return result.to_json(), rows
+
+    fast = answer(make_store())
+    monkeypatch.setattr("touchpoints.ingest.pipeline.check_records", lambda *a, **k: None)
+    staged = answer(make_store())
+    assert fast == staged
+    assert fast[0]["items"][0]["status"] == "rejected"

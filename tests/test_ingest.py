@@ -295,12 +295,13 @@ def _whole_file_case(name: str, tmp_path: Path) -> tuple[Path, dict[str, str] | 
         p = tmp_path / "nope.csv"
         return p, None, f"{p}: file not found"
     if name == "extension":
-        p = tmp_path / "events.xlsx"
+        p = tmp_path / "events.xls"
         p.write_text("customer_id,touchpoint,ts\nc1,phone,2026-01-01\n")
         return (
             p,
             None,
-            f"{p}: unknown file type; name it .csv, .jsonl or .parquet, or pass --format",
+            f"{p}: unknown file type; name it .csv, .jsonl, .parquet, .xlsx or .ods, "
+            "or pass --format",
         )
     if name == "no-ts-column":
         p = tmp_path / "events.csv"

@@ -40,7 +40,16 @@ DATA, ANALYSES, SERVER, PRIVACY = "Data", "Analyses", "Server and dashboard", "P
 def command_order() -> list[str]:
     """Panel by panel, the order a user meets the commands in: data in, checked, described;
     the analyses as the registry lists them, then the report; serving; privacy."""
-    order = ["ingest", "source", "import", "quarantine", "catalog", "rebuild", "demo-data"]
+    order = [
+        "ingest",
+        "source",
+        "import",
+        "quarantine",
+        "identities",
+        "catalog",
+        "rebuild",
+        "demo-data",
+    ]
     for analysis in registered():
         order += [n for n in (analysis.words[0], *analysis.aliases) if n not in order]
     return [

@@ -4,6 +4,12 @@
 - `files`: reading CSV / JSON Lines / JSON arrays / Parquet into the staging view `_raw`;
 - `checks`: the generated SQL that types and validates every column (`_good`, `_bad`);
 - `records`: the Python fast path for records already parsed;
+- `sources`: exports as other tools write them (SPEC §5 "Sources": dialects, encodings,
+  spreadsheets, value maps, formats, units), staged like any file;
+- `conflicts`: an event_id already stored with other content is rejected, not a duplicate;
+- `warnings`: rows stored but counted nowhere or wrongly, said in the ingest summary;
+- `identities`: aliases of one customer across channels, applied at ingestion;
+- `quarantine`: listing, exporting and clearing rejected rows; fixed rows resolved;
 - `pseudonymize`: keyed pseudonyms of customer ids;
 - `privacy`: a customer's export and erasure, comment retention;
 - `surveys`: signed survey links and the feedback events an answer becomes.

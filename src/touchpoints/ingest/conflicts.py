@@ -10,6 +10,7 @@ one `_bad` entry each, whose `raw` is `{"incoming": {...}, "stored": {...}}`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import duckdb
@@ -27,9 +28,17 @@ CONFLICT = "conflict"
 CONFLICT_MARK = "a conflict, not a duplicate"
 
 
+# The content columns' names, bound as values where a reason lists them.
+NAMES = {f"content_{i}": c for i, c in enumerate(CONTENT)}
+
+
 def _differs(a: str, b: str) -> str:
-    """A list of the content columns in which rows `a` and `b` differ."""
-    items = ", ".join(f"CASE WHEN {a}.{c} IS DISTINCT FROM {b}.{c} THEN '{c}' END" for c in CONTENT)
+    """A list of the content columns in which rows `a` and `b` differ (names bound from
+    NAMES)."""
+    items = ", ".join(
+        f"CASE WHEN {a}.{c} IS DISTINCT FROM {b}.{c} THEN $content_{i} END"
+        for i, c in enumerate(CONTENT)
+    )
     return f"list_filter([{items}], lambda x: x IS NOT NULL)"
 
 
@@ -121,7 +130,8 @@ def _with_stored(con: duckdb.DuckDBPyConnection, source: str, relation: str) -> 
                '{{"incoming": ' || {_packed("t")} || ', "stored": ' || {_packed("e")} || '}}' AS raw
         FROM (SELECT * FROM _typed WHERE _problem IS NULL) t
         JOIN {relation} e ON e.event_id = t.event_id
-        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}"""
+        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}""",
+        NAMES,
     )
     return _reject(
         con,
@@ -142,7 +152,8 @@ def _in_input(con: duckdb.DuckDBPyConnection, source: str) -> int:
                '{{"incoming": ' || {_packed("t")} || ', "stored": ' || {_packed("e")} || '}}' AS raw
         FROM (SELECT * FROM _typed WHERE _problem IS NULL) t
         JOIN firsts e ON e.event_id = t.event_id AND e._row < t._row
-        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}"""
+        WHERE {" OR ".join(f"t.{c} IS DISTINCT FROM e.{c}" for c in CONTENT)}""",
+        NAMES,
     )
     return _reject(
         con,
@@ -168,20 +179,55 @@ def _reject(con: duckdb.DuckDBPyConnection, source: str, reason_sql: str) -> int
     return int(found)
 
 
-def checked_rows_collide(store: Store, rows: list[TypedRow]) -> bool:
-    """Whether a batch the records fast path typed holds a conflict (in itself or with the
-    store): then it is staged instead, where conflicts get their quarantine rows. Values
-    compared in Python may differ in representation only, which merely stages the batch."""
+def batch_collides(rows: list[TypedRow]) -> bool:
+    """Whether a batch the records fast path typed repeats an event_id with other content:
+    then it is staged instead, where the conflict gets its reason and quarantine row."""
     first: dict[object, TypedRow] = {}
     for row in rows:
         seen = first.setdefault(row[0], row)
         if seen is not row and seen != row:
             return True
-    if not _any_stored(store):
-        return False
-    for stored in fetch_stored(store, [str(k) for k in first]):
-        mine = first[stored["event_id"]]
-        theirs = tuple(_naive(stored[c]) if c == "ts" else stored[c] for c in COLUMN_NAMES)
-        if mine != theirs:
-            return True
     return False
+
+
+def settle_duplicates(
+    store: Store, rows: list[TypedRow], items: list[dict[str, object]], sources: list[str]
+) -> int:
+    """After the fast path committed a batch: its items answered `duplicate` whose stored
+    row has other content are conflicts — `rejected`, with a quarantine row holding both
+    contents (under `sources[i]`, row i + 1). Only the duplicates are looked up, so a batch
+    of new events costs nothing more. Returns how many became rejected."""
+    duplicates = {str(rows[int(str(i["index"]))][0]) for i in items if i["status"] == "duplicate"}
+    if not duplicates:
+        return 0
+    stored = {r["event_id"]: r for r in fetch_stored(store, sorted(duplicates))}
+    rejected = 0
+    for item in items:
+        if item["status"] != "duplicate":
+            continue
+        index = int(str(item["index"]))
+        mine = dict(zip(COLUMN_NAMES, rows[index], strict=True))
+        theirs = stored.get(str(mine["event_id"]))
+        if theirs is None:
+            continue
+        differs = [c for c in CONTENT if mine[c] != (_naive(theirs[c]) if c == "ts" else theirs[c])]
+        if not differs:
+            continue
+        reason = (
+            f"already stored with other content (from {theirs.get('source') or '?'}; "
+            f"differs in {', '.join(differs)}): {CONFLICT_MARK}"
+        )
+        raw = json.dumps(
+            {"incoming": mine, "stored": {c: theirs[c] for c in COLUMN_NAMES}},
+            default=str,
+            ensure_ascii=False,
+        )
+        store.execute(
+            'INSERT INTO quarantine (source, "row", "column", reason, raw, quarantined_at) '
+            "VALUES ($source, $row_number, 'event_id', $reason, $raw_text, CURRENT_TIMESTAMP)",
+            {"source": sources[index], "row_number": index + 1, "reason": reason, "raw_text": raw},
+        )
+        item.pop("event_id", None)
+        item.update(status="rejected", reason=f"event_id: {reason}")
+        rejected += 1
+    return rejected

@@ -60,7 +60,8 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     if suffixes and suffixes[-1] in FORMATS:
         return FORMATS[suffixes[-1]]
     raise InputFileError(
-        str(path), "unknown file type; name it .csv, .jsonl or .parquet, or pass --format"
+        str(path),
+        "unknown file type; name it .csv, .jsonl, .parquet, .xlsx or .ods, or pass --format",
     )
 
 

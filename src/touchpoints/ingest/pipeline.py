@@ -23,7 +23,7 @@ from touchpoints.core.catalog import Catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.ingest.checks import Staged, quarantine_sample
-from touchpoints.ingest.conflicts import checked_rows_collide, reject_conflicts
+from touchpoints.ingest.conflicts import batch_collides, reject_conflicts, settle_duplicates
 from touchpoints.ingest.files import stage_file
 from touchpoints.ingest.identities import apply_records, apply_staged
 from touchpoints.ingest.pseudonymize import key_text
@@ -262,8 +262,13 @@ def ingest_records(
     rows = check_records(values if values is not None else records, catalog, timezone, secret)
     if rows is not None:
         rows = apply_records(store, rows)
-    if rows is not None and not checked_rows_collide(store, rows):
-        return _ingest_checked(store, con, rows, source)
+    if rows is not None and not batch_collides(rows):
+        result = _ingest_checked(store, con, rows, source)
+        sources = [s for count, s in (parts or [(len(rows), source)]) for _ in range(count)]
+        conflicts = settle_duplicates(store, rows, result.items, sources)
+        result.duplicates -= conflicts
+        result.rejected += conflicts
+        return result
     with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
         path = Path(tmp) / "records.jsonl"
         with path.open("wb") as fh:

@@ -424,7 +424,8 @@ class _Build:
             self._problem(
                 name,
                 f"{v} IS NOT NULL AND {typed} IS NULL",
-                f"'not one of the trueValues/falseValues ({_sql_text(listed)}): ' || {shown}",
+                f"'not one of the trueValues/falseValues (' || {self.bind(f'{name}_listed', listed)} "
+                f"|| '): ' || {shown}",
             )
             return typed
         if name in ("event_id", "ref_event_id") and self.source.id_prefix:
@@ -458,7 +459,8 @@ class _Build:
             self._problem(
                 name,
                 f"{v} IS NOT NULL AND {typed} IS NULL",
-                f"'does not match the format {_sql_text(fmt)}: ' || {shown}",
+                f"'does not match the format ' || {self.bind(f'{name}_format', fmt)} || ': ' "
+                f"|| {shown}",
             )
             return typed
         if self.kind in SHEET_FORMATS:
@@ -560,7 +562,7 @@ class _Build:
             self._problem(
                 name,
                 f"{v} IS NOT NULL AND {typed} IS NULL",
-                f"'not a number ({_sql_text(how)}): ' || {shown}",
+                f"'not a number (' || {self.bind(f'{name}_how', how)} || '): ' || {shown}",
             )
         elif scale == 1.0:
             return v  # plain numbers: checks.validate reads and explains them
@@ -624,10 +626,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _re(char: str) -> str:
@@ -703,8 +701,9 @@ def _reject_unreadable(
     """Values the source could not read: each becomes a `_bad` entry quoting the cell as
     the file has it, and its row leaves `_good`."""
     items = ", ".join(
-        f"{{'column': '{column}', 'reason': CASE WHEN {cond} THEN {reason} END}}"
-        for column, cond, reason in build.problems
+        f"{{'column': {build.bind(f'problem_column_{i}', column)}, "
+        f"'reason': CASE WHEN {cond} THEN {reason} END}}"
+        for i, (column, cond, reason) in enumerate(build.problems)
     )
     record = ", ".join(f"{ident(n)} := s.{ident(n)}" for n in build.types) or "missing := NULL"
     sql = f"""CREATE OR REPLACE TEMP TABLE _unreadable AS
