@@ -205,7 +205,7 @@ def test_help_lists_commands_in_a_deliberate_order() -> None:
     panels = help_panels(cli("--help").stdout)
     assert list(panels) == ["Options", "Data", "Analyses", "Server and dashboard", "Privacy"]
     # Data in, then checked, then described; the example data last.
-    assert panels["Data"] == ["ingest", "import", "quarantine", "catalog", "demo-data"]
+    assert panels["Data"] == ["ingest", "import", "quarantine", "catalog", "rebuild", "demo-data"]
     analyses = panels["Analyses"]
     # the registry's order: a first look at the store, then the KPIs
     assert analyses[:4] == ["summary", "kpis", "heatmap", "events"]
