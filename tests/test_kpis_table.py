@@ -212,6 +212,7 @@ def test_help_lists_commands_in_a_deliberate_order() -> None:
         "quarantine",
         "identities",
         "catalog",
+        "rebuild",
         "demo-data",
     ]
     analyses = panels["Analyses"]

@@ -47,6 +47,8 @@ SQL_TEXT = re.compile(
 ALLOWED = {
     ("analytics/sql.py", "int(seconds)"): "interval(): a Python int (no engine binds an "
     "interval's length); a number cannot close the quote",
+    ("store/derived.py", "int(seconds)"): "_interval(): as analytics/sql.py interval(), "
+    "a Python int from the stored FactOptions; a number cannot close the quote",
     ("analytics/attribution.py", "d"): "each d is one of the module constant HELD_OUT_DIGITS",
     ("analytics/flows.py", "level"): "level iterates the keys of the module constant GAP_LEVELS",
     ("analytics/strength.py", "part"): "_block()'s tag: every caller passes a literal "

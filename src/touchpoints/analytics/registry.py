@@ -185,7 +185,8 @@ class Analysis:
     needs_store: Callable[[Any], bool] | None = None  # False: answers without data
 
     def __post_init__(self) -> None:
-        if not getattr(self.run, "reads_facts", False):
+        # Analyses that take --gap are the ones that cut journey cycles.
+        if "gap" in self.scope and not getattr(self.run, "reads_facts", False):
             object.__setattr__(self, "run", with_facts(self.run))
 
     @property

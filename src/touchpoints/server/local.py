@@ -41,7 +41,7 @@ T = TypeVar("T")
 log = logging.getLogger("touchpoints.server")
 
 # A session unused this long is closed: sooner while it holds the write lock.
-IDLE_SECONDS = 600.0
+IDLE_SECONDS = 3600.0
 IDLE_IN_TRANSACTION_SECONDS = 60.0
 REAP_EVERY_SECONDS = 10.0
 STAGED_TABLES = ("_good", "_bad")

@@ -11,13 +11,15 @@ beside the server, reading and writing, with the answers direct access would giv
 
 Values cross the wire as JSON with a few tagged types (timestamps, dates, decimals, ...),
 so a row comes back as the very Python values DuckDB would have returned; staged rows
-travel as Arrow IPC streams, in pieces under the server's body size limit.
+travel as Arrow IPC streams, in pieces under the server's body size limit. The client is
+the standard library's `http.client`, with no proxy: the token never leaves the machine.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -31,6 +33,7 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -202,70 +205,81 @@ class RemoteStore(Store):
 
     def __init__(self, path: str, info: dict[str, Any]) -> None:
         super().__init__(path)
-        import httpx
-
         self.info = info
         self.url = str(info["url"]).rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.url + PREFIX,
-            headers={TOKEN_HEADER: str(info["token"])},
-            timeout=httpx.Timeout(None, connect=PING_TIMEOUT),
-            trust_env=False,  # a proxy from the environment must never see the token
-        )
+        parts = urlsplit(self.url)
+        if parts.scheme != "http" or not parts.hostname or not parts.port:
+            raise StoreError(f"{announcement_path(path)}: not a local http URL: {self.url!r}")
+        self._address = (parts.hostname, parts.port)
+        self._token = str(info["token"])
         self._stage: duckdb.DuckDBPyConnection | None = None
         self._depth = 0
+        self.session = ""
         hello = self._hello()
         self.session = str(hello["session"])
         self.max_body = int(hello["max_body_bytes"])
 
-    def _hello(self) -> dict[str, Any]:
-        import httpx
+    def _send(
+        self, method: str, path: str, body: bytes = b"", wait: float | None = None
+    ) -> tuple[int, bytes]:
+        """One request on a connection of its own (a localhost connect costs microseconds,
+        and no request is ever sent twice); `wait`: seconds for the answer, None = as long
+        as the work takes (an analysis over millions of events)."""
+        conn = http.client.HTTPConnection(*self._address, timeout=PING_TIMEOUT)
+        try:
+            conn.connect()
+            conn.sock.settimeout(wait)
+            conn.request(
+                method,
+                PREFIX + path,
+                body=body,
+                headers={TOKEN_HEADER: self._token, "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
 
+    def _hello(self) -> dict[str, Any]:
         deadline = time.monotonic() + CONNECT_SECONDS
         while True:
             try:
-                response = self._http.post("/session", timeout=PING_TIMEOUT)
+                status, content = self._send("POST", "/session", wait=PING_TIMEOUT)
                 break
-            except httpx.ConnectError:
+            except ConnectionRefusedError:
                 if time.monotonic() >= deadline:
-                    self._http.close()
                     raise StoreError(
                         held_message(self.target, self.info, "does not answer")
                     ) from None
                 time.sleep(0.2)
-            except httpx.HTTPError:
-                self._http.close()
+            except (OSError, http.client.HTTPException):
                 raise StoreError(held_message(self.target, self.info, "does not answer")) from None
-        if response.status_code != 200:
-            self._http.close()
+        if status != 200:
             raise StoreError(
-                held_message(
-                    self.target, self.info, f"refused this process (HTTP {response.status_code})"
-                )
+                held_message(self.target, self.info, f"refused this process (HTTP {status})")
             )
-        return loads(response.content)
+        return loads(content)
 
     def _call(self, op: str, body: Any = None, content: bytes | None = None) -> Any:
-        import httpx
-
         try:
-            response = self._http.post(
+            status, answer = self._send(
+                "POST",
                 f"/session/{self.session}/{op}",
-                content=dumps(body) if content is None else content,
+                dumps(body) if content is None else content,
             )
-        except httpx.HTTPError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise StoreError(
                 f"the Touchpoints server holding {self.target!r} ({self.url}) stopped "
                 f"answering: {type(exc).__name__}"
             ) from None
-        if response.status_code == 200:
-            return loads(response.content)
+        if status == 200:
+            return loads(answer)
         try:
-            detail = loads(response.content)
+            detail = loads(answer)
         except ValueError:
-            detail = {"detail": response.text}
+            detail = {"detail": answer.decode(errors="replace")}
         kind = str(detail.get("error", ""))
-        message = str(detail.get("detail", f"HTTP {response.status_code}"))
+        message = str(detail.get("detail", f"HTTP {status}"))
         error = getattr(duckdb, kind, None)
         if isinstance(error, type) and issubclass(error, duckdb.Error):
             raise error(message)
@@ -368,9 +382,8 @@ class RemoteStore(Store):
         self._call("catalog", {"yaml": yaml_text, "rows": [list(r) for r in rows]})
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._http.delete(f"/session/{self.session}", timeout=PING_TIMEOUT)
-        self._http.close()
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            self._send("DELETE", f"/session/{self.session}", wait=PING_TIMEOUT)
         if self._stage is not None:
             self._stage.close()
             self._stage = None
