@@ -460,7 +460,7 @@ def test_moments_table_labels_each_promise_rate_by_its_key(cli_db: str) -> None:
     assert "promises kept = kept / (kept + broken), as in kpis" in en
     pt = _table(cli_db, "journeys", "moments", "--lang", "pt-BR")
     header = next(line for line in pt.splitlines() if "cumpridas das feitas" in line)
-    assert "promessas cumpridas" in header
+    assert "taxa de cumprimento de promessas" in header
     assert "40,0%" in _row(pt, "todos") and "50,0%" in _row(pt, "todos")
     # Mean emotion before the purchase: -1/7, two decimals in the reader's style.
     assert "-0,14" in _row(pt, "antes") and "-0.14" in _row(en, "before")
