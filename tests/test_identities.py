@@ -104,3 +104,24 @@ def test_chatwoot_contacts_teach_phone_and_email() -> None:
         ["cust-42", "+5511999990000", "ana@example.com", "chatwoot-contact:4"]
     ]
     assert chatwoot.contact_aliases({"phone_number": "+55", "id": None}) == []
+
+
+def test_linking_recuts_the_journey_facts_of_the_merged_person(
+    store: Store, csv_file: Callable[..., Path]
+) -> None:
+    from touchpoints.store import derived
+
+    ingest_files(store, csv_file(ROWS))
+    assert store.query(
+        "SELECT count(*) AS n FROM journey_cycles WHERE customer_id = '+5511999990000'"
+    ) == [{"n": 1}]
+    link(store, [["ana@example.com", "+5511999990000"]], "test")
+    # The phone's cycle is gone; Ana's one cycle runs WhatsApp, e-mail, store.
+    cycles = store.query(
+        "SELECT customer_id, steps, converts FROM journey_cycles ORDER BY customer_id"
+    )
+    assert [(c["customer_id"], c["steps"], c["converts"]) for c in cycles] == [
+        ("ana@example.com", 3, 1),
+        ("bruno@example.com", 1, 0),
+    ]
+    assert derived.rebuild(store)["events_changed"] == 0

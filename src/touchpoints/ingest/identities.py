@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from touchpoints.core.errors import InputFileError
 from touchpoints.ingest.pseudonymize import is_pseudonym, key_text, pseudonymize
+from touchpoints.store import derived
 from touchpoints.store.base import Store
 
 TYPES = {
@@ -135,6 +136,10 @@ def _update_events(store: Store, aliases: list[str], target: str) -> int:
         store.execute(
             f"UPDATE events SET customer_id = $target WHERE customer_id IN ({marks})", params
         )
+        # The journey facts follow the events: the aliases' cycles are gone, the person's
+        # are cut again over the merged history (nothing when the store keeps no facts).
+        derived.forget(store, marks, params)
+        derived.refresh(store, "SELECT $target AS customer_id", params)
     return n
 
 
