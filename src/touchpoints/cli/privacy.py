@@ -75,8 +75,11 @@ def erase_command(
     ):
         raise typer.Exit(1)
     key = key_text(get_settings().pseudonymize_key)
+    from touchpoints.store.remote import RemoteStore
+
     with open_existing(db) as store:
         result = erase_customer(store, customer_id, key)
+        held = isinstance(store, RemoteStore)
     if as_json:
         print_json(result)
     else:
@@ -85,6 +88,11 @@ def erase_command(
             f"({result['comments']} comments), {result['survey_tokens']} survey links, "
             f"{result['quarantine']} quarantined records; audit reference {result['erasure_id']}"
         )
+        if held:
+            out.print(
+                "the running server holds the store's file: it rewrites the file without "
+                "the erased rows when it stops"
+            )
 
 
 def purge_command(

@@ -76,7 +76,7 @@ def _stored_relation(store: Store, con: duckdb.DuckDBPyConnection) -> str | None
     registered Arrow table of the fetched rows elsewhere. None: nothing can collide."""
     if not _any_stored(store):
         return None
-    if store.engine == "duckdb" and store.staging_connection() is con:
+    if getattr(store, "con", None) is con:  # DuckDB's own connection (not through a server)
         return "events"
     ids = [r[0] for r in con.execute("SELECT DISTINCT event_id FROM _good").fetchall()]
     stored = fetch_stored(store, ids)

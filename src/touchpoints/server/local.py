@@ -145,6 +145,11 @@ class Session:
             self.service.store._catalog = None
         cache.bump(self.service)
 
+    def scrub_later(self) -> None:
+        """An erase through this door: the file cannot be rewritten while the server
+        holds it open, so the server does it as it stops (`Service.close`)."""
+        self.service.scrub_pending = True
+
     def close(self) -> None:
         if self.closed:
             return
@@ -293,6 +298,7 @@ async def session_op(request: Request, session_id: str, op: str) -> Response:
         "rollback": lambda s: s.end(commit=False),
         "commit_staged": lambda s: s.commit_staged(body),
         "catalog": lambda s: s.catalog(body),
+        "scrub": lambda s: s.scrub_later(),
     }
     work = ops.get(op)
     if work is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import threading
 import uuid
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from touchpoints.core.errors import StoreError
 from touchpoints.core.settings import Settings, get_settings
 from touchpoints.ingest import (
     LazyRecords,
@@ -38,6 +40,8 @@ from touchpoints.ingest import (
 from touchpoints.ingest.identities import link
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
+
+log = logging.getLogger("touchpoints.server")
 
 T = TypeVar("T")
 _PROCESS = uuid.uuid4().hex[:8]
@@ -68,6 +72,7 @@ class Service:
         # The server holds its DuckDB file itself: never through another server.
         self.store: Store = open_store(target or self.settings.db, via_server=False)
         self.lock = threading.RLock()
+        self.scrub_pending = False  # set by an erase through the local door
         # Bumped after every commit: caches and the live stream compare it.
         self.version = 0
         self._pending: list[_Pending] = []
@@ -77,6 +82,11 @@ class Service:
 
     def close(self) -> None:
         with self.lock:
+            if self.scrub_pending:  # an erase came through the local door (server.local)
+                try:
+                    self.store.scrub(())
+                except StoreError as exc:
+                    log.error("the store's file was not rewritten after an erase: %s", exc)
             self.store.close()
 
     @staticmethod

@@ -26,7 +26,7 @@ import secrets
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -284,6 +284,11 @@ class RemoteStore(Store):
         if isinstance(error, type) and issubclass(error, duckdb.Error):
             raise error(message)
         raise StoreError(f"the server holding {self.target!r} answered: {message}")
+
+    def scrub(self, tables: Sequence[str]) -> None:
+        """The server holds the file open, so it cannot be swapped now: the server rewrites
+        it without the deleted rows when it stops (`Service.close`)."""
+        self._call("scrub")
 
     # -- SQL ---------------------------------------------------------------------------------
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
