@@ -553,3 +553,13 @@ def test_http_drill_down_and_journey(db: str, tmp_path: Path) -> None:
         assert r.status_code == 200
         assert [e["event_id"] for e in r.json()["rows"]] == [f"j{i}" for i in range(1, 8)]
         assert client.get("/v1/events").status_code == 401
+
+
+def test_metric_totals_in_one_pass_equal_each_list(store: Store) -> None:
+    from touchpoints.analytics.events import metric_totals
+    from touchpoints.analytics.scope import Scope
+
+    load(store)
+    scope = Scope.build(channel="messaging", date_from="2026-01-10")
+    got = metric_totals(store, scope, METRICS)
+    assert got == totals(store, channel=["messaging"], date_from="2026-01-10")

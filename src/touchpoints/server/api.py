@@ -319,6 +319,12 @@ def _analysis_route(analysis: Analysis) -> None:
         responses={
             200: {"model": analysis.result, "description": "The analysis's JSON object."},
             **ERRORS,
+            # What a path names may not exist: an unknown customer id (NotFoundError).
+            **(
+                {404: {"model": Problem, "description": "No such customer (or other named thing)."}}
+                if analysis.arguments
+                else {}
+            ),
         },
         response_class=Response,
         tags=["analyses"],

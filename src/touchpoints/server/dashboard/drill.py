@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from touchpoints.analytics import registry
-from touchpoints.analytics.events import CONTACT_COLUMNS, SORTABLE, export
+from touchpoints.analytics.events import CONTACT_COLUMNS, SORTABLE, export, metric_totals
 from touchpoints.analytics.kpis import METRICS
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
@@ -155,10 +155,11 @@ def events_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     options = _options(drill, sort=sort, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     result = page.run("events", scope, **options)
     family = next((f for f in FAMILIES if drill["metric"] in f), ())
+    totals = page.get(metric_totals, scope, family) if family else {}
     siblings = [
         {
             "metric": m,
-            "total": page.run("events", scope, metric=m, limit=1)["total"],
+            "total": totals[m],
             "href": "/events" + _query(page, {**drill, "metric": m}),
             "current": m == drill["metric"],
         }
