@@ -39,11 +39,7 @@ def _where(scope: Scope, alias: str = "c") -> str:
 def _has_tables(store: Store) -> bool:
     """A store made before the attendant existed, opened read-only, lacks its tables:
     then there is nothing to count (rather than an error)."""
-    rows = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables "
-        "WHERE table_name = 'attendant_conversations' AND table_schema = current_schema()"
-    )
-    return bool(rows and int(rows[0]["n"]))
+    return store.has_table("attendant_conversations")
 
 
 def _source(scope: Scope) -> str:

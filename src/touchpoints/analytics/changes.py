@@ -48,11 +48,7 @@ PRE_TREND_ALPHA = 0.05
 
 def has_changes(store: Store) -> bool:
     """A store written before the change log existed (opened read-only) has no table yet."""
-    rows = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables "
-        "WHERE table_name = 'changes' AND table_schema = current_schema()"
-    )
-    return bool(rows and rows[0]["n"])
+    return store.has_table("changes")
 
 
 def list_changes(store: Store, scope: Scope | None = None, options: Any = None) -> dict[str, Any]:

@@ -53,11 +53,7 @@ def ensure_table(store: Store) -> bool:
 
 
 def has_identities(store: Store) -> bool:
-    found = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables "
-        "WHERE table_name = 'identities' AND table_schema = current_schema()"
-    )
-    return bool(found[0]["n"]) and bool(store.query("SELECT 1 AS x FROM identities LIMIT 1"))
+    return store.has_table("identities") and bool(store.query("SELECT 1 AS x FROM identities LIMIT 1"))
 
 
 def _stored_form(value: str, secret: str | None) -> str:

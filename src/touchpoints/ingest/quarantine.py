@@ -64,11 +64,7 @@ NO_RESOLUTION = (
 
 
 def _resolution(store: Store) -> str:
-    found = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables "
-        "WHERE table_name = 'quarantine_resolved' AND table_schema = current_schema()"
-    )
-    return RESOLUTION if found[0]["n"] else NO_RESOLUTION
+    return RESOLUTION if store.has_table("quarantine_resolved") else NO_RESOLUTION
 
 
 def list_quarantine(

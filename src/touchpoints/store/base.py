@@ -193,5 +193,15 @@ class Store(ABC):
         Spark keeps no deleted rows readable through SQL and has nothing more to do."""
         return None
 
+    def has_table(self, name: str) -> bool:
+        """Whether the store holds table `name` (one made on first use, or a store written
+        before the table existed and opened read-only)."""
+        rows = self.query(
+            "SELECT count(*) AS n FROM information_schema.tables "
+            "WHERE table_name = $name AND table_schema = current_schema()",
+            {"name": name},
+        )
+        return bool(rows and int(rows[0]["n"]))
+
     def count(self, table: str = "events") -> int:
         return int(self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"])

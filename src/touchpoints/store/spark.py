@@ -265,6 +265,9 @@ class SparkStore(Store):
             self._spark = spark_session(self.spec)
         return self._spark
 
+    def has_table(self, name: str) -> bool:
+        return bool(self.spark.catalog.tableExists(f"{self.spec.database}.{name}"))
+
     def _create_schema(self) -> None:
         spec = self.spec
         # The database's own folder sits beside the tables, never on the warehouse itself:
