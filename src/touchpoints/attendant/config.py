@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from touchpoints.core import yamlfile
 from touchpoints.core.errors import TouchpointsError
 
 LANGS = ("en", "pt-BR")
@@ -255,44 +256,17 @@ class AttendantConfig(BaseModel):
         return next((i for i in self.intents if i.id == intent_id), None)
 
 
-def _describe(errors: list[dict[str, Any]], raw: Any, source: str) -> str:
-    lines = []
-    intents = raw.get("intents") if isinstance(raw, dict) else None
-    for err in errors:
-        loc = list(err["loc"])
-        where = source
-        if len(loc) >= 2 and loc[0] == "intents" and isinstance(loc[1], int):
-            idx = loc[1]
-            entry = intents[idx] if isinstance(intents, list) and idx < len(intents) else None
-            ident = entry.get("id") if isinstance(entry, dict) else None
-            where += f": intents[{idx}]" + (f" (id {ident!r})" if ident else "")
-            loc = loc[2:]
-        field = ".".join(str(p) for p in loc if not str(p).startswith(("str", "dict["))) or "entry"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "required field is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"{where}: field {field!r}: {msg}")
-    return "\n".join(dict.fromkeys(lines))
-
-
 def parse_config(text: str, source: str = "attendant") -> AttendantConfig:
     """Parse and validate the YAML; every problem names its entry and field."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise AttendantConfigError(
-            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
-        ) from None
+    raw = yamlfile.load(text, source, AttendantConfigError)
     if not isinstance(raw, dict) or not isinstance(raw.get("intents"), list) or not raw["intents"]:
         raise AttendantConfigError(f"{source}: expected a mapping with a non-empty 'intents' list")
     try:
         config = AttendantConfig.model_validate(raw)
     except ValidationError as exc:
-        raise AttendantConfigError(_describe(exc.errors(), raw, source)) from None
+        raise AttendantConfigError(
+            yamlfile.describe(exc.errors(), raw, source, "intents")
+        ) from None
     seen: dict[str, int] = {}
     for i, intent in enumerate(config.intents):
         if intent.id in seen:

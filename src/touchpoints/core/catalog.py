@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from touchpoints.core import yamlfile
 from touchpoints.core.errors import CatalogError
 
 Kind = Literal["static", "interactive", "human"]
@@ -134,38 +135,9 @@ class Catalog(BaseModel):
         )
 
 
-def _describe(errors: list[dict[str, Any]], raw: dict[str, Any], source: str) -> str:
-    lines = []
-    entries = raw.get("touchpoints") if isinstance(raw, dict) else None
-    for err in errors:
-        loc = list(err["loc"])
-        where = source
-        if len(loc) >= 2 and loc[0] == "touchpoints" and isinstance(loc[1], int):
-            idx = loc[1]
-            entry = entries[idx] if isinstance(entries, list) and idx < len(entries) else None
-            ident = entry.get("id") if isinstance(entry, dict) else None
-            where += f": touchpoints[{idx}]" + (f" (id {ident!r})" if ident else "")
-            loc = loc[2:]
-        field = ".".join(str(p) for p in loc if not str(p).startswith(("str", "dict["))) or "entry"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "required field is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"{where}: field {field!r}: {msg}")
-    return "\n".join(dict.fromkeys(lines))
-
-
 def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     """Parse and validate catalog YAML; every problem is reported with its entry and field."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CatalogError(
-            f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
-        ) from None
+    raw = yamlfile.load(text, source, CatalogError)
     if not isinstance(raw, dict) or "touchpoints" not in raw:
         raise CatalogError(f"{source}: expected a mapping with a 'touchpoints' list at the top")
     if not isinstance(raw["touchpoints"], list) or not raw["touchpoints"]:
@@ -173,7 +145,7 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogError(_describe(exc.errors(), raw, source)) from None
+        raise CatalogError(yamlfile.describe(exc.errors(), raw, source, "touchpoints")) from None
     seen: dict[str, int] = {}
     for i, tp in enumerate(catalog.touchpoints):
         if tp.id in seen:
