@@ -151,7 +151,9 @@ def run(store: Store | None, name: str, **options: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def demo_300(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The tyre retailer's demo year for 300 customers, as `touchpoints demo-data` writes
-    and `touchpoints ingest` stores it: built once for every test that only reads it."""
+    and `touchpoints ingest` stores it: built once for every test that only reads it. The
+    year is pinned to 2025 (`--start 2025-01-01`, the generator's own default) because
+    `demo-data` alone ends on today: the tests' dates and the logged change are in 2025."""
     from typer.testing import CliRunner
 
     from touchpoints.cli import app
@@ -159,7 +161,7 @@ def demo_300(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("demo_300")
     events, db = folder / "demo.parquet", str(folder / "demo.duckdb")
     for args in (
-        ["demo-data", "--customers", "300", "--out", str(events)],
+        ["demo-data", "--customers", "300", "--start", "2025-01-01", "--out", str(events)],
         ["ingest", str(events), "--db", db],
         # One logged change, so `effect` has something to measure (and `changes list` a row).
         ["changes", "add", "--date", "2025-07-27", "--title", "WhatsApp bot answers FAQs",
