@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from touchpoints.ingest import ingest_files
+from touchpoints.ingest.checks import ts_bounds
 from touchpoints.ingest.sources import parse_source
 from touchpoints.store import open_store
 
@@ -121,7 +122,9 @@ def test_unix_numbers_in_parquet_are_seconds_or_quarantined(
     tmp_path_factory: Any, stamps: list[tuple[int, bool]]
 ) -> None:
     """A plain Parquet file whose ts holds Unix numbers, some in milliseconds: a row is
-    stored at exactly the second it means, or quarantined — never as year 57140."""
+    stored at exactly the second it means, or quarantined — never as year 57140.
+    Milliseconds are quarantined naming `unix_ms`; seconds after tomorrow (up to 2100
+    here) by the accepted time range."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -137,11 +140,20 @@ def test_unix_numbers_in_parquet_are_seconds_or_quarantined(
         path,
     )  # fmt: skip
     with open_store(":memory:") as store:
+        latest = ts_bounds()[1]  # now + 1 day: moves while the file is ingested
         ingest_files(store, path)
+        latest_after = ts_bounds()[1]
         stored = {r["event_id"]: r["ts"] for r in store.query("SELECT event_id, ts FROM events")}
-        quarantined = {int(r["row"]) for r in store.query('SELECT "row" FROM quarantine')}
+        reasons = {
+            int(r["row"]): str(r["reason"])
+            for r in store.query('SELECT "row", reason FROM quarantine')
+        }
     for i, (seconds, ms) in enumerate(stamps):
+        meant = datetime(1970, 1, 1) + timedelta(seconds=seconds)
         if ms:
-            assert f"e{i}" not in stored and i + 1 in quarantined
-        else:
-            assert stored[f"e{i}"] == datetime(1970, 1, 1) + timedelta(seconds=seconds)
+            assert f"e{i}" not in stored and "unix_ms" in reasons[i + 1]
+        elif meant <= latest:
+            assert stored[f"e{i}"] == meant and i + 1 not in reasons
+        elif meant > latest_after:
+            assert f"e{i}" not in stored
+            assert reasons[i + 1].startswith("outside the accepted time range")

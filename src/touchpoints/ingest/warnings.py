@@ -7,24 +7,21 @@ no `offered` counts) or order values without `action = purchase` (which no `reve
 sums) is noticed when it is loaded rather than months later. Reasons in quarantine say
 what was rejected; warnings say what was stored but will surprise.
 
+Times before `ts_min` or more than a day ahead are no warning: `ingest/checks.py`
+quarantines them with the accepted range as the reason (docs/security.md).
+
 Each warning is `{"file", "code", "rows", "message"}` (plus the values its message names:
-`given`/`meant` touchpoints, `first`/`last` times): `code` names the case (messages under
+`given`/`meant` touchpoints): `code` names the case (messages under
 `ingest.warning.<code>` in both languages), `rows` how many rows it concerns.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import duckdb
 
 from touchpoints.core.catalog import Catalog
 from touchpoints.core.messages import t
 from touchpoints.ingest.checks import Staged
-
-EARLIEST = datetime(2000, 1, 1)
-# Events stamped later than this after now are in the future, not clock skew.
-FUTURE_SLACK = timedelta(days=1)
 
 Warning_ = dict[str, object]
 
@@ -44,31 +41,22 @@ def staged_warnings(
 ) -> list[Warning_]:
     """What the rows about to be stored (`_good`) and the rejected ones (`_typed`) will
     surprise with; one pass over the good rows."""
-    now = datetime.now(UTC).replace(tzinfo=None)
     warnings: list[Warning_] = []
     source = staged.source
     if staged.rows and staged.rejected_rows == staged.rows:
         warnings.append(_warning(source, "all_rejected", staged.rows))
     if staged.good:
-        untimed, unpurchased, early, late, first, last = con.execute(
+        untimed, unpurchased = con.execute(
             """SELECT
                 count(*) FILTER (WHERE abandoned IS NULL
                                  AND (wait_seconds IS NOT NULL OR handle_seconds IS NOT NULL)),
-                count(*) FILTER (WHERE value IS NOT NULL AND action <> 'purchase'),
-                count(*) FILTER (WHERE ts < $earliest),
-                count(*) FILTER (WHERE ts > $latest),
-                min(ts), max(ts)
-            FROM _good""",
-            {"earliest": EARLIEST, "latest": now + FUTURE_SLACK},
+                count(*) FILTER (WHERE value IS NOT NULL AND action <> 'purchase')
+            FROM _good"""
         ).fetchall()[0]
         if untimed:
             warnings.append(_warning(source, "times_without_abandoned", int(untimed)))
         if unpurchased:
             warnings.append(_warning(source, "value_not_purchase", int(unpurchased)))
-        if early:
-            warnings.append(_warning(source, "ts_too_early", int(early), first=str(first)))
-        if late:
-            warnings.append(_warning(source, "ts_in_future", int(late), last=str(last)))
     warnings.extend(_case_only(con, staged, catalog))
     return warnings
 
