@@ -31,6 +31,7 @@ from touchpoints.ingest.privacy import (
 from touchpoints.ingest.pseudonymize import pseudonymize
 from touchpoints.server.app import create_app
 from touchpoints.store import open_store
+from touchpoints.store.remote import PREFIX as REMOTE_PREFIX
 from touchpoints.store.schema import ddl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,7 +308,10 @@ def _form_routes(app: Any) -> list[tuple[str, str, Any]]:
     """Every non-API route that changes state (POST/PUT/PATCH/DELETE), from the app."""
     found = []
     for route in _routes(app):
-        if route.path.startswith(("/v1/", "/webhooks/")):
+        # The API, the providers' webhooks and the local door of the CLI (store/remote.py)
+        # are never opened by a cookie (an API key, a signature, a token in a header), so a
+        # forged cross-site form has nothing to ride on.
+        if route.path.startswith(("/v1/", "/webhooks/", REMOTE_PREFIX + "/")):
             continue
         for method in sorted(set(route.methods) - {"GET", "HEAD", "OPTIONS"}):
             found.append((method, route.path.replace("{token}", "not-a-real-token"), route))
