@@ -30,6 +30,7 @@ PHONE_ID = "106540352242922"
 CUSTOMER = "5531988887777"
 CW_SECRET = "cw-secret"
 CW_TOKEN = "cw-bot-token"
+CW_WEBHOOK_TOKEN = "cw-webhook-token"
 PAYMENT_PT = default_config().intent("payment").answer["pt-BR"]  # type: ignore[union-attr]
 PORTS = range(8200, 8300)
 
@@ -104,6 +105,7 @@ def make_client(tmp_path: Path, api: StandIn, **extra: Any) -> TestClient:
         whatsapp_token=TOKEN,
         whatsapp_api_base=api.url,
         chatwoot_webhook_secret=CW_SECRET,
+        chatwoot_webhook_token=CW_WEBHOOK_TOKEN,
         chatwoot_api_base=api.url,
         chatwoot_bot_token=CW_TOKEN,
         attendant=extra.pop("attendant"),
@@ -411,8 +413,13 @@ def chatwoot_message(
     }
 
 
-def post_chatwoot(client: TestClient, payload: dict[str, Any], token: str = CW_SECRET) -> Any:
-    return client.post(f"/webhooks/chatwoot-bot?token={token}", json=payload)
+def post_chatwoot(
+    client: TestClient, payload: dict[str, Any], token: str = CW_WEBHOOK_TOKEN
+) -> Any:
+    """An unsigned delivery: the token travels in the X-Touchpoints-Token header."""
+    return client.post(
+        "/webhooks/chatwoot-bot", json=payload, headers={"X-Touchpoints-Token": token}
+    )
 
 
 def test_chatwoot_agent_bot_replies_through_the_api(client: TestClient, api: StandIn) -> None:
@@ -486,6 +493,10 @@ def test_chatwoot_redelivery_and_bad_token(client: TestClient, api: StandIn) -> 
     post_chatwoot(client, payload)
     assert post_chatwoot(client, payload).json() == {"action": "duplicate"}
     assert post_chatwoot(client, chatwoot_message(931, "oi"), token="wrong").status_code == 401
+    in_the_url = client.post(
+        f"/webhooks/chatwoot-bot?token={CW_WEBHOOK_TOKEN}", json=chatwoot_message(932, "oi")
+    )
+    assert in_the_url.status_code == 401 and "header" in in_the_url.json()["detail"]
     assert len(api.requests) == 1
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from forms import FormClient
 from touchpoints.attendant import conversation as conv
 from touchpoints.attendant.bot import Attendant
 from touchpoints.attendant.config import default_config
@@ -58,7 +59,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def client_for(app: Any, lang: str) -> TestClient:
-    client = TestClient(app, follow_redirects=False)
+    client = FormClient(app, follow_redirects=False)
     client.cookies.set("tp_lang", lang)
     assert client.post("/login", data={"username": "sue", "password": PASSWORD}).status_code == 303
     return client
@@ -100,8 +101,10 @@ def test_an_empty_store_says_how_to_start(tmp_path: Path) -> None:
         settings=Settings(_env_file=None, secret_key=SECRET), target=str(tmp_path / "e.duckdb")
     )
     application.state.service.read(users.create_user, "sue", PASSWORD, "supervisor")
-    with TestClient(application, follow_redirects=False) as client:
+    with FormClient(application, follow_redirects=False) as client:
         client.cookies.set("tp_lang", "en")
-        client.post("/login", data={"username": "sue", "password": PASSWORD})
+        assert (
+            client.post("/login", data={"username": "sue", "password": PASSWORD}).status_code == 303
+        )
         html = client.get("/attendant").text
         assert "set TOUCHPOINTS_ATTENDANT" in html

@@ -48,6 +48,7 @@ def test_an_admin_adds_edits_and_retires_a_touchpoint(app: Any) -> None:
     store = app.state.service.store
     form = client.get("/catalog/touchpoints/new")
     assert form.status_code == 200 and 'action="/catalog/touchpoints"' in form.text
+    assert form.text.count('name="csrf_token"') >= 2  # the form and the sign-out button
     r = client.post("/catalog/touchpoints", data=NEW)
     assert r.status_code == 303 and r.headers["location"] == "/catalog?saved=1"
     kiosk = store.catalog().get("kiosk")

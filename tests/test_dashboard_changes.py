@@ -39,6 +39,8 @@ def test_an_admin_logs_a_change_and_every_time_chart_marks_it(app: Any) -> None:
     admin = client_for(app)
     empty = admin.get("/changes")
     assert empty.status_code == 200 and "No change logged yet." in empty.text
+    form = empty.text[empty.text.index('action="/changes"') :]
+    assert 'name="csrf_token"' in form[: form.index("</form>")]  # the form carries its token
     bad = admin.post("/changes", data={"date": "27/07/2025", "title": "bot", "touchpoint": ""})
     assert bad.status_code == 400
     assert "--date &#39;27/07/2025&#39;: use a date like 2026-07-27" in bad.text

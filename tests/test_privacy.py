@@ -131,6 +131,8 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
         "quarantine": 1,
         "connector_state": 0,
         "identities": 0,  # no aliases linked (tests/test_identities.py)
+        "attendant_conversations": 0,  # no attendant (tests/test_security.py has one)
+        "attendant_messages": 0,
     }
     assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"]
     assert '"nowhere"' in data["quarantine"][0]["raw"]

@@ -21,6 +21,7 @@ from conftest import _PG_PROBLEM, PG_URL
 from touchpoints.connectors import chatwoot
 from touchpoints.core.settings import Settings
 from touchpoints.ingest import ingest_records
+from touchpoints.ingest.identities import link
 from touchpoints.ingest.privacy import (
     CUSTOMER_TABLES,
     OTHER_TABLES,
@@ -30,6 +31,7 @@ from touchpoints.ingest.privacy import (
 from touchpoints.ingest.pseudonymize import pseudonymize
 from touchpoints.server.app import create_app
 from touchpoints.store import open_store
+from touchpoints.store.remote import PREFIX as REMOTE_PREFIX
 from touchpoints.store.schema import ddl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +88,18 @@ def _documented_tables() -> dict[str, str]:
     return dict(rows)
 
 
+def _tables_in_code() -> set[str]:
+    """Every table the program creates: the schema's and those made on first use
+    (identities, derived facts, the quarantine's resolutions), found in the source."""
+    code = "\n".join(ddl("duckdb"))
+    for path in (ROOT / "src" / "touchpoints").rglob("*.py"):
+        code += "\n" + path.read_text(encoding="utf-8")
+    return set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", code))
+
+
 def test_every_schema_table_is_classified_in_code_and_docs() -> None:
-    tables = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", "\n".join(ddl("duckdb"))))
+    tables = _tables_in_code()
+    assert {"identities", "event_facts", "attendant_messages", "changes"} <= tables
     assert tables == set(CUSTOMER_TABLES) | set(OTHER_TABLES)
     assert not set(CUSTOMER_TABLES) & set(OTHER_TABLES)
     documented = _documented_tables()
@@ -107,15 +119,37 @@ def test_export_and_erase_cover_every_customer_table(target: str) -> None:
             {"v": json.dumps({"customer_id": "ana@example.com", "status": "open"})},
         )
         ingest_records(store, [{"customer_id": "ana@example.com", "ts": "bad"}], "q")
+        link(store, [["ana@example.com", "ana-crm-7"]], "crm")
+        store.execute(
+            "INSERT INTO attendant_conversations (conversation_id, channel, thread, customer_id, "
+            "started_at, version) VALUES ('c-ana', 'whatsapp', 't1', 'ana@example.com', "
+            "CURRENT_TIMESTAMP, 1), ('c-bia', 'whatsapp', 't2', 'bia@example.com', "
+            "CURRENT_TIMESTAMP, 1)"
+        )
+        store.execute(
+            "INSERT INTO attendant_messages (message_id, conversation_id, received_at, text, "
+            "status, attempts) VALUES ('m1', 'c-ana', CURRENT_TIMESTAMP, 'sou ana@example.com', "
+            "'sent', 1), ('m2', 'c-ana', CURRENT_TIMESTAMP, 'meu pedido', 'sent', 1), "
+            "('m3', 'c-bia', CURRENT_TIMESTAMP, 'oi', 'sent', 1)"
+        )
         exported = export_customer(store, "ana@example.com")
+        assert exported["counts"]["attendant_conversations"] == 1
+        assert sorted(m["text"] for m in exported["attendant_messages"]) == [
+            "meu pedido",
+            "sou ana@example.com",
+        ]
         for table in CUSTOMER_TABLES:
             assert exported["counts"].get(table, exported["counts"].get("events")) >= 1, table
         assert exported["connector_state"][0]["value"]["customer_id"] == "ana@example.com"
         result = erase_customer(store, "ana@example.com")
         assert result["connector_state"] == 1 and result["survey_tokens"] == 1
+        assert (result["attendant_conversations"], result["attendant_messages"]) == (1, 2)
         for table in CUSTOMER_TABLES:
             rows = store.query(f"SELECT * FROM {table}")
             assert "ana@example.com" not in json.dumps(rows, default=str), table
+        # Another person's conversation and message stay.
+        assert [r["message_id"] for r in store.query("SELECT * FROM attendant_messages")] == ["m3"]
+        assert store.count("attendant_conversations") == 1
     finally:
         store.close()
 
@@ -198,6 +232,7 @@ def test_erase_on_postgres_leaves_nothing_readable_through_sql(tmp_path: Path) -
     store = open_store(target)
     try:
         _ana_and_others(store)
+        link(store, [["ana@example.com", "ana-crm-7"]], "crm")  # the map is made on first use
         store.execute("ANALYZE events")
         stats = "SELECT most_common_vals::text AS v FROM pg_stats WHERE tablename = 'events' AND schemaname = current_schema()"
         assert any("ana@example.com" in (r["v"] or "") for r in store.query(stats))
@@ -273,7 +308,10 @@ def _form_routes(app: Any) -> list[tuple[str, str, Any]]:
     """Every non-API route that changes state (POST/PUT/PATCH/DELETE), from the app."""
     found = []
     for route in _routes(app):
-        if route.path.startswith(("/v1/", "/webhooks/")):
+        # The API, the providers' webhooks and the local door of the CLI (store/remote.py)
+        # are never opened by a cookie (an API key, a signature, a token in a header), so a
+        # forged cross-site form has nothing to ride on.
+        if route.path.startswith(("/v1/", "/webhooks/", REMOTE_PREFIX + "/")):
             continue
         for method in sorted(set(route.methods) - {"GET", "HEAD", "OPTIONS"}):
             found.append((method, route.path.replace("{token}", "not-a-real-token"), route))

@@ -28,8 +28,27 @@ if TYPE_CHECKING:
 # Every table of store/schema.py, by what it may hold about a customer. Export and erase
 # cover CUSTOMER_TABLES; docs/privacy.md lists the same split, and a test compares both
 # with the schema, so a new table cannot be forgotten.
-CUSTOMER_TABLES = ("events", "quarantine", "survey_tokens", "connector_state")
-OTHER_TABLES = ("meta", "touchpoints", "ingest_log", "api_keys", "users", "audit_log")
+CUSTOMER_TABLES = (
+    "events",
+    "quarantine",
+    "survey_tokens",
+    "connector_state",
+    "identities",
+    "event_facts",
+    "journey_cycles",
+    "attendant_conversations",
+    "attendant_messages",
+)
+OTHER_TABLES = (
+    "meta",
+    "touchpoints",
+    "ingest_log",
+    "api_keys",
+    "users",
+    "audit_log",
+    "quarantine_resolved",
+    "changes",
+)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -97,6 +116,27 @@ def _state_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     return [r for r in candidates if _mentions(r["value"], ids)]
 
 
+def _attendant_rows(
+    store: Store, ids: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The attendant's conversations with the customer and their messages (the text they
+    sent); none where the store has no attendant tables (read-only, older)."""
+    if not store.has_table("attendant_conversations"):
+        return [], []
+    mine, params = _customer(ids)
+    conversations = store.query(
+        f"SELECT * FROM attendant_conversations WHERE {mine} ORDER BY started_at, conversation_id",
+        params,
+    )
+    messages = store.query(
+        "SELECT * FROM attendant_messages WHERE conversation_id IN "
+        f"(SELECT conversation_id FROM attendant_conversations WHERE {mine}) "
+        "ORDER BY received_at, message_id",
+        params,
+    )
+    return conversations, messages
+
+
 # -- export and erase -------------------------------------------------------------------
 def export_customer(store: Store, customer_id: str, key: str | None = None) -> dict[str, Any]:
     """Everything held about one customer (LGPD art. 18 / GDPR art. 15): their events
@@ -114,6 +154,7 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
     quarantine = _quarantine_rows(store, ids)
     states = _state_rows(store, ids)
     identities = rows_of(store, ids)
+    conversations, messages = _attendant_rows(store, ids)
     for e in events:
         e.pop("seq", None)
     return {
@@ -128,12 +169,16 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
             "quarantine": len(quarantine),
             "connector_state": len(states),
             "identities": len(identities),
+            "attendant_conversations": len(conversations),
+            "attendant_messages": len(messages),
         },
         "events": _plain(events),
         "survey_tokens": _plain(tokens),
         "quarantine": _plain(quarantine),
         "connector_state": [{**s, "value": json.loads(s["value"])} for s in _plain(states)],
         "identities": _plain(identities),
+        "attendant_conversations": _plain(conversations),
+        "attendant_messages": _plain(messages),
     }
 
 
@@ -178,6 +223,14 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
                     "raw": q["raw"],
                 },
             )
+        conversations, messages = _attendant_rows(store, ids)
+        if conversations:
+            store.execute(
+                "DELETE FROM attendant_messages WHERE conversation_id IN "
+                f"(SELECT conversation_id FROM attendant_conversations WHERE {mine})",
+                params,
+            )
+            store.execute(f"DELETE FROM attendant_conversations WHERE {mine}", params)
         states = _state_rows(store, ids)
         for st in states:
             store.execute(
@@ -193,10 +246,12 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             "quarantine": len(quarantine),
             "connector_state": len(states),
             "identities": forget(store, ids),
+            "attendant_conversations": len(conversations),
+            "attendant_messages": len(messages),
         }
         _audit(store, "erase", result)
         store.bump_generation()
-    store.scrub(CUSTOMER_TABLES)
+    store.scrub([t for t in CUSTOMER_TABLES if store.has_table(t)])
     return result
 
 

@@ -445,6 +445,7 @@ class LoggedChange(BaseModel):
 @router.post(
     "/changes",
     response_model=LoggedChange,
+    status_code=201,
     responses=ERRORS,
     summary="Log a change (as `touchpoints changes add --json`); scope ingest or admin",
 )

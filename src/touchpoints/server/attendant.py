@@ -194,15 +194,17 @@ async def chatwoot_bot(request: Request) -> Response:
 
     service: Service = request.app.state.service
     secret = setting(service, "chatwoot_webhook_secret")
-    if secret is None or not service.settings.attendant:
+    token = setting(service, "chatwoot_webhook_token")
+    if (secret is None and token is None) or not service.settings.attendant:
         return JSONResponse(
             {
-                "detail": "agent bot not configured: set TOUCHPOINTS_ATTENDANT and TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET"
+                "detail": "agent bot not configured: set TOUCHPOINTS_ATTENDANT and"
+                " TOUCHPOINTS_CHATWOOT_WEBHOOK_SECRET (signed) or TOUCHPOINTS_CHATWOOT_WEBHOOK_TOKEN"
             },
             status_code=503,
         )
     body = await request.body()
-    problem = _chatwoot_authentic(request, secret, body)
+    problem = _chatwoot_authentic(request, secret, token, body)
     if problem:
         return JSONResponse({"detail": problem}, status_code=401)
 

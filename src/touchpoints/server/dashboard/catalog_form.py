@@ -15,6 +15,7 @@ from touchpoints.core.catalog import TARGET_KEYS, Catalog, Touchpoint
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
 from touchpoints.server.cache import bump
+from touchpoints.server.csrf import csrf_protect
 from touchpoints.server.pages import KINDS, Page, catalog, page_context, render
 
 router = APIRouter()
@@ -131,7 +132,7 @@ def edit_form(tp_id: str, page: Page = Depends(page_context("admin"))) -> HTMLRe
     return show(page, fields_of(entry, page.lang), {}, new=False)
 
 
-@router.post("/catalog/touchpoints", response_model=None)
+@router.post("/catalog/touchpoints", response_model=None, dependencies=[Depends(csrf_protect)])
 async def save(request: Request, page: Page = Depends(page_context("admin"))) -> Response:
     """Add (no `original`), edit (`original` = the id edited) or retire (`retire=1`)."""
     values = await posted(request)

@@ -20,6 +20,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.server.cache import bump
+from touchpoints.server.csrf import csrf_protect
 from touchpoints.server.pages import ALL, Page, page_context, render, series
 
 router = APIRouter()
@@ -105,7 +106,7 @@ def changes_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     return _page(page)
 
 
-@router.post("/changes", response_class=HTMLResponse)
+@router.post("/changes", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
 def changes_add(
     date: str = Form(""),
     title: str = Form(""),
