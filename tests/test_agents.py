@@ -113,9 +113,11 @@ def test_findings_only_when_intervals_lie_apart_with_enough_answers(team: dict[s
     assert abs(weak["value"] - weak["team"]) > weak["margin"] + weak["team_margin"]
     assert team["findings"][0]["direction"] == "weakness"  # what to coach comes first
     assert weak["mentions"] == ["demorou", "não resolveu"]
-    assert weak["text"]["pt-BR"].startswith("CSAT de ana em WhatsApp: 40,0 ±")
+    # CSAT reads as % satisfied; its margin in points: Agresti–Coull, (16 + 2) / (40 + 4)
+    # = 0.409, 1.96 × √(0.409 × 0.591 / 44) = 14.5 points.
+    assert weak["text"]["pt-BR"].startswith("CSAT de ana em WhatsApp: 40,0% ±14,5 p.p.")
     assert weak["text"]["pt-BR"].endswith("as notas baixas citam “demorou” e “não resolveu”")
-    assert "ana's CSAT at WhatsApp is 40.0 ±" in weak["text"]["en"]
+    assert "ana's CSAT at WhatsApp is 40.0% ±14.5" in weak["text"]["en"]
 
 
 def test_min_answers_and_scope(store: Store) -> None:
@@ -166,4 +168,4 @@ def test_cli_table_and_json(tmp_path: Any) -> None:
     text = runner.invoke(cli, ["agents", "--db", db, "--lang", "pt-BR"]).stdout
     flat = " ".join(text.split())
     assert "A equipe: cada agente contra o resto da equipe" in flat
-    assert "CSAT de ana em WhatsApp: 40,0 ±" in flat
+    assert "CSAT de ana em WhatsApp: 40,0% ±14,5 p.p." in flat

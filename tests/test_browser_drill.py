@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
@@ -27,12 +28,16 @@ pytestmark = pytest.mark.browser
 @dataclass
 class Site:
     url: str
-    totals: dict[str, Any]
+    span: dict[str, str]  # the demo's whole span of local days: from, to
+    remote: list[str]  # the touchpoints of the remote queues (not on site)
+    totals: dict[str, Any]  # over the span, at the remote queues
     gaps: dict[str, int]  # customer id -> invisible gaps in their journey
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from touchpoints.core import format
+    from touchpoints.core.settings import Settings
     from touchpoints.demo import generate
     from touchpoints.server.loadgen import ServerProcess
     from touchpoints.server.users import create_user
@@ -45,8 +50,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with open_store(db) as store:
         ingest_files(store, [str(events)])
         create_user(store, USER, PASSWORD, "supervisor")
-        totals = run(store, "kpis")["rows"][0]
-        abandoned = run(store, "events", metric="abandoned", limit=1000)["rows"]
+        # The overview over the demo's whole year: its remote-queue cards count the contacts
+        # of every touchpoint whose channel is not on site, between its first and last
+        # local day.
+        settings = Settings()
+        tz = settings.timezone
+        summary = run(store, "summary")
+        span = {
+            "from": format.local(summary["first_event"], tz).date().isoformat(),  # type: ignore[union-attr]
+            "to": format.local(summary["last_event"], tz).date().isoformat(),  # type: ignore[union-attr]
+        }
+        remote = [
+            tp.id
+            for tp in store.catalog().touchpoints
+            if tp.is_touchpoint and tp.channel not in settings.on_site_channels
+        ]
+        scope = {"date_from": span["from"], "date_to": span["to"], "timezone": tz}
+        totals = run(store, "kpis", touchpoint=remote, **scope)["rows"][0]
+        abandoned = run(
+            store, "events", metric="abandoned", touchpoint=remote, limit=1000, **scope
+        )["rows"]
         gaps = {
             r["customer_id"]: sum(
                 len(c["gaps"])
@@ -56,7 +79,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         }
     server = ServerProcess(db, port=PORT, log=tmp / "server.log").start()
     try:
-        yield Site(f"http://127.0.0.1:{server.port}", totals, gaps)
+        yield Site(f"http://127.0.0.1:{server.port}", span, remote, totals, gaps)
     finally:
         server.stop()
 
@@ -93,9 +116,12 @@ def shot(page: Any, name: str) -> None:
 @pytest.mark.parametrize("width", [1440, 390])
 def test_card_to_events_to_customer_journey(browser: Any, site: Site, width: int) -> None:
     page = signed_in(browser, site, width)
-    page.goto(site.url + "/")
+    page.goto(site.url + "/?" + urlencode(site.span))
+    expect(page.locator("#period")).to_have_attribute("data-from", site.span["from"])
+    expect(page.locator("#period")).to_have_attribute("data-to", site.span["to"])
     page.click("#kpi-abandonment_rate a.drill")
-    expect(page).to_have_url(f"{site.url}/events?metric=abandoned")
+    query = {**site.span, "metric": "abandoned", "touchpoint": ",".join(site.remote)}
+    expect(page).to_have_url(f"{site.url}/events?{urlencode(query)}")
     total = page.locator("#events-total")
     expect(total).to_have_attribute("data-total", str(site.totals["abandoned"]))
     shot(page, f"drill-events-{width}")

@@ -576,11 +576,34 @@ ENGLISH_WORDS = re.compile(
 
 def test_a_brazilian_finds_no_english_word_on_any_page(app: Any) -> None:
     client = client_for(app, lang="pt-BR")
-    for path in (*PAGES, "/attribution?compare=1", "/live"):
-        html = client.get(path).text
-        # Customers' own words (comments) are data, quoted as written; identifiers (<code>)
-        # and the catalog's YAML source are what an admin types.
-        text = visible(re.sub(r"<(blockquote|code|textarea)\b.*?</\1>", " ", html, flags=re.S))
+    store = app.state.service.store
+    abandoned = run(store, "events", metric="abandoned", limit=1)["rows"][0]
+    agent = run(store, "agents")["rows"][0]["agent"]
+    # The pages of the later features too: the drill-down (Events, a customer's journey,
+    # the team), the attendant, the change log and the catalog's form.
+    pages = (
+        *PAGES,
+        "/attribution?compare=1",
+        "/live",
+        "/events",
+        "/events?metric=abandoned",
+        "/events?metric=dissatisfied",
+        f"/customers/{abandoned['customer_id']}",
+        "/customers",
+        "/team",
+        f"/team?who={agent}",
+        "/attendant",
+        "/changes",
+        "/catalog/touchpoints/new",
+        "/catalog/touchpoints/phone",
+    )
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        html = response.text
+        # Customers' own words (comments) are data, quoted as written (<blockquote>, <q>);
+        # identifiers (<code>) and the catalog's YAML source are what an admin types.
+        text = visible(re.sub(r"<(blockquote|code|q|textarea)\b.*?</\1>", " ", html, flags=re.S))
         options = " ".join(re.findall(r"<option[^>]*>([^<]*)</option>", html))
         found = ENGLISH_WORDS.findall(text + " " + options)
         assert not found, (path, sorted(set(found)))

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -46,19 +47,63 @@ def links(html: str) -> list[str]:
     return [htmllib.unescape(h) for h in re.findall(r'class="drill" href="([^"]+)"', html)]
 
 
-def test_every_overview_card_opens_the_list_its_number_counts(app: Any) -> None:
+@pytest.mark.parametrize("channel", [None, "messaging"])
+def test_every_overview_card_opens_the_list_its_number_counts(
+    app: Any, channel: str | None
+) -> None:
+    """Each card covers the period its caption names (data-from/data-to) and, in the queue
+    groups, the group's touchpoints: its link opens the Events page over exactly that, and
+    the list's total is what the card's number counts."""
     client = client_for(app, "sue")
     store = app.state.service.store
-    row = run(store, "kpis", channel=["messaging"])["rows"][0]
-    hrefs = links(client.get("/?channel=messaging").text)
-    assert "/events?channel=messaging&metric=abandoned" in hrefs
-    assert "/events?channel=messaging&metric=within-target" in hrefs
-    for href in hrefs:
-        metric = re.search(r"metric=([\w-]+)", href).group(1)  # type: ignore[union-attr]
-        total = total_on(client.get(href).text)
-        assert total == run(store, "events", metric=metric, channel=["messaging"])["total"]
-        if metric in ("abandoned", "answered", "offered", "conversions"):
-            assert total == row[metric]
+    timezone = str(app.state.service.settings.timezone)
+    html = client.get(f"/?channel={channel}" if channel else "/").text
+    period = re.search(r'<div id="period" data-from="([\d-]+)" data-to="([\d-]+)"', html)
+    assert period, html[:800]
+    first, last = period.groups()
+    groups = dict(re.findall(r'aria-labelledby="(\w+)-title" data-touchpoints="([^"]*)"', html))
+    assert groups["remote"] and groups["onsite"]
+    cards = re.findall(
+        r'<article class="card kpi" id="([\w-]+)" data-key="(\w+)">\s*<h3><a class="drill" '
+        r'href="([^"]+)">.*?data-value="([^"]*)"',
+        html,
+        re.S,
+    )
+    shown = {card_id for card_id, *_ in cards}
+    assert {"kpi-conversions", "kpi-abandonment_rate", "kpi-service_level"} <= shown
+    # The store is on site: among messaging channels the on-site group has no cards.
+    assert ("kpi-onsite-abandonment_rate" in shown) == (channel is None)
+    for card_id, key, href, value in cards:
+        if key == "retention":  # a month's share, not a count of this period
+            continue
+        query = parse_qs(urlsplit(htmllib.unescape(href)).query)
+        metric = query["metric"][0]
+        assert query.get("channel") == ([channel] if channel else None)
+        assert (query["from"], query["to"]) == ([first], [last]), card_id
+        group = "onsite" if card_id.startswith("kpi-onsite-") else "remote"
+        queue = key in ("tme_seconds", "tma_seconds", "service_level", "abandonment_rate")
+        # The remote group's cards pass its touchpoints as one comma-separated list.
+        assert query.get("touchpoint") == ([groups[group]] if queue else None), card_id
+        scope: dict[str, Any] = {
+            "channel": [channel] if channel else None,
+            "date_from": first,
+            "date_to": last,
+            "timezone": timezone,
+            "touchpoint": groups[group].split(",") if queue else None,
+        }
+        total = total_on(client.get(htmllib.unescape(href)).text)
+        assert total == run(store, "events", metric=metric, **scope)["total"], card_id
+        row = run(store, "kpis", **scope)["rows"][0]
+        number = float(value) if value else None
+        assert number == (pytest.approx(row[key]) if row[key] is not None else None), card_id
+        if key in ("conversions", "revenue"):
+            assert total == row["conversions"]
+        elif key in ("tme_seconds", "tma_seconds"):
+            assert total == row["answered"]  # the mean is over the answered contacts
+        elif key == "abandonment_rate":
+            assert total == row["abandoned"] and number == pytest.approx(total / row["offered"])
+        elif key == "service_level":
+            assert number == pytest.approx(total / row["offered"])
 
 
 @pytest.mark.parametrize("metric", METRICS)

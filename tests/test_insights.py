@@ -16,7 +16,7 @@ import pytest
 from cli_tables import assert_fits, cli
 from conftest import run
 from touchpoints.analytics.insights import fmt
-from touchpoints.core.catalog import Catalog, default_catalog
+from touchpoints.core.catalog import default_catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
@@ -59,21 +59,25 @@ def service_log() -> list[dict[str, Any]]:
 
 
 def load(store: Store, rows: list[dict[str, Any]], answer_targets: bool = False) -> None:
-    """`rows` stored under the default catalog; without `answer_targets` its touchpoints'
-    own `answer_within` targets are removed, so every service level is judged within the
-    20 s the hand computations below use."""
+    """`rows` stored under the store's catalog (the default unless a test set its own);
+    without `answer_targets` its touchpoints' own `answer_within` targets are removed, so
+    every service level is judged within the 20 s the hand computations below use."""
     if not answer_targets:
-        catalog = default_catalog()
+        catalog = store.catalog()
         store.set_catalog(
-            Catalog(
-                touchpoints=[
-                    tp.model_copy(
-                        update={
-                            "target": {k: v for k, v in tp.target.items() if k != "answer_within"}
-                        }
-                    )
-                    for tp in catalog.touchpoints
-                ]
+            catalog.model_copy(
+                update={
+                    "touchpoints": [
+                        tp.model_copy(
+                            update={
+                                "target": {
+                                    k: v for k, v in tp.target.items() if k != "answer_within"
+                                }
+                            }
+                        )
+                        for tp in catalog.touchpoints
+                    ]
+                }
             )
         )
     result = ingest_records(store, rows, "test")
@@ -279,7 +283,6 @@ def test_top_ten_by_default_all_or_top_n(store: Store) -> None:
 
 
 def test_weakness_only_in_planned_phases_and_unplanned_strength_said(store: Store) -> None:
-    from touchpoints.core.catalog import default_catalog
 
     catalog = default_catalog()
     plans = {"phone": ["during"], "whatsapp": ["during"]}

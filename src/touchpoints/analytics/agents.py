@@ -330,18 +330,18 @@ def coaching(
 
 
 def finding_text(f: dict[str, Any], lang: str, name: str | None = None) -> str:
-    """'Ana's CSAT at WhatsApp is 62.0 ±5.0 against 78.0 ±2.0 for the team (140 answers);
+    """'Ana's CSAT at WhatsApp is 62.0% ±5.0 pp against 78.0% ±2.0 pp for the team (140 answers);
     the low ratings mention "demora" and "não resolveu".'"""
     key = f["metric"]
     value = format.value(key, f["value"], lang)
     team = format.value(key, f["team"], lang)
     margin = format.value(key, f["margin"], lang)
     team_margin = format.value(key, f["team_margin"], lang)
-    if key == "fcr":
-        margin = format.number(100 * f["margin"], lang, 1) + " " + msg.t(lang, "common.pp")
-        team_margin = (
-            format.number(100 * f["team_margin"], lang, 1) + " " + msg.t(lang, "common.pp")
-        )
+    if key in ("fcr", "csat"):  # a share's margin in percentage points (FCR is 0-1)
+        scale = 100 if key == "fcr" else 1
+        pp = " " + msg.t(lang, "common.pp")
+        margin = format.number(scale * f["margin"], lang, 1) + pp
+        team_margin = format.number(scale * f["team_margin"], lang, 1) + pp
     text = msg.t(
         lang,
         "agents.finding_" + f["direction"],

@@ -29,8 +29,9 @@ def with_margin(key: str, value: Any, margin: Any, lang: str) -> str:
     text = fmt.value(key, value, lang)
     if margin is None:
         return text
-    if key == "fcr":
-        return f"{text} ± {fmt.number(100 * margin, lang, 1)} {t(lang, 'common.pp')}"
+    if key in ("fcr", "csat"):  # FCR is a 0-1 share, CSAT already in points
+        points = 100 * margin if key == "fcr" else margin
+        return f"{text} ± {fmt.number(points, lang, 1)} {t(lang, 'common.pp')}"
     return f"{text} ± {fmt.value(key, margin, lang)}"
 
 

@@ -76,7 +76,7 @@ def cycles_view(
                     name=tp.label(lang) if tp else step["touchpoint"],
                     phase=step["phase"],
                     kind=tp.kind if tp else "",
-                    channel=tp.channel if tp else "",
+                    channel=format.code("channel", tp.channel, lang) if tp else "",
                     agent=row.get("agent"),
                     value=format.money(value, lang) if row.get("action") == "purchase" else None,
                     promise=row.get("promise"),
@@ -124,7 +124,7 @@ def search(page: Page = Depends(page_context(*ALL))) -> Response:
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 def customer_page(customer_id: str, page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
-    zone = page.request.query_params.get("timezone") or "UTC"
+    zone = page.request.query_params.get("timezone") or page.timezone  # the company's
     scope = page.scope.replace(timezone=zone)
     try:
         journey = page.run("customer.journey", scope, customer_id=customer_id)

@@ -108,7 +108,7 @@ def drill_params(page: Page) -> dict[str, str]:
 def drill_scope(page: Page, drill: dict[str, str]) -> Scope:
     """The page's filters plus the touchpoint and agent a table cell narrows to."""
     try:
-        zone = drill["timezone"] or "UTC"
+        zone = drill["timezone"] or page.timezone  # the company's, as on every page
         zone_info(zone)
     except UsageError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
