@@ -563,3 +563,10 @@ def test_metric_totals_in_one_pass_equal_each_list(store: Store) -> None:
     scope = Scope.build(channel="messaging", date_from="2026-01-10")
     got = metric_totals(store, scope, METRICS)
     assert got == totals(store, channel=["messaging"], date_from="2026-01-10")
+
+
+def test_an_offset_past_any_engine_is_a_clear_error_not_a_crash(store: Store) -> None:
+    from touchpoints.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="offset"):
+        run(store, "events", offset=6229422274267795423232)

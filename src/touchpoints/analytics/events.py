@@ -51,7 +51,8 @@ class EventsOptions(ServiceOptions):
         description=f"Events to list, newest first (1 to {MAX_LIMIT:,}).",
         json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT},
     )
-    offset: int = Field(0, description="Events to skip first: the next page.", ge=0)
+    # Bounded so the engines' 64-bit OFFSET never overflows (a 400, not a 500).
+    offset: int = Field(0, description="Events to skip first: the next page.", ge=0, le=2**62)
     sort: str = Field(
         "-ts",
         description="Column to sort on, '-' first for descending: "

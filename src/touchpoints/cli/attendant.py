@@ -52,6 +52,7 @@ def reply_command(
 
     from touchpoints.attendant.bot import Attendant
     from touchpoints.attendant.config import load_config
+    from touchpoints.core import format as fmt
     from touchpoints.core.messages import normalize
     from touchpoints.core.time import parse_when
 
@@ -75,7 +76,8 @@ def reply_command(
     for _id, title in answer.choices:
         out.print(f"  [{title}]", markup=False, highlight=False)
     decided = t(words, "cli.attendant.intent", intent=answer.intent or "—")
-    decided += f" · {t(words, 'cli.attendant.confidence')} {answer.confidence:.2f}"
+    confidence = fmt.number(answer.confidence, words, 2)
+    decided += f" · {t(words, 'cli.attendant.confidence')} {confidence}"
     if answer.handoff:
         decided += " · " + t(
             words, "cli.attendant.queued" if answer.queued else "cli.attendant.handoff"
@@ -115,7 +117,7 @@ def eval_command(
         if row["intent"] != row["expected"]:
             out.print(
                 f"✗ {row['text']!r}: {row['expected'] or '—'} → {row['intent'] or '—'} "
-                f"({row['confidence']:.2f})",
+                f"({fmt.number(row['confidence'], words, 2)})",
                 markup=False,
                 highlight=False,
             )
