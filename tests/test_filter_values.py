@@ -61,6 +61,12 @@ def test_valid_values_still_filter(loaded: Store) -> None:
     assert [r["events"] for r in rows["rows"]] == [1]
 
 
+def test_a_blueprint_lane_of_the_catalog_is_a_known_value(loaded: Store) -> None:
+    # `warehouse` is in the catalog as a lane where no event is recorded: filtering on it is
+    # no typo (the dashboard warms every catalog entry's page), and it counts nothing.
+    assert run(loaded, "kpis", touchpoint=["warehouse"])["rows"][0]["events"] == 0
+
+
 def test_every_analysis_with_a_touchpoint_filter_checks_it(loaded: Store) -> None:
     checked = [a for a in analyses() if "touchpoint" in a.scope]
     assert len(checked) > 10

@@ -201,8 +201,9 @@ def check_values(store: Store, scope: Scope) -> None:
         return
     catalog = store.catalog()
     touchpoints = [t.id for t in catalog.touchpoints if t.is_touchpoint]
+    known = set(catalog.ids)  # every entry, also the steps that are not touchpoints
     for tp in scope.touchpoints:
-        if tp not in touchpoints and _stored(store, "touchpoint", tp) is not None:
+        if tp not in known and _stored(store, "touchpoint", tp) is not None:
             raise UsageError(unknown_value("touchpoint", tp, touchpoints))
     channels = sorted({t.channel for t in catalog.touchpoints if t.is_touchpoint})
     for channel in scope.channels:
