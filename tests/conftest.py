@@ -170,3 +170,17 @@ def demo_300(tmp_path_factory: pytest.TempPathFactory) -> str:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
     return db
+
+
+# Browser tests drive Debian's Chromium (`make browser`); one browser per test module.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()

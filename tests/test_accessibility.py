@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from test_browser import CHROMIUM, PASSWORD, USER, charts_drawn
+from test_browser import PASSWORD, USER, charts_drawn
 from touchpoints.ingest import ingest_files
 
 pytestmark = pytest.mark.browser
@@ -68,16 +68,6 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.port}"
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Any, url: str, lang: str, width: int, user: str, password: str) -> Any:

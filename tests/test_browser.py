@@ -21,7 +21,6 @@ from playwright.sync_api import expect
 from conftest import run
 from touchpoints.ingest import ingest_files
 
-CHROMIUM = "/usr/bin/chromium"
 USER, PASSWORD = "ana.admin", "browser-test-pw"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -62,16 +61,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(f"http://127.0.0.1:{server.port}", key, db, totals, messaging)
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from playwright.sync_api import expect
 from conftest import run
 from touchpoints.ingest import ingest_files
 
-CHROMIUM = "/usr/bin/chromium"
 USER, PASSWORD = "sue.supervisor", "browser-drill-pw"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
 PORT = 8310
@@ -82,16 +81,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(f"http://127.0.0.1:{server.port}", span, remote, totals, gaps)
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Any, site: Site, width: int, lang: str = "en") -> Any:
