@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from touchpoints.analytics.registry import analyses as registered
 from touchpoints.cli import (
+    alerts,
     analyses,
     attendant,
     changes,
@@ -58,6 +59,7 @@ def command_order() -> list[str]:
         "serve",
         "demo-serve",
         "attendant",
+        "alerts",
         "keys",
         "users",
         "survey",
@@ -110,6 +112,7 @@ report.register(app, ANALYSES, SERVER)
 server.register(app, SERVER)
 attendant.register(app, SERVER)
 users.register(app, SERVER)
+alerts.register(app, SERVER)
 surveys.register(app, SERVER)
 privacy.register(app, PRIVACY)
 

@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     report_weekday: int = Field(0, ge=0, le=6, description="Day to write it (0 = Monday).")
     report_hour: int = Field(7, ge=0, le=23, description="Local hour to write it.")
 
+    # -- alerts by e-mail and webhook (docs/alerts.md) ---------------------------------
+    alerts: str | None = Field(
+        None,
+        description="Alerts YAML: when set, `touchpoints serve` checks the live alerts and "
+        "sends them by e-mail and to webhooks.",
+    )
+    smtp_password: SecretStr | None = Field(
+        None, description="Password of the alerts file's smtp.username."
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key: alert webhooks carry X-Touchpoints-Signature when set.",
+    )
+
     # -- ingestion bounds ----------------------------------------------------------------
     ts_min: str = Field("2000-01-01", description="Events before this date (UTC) are quarantined.")
     ts_max_ahead_days: float = Field(

@@ -48,6 +48,7 @@ OTHER_TABLES = (
     "audit_log",
     "quarantine_resolved",
     "changes",
+    "alert_state",
 )
 
 

@@ -267,7 +267,8 @@ def redact_access_log() -> None:
 
 def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], object]]]:
     """What the server does on its own, as (name, every seconds, job): the comment
-    retention period (LGPD/GDPR) daily, and the weekly report when a directory is set."""
+    retention period (LGPD/GDPR) daily, the weekly report when a directory is set, and
+    the alerts (e-mail, webhooks) when an alerts file is set."""
     from touchpoints.ingest.privacy import purge_comments
     from touchpoints.reports.schedule import write_due_report
 
@@ -288,6 +289,17 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
                 "weekly report",
                 600,
                 lambda: service.read(write_due_report, settings, datetime.now(UTC)),
+            )
+        )
+    if settings.alerts:
+        from touchpoints.reports import alerts
+
+        config = alerts.load_config(settings.alerts)  # a broken file stops the start
+        jobs.append(
+            (
+                "alerts",
+                config.every_seconds,
+                lambda: alerts.summary(alerts.check(service.read, config, settings)),
             )
         )
     if settings.attendant:
