@@ -597,7 +597,7 @@ class Transport:
         mail = EmailMessage()
         mail["From"] = smtp.sender
         mail["To"] = ", ".join(to)
-        mail["Subject"] = message.subject
+        mail["Subject"] = " ".join(message.subject.split())  # one line, whatever the names
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(domain=smtp.sender.rsplit("@", 1)[-1].rstrip(">"))
         mail["Auto-Submitted"] = "auto-generated"
