@@ -115,7 +115,7 @@ def test_findings_only_when_intervals_lie_apart_with_enough_answers(team: dict[s
     assert weak["mentions"] == ["demorou", "não resolveu"]
     # CSAT reads as % satisfied; its margin in points: Agresti–Coull, (16 + 2) / (40 + 4)
     # = 0.409, 1.96 × √(0.409 × 0.591 / 44) = 14.5 points.
-    assert weak["text"]["pt-BR"].startswith("CSAT de ana em WhatsApp: 40,0% ±14,5 p.p.")
+    assert weak["text"]["pt-BR"].startswith("CSAT de ana no WhatsApp: 40,0% ±14,5 p.p.")
     assert weak["text"]["pt-BR"].endswith("as notas baixas citam “demorou” e “não resolveu”")
     assert "ana's CSAT at WhatsApp is 40.0% ±14.5" in weak["text"]["en"]
 
@@ -168,4 +168,4 @@ def test_cli_table_and_json(tmp_path: Any) -> None:
     text = runner.invoke(cli, ["agents", "--db", db, "--lang", "pt-BR"]).stdout
     flat = " ".join(text.split())
     assert "A equipe: cada agente contra o resto da equipe" in flat
-    assert "CSAT de ana em WhatsApp: 40,0% ±14,5 p.p." in flat
+    assert "CSAT de ana no WhatsApp: 40,0% ±14,5 p.p." in flat

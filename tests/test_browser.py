@@ -325,3 +325,43 @@ def test_on_a_phone_no_number_is_broken_over_two_lines(
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     assert page.evaluate(BROKEN_NUMBERS) == [], path
     shot(page, f"phone-pt-BR-{name}")
+
+
+# Every drawn label of the flow chart: its text and the box the browser renders it in.
+SANKEY_LABELS = """() => [...document.querySelectorAll("#sankey svg text")]
+  .filter((t) => t.textContent.trim())
+  .map((t) => { const r = t.getBoundingClientRect();
+    return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })"""
+SANKEY_EDGES = """() => { const r = document.querySelector("#sankey svg").getBoundingClientRect();
+  return [r.left, r.right]; }"""
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("lang", ["pt-BR", "en"])
+def test_sankey_labels_never_touch(page: Any, site: Any, shot: Any, width: int, lang: str) -> None:
+    """The journey flow's labels, as Chromium renders them, keep at least 1 px from each
+    other (step 4's beside the purchase and end columns included), and none runs past the
+    chart's edge, before and after the purchase, on a laptop and on a phone."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.context.add_cookies([{"name": "tp_lang", "value": lang, "url": site.url}])
+    page.emulate_media(reduced_motion="reduce")
+    for flow in ("", "?flow=post"):
+        page.goto(site.url + "/journeys" + flow)
+        page.locator("#sankey[data-drawn=true] svg").wait_for(timeout=10_000)
+        labels = page.evaluate(SANKEY_LABELS)
+        assert len(labels) >= 5, labels  # the chart drew its labels
+        assert any(label["text"].startswith("4. ") for label in labels) or flow
+        for i, a in enumerate(labels):
+            for b in labels[i + 1 :]:
+                apart = (
+                    a["right"] + 1 <= b["left"]
+                    or b["right"] + 1 <= a["left"]
+                    or a["bottom"] + 1 <= b["top"]
+                    or b["bottom"] + 1 <= a["top"]
+                )
+                assert apart, (width, lang, flow, a, b)
+        left, right = page.evaluate(SANKEY_EDGES)
+        assert all(left <= x["left"] and x["right"] <= right for x in labels), (width, flow)
+        # A shortened name keeps its count: "2. Estacionamen… (50)".
+        assert all(x["text"].endswith(")") for x in labels if x["text"][0].isdigit())
+        shot(page, f"sankey-{lang}-{width}{flow.replace('?flow=', '-')}")

@@ -282,7 +282,7 @@ def test_the_report_marks_changes_on_its_weekly_chart(store: Store) -> None:
 
     ingest_records(store, FIXTURE, "report")
     add_change(store, "2026-01-07", "New phone menu", "phone")
-    html = build_report(store, "2026-01-05", "2026-01-11", "en").decode()
+    html = build_report(store, "2026-01-05", "2026-01-11", "en", timezone="UTC").decode()
     assert "<title>1/7/2026 New phone menu</title></line>" in html
 
 

@@ -521,6 +521,29 @@ def test_language_defaults_from_accept_language(app: Any) -> None:
     assert messages.from_accept_language("en-US,pt;q=0.3") == "en"
     assert messages.from_accept_language("de-DE, pt-PT;q=0.8") == "pt-BR"
     assert messages.from_accept_language(None) == "en"
+    # Neither a choice nor a browser language we have: the company's (`locale`).
+    assert messages.from_accept_language(None, "pt-BR") == "pt-BR"
+    assert messages.from_accept_language("fr-FR, de;q=0.5", "pt-BR") == "pt-BR"
+    assert messages.from_accept_language("fr-FR, en;q=0.5", "pt-BR") == "en"
+    assert app.state.service.settings.locale == "pt-BR"
+    assert "Visão geral" in client.get("/").text  # no Accept-Language at all
+    assert "Visão geral" in client.get("/", headers={"Accept-Language": "fr-FR"}).text
+    assert ">Overview<" in client.get("/", headers={"Accept-Language": "en-US"}).text
+
+
+def test_the_company_locale_is_the_default_language(tmp_path: Path) -> None:
+    application = create_app(
+        settings=Settings(_env_file=None, secret_key=SECRET, locale="en"),
+        target=str(tmp_path / "en.duckdb"),
+    )
+    client = FormClient(application, follow_redirects=False)
+    login = client.get("/login")
+    assert '<html lang="en">' in login.text
+    pt = client.get("/login", headers={"Accept-Language": "pt-BR"})
+    assert '<html lang="pt-BR">' in pt.text
+    client.cookies.set("tp_lang", "pt-BR")
+    assert '<html lang="pt-BR">' in client.get("/login").text
+    application.state.service.close()
 
 
 def visible(html: str) -> str:

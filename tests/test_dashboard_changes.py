@@ -14,6 +14,7 @@ import pytest
 from test_dashboard import client_for, make_app
 from touchpoints import demo
 from touchpoints.core import messages as msg
+from touchpoints.core.catalog import default_catalog
 from touchpoints.server.dashboard.changes import effect_sentence
 
 
@@ -84,10 +85,11 @@ def test_the_service_page_shows_the_forecast_against_what_arrived(app: Any) -> N
 
 
 def _page(lang: str) -> Any:
+    catalog = default_catalog()
     return SimpleNamespace(
         lang=lang,
         t=lambda key, **v: msg.t(lang, key, **v),
-        names=lambda: {"whatsapp": "WhatsApp"},
+        noun=lambda tp: catalog.get(tp).noun(lang),  # type: ignore[union-attr]
     )
 
 
@@ -107,7 +109,11 @@ def test_an_effect_reads_as_a_sentence_in_both_languages() -> None:
         "(2.6 pp to 5.7 pp) more than at the other touchpoints."
     )
     pt = effect_sentence(_page("pt-BR"), CHANGE, fell)
-    assert pt.startswith("Desde “the bot went live” em 27/07/2025, abandono em WhatsApp caiu 4,0 ")
+    assert pt.startswith("Desde “the bot went live” em 27/07/2025, abandono no WhatsApp caiu 4,0 ")
+    at_store = effect_sentence(_page("pt-BR"), {**CHANGE, "touchpoint": "store"}, fell)
+    assert at_store.startswith(
+        "Desde “the bot went live” em 27/07/2025, abandono na Loja física caiu"
+    )
     unclear = {
         "metric": "tme_seconds",
         "effect": 3.0,

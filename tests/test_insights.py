@@ -156,7 +156,7 @@ def test_tme_miss_says_by_how_much_in_both_languages(store: Store) -> None:
         "1 min (50% over) in 40 answered contacts; ≈10 conversions at stake."
     )
     assert tme["text"]["pt-BR"] == (
-        "Central de atendimento não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
+        "A Central de atendimento não cumpre a meta de TME antes da compra: 1 min 30 s contra 1 min "
         "(50% acima) em 40 contatos atendidos; ≈10 vendas em risco."
     )
     csat = next(f for f in findings if key(f)[3:] == ("store", "csat"))
@@ -255,7 +255,7 @@ def test_cli_lists_findings_in_either_language(
     assert pt.exit_code == 0, pt.output
     assert "Diagnóstico, ordenado por vendas em risco (30 ciclos com compra)" in pt.stdout
     assert "1. ▼ ponto fraco · antes · atendimento" in pt.stdout
-    assert "Central de atendimento não cumpre a meta de TME antes da compra" in pt.stdout
+    assert "A Central de atendimento não cumpre a meta de TME antes da compra" in pt.stdout
     assert_fits(pt.stdout)
     csv = cli([*args, "--format", "csv"], monkeypatch)
     header = csv.stdout.splitlines()[0].split(",")

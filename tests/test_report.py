@@ -125,7 +125,7 @@ def text_of(html: str) -> str:
 
 
 def test_numbers_in_portuguese(loaded: Store) -> None:
-    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR").decode()
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", timezone="UTC").decode()
     text = text_of(html)
     assert '<html lang="pt-BR">' in html
     assert "Período: 05/01/2026 – 11/01/2026" in text
@@ -149,7 +149,7 @@ def test_numbers_in_portuguese(loaded: Store) -> None:
 
 
 def test_numbers_in_english(loaded: Store) -> None:
-    html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "en", timezone="UTC").decode()
     text = text_of(html)
     assert "waited 18 sec on average (ASA); 25.0% gave up and 75.0% were" in text
     assert "NPS was 33.3 (± 106.7)" in text
@@ -165,13 +165,13 @@ def test_numbers_in_english(loaded: Store) -> None:
 
 
 def test_self_contained(loaded: Store) -> None:
-    html = build_report(loaded, "2026-01-05", "2026-01-11", "en").decode()
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "en", timezone="UTC").decode()
     assert not re.search(r"https?://|<script|<link|\ssrc=|url\(", html)
     assert html.count("<svg") == 5 and html.count("<title>") >= 6  # page title + one per chart
 
 
 def test_pdf_bytes(loaded: Store, tmp_path: Path) -> None:
-    pdf = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", "pdf")
+    pdf = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", "pdf", "UTC")
     assert pdf.startswith(b"%PDF-")
     assert pdf_pages(pdf) >= 1
     assert b"%%EOF" in pdf[-64:]
@@ -182,7 +182,7 @@ def test_pdf_bytes(loaded: Store, tmp_path: Path) -> None:
 
 
 def test_report_data_matches_kpis(loaded: Store) -> None:
-    data = report_data(loaded, "2026-01-05", "2026-01-11", "en")
+    data = report_data(loaded, "2026-01-05", "2026-01-11", "en", "UTC")
     assert data["total"]["tme_seconds"] == 18.0
     assert data["previous"]["tme_seconds"] == 40.0
     assert data["previous"]["events"] == 1
@@ -299,7 +299,7 @@ def test_paper_readers_get_model_names_and_a_colour_scale_in_their_language(
 ) -> None:
     """On paper nothing opens on hover: the heatmap says which colour is the lowest and
     which the highest value, and attribution models are named for the reader."""
-    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR").decode()
+    html = build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", timezone="UTC").decode()
     header = re.search(r'<section id="attribution">.*?<thead><tr>(.*?)</tr>', html, re.S).group(1)
     assert re.findall(r'<th scope="col">([^<]*)</th>', header)[1:] == [
         "Primeiro toque",
@@ -329,7 +329,9 @@ def test_without_a_period_the_report_covers_the_last_complete_month(tmp_path: Pa
         ingest_records(s, FIXTURE, "test")
     out = tmp_path / "month.html"
     res = CliRunner().invoke(
-        app, ["report", "--out", str(out), "--db", str(db), "--timezone", "America/Sao_Paulo"]
+        app,
+        ["report", "--out", str(out), "--db", str(db), "--timezone", "America/Sao_Paulo"]
+        + ["--lang", "en"],
     )
     assert res.exit_code == 0, res.output
     start, end = last_complete_month(datetime.now(ZoneInfo("America/Sao_Paulo")).date())
@@ -339,3 +341,25 @@ def test_without_a_period_the_report_covers_the_last_complete_month(tmp_path: Pa
 
     html = out.read_text(encoding="utf-8")
     assert format.date(start, "en") in html and format.date(end, "en") in html
+
+
+def test_time_zone_and_currency_default_to_the_company_settings(
+    loaded: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from touchpoints.core.settings import get_settings
+
+    monkeypatch.setenv("TOUCHPOINTS_TIMEZONE", "Asia/Tokyo")
+    monkeypatch.setenv("TOUCHPOINTS_CURRENCY", "USD")
+    get_settings.cache_clear()
+    try:
+        data = report_data(loaded, "2026-01-05", "2026-01-11", "en")
+        assert (data["timezone"], data["currency"]) == ("Asia/Tokyo", "USD")
+        html = text_of(build_report(loaded, "2026-01-05", "2026-01-11", "en").decode())
+        assert "$1,000.50" in html and "R$" not in html
+        # Given explicitly, they win over the settings.
+        given = report_data(loaded, "2026-01-05", "2026-01-11", "pt-BR", "UTC", "BRL")
+        assert (given["timezone"], given["currency"]) == ("UTC", "BRL")
+        pt = text_of(build_report(loaded, "2026-01-05", "2026-01-11", "pt-BR", "html", "UTC", "BRL").decode())  # fmt: skip
+        assert "R$ 1.000,50" in pt.replace("\xa0", " ")
+    finally:
+        get_settings.cache_clear()

@@ -400,6 +400,7 @@ def test_deleting_recreating_or_changing_a_user_ends_their_sessions(dash: Any) -
 # -- (6) login throttling -------------------------------------------------------------------
 def test_login_is_throttled_per_account_then_429_even_for_the_right_password(dash: Any) -> None:
     client = TestClient(dash, follow_redirects=False)
+    client.cookies.set("tp_lang", "en")  # the message below is asserted in English
     answers = [_login(client, "ada", "wrong-guess").status_code for _ in range(8)]
     assert answers[:5] == [401] * 5 and 429 in answers
     r = _login(client, "ada", PASSWORD)

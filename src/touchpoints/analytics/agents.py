@@ -33,6 +33,7 @@ from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STO
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
 from touchpoints.core import format
 from touchpoints.core import messages as msg
+from touchpoints.core.grammar import Noun, noun
 
 if TYPE_CHECKING:
     from touchpoints.analytics.scope import Scope
@@ -241,7 +242,7 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     )
     themes = comment_themes(store, scope)
     names = {
-        tp.id: {lang: tp.label(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints
+        tp.id: {lang: tp.noun(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints
     }
     findings = coaching(by_touchpoint, themes, options, names)
     return {
@@ -281,7 +282,7 @@ def coaching(
     pairs: list[dict[str, Any]],
     themes: list[dict[str, Any]],
     options: AgentsOptions,
-    names: dict[str, dict[str, str]],
+    names: dict[str, dict[str, Noun]],
 ) -> list[dict[str, Any]]:
     """Each (agent, touchpoint, metric) whose 95 % interval lies apart from the team's
     there, with at least `min_answers` answers: worse ones first (what to coach), then
@@ -329,7 +330,7 @@ def coaching(
     return out
 
 
-def finding_text(f: dict[str, Any], lang: str, name: str | None = None) -> str:
+def finding_text(f: dict[str, Any], lang: str, name: Noun | str | None = None) -> str:
     """'Ana's CSAT at WhatsApp is 62.0% ±5.0 pp against 78.0% ±2.0 pp for the team (140 answers);
     the low ratings mention "demora" and "não resolveu".'"""
     key = f["metric"]
@@ -347,7 +348,7 @@ def finding_text(f: dict[str, Any], lang: str, name: str | None = None) -> str:
         "agents.finding_" + f["direction"],
         agent=f["agent"],
         metric=msg.t(lang, "metric." + key),
-        touchpoint=name or f["touchpoint"],
+        touchpoint=noun(name or f["touchpoint"], lang),
         value=value,
         margin=margin,
         team=team,

@@ -53,6 +53,7 @@ from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
+from touchpoints.core.grammar import Noun, noun
 
 if TYPE_CHECKING:
     from touchpoints.core.catalog import Catalog
@@ -100,7 +101,7 @@ class Finding:
     def impact(self) -> float:
         return self.stake * self.gap
 
-    def as_dict(self, names: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def as_dict(self, names: dict[str, dict[str, Noun]]) -> dict[str, Any]:
         return {
             "phase": self.phase,
             "touchpoint": self.touchpoint,
@@ -117,10 +118,11 @@ class Finding:
 # `<metric>_<direction>`, the phase words `phase_<phase>` and the `stake` ending.
 
 
-def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
-    """One sentence in `lang` with the finding's numbers, formatted for that language."""
+def sentence(f: Finding, lang: str, names: dict[str, dict[str, Noun]]) -> str:
+    """One sentence in `lang` with the finding's numbers, formatted for that language; the
+    touchpoint's name agrees in gender and number (`core.grammar`)."""
     n = f.numbers
-    name = names.get(f.touchpoint, {}).get(lang, f.touchpoint)
+    name = noun(names.get(f.touchpoint, {}).get(lang, f.touchpoint), lang)
     words: dict[str, Any] = {"name": name, "phase": msg.t(lang, f"insights.phase_{f.phase}")}
     if f.topic == "engagement":
         words |= {
@@ -180,7 +182,7 @@ def sentence(f: Finding, lang: str, names: dict[str, dict[str, str]]) -> str:
         planned = phases[0]
         for more in phases[1:]:
             planned = msg.t(lang, "insights.either", first=planned, second=more)
-        body += msg.t(lang, "insights.unplanned", planned=planned)
+        body += msg.t(lang, "insights.unplanned", planned=planned, name=name)
     # Conversions at stake are an estimate: whole conversions in words, full precision in JSON.
     return body + msg.t(lang, "insights.stake", impact=format.integer(round(f.impact), lang))
 
@@ -320,7 +322,7 @@ def insights(store: Store, scope: Scope, options: InsightsOptions) -> dict[str, 
         )
     )
     found = planned_only(found, catalog)
-    names = {t.id: {"en": t.label("en"), "pt-BR": t.label("pt-BR")} for t in catalog.touchpoints}
+    names = {t.id: {lang: t.noun(lang) for lang in msg.LANGS} for t in catalog.touchpoints}
     shown = found if options.all else found[: options.top]
     return {
         "rule": RULE,

@@ -15,9 +15,7 @@ import typer
 from touchpoints.cli.common import (
     DbOpt,
     FromOpt,
-    LangOpt,
     ToOpt,
-    TzOpt,
     err,
     lang_code,
     open_for_reading,
@@ -38,18 +36,45 @@ def report(
     out_file: Annotated[Path, typer.Option("--out", help="File to write (.html or .pdf).")],
     date_from: FromOpt = None,
     date_to: ToOpt = None,
-    lang: LangOpt = "en",
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language: en or pt-BR (default: the company's, TOUCHPOINTS_LOCALE).",
+            envvar="TOUCHPOINTS_LANG",
+        ),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="html or pdf (default: from the --out extension)."),
     ] = None,
-    tz: TzOpt = "UTC",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="Zone of the dates, days and months (default: the company's, "
+            "TOUCHPOINTS_TIMEZONE).",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="ISO 4217 code of revenue (default: TOUCHPOINTS_CURRENCY)."
+        ),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Write a self-contained report of one period: summary, KPIs vs targets, map,
     journeys, service, feedback, attribution and recommendations. Without --from and
-    --to, the last complete month (in --timezone)."""
+    --to, the last complete month (in --timezone). Language, time zone and currency are
+    the company's settings unless given."""
+    from touchpoints.core.settings import get_settings
     from touchpoints.reports.report import FORMATS, build_report, period_scopes
+
+    settings = get_settings()
+    tz = tz or settings.timezone
+    currency = currency or settings.currency
+    lang = lang or settings.locale
 
     if not date_from and not date_to:
         date_from, date_to = default_period(tz)
@@ -64,7 +89,9 @@ def report(
     period_scopes(date_from or "", date_to or "", tz)  # bad dates fail before opening the store
     store = open_for_reading(db)
     try:
-        data = build_report(store, date_from or "", date_to or "", lang_code(lang), chosen, tz)
+        data = build_report(
+            store, date_from or "", date_to or "", lang_code(lang), chosen, tz, currency
+        )
     finally:
         store.close()
     out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from touchpoints.core import yamlfile
 from touchpoints.core.errors import CatalogError
+from touchpoints.core.grammar import Gender, Noun
 
 Kind = Literal["static", "interactive", "human"]
 Visibility = Literal["both", "company", "customer"]
@@ -55,6 +56,10 @@ class Touchpoint(BaseModel):
     phase: list[PhaseName] = Field(default_factory=list)
     owner: str | None = None
     target: dict[str, float] = Field(default_factory=dict)
+    # How the pt-BR name agrees in a sentence ("a loja", "as redes sociais"): its
+    # grammatical gender and number; masculine singular when not given.
+    gender: Gender = "m"
+    plural: bool = False
 
     @field_validator("id", "channel")
     @classmethod
@@ -111,6 +116,10 @@ class Touchpoint(BaseModel):
         if isinstance(self.name, str):
             return self.name
         return self.name.get(lang) or next(iter(self.name.values()), self.id)
+
+    def noun(self, lang: str = "en") -> Noun:
+        """The name in `lang` for a generated sentence (articles and agreement in pt-BR)."""
+        return Noun(self.label(lang), lang, self.gender, self.plural)
 
     @property
     def is_touchpoint(self) -> bool:

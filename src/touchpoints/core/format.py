@@ -266,7 +266,7 @@ def weekdays(lang: str) -> list[str]:
     return [names[i] for i in range(7)]
 
 
-def change(key: str, delta: float | None, lang: str) -> str:
+def change(key: str, delta: float | None, lang: str, currency: str = CURRENCY) -> str:
     """The size of a change between two periods in the unit of what `key` measures. A
     share moves in percentage points ('2.1 pp', '2,1 p.p.'): 20% → 25% is 5 points, and
     a percentage of a percentage would read as 25%."""
@@ -278,7 +278,7 @@ def change(key: str, delta: float | None, lang: str) -> str:
         return f"{number(100 * size, lang, 1)} {t(lang, 'common.pp')}"
     if key in PERCENT_SCORES:
         return f"{number(size, lang, 1)} {t(lang, 'common.pp')}"
-    return value(key, size, lang)
+    return value(key, size, lang, currency)
 
 
 def value(key: str, x: Any, lang: str, currency: str = CURRENCY) -> str:
@@ -333,7 +333,7 @@ def filters(
         "datetime": lambda x, seconds=False: datetime(x, lang, seconds),
         "time": lambda x, seconds=True: time(x, lang, seconds),
         "metric": lambda x, key: value(key, x, lang, currency),
-        "change": lambda x, key: change(key, x, lang),
+        "change": lambda x, key: change(key, x, lang, currency),
         "cap": capitalized,
     }
 

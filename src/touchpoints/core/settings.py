@@ -109,9 +109,11 @@ class Settings(BaseSettings):
     report_dir: str | None = Field(
         None, description="When set, the previous week's report is written here every week."
     )
-    report_lang: str = "pt-BR"
+    report_lang: str | None = Field(None, description="Its language (default: `locale`).")
     report_format: str = "pdf"
-    report_timezone: str = "America/Sao_Paulo"
+    report_timezone: str | None = Field(
+        None, description="Zone of its week and hour (default: `timezone`)."
+    )
     report_weekday: int = Field(0, ge=0, le=6, description="Day to write it (0 = Monday).")
     report_hour: int = Field(7, ge=0, le=23, description="Local hour to write it.")
 

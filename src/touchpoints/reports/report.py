@@ -105,15 +105,15 @@ def _meets(key: str, value: float | None, goal: float | None) -> bool | None:
     return value >= goal if TARGETED[key] else value <= goal
 
 
-def _change(key: str, now: float | None, before: float | None, lang: str) -> str:
+def _change(key: str, now: float | None, before: float | None, lang: str, currency: str) -> str:
     """'−22 s', '+2,5 p.p.', '+131': the signed change in `key`'s unit; one too small to
     show in that unit is 'stable' ('estável'), never 'down 0.0 pp'."""
     if now is None or before is None:
         return msg.t(lang, "report.no_comparison")
     delta = now - before
-    if format.change(key, delta, lang) == format.change(key, 0, lang):
+    if format.change(key, delta, lang, currency) == format.change(key, 0, lang, currency):
         return msg.t(lang, "report.stable")
-    return ("+" if delta > 0 else "\u2212") + format.change(key, delta, lang)
+    return ("+" if delta > 0 else "\u2212") + format.change(key, delta, lang, currency)
 
 
 def words(lang: str) -> dict[str, str]:
@@ -123,10 +123,30 @@ def words(lang: str) -> dict[str, str]:
     return {**{k: msg.capitalized(v) for k, v in labels.items()}, **msg.words(lang, "report")}
 
 
+def company(timezone: str | None, currency: str | None) -> tuple[str, str]:
+    """The time zone and currency asked for, else the company's settings
+    (`TOUCHPOINTS_TIMEZONE`, `TOUCHPOINTS_CURRENCY`)."""
+    from touchpoints.core.settings import get_settings
+
+    if timezone is None or currency is None:
+        settings = get_settings()
+        timezone = timezone or settings.timezone
+        currency = currency or settings.currency
+    return timezone, currency
+
+
 def report_data(
-    store: Store, date_from: str, date_to: str, lang: str = "en", timezone: str = "UTC"
+    store: Store,
+    date_from: str,
+    date_to: str,
+    lang: str = "en",
+    timezone: str | None = None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the template shows, computed once (and testable without rendering)."""
+    """Everything the template shows, computed once (and testable without rendering).
+    Days are cut and times printed in `timezone`, revenue is in `currency`: the company's
+    settings when not given."""
+    timezone, currency = company(timezone, currency)
     if lang not in msg.LANGS:
         raise UsageError(f"--lang {lang!r}: use en or pt-BR")
     current, previous = period_scopes(date_from, date_to, timezone)
@@ -158,7 +178,7 @@ def report_data(
             "label": t[k],
             "value": total[k],
             "previous": before[k],
-            "change": _change(k, total[k], before[k], lang),
+            "change": _change(k, total[k], before[k], lang, currency),
         }
         for k in summary_keys
     ]
@@ -278,6 +298,8 @@ def report_data(
     }
     return {
         "lang": lang,
+        "timezone": timezone,
+        "currency": currency,
         "t": t,
         # The period as the reader asked for it: days in the report's time zone (a
         # São Paulo month ends at 03:00 UTC on the 1st, which is not the day to print).
@@ -322,7 +344,7 @@ def render_html(data: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(format.filters(data["lang"]))
+    env.filters.update(format.filters(data["lang"], data["currency"], data["timezone"]))
     return env.get_template("report.html").render(**data)
 
 
@@ -332,12 +354,14 @@ def build_report(
     date_to: str,
     lang: str = "en",
     fmt: str = "html",
-    timezone: str = "UTC",
+    timezone: str | None = None,
+    currency: str | None = None,
 ) -> bytes:
-    """The finished document's bytes (UTF-8 HTML, or a PDF)."""
+    """The finished document's bytes (UTF-8 HTML, or a PDF); time zone and currency
+    default to the company's settings."""
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: use html or pdf")
-    html = render_html(report_data(store, date_from, date_to, lang, timezone))
+    html = render_html(report_data(store, date_from, date_to, lang, timezone, currency))
     if fmt == "html":
         return html.encode("utf-8")
     import weasyprint

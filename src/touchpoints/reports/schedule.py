@@ -1,6 +1,7 @@
 """The weekly report, written by `touchpoints serve` when `TOUCHPOINTS_REPORT_DIR` is set.
 
-Every week, from `report_weekday` at `report_hour` (local time in `report_timezone`), the
+Every week, from `report_weekday` at `report_hour` (local time in `report_timezone`, else
+the company's `timezone`; in `report_lang`, else the company's `locale`), the
 report of the previous Monday–Sunday is written once to the directory; a server that was
 down at that hour writes it when it comes back. The file name carries the period, so an
 existing file means the week is done (restarts and several workers write it once).
@@ -38,12 +39,13 @@ def due_report(settings: Settings, now: datetime) -> Path | None:
     in the week, or already written)."""
     if not settings.report_dir:
         return None
-    local = now.astimezone(ZoneInfo(settings.report_timezone))
+    local = now.astimezone(ZoneInfo(settings.report_timezone or settings.timezone))
     start, end = previous_week(local.date())
     written_from = start + timedelta(days=7 + settings.report_weekday)
     if (local.date(), local.hour) < (written_from, settings.report_hour):
         start, end = start - timedelta(days=7), end - timedelta(days=7)
-    name = f"touchpoints-{start.isoformat()}_{end.isoformat()}.{settings.report_lang}.{settings.report_format}"
+    lang = settings.report_lang or settings.locale
+    name = f"touchpoints-{start.isoformat()}_{end.isoformat()}.{lang}.{settings.report_format}"
     path = Path(settings.report_dir) / name
     return None if path.exists() else path
 
@@ -57,7 +59,13 @@ def write_due_report(store: Store, settings: Settings, now: datetime) -> Path | 
         return None
     start, end = path.name.removeprefix("touchpoints-").split(".")[0].split("_")
     data = build_report(
-        store, start, end, settings.report_lang, settings.report_format, settings.report_timezone
+        store,
+        start,
+        end,
+        settings.report_lang or settings.locale,
+        settings.report_format,
+        settings.report_timezone or settings.timezone,
+        settings.currency,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-")

@@ -30,6 +30,7 @@ from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
+from touchpoints.core.grammar import Noun
 from touchpoints.server.cache import Job, cached, lookup
 from touchpoints.server.csrf import csrf_context
 from touchpoints.server.users import User, require_role
@@ -195,6 +196,11 @@ class Page:
         """Touchpoint id -> its name in the reader's language."""
         return {tp.id: tp.label(self.lang) for tp in self.get(catalog).touchpoints}
 
+    def noun(self, tp_id: str) -> Noun:
+        """A touchpoint's name for a generated sentence (agreement in pt-BR)."""
+        entry = self.get(catalog).get(tp_id)
+        return entry.noun(self.lang) if entry else Noun(tp_id, self.lang)
+
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         result = cached(self.service, fn, *args, **kwargs)
         entry = lookup(self.service, fn, *args, **kwargs)
@@ -203,10 +209,18 @@ class Page:
         return result
 
 
+def company_language(request: Request) -> str:
+    """The company's `locale` setting: the language of a reader who has chosen none."""
+    service = getattr(request.app.state, "service", None)
+    locale = service.settings.locale if service is not None else None
+    return msg.normalize(locale) or msg.DEFAULT_LANG
+
+
 def language(request: Request) -> str:
-    """The language chosen with the EN/PT switch (a cookie), else the browser's."""
+    """The language chosen with the EN/PT switch (a cookie), else the browser's when it
+    names English or Portuguese, else the company's (`TOUCHPOINTS_LOCALE`)."""
     return msg.normalize(request.cookies.get(LANG_COOKIE)) or msg.from_accept_language(
-        request.headers.get("accept-language")
+        request.headers.get("accept-language"), company_language(request)
     )
 
 

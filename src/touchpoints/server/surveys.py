@@ -30,6 +30,7 @@ from touchpoints.ingest import surveys
 from touchpoints.ingest.conflicts import CONFLICT_MARK
 from touchpoints.server.auth import require_scope
 from touchpoints.server.csrf import csrf_context, csrf_protect
+from touchpoints.server.pages import company_language
 
 router = APIRouter()
 
@@ -38,9 +39,11 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"
 
 
 # -- language -------------------------------------------------------------------------------
-def choose_language(accept_language: str | None, explicit: str | None = None) -> str:
+def choose_language(
+    accept_language: str | None, explicit: str | None = None, default: str = msg.DEFAULT_LANG
+) -> str:
     """`?lang=` (or the form's hidden field) first, then the best of Accept-Language by
-    q-value among pt and en, else English."""
+    q-value among pt and en, else `default` (the company's language)."""
     if explicit and (code := msg.normalize(explicit)):
         return code
     ranked: list[tuple[float, int, str]] = []
@@ -56,7 +59,7 @@ def choose_language(accept_language: str | None, explicit: str | None = None) ->
         code = msg.normalize(tag)
         if code and quality > 0:
             ranked.append((-quality, position, code))
-    return min(ranked)[2] if ranked else msg.DEFAULT_LANG
+    return min(ranked)[2] if ranked else default
 
 
 # -- rate limit -----------------------------------------------------------------------------
@@ -213,7 +216,9 @@ def _gate(request: Request, token: str, lang: str) -> surveys.Claims | HTMLRespo
 
 @router.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
 def survey_page(token: str, request: Request, lang: str | None = None) -> HTMLResponse:
-    language = choose_language(request.headers.get("accept-language"), lang)
+    language = choose_language(
+        request.headers.get("accept-language"), lang, company_language(request)
+    )
     claims = _gate(request, token, language)
     if isinstance(claims, HTMLResponse):
         return claims
@@ -233,7 +238,11 @@ def survey_page(token: str, request: Request, lang: str | None = None) -> HTMLRe
 async def survey_answer(token: str, request: Request, lang: str | None = None) -> HTMLResponse:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    language = choose_language(request.headers.get("accept-language"), values.get("lang") or lang)
+    language = choose_language(
+        request.headers.get("accept-language"),
+        values.get("lang") or lang,
+        company_language(request),
+    )
     claims = _gate(request, token, language)
     if isinstance(claims, HTMLResponse):
         return claims

@@ -96,9 +96,10 @@ def lang_code(value: str) -> str:
     return code
 
 
-def from_accept_language(header: str | None) -> str:
-    """pt-BR for any Portuguese preference ranked above English, else en."""
-    best: tuple[float, str] = (-1.0, DEFAULT_LANG)
+def from_accept_language(header: str | None, default: str = DEFAULT_LANG) -> str:
+    """pt-BR for any Portuguese preference ranked above English, en for English; `default`
+    when the header names neither (or is missing)."""
+    best: tuple[float, str] = (-1.0, default)
     for part in (header or "").split(","):
         bits = part.strip().split(";")
         quality = 1.0

@@ -33,7 +33,8 @@ def fields_of(tp: Touchpoint | None, lang: str = "en") -> dict[str, Any]:
     """The form's values for an entry (empty for a new one)."""
     if tp is None:
         return {"id": "", "name_en": "", "name_pt": "", "channel": "", "kind": "human",
-                "visibility": "both", "phase": [], "owner": "", "target": {}}  # fmt: skip
+                "visibility": "both", "phase": [], "owner": "", "target": {},
+                "gender": "m", "plural": False}  # fmt: skip
     names = tp.name if isinstance(tp.name, dict) else {"en": tp.name}
     return {
         "id": tp.id,
@@ -45,6 +46,8 @@ def fields_of(tp: Touchpoint | None, lang: str = "en") -> dict[str, Any]:
         "phase": list(tp.phase),
         "owner": tp.owner or "",
         "target": {k: typed(v, lang) for k, v in tp.target.items()},
+        "gender": tp.gender,
+        "plural": tp.plural,
     }
 
 
@@ -60,6 +63,8 @@ async def posted(request: Request) -> dict[str, Any]:
         "phase": [str(p) for p in form.getlist("phase")],
         "owner": str(form.get("owner", "")).strip(),
         "target": {k: str(form.get(f"target_{k}", "")).strip() for k in TARGET_KEYS},
+        "gender": str(form.get("gender", "m")),
+        "plural": form.get("plural") == "1",
         "retire": form.get("retire") == "1",
     }
 
@@ -85,6 +90,8 @@ def build(values: dict[str, Any]) -> tuple[Touchpoint | None, dict[str, str]]:
         "phase": values["phase"],
         "owner": values["owner"] or None,
         "target": target,
+        "gender": values["gender"],
+        "plural": values["plural"],
     }
     try:
         tp = Touchpoint.model_validate(raw)

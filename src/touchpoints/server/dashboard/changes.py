@@ -44,7 +44,7 @@ def effect_sentence(page: Page, change: dict[str, Any], result: dict[str, Any]) 
     values = {
         "title": change["title"],
         "date": format.date(change["date"], lang),
-        "touchpoint": page.names().get(change["touchpoint"], change["touchpoint"]),
+        "touchpoint": page.noun(change["touchpoint"]),
         "metric": page.t(f"metric.{metric}"),  # inside a sentence: as written, not capitalised
     }
     effect, low, high = result["effect"], result["low"], result["high"]

@@ -88,11 +88,17 @@ def sankey_spec(page: Page, flow: dict[str, Any]) -> tuple[dict[str, Any], dict[
     for n in flow["nodes"]:
         per_step[n["step"]] = per_step.get(n["step"], 0) + n["value"]
     smallest = SANKEY_LABEL_SHARE * max(per_step.values(), default=0)
+    # Columns are pinned (step k in column k - 1, purchase and end after the last step), so
+    # the chart knows how far apart they are and keeps each label within its column.
+    last = max((n["step"] for n in flow["nodes"] if n["step"] is not None), default=1)
+    terminals = any(n["step"] is None for n in flow["nodes"])
     spec = {
         "kind": "sankey",
+        "columns": last + (1 if terminals else 0),
         "nodes": [
             {
                 "name": names[n["id"]],
+                "depth": n["step"] - 1 if n["step"] is not None else last,
                 "value": n["value"],
                 "label": format.integer(n["value"], page.lang),
                 "small": n["touchpoint"] is not None and n["value"] < smallest,

@@ -3,8 +3,9 @@
      {kind: "bar",     categories: [...], series: [{name, values, labels?}], y_name?}
      {kind: "lines",   x: [...], series: [{name, values, labels?, low?, high?}], min?, max?,
                       markers?: [{index, label}]}  (markers: logged changes, from `dates`)
-     {kind: "sankey",  nodes: [{name, value, label?, small?}], links: [{source, target, value}]}
-       (a `small` node is drawn without a label: its name would cover its neighbours')
+     {kind: "sankey",  columns, nodes: [{name, depth, value, label?, small?}], links: [{source, target, value}]}
+       (a `small` node is drawn without a label: its name would cover its neighbours';
+        a label never reaches the next column: it is cut with "…", whole in the tooltip)
      {kind: "heatmap", x: [...], y: [...], cells: [[xi, yi, value, label?], ...]}
    `labels` are the values as the server wrote them for the reader (touchpoints.core.format
    in the page's language: "1 min 30 s", "26,3%"); only axis ticks, which ECharts picks
@@ -93,19 +94,54 @@
     };
   }
 
-  function sankey(spec) {
+  // The flow's geometry, in px: labels sit right of their node and must end before the
+  // next column (or the chart's edge), with room to spare, so no two ever touch.
+  var SANKEY = { left: 8, node: 16, distance: 5, spare: 8, lastShare: 0.2, lastMin: 110 };
+
+  // `name (count)` within `width` px: the name is shortened with "…", never the count.
+  var MEASURE = document.createElement("canvas").getContext("2d");
+  function fitted(name, count, width) {
+    MEASURE.font = "12px " + FONT;
+    var tail = " (" + count + ")";
+    if (MEASURE.measureText(name + tail).width <= width) return name + tail;
+    var cut = name;
+    while (cut.length > 1 && MEASURE.measureText(cut + "…" + tail).width > width) cut = cut.slice(0, -1);
+    return cut.replace(/\s+$/, "") + "…" + tail;
+  }
+
+  function sankey(spec, el) {
+    var width = (el && el.clientWidth) || 880;
+    var columns = Math.max(spec.columns || 1, 1);
+    var right = Math.max(SANKEY.lastMin, Math.round(width * SANKEY.lastShare));
+    var inner = width - SANKEY.left - right;
+    var spacing = columns > 1 ? (inner - SANKEY.node) / (columns - 1) : inner;
+    var inColumn = Math.max(spacing - SANKEY.node - SANKEY.distance - SANKEY.spare, 24);
+    var atEdge = Math.max(right - SANKEY.distance - SANKEY.spare, 24);
+    var nodes = spec.nodes.map(function (n) {
+      var last = n.depth >= columns - 1;
+      // `label` is ECharts' per-node label style here; the server's number moves to `text`.
+      return Object.assign({}, n, { text: n.label, label: { width: last ? atEdge : inColumn } });
+    });
     return {
       aria: { enabled: true },
-      tooltip: { trigger: "item" },
+      tooltip: { trigger: "item", formatter: function (p) {
+        if (p.dataType === "edge") return p.data.source + " → " + p.data.target + ": " + fmt(p.value);
+        return p.name + ": " + (p.data && p.data.text ? p.data.text : fmt(p.value));
+      } },
       series: [{
-        type: "sankey", data: spec.nodes, links: spec.links, nodeAlign: "left",
+        type: "sankey", data: nodes, links: spec.links, nodeAlign: "left",
+        left: SANKEY.left, right: right, top: 8, bottom: 8, nodeWidth: SANKEY.node,
         emphasis: { focus: "adjacency" }, lineStyle: { color: "gradient", opacity: 0.35 },
         // Small nodes sit close together: a label that would cover another is left out
-        // (its number is in the data table and the tooltip).
+        // (its number is in the data table and the tooltip). The padding keeps a gap
+        // between labels that hideOverlap lets stand side by side.
         labelLayout: { hideOverlap: true },
-        label: { fontFamily: FONT, formatter: function (p) {
+        label: { fontFamily: FONT, fontSize: 12, distance: SANKEY.distance, padding: [2, 0],
+          overflow: "truncate", ellipsis: "…", formatter: function (p) {
           if (p.data && p.data.small) return "";
-          return p.name + " (" + (p.data && p.data.label ? p.data.label : fmt(p.value)) + ")";
+          var count = p.data && p.data.text ? p.data.text : fmt(p.value);
+          // A few px short of the box: ECharts measures a little wider than the canvas here.
+          return fitted(p.name, count, (p.data && p.data.label ? p.data.label.width : inColumn) - 6);
         } },
         nodeGap: 6,
         itemStyle: { borderColor: "#333", borderWidth: 1 },
@@ -143,7 +179,7 @@
     // "NaN": the page's description (the reader's language, set by the template) replaces it.
     var description = el.getAttribute("aria-label") || "";
     var chart = window.echarts.init(el, null, { renderer: "svg" });
-    var option = build(spec);
+    var option = build(spec, el);
     option.aria = Object.assign({}, option.aria, { enabled: true, label: { description: description } });
     option.textStyle = { fontFamily: FONT };
     option.animation = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -157,7 +193,11 @@
       el.classList.add("linked");
     }
     el.setAttribute("data-drawn", "true");
-    window.addEventListener("resize", function () { chart.resize(); });
+    window.addEventListener("resize", function () {
+      chart.resize();
+      // A flow's label widths follow the chart's width: lay them out again.
+      if (spec.kind === "sankey") chart.setOption({ series: build(spec, el).series });
+    });
   }
 
   function drawAll() {
