@@ -139,3 +139,29 @@ def test_the_catalog_carries_gender_and_number() -> None:
     bad = catalog.to_yaml().replace("gender: f", "gender: x", 1)
     with pytest.raises(CatalogError, match=r"touchpoints\[\d+\] \(id 'direct_mail'\): field 'gender': Input should be 'm' or 'f'"):  # fmt: skip
         parse_catalog(bad)
+
+
+def test_a_suggested_action_agrees_with_the_touchpoint() -> None:
+    from touchpoints.server.dashboard.recommendations import merged
+
+    def weak(tp: str) -> dict[str, object]:
+        return {
+            "phase": "before",
+            "touchpoint": tp,
+            "topic": "attribution",
+            "direction": "weakness",
+            "impact": 3.0,
+            "numbers": {"removal_effect": 0.01},
+            "text": {"en": "x", "pt-BR": "x"},
+        }
+
+    nouns = {lang: {tp: forms[lang] for tp, forms in names().items()} for lang in msg.LANGS}
+    problems, _ = merged([weak("signage"), weak("direct_mail")], {}, None, "pt-BR", nouns["pt-BR"])
+    assert sorted(p.action for p in problems) == [
+        "Reveja o orçamento da Mala direta: ela agrega pouco às vendas nesta fase.",
+        "Reveja o orçamento das Placas e outdoors: elas agregam pouco às vendas nesta fase.",
+    ]
+    problems, _ = merged([weak("signage")], {}, None, "en", nouns["en"])
+    assert problems[0].action == (
+        "Review the budget of Signage and billboards: they add little to sales in this phase."
+    )

@@ -198,8 +198,9 @@ def attribution_page(page: Page = Depends(page_context(*ANALYSTS))) -> HTMLRespo
     per_conversion = totals["revenue"] / totals["conversions"] if totals["conversions"] else None
     owners = {tp.id: tp.owner for tp in page.get(catalog).touchpoints}
     insights = dataset(page, "insights").result
+    nouns = {tp.id: tp.noun(page.lang) for tp in page.get(catalog).touchpoints}
     problems, strengths = recommendations.merged(
-        insights.get("findings") or [], owners, per_conversion, page.lang
+        insights.get("findings") or [], owners, per_conversion, page.lang, nouns
     )
     return render(
         page,

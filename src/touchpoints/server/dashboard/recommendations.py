@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchpoints.core import messages as msg
+from touchpoints.core.grammar import Noun, noun
 from touchpoints.server.pages import code_word
 
 TOP = 5  # problems shown before "more problems"
@@ -55,8 +56,10 @@ def merged(
     owners: dict[str, str | None],
     per_conversion: float | None,
     lang: str,
+    nouns: dict[str, Noun] | None = None,
 ) -> tuple[list[Recommendation], list[Recommendation]]:
-    """(problems, strengths), each merged across phases and sorted by impact."""
+    """(problems, strengths), each merged across phases and sorted by impact; `nouns`
+    (touchpoint id -> its name for a sentence) lets an action agree with the name."""
     by_key: dict[tuple[str, str, str], Recommendation] = {}
     for f in findings:
         metric = metric_of(f)
@@ -70,7 +73,11 @@ def merged(
                 f["direction"],
                 text.rsplit("; ≈", 1)[0].rstrip(".") + ".",  # the stake is a column here
                 owner=owner_label(owners.get(f["touchpoint"]), lang),
-                action=msg.t(lang, f"pages.action_{metric}_{f['direction']}")
+                action=msg.t(
+                    lang,
+                    f"pages.action_{metric}_{f['direction']}",
+                    name=noun((nouns or {}).get(f["touchpoint"], f["touchpoint"]), lang),
+                )
                 if f["direction"] == "weakness"
                 else "",
             )
