@@ -109,6 +109,7 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_follows_next(app: Any) -> N
 
 def test_wrong_password_and_unknown_user_are_refused_with_a_message(app: Any) -> None:
     client = FormClient(app, follow_redirects=False)
+    client.cookies.set("tp_lang", "en")  # the message is asserted in English
     for name, password in (("ada", "wrong password"), ("nobody", PASSWORD)):
         r = client.post("/login", data={"username": name, "password": password})
         assert r.status_code == 401
