@@ -60,6 +60,18 @@ def test_an_admin_adds_edits_and_retires_a_touchpoint(app: Any) -> None:
     assert client.post("/catalog/touchpoints", data=edited).status_code == 303
     kiosk = store.catalog().get("kiosk")
     assert kiosk.owner == "digital" and kiosk.target == {"csat": 80.0, "service_level": 0.9}
+    assert (kiosk.gender, kiosk.plural) == ("m", False)  # "o Totem", unless told otherwise
+    # The Portuguese name's gender and number: "as Máquinas de autoatendimento".
+    plural = {**edited, "name_pt": "Máquinas de autoatendimento", "gender": "f", "plural": "1"}
+    assert client.post("/catalog/touchpoints", data=plural).status_code == 303
+    kiosk = store.catalog().get("kiosk")
+    assert (kiosk.gender, kiosk.plural) == ("f", True)
+    assert f"{kiosk.noun('pt-BR'):The}" == "As Máquinas de autoatendimento"
+    shown = client.get("/catalog/touchpoints/kiosk").text
+    assert re.search(r'name="gender" value="f" checked', shown)
+    assert re.search(r'name="plural" value="1" checked', shown)
+    bad = client.post("/catalog/touchpoints", data={**plural, "gender": "n"})
+    assert bad.status_code == 422 and "Input should be &#39;m&#39; or &#39;f&#39;" in bad.text
     before = len(store.catalog().touchpoints)
     r = client.post("/catalog/touchpoints", data={"original": "kiosk", "retire": "1"})
     assert r.status_code == 303 and store.catalog().get("kiosk") is None
