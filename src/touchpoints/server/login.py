@@ -17,6 +17,7 @@ from touchpoints.server.pages import (
     LANG_COOKIE,
     NO_STORE,
     Page,
+    company_language,
     filter_params,
     language,
     render,
@@ -151,7 +152,7 @@ def logout(request: Request) -> Response:
 @router.get("/lang/{code}")
 def set_language(code: str, request: Request, next: str = "/") -> Response:
     """The EN/PT switch: remembered for a year, so the choice outlives the session."""
-    lang = msg.normalize(code) or msg.DEFAULT_LANG
+    lang = msg.normalize(code) or company_language(request)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
