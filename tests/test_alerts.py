@@ -526,6 +526,10 @@ def test_the_server_checks_on_its_own(tmp_path: Path, inbox: Inbox) -> None:
             "[Touchpoints] Alerta: WhatsApp: nenhum evento nos últimos 15 minutos"
         )
         assert job() == "1 condition(s) hold, 0 message(s) sent, 0 failed, 0 kept quiet"
+        # A typo in the file stops the server at start, not silently at every check.
+        path.write_text(path.read_text(encoding="utf-8").replace("whatsapp:", "whatsap:"))
+        with pytest.raises(AlertsConfigError, match="touchpoint 'whatsap' is not in the catalog"):
+            _housekeeping(service)
     finally:
         service.close()
 

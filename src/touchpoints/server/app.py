@@ -294,7 +294,9 @@ def _housekeeping(service: Service) -> list[tuple[str, float, Callable[[], objec
     if settings.alerts:
         from touchpoints.reports import alerts
 
-        config = alerts.load_config(settings.alerts)  # a broken file stops the start
+        # A broken file, or one naming a touchpoint the catalog lacks, stops the start.
+        config = alerts.load_config(settings.alerts)
+        service.read(lambda store: alerts.check_touchpoints(config, store.catalog().ids))
         jobs.append(
             (
                 "alerts",
