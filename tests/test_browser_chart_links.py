@@ -13,8 +13,10 @@ attendant's handoffs (conversations of the attendant, not stored events).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -22,7 +24,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import run
-from touchpoints.ingest import ingest_files
+from touchpoints.ingest import ingest_files, ingest_records
 
 USER, PASSWORD = "ana.analyst", "browser-chart-links-pw"
 SUPERVISOR = "sue.supervisor"
@@ -62,6 +64,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         span = {"from": first.replace(day=15).isoformat(), "to": last.replace(day=10).isoformat()}
         phases = run(store, "kpis", by="phase", touchpoint=["whatsapp"])["rows"]
         assert len([p for p in phases if p["events"]]) > 1
+        # Contacts in the last hour for the Live page: three answered in one minute, one
+        # abandoned in another.
+        minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+        recent = [
+            {"event_id": f"live-{i}", "customer_id": f"live-c{i}", "touchpoint": "whatsapp",
+             "ts": (minute - timedelta(minutes=10, seconds=-5 * i)).isoformat() + "Z",
+             "abandoned": False, "wait_seconds": 12}
+            for i in range(3)
+        ] + [
+            {"event_id": "live-gone", "customer_id": "live-c9", "touchpoint": "whatsapp",
+             "ts": (minute - timedelta(minutes=6)).isoformat() + "Z", "abandoned": True,
+             "wait_seconds": 80},
+        ]  # fmt: skip
+        assert ingest_records(store, recent, "live").stored == 4
     server = ServerProcess(db, log=tmp / "server.log").start()
     try:
         yield Site(f"http://127.0.0.1:{server.port}", span, "whatsapp")
@@ -211,4 +227,41 @@ def test_the_points_are_reached_from_the_keyboard_with_their_names(
     narrowed = page.locator("#narrowed")
     expect(narrowed).to_contain_text(day)
     expect(narrowed).to_contain_text("00 to" if lang == "en" else "h às")
+    page.context.close()
+
+
+def test_a_minute_of_the_live_chart_opens_its_contacts(browser: Any, site: Site) -> None:
+    """The Live page draws its chart from the stream; each minute's answered and abandoned
+    points open that minute's contacts, by click and from the keyboard list."""
+    page = signed_in(browser, site)
+    page.goto(site.url + "/live")
+    links = page.locator("#live-chart-links")
+    expect(links.locator("a")).to_have_count(2)  # the two minutes with contacts
+    for series, count in ((0, 3), (1, 1)):
+        x, y, index = page.evaluate(
+            """([series, count]) => {
+              const el = document.getElementById("live-chart");
+              const chart = echarts.getInstanceByDom(el);
+              const data = chart.getOption().series[series].data;
+              const index = data.indexOf(count);
+              const point = chart.convertToPixel({seriesIndex: series}, [index, count]);
+              el.scrollIntoView();
+              const box = el.getBoundingClientRect();
+              return [box.left + point[0], box.top + point[1], index];
+            }""",
+            [series, count],
+        )
+        assert index >= 0
+        with page.expect_navigation():
+            page.mouse.click(x, y)
+        query = lands_on_its_count(page, site, count)
+        assert query["metric"] == [("answered", "abandoned")[series]]
+        page.go_back()
+        expect(links.locator("a")).to_have_count(2)
+    first = links.locator("a").first
+    expect(first).to_have_text(re.compile(r"^Answered — \d\d:\d\d: 3$"))
+    links.locator("summary").click()
+    with page.expect_navigation():
+        first.click()
+    lands_on_its_count(page, site, 3)
     page.context.close()
