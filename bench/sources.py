@@ -5,12 +5,16 @@ ingested into a fresh DuckDB store in its own process; plus the spreadsheet read
 (fastexcel into Arrow vs python-calamine into Python lists).
 
     python bench/sources.py --rows 1000000
+    python bench/sources.py --rows 10000000 --no-xlsx --section sources_10m
+
+The machine's load average (1, 5, 15 min) is recorded before and after the runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import sys
 import time
@@ -126,7 +130,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-xlsx", action="store_true")
+    parser.add_argument("--section", default="sources", help="RESULTS.md section to write")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     n = args.rows
     folder = DATA / "sources"
     t = time.perf_counter()
@@ -146,9 +152,14 @@ def main() -> None:
         print(label, out, file=sys.stderr)
         results.append((label, path, out))
     base = results[0][2]["seconds"]
+    load_after = os.getloadavg()
+    command = " ".join(["python bench/sources.py", *sys.argv[1:]])
     lines = [
-        f"- Date: {datetime.now():%Y-%m-%d %H:%M} UTC; {n:,} rows; `python bench/sources.py "
-        f"--rows {n}`; one run each, fresh DuckDB store, ingestion in its own process.",
+        f"- Date: {datetime.now():%Y-%m-%d %H:%M} UTC; {n:,} rows; `{command}`; one run each, "
+        "fresh DuckDB store, ingestion in its own process.",
+        f"- Load average (1/5/15 min) on {os.cpu_count()} cores: "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before the runs, "
+        f"{'/'.join(f'{x:.1f}' for x in load_after)} after.",
         "",
         "| input | size | seconds | rows/s | vs UTF-8 CSV | rejected |",
         "|---|---:|---:|---:|---:|---:|",
@@ -168,7 +179,10 @@ def main() -> None:
             f"{readers['calamine']:.2f} s.",
         ]
     lines += ["", "Goal: a source within 2× the time of the same data as UTF-8 CSV."]
-    write_section("sources", ["## Sources: exports read through a source file", "", *lines])
+    title = "## Sources: exports read through a source file"
+    if args.section != "sources":
+        title += f" ({n:,} rows)"
+    write_section(args.section, [title, "", *lines])
     print("\n".join(lines))
 
 

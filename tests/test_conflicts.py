@@ -100,14 +100,38 @@ def test_fast_and_staged_paths_answer_a_conflict_alike(
     """The records fast path looks conflicts up only among its duplicates, after the
     commit; the staged path before it. Same items, same quarantine rows."""
 
-    def answer(store: Store) -> tuple[Any, Any]:
+    def answer(store: Store) -> tuple[Any, Any, Any]:
         ingest_records(store, [ev("k1"), ev("k2")], source="api:1")
         result = ingest_records(store, [ev("k1", agent="zoe"), ev("k2"), ev("k3")], "api:2")
         rows = store.query('SELECT source, "row", "column", reason FROM quarantine')
-        return result.to_json(), rows
+        log = store.query(
+            "SELECT source, ingested, duplicates, rejected FROM ingest_log ORDER BY source"
+        )
+        return result.to_json(), rows, log
 
     fast = answer(make_store())
     monkeypatch.setattr("touchpoints.ingest.pipeline.check_records", lambda *a, **k: None)
     staged = answer(make_store())
     assert fast == staged
     assert fast[0]["items"][0]["status"] == "rejected"
+    # The ingest_log counts the conflict as rejected, not as a duplicate (hand-counted:
+    # k3 new, k2 the same again, k1 other content).
+    assert fast[2] == [
+        {"source": "api:1", "ingested": 2, "duplicates": 0, "rejected": 0},
+        {"source": "api:2", "ingested": 1, "duplicates": 1, "rejected": 1},
+    ]
+
+
+def test_fast_path_log_agrees_with_its_answer_when_a_batch_repeats_itself(store: Store) -> None:
+    """In-batch repeats of the same content (duplicates) beside a conflict with the store:
+    the answer and its ingest_log row count the same, and nothing is logged twice."""
+    ingest_records(store, [ev("m1")], source="api:1")
+    batch = [ev("m1", csat=2), ev("m2"), ev("m2"), ev("m3")]
+    result = ingest_records(store, batch, source="api:2")
+    assert [i["status"] for i in result.items] == ["rejected", "stored", "duplicate", "stored"]
+    (row,) = store.query(
+        "SELECT ingested, duplicates, rejected, ingested_at FROM ingest_log WHERE source = 'api:2'"
+    )
+    assert (row["ingested"], row["duplicates"], row["rejected"]) == (2, 1, 1)
+    assert row["ingested_at"] is not None
+    assert store.count("ingest_log") == 2

@@ -227,6 +227,34 @@ def test_every_table_cell_drills_down_to_its_count(store: Store, by: str) -> Non
         assert row["service_level"] == pytest.approx(share(n["within-target"], n["offered"]))
 
 
+def test_every_heatmap_cell_drills_down_to_its_count(store: Store) -> None:
+    """A cell of `heatmap` (what the Service page's chart links) is `events --weekday D
+    --hour H` in the same time zone: every cell's counts, and the events of each local
+    weekday and hour counted in plain Python."""
+    load(store)
+    zone = "America/Sao_Paulo"
+    oracle: Counter[tuple[int, int]] = Counter()
+    for r in ROWS:
+        local = datetime.fromisoformat(r["ts"]).replace(tzinfo=ZoneInfo("UTC"))
+        local = local.astimezone(ZoneInfo(zone))
+        oracle[(local.isoweekday(), local.hour)] += 1
+    cells = run(store, "heatmap", timezone=zone)["rows"]
+    assert {(c["weekday"], c["hour"]): c["events"] for c in cells} == dict(oracle)
+    for cell in cells:
+        where = {"weekday": cell["weekday"], "hour": cell["hour"], "timezone": zone}
+        assert run(store, "events", limit=1, **where)["total"] == cell["events"]
+        for metric in ("offered", "answered", "abandoned"):
+            listed = run(store, "events", metric=metric, limit=1, **where)["total"]
+            assert listed == cell[metric], (cell["weekday"], cell["hour"], metric)
+    # A whole weekday is the sum of its hours; a bad weekday or hour is a clear error.
+    monday = sum(c["events"] for c in cells if c["weekday"] == 1)
+    assert run(store, "events", weekday=1, timezone=zone, limit=1)["total"] == monday
+    with pytest.raises(UsageError, match="--weekday 8"):
+        run(store, "events", weekday=8)
+    with pytest.raises(UsageError, match="--hour 24"):
+        run(store, "events", hour=24)
+
+
 def test_threshold_is_the_option_else_the_touchpoint_target_else_20s(store: Store) -> None:
     load(store)
     default, phone_at_20 = expected(ROWS), expected(ROWS, answer_within=20)

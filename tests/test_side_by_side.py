@@ -31,6 +31,7 @@ import touchpoints
 from forms import form_token
 from touchpoints.cli import app as cli
 from touchpoints.core.errors import StoreError
+from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
 from touchpoints.store.remote import (
     PREFIX,
@@ -245,6 +246,38 @@ def test_a_transaction_through_the_server_is_all_or_nothing(served: tuple[Server
         with pytest.raises(duckdb.CatalogException):  # errors keep DuckDB's class
             store.query("SELECT * FROM no_such_table")
         assert store.query("SELECT $x::DATE AS d", {"x": "2026-01-02"}) == [{"d": date(2026, 1, 2)}]
+
+
+def test_a_records_conflict_through_the_server_is_logged_as_direct_access_logs_it(
+    served: tuple[Server, str],
+) -> None:
+    """The records fast path settles a conflict after its commit and writes its own
+    ingest_log row: through the local door as on the file itself."""
+    server, direct = served
+
+    def event(event_id: str, touchpoint: str) -> dict[str, Any]:
+        return {"event_id": event_id, "ts": "2026-11-04T10:00:00Z",
+                "customer_id": "sbs-c", "touchpoint": touchpoint}  # fmt: skip
+
+    answers = []
+    for db in (server.db, direct):
+        with open_store(db) as store:
+            ingest_records(store, [event("sbs-r1", "store")], source="api:first")
+            result = ingest_records(
+                store, [event("sbs-r1", "website"), event("sbs-r2", "store")], source="api:x"
+            )
+            log = store.query(
+                "SELECT ingested, duplicates, rejected FROM ingest_log WHERE source = 'api:x'"
+            )
+            answers.append(([i["status"] for i in result.items], log))
+    assert (
+        answers[0]
+        == answers[1]
+        == (
+            ["rejected", "stored"],
+            [{"ingested": 1, "duplicates": 0, "rejected": 1}],
+        )
+    )
 
 
 def test_the_local_door_needs_the_local_token(served: tuple[Server, str]) -> None:

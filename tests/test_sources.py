@@ -40,77 +40,127 @@ def write(path: Path, header: list[str], rows: list[list[Any]], **kw: Any) -> Pa
     return path
 
 
-# -- Chatwoot: conversation details CSV ----------------------------------------------------------
+# -- Chatwoot: the "all metrics" CSV, one row per conversation (pull request #13364) --------
+# Headers from config/locales/en.yml `reports.conversation_details_csv` and the column order
+# of app/views/api/v2/accounts/reports/all_conversation_metrics.csv.erb (chatwoot/chatwoot,
+# commit 221714cc): every cell quoted, the CSV after an empty line (the template's), one
+# operator/duration pair per agent of the busiest conversation, durations as
+# Reports::TimeFormatPresenter writes them ("--" for zero, empty for none).
 CHATWOOT_HEADER = [
-    "Conversation ID", "Created At", "Inbox Name", "Team Name", "Contact Email", "Agent 1",
-    "Agent 1 Chat Duration", "Chat Resolution", "First Response Time", "Avg Response Time",
-    "Agent Chat Duration", "CSAT Score", "CSAT Feedback", "Label 1", "Contact Name",
+    "conversation ID", "Start date", "Inbox", "Team", "Contact email", "Operator name 1",
+    "Agent chat duration 1", "Chat Resolution", "First Response Time", "AVG Response Time",
+    "Agent chat duration", "Conv Score (CSAT)", "Feedback", "Category 1", "Contact name",
 ]  # fmt: skip
 CHATWOOT_ROWS = [
     ["1040", "2026-01-05 13:00:00", "WhatsApp", "Vendas", "ana@example.com", "Carla",
      "5 minutes", "1 hour 2 minutes", "3 minutes 12 seconds", "1 minute", "5 minutes", "5",
      "Ótimo atendimento", "pneus", "Ana"],
     ["1041", "2026-01-05 14:00:00", "Website", "Suporte", "bia@example.com", "Davi",
-     "10 minutes", "2 hours", "40 seconds", "30 seconds", "10 minutes", "3", "", "", "Bia"],
-    ["1042", "2026-01-06 09:30:00", "WhatsApp", "Vendas", "caio@example.com", "", "--", "--",
-     "--", "--", "--", "", "", "", "Caio"],
+     "1 hour 2 minutes", "1 day 3 hours", "40 seconds", "30 seconds", "1 hour 2 minutes",
+     "3", "", "", "Bia"],
+    ["1042", "2026-01-06 09:30:00", "WhatsApp", "Vendas", "caio@example.com", "", "", "",
+     "", "", "", "", "", "", "Caio"],
+    ["1043", "2026-01-06 10:00:00", "WhatsApp", "", "duda@example.com", "Carla", "--", "--",
+     "--", "--", "--", "", "", "", "Duda"],
 ]  # fmt: skip
+
+
+def chatwoot_export(path: Path) -> Path:
+    """The file as the template writes it: an empty line, then the quoted CSV, rows ending
+    in a line feed."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        fh.write("\n")
+        w = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")  # Ruby's CSV
+        w.writerow(CHATWOOT_HEADER)
+        w.writerows(CHATWOOT_ROWS)
+        fh.write("\n")
+    return path
 
 
 def test_chatwoot_conversations(store: Store, tmp_path: Path) -> None:
-    path = write(tmp_path / "conversations.csv", CHATWOOT_HEADER, CHATWOOT_ROWS,
-                 quoting=csv.QUOTE_ALL)  # fmt: skip
+    path = chatwoot_export(tmp_path / "conversations.csv")
     result = ingest_files(store, path, source=load_source(SOURCES / "chatwoot-conversations.yaml"))
-    assert (result.ingested, result.rejected) == (3, 0), result.quarantine
+    assert (result.ingested, result.rejected) == (4, 0), result.quarantine
     assert result.warnings == []
     kpis = by_touchpoint(store)
     wa, chat = kpis["whatsapp"], kpis["chat"]
-    assert (wa["offered"], wa["answered"], wa["abandoned"]) == (2, 1, 1)
-    assert (wa["tme_seconds"], wa["tma_seconds"], wa["csat"]) == (192, 300, 100)
+    # 1040 answered after 192 s, handled 300 s; 1042 nobody answered (empty first response:
+    # abandoned); 1043 answered at once ("--" = 0 s), handled 0 s.
+    assert (wa["offered"], wa["answered"], wa["abandoned"]) == (3, 2, 1)
+    assert (wa["tme_seconds"], wa["tma_seconds"], wa["csat"]) == (96, 150, 100)
+    # 1041: 40 s to answer, "1 hour 2 minutes" = 3720 s handled, a 3 (not satisfied).
     assert (chat["offered"], chat["tme_seconds"], chat["tma_seconds"], chat["csat"]) == (
-        1, 40, 600, 0,
+        1, 40, 3720, 0,
     )  # fmt: skip
-    (row,) = store.query("SELECT event_id, ts, comment FROM events WHERE agent = 'Carla'")
-    assert row == {
+    rows = store.query("SELECT event_id, ts, comment, abandoned FROM events ORDER BY event_id")
+    assert rows[0] == {
         "event_id": "chatwoot:1040",
         "ts": datetime(2026, 1, 5, 13, 0),
         "comment": "Ótimo atendimento",
+        "abandoned": False,
     }
+    assert [r["abandoned"] for r in rows] == [False, False, True, False]
 
 
-# -- Zendesk: tickets CSV ----------------------------------------------------------------------
+# -- Zendesk: Support's CSV export of tickets ----------------------------------------------------
+# Columns as Zendesk's article "Exporting data to a JSON, CSV, or XML file" lists them
+# (support.zendesk.com/hc/en-us/articles/4408886165402), with the "Summation column" first
+# and a custom list field last, as exports carry them.
 ZENDESK_HEADER = [
-    "Id", "Requester", "Requester id", "Requester email", "Assignee", "Group", "Subject",
-    "Status", "Via", "Created at", "Solved at", "Satisfaction Score",
-    "First reply time in minutes", "Agent wait time in minutes", "Reopens",
+    "Summation column", "Id", "Requester", "Requester id", "Requester external id",
+    "Requester email", "Requester domain", "Submitter", "Assignee", "Group", "Subject", "Tags",
+    "Status", "Priority", "Via", "Ticket type", "Created at", "Updated at", "Assigned at",
+    "Organization", "Due date", "Initially assigned at", "Solved at", "Resolution time",
+    "Satisfaction Score", "Group stations", "Assignee stations", "Reopens", "Replies",
+    "First reply time in minutes", "First reply time in minutes within business hours",
+    "First resolution time in minutes", "First resolution time in minutes within business hours",
+    "Full resolution time in minutes", "Full resolution time in minutes within business hours",
+    "Agent wait time in minutes", "Agent wait time in minutes within business hours",
+    "Requester wait time in minutes", "Requester wait time in minutes within business hours",
+    "On hold time in minutes", "On hold time in minutes within business hours",
+    "Motivo do Contato [list]",
 ]  # fmt: skip
 ZENDESK_ROWS = [
-    ["1040", "Ana", "11", "ana@example.com", "Carla", "Suporte", "Pneu furou", "solved",
-     "Mail", "2026-01-05 10:00", "2026-01-05 12:00", "Good", "30", "12.5", "0"],
-    ["1041", "Zé", "12", "ze@example.com", "Davi", "Suporte", "Troca", "closed",
-     "Phone call (incoming)", "2026-01-05 11:00", "2026-01-05 11:30", "Bad", "2", "8", "0"],
-    ["1042", "Lu", "13", "lu@example.com", "", "Suporte", "Dúvida", "open", "Web form",
-     "2026-01-06 08:00", "", "Offered", "", "", "0"],
+    ["1", "1040", "Ana", "11", "", "ana@example.com", "example.com", "Ana", "Carla", "Suporte",
+     "Pneu furou", "pneu", "Solved", "Normal", "Mail", "Incident", "2026-01-05 10:00",
+     "2026-01-05 12:00", "2026-01-05 10:05", "", "", "2026-01-05 10:05", "2026-01-05 12:00",
+     "2", "Good", "1", "1", "0", "2", "30", "30", "120", "120", "120", "120", "12", "12",
+     "108", "108", "0", "0", "Pneu"],
+    ["1", "1041", "Zé", "12", "", "ze@example.com", "example.com", "Zé", "Davi", "Frota",
+     "Troca", "", "Closed", "High", "Phone call (incoming)", "Question", "2026-01-05 11:00:00",
+     "2026-01-05 11:30", "2026-01-05 11:00", "", "", "2026-01-05 11:00", "2026-01-05 11:30",
+     "1", "Bad", "1", "1", "0", "1", "2", "2", "30", "30", "30", "30", "8", "8", "22", "22",
+     "0", "0", "Troca"],
+    ["1", "1042", "Lu", "13", "", "lu@example.com", "example.com", "Lu", "", "Suporte",
+     "Dúvida", "", "Open", "Normal", "Web form", "Question", "2026-01-06 08:00",
+     "2026-01-06 08:00", "", "", "", "", "", "", "Offered", "1", "0", "0", "0", "", "", "", "",
+     "", "", "0", "0", "10", "10", "0", "0", ""],
 ]  # fmt: skip
 
 
 def test_zendesk_tickets_beside_chatwoot_ids(store: Store, tmp_path: Path) -> None:
-    chatwoot = write(tmp_path / "cw.csv", CHATWOOT_HEADER, CHATWOOT_ROWS)
+    chatwoot = chatwoot_export(tmp_path / "cw.csv")
     ingest_files(store, chatwoot, source=load_source(SOURCES / "chatwoot-conversations.yaml"))
     path = write(tmp_path / "tickets.csv", ZENDESK_HEADER, ZENDESK_ROWS)
     result = ingest_files(store, path, source=load_source(SOURCES / "zendesk-tickets.yaml"))
     # Ids 1040 and 1041 are Chatwoot's too: the prefixes keep both tools' rows.
     assert (result.ingested, result.duplicates, result.rejected) == (3, 0, 0), result.quarantine
-    assert store.count() == 6
+    assert result.warnings == []
+    assert store.count() == 7
     kpis = by_touchpoint(store)
     email, phone, web = kpis["email"], kpis["phone"], kpis["website"]
+    # First replies after 30 and 2 minutes; no handle time in the export ("Agent wait time"
+    # is time in Pending, not handling); Good = 5, Bad = 1; Solved and Closed are resolved.
     assert (email["tme_seconds"], email["tma_seconds"], email["csat"], email["fcr"]) == (
-        1800, 750, 100, 1.0,
+        1800, None, 100, 1.0,
     )  # fmt: skip
-    assert (phone["tme_seconds"], phone["tma_seconds"], phone["csat"]) == (120, 480, 0)
+    assert (phone["tme_seconds"], phone["csat"], phone["fcr"]) == (120, 0, 1.0)
+    # 1042: open, no reply yet, satisfaction offered but not answered: not counted as offered.
     assert (web["events"], web["offered"], web["fcr"], web["csat"]) == (1, 0, 0.0, None)
     (ts,) = store.query("SELECT ts FROM events WHERE event_id = 'zendesk:1040'")
     assert ts["ts"] == datetime(2026, 1, 5, 13, 0)  # 10:00 in São Paulo
+    segments = {r["group"] for r in run(store, "kpis", by="segment", touchpoint="phone")["rows"]}
+    assert segments == {"Frota"}
 
 
 # -- A WhatsApp attendance report: cp1252, ";" -------------------------------------------------
@@ -175,6 +225,41 @@ def test_orders_sheet(store: Store, tmp_path: Path) -> None:
         datetime(2026, 1, 6, 18, 0),
         datetime(2026, 1, 7, 14, 15),
     ]
+
+
+# -- value maps ------------------------------------------------------------------------------
+def test_a_values_key_of_empty_text_names_an_empty_or_missing_cell(
+    store: Store, tmp_path: Path
+) -> None:
+    """`values: {"": ...}` maps an empty cell, whether the reader kept it as "" (quoted)
+    or as missing (unquoted, or listed in missingValues); other cells follow `otherwise`."""
+    path = tmp_path / "cells.csv"
+    path.write_text(
+        "id,cliente,canal,data,resposta\n"
+        'a,c1,phone,2026-01-05 10:00:00,""\n'
+        "b,c1,phone,2026-01-05 11:00:00,\n"
+        "c,c1,phone,2026-01-05 12:00:00,NA\n"
+        "d,c1,phone,2026-01-05 13:00:00,12\n",
+        encoding="utf-8",
+    )
+    source = parse_source(
+        {
+            "missingValues": ["", "NA"],
+            "columns": {
+                "event_id": {"from": "id"},
+                "customer_id": {"from": "cliente"},
+                "touchpoint": {"from": "canal"},
+                "ts": {"from": "data"},
+                "abandoned": {"from": "resposta", "values": {"": True}, "otherwise": False},
+            },
+        }
+    )
+    result = ingest_files(store, path, source=source)
+    assert (result.ingested, result.rejected) == (4, 0), result.quarantine
+    rows = store.query("SELECT event_id, abandoned FROM events ORDER BY event_id")
+    assert [(r["event_id"], r["abandoned"]) for r in rows] == [
+        ("a", True), ("b", True), ("c", True), ("d", False),
+    ]  # fmt: skip
 
 
 # -- what a source cannot read -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from pydantic import Field, create_model, field_validator
 from touchpoints.analytics.kpis import METRICS, ServiceOptions, counted, service_rules
 from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, ResultModel, register
 from touchpoints.analytics.scope import Scope
-from touchpoints.analytics.sql import scoped_events
+from touchpoints.analytics.sql import hour, iso_weekday, local_ts, scoped_events
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
 
 if TYPE_CHECKING:
@@ -53,6 +53,20 @@ class EventsOptions(ServiceOptions):
     )
     # Bounded so the engines' 64-bit OFFSET never overflows (a 400, not a 500).
     offset: int = Field(0, description="Events to skip first: the next page.", ge=0, le=2**62)
+    weekday: int | None = Field(
+        None,
+        description="Only events on this ISO weekday (1 = Monday ... 7 = Sunday) in the time "
+        "zone: a column of `heatmap`.",
+        ge=1,
+        le=7,
+    )
+    hour: int | None = Field(
+        None,
+        description="Only events in this hour of the day (0-23) in the time zone: a row of "
+        "`heatmap`.",
+        ge=0,
+        le=23,
+    )
     sort: str = Field(
         "-ts",
         description="Column to sort on, '-' first for descending: "
@@ -133,8 +147,17 @@ def _relation(store: Store, scope: Scope, options: EventsOptions) -> tuple[str, 
     """The rows `metric` counts under the scope (every row without one), and their markers."""
     within, service = service_rules(store, options)
     predicate = counted(within)[options.metric] if options.metric else "TRUE"
+    params: dict[str, Any] = {**scope.params(), **service}
+    # A cell of `heatmap`: the same weekday and hour expressions on the same local time.
+    local = local_ts(scope)
+    if options.weekday is not None:
+        predicate += f" AND {iso_weekday(local)} = $events_weekday"
+        params["events_weekday"] = options.weekday
+    if options.hour is not None:
+        predicate += f" AND {hour(local)} = $events_hour"
+        params["events_hour"] = options.hour
     relation = f"SELECT * FROM ({scoped_events(scope, with_catalog=False)}) s WHERE {predicate}"
-    return relation, {**scope.params(), **service}
+    return relation, params
 
 
 def _order(sort: str) -> str:

@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -263,11 +264,15 @@ def ingest_records(
     if rows is not None:
         rows = apply_records(store, rows)
     if rows is not None and not batch_collides(rows):
-        result = _ingest_checked(store, con, rows, source)
-        sources = [s for count, s in (parts or [(len(rows), source)]) for _ in range(count)]
-        conflicts = settle_duplicates(store, rows, result.items, sources)
-        result.duplicates -= conflicts
-        result.rejected += conflicts
+        # A conflict is only found after the commit (among the duplicates): the events,
+        # its quarantine rows and the ingest_log row counting it as rejected commit together.
+        with _together(store):
+            result = _ingest_checked(store, con, rows, source)
+            sources = [s for count, s in (parts or [(len(rows), source)]) for _ in range(count)]
+            conflicts = settle_duplicates(store, rows, result.items, sources)
+            result.duplicates -= conflicts
+            result.rejected += conflicts
+            store.log_ingest(source, result.stored, result.duplicates, result.rejected)
         return result
     with tempfile.TemporaryDirectory(prefix="tp-records-") as tmp:
         path = Path(tmp) / "records.jsonl"
@@ -343,6 +348,11 @@ def _locate_rejections(
     return reasons
 
 
+def _together(store: Store) -> AbstractContextManager[None]:
+    """One transaction where the engine has them (Spark's Parquet tables have none)."""
+    return nullcontext() if store.engine == "spark" else store.transaction()
+
+
 def _ingest_checked(
     store: Store, con: duckdb.DuckDBPyConnection, rows: list[TypedRow], source: str
 ) -> RecordsResult:
@@ -363,7 +373,12 @@ def _ingest_checked(
             '"column" VARCHAR, reason VARCHAR, raw VARCHAR)'
         )
         stored, ids = store.commit_staged(
-            con, source, good=len(first), in_file_duplicates=len(rows) - len(first), want_ids=True
+            con,
+            source,
+            good=len(first),
+            in_file_duplicates=len(rows) - len(first),
+            want_ids=True,
+            logged=False,
         )
     finally:
         con.execute("DROP VIEW IF EXISTS _good")

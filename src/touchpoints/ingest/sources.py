@@ -396,6 +396,9 @@ class _Build:
         if missing:
             v = f"CASE WHEN list_contains({self.words(f'{name}_missing', missing)}, {v}) THEN NULL ELSE {v} END"
         if spec.values is not None:
+            if "" in spec.values:
+                # The key "" names an empty cell, which the reader may already hold as null.
+                v = f"coalesce({v}, '')"
             keys = self.words(f"{name}_keys", list(spec.values))
             vals = self.words(f"{name}_vals", [_text(x) for x in spec.values.values()])
             # `otherwise: null` is a value too: only an absent `otherwise` keeps the cell.

@@ -33,6 +33,7 @@ from touchpoints.analytics import registry
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.errors import UsageError
+from touchpoints.server.dashboard.drill import events_href
 from touchpoints.server.pages import language, page_context
 from touchpoints.server.users import require_role
 
@@ -136,12 +137,33 @@ def minutes(snap: dict[str, Any]) -> list[tuple[datetime, int, int]]:
     return out
 
 
+def minute_links(snap: dict[str, Any], params: Params | None) -> dict[str, list[str]]:
+    """Each whole minute's answered and abandoned contacts on the Events page: the minute
+    in UTC (the first one cut to the window's start, as the snapshot counted it) and the
+    stream's touchpoint and channel."""
+    _, touchpoint, channel = params or (0, None, None)
+    start = _when(snap["now"]) - timedelta(minutes=int(snap["window_minutes"]))
+    links: dict[str, list[str]] = {"answered": [], "abandoned": []}
+    for minute, _, _ in minutes(snap):
+        span = {
+            "from": max(minute, start).isoformat() + "Z",
+            "to": (minute + timedelta(seconds=59, microseconds=999_999)).isoformat() + "Z",
+        }
+        for metric, hrefs in links.items():
+            hrefs.append(
+                events_href({"channel": channel or ""}, metric, touchpoint=touchpoint, **span)
+            )
+    return links
+
+
 def is_empty(snap: dict[str, Any]) -> bool:
     """No contact offered and none waiting in the window: nothing to judge targets by."""
     return not snap["offered"] and not snap["waiting"]
 
 
-def display(snap: dict[str, Any], lang: str, timezone: str = "UTC") -> dict[str, Any]:
+def display(
+    snap: dict[str, Any], lang: str, timezone: str = "UTC", params: Params | None = None
+) -> dict[str, Any]:
     """The snapshot as the viewer reads it: every number formatted by what it measures,
     every alert a sentence, the chart's whole minutes as the company's local clock times,
     and `empty` when the window holds no contact (the page then says so instead of
@@ -182,6 +204,7 @@ def display(snap: dict[str, Any], lang: str, timezone: str = "UTC") -> dict[str,
         "minutes": [clock(m, False) for m, _, _ in points],
         "answered": [a for _, a, _ in points],
         "abandoned": [b for _, _, b in points],
+        "links": minute_links(snap, params),
         "updated": clock(_when(snap["now"]), True),
     }
 
@@ -205,7 +228,7 @@ async def snapshot_events(
         if version != last_version or time.monotonic() - last_sent >= heartbeat:
             snap = await run_in_threadpool(cache.get, service, params, version)
             last_version, last_sent = version, time.monotonic()
-            frame = {**snap, "text": display(snap, lang, timezone)}
+            frame = {**snap, "text": display(snap, lang, timezone, params)}
             yield f"event: snapshot\ndata: {json.dumps(frame, default=str)}\n\n"
         await asyncio.sleep(poll)
 
@@ -271,6 +294,7 @@ async def page(request: Request, page: Any = Depends(page_context(*LIVE_ROLES)))
         "connected": page.t("live.connected"),
         "chart": page.t("live.chart"),
         "disconnected": page.t("live.disconnected"),
+        "links": page.t("chart_links"),
         "answered": msg.capitalized(page.t("metric.answered")),
         "abandoned": msg.capitalized(page.t("metric.abandoned")),
     }

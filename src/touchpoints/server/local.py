@@ -127,6 +127,7 @@ class Session:
             int(body["good"]),
             int(body["in_file_duplicates"]),
             int(body["rejected"]),
+            bool(body.get("logged", True)),
         )
         con = self.store.con
         try:

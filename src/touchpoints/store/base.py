@@ -36,6 +36,7 @@ class Staging:
     good: int
     in_file_duplicates: int = 0
     rejected: int = 0
+    logged: bool = True
 
     def log(self, stored: int) -> dict[str, Any]:
         """The `ingest_log` row once `stored` rows were new."""
@@ -93,6 +94,7 @@ class Store(ABC):
         in_file_duplicates: int = 0,
         rejected: int = 0,
         want_ids: bool = False,
+        logged: bool = True,
     ) -> tuple[int, list[str] | None]:
         """Store what was staged on `con` (from `staging_connection`), in one transaction
         where the engine has them:
@@ -103,13 +105,24 @@ class Store(ABC):
         - temp table `_bad` (source, row, column, reason, raw): appended to `quarantine`,
           minus entries already there (re-ingesting a file does not repeat them);
         - one `ingest_log` row: `source`, the rows stored, the duplicates
-          (`good` − stored + `in_file_duplicates`) and `rejected`.
+          (`good` − stored + `in_file_duplicates`) and `rejected` — unless not `logged`:
+          then the caller settles the counts after the commit and writes the row itself
+          with `log_ingest`, in the same transaction where the engine has them.
 
         `good` is the number of rows in `_good`. Returns the number of rows stored and,
         with `want_ids`, their event_ids (the HTTP API answers per item; a file of millions
         of rows does not want them back).
         """
-        return self._commit(con, Staging(source, good, in_file_duplicates, rejected), want_ids)
+        staging = Staging(source, good, in_file_duplicates, rejected, logged)
+        return self._commit(con, staging, want_ids)
+
+    def log_ingest(self, source: str, stored: int, duplicates: int, rejected: int) -> None:
+        """Write one `ingest_log` row (for a `commit_staged` that was not `logged`)."""
+        self.execute(
+            "INSERT INTO ingest_log (source, ingested, duplicates, rejected, ingested_at) "
+            "VALUES ($source, $stored, $duplicates, $rejected, CURRENT_TIMESTAMP)",
+            {"source": source, "stored": stored, "duplicates": duplicates, "rejected": rejected},
+        )
 
     @abstractmethod
     def _commit(

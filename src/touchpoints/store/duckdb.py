@@ -152,11 +152,12 @@ class DuckDBStore(Store):
                     WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source
                       AND q."row" = b."row" AND q."column" IS NOT DISTINCT FROM b."column"
                       AND q.reason = b.reason)""")
-                con.execute(
-                    "INSERT INTO ingest_log VALUES ($source, $stored, $duplicates, $rejected, "
-                    "now()::TIMESTAMP)",
-                    staging.log(stored),
-                )
+                if staging.logged:
+                    con.execute(
+                        "INSERT INTO ingest_log VALUES ($source, $stored, $duplicates, $rejected, "
+                        "now()::TIMESTAMP)",
+                        staging.log(stored),
+                    )
                 if stored:
                     derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
         finally:

@@ -161,12 +161,12 @@ class PostgresStore(Store):
                   now() AT TIME ZONE 'UTC' FROM _bad b
                 WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = b.source AND q."row" = b."row"
                   AND q."column" IS NOT DISTINCT FROM b."column" AND q.reason = b.reason)""")
-            log = staging.log(stored)
-            cur.execute(
-                "INSERT INTO ingest_log VALUES (%(source)s, %(stored)s, %(duplicates)s, "
-                "%(rejected)s, now() AT TIME ZONE 'UTC')",
-                log,
-            )
+            if staging.logged:
+                cur.execute(
+                    "INSERT INTO ingest_log VALUES (%(source)s, %(stored)s, %(duplicates)s, "
+                    "%(rejected)s, now() AT TIME ZONE 'UTC')",
+                    staging.log(stored),
+                )
             if stored:
                 derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
         return int(stored), ids

@@ -379,6 +379,7 @@ class RemoteStore(Store):
                 "in_file_duplicates": staging.in_file_duplicates,
                 "rejected": staging.rejected,
                 "want_ids": want_ids,
+                "logged": staging.logged,
             },
         )
         return int(result["stored"]), result["ids"]

@@ -467,12 +467,13 @@ class SparkStore(Store):
         if fresh.count():
             fresh.write.insertInto(self.tables["quarantine"])
 
-        with _arrow_calls():
-            log = self.spark.createDataFrame(
-                [tuple(staging.log(int(stored)).values())],
-                schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
-            ).withColumn("ingested_at", F.current_timestamp())
-        log.write.insertInto(self.tables["ingest_log"])
+        if staging.logged:
+            with _arrow_calls():
+                log = self.spark.createDataFrame(
+                    [tuple(staging.log(int(stored)).values())],
+                    schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
+                ).withColumn("ingested_at", F.current_timestamp())
+            log.write.insertInto(self.tables["ingest_log"])
         return int(stored), ids
 
 

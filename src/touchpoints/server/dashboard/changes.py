@@ -21,6 +21,7 @@ from touchpoints.core import format
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.server.cache import bump
 from touchpoints.server.csrf import csrf_protect
+from touchpoints.server.dashboard.drill import events_href
 from touchpoints.server.pages import ALL, Page, page_context, render, series
 
 router = APIRouter()
@@ -189,6 +190,12 @@ def forecast_check(page: Page, channel: str | None) -> dict[str, Any] | None:
             series(
                 page.lang, page.t("changes.actual"), [actual.get(d, 0) for d in days], "offered"
             ),
+        ],
+        # A day of what arrived opens its contacts (the check's own scope: the channel and
+        # the day, no other filter); the forecast is no count of events.
+        "links": [
+            [None] * len(days),
+            [events_href({}, "offered", channel=channel, **{"from": d, "to": d}) for d in days],
         ],
     }
     rows = [

@@ -35,7 +35,9 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 # Query parameters of the Events page beyond the filter bar's.
-DRILL_KEYS = ("touchpoint", "agent", "metric", "timezone")
+DRILL_KEYS = ("touchpoint", "agent", "metric", "timezone", "weekday", "hour")
+# A cell of the hour-of-week heatmap: ISO weekday and hour of the day, and their bounds.
+CELL_KEYS = {"weekday": (1, 7), "hour": (0, 23)}
 # The counts a KPI is made of, shown side by side so numerator and denominator are a click
 # apart: service level is within-target / offered.
 FAMILIES = (
@@ -92,6 +94,19 @@ def events_href(params: dict[str, str], metric: str | None = None, **narrower: s
     return "/events" + ("?" + urlencode(query) if query else "")
 
 
+def period_href(
+    params: dict[str, str], metric: str | None, first: str, last: str, **narrower: str | None
+) -> str:
+    """The Events page for a period of a time chart (a month, a week, a day: local days
+    `first`..`last`, ISO), within the page's own `from`/`to`: the first and last periods of
+    a chart are cut by the page's period, and so are their points' counts."""
+    if params.get("from") and params["from"] > first:
+        first = params["from"]
+    if params.get("to") and params["to"] < last:
+        last = params["to"]
+    return events_href(params, metric, **{"from": first, "to": last}, **narrower)
+
+
 def month_bounds(month: str) -> dict[str, str]:
     """`from`/`to` of a calendar month as `kpis --by month` names it ('2025-10')."""
     year, number = (int(x) for x in month.split("-")[:2])
@@ -125,7 +140,16 @@ def _options(drill: dict[str, str], **more: Any) -> dict[str, Any]:
         raise HTTPException(
             status_code=400, detail=f"metric {metric!r}: use one of {', '.join(METRICS)}"
         )
-    return {"metric": metric, **more}
+    cell: dict[str, int] = {}
+    for key, (low, high) in CELL_KEYS.items():
+        if not drill[key]:
+            continue
+        if not drill[key].isdigit() or not low <= int(drill[key]) <= high:
+            raise HTTPException(
+                status_code=400, detail=f"{key} {drill[key]!r}: use a whole number {low}-{high}"
+            )
+        cell[key] = int(drill[key])
+    return {"metric": metric, **cell, **more}
 
 
 def _query(reader: Page, drill: dict[str, str], **extra: Any) -> str:
@@ -209,6 +233,9 @@ def events_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         csv_href="/events.csv" + _query(page, drill),
         contacts_href="/events/contacts.csv" + _query(page, drill),
         zone=scope.timezone,
+        weekday_name=format.weekdays(page.lang)[options["weekday"] - 1]
+        if "weekday" in options
+        else None,
         hidden={k: v for k, v in {**page.params, **drill}.items() if v and k != "metric"},
     )
 

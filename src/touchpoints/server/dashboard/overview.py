@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
 from touchpoints.core.time import parse_when, previous_period, whole_months
-from touchpoints.server.dashboard.drill import events_href, month_bounds
+from touchpoints.server.dashboard.drill import month_bounds, period_href
 from touchpoints.server.pages import ALL, Page, catalog, page_context, render, series
 
 router = APIRouter()
@@ -239,7 +239,10 @@ def overview(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         ],
         # Each point opens the Events page with that month's events (or purchases).
         "links": [
-            [events_href(page.params, metric, **month_bounds(m["group"])) for m in months]
+            [
+                period_href(page.params, metric, month["from"], month["to"])
+                for month in (month_bounds(m["group"]) for m in months)
+            ]
             for metric in (None, "conversions")
         ],
     }

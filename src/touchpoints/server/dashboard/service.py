@@ -26,14 +26,21 @@ def service_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     agents = [r for r in page.run("kpis", by="agent")["rows"] if r["group"] and r["offered"]]
     how = dataset(page, "hour_of_week").result["rows"]
     days = format.weekdays(page.lang)
+    offered = [r for r in how if r["offered"]]
     heat = {
         "kind": "heatmap",
         "x": [str(h) for h in range(24)],
         "y": days,
         "cells": [
             [r["hour"], r["weekday"] - 1, r["offered"], page.fmt("offered", r["offered"])]
-            for r in how
-            if r["offered"]
+            for r in offered
+        ],
+        # Each cell opens the contacts offered in that hour of that weekday.
+        "links": [
+            [
+                events_href(page.params, "offered", weekday=str(r["weekday"]), hour=str(r["hour"]))
+                for r in offered
+            ]
         ],
     }
     channel_spec = {

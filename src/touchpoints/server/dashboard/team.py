@@ -5,26 +5,35 @@ analysis of the registry; each number links to the events behind it."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from touchpoints.core import format
-from touchpoints.server.dashboard.drill import events_href
+from touchpoints.server.dashboard.drill import events_href, period_href
 from touchpoints.server.pages import ALL, Page, page_context, render, series
 
 router = APIRouter()
 
 
-def trend_spec(page: Page, weeks: list[dict[str, Any]]) -> dict[str, Any]:
-    """One agent's contacts and CSAT per week, each point opening that week's contacts."""
+def trend_spec(page: Page, weeks: list[dict[str, Any]], who: str) -> dict[str, Any]:
+    """One agent's contacts and CSAT per week, each contacts point opening that week's
+    contacts (within the page's period: its first and last weeks may be cut)."""
+
+    def week_href(monday: str) -> str:
+        sunday = (date.fromisoformat(monday) + timedelta(days=6)).isoformat()
+        return period_href(page.params, "offered", monday, sunday, agent=who)
+
     return {
         "kind": "lines",
         "x": [format.date(w["week"], page.lang) for w in weeks],
         "series": [
             series(page.lang, page.label(k), [w[k] for w in weeks], k) for k in ("contacts", "csat")
         ],
+        # CSAT is a share, not a count: its points link nowhere.
+        "links": [[week_href(w["week"]) for w in weeks], [None] * len(weeks)],
     }
 
 
@@ -50,7 +59,7 @@ def team_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
         who=who,
         mine=mine,
         weeks=weeks,
-        trend=trend_spec(page, weeks),
+        trend=trend_spec(page, weeks, who),
         themes=themes,
         team_themes=team_themes,
         agent_href=lambda agent, metric, touchpoint=None: events_href(

@@ -10,6 +10,8 @@
    `labels` are the values as the server wrote them for the reader (touchpoints.core.format
    in the page's language: "1 min 30 s", "26,3%"); only axis ticks, which ECharts picks
    itself, are formatted here, with the page's language.
+   `links` (optional): per series, per point, the Events page behind it (null: none); the
+   points open it on click, and a list after the chart names each for the keyboard.
    Colours are Okabe–Ito; every bar and cell also carries its value as a label, and each
    series has its own symbol or dash, so nothing is told by colour alone. */
 (function () {
@@ -47,9 +49,9 @@
       yAxis: spec.y_name
         ? Object.assign({ name: spec.y_name, nameGap: 14, nameTextStyle: { align: "left" } }, VALUE_AXIS)
         : VALUE_AXIS,
-      series: spec.series.map(function (s) {
+      series: spec.series.map(function (s, i) {
         return {
-          name: s.name, type: "bar", data: s.values,
+          id: "s" + i, name: s.name, type: "bar", data: s.values,
           tooltip: { valueFormatter: function (v, i) { return label(s, i, v); } },
           label: { show: spec.series.length <= 3, position: "top", formatter: function (p) { return label(s, p.dataIndex, p.value); }, fontSize: 11 }
         };
@@ -63,13 +65,13 @@
       var color = PALETTE[i % PALETTE.length];
       if (s.low && s.high) {
         // A confidence band: an invisible base at `low`, then the band height stacked on it.
-        series.push({ name: s.name + " low", type: "line", data: s.low, stack: "band" + i, symbol: "none",
+        series.push({ id: "band-low" + i, name: s.name + " low", type: "line", data: s.low, stack: "band" + i, symbol: "none",
           lineStyle: { opacity: 0 }, tooltip: { show: false }, silent: true });
-        series.push({ name: s.name + " ±95%", type: "line", stack: "band" + i, symbol: "none",
+        series.push({ id: "band" + i, name: s.name + " ±95%", type: "line", stack: "band" + i, symbol: "none",
           data: s.high.map(function (h, j) { return h === null || s.low[j] === null ? null : h - s.low[j]; }),
           lineStyle: { opacity: 0 }, areaStyle: { color: color, opacity: 0.18 }, tooltip: { show: false }, silent: true });
       }
-      series.push({ name: s.name, type: "line", data: s.values, connectNulls: false, color: color,
+      series.push({ id: "s" + i, name: s.name, type: "line", data: s.values, connectNulls: false, color: color,
         tooltip: { valueFormatter: function (v, j) { return label(s, j, v); } },
         symbol: SYMBOLS[i % SYMBOLS.length], symbolSize: 6,
         lineStyle: { width: 2, type: DASHES[i % DASHES.length] } });
@@ -161,13 +163,54 @@
       xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
       yAxis: { type: "category", data: spec.y, inverse: true, splitArea: { show: true } },
       visualMap: { dimension: 2, min: 0, max: max, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: SEQUENTIAL } },
-      series: [{ type: "heatmap", data: spec.cells,
+      series: [{ id: "s0", type: "heatmap", data: spec.cells,
         label: { show: window.innerWidth > 900, fontSize: 9, formatter: function (p) { return p.value.length > 3 ? p.value[3] : fmt(p.value[2]); } },
         itemStyle: { borderColor: "#fff", borderWidth: 1 } }]
     };
   }
 
   var BUILDERS = { bar: bar, lines: lines, sankey: sankey, heatmap: heatmap };
+
+  // What point j of series i is, in the page's words: "Contacts offered — Mon 14:00: 23".
+  function pointName(spec, i, j) {
+    if (spec.kind === "heatmap") {
+      var c = spec.cells[j];
+      return spec.y[c[1]] + " " + spec.x[c[0]] + ":00: " + (c.length > 3 ? c[3] : fmt(c[2]));
+    }
+    var s = spec.series[i];
+    var where = (spec.kind === "bar" ? spec.categories : spec.x)[j];
+    return (s.name ? s.name + " — " : "") + where + ": " + label(s, j, s.values[j]);
+  }
+
+  // The chart's links as a list a keyboard reaches (the points themselves are drawn, not
+  // focusable): a disclosure after the chart, one named link per linked point.
+  function pointLinks(el, spec) {
+    var id = el.id + "-links";
+    var old = document.getElementById(id);
+    if (old) old.parentNode.removeChild(old);
+    var list = document.createElement("ul");
+    spec.links.forEach(function (row, i) {
+      (row || []).forEach(function (href, j) {
+        if (!href) return;
+        var a = document.createElement("a");
+        a.href = href;
+        a.textContent = pointName(spec, i, j);
+        var item = document.createElement("li");
+        item.appendChild(a);
+        list.appendChild(item);
+      });
+    });
+    if (!list.children.length) return;
+    var details = document.createElement("details");
+    details.id = id;
+    details.className = "chart-links";
+    var summary = document.createElement("summary");
+    summary.textContent = el.getAttribute("data-links-label") || "";
+    details.appendChild(summary);
+    details.appendChild(list);
+    var anchor = el.parentNode.classList.contains("chart-scroll") ? el.parentNode : el;
+    anchor.insertAdjacentElement("afterend", details);
+  }
 
   function draw(el) {
     var source = document.getElementById(el.getAttribute("data-chart"));
@@ -184,13 +227,16 @@
     option.textStyle = { fontFamily: FONT };
     option.animation = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     chart.setOption(option);
-    // A point with a link (`spec.links[series][point]`) opens the events behind it.
-    if (spec.links) {
+    // A point with a link (`spec.links[series][point]`) opens the events behind it. Series
+    // are told by id ("s" + the spec's index): a confidence band adds series of its own.
+    if (spec.links && spec.kind !== "sankey") {  // a sankey's `links` are its flows
       chart.on("click", function (p) {
-        var row = spec.links[p.seriesIndex] || [];
+        var m = /^s(\d+)$/.exec(p.seriesId || "");
+        var row = (m && spec.links[+m[1]]) || [];
         if (row[p.dataIndex]) window.location.href = row[p.dataIndex];
       });
       el.classList.add("linked");
+      pointLinks(el, spec);
     }
     el.setAttribute("data-drawn", "true");
     window.addEventListener("resize", function () {

@@ -58,6 +58,8 @@
     document.getElementById("live-updated").textContent = text.updated;
     root.dataset.lastSeq = snap.last_seq === null ? "" : String(snap.last_seq);
     if (chart) {
+      links = text.links || { answered: [], abandoned: [] };
+      pointLinks(text);
       chart.setOption({
         animation: false,
         aria: { enabled: true, label: { description: chartEl.getAttribute("aria-label") || labels.chart } },
@@ -72,6 +74,50 @@
         ]
       });
     }
+  }
+  // A point opens the contacts it counts (answered or abandoned in that minute); the
+  // same links, for the keyboard, in a list after the chart (minutes with contacts only).
+  var links = { answered: [], abandoned: [] };
+  var SERIES = ["answered", "abandoned"];
+  if (chart) {
+    chart.on("click", function (p) {
+      var row = links[SERIES[p.seriesIndex]] || [];
+      if (row[p.dataIndex]) window.location.href = row[p.dataIndex];
+    });
+    chartEl.classList.add("linked");
+  }
+  function pointLinks(text) {
+    var items = [];
+    SERIES.forEach(function (key) {
+      text[key].forEach(function (n, i) {
+        if (n && links[key][i]) items.push([labels[key] + " — " + text.minutes[i] + ": " + n, links[key][i]]);
+      });
+    });
+    var id = "live-chart-links";
+    var old = document.getElementById(id);
+    var signature = JSON.stringify(items);
+    if (old && old.dataset.items === signature) return;  // unchanged: keep focus and state
+    var details = document.createElement("details");
+    details.id = id;
+    details.className = "chart-links";
+    details.dataset.items = signature;
+    details.open = !!(old && old.open);
+    var summary = document.createElement("summary");
+    summary.textContent = labels.links;
+    details.appendChild(summary);
+    var list = document.createElement("ul");
+    items.forEach(function (item) {
+      var a = document.createElement("a");
+      a.href = item[1];
+      a.textContent = item[0];
+      var li = document.createElement("li");
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    details.appendChild(list);
+    if (old) old.replaceWith(details);
+    else chartEl.insertAdjacentElement("afterend", details);
+    details.hidden = !items.length;
   }
   var source = new EventSource(root.dataset.stream);
   function say(words) { if (status.textContent !== words) status.textContent = words; }
