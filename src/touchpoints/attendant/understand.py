@@ -88,7 +88,41 @@ ABBREVIATIONS = {
     "ty": "thanks",
     "tyre": "tire",
     "tyres": "tires",
+    # Greeting interjections, spelt as the plain greeting: with a handful of examples per
+    # intent a file cannot list every "opa", "eae" or "hey" its customers type.
+    "opa": "oi",
+    "eae": "oi",
+    "eai": "oi",
+    "iae": "oi",
+    "salve": "oi",
+    "oie": "oi",
+    "oii": "oi",
+    "hey": "hi",
+    "heya": "hi",
+    "hiya": "hi",
+    "howdy": "hi",
 }
+# "e aí" opening a message is a greeting; elsewhere "aí" means "there".
+GREETING_OPENING = re.compile(r"^e ai\b")
+
+# Words that carry no subject (articles, pronouns, prepositions, auxiliaries). The
+# classifier does not see them: with few examples per intent they otherwise decide the
+# class — "where are you" went to the other-subjects class because its chit-chat examples
+# ("how old are you", "você tem namorada?") are full of "you" and "are". The rules (a
+# person, anger, opt-out) read the full text; a message of function words only is kept
+# whole.
+FUNCTION_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """
+        o a os as um uma uns umas de do da dos das no na nos nas em ao aos e eu voce voces me
+        te se lhe ele ela eles elas meu minha meus minhas seu sua seus suas teu tua isso isto
+        esse essa este esta com por para que
+        the a an of to in on at is are am was be been you your yours i me my we our us it its
+        this that these those do does did and or for with
+        """,
+    )
+)
 
 # A tyre size: 175/70 R14, 175 70 r14, 205/55R16 91V, 175/70-14.
 TYRE_SIZE = re.compile(r"\b(\d{3})\s*/\s*(\d{2})\s*(?:z?r|-)?\s*(\d{2})\b", re.IGNORECASE)
@@ -269,7 +303,14 @@ def normalise(text: str) -> str:
     text = re.sub(r"([a-z])\1{2,}", r"\1", text)
     text = re.sub(r"([aeiou])\1+\b", r"\1", text)  # "oiee", "valeuu"
     words = [ABBREVIATIONS.get(w, w) for w in text.split()]
-    return " ".join(words)
+    return GREETING_OPENING.sub("oi", " ".join(words))
+
+
+def features(normalised: str) -> str:
+    """What the classifier reads: the normalised text without its function words (the
+    whole text when nothing else is left)."""
+    words = [w for w in normalised.split() if w not in FUNCTION_WORDS]
+    return " ".join(words) if words else normalised
 
 
 def entities(text: str) -> dict[str, str]:
@@ -341,14 +382,14 @@ class Matcher:
         for intent in config.intents:
             for examples in intent.examples.values():
                 for example in examples:
-                    texts.append(normalise(example))
+                    texts.append(features(normalise(example)))
                     labels.append(intent.id)
         others = list(config.out_of_scope.values())
         if config.generic_out_of_scope:
             others += list(generic_out_of_scope().values())
         for examples in others:
             for example in examples:
-                texts.append(normalise(example))
+                texts.append(features(normalise(example)))
                 labels.append(OUT_OF_SCOPE)
         # Two vectorizers side by side (not a FeatureUnion: its joblib machinery costs more
         # per message than the two transforms themselves).
@@ -372,7 +413,8 @@ class Matcher:
     def vectorize(self, normalised: str) -> Any:
         from scipy.sparse import hstack
 
-        return hstack([v.transform([normalised]) for v in self.vectorizers]).tocsr()
+        text = features(normalised)
+        return hstack([v.transform([text]) for v in self.vectorizers]).tocsr()
 
     def scores(self, normalised: str) -> tuple[list[tuple[str, float]], dict[str, float]]:
         """Intents by probability, and each intent's likeness (cosine) to its nearest example."""
