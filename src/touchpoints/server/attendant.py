@@ -170,13 +170,18 @@ def _whatsapp_send(
         else:
             service.read(conv.record_send, inbound.message_id, "outside_window", 0, None)
             continue
+        # Blue ticks and "typing..." in one request, before the reply (after it, the
+        # indicator would show for 25 s under an answer already given). Tried once: a
+        # receipt must not hold the reply back through retries.
+        receipt = run.whatsapp.send(phone_id, read_body(inbound.message_id, typing=True), 1)
+        if not receipt.ok:
+            log.info("read receipt for %s not sent: %s", inbound.message_id, receipt.error)
         run.timings.append(time.perf_counter() - received)
         sent = run.whatsapp.send(phone_id, body)
         status = "sent" if sent.ok else "send_failed"
         if not sent.ok:
             log.warning("attendant reply to %s not sent: %s", inbound.message_id, sent.error)
         service.read(conv.record_send, inbound.message_id, status, sent.attempts, sent.error)
-        run.whatsapp.send(phone_id, read_body(inbound.message_id))
 
 
 # -- Chatwoot agent bot --------------------------------------------------------------------
