@@ -125,6 +125,33 @@ def test_training_is_well_under_a_second_and_a_message_takes_milliseconds() -> N
     assert per_message < 0.02
 
 
+@pytest.mark.parametrize(
+    "config_text",
+    [
+        None,  # the default file: 12 classes
+        # two intents and no other subjects: two classes, one logistic
+        "generic_out_of_scope: false\n" + MINIMAL,
+    ],
+)
+def test_the_lean_reading_gives_scikit_learns_numbers(config_text: str | None) -> None:
+    """The matcher's own TF-IDF row and probabilities (no input checks per message) are
+    those of the fitted vectorizers and model, for every labelled message."""
+    from scipy.sparse import hstack
+
+    config = default_config() if config_text is None else parse_config(config_text)
+    matcher = Matcher(config)
+    texts = [c["text"] for c in load_cases(TYRES_CASES)] + ["", "zzzz qqqq"]
+    for text in texts:
+        normalised = normalise(text)
+        expected = hstack([v.transform([features(normalised)]) for v in matcher.vectorizers])
+        row = matcher.vectorize(normalised)
+        assert row.shape == expected.shape
+        assert abs(row - expected).max() < 1e-12, text
+        assert matcher.probabilities(row) == pytest.approx(
+            matcher.model.predict_proba(expected.tocsr())[0], abs=1e-12
+        ), text
+
+
 # -- normalisation, entities, rules ----------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),

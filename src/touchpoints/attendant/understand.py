@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from touchpoints.attendant.config import AttendantConfig, generic_out_of_scope
 
 OUT_OF_SCOPE = "_out_of_scope"
@@ -409,17 +411,63 @@ class Matcher:
         self.examples = matrix
         self.labels = labels
         self.classes: list[str] = list(self.model.classes_)
+        # What reading one message needs, taken out of the fitted objects once: their
+        # transform and predict_proba check their input on every call, which costs more
+        # than the arithmetic of a one-line message (the reply's latency; the results are
+        # the same, tests/test_attendant_understanding.py compares them).
+        self._analyzers = [v.build_analyzer() for v in self.vectorizers]
+        self._vocabularies = [v.vocabulary_ for v in self.vectorizers]
+        self._idf = [v.idf_ for v in self.vectorizers]
+        sizes = [len(v.vocabulary_) for v in self.vectorizers]
+        self._offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self._width = sum(sizes)
+        self._weights = np.ascontiguousarray(self.model.coef_.T)
+        self._intercept = self.model.intercept_
 
     def vectorize(self, normalised: str) -> Any:
-        from scipy.sparse import hstack
+        """The message's TF-IDF row, as the fitted vectorizers side by side give it:
+        sublinear term frequency x idf, each half L2-normalised."""
+        from scipy.sparse import csr_matrix
 
         text = features(normalised)
-        return hstack([v.transform([text]) for v in self.vectorizers]).tocsr()
+        columns: list[Any] = []
+        values: list[Any] = []
+        for analyzer, vocabulary, idf, offset in zip(
+            self._analyzers, self._vocabularies, self._idf, self._offsets, strict=True
+        ):
+            counts: dict[int, int] = {}
+            for term in analyzer(text):
+                j = vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            weight = (1.0 + np.log(np.fromiter(counts.values(), float, len(counts)))) * idf[index]
+            norm = float(np.sqrt(weight @ weight))
+            columns.append(index + offset)
+            values.append(weight / norm if norm else weight)
+        if not columns:
+            return csr_matrix((1, self._width))
+        index = np.concatenate(columns)
+        order = np.argsort(index)
+        data = np.concatenate(values)[order]
+        return csr_matrix((data, index[order], [0, len(index)]), shape=(1, self._width))
+
+    def probabilities(self, vector: Any) -> Any:
+        """The classes' probabilities for one row, as the fitted model's predict_proba."""
+        decision = np.asarray(vector @ self._weights).ravel() + self._intercept
+        if decision.shape[0] == 1:  # two classes: one logistic
+            positive = 1.0 / (1.0 + np.exp(-decision[0]))
+            return np.array([1.0 - positive, positive])
+        decision -= decision.max()
+        exp = np.exp(decision)
+        return exp / exp.sum()
 
     def scores(self, normalised: str) -> tuple[list[tuple[str, float]], dict[str, float]]:
         """Intents by probability, and each intent's likeness (cosine) to its nearest example."""
         vector = self.vectorize(normalised)
-        probabilities = self.model.predict_proba(vector)[0]
+        probabilities = self.probabilities(vector)
         ranking = sorted(
             zip(self.classes, (float(p) for p in probabilities), strict=True),
             key=lambda pair: -pair[1],
