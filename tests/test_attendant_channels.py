@@ -44,6 +44,9 @@ class StandIn:
         # receipts get `receipts`' answers, then Meta's {"success": true}.
         self.script: list[tuple[int, Any]] = []
         self.receipts: list[tuple[int, Any]] = []
+        self.receipt_delay = 0.0  # seconds a read receipt takes to be answered
+        self.probe: Any = None  # called as each message arrives; its results in `probed`
+        self.probed: list[Any] = []
         self.received_at: list[float] = []
         outer = self
 
@@ -62,8 +65,11 @@ class StandIn:
                 body = outer.requests[-1]["body"]
                 if isinstance(body, dict) and body.get("status") == "read":
                     queue, default = outer.receipts, {"success": True}
+                    time.sleep(outer.receipt_delay)
                 else:
                     queue, default = outer.script, outer.ok()
+                    if outer.probe is not None:
+                        outer.probed.append(outer.probe())
                 status, answer = queue.pop(0) if queue else (200, default)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
@@ -237,6 +243,25 @@ def test_a_redelivered_webhook_gets_no_second_answer(client: TestClient, api: St
     # no second "typing..." either: it would show for 25 s with no answer under it
     assert len([b for b in api.bodies() if b.get("status") == "read"]) == 1
     assert len(messages(client)) == 1
+
+
+def test_a_slow_cloud_api_holds_the_webhooks_answer_only_briefly(
+    client: TestClient, api: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook's events are stored once its reply is leaving, or after LEAVING_WAIT
+    when the Cloud API is slow; the reply still goes out after."""
+    from touchpoints.server import attendant
+
+    monkeypatch.setattr(attendant, "LEAVING_WAIT", 0.2)
+    api.receipt_delay = 1.5
+    service = client.app.state.service
+    api.probe = lambda: service.read(lambda store: store.count())
+    answer = post_whatsapp(client, notification(text_message("wamid.S1", "aceita pix?")))
+    assert answer.status_code == 200
+    # when the reply arrived, 1.5 s late, the customer's message and the bot's contact
+    # were already stored
+    assert api.probed == [2]
+    assert [b.get("status") or b.get("type") for b in api.bodies()] == ["read", "text"]
 
 
 def test_a_failing_read_receipt_is_not_retried_and_does_not_hold_the_reply(
