@@ -72,6 +72,12 @@ def matcher_times(rounds: int = 3) -> dict[str, float]:
     }
 
 
+def ports(server: int, api: int) -> None:
+    """Use these ports (several benchmarks on one machine each need their own)."""
+    global SERVER_PORT, API_PORT
+    SERVER_PORT, API_PORT = server, api
+
+
 class CloudApiStandIn:
     """Receives the sends; records when each customer's reply arrived."""
 
@@ -163,7 +169,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--write", action="store_true", help="Write bench/RESULTS.md's section.")
+    parser.add_argument("--port", type=int, default=SERVER_PORT, help="The server's port.")
+    parser.add_argument("--api-port", type=int, default=API_PORT, help="The stand-in's port.")
     args = parser.parse_args()
+    ports(args.port, args.api_port)
     matcher = matcher_times()
     print("matcher", json.dumps(matcher))
     api = CloudApiStandIn()

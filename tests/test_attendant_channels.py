@@ -40,7 +40,13 @@ class StandIn:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.script: list[tuple[int, Any]] = []  # answers to give, in order; then 200 {}
+        # Answers to give to messages (bodies with a "type"), in order; then 200. Read
+        # receipts get `receipts`' answers, then Meta's {"success": true}.
+        self.script: list[tuple[int, Any]] = []
+        self.receipts: list[tuple[int, Any]] = []
+        self.receipt_delay = 0.0  # seconds a read receipt takes to be answered
+        self.probe: Any = None  # called as each message arrives; its results in `probed`
+        self.probed: list[Any] = []
         self.received_at: list[float] = []
         outer = self
 
@@ -56,7 +62,15 @@ class StandIn:
                         "body": json.loads(raw),
                     }
                 )
-                status, answer = outer.script.pop(0) if outer.script else (200, outer.ok())
+                body = outer.requests[-1]["body"]
+                if isinstance(body, dict) and body.get("status") == "read":
+                    queue, default = outer.receipts, {"success": True}
+                    time.sleep(outer.receipt_delay)
+                else:
+                    queue, default = outer.script, outer.ok()
+                    if outer.probe is not None:
+                        outer.probed.append(outer.probe())
+                status, answer = queue.pop(0) if queue else (200, default)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -185,20 +199,23 @@ def test_a_whatsapp_question_is_answered_through_the_cloud_api(
     answer = post_whatsapp(client, notification(text_message("wamid.A1", "aceita pix?")))
     assert answer.status_code == 200
     assert [r["path"] for r in api.requests] == [f"/v23.0/{PHONE_ID}/messages"] * 2
-    first = api.requests[0]
-    assert first["headers"]["authorization"] == f"Bearer {TOKEN}"
-    assert first["headers"]["content-type"] == "application/json"
-    assert first["body"] == {
+    receipt, reply = api.requests
+    # Blue ticks and "typing..." in one request, before the reply.
+    assert receipt["body"] == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.A1",
+        "typing_indicator": {"type": "text"},
+    }
+    assert receipt["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert reply["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert reply["headers"]["content-type"] == "application/json"
+    assert reply["body"] == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": CUSTOMER,
         "type": "text",
         "text": {"preview_url": False, "body": PAYMENT_PT},
-    }
-    assert api.requests[1]["body"] == {
-        "messaging_product": "whatsapp",
-        "status": "read",
-        "message_id": "wamid.A1",
     }
     assert messages(client) == [
         {
@@ -223,7 +240,37 @@ def test_a_redelivered_webhook_gets_no_second_answer(client: TestClient, api: St
     assert post_whatsapp(client, body).status_code == 200
     replies = [b for b in api.bodies() if b.get("type") == "text"]
     assert len(replies) == 1
+    # no second "typing..." either: it would show for 25 s with no answer under it
+    assert len([b for b in api.bodies() if b.get("status") == "read"]) == 1
     assert len(messages(client)) == 1
+
+
+def test_a_slow_cloud_api_holds_the_webhooks_answer_only_briefly(
+    client: TestClient, api: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook's events are stored once its reply is leaving, or after LEAVING_WAIT
+    when the Cloud API is slow; the reply still goes out after."""
+    from touchpoints.server import attendant
+
+    monkeypatch.setattr(attendant, "LEAVING_WAIT", 0.2)
+    api.receipt_delay = 1.5
+    service = client.app.state.service
+    api.probe = lambda: service.read(lambda store: store.count())
+    answer = post_whatsapp(client, notification(text_message("wamid.S1", "aceita pix?")))
+    assert answer.status_code == 200
+    # when the reply arrived, 1.5 s late, the customer's message and the bot's contact
+    # were already stored
+    assert api.probed == [2]
+    assert [b.get("status") or b.get("type") for b in api.bodies()] == ["read", "text"]
+
+
+def test_a_failing_read_receipt_is_not_retried_and_does_not_hold_the_reply(
+    client: TestClient, api: StandIn
+) -> None:
+    api.receipts = [(429, {"error": {"code": 130429, "message": "Rate limit hit"}})]
+    post_whatsapp(client, notification(text_message("wamid.RR1", "aceita pix?")))
+    assert [b.get("status") or b.get("type") for b in api.bodies()] == ["read", "text"]
+    assert messages(client)[0]["status"] == "sent"
 
 
 @pytest.mark.parametrize(
@@ -243,7 +290,7 @@ def test_what_the_bot_cannot_read_gets_a_polite_reply_offering_a_person(
 ) -> None:
     full = {"from": CUSTOMER, "id": "wamid.U1", "timestamp": str(int(time.time())), **message}
     assert post_whatsapp(client, notification(full)).status_code == 200
-    reply = api.requests[0]["body"]
+    reply = api.requests[1]["body"]
     assert reply["type"] == "interactive"
     assert reply["interactive"]["type"] == "button"
     assert reply["interactive"]["action"]["buttons"] == [
@@ -258,7 +305,7 @@ def test_a_miss_offers_reply_buttons_and_a_pressed_button_answers(
     post_whatsapp(
         client, notification(text_message("wamid.M1", "preciso de uma coisa sobre o pneu"))
     )
-    clarify = api.requests[0]["body"]
+    clarify = api.requests[1]["body"]
     buttons = clarify["interactive"]["action"]["buttons"]
     assert clarify["interactive"]["type"] == "button" and 1 <= len(buttons) <= 3
     assert all(len(b["reply"]["title"]) <= 20 for b in buttons)
@@ -273,12 +320,12 @@ def test_a_miss_offers_reply_buttons_and_a_pressed_button_answers(
         },
     }
     post_whatsapp(client, notification(pressed))
-    assert api.requests[2]["body"]["text"]["body"] == PAYMENT_PT
+    assert api.requests[3]["body"]["text"]["body"] == PAYMENT_PT
 
 
 def test_a_person_takes_over_and_the_bot_stays_silent(client: TestClient, api: StandIn) -> None:
     post_whatsapp(client, notification(text_message("wamid.H1", "quero falar com um atendente")))
-    assert len(api.requests) == 2  # the hand-off reply and the read receipt
+    assert len(api.requests) == 2  # the read receipt and the hand-off reply
     post_whatsapp(client, notification(text_message("wamid.H2", "alô?")))
     assert len(api.requests) == 2
     assert [m["status"] for m in messages(client)] == ["sent", "silent"]
@@ -323,7 +370,7 @@ def test_an_error_that_retrying_cannot_fix_is_not_retried(client: TestClient, ap
 def test_outside_the_24_hour_window_the_template_is_sent(client: TestClient, api: StandIn) -> None:
     old = datetime.now(UTC) - timedelta(hours=30)
     post_whatsapp(client, notification(text_message("wamid.W1", "aceita pix?", at=old)))
-    assert api.requests[0]["body"] == {
+    assert api.requests[1]["body"] == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": CUSTOMER,

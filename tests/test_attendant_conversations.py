@@ -98,6 +98,23 @@ def test_a_stale_write_is_refused_and_handle_retries(store, bot) -> None:
     assert conv.current(store, "whatsapp", "5531900000001").misses == 7
 
 
+def test_a_new_conversation_inserted_twice_is_stale_and_a_message_claimed_once(store, bot) -> None:
+    """The look-up-then-insert of DuckDB (one writer) and PostgreSQL's upsert agree."""
+    inbound = message(1, "oi", OPEN)
+    first = conv._new(inbound)
+    second = conv._new(inbound)
+    conv.save(store, first)
+    with pytest.raises(conv.StaleConversation):
+        conv.save(store, second)
+    assert first.version == 1 and store.count("attendant_conversations") == 1
+    assert conv.claim(store, inbound) is True
+    assert conv.claim(store, inbound) is False
+    row = store.query("SELECT message_id, text, status, attempts FROM attendant_messages")
+    assert row == [
+        {"message_id": inbound.message_id, "text": "oi", "status": "received", "attempts": 0}
+    ]
+
+
 def test_after_24_hours_a_new_conversation_starts(store, bot) -> None:
     first = conv.handle(store, bot, message(1, "oi", OPEN))
     later = conv.handle(store, bot, message(2, "oi", OPEN + timedelta(hours=25)))

@@ -89,6 +89,73 @@ def test_private_note_is_not_the_first_reply() -> None:
     assert events[0]["abandoned"] is True and events[0]["wait_seconds"] == 720.5
 
 
+# An agent bot holds the conversation (pending): the customer writes at 22:13:50, the bot
+# answers at 22:13:51 and 22:14:31, hands over by opening it at 22:14:32, Bruna answers at
+# 22:19:32 and resolves at 22:27:52 (tests/fixtures/connectors/chatwoot_bot_handoff.json).
+BOT_HANDOFF = {
+    "event_id": "chatwoot:2:209:contact:1",
+    "customer_id": "cust-42",
+    "touchpoint": "chat",
+    "ts": "2023-11-14T22:13:20Z",
+    "action": "interaction",
+    "wait_seconds": 300.0,  # hand-off 22:14:32 -> Bruna 22:19:32 (not 1 s to the bot)
+    "handle_seconds": 500.0,  # Bruna 22:19:32 -> resolved 22:27:52
+    "abandoned": False,
+    "resolved": True,
+    "agent": "Bruna Souza",
+}
+
+
+def test_a_bots_reply_is_not_the_peoples_first_reply() -> None:
+    events, reasons, _ = fold(fixture("chatwoot_bot_handoff.json"))
+    assert reasons == []
+    assert events == [BOT_HANDOFF]
+
+
+def test_a_bot_known_by_sender_type_is_a_bot_too() -> None:
+    """Messages read from Chatwoot's API name their author by `sender_type`."""
+    payloads = fixture("chatwoot_bot_handoff.json")
+    for payload in payloads:
+        if (payload.get("sender") or {}).get("type") == "agent_bot":
+            del payload["sender"]["type"]
+            payload["sender_type"] = "AgentBot"
+    events, _, _ = fold(payloads)
+    assert events == [BOT_HANDOFF]
+
+
+def test_a_conversation_only_the_bot_answered_is_the_bots_contact() -> None:
+    payloads = fixture("chatwoot_bot_handoff.json")
+    kept = payloads[:5] + [payloads[-1]]  # no hand-off, no person: resolved at 22:27:52
+    events, _, _ = fold(kept)
+    assert events == [
+        {
+            **BOT_HANDOFF,
+            "wait_seconds": 1.0,  # the bot's first response, 22:13:50 -> 22:13:51
+            "handle_seconds": 841.0,  # 22:13:51 -> 22:27:52
+            "agent": "bot",
+        }
+    ]
+
+
+def test_a_hand_off_nobody_answered_is_abandoned_from_the_hand_off() -> None:
+    payloads = fixture("chatwoot_bot_handoff.json")
+    del payloads[6]  # Bruna's reply
+    events, _, _ = fold(payloads)
+    assert events == [
+        {
+            "event_id": "chatwoot:2:209:contact:1",
+            "customer_id": "cust-42",
+            "touchpoint": "chat",
+            "ts": "2023-11-14T22:13:20Z",
+            "action": "interaction",
+            "wait_seconds": 800.0,  # hand-off 22:14:32 -> resolved 22:27:52
+            "abandoned": True,
+            "resolved": False,
+            "agent": "Bruna Souza",  # the assignee at resolution
+        }
+    ]
+
+
 def test_retried_and_duplicated_resolution_emits_once() -> None:
     payloads = fixture("chatwoot_answered.json")
     updated = copy.deepcopy(payloads[-1])

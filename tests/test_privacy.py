@@ -191,7 +191,13 @@ def test_purge_comments_after_retention(store: Store) -> None:
         "api",
     )
     result = privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))
-    assert result == {"comments": 1, "retention_days": 30, "before": "2026-02-08T00:00:00"}
+    assert result == {
+        "comments": 1,
+        "attendant_messages": 0,
+        "attendant_conversations": 0,
+        "retention_days": 30,
+        "before": "2026-02-08T00:00:00",
+    }
     rows = store.query("SELECT event_id, comment, nps FROM events WHERE action = 'feedback'")
     assert sorted((r["event_id"], r["comment"], r["nps"]) for r in rows) == [
         ("a2", None, 3),
@@ -201,6 +207,59 @@ def test_purge_comments_after_retention(store: Store) -> None:
     assert privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))["comments"] == 0
     with pytest.raises(UsageError, match="no comment retention configured"):
         privacy.purge_comments(store, None)
+
+
+def test_purge_drops_the_attendants_old_text_and_keeps_its_measures(store: Store) -> None:
+    """What customers wrote to the 24/7 attendant follows the comment retention: an old
+    conversation loses its messages' text, transcript and missed phrases; its intents,
+    hand-off and times stay; a recent one keeps everything."""
+    from touchpoints.attendant import conversation as conv
+    from touchpoints.attendant.bot import Attendant
+    from touchpoints.attendant.config import default_config
+
+    bot = Attendant(default_config())
+
+    def say(message_id: str, thread: str, text: str, at: datetime) -> None:
+        inbound = conv.Inbound("whatsapp", thread, thread, message_id, at, text=text)
+        conv.handle(store, bot, inbound, now=at)
+
+    old = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
+    say("m1", "5531911110000", "preciso de uma coisa sobre o pneu", old)  # missed: asked back
+    say("m2", "5531911110000", "aceita pix?", old.replace(minute=1))
+    new = datetime(2026, 3, 5, 13, 0, tzinfo=UTC)
+    say("m3", "5531922220000", "onde fica a loja?", new)
+
+    result = privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))
+    assert result == {
+        "comments": 0,
+        "attendant_messages": 2,
+        "attendant_conversations": 1,
+        "retention_days": 30,
+        "before": "2026-02-08T00:00:00",
+    }
+    messages = store.query(
+        "SELECT message_id, text, intent, kind FROM attendant_messages ORDER BY message_id"
+    )
+    assert messages == [
+        {"message_id": "m1", "text": None, "intent": None, "kind": "clarify"},
+        {"message_id": "m2", "text": None, "intent": "payment", "kind": "answer"},
+        {"message_id": "m3", "text": "onde fica a loja?", "intent": "stores", "kind": "answer"},
+    ]
+    states = {
+        r["thread"]: (json.loads(r["state"]), r["misses"], r["version"])
+        for r in store.query("SELECT thread, state, misses, version FROM attendant_conversations")
+    }
+    purged, misses, version = states["5531911110000"]
+    assert purged == {"intents": ["payment"], "slots": {}, "transcript": []}
+    assert (misses, version) == (1, 3)  # two writes by the bot, one by the purge
+    kept = states["5531922220000"][0]
+    assert [turn["text"] for turn in kept["transcript"]][:1] == ["onde fica a loja?"]
+    audit = store.query("SELECT action, detail FROM audit_log")
+    assert [(a["action"], json.loads(a["detail"])) for a in audit] == [("purge_comments", result)]
+    # nothing left to drop: the same run again changes nothing and writes no audit row
+    again = privacy.purge_comments(store, 30, now=datetime(2026, 3, 10))
+    assert (again["attendant_messages"], again["attendant_conversations"]) == (0, 0)
+    assert store.count("audit_log") == 1
 
 
 def test_cli_export_erase_purge(tmp_path: Path) -> None:

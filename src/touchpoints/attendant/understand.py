@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from touchpoints.attendant.config import AttendantConfig, generic_out_of_scope
 
 OUT_OF_SCOPE = "_out_of_scope"
@@ -88,7 +90,41 @@ ABBREVIATIONS = {
     "ty": "thanks",
     "tyre": "tire",
     "tyres": "tires",
+    # Greeting interjections, spelt as the plain greeting: with a handful of examples per
+    # intent a file cannot list every "opa", "eae" or "hey" its customers type.
+    "opa": "oi",
+    "eae": "oi",
+    "eai": "oi",
+    "iae": "oi",
+    "salve": "oi",
+    "oie": "oi",
+    "oii": "oi",
+    "hey": "hi",
+    "heya": "hi",
+    "hiya": "hi",
+    "howdy": "hi",
 }
+# "e aí" opening a message is a greeting; elsewhere "aí" means "there".
+GREETING_OPENING = re.compile(r"^e ai\b")
+
+# Words that carry no subject (articles, pronouns, prepositions, auxiliaries). The
+# classifier does not see them: with few examples per intent they otherwise decide the
+# class — "where are you" went to the other-subjects class because its chit-chat examples
+# ("how old are you", "você tem namorada?") are full of "you" and "are". The rules (a
+# person, anger, opt-out) read the full text; a message of function words only is kept
+# whole.
+FUNCTION_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """
+        o a os as um uma uns umas de do da dos das no na nos nas em ao aos e eu voce voces me
+        te se lhe ele ela eles elas meu minha meus minhas seu sua seus suas teu tua isso isto
+        esse essa este esta com por para que
+        the a an of to in on at is are am was be been you your yours i me my we our us it its
+        this that these those do does did and or for with
+        """,
+    )
+)
 
 # A tyre size: 175/70 R14, 175 70 r14, 205/55R16 91V, 175/70-14.
 TYRE_SIZE = re.compile(r"\b(\d{3})\s*/\s*(\d{2})\s*(?:z?r|-)?\s*(\d{2})\b", re.IGNORECASE)
@@ -269,7 +305,14 @@ def normalise(text: str) -> str:
     text = re.sub(r"([a-z])\1{2,}", r"\1", text)
     text = re.sub(r"([aeiou])\1+\b", r"\1", text)  # "oiee", "valeuu"
     words = [ABBREVIATIONS.get(w, w) for w in text.split()]
-    return " ".join(words)
+    return GREETING_OPENING.sub("oi", " ".join(words))
+
+
+def features(normalised: str) -> str:
+    """What the classifier reads: the normalised text without its function words (the
+    whole text when nothing else is left)."""
+    words = [w for w in normalised.split() if w not in FUNCTION_WORDS]
+    return " ".join(words) if words else normalised
 
 
 def entities(text: str) -> dict[str, str]:
@@ -341,14 +384,14 @@ class Matcher:
         for intent in config.intents:
             for examples in intent.examples.values():
                 for example in examples:
-                    texts.append(normalise(example))
+                    texts.append(features(normalise(example)))
                     labels.append(intent.id)
         others = list(config.out_of_scope.values())
         if config.generic_out_of_scope:
             others += list(generic_out_of_scope().values())
         for examples in others:
             for example in examples:
-                texts.append(normalise(example))
+                texts.append(features(normalise(example)))
                 labels.append(OUT_OF_SCOPE)
         # Two vectorizers side by side (not a FeatureUnion: its joblib machinery costs more
         # per message than the two transforms themselves).
@@ -368,16 +411,63 @@ class Matcher:
         self.examples = matrix
         self.labels = labels
         self.classes: list[str] = list(self.model.classes_)
+        # What reading one message needs, taken out of the fitted objects once: their
+        # transform and predict_proba check their input on every call, which costs more
+        # than the arithmetic of a one-line message (the reply's latency; the results are
+        # the same, tests/test_attendant_understanding.py compares them).
+        self._analyzers = [v.build_analyzer() for v in self.vectorizers]
+        self._vocabularies = [v.vocabulary_ for v in self.vectorizers]
+        self._idf = [v.idf_ for v in self.vectorizers]
+        sizes = [len(v.vocabulary_) for v in self.vectorizers]
+        self._offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self._width = sum(sizes)
+        self._weights = np.ascontiguousarray(self.model.coef_.T)
+        self._intercept = self.model.intercept_
 
     def vectorize(self, normalised: str) -> Any:
-        from scipy.sparse import hstack
+        """The message's TF-IDF row, as the fitted vectorizers side by side give it:
+        sublinear term frequency x idf, each half L2-normalised."""
+        from scipy.sparse import csr_matrix
 
-        return hstack([v.transform([normalised]) for v in self.vectorizers]).tocsr()
+        text = features(normalised)
+        columns: list[Any] = []
+        values: list[Any] = []
+        for analyzer, vocabulary, idf, offset in zip(
+            self._analyzers, self._vocabularies, self._idf, self._offsets, strict=True
+        ):
+            counts: dict[int, int] = {}
+            for term in analyzer(text):
+                j = vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            weight = (1.0 + np.log(np.fromiter(counts.values(), float, len(counts)))) * idf[index]
+            norm = float(np.sqrt(weight @ weight))
+            columns.append(index + offset)
+            values.append(weight / norm if norm else weight)
+        if not columns:
+            return csr_matrix((1, self._width))
+        index = np.concatenate(columns)
+        order = np.argsort(index)
+        data = np.concatenate(values)[order]
+        return csr_matrix((data, index[order], [0, len(index)]), shape=(1, self._width))
+
+    def probabilities(self, vector: Any) -> Any:
+        """The classes' probabilities for one row, as the fitted model's predict_proba."""
+        decision = np.asarray(vector @ self._weights).ravel() + self._intercept
+        if decision.shape[0] == 1:  # two classes: one logistic
+            positive = 1.0 / (1.0 + np.exp(-decision[0]))
+            return np.array([1.0 - positive, positive])
+        decision -= decision.max()
+        exp = np.exp(decision)
+        return exp / exp.sum()
 
     def scores(self, normalised: str) -> tuple[list[tuple[str, float]], dict[str, float]]:
         """Intents by probability, and each intent's likeness (cosine) to its nearest example."""
         vector = self.vectorize(normalised)
-        probabilities = self.model.predict_proba(vector)[0]
+        probabilities = self.probabilities(vector)
         ranking = sorted(
             zip(self.classes, (float(p) for p in probabilities), strict=True),
             key=lambda pair: -pair[1],

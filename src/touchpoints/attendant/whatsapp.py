@@ -4,7 +4,8 @@ bot's replies sent back through the Cloud API's send endpoint.
 `POST {api_base}/{version}/{phone_number_id}/messages` with `Authorization: Bearer
 <token>`, JSON bodies as Meta documents them: a text; interactive reply buttons (at most
 3, titles at most 20 characters); an interactive list (at most 10 rows, titles at most
-24); a read receipt (`status: read`). Free-form messages are allowed only within 24 hours
+24); a read receipt (`status: read`) carrying the typing indicator, sent just before the
+reply. Free-form messages are allowed only within 24 hours
 of the customer's last message; outside it, the configured template or nothing.
 
 Meta answers a throughput or pair-rate limit with error codes 130429 / 131056 (HTTP 4xx),
@@ -162,9 +163,18 @@ def template_body(to: str, template: Template) -> dict[str, Any]:
     }
 
 
-def read_body(message_id: str) -> dict[str, Any]:
-    """Mark the customer's message as read (blue ticks)."""
-    return {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+def read_body(message_id: str, typing: bool = False) -> dict[str, Any]:
+    """Mark the customer's message as read (blue ticks); with `typing`, in the same request,
+    show the customer that a reply is being typed (Meta shows it until the reply arrives,
+    or for 25 seconds)."""
+    body: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": message_id,
+    }
+    if typing:
+        body["typing_indicator"] = {"type": "text"}
+    return body
 
 
 @dataclass
@@ -216,12 +226,14 @@ class CloudApi:
     def url(self, phone_number_id: str) -> str:
         return f"{self.api_base}/{self.version}/{phone_number_id}/messages"
 
-    def send(self, phone_number_id: str, body: dict[str, Any]) -> Sent:
-        """POST one body, retrying rate limits and server errors with backoff."""
+    def send(self, phone_number_id: str, body: dict[str, Any], attempts: int | None = None) -> Sent:
+        """POST one body, retrying rate limits and server errors with backoff (`attempts`
+        in all, the client's by default)."""
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         error = None
-        for attempt in range(1, self.attempts + 1):
+        tries = self.attempts if attempts is None else max(1, attempts)
+        for attempt in range(1, tries + 1):
             try:
                 status, raw = self.post(self.url(phone_number_id), headers, data, self.timeout)
             except OSError as exc:  # connection refused, timeout: worth another try
@@ -241,10 +253,10 @@ class CloudApi:
                     + _error_message(answer)
                 )
             retry = status == 0 or status >= 500 or status == 429 or code in RETRY_CODES
-            if not retry or attempt == self.attempts:
+            if not retry or attempt == tries:
                 return Sent(False, attempt, error)
             self.sleep(self.backoff * 2 ** (attempt - 1))
-        return Sent(False, self.attempts, error)
+        return Sent(False, tries, error)
 
 
 def _json(raw: bytes) -> Any:

@@ -6,12 +6,19 @@ per conversation (kept by the route in the `connector_state` table) and emits **
 contact event when the conversation is resolved**:
 
 - `ts` = when the conversation (or its reopening) began; `touchpoint` from the inbox;
-- `wait_seconds` = first customer message -> first public reply by an agent or bot
-  (0 when the company wrote first);
+- `wait_seconds` = first customer message -> first public reply by a person (0 when the
+  company wrote first). A bot's reply (an agent bot, Captain) is not the people's first
+  reply: when a bot held the conversation (`pending`) and handed it over by opening it,
+  the people's wait runs from that hand-off to their first reply (Chatwoot's own reports
+  were fixed the same way);
 - `handle_seconds` = first reply -> resolution;
 - answered: `abandoned=false`, `resolved=true`; resolved without any reply to a customer
-  message: `abandoned=true`, `resolved=false`, `wait_seconds` = how long they waited;
-- `agent` = the assignee at resolution, else whoever replied first;
+  message: `abandoned=true`, `resolved=false`, `wait_seconds` = how long they waited (from
+  the hand-off, when a bot handed over and no person answered);
+- a conversation a bot answered and nobody handed over is the bot's contact: `agent =
+  "bot"`, `wait_seconds` = the bot's first response, kept apart from the people's by
+  `kpis --by agent` (as the 24/7 attendant records its own);
+- `agent` = the assignee at resolution, else the person who replied first;
 - `event_id` = `chatwoot:<account>:<conversation>:contact:<n>` where n counts resolutions,
   so a reopened and resolved-again conversation is a second contact and a repeated
   webhook is a duplicate.
@@ -67,7 +74,11 @@ CHANNEL_TOUCHPOINTS = {
     "Channel::TwilioSms": "sms",
 }
 MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
-REPLY_SENDERS = {"user", "agent_bot", "agentbot", "captain_assistant"}
+# Who wrote an outgoing message: `sender.type` in webhooks (push data), `sender_type` (the
+# model's class) in the API's messages.
+PERSON_SENDERS = {"user"}
+BOT_SENDERS = {"agent_bot", "agentbot", "captain_assistant", "captain::assistant"}
+BOT = "bot"
 
 
 def signature_valid(secret: str, body: bytes, timestamp: str | None, header: str | None) -> bool:
@@ -133,6 +144,8 @@ def new_state() -> dict[str, Any]:
         "first_in": None,
         "first_reply": None,
         "replier": None,
+        "bot_reply": None,
+        "handoff": None,
         "contacts": 0,
     }
 
@@ -172,8 +185,16 @@ def translate(
     elif status != "resolved" and previous == "resolved":
         # Reopened: a new contact starts now; replies of the old one do not count.
         st.update(
-            start=iso(at) if at else st["start"], first_in=None, first_reply=None, replier=None
+            start=iso(at) if at else st["start"],
+            first_in=None,
+            first_reply=None,
+            replier=None,
+            bot_reply=None,
+            handoff=None,
         )
+    elif status == "open" and previous == "pending" and st["handoff"] is None and at:
+        # The bot handed the conversation to the people (an agent bot opens it).
+        st["handoff"] = iso(at)
     return out, st
 
 
@@ -248,14 +269,14 @@ def _message(st: dict[str, Any], payload: dict[str, Any], out: Translation) -> N
         return
     if kind == "incoming" and st["first_in"] is None:
         st["first_in"] = iso(at)
+    if kind != "outgoing" or payload.get("private"):
+        return
     sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
-    human_or_bot = str(sender.get("type", "")).lower() in REPLY_SENDERS
-    if (
-        kind == "outgoing"
-        and not payload.get("private")
-        and human_or_bot
-        and st["first_reply"] is None
-    ):
+    who = {str(sender.get("type", "")).lower(), str(payload.get("sender_type") or "").lower()}
+    if who & BOT_SENDERS:
+        if st["bot_reply"] is None:
+            st["bot_reply"] = iso(at)
+    elif who & PERSON_SENDERS and st["first_reply"] is None:
         st["first_reply"] = iso(at)
         st["replier"] = text_or_none(sender.get("name"))
 
@@ -277,10 +298,14 @@ def _resolve(
     inbox_map: dict[str, str],
 ) -> None:
     first_in, first_reply = _dt(st["first_in"]), _dt(st["first_reply"])
-    start = _dt(st["start"]) or first_in or first_reply
-    if first_in is None and first_reply is None:
+    bot_reply, handoff = _dt(st.get("bot_reply")), _dt(st.get("handoff"))
+    start = _dt(st["start"]) or first_in or first_reply or bot_reply
+    if first_in is None and first_reply is None and bot_reply is None:
         out.skip(payload, "resolved without any customer message or reply: not a contact")
         return
+    # The people's wait starts at the bot's hand-off when there was one.
+    waiting_since = handoff if handoff is not None else first_in
+    bot_only = first_reply is None and handoff is None and bot_reply is not None
     touchpoint = touchpoint_for(st, inbox_map)
     st["contacts"] += 1
     contact: dict[str, Any] = {
@@ -291,16 +316,31 @@ def _resolve(
         "action": "interaction",
     }
     if first_reply is not None:
-        waited_from = first_in if first_in is not None and first_in <= first_reply else first_reply
+        waited_from = (
+            waiting_since
+            if waiting_since is not None and waiting_since <= first_reply
+            else first_reply
+        )
         contact.update(
             wait_seconds=seconds_between(waited_from, first_reply),
             handle_seconds=seconds_between(first_reply, at),
             abandoned=False,
             resolved=True,
         )
+    elif bot_only:
+        assert bot_reply is not None
+        waited_from = first_in if first_in is not None and first_in <= bot_reply else bot_reply
+        contact.update(
+            wait_seconds=seconds_between(waited_from, bot_reply),
+            handle_seconds=seconds_between(bot_reply, at),
+            abandoned=False,
+            resolved=True,
+        )
     else:
-        contact.update(wait_seconds=seconds_between(first_in, at), abandoned=True, resolved=False)
-    agent = st["assignee"] or st["replier"]
+        contact.update(
+            wait_seconds=seconds_between(waiting_since, at), abandoned=True, resolved=False
+        )
+    agent = BOT if bot_only else st["assignee"] or st["replier"]
     if agent:
         contact["agent"] = agent
     contact = {k: v for k, v in contact.items() if v is not None}

@@ -262,6 +262,10 @@ def purge_comments(
 ) -> dict[str, Any]:
     """Drop (set to NULL) the free-text `comment` of events older than the retention
     period; the scores and the rest of the row stay, so NPS/CSAT history is unchanged.
+    The 24/7 attendant's text goes by the same rule: the `text` customers sent
+    (`attendant_messages`, by `received_at`) and each conversation's transcript and missed
+    phrases (`attendant_conversations.state`, by the customer's last message); the
+    intents, hand-offs, times and CSAT stay, so the attendant's measures are unchanged.
 
     `scrub`: rewrite the store's files so the dropped text is gone from them too (see
     `Store.scrub`). The server's daily run passes False: a rewrite locks the table (and on
@@ -283,11 +287,67 @@ def purge_comments(
         n = int(
             store.query(f"SELECT count(*) AS n FROM events WHERE {due}", {"cutoff": cutoff})[0]["n"]
         )
-        result = {"comments": n, "retention_days": retention_days, "before": cutoff.isoformat()}
         if n:
             store.execute(f"UPDATE events SET comment = NULL WHERE {due}", {"cutoff": cutoff})
+        texts, transcripts = _purge_attendant_text(store, cutoff)
+        result = {
+            "comments": n,
+            "attendant_messages": texts,
+            "attendant_conversations": transcripts,
+            "retention_days": retention_days,
+            "before": cutoff.isoformat(),
+        }
+        if n or texts or transcripts:
             _audit(store, "purge_comments", result)
             store.bump_generation()
-    if n and scrub:
-        store.scrub(("events",))
+    touched = [
+        table
+        for table, count in (
+            ("events", n),
+            ("attendant_messages", texts),
+            ("attendant_conversations", transcripts),
+        )
+        if count
+    ]
+    if touched and scrub:
+        store.scrub(tuple(touched))
     return result
+
+
+def _purge_attendant_text(store: Store, cutoff: datetime) -> tuple[int, int]:
+    """The attendant's text older than `cutoff` dropped: (messages, conversations)."""
+    if not store.has_table("attendant_messages"):
+        return 0, 0
+    due = "text IS NOT NULL AND received_at < $cutoff"
+    texts = int(
+        store.query(
+            f"SELECT count(*) AS n FROM attendant_messages WHERE {due}", {"cutoff": cutoff}
+        )[0]["n"]
+    )
+    if texts:
+        store.execute(f"UPDATE attendant_messages SET text = NULL WHERE {due}", {"cutoff": cutoff})
+    if not store.has_table("attendant_conversations"):
+        return texts, 0
+    # A transcript turn always has "who"; the JSON is written with sorted keys and no
+    # other free text, so these two patterns find exactly the states that still hold text.
+    rows = store.query(
+        "SELECT conversation_id, state FROM attendant_conversations "
+        "WHERE COALESCE(last_customer_at, started_at) < $cutoff "
+        "AND (state LIKE $turn OR state LIKE $missed) ORDER BY conversation_id",
+        {"cutoff": cutoff, "turn": '%"who"%', "missed": '%"missed"%'},
+    )
+    for row in rows:
+        state = json.loads(row["state"] or "{}")
+        state.pop("missed", None)
+        state["transcript"] = []
+        # `version` bumped: a worker holding the conversation must re-read it, not write
+        # the old transcript back (the attendant's optimistic locking).
+        store.execute(
+            "UPDATE attendant_conversations SET state = $state, version = version + 1 "
+            "WHERE conversation_id = $id",
+            {
+                "id": row["conversation_id"],
+                "state": json.dumps(state, ensure_ascii=False, sort_keys=True),
+            },
+        )
+    return texts, len(rows)

@@ -3,8 +3,10 @@
 - WhatsApp: the `/webhooks/whatsapp` route stores its events as always, then hands the
   notification here. Each customer message is decided and recorded in the store *before*
   the webhook is answered (so a redelivery finds its id taken and gets no second answer);
-  the reply is sent after the answer, through the Cloud API, with retries — and its
-  outcome, sent or failed with the last error, is recorded either way.
+  the reply leaves at once, through the Cloud API, with retries — and its outcome, sent
+  or failed with the last error, is recorded either way. The webhook's events are stored
+  once the replies are leaving (storing them competes with the send), then it is
+  answered.
 - Chatwoot: `POST /webhooks/chatwoot-bot` is the agent bot's `outgoing_url`. It answers
   customers in pending conversations, steps back when a person writes or the
   conversation is opened, and hands off with a private note and `toggle_status: open`.
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +47,11 @@ from touchpoints.attendant.whatsapp import inbound_messages as whatsapp_messages
 from touchpoints.server.service import Service
 
 log = logging.getLogger("touchpoints.attendant")
+# The replies' senders: threads of their own, so a slow Cloud API never takes the threads
+# that decide and store.
+_SENDERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="attendant-send")
+# Seconds the webhook's events wait for its replies to leave before being stored anyway.
+LEAVING_WAIT = 2.0
 
 
 @asynccontextmanager
@@ -120,18 +129,29 @@ async def answer_whatsapp(service: Service, payload: Any) -> BackgroundTask | No
     if not inbounds:
         return None
 
-    def decide() -> list[tuple[str, conv.Inbound, conv.Outcome]]:
-        return [
+    leaving = threading.Event()
+
+    def decide() -> tuple[list[tuple[str, conv.Inbound, conv.Outcome]], Future[None] | None]:
+        decided = [
             (phone, inbound, service.read(conv.handle, run.bot, inbound))
             for phone, inbound in inbounds
         ]
+        sends = [d for d in decided if d[2].reply is not None]
+        # Straight from this thread to a sender: no hop through the event loop.
+        sending = (
+            _SENDERS.submit(_whatsapp_send, service, run, sends, received, leaving)
+            if sends
+            else None
+        )
+        return decided, sending
 
-    decided = await run_in_threadpool(decide)
-    sends = [d for d in decided if d[2].reply is not None]
-    loop = asyncio.get_running_loop()
-    sending = (
-        loop.run_in_executor(None, _whatsapp_send, service, run, sends, received) if sends else None
-    )
+    decided, sending = await run_in_threadpool(decide)
+    if sending is not None:
+        # Storing the events (the notification's and the bot's) waits until the replies
+        # are leaving: it competes with the send for the CPU, and under load it took a
+        # third of the time from webhook to reply. Bounded, so a slow Cloud API never
+        # holds the webhook's answer for long.
+        await run_in_threadpool(leaving.wait, LEAVING_WAIT)
     events = [e for _, _, outcome in decided for e in outcome.events]
     if events:
         await service.ingest_async(events, kind="attendant")
@@ -139,7 +159,7 @@ async def answer_whatsapp(service: Service, payload: Any) -> BackgroundTask | No
         return None
 
     async def finish() -> None:
-        await sending
+        await asyncio.wrap_future(sending)
 
     return BackgroundTask(finish)
 
@@ -149,6 +169,20 @@ def _whatsapp_send(
     run: Runtime,
     sends: list[tuple[str, conv.Inbound, conv.Outcome]],
     received: float,
+    leaving: threading.Event,
+) -> None:
+    try:
+        _whatsapp_send_all(service, run, sends, received, leaving)
+    finally:
+        leaving.set()
+
+
+def _whatsapp_send_all(
+    service: Service,
+    run: Runtime,
+    sends: list[tuple[str, conv.Inbound, conv.Outcome]],
+    received: float,
+    leaving: threading.Event,
 ) -> None:
     for phone_id, inbound, outcome in sends:
         if run.whatsapp is None:
@@ -170,13 +204,19 @@ def _whatsapp_send(
         else:
             service.read(conv.record_send, inbound.message_id, "outside_window", 0, None)
             continue
+        # Blue ticks and "typing..." in one request, before the reply (after it, the
+        # indicator would show for 25 s under an answer already given). Tried once: a
+        # receipt must not hold the reply back through retries.
+        receipt = run.whatsapp.send(phone_id, read_body(inbound.message_id, typing=True), 1)
+        if not receipt.ok:
+            log.info("read receipt for %s not sent: %s", inbound.message_id, receipt.error)
         run.timings.append(time.perf_counter() - received)
+        leaving.set()
         sent = run.whatsapp.send(phone_id, body)
         status = "sent" if sent.ok else "send_failed"
         if not sent.ok:
             log.warning("attendant reply to %s not sent: %s", inbound.message_id, sent.error)
         service.read(conv.record_send, inbound.message_id, status, sent.attempts, sent.error)
-        run.whatsapp.send(phone_id, read_body(inbound.message_id))
 
 
 # -- Chatwoot agent bot --------------------------------------------------------------------
