@@ -36,6 +36,7 @@ CUSTOMER_TABLES = (
     "identities",
     "event_facts",
     "journey_cycles",
+    "kpi_facts",
     "attendant_conversations",
     "attendant_messages",
 )
@@ -48,6 +49,7 @@ OTHER_TABLES = (
     "audit_log",
     "quarantine_resolved",
     "changes",
+    "answer_cache",
 )
 
 
