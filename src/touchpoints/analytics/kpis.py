@@ -316,9 +316,9 @@ def rollup_customers(scope: Scope, by: str | None = None) -> str:
             return "CAST(coalesce(sum(customer_first), 0) AS BIGINT)"
         if by is None and len(filtered) == 1:
             ((column, values),) = filtered.items()
-            if column in derived.ROLLUP_KEYS and len(values) == 1:
+            if column in derived.FLAG_KEYS and len(values) == 1:
                 return f"CAST(coalesce(sum({column}_first), 0) AS BIGINT)"
-        if by in derived.ROLLUP_KEYS and set(filtered) <= {by}:
+        if by in derived.FLAG_KEYS and set(filtered) <= {by}:
             return f"CAST(coalesce(sum({by}_first), 0) AS BIGINT)"
     return "count(DISTINCT customer_key)"
 

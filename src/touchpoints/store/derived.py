@@ -8,9 +8,12 @@ of cutting cycles from the whole history at every question.
 - `journey_cycles` (customer_id, cycle_no, cycle_id, cycle_start, cycle_end, steps, path,
   converts, revenue): a cycle runs until a purchase (inclusive) or a gap longer than
   `--gap`; `path` is its touchpoints in order, joined by " > ".
+- `kpi_facts`: the SPEC §4 counts and sums per customer x UTC hour x touchpoint x agent x
+  segment x phase (see `ROLLUP_SUMS`), read by `kpis`, `heatmap` and `summary` whenever a
+  question is a sum of its rows (`analytics.kpis.rollup_relation`).
 
 They are maintained in the transaction that stores the events (`Store.commit_staged`, so
-files, `POST /v1/events`, webhooks and surveys alike), recomputed only for the customers
+files, `POST /v1/events`, webhooks, surveys and the attendant alike), recomputed only for the customers
 that received events: a late event re-cuts that customer's cycles and nothing else. Erasing
 a customer removes theirs. The options they were cut with are in `meta`
 (`derived_facts`); analyses use them only when a question asks for those same options,
@@ -122,10 +125,12 @@ ROLLUP_SUMS: dict[str, str] = {
     "emotion_n": "count(e.emotion)",
 }
 ROLLUP_KEYS = ("touchpoint", "agent", "segment", "phase")
-# 1 on one row of each customer (`customer_first`) and of each customer x touchpoint, agent,
-# segment or phase (`<key>_first`), 0 elsewhere: over the whole history, distinct customers
-# (per one of these keys) are then a sum, as cheap as any other.
-FIRST_FLAGS = ("customer_first", *(f"{k}_first" for k in ROLLUP_KEYS))
+# 1 on one row of each customer (`customer_first`) and of each customer x touchpoint or
+# segment (`<key>_first`), 0 elsewhere: over the whole history, distinct customers (per one
+# of these keys: the store's summary, the KPIs by touchpoint) are then a sum, as cheap as
+# any other. Each flag costs a sort at ingestion: only these.
+FLAG_KEYS = ("touchpoint", "segment")
+FIRST_FLAGS = ("customer_first", *(f"{k}_first" for k in FLAG_KEYS))
 
 
 EXACT_SUMS = ("wait_sum", "handle_sum", "revenue")
@@ -196,7 +201,9 @@ def _set_targets(store: Store, targets: Targets) -> None:
     )
 
 
-def rollup_select(targets: Targets, source: str = "events") -> tuple[str, dict[str, Any]]:
+def rollup_select(
+    targets: Targets, source: str = "events", facts: str = "event_facts"
+) -> tuple[str, dict[str, Any]]:
     """`kpi_facts` rows for the events in `source` (every event of the customers it holds),
     their phase from `event_facts` (already refreshed)."""
     threshold, params = targets.sql()
@@ -204,23 +211,32 @@ def rollup_select(targets: Targets, source: str = "events") -> tuple[str, dict[s
         f"{expr.format(threshold=threshold)} AS {name}" for name, expr in ROLLUP_SUMS.items()
     )
     keys = ", ".join(f"e.{k}" for k in ROLLUP_KEYS if k != "phase")
-    partitions = {"customer_first": "customer_id"} | {
-        f"{k}_first": f"customer_id, {k}" for k in ROLLUP_KEYS
-    }
-    flags = ", ".join(
-        f"CASE WHEN row_number() OVER (PARTITION BY {by} ORDER BY hour) = 1 "
-        f"THEN 1 ELSE 0 END AS {flag}"
-        for flag, by in partitions.items()
+    # The flags mark the row holding the customer's first event (its smallest seq: the
+    # customer key), and the one holding its first event per touchpoint or segment: joins
+    # on seq, no sort of the wide rows.
+    firsts = "".join(
+        f"""
+      LEFT JOIN (SELECT min(seq) AS seq FROM {source} GROUP BY customer_id, {k}) first_{k}
+        ON first_{k}.seq = e.seq"""
+        for k in FLAG_KEYS
     )
-    sql = f"""SELECT g.*, {flags} FROM (
-      SELECT e.customer_id, min(k.customer_key) AS customer_key,
+    flags = ", ".join(
+        [
+            "max(CASE WHEN e.seq = k.customer_key THEN 1 ELSE 0 END) AS customer_first",
+            *(
+                f"max(CASE WHEN first_{k}.seq IS NULL THEN 0 ELSE 1 END) AS {k}_first"
+                for k in FLAG_KEYS
+            ),
+        ]
+    )
+    sql = f"""SELECT e.customer_id, min(k.customer_key) AS customer_key,
         date_trunc('hour', e.ts) AS hour, {keys}, f.phase, {sums},
-        min(e.ts) AS first_ts, max(e.ts) AS last_ts
+        min(e.ts) AS first_ts, max(e.ts) AS last_ts, {flags}
       FROM {source} e
-      JOIN event_facts f ON f.seq = e.seq
+      JOIN {facts} f ON f.seq = e.seq
       JOIN (SELECT customer_id, min(seq) AS customer_key FROM {source} GROUP BY customer_id) k
-        ON k.customer_id = e.customer_id
-      GROUP BY e.customer_id, date_trunc('hour', e.ts), {keys}, f.phase) g"""
+        ON k.customer_id = e.customer_id{firsts}
+      GROUP BY e.customer_id, date_trunc('hour', e.ts), {keys}, f.phase"""
     return sql, params
 
 
@@ -237,8 +253,10 @@ def rollup_columns() -> list[str]:
     ]
 
 
-def _insert_rollup(store: Store, targets: Targets, source: str = "events") -> None:
-    sql, params = rollup_select(targets, source)
+def _insert_rollup(
+    store: Store, targets: Targets, source: str = "events", facts: str = "event_facts"
+) -> None:
+    sql, params = rollup_select(targets, source, facts)
     store.execute(f"INSERT INTO kpi_facts ({', '.join(rollup_columns())}) {sql}", params)
 
 
@@ -315,7 +333,7 @@ def facts_select(options: FactOptions, source: str = "events") -> str:
     ) c ON c.seq = p.seq"""
 
 
-def cycles_select(source: str = "events") -> str:
+def cycles_select(source: str = "events", facts: str = "event_facts") -> str:
     """`journey_cycles` rows from `event_facts` (already refreshed) and `source` (the
     events of the customers to recompute)."""
     return f"""SELECT f.customer_id, f.cycle_no,
@@ -324,7 +342,7 @@ def cycles_select(source: str = "events") -> str:
         string_agg(e.touchpoint, '{PATH_SEPARATOR}' ORDER BY e.ts, e.seq) AS path,
         max(CASE WHEN e.action = 'purchase' THEN 1 ELSE 0 END) AS converts,
         sum(CASE WHEN e.action = 'purchase' THEN e.value END) AS revenue
-      FROM {source} e JOIN event_facts f ON f.seq = e.seq
+      FROM {source} e JOIN {facts} f ON f.seq = e.seq
       WHERE f.cycle_no IS NOT NULL
       GROUP BY f.customer_id, f.cycle_no"""
 
@@ -396,10 +414,16 @@ def refresh(store: Store, customers: str, params: Params | None = None) -> None:
         f"WHERE customer_id IN ({touched})",
         params,
     )
-    store.execute(f"INSERT INTO event_facts {facts_select(options, '_fact_events')}")
-    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events')}")
+    # Their facts too, so the cycles and the roll-up join these rows, not the whole table.
+    store.execute("DROP TABLE IF EXISTS _fact_rows")
+    store.execute(f"CREATE TEMPORARY TABLE _fact_rows AS {facts_select(options, '_fact_events')}")
+    store.execute(
+        "INSERT INTO event_facts SELECT seq, customer_id, phase, cycle_no, step FROM _fact_rows"
+    )
+    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events', '_fact_rows')}")
     if targets is not None:
-        _insert_rollup(store, targets, "_fact_events")
+        _insert_rollup(store, targets, "_fact_events", "_fact_rows")
+    store.execute("DROP TABLE _fact_rows")
     store.execute("DROP TABLE _fact_events")
 
 
