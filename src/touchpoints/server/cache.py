@@ -213,13 +213,19 @@ def _freeze(value: Any) -> Any:
 KEEP_SECONDS = 0.2
 ANSWERS = "answer_cache"
 # Analyses whose answers are never kept: rows about one customer, the event list, the
-# live queue and the attendant's conversations.
+# live queue, the attendant's conversations, feedback comments (their text and customer).
 NOT_KEPT = ("customers", "events", "live", "attendant")
+NOT_KEPT_FUNCTIONS = ("touchpoints.analytics.feedback.comments",)
+# Page helpers whose answers are aggregates of analyses, kept like them.
+KEPT_HELPERS = ("touchpoints.server.dashboard.data.all_attribution",)
 
 
 def _keepable(fn: Callable[..., Any]) -> bool:
     module = getattr(fn, "__module__", "") or ""
-    if not module.startswith("touchpoints.analytics."):
+    name = f"{module}.{getattr(fn, '__qualname__', '')}"
+    if name in KEPT_HELPERS:
+        return True
+    if not module.startswith("touchpoints.analytics.") or name in NOT_KEPT_FUNCTIONS:
         return False
     return module.rsplit(".", 1)[1] not in NOT_KEPT
 
