@@ -35,6 +35,8 @@ QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("summary", {"touchpoint": ["phone", "store"], "timezone": "America/Sao_Paulo"}),
     ("summary", {"date_from": "2026-01-20", "date_to": "2026-02-10"}),
     ("summary", {"phase": "after"}),
+    ("summary", {"timezone": "Asia/Kolkata"}),
+    ("summary", {"timezone": "Asia/Kolkata", "date_from": "2026-02-01"}),
     *(("kpis", {"by": by}) for by in (None, *kpis_module.GROUP_KEYS)),
     *(
         ("kpis", {"by": by, "timezone": "America/Sao_Paulo"})
@@ -143,7 +145,9 @@ def test_questions_the_rollup_cannot_answer_go_to_raw_events(store: Store) -> No
     assert kpis_module.rollup_relation(store, Scope()) is not None
     half_hour = Scope.build("2026-03-01T00:30:00")
     assert kpis_module.rollup_relation(store, half_hour) is None
-    assert kpis_module.rollup_relation(store, Scope(timezone="Asia/Kolkata")) is None
+    kolkata = Scope(timezone="Asia/Kolkata")  # +05:30: an hour of UTC is two local hours
+    assert kpis_module.rollup_relation(store, kolkata) is None
+    assert kpis_module.rollup_relation(store, kolkata, local_periods=False) is not None
     assert kpis_module.rollup_relation(store, Scope(), short_abandon=5) is None
     # The catalog's targets differ by touchpoint: one T for all is not what was counted.
     assert kpis_module.rollup_relation(store, Scope(), answer_within=60) is None

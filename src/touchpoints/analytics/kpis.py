@@ -268,13 +268,15 @@ def rollup_relation(
     short_abandon: float = 0.0,
     uses_phase: bool = False,
     with_catalog: bool = False,
+    local_periods: bool = True,
 ) -> str | None:
     """The roll-up as an events-like relation (`ts` = the hour, channel/kind from the
     catalog, the sums of `derived.ROLLUP_SUMS`, `customer_key`, `first_ts`/`last_ts`)
-    when it answers this question exactly; None when raw events must."""
+    when it answers this question exactly; None when raw events must. `local_periods`:
+    the question cuts days, weeks or months in the scope's time zone."""
     if store.engine not in ("duckdb", "postgres") or short_abandon:
         return None
-    if not (whole_hour_zone(scope.timezone) and _whole_hours(scope)):
+    if not _whole_hours(scope) or (local_periods and not whole_hour_zone(scope.timezone)):
         return None
     targets = derived.rollup_targets(store)
     if targets is None:
@@ -428,6 +430,7 @@ def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
         options.short_abandon,
         uses_phase=by == "phase",
         with_catalog=by in ("channel", "kind"),
+        local_periods=by in PERIODS,
     )
     if rollup is None:
         relation = scoped_events(

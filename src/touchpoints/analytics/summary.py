@@ -48,7 +48,7 @@ def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, An
     """Events, customers and the period they cover; each touchpoint seen, with its own
     counts and period; the customer segments, the most events first (`--segments` of
     them; `segment_count` says how many there are)."""
-    rollup = rollup_relation(store, scope)
+    rollup = rollup_relation(store, scope, local_periods=False)
     if rollup is None:
         source = f"FROM ({scoped_events(scope, with_catalog=False)}) e"
         rows = "count(*)"
