@@ -102,3 +102,40 @@ def test_only_aggregate_answers_are_kept() -> None:
     assert not cache._keepable(customers.customer_events)
     assert not cache._keepable(events.events)
     assert not cache._keepable(len)
+
+
+def test_a_warmer_started_on_kept_answers_computes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up round of a new server reads the answers an earlier one kept."""
+    import time
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)
+    target = str(tmp_path / "warm.duckdb")
+    first = service(target)
+    try:
+        ingest_records(first.store, [record("w1", "ana", 0, "phone")], "w")
+        kpis(first, [])
+    finally:
+        first.close()
+    second = service(target)
+    calls: list[int] = []
+    analysis = get("kpis")
+    options = analysis.options.model_validate({"by": "touchpoint"})
+
+    def counted(store: Any, scope: Scope, values: Any) -> Any:
+        calls.append(1)
+        return analysis.run(store, scope, values)
+
+    counted.__module__, counted.__qualname__ = analysis.run.__module__, analysis.run.__qualname__
+    warmer = cache.Warmer(second, lambda run: [(counted, (Scope(), options), {})]).start()
+    try:
+        deadline = time.monotonic() + 30
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warmer.rounds == 1 and calls == []
+        assert cache.cached(second, counted, Scope(), options)["rows"][0]["events"] == 1
+        assert calls == []
+    finally:
+        warmer.stop()
+        second.close()
