@@ -92,13 +92,30 @@ def test_a_new_server_serves_answers_an_earlier_one_kept(
         third.close()
 
 
+def test_a_comment_purge_empties_the_kept_answers(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from touchpoints.ingest.privacy import purge_comments
+
+    svc = service(str(tmp_path / "purge.duckdb"))
+    try:
+        row = {**record("p1", "ana", 0, "phone"), "comment": "call me on 555-0100"}
+        ingest_records(svc.store, [row], "p")
+        cache.save_answer(svc.store, "k", "s", {"comment": row["comment"]}, 0.0, 1.0)
+        assert svc.store.count("answer_cache") == 1
+        purge_comments(svc.store, 30, now=datetime(2027, 1, 1), scrub=False)
+        assert svc.store.count("answer_cache") == 0
+    finally:
+        svc.close()
+
+
 def test_only_aggregate_answers_are_kept() -> None:
     from touchpoints.analytics import customers, events, feedback
     from touchpoints.analytics import kpis as kpis_module
     from touchpoints.server.dashboard.data import all_attribution
 
     assert cache._keepable(kpis_module.kpis) and cache._keepable(all_attribution)
-    assert not cache._keepable(feedback.comments)
+    assert cache._keepable(feedback.comments)  # a purge of comments empties the table
     assert not cache._keepable(customers.customer_events)
     assert not cache._keepable(events.events)
     assert not cache._keepable(len)

@@ -287,6 +287,7 @@ def purge_comments(
         result = {"comments": n, "retention_days": retention_days, "before": cutoff.isoformat()}
         if n:
             store.execute(f"UPDATE events SET comment = NULL WHERE {due}", {"cutoff": cutoff})
+            derived.forget_answers(store)  # kept answers may quote the comments
             _audit(store, "purge_comments", result)
             store.bump_generation()
     if n and scrub:

@@ -19,10 +19,11 @@ Answers that cost more than KEEP_SECONDS are also kept in the store (`answer_cac
 the store's *stamp* (`store_stamp`): the events' version, the generation, the catalog and
 the change log, read from the store itself. A server started later on the same store
 (or another worker on the same PostgreSQL database) serves them at once while the stamp
-holds, instead of computing every page's analyses again: a start is warm. Only aggregate
-answers are kept (not a customer's events or journey, not the event list or the live
-queue), and saving one drops those of any other stamp, so an erased customer's data never
-outlives the erase there either.
+holds, instead of computing every page's analyses again: a start is warm. A customer's
+events or journey, the event list, the live queue and the attendant's conversations are
+never kept; saving an answer drops those of any other stamp, and an erase, an identity
+link or a comment purge empties the table: erased data never outlives the erase there
+either.
 
 A `Warmer` thread per Service computes the pages' default analyses after server start and,
 debounced, after each ingestion, and recomputes every entry pages asked for recently. So:
@@ -213,9 +214,10 @@ def _freeze(value: Any) -> Any:
 KEEP_SECONDS = 0.2
 ANSWERS = "answer_cache"
 # Analyses whose answers are never kept: rows about one customer, the event list, the
-# live queue, the attendant's conversations, feedback comments (their text and customer).
+# live queue, the attendant's conversations. (Feedback comments are: an erase or a
+# comment purge empties the table, `store.derived.forget_answers`.)
 NOT_KEPT = ("customers", "events", "live", "attendant")
-NOT_KEPT_FUNCTIONS = ("touchpoints.analytics.feedback.comments",)
+NOT_KEPT_FUNCTIONS: tuple[str, ...] = ()
 # Page helpers whose answers are aggregates of analyses, kept like them.
 KEPT_HELPERS = ("touchpoints.server.dashboard.data.all_attribution",)
 

@@ -433,13 +433,19 @@ SOURCE_COLUMNS = (
 )
 
 
+def forget_answers(store: Store) -> None:
+    """Empty the answers the dashboard keeps in the store (`answer_cache`, made by the
+    server) after data was erased or purged: none outlives the data it was computed from."""
+    if store.has_table("answer_cache"):
+        store.execute("DELETE FROM answer_cache")
+
+
 def forget(store: Store, customers: str, params: Params | None = None) -> None:
     """Drop the facts of customers whose events were all removed (erasure, identity links),
     and every answer kept for the dashboard (`answer_cache`, made by the server): an erased
     customer's data outlives the erase nowhere."""
     _bump_version(store)
-    if store.has_table("answer_cache"):
-        store.execute("DELETE FROM answer_cache")
+    forget_answers(store)
     store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
