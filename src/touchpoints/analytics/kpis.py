@@ -6,17 +6,20 @@ those few rows, so `null` (nothing to average) is decided in one place for every
 
 from __future__ import annotations
 
+import functools
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, ResultModel, register
-from touchpoints.analytics.scope import Scope
+from touchpoints.analytics.scope import LIST_FILTERS, Scope
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts, scoped_events
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
+from touchpoints.core.time import zone_info
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -223,6 +226,123 @@ def aggregates(threshold: str = "$kpi_answer_within") -> str:
       count(emotion) AS emotion_n"""
 
 
+# -- the KPI roll-up -------------------------------------------------------------------------
+# `kpi_facts` (store.derived) holds each customer's counts and sums per UTC hour, touchpoint,
+# agent, segment and phase. A question whose filters and groups are those (channel and kind
+# through the catalog), whose period starts and ends on whole hours, in a time zone whose
+# offsets are whole hours, with T as the roll-up counted it and no short abandons left out,
+# is answered from it with the same numbers as from raw events; any other from raw events.
+HOUR = 3600
+
+
+@functools.lru_cache(maxsize=64)
+def whole_hour_zone(timezone: str) -> bool:
+    """Whether every UTC offset of `timezone` (1900-2200) is whole hours: then a UTC hour
+    lies in one local hour, day, week and month."""
+    if timezone == "UTC":
+        return True
+    zone = zone_info(timezone)
+    for year in range(1900, 2201):
+        for month in (1, 4, 7, 10):
+            offset = datetime(year, month, 1, tzinfo=zone).utcoffset()
+            if offset is None or offset.total_seconds() % HOUR:
+                return False
+    return True
+
+
+def _whole_hours(scope: Scope) -> bool:
+    start, stop = scope.date_from, scope.date_to
+    if start is not None and (start.minute, start.second, start.microsecond) != (0, 0, 0):
+        return False
+    if stop is not None:
+        end = stop + timedelta(microseconds=1)
+        if (end.minute, end.second, end.microsecond) != (0, 0, 0):
+            return False
+    return True
+
+
+def rollup_relation(
+    store: Store,
+    scope: Scope,
+    answer_within: float | None = None,
+    short_abandon: float = 0.0,
+    uses_phase: bool = False,
+    with_catalog: bool = False,
+    local_periods: bool = True,
+) -> str | None:
+    """The roll-up as an events-like relation (`ts` = the hour, channel/kind from the
+    catalog, the sums of `derived.ROLLUP_SUMS`, `customer_key`, `first_ts`/`last_ts`)
+    when it answers this question exactly; None when raw events must. `local_periods`:
+    the question cuts days, weeks or months in the scope's time zone."""
+    if store.engine not in ("duckdb", "postgres") or short_abandon:
+        return None
+    if not _whole_hours(scope) or (local_periods and not whole_hour_zone(scope.timezone)):
+        return None
+    targets = derived.rollup_targets(store)
+    if targets is None:
+        return None
+    if answer_within is None:
+        if targets != derived.Targets.of(store):
+            return None
+    elif targets.uniform() != float(answer_within):
+        return None
+    if uses_phase or scope.phases:
+        cut = derived.stored_options(store)
+        if (
+            cut is None
+            or (cut.during_seconds, cut.after_seconds)
+            != (
+                int(scope.during_seconds),
+                int(scope.after_seconds),
+            )
+            or scope.during_seconds % 1
+            or scope.after_seconds % 1
+        ):
+            return None
+    if with_catalog or scope.needs_catalog:
+        return """SELECT k.*, k.hour AS ts, t.channel AS channel, t.kind AS kind
+      FROM kpi_facts k LEFT JOIN touchpoints t ON t.id = k.touchpoint"""
+    return """SELECT k.*, k.hour AS ts, CAST(NULL AS VARCHAR) AS channel,
+      CAST(NULL AS VARCHAR) AS kind FROM kpi_facts k"""
+
+
+def rollup_customers(scope: Scope, by: str | None = None) -> str:
+    """Distinct customers over the roll-up, per group of `by`: a sum of the first-row flags
+    when the question spans all history and filters on nothing but `by` (or, ungrouped, on
+    one value of one key), else a distinct count of the customer key."""
+    if scope.date_from is None and scope.date_to is None:
+        filtered = {
+            column: getattr(scope, attr) for _, attr, column in LIST_FILTERS if getattr(scope, attr)
+        }
+        if by is None and not filtered:
+            return "CAST(coalesce(sum(customer_first), 0) AS BIGINT)"
+        if by is None and len(filtered) == 1:
+            ((column, values),) = filtered.items()
+            if column in derived.FLAG_KEYS and len(values) == 1:
+                return f"CAST(coalesce(sum({column}_first), 0) AS BIGINT)"
+        if by in derived.FLAG_KEYS and set(filtered) <= {by}:
+            return f"CAST(coalesce(sum({by}_first), 0) AS BIGINT)"
+    return "count(DISTINCT customer_key)"
+
+
+def rollup_aggregates(customers: str) -> str:
+    """The sums `derive()` reads, over the roll-up; `customers` from `rollup_customers`."""
+    return ",\n      ".join(
+        [
+            "CAST(coalesce(sum(events), 0) AS BIGINT) AS events",
+            f"{customers} AS customers",
+            *(
+                f"sum({name}) AS {name}"
+                if name in derived.EXACT_SUMS
+                # PostgreSQL sums BIGINT as NUMERIC: counts come back as BIGINT everywhere.
+                else f"CAST(sum({name}) AS BIGINT) AS {name}"
+                for name in derived.ROLLUP_SUMS
+                if name != "events"
+            ),
+        ]
+    )
+
+
 def _period_label(value: Any, period: str) -> str | None:
     if value is None:
         return None
@@ -231,17 +351,26 @@ def _period_label(value: Any, period: str) -> str | None:
     return day.strftime("%Y-%m") if period == "month" else day.isoformat()
 
 
-def _retention(store: Store, scope: Scope, period: str) -> dict[str, float | None]:
-    """Share of period-P buyers who buy again in P+1; null until P+1 is complete in the data."""
+def _retention(
+    store: Store, scope: Scope, period: str, rollup: str | None = None
+) -> dict[str, float | None]:
+    """Share of period-P buyers who buy again in P+1; null until P+1 is complete in the data.
+    From the roll-up (`rollup`) when it answers: hours with a purchase, the customer key."""
     everything = scope.without_period()
     local = local_ts(scope)
     unit = {"day": "DAY", "week": "WEEK", "month": "MONTH"}[period]
+    if rollup is None:
+        buyers = f"""SELECT DISTINCT customer_id, {PERIOD_START[period].format(ts=local)} AS p
+        FROM ({scoped_events(everything)}) s WHERE action = 'purchase'"""
+        last_seen = f"SELECT max({local}) AS last_ts FROM events"
+    else:
+        buyers = f"""SELECT DISTINCT customer_key AS customer_id,
+          {PERIOD_START[period].format(ts=local)} AS p
+        FROM ({rollup}) s WHERE conversions > 0 AND {everything.where()}"""
+        last_seen = f"SELECT max({local_ts(scope, 'last_ts')}) AS last_ts FROM kpi_facts"
     rows = store.query(
         f"""
-      WITH buyers AS (
-        SELECT DISTINCT customer_id, {PERIOD_START[period].format(ts=local)} AS p
-        FROM ({scoped_events(everything)}) s WHERE action = 'purchase'
-      ), last_seen AS (SELECT max({local}) AS last_ts FROM events)
+      WITH buyers AS ({buyers}), last_seen AS ({last_seen})
       SELECT b.p AS p, count(*) AS buyers, count(n.customer_id) AS retained,
              max(CASE WHEN l.last_ts >= b.p + INTERVAL '2' {unit} THEN 1 ELSE 0 END) AS complete
       FROM buyers b
@@ -294,14 +423,28 @@ def kpis(store: Store, scope: Scope, options: KpisOptions) -> dict[str, Any]:
         group = None
     else:
         group = by
-    relation = scoped_events(
-        scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind")
+    rollup = rollup_relation(
+        store,
+        scope,
+        options.answer_within,
+        options.short_abandon,
+        uses_phase=by == "phase",
+        with_catalog=by in ("channel", "kind"),
+        local_periods=by in PERIODS,
     )
+    if rollup is None:
+        relation = scoped_events(
+            scope, with_phase=by == "phase", with_catalog=by in ("channel", "kind")
+        )
+        sums = aggregates(within)
+    else:
+        relation = f"SELECT * FROM ({rollup}) r WHERE {scope.where()}"
+        sums = rollup_aggregates(rollup_customers(scope, by))
     # No grouping: one aggregate row, even over no events (PostgreSQL rejects GROUP BY 'all').
-    sql = f"""SELECT {group or "'all'"} AS grp, {aggregates(within)}
+    sql = f"""SELECT {group or "'all'"} AS grp, {sums}
       FROM ({relation}) s{f" GROUP BY {group}" if group else ""}"""
     raw_rows = store.query(sql, {**scope.params(), **service})
-    retention = _retention(store, scope, by) if by in PERIODS else {}
+    retention = _retention(store, scope, by, rollup) if by in PERIODS else {}
     rows = []
     for raw in raw_rows:
         grp = _period_label(raw["grp"], by) if by in PERIODS else raw["grp"]
@@ -330,8 +473,11 @@ def heatmap(store: Store, scope: Scope, options: ServiceOptions) -> dict[str, An
     local = local_ts(scope)
     dow, hr = iso_weekday(local), hour(local)
     within, service = service_rules(store, options)
-    sql = f"""SELECT {dow} AS dow, {hr} AS hr, {aggregates(within)}
-      FROM ({scoped_events(scope, with_catalog=False)}) s
+    # From raw events: per hour of the week, the roll-up's distinct customer counts cost as
+    # much as the raw events' (0.57 s against 0.45 s at 1M events, measured).
+    relation, sums = scoped_events(scope, with_catalog=False), aggregates(within)
+    sql = f"""SELECT {dow} AS dow, {hr} AS hr, {sums}
+      FROM ({relation}) s
       GROUP BY {dow}, {hr}"""
     rows = [
         {"weekday": int(r["dow"]), "hour": int(r["hr"]), **derive(r)}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from touchpoints.analytics.kpis import rollup_customers, rollup_relation
 from touchpoints.analytics.registry import EVENT_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events
@@ -47,17 +48,31 @@ def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, An
     """Events, customers and the period they cover; each touchpoint seen, with its own
     counts and period; the customer segments, the most events first (`--segments` of
     them; `segment_count` says how many there are)."""
-    source = f"FROM ({scoped_events(scope, with_catalog=False)}) e"
-    counts = (
-        "count(*) AS events, count(DISTINCT customer_id) AS customers, "
-        "min(ts) AS first_event, max(ts) AS last_event"
-    )
+    rollup = rollup_relation(store, scope, local_periods=False)
+    if rollup is None:
+        source = f"FROM ({scoped_events(scope, with_catalog=False)}) e"
+        rows = "count(*)"
+        customers = {key: "count(DISTINCT customer_id)" for key in (None, "touchpoint", "segment")}
+        first, last = "min(ts)", "max(ts)"
+    else:
+        # The KPI roll-up (`analytics.kpis.rollup_relation`): the same numbers, summed.
+        source = f"FROM ({rollup}) e WHERE {scope.where()}"
+        rows = "CAST(coalesce(sum(events), 0) AS BIGINT)"
+        customers = {key: rollup_customers(scope, key) for key in (None, "touchpoint", "segment")}
+        first, last = "min(first_ts)", "max(last_ts)"
+
+    def counts(by: str | None) -> str:
+        return (
+            f"{rows} AS events, {customers[by]} AS customers, "
+            f"{first} AS first_event, {last} AS last_event"
+        )
+
     params = scope.params()
     total = store.query(
-        f"SELECT {counts}, count(DISTINCT segment) AS segment_count {source}", params
+        f"SELECT {counts(None)}, count(DISTINCT segment) AS segment_count {source}", params
     )[0]
     touchpoints = store.query(
-        f"SELECT touchpoint, {counts} {source} GROUP BY touchpoint "
+        f"SELECT touchpoint, {counts('touchpoint')} {source} GROUP BY touchpoint "
         "ORDER BY events DESC, touchpoint",
         params,
     )
@@ -65,9 +80,9 @@ def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, An
     # every engine, while Spark takes no marker after LIMIT.
     segments = store.query(
         "SELECT segment, events, customers FROM ("
-        "SELECT segment, count(*) AS events, count(DISTINCT customer_id) AS customers, "
-        "row_number() OVER (ORDER BY count(*) DESC, segment) AS k "
-        f"{source} WHERE segment IS NOT NULL GROUP BY segment) s "
+        f"SELECT segment, {rows} AS events, {customers['segment']} AS customers, "
+        f"row_number() OVER (ORDER BY {rows} DESC, segment) AS k "
+        f"FROM (SELECT * {source}) x WHERE segment IS NOT NULL GROUP BY segment) s "
         "WHERE k <= $limit ORDER BY k",
         {**params, "limit": options.segments},
     )

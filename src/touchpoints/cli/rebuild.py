@@ -1,5 +1,5 @@
-"""`touchpoints rebuild`: recompute the journey facts kept beside the events
-(`store.derived`) after an upgrade or to cut them with other `--gap/--during/--after`."""
+"""`touchpoints rebuild`: recompute the journey facts and the KPI roll-up kept beside the
+events (`store.derived`) after an upgrade or to cut them with other `--gap/--during/--after`."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def rebuild(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute each event's phase and journey cycle and the cycles table from the events
-    (events are only read); says what changed."""
+    """Recompute each event's phase and journey cycle, the cycles table and the KPI roll-up
+    from the events (events are only read); says what changed."""
     from touchpoints.core.time import parse_duration
     from touchpoints.store import derived, open_store
 
@@ -43,7 +43,8 @@ def rebuild(
     out.print(
         f"journey facts rebuilt: {report['events']:,} events in {report['cycles']:,} cycles "
         f"(before: {report['previous_cycles']:,} cycles); {report['events_changed']:,} events "
-        "got a new phase, cycle or step"
+        f"got a new phase, cycle or step; KPI roll-up: {report['rollup_rows']:,} rows "
+        f"(before: {report['previous_rollup_rows']:,})"
     )
 
 

@@ -36,6 +36,7 @@ CUSTOMER_TABLES = (
     "identities",
     "event_facts",
     "journey_cycles",
+    "kpi_facts",
     "attendant_conversations",
     "attendant_messages",
 )
@@ -49,6 +50,7 @@ OTHER_TABLES = (
     "quarantine_resolved",
     "changes",
     "alert_state",
+    "answer_cache",
 )
 
 
@@ -298,6 +300,7 @@ def purge_comments(
             "before": cutoff.isoformat(),
         }
         if n or texts or transcripts:
+            derived.forget_answers(store)  # kept answers may quote the comments
             _audit(store, "purge_comments", result)
             store.bump_generation()
     touched = [

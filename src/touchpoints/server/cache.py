@@ -15,6 +15,16 @@ Reads never take the Service lock that ingestion needs: they run on a *reader* s
 second connection to the same database (a DuckDB cursor of the service's connection, or
 a connection of its own on PostgreSQL and Spark).
 
+Answers that cost more than KEEP_SECONDS are also kept in the store (`answer_cache`), with
+the store's *stamp* (`store_stamp`): the events' version, the generation, the catalog and
+the change log, read from the store itself. A server started later on the same store
+(or another worker on the same PostgreSQL database) serves them at once while the stamp
+holds, instead of computing every page's analyses again: a start is warm. A customer's
+events or journey, the event list, the live queue and the attendant's conversations are
+never kept; saving an answer drops those of any other stamp, and an erase, an identity
+link or a comment purge empties the table: erased data never outlives the erase there
+either.
+
 A `Warmer` thread per Service computes the pages' default analyses after server start and,
 debounced, after each ingestion, and recomputes every entry pages asked for recently. So:
 - a fast result (under SLOW_SECONDS) that is out of date is recomputed for the visitor;
@@ -28,6 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -198,6 +210,125 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+# -- answers kept in the store ---------------------------------------------------------------
+KEEP_SECONDS = 0.2
+ANSWERS = "answer_cache"
+# Analyses whose answers are never kept: rows about one customer, the event list, the
+# live queue, the attendant's conversations. (Feedback comments are: an erase or a
+# comment purge empties the table, `store.derived.forget_answers`.)
+NOT_KEPT = ("customers", "events", "live", "attendant")
+NOT_KEPT_FUNCTIONS: tuple[str, ...] = ()
+# Page helpers whose answers are aggregates of analyses, kept like them.
+KEPT_HELPERS = ("touchpoints.server.dashboard.data.all_attribution",)
+
+
+def _keepable(fn: Callable[..., Any]) -> bool:
+    module = getattr(fn, "__module__", "") or ""
+    name = f"{module}.{getattr(fn, '__qualname__', '')}"
+    if name in KEPT_HELPERS:
+        return True
+    if not module.startswith("touchpoints.analytics.") or name in NOT_KEPT_FUNCTIONS:
+        return False
+    return module.rsplit(".", 1)[1] not in NOT_KEPT
+
+
+def _key_text(key: Key) -> str:
+    return hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
+
+
+def store_stamp(store: Any) -> str | None:
+    """What the store's answers depend on, read from the store (so equal in every process):
+    ingestions logged, generation, the events' version (`store.derived.data_version`:
+    ingestion, erase, identity links), catalog, change log. None on an engine that keeps
+    no answers."""
+    if getattr(store, "engine", None) not in ("duckdb", "postgres"):
+        return None
+    from touchpoints.store.derived import data_version
+
+    counts = [
+        store.query("SELECT count(*) AS n FROM ingest_log")[0]["n"],
+        store.generation(),
+        data_version(store),
+    ]
+    catalog = store.query("SELECT value FROM meta WHERE key = 'catalog'")
+    changes = store.query("SELECT * FROM changes ORDER BY 1")
+    text = json.dumps(
+        [[int(c) for c in counts], catalog[0]["value"] if catalog else None, changes],
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_answer(store: Any, key: str, stamp: str) -> tuple[Any, float, float] | None:
+    """(answer, computed_at, cost) kept for `key` at `stamp`, if any."""
+    if not store.has_table(ANSWERS):
+        return None
+    rows = store.query(
+        f"SELECT result, computed_at, cost FROM {ANSWERS} WHERE key = $key AND stamp = $stamp",
+        {"key": key, "stamp": stamp},
+    )
+    if not rows:
+        return None
+    return json.loads(rows[0]["result"]), float(rows[0]["computed_at"]), float(rows[0]["cost"])
+
+
+def save_answer(
+    store: Any, key: str, stamp: str, result: Any, computed_at: float, cost: float
+) -> None:
+    """Keep an answer that survives JSON unchanged; drop those of other stamps."""
+    try:
+        text = json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError):
+        return
+    if json.loads(text) != result:
+        return
+    with store.transaction():
+        store.execute(
+            "CREATE TABLE IF NOT EXISTS answer_cache (key TEXT, stamp TEXT, "
+            "computed_at DOUBLE PRECISION, cost DOUBLE PRECISION, result TEXT)"
+        )
+        store.execute(
+            f"DELETE FROM {ANSWERS} WHERE stamp <> $stamp OR key = $key",
+            {"stamp": stamp, "key": key},
+        )
+        store.execute(
+            f"INSERT INTO {ANSWERS} VALUES ($key, $stamp, $computed_at, $cost, $result)",
+            {"key": key, "stamp": stamp, "computed_at": computed_at, "cost": cost, "result": text},
+        )
+
+
+def _kept(
+    run: Callable[..., Any], fn: Callable[..., Any], key: Key
+) -> tuple[Any, float, float] | None:
+    """The answer kept in the store for this job at the store's stamp, if any."""
+    if not _keepable(fn):
+        return None
+    try:
+        stamp = run(store_stamp)
+        return None if stamp is None else run(load_answer, _key_text(key), stamp)
+    except Exception:  # a store that cannot say: compute as before
+        log.debug("answer cache: no lookup", exc_info=True)
+        return None
+
+
+def _keep(
+    run: Callable[..., Any],
+    fn: Callable[..., Any],
+    key: Key,
+    result: Any,
+    computed_at: float,
+    cost: float,
+) -> None:
+    if cost < KEEP_SECONDS or not _keepable(fn):
+        return
+    try:
+        stamp = run(store_stamp)
+        if stamp is not None:
+            run(save_answer, _key_text(key), stamp, result, computed_at, cost)
+    except Exception:  # read-only store, a concurrent writer: the answer stays in memory
+        log.debug("answer cache: not kept", exc_info=True)
+
+
 def _key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Key:
     return (
         getattr(fn, "__module__", ""),
@@ -251,12 +382,18 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                     if not fresh and cache.warmer is not None:
                         cache.warmer.wake()
                     return entry.result
-        start = time.monotonic()
-        result = run(fn, *args, **kwargs)
-        cost = time.monotonic() - start
+        kept = _kept(run, fn, key)
+        if kept is not None:
+            result, computed_at, cost = kept
+        else:
+            start = time.monotonic()
+            result = run(fn, *args, **kwargs)
+            cost = time.monotonic() - start
+            computed_at = time.time()
+            _keep(run, fn, key, result, computed_at, cost)
     with cache.guard:
         cache.misses += 1
-    _store(cache, key, Entry(version, result, time.time(), cost, fn, args, kwargs), True)
+    _store(cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs), True)
     return result
 
 
@@ -349,14 +486,20 @@ class Warmer:
                 current = self.cache.entries.get(key)
             if current is not None and current.version == version:
                 continue
-            began = time.monotonic()
-            try:
-                result = run(fn, *args, **kwargs)
-            except Exception:  # one failing analysis must not stop the others
-                log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
-                continue
-            cost = time.monotonic() - began
-            _store(self.cache, key, Entry(version, result, time.time(), cost, fn, args, kwargs))
+            kept = _kept(run, fn, key)
+            if kept is not None:
+                result, computed_at, cost = kept
+            else:
+                began = time.monotonic()
+                try:
+                    result = run(fn, *args, **kwargs)
+                except Exception:  # one failing analysis must not stop the others
+                    log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
+                    continue
+                cost = time.monotonic() - began
+                computed_at = time.time()
+                _keep(run, fn, key, result, computed_at, cost)
+            _store(self.cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs))
         self.warmed = version
         self.rounds += 1
         self.last_round_seconds = time.monotonic() - start

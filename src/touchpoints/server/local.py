@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from touchpoints.server import cache
 from touchpoints.server.service import Service
+from touchpoints.store import derived
 from touchpoints.store.base import Staging
 from touchpoints.store.remote import PREFIX, TOKEN_HEADER, dumps, loads
 
@@ -144,6 +145,8 @@ class Session:
             self.store._replace_catalog(body["yaml"], rows)
         with self.service.lock:
             self.service.store._catalog = None
+            # A roll-up counted with other service-level thresholds is counted again.
+            derived.catalog_changed(self.service.store)
         cache.bump(self.service)
 
     def scrub_later(self) -> None:

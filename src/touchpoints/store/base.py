@@ -179,6 +179,9 @@ class Store(ABC):
         ]
         self._replace_catalog(catalog.to_yaml(), rows)
         self._catalog = catalog
+        from touchpoints.store import derived
+
+        derived.catalog_changed(self)
 
     @abstractmethod
     def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None: ...

@@ -8,9 +8,12 @@ of cutting cycles from the whole history at every question.
 - `journey_cycles` (customer_id, cycle_no, cycle_id, cycle_start, cycle_end, steps, path,
   converts, revenue): a cycle runs until a purchase (inclusive) or a gap longer than
   `--gap`; `path` is its touchpoints in order, joined by " > ".
+- `kpi_facts`: the SPEC §4 counts and sums per customer x UTC hour x touchpoint x agent x
+  segment x phase (see `ROLLUP_SUMS`), read by `kpis`, `heatmap` and `summary` whenever a
+  question is a sum of its rows (`analytics.kpis.rollup_relation`).
 
 They are maintained in the transaction that stores the events (`Store.commit_staged`, so
-files, `POST /v1/events`, webhooks and surveys alike), recomputed only for the customers
+files, `POST /v1/events`, webhooks, surveys and the attendant alike), recomputed only for the customers
 that received events: a late event re-cuts that customer's cycles and nothing else. Erasing
 a customer removes theirs. The options they were cut with are in `meta`
 (`derived_facts`); analyses use them only when a question asks for those same options,
@@ -61,13 +64,213 @@ def ddl(engine: str) -> list[str]:
         f"cycle_id {text}, cycle_start {ts}, cycle_end {ts}, steps {big}, path {text}, "
         f"converts INTEGER, revenue {dbl})",
     ]
+    tables.append(
+        f"CREATE TABLE IF NOT EXISTS kpi_facts (customer_id {text}, customer_key {big}, "
+        f"hour {ts}, touchpoint {text}, agent {text}, segment {text}, phase {text}, "
+        + ", ".join(f"{name} {_kpi_type(name, big, dbl)}" for name in ROLLUP_SUMS)
+        + f", first_ts {ts}, last_ts {ts}, "
+        + ", ".join(f"{flag} INTEGER" for flag in FIRST_FLAGS)
+        + ")"
+    )
     if engine == "postgres":
         tables += [
+            "CREATE INDEX IF NOT EXISTS kpi_facts_customer ON kpi_facts (customer_id)",
+            "CREATE INDEX IF NOT EXISTS kpi_facts_hour ON kpi_facts (hour)",
             "CREATE INDEX IF NOT EXISTS event_facts_seq ON event_facts (seq)",
             "CREATE INDEX IF NOT EXISTS event_facts_customer ON event_facts (customer_id)",
             "CREATE INDEX IF NOT EXISTS journey_cycles_customer ON journey_cycles (customer_id, cycle_no)",
         ]
     return tables
+
+
+# -- KPI roll-up --------------------------------------------------------------------------
+# `kpi_facts`: one row per customer x UTC hour x touchpoint x agent x segment x phase, with
+# the counts and sums of SPEC §4 (short abandons not left out: `--short-abandon 0`), the
+# first and last event time. Every §4 number over a group whose filters are these columns
+# (channel and kind through the catalog) and whose period starts and ends on whole hours is
+# a sum of these rows; distinct customers are exact, as the distinct `customer_key` (the
+# customer's first stored `seq`: unique per customer, a number cheap to count).
+# The service level's threshold T is the catalog's `answer_within` per touchpoint (else
+# 20 s), kept in `meta` (`kpi_rollup`) beside the facts; a catalog that changes T re-counts.
+ROLLUP_KEY = "kpi_rollup"
+DEFAULT_ANSWER_WITHIN = 20.0
+EXACT = "DECIMAL(38, 6)"
+_ANSWERED = "e.abandoned = FALSE"
+ROLLUP_SUMS: dict[str, str] = {
+    "events": "count(*)",
+    "offered": "sum(CASE WHEN e.abandoned IS NOT NULL THEN 1 ELSE 0 END)",
+    "answered": f"sum(CASE WHEN {_ANSWERED} THEN 1 ELSE 0 END)",
+    "abandoned": "sum(CASE WHEN e.abandoned THEN 1 ELSE 0 END)",
+    "wait_sum": f"sum(CASE WHEN {_ANSWERED} THEN CAST(e.wait_seconds AS {EXACT}) END)",
+    "wait_n": f"count(CASE WHEN {_ANSWERED} THEN e.wait_seconds END)",
+    "handle_sum": f"sum(CASE WHEN {_ANSWERED} THEN CAST(e.handle_seconds AS {EXACT}) END)",
+    "handle_n": f"count(CASE WHEN {_ANSWERED} THEN e.handle_seconds END)",
+    "within": f"sum(CASE WHEN {_ANSWERED} AND e.wait_seconds <= {{threshold}} THEN 1 ELSE 0 END)",
+    "resolved_true": "sum(CASE WHEN e.resolved = TRUE THEN 1 ELSE 0 END)",
+    "resolved_n": "count(e.resolved)",
+    "csat_good": "sum(CASE WHEN e.csat >= 4 THEN 1 ELSE 0 END)",
+    "csat_n": "count(e.csat)",
+    "nps_promoters": "sum(CASE WHEN e.nps >= 9 THEN 1 ELSE 0 END)",
+    "nps_detractors": "sum(CASE WHEN e.nps <= 6 THEN 1 ELSE 0 END)",
+    "nps_n": "count(e.nps)",
+    "ces_sum": "sum(e.ces)",
+    "ces_n": "count(e.ces)",
+    "conversions": "sum(CASE WHEN e.action = 'purchase' THEN 1 ELSE 0 END)",
+    "revenue": f"sum(CASE WHEN e.action = 'purchase' THEN CAST(e.value AS {EXACT}) END)",
+    "promise_kept": "sum(CASE WHEN e.promise = 'kept' THEN 1 ELSE 0 END)",
+    "promise_broken": "sum(CASE WHEN e.promise = 'broken' THEN 1 ELSE 0 END)",
+    "reused_true": "sum(CASE WHEN e.data_reused THEN 1 ELSE 0 END)",
+    "reused_n": "count(e.data_reused)",
+    "emotion_sum": "sum(e.emotion)",
+    "emotion_n": "count(e.emotion)",
+}
+ROLLUP_KEYS = ("touchpoint", "agent", "segment", "phase")
+# 1 on one row of each customer (`customer_first`) and of each customer x touchpoint or
+# segment (`<key>_first`), 0 elsewhere: over the whole history, distinct customers (per one
+# of these keys: the store's summary, the KPIs by touchpoint) are then a sum, as cheap as
+# any other. Each flag costs a sort at ingestion: only these.
+FLAG_KEYS = ("touchpoint", "segment")
+FIRST_FLAGS = ("customer_first", *(f"{k}_first" for k in FLAG_KEYS))
+
+
+EXACT_SUMS = ("wait_sum", "handle_sum", "revenue")
+
+
+def _kpi_type(name: str, big: str, dbl: str) -> str:
+    return EXACT if name in EXACT_SUMS else big
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The service level's threshold T the roll-up counted `within` with: per touchpoint
+    (the catalog's `answer_within`), else `default`."""
+
+    default: float = DEFAULT_ANSWER_WITHIN
+    touchpoints: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, store: Store) -> Targets:
+        """The catalog's targets (what `kpis` uses without `--answer-within`)."""
+        return cls(
+            DEFAULT_ANSWER_WITHIN,
+            tuple(
+                sorted(
+                    (tp.id, float(tp.target["answer_within"]))
+                    for tp in store.catalog().touchpoints
+                    if "answer_within" in tp.target
+                )
+            ),
+        )
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"rollup_default": self.default}
+        if not self.touchpoints:
+            return "$rollup_default", params
+        whens = []
+        for i, (touchpoint, seconds) in enumerate(self.touchpoints):
+            whens.append(f"WHEN $rollup_tp_{i} THEN $rollup_tp_{i}_seconds")
+            params[f"rollup_tp_{i}"] = touchpoint
+            params[f"rollup_tp_{i}_seconds"] = seconds
+        return f"(CASE e.touchpoint {' '.join(whens)} ELSE $rollup_default END)", params
+
+    def uniform(self) -> float | None:
+        """The one T for every touchpoint, if there is one."""
+        values = {self.default, *(s for _, s in self.touchpoints)}
+        return values.pop() if len(values) == 1 else None
+
+
+def rollup_targets(store: Store) -> Targets | None:
+    """The T the roll-up was counted with; None when the store keeps no roll-up."""
+    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": ROLLUP_KEY})
+    if not rows:
+        return None
+    raw = json.loads(rows[0]["value"])
+    return Targets(float(raw["default"]), tuple((tp, float(s)) for tp, s in raw["touchpoints"]))
+
+
+def _set_targets(store: Store, targets: Targets) -> None:
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": ROLLUP_KEY})
+    store.execute(
+        "INSERT INTO meta VALUES ($key, $value)",
+        {
+            "key": ROLLUP_KEY,
+            "value": json.dumps(
+                {"default": targets.default, "touchpoints": [list(t) for t in targets.touchpoints]}
+            ),
+        },
+    )
+
+
+def rollup_select(
+    targets: Targets, source: str = "events", facts: str = "event_facts"
+) -> tuple[str, dict[str, Any]]:
+    """`kpi_facts` rows for the events in `source` (every event of the customers it holds),
+    their phase from `event_facts` (already refreshed)."""
+    threshold, params = targets.sql()
+    sums = ", ".join(
+        f"{expr.format(threshold=threshold)} AS {name}" for name, expr in ROLLUP_SUMS.items()
+    )
+    keys = ", ".join(f"e.{k}" for k in ROLLUP_KEYS if k != "phase")
+    # The flags mark the row holding the customer's first event (its smallest seq: the
+    # customer key), and the one holding its first event per touchpoint or segment: joins
+    # on seq, no sort of the wide rows.
+    firsts = "".join(
+        f"""
+      LEFT JOIN (SELECT min(seq) AS seq FROM {source} GROUP BY customer_id, {k}) first_{k}
+        ON first_{k}.seq = e.seq"""
+        for k in FLAG_KEYS
+    )
+    flags = ", ".join(
+        [
+            "max(CASE WHEN e.seq = k.customer_key THEN 1 ELSE 0 END) AS customer_first",
+            *(
+                f"max(CASE WHEN first_{k}.seq IS NULL THEN 0 ELSE 1 END) AS {k}_first"
+                for k in FLAG_KEYS
+            ),
+        ]
+    )
+    sql = f"""SELECT e.customer_id, min(k.customer_key) AS customer_key,
+        date_trunc('hour', e.ts) AS hour, {keys}, f.phase, {sums},
+        min(e.ts) AS first_ts, max(e.ts) AS last_ts, {flags}
+      FROM {source} e
+      JOIN {facts} f ON f.seq = e.seq
+      JOIN (SELECT customer_id, min(seq) AS customer_key FROM {source} GROUP BY customer_id) k
+        ON k.customer_id = e.customer_id{firsts}
+      GROUP BY e.customer_id, date_trunc('hour', e.ts), {keys}, f.phase"""
+    return sql, params
+
+
+def rollup_columns() -> list[str]:
+    return [
+        "customer_id",
+        "customer_key",
+        "hour",
+        *ROLLUP_KEYS,
+        *ROLLUP_SUMS,
+        "first_ts",
+        "last_ts",
+        *FIRST_FLAGS,
+    ]
+
+
+def _insert_rollup(
+    store: Store, targets: Targets, source: str = "events", facts: str = "event_facts"
+) -> None:
+    sql, params = rollup_select(targets, source, facts)
+    store.execute(f"INSERT INTO kpi_facts ({', '.join(rollup_columns())}) {sql}", params)
+
+
+def catalog_changed(store: Store) -> None:
+    """After the catalog changed: a roll-up counted with other thresholds T is counted
+    again from the events (in one transaction), so it always answers the catalog's T."""
+    stored = rollup_targets(store)
+    if stored is None or stored == Targets.of(store):
+        return
+    with store.transaction():
+        targets = Targets.of(store)
+        store.execute("DELETE FROM kpi_facts")
+        _insert_rollup(store, targets)
+        _set_targets(store, targets)
 
 
 def _interval(seconds: int) -> str:
@@ -130,7 +333,7 @@ def facts_select(options: FactOptions, source: str = "events") -> str:
     ) c ON c.seq = p.seq"""
 
 
-def cycles_select(source: str = "events") -> str:
+def cycles_select(source: str = "events", facts: str = "event_facts") -> str:
     """`journey_cycles` rows from `event_facts` (already refreshed) and `source` (the
     events of the customers to recompute)."""
     return f"""SELECT f.customer_id, f.cycle_no,
@@ -139,7 +342,7 @@ def cycles_select(source: str = "events") -> str:
         string_agg(e.touchpoint, '{PATH_SEPARATOR}' ORDER BY e.ts, e.seq) AS path,
         max(CASE WHEN e.action = 'purchase' THEN 1 ELSE 0 END) AS converts,
         sum(CASE WHEN e.action = 'purchase' THEN e.value END) AS revenue
-      FROM {source} e JOIN event_facts f ON f.seq = e.seq
+      FROM {source} e JOIN {facts} f ON f.seq = e.seq
       WHERE f.cycle_no IS NOT NULL
       GROUP BY f.customer_id, f.cycle_no"""
 
@@ -168,6 +371,25 @@ def start_if_empty(store: Store) -> None:
     with store.transaction():
         if not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
+            _set_targets(store, Targets.of(store))
+
+
+VERSION_KEY = "events_version"
+
+
+def data_version(store: Store) -> int:
+    """A counter every change of stored events raises (ingestion, erase, identity links:
+    the callers of `refresh` and `forget`), in the same transaction."""
+    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": VERSION_KEY})
+    return int(rows[0]["value"]) if rows else 0
+
+
+def _bump_version(store: Store) -> None:
+    current = data_version(store)
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": VERSION_KEY})
+    store.execute(
+        "INSERT INTO meta VALUES ($key, $value)", {"key": VERSION_KEY, "value": str(current + 1)}
+    )
 
 
 def refresh(store: Store, customers: str, params: Params | None = None) -> None:
@@ -176,28 +398,55 @@ def refresh(store: Store, customers: str, params: Params | None = None) -> None:
 
     Their events are read once into a temporary table, so the windows and the grouping
     run over those customers' rows only, however long the stored history."""
+    _bump_version(store)
     options = stored_options(store)
     if options is None:
         return
+    targets = rollup_targets(store)
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
+    if targets is not None:
+        store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({touched})", params)
     store.execute("DROP TABLE IF EXISTS _fact_events")
     store.execute(
         f"CREATE TEMPORARY TABLE _fact_events AS SELECT {SOURCE_COLUMNS} FROM events "
         f"WHERE customer_id IN ({touched})",
         params,
     )
-    store.execute(f"INSERT INTO event_facts {facts_select(options, '_fact_events')}")
-    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events')}")
+    # Their facts too, so the cycles and the roll-up join these rows, not the whole table.
+    store.execute("DROP TABLE IF EXISTS _fact_rows")
+    store.execute(f"CREATE TEMPORARY TABLE _fact_rows AS {facts_select(options, '_fact_events')}")
+    store.execute(
+        "INSERT INTO event_facts SELECT seq, customer_id, phase, cycle_no, step FROM _fact_rows"
+    )
+    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events', '_fact_rows')}")
+    if targets is not None:
+        _insert_rollup(store, targets, "_fact_events", "_fact_rows")
+    store.execute("DROP TABLE _fact_rows")
     store.execute("DROP TABLE _fact_events")
 
 
-SOURCE_COLUMNS = "seq, customer_id, ts, action, phase, touchpoint, value"
+SOURCE_COLUMNS = (
+    "seq, customer_id, ts, action, phase, touchpoint, value, agent, segment, abandoned, "
+    "wait_seconds, handle_seconds, resolved, nps, csat, ces, promise, data_reused, emotion"
+)
+
+
+def forget_answers(store: Store) -> None:
+    """Empty the answers the dashboard keeps in the store (`answer_cache`, made by the
+    server) after data was erased or purged: none outlives the data it was computed from."""
+    if store.has_table("answer_cache"):
+        store.execute("DELETE FROM answer_cache")
 
 
 def forget(store: Store, customers: str, params: Params | None = None) -> None:
-    """Drop the facts of customers whose events were all removed (erasure)."""
+    """Drop the facts of customers whose events were all removed (erasure, identity links),
+    and every answer kept for the dashboard (`answer_cache`, made by the server): an erased
+    customer's data outlives the erase nowhere."""
+    _bump_version(store)
+    forget_answers(store)
+    store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
 
@@ -220,6 +469,11 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
         store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
         store.execute(f"INSERT INTO journey_cycles {cycles_select()}")
         _set_options(store, chosen)
+        old_rollup = _count(store, "SELECT count(*) AS n FROM kpi_facts")
+        store.execute("DELETE FROM kpi_facts")
+        targets = Targets.of(store)
+        _insert_rollup(store, targets)
+        _set_targets(store, targets)
         return {
             "options": asdict(chosen),
             "previous_options": asdict(before) if before else None,
@@ -227,6 +481,8 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
             "cycles": _count(store, "SELECT count(*) AS n FROM journey_cycles"),
             "previous_cycles": old_cycles,
             "events_changed": changed_events,
+            "rollup_rows": _count(store, "SELECT count(*) AS n FROM kpi_facts"),
+            "previous_rollup_rows": old_rollup,
         }
 
 

@@ -1,0 +1,158 @@
+"""Answers kept in the store (`server.cache`, `answer_cache`): a server started again on the
+same store serves what an earlier one computed, as long as the data it was computed from
+holds; an ingestion, an erase, a catalog or change-log edit make it compute again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PG_URL, _pg_available
+from test_derived import record
+from touchpoints.analytics.registry import get
+from touchpoints.analytics.scope import Scope
+from touchpoints.core.settings import Settings
+from touchpoints.ingest import ingest_records
+from touchpoints.ingest.privacy import erase_customer
+from touchpoints.server import cache
+from touchpoints.server.service import Service
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "duckdb":
+        yield str(tmp_path / "kept.duckdb")
+        return
+    problem = _pg_available()
+    if problem:
+        pytest.skip(problem)
+    import uuid
+
+    import psycopg
+
+    schema = f"tp_test_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}?schema={schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def service(target: str) -> Service:
+    return Service(settings=Settings(secret_key="k" * 40), target=target)
+
+
+def kpis(svc: Service, calls: list[int]) -> Any:
+    analysis = get("kpis")
+    options = analysis.options.model_validate({"by": "touchpoint"})
+
+    def counted(store: Any, scope: Scope, values: Any) -> Any:
+        calls.append(1)
+        return analysis.run(store, scope, values)
+
+    # The kept answer is keyed by the analysis function: stand in for it with its name.
+    counted.__module__, counted.__qualname__ = analysis.run.__module__, analysis.run.__qualname__
+    return cache.cached(svc, counted, Scope(), options)
+
+
+def test_a_new_server_serves_answers_an_earlier_one_kept(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)
+    first = service(target)
+    try:
+        ingest_records(
+            first.store,
+            [record("k1", "ana", 0, "phone"), record("k2", "bia", 1, "store", "purchase")],
+            "k",
+        )
+        calls: list[int] = []
+        answer = kpis(first, calls)
+        assert len(calls) == 1 and first.store.count("answer_cache") == 1
+    finally:
+        first.close()
+    second = service(target)
+    try:
+        again: list[int] = []
+        assert kpis(second, again) == answer and again == []  # from the store, not computed
+        # New events: the kept answer no longer holds.
+        ingest_records(second.store, [record("k3", "caio", 2, "phone")], "k3")
+        cache.bump(second)
+        fresh = kpis(second, again)
+        assert again == [1] and fresh != answer
+        assert second.store.count("answer_cache") == 1  # the older data's answer is gone
+        erase_customer(second.store, "caio")
+        assert second.store.count("answer_cache") == 0  # an erase keeps no answer
+    finally:
+        second.close()
+    third = service(target)
+    try:
+        assert kpis(third, again) == answer and again == [1, 1]
+    finally:
+        third.close()
+
+
+def test_a_comment_purge_empties_the_kept_answers(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from touchpoints.ingest.privacy import purge_comments
+
+    svc = service(str(tmp_path / "purge.duckdb"))
+    try:
+        row = {**record("p1", "ana", 0, "phone"), "comment": "call me on 555-0100"}
+        ingest_records(svc.store, [row], "p")
+        cache.save_answer(svc.store, "k", "s", {"comment": row["comment"]}, 0.0, 1.0)
+        assert svc.store.count("answer_cache") == 1
+        purge_comments(svc.store, 30, now=datetime(2027, 1, 1), scrub=False)
+        assert svc.store.count("answer_cache") == 0
+    finally:
+        svc.close()
+
+
+def test_only_aggregate_answers_are_kept() -> None:
+    from touchpoints.analytics import customers, events, feedback
+    from touchpoints.analytics import kpis as kpis_module
+    from touchpoints.server.dashboard.data import all_attribution
+
+    assert cache._keepable(kpis_module.kpis) and cache._keepable(all_attribution)
+    assert cache._keepable(feedback.comments)  # a purge of comments empties the table
+    assert not cache._keepable(customers.customer_events)
+    assert not cache._keepable(events.events)
+    assert not cache._keepable(len)
+
+
+def test_a_warmer_started_on_kept_answers_computes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up round of a new server reads the answers an earlier one kept."""
+    import time
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)
+    target = str(tmp_path / "warm.duckdb")
+    first = service(target)
+    try:
+        ingest_records(first.store, [record("w1", "ana", 0, "phone")], "w")
+        kpis(first, [])
+    finally:
+        first.close()
+    second = service(target)
+    calls: list[int] = []
+    analysis = get("kpis")
+    options = analysis.options.model_validate({"by": "touchpoint"})
+
+    def counted(store: Any, scope: Scope, values: Any) -> Any:
+        calls.append(1)
+        return analysis.run(store, scope, values)
+
+    counted.__module__, counted.__qualname__ = analysis.run.__module__, analysis.run.__qualname__
+    warmer = cache.Warmer(second, lambda run: [(counted, (Scope(), options), {})]).start()
+    try:
+        deadline = time.monotonic() + 30
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warmer.rounds == 1 and calls == []
+        assert cache.cached(second, counted, Scope(), options)["rows"][0]["events"] == 1
+        assert calls == []
+    finally:
+        warmer.stop()
+        second.close()

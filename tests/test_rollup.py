@@ -1,0 +1,266 @@
+"""The KPI roll-up kept beside the events (`store.derived`, `kpi_facts`): maintained at every
+ingestion for the customers that received events, it answers `kpis`, `heatmap` and
+`summary` with exactly the numbers the raw events give (distinct customers included), and
+the questions it cannot answer still go to the raw events."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import run
+from test_derived import _records, record
+from test_properties import event_logs, fresh_store, to_csv
+from touchpoints.analytics import kpis as kpis_module
+from touchpoints.analytics import summary as summary_module
+from touchpoints.analytics.scope import Scope
+from touchpoints.core.catalog import default_catalog
+from touchpoints.core.errors import UsageError
+from touchpoints.ingest import ingest_files, ingest_records
+from touchpoints.ingest.identities import link
+from touchpoints.ingest.privacy import erase_customer
+from touchpoints.store import derived
+from touchpoints.store.base import Store
+
+# (analysis, options): every grouping, filters the roll-up answers and some it cannot.
+QUESTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("summary", {}),
+    ("summary", {"segment": "gold"}),
+    ("summary", {"touchpoint": ["phone", "store"], "timezone": "America/Sao_Paulo"}),
+    ("summary", {"date_from": "2026-01-20", "date_to": "2026-02-10"}),
+    ("summary", {"phase": "after"}),
+    ("summary", {"timezone": "Asia/Kolkata"}),
+    ("summary", {"timezone": "Asia/Kolkata", "date_from": "2026-02-01"}),
+    *(("kpis", {"by": by}) for by in (None, *kpis_module.GROUP_KEYS)),
+    *(
+        ("kpis", {"by": by, "timezone": "America/Sao_Paulo"})
+        for by in ("day", "week", "month", "touchpoint")
+    ),
+    ("kpis", {"touchpoint": "phone"}),
+    ("kpis", {"touchpoint": "phone", "by": "phase"}),
+    ("kpis", {"touchpoint": ["phone", "whatsapp"]}),
+    ("kpis", {"segment": "gold", "by": "segment"}),
+    ("kpis", {"agent": "ann", "by": "touchpoint"}),
+    ("kpis", {"channel": "phone", "by": "kind"}),
+    ("kpis", {"phase": "during", "by": "agent"}),
+    ("kpis", {"date_from": "2026-01-10", "date_to": "2026-03-01", "by": "week"}),
+    ("kpis", {"date_from": "2026-02-01", "timezone": "America/Sao_Paulo", "by": "day"}),
+    ("kpis", {"date_from": "2026-01-05T10:30:00", "by": "touchpoint"}),  # not whole hours
+    ("kpis", {"timezone": "Asia/Kolkata", "by": "day"}),  # a half-hour offset
+    ("kpis", {"answer_within": 45, "by": "touchpoint"}),
+    ("kpis", {"answer_within": 20}),
+    ("kpis", {"short_abandon": 5, "by": "agent"}),
+    ("kpis", {"during": "2h", "by": "phase"}),
+    ("heatmap", {}),
+    ("heatmap", {"timezone": "America/Sao_Paulo", "segment": "silver"}),
+]
+
+
+@contextmanager
+def raw_events_only() -> Iterator[None]:
+    """Every answer computed from raw events, as before the roll-up existed."""
+    with (
+        mock.patch.object(kpis_module, "rollup_relation", lambda *a, **k: None),
+        mock.patch.object(summary_module, "rollup_relation", lambda *a, **k: None),
+    ):
+        yield
+
+
+def answer(store: Store, name: str, options: dict[str, Any]) -> Any:
+    """The JSON answer; a filter value the data lacks is the same error on both paths."""
+    try:
+        return run(store, name, **options)
+    except UsageError as e:
+        return str(e)
+
+
+def answers(store: Store) -> list[Any]:
+    return [answer(store, name, options) for name, options in QUESTIONS]
+
+
+def raw_answers(store: Store) -> list[Any]:
+    with raw_events_only():
+        return answers(store)
+
+
+def rollup(store: Store) -> list[tuple[Any, ...]]:
+    cols = ", ".join(derived.rollup_columns())
+    return [
+        tuple(r.values())
+        for r in store.query(
+            f"SELECT {cols} FROM kpi_facts ORDER BY customer_id, hour, touchpoint, agent, "
+            "segment, phase"
+        )
+    ]
+
+
+def assert_same(store: Store) -> None:
+    for (name, options), fast, raw in zip(
+        QUESTIONS, answers(store), raw_answers(store), strict=True
+    ):
+        assert fast == raw, (name, options)
+
+
+# -- by hand ------------------------------------------------------------------------------
+def test_the_rollup_answers_by_hand(store: Store) -> None:
+    rows = [
+        {**record("h1", "ana", 0, "phone"), "abandoned": "false", "wait_seconds": "10"},
+        {**record("h2", "ana", 0.01, "phone"), "abandoned": "true", "wait_seconds": "40"},
+        {**record("h3", "bia", 0.5, "phone"), "abandoned": "false", "wait_seconds": "30"},
+        record("h4", "bia", 1, "store", "purchase"),
+        {**record("h5", "ana", 2, "website"), "segment": "gold"},
+    ]
+    ingest_records(store, rows, "hand")
+    scope = Scope()
+    assert kpis_module.rollup_relation(store, scope) is not None
+    # ana's two calls fall in one hour: one roll-up row of 2 events.
+    assert store.count("kpi_facts") == 4
+    whole = run(store, "kpis")["rows"][0]
+    assert (whole["events"], whole["customers"], whole["offered"], whole["answered"]) == (
+        5,
+        2,
+        3,
+        2,
+    )
+    # phone's target: answered within 60 s (10 s and 30 s); the abandon counts against.
+    assert whole["service_level"] == 2 / 3
+    assert whole["revenue"] == 100.0 and whole["conversions"] == 1
+    by_tp = {r["group"]: r["customers"] for r in run(store, "kpis", by="touchpoint")["rows"]}
+    assert by_tp == {"phone": 2, "store": 1, "website": 1}
+    summary = run(store, "summary")
+    assert (summary["events"], summary["customers"], summary["segment_count"]) == (5, 2, 1)
+    assert summary["first_event"] == "2026-03-01T00:00:00"
+    assert summary["last_event"] == "2026-03-03T00:00:00"
+    assert_same(store)
+
+
+def test_questions_the_rollup_cannot_answer_go_to_raw_events(store: Store) -> None:
+    ingest_records(store, [record("q1", "ana", 0, "phone")], "q")
+    assert kpis_module.rollup_relation(store, Scope()) is not None
+    half_hour = Scope.build("2026-03-01T00:30:00")
+    assert kpis_module.rollup_relation(store, half_hour) is None
+    kolkata = Scope(timezone="Asia/Kolkata")  # +05:30: an hour of UTC is two local hours
+    assert kpis_module.rollup_relation(store, kolkata) is None
+    assert kpis_module.rollup_relation(store, kolkata, local_periods=False) is not None
+    assert kpis_module.rollup_relation(store, Scope(), short_abandon=5) is None
+    # The catalog's targets differ by touchpoint: one T for all is not what was counted.
+    assert kpis_module.rollup_relation(store, Scope(), answer_within=60) is None
+    other_windows = Scope(during_seconds=7200.0)
+    assert kpis_module.rollup_relation(store, other_windows) is not None  # phase unused
+    assert kpis_module.rollup_relation(store, other_windows, uses_phase=True) is None
+
+
+def test_a_catalog_that_changes_the_threshold_recounts_the_rollup(store: Store) -> None:
+    rows = [
+        {**record(f"t{i}", f"c{i}", i / 24, "phone"), "abandoned": "false", "wait_seconds": w}
+        for i, w in enumerate(("5", "15", "25", "35"))
+    ]
+    ingest_records(store, rows, "t")
+    assert run(store, "kpis")["rows"][0]["service_level"] == 1.0  # phone: within 60 s
+    catalog = default_catalog()
+    phone = next(tp for tp in catalog.touchpoints if tp.id == "phone")
+    changed = catalog.model_copy(
+        update={
+            "touchpoints": [
+                tp.model_copy(update={"target": {**tp.target, "answer_within": 20}})
+                if tp is phone
+                else tp
+                for tp in catalog.touchpoints
+            ]
+        }
+    )
+    store.set_catalog(changed)
+    targets = derived.rollup_targets(store)
+    assert targets is not None and dict(targets.touchpoints)["phone"] == 20.0
+    assert kpis_module.rollup_relation(store, Scope()) is not None
+    assert run(store, "kpis")["rows"][0]["service_level"] == 0.5
+    assert_same(store)
+
+
+def test_erase_and_identity_merge_keep_the_rollup_exact(store: Store) -> None:
+    ingest_records(
+        store,
+        [
+            record("m1", "ana", 0, "phone"),
+            record("m2", "ana-alias", 3, "store", "purchase"),
+            record("m3", "bia", 1, "website"),
+        ],
+        "m",
+    )
+    link(store, [["ana", "ana-alias"]], "hand")
+    assert run(store, "summary")["customers"] == 2
+    assert_same(store)
+    erase_customer(store, "bia")
+    assert run(store, "kpis")["rows"][0]["customers"] == 1
+    assert_same(store)
+    kept = rollup(store)
+    report = derived.rebuild(store)
+    assert report["rollup_rows"] == report["previous_rollup_rows"] == len(kept)
+    assert rollup(store) == kept
+
+
+def test_a_store_without_the_rollup_answers_from_raw_events_until_rebuilt(store: Store) -> None:
+    ingest_records(store, [record("s1", "ana", 0, "phone")], "s")
+    store.execute("DELETE FROM kpi_facts")
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": derived.ROLLUP_KEY})
+    ingest_records(store, [record("s2", "bia", 1, "store")], "s2")
+    assert store.count("kpi_facts") == 0  # not kept until rebuilt
+    assert kpis_module.rollup_relation(store, Scope()) is None
+    assert run(store, "summary")["customers"] == 2
+    report = derived.rebuild(store)
+    assert (report["previous_rollup_rows"], report["rollup_rows"]) == (0, 2)
+    assert kpis_module.rollup_relation(store, Scope()) is not None
+    assert_same(store)
+
+
+# -- properties ----------------------------------------------------------------------------
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=event_logs(max_size=30),
+    order=st.randoms(use_true_random=False),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+    resend=st.integers(0, 5),
+)
+def test_rollup_kept_batch_by_batch_answers_as_raw_events(
+    engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
+) -> None:
+    """Events arriving in any order, in any batches (files and API records, with repeats):
+    every summary, kpis and heatmap answer equals the raw events' one, the roll-up equals
+    one built from everything at once and a rebuild changes nothing."""
+    shuffled = list(rows)
+    order.shuffle(shuffled)
+    bounds = sorted({min(c, len(rows)) for c in cuts} | {0, len(rows)})
+    batches = [shuffled[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    with fresh_store(engine) as (store, tmp), fresh_store(engine) as (whole, tmp2):
+        for i, batch in enumerate(batches):
+            repeat = shuffled[: min(resend, len(shuffled))] if i else []
+            if i % 2:
+                ingest_records(store, _records(batch + repeat), f"api-{i}")
+            else:
+                ingest_files(store, [to_csv(tmp / f"batch{i}.csv", batch + repeat)])
+        ingest_files(whole, [to_csv(tmp2 / "all.csv", rows)])
+        assert kpis_module.rollup_relation(store, Scope()) is not None
+        fast = answers(store)
+        assert fast == raw_answers(store)
+        assert fast == answers(whole)
+        kept = rollup(store)
+        # The same rows; the customer key and which row holds a customer's first event
+        # follow the order events were stored in, different in the two stores.
+        flags = len(derived.FIRST_FLAGS)
+        assert [r[:1] + r[2:-flags] for r in kept] == [r[:1] + r[2:-flags] for r in rollup(whole)]
+        for flag, by in (
+            ("customer_first", "customer_id"),
+            *((f"{k}_first", f"customer_id, {k}") for k in derived.FLAG_KEYS),
+        ):
+            sums = store.query(f"SELECT sum({flag}) AS n FROM kpi_facts GROUP BY {by}")
+            assert {int(r["n"]) for r in sums} <= {1}, flag
+        derived.rebuild(store)
+        assert rollup(store) == kept
