@@ -19,11 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from touchpoints.core import yamlfile
+from touchpoints.core.catalog import Slug
 from touchpoints.core.errors import TouchpointsError
 
 LANGS = ("en", "pt-BR")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 # Replies the bot itself says (not an intent's answer); each may be overridden in the file.
 SYSTEM_REPLIES = (
@@ -58,20 +58,13 @@ class Intent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: Slug
     title: dict[str, str] = Field(
         default_factory=dict, description="Short label for a choice button (≤ 20 characters)."
     )
     examples: dict[str, list[str]]
     answer: dict[str, str] = Field(default_factory=dict)
     handoff: bool = False
-
-    @field_validator("id")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not SLUG.match(v):
-            raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
-        return v
 
     @field_validator("examples", mode="before")
     @classmethod

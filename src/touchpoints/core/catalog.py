@@ -11,10 +11,10 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from touchpoints.core import yamlfile
 from touchpoints.core.errors import CatalogError
@@ -25,6 +25,17 @@ Visibility = Literal["both", "company", "customer"]
 PhaseName = Literal["before", "during", "after"]
 LANGS = ("en", "pt-BR")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
+    return value
+
+
+# An id that is safe in URLs, file names and YAML keys; the catalog, the attendant's
+# intents and the alert recipients all name things this way.
+Slug = Annotated[str, AfterValidator(_slug)]
 # Each goal's valid range, on the scale the metric is reported in (SPEC §4): seconds are
 # >= 0, rates are shares 0..1, csat is 100 x a share, nps runs -100..100, ces is a 1..7 mean.
 TARGET_RANGES: dict[str, tuple[float, float | None]] = {
@@ -48,9 +59,9 @@ class Touchpoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: Slug
     name: str | dict[str, str]
-    channel: str
+    channel: Slug
     kind: Kind
     visibility: Visibility = "both"
     phase: list[PhaseName] = Field(default_factory=list)
@@ -60,13 +71,6 @@ class Touchpoint(BaseModel):
     # grammatical gender and number; masculine singular when not given.
     gender: Gender = "m"
     plural: bool = False
-
-    @field_validator("id", "channel")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not SLUG.match(v):
-            raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
-        return v
 
     @field_validator("name", mode="before")
     @classmethod

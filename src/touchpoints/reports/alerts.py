@@ -51,6 +51,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.attendant.whatsapp import urllib_post
 from touchpoints.core import format, yamlfile
 from touchpoints.core import messages as msg
+from touchpoints.core.catalog import Slug
 from touchpoints.core.errors import TouchpointsError
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ ROLE_KINDS: dict[str, tuple[Kind, ...]] = {
     "admin": ("silent",),
 }
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 LOCK_KEY = 7_240_318  # pg_try_advisory_xact_lock key: one alert check at a time
@@ -152,7 +152,7 @@ class Recipient(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: Slug
     role: Role = "supervisor"
     kinds: list[Kind] | None = None
     touchpoints: list[str] = Field(default_factory=list, description="Empty: every one.")
@@ -160,13 +160,6 @@ class Recipient(BaseModel):
     webhook: str | None = None
     format: Literal["slack", "teams", "json"] = "slack"
     lang: Literal["en", "pt-BR"] | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _slug(cls, v: str) -> str:
-        if not SLUG.match(v):
-            raise ValueError("must be a slug: lowercase letters, digits, '_' or '-'")
-        return v
 
     @field_validator("email", mode="before")
     @classmethod
