@@ -29,7 +29,10 @@ COLUMNS = ("file", "row", "column", "reason", "raw", "quarantined_at", "resolved
 
 
 def ensure_table(store: Store) -> None:
-    """The resolutions table, created on first use (stores made before it lack it)."""
+    """The resolutions table, created on first use (stores made before it lack it; a
+    Spark store creates it with its other tables)."""
+    if store.engine == "spark":
+        return
     store._native(RESOLVED_DDL.format(**TYPES.get(store.engine, TYPES["duckdb"])))
 
 

@@ -152,8 +152,12 @@ def stored_options(store: Store) -> FactOptions | None:
     return FactOptions(**json.loads(rows[0]["value"]))
 
 
-def _set_options(store: Store, options: FactOptions) -> None:
+def _clear_options(store: Store) -> None:
     store.execute("DELETE FROM meta WHERE key = $key", {"key": META_KEY})
+
+
+def _set_options(store: Store, options: FactOptions) -> None:
+    _clear_options(store)
     store.execute(
         "INSERT INTO meta VALUES ($key, $value)",
         {"key": META_KEY, "value": json.dumps(asdict(options))},
@@ -163,10 +167,10 @@ def _set_options(store: Store, options: FactOptions) -> None:
 def start_if_empty(store: Store) -> None:
     """A store without events starts with facts at the default options (complete, being
     empty); one that has events keeps none until `rebuild`."""
-    if stored_options(store) is not None:
+    if stored_options(store) is not None or store.query("SELECT 1 AS x FROM events LIMIT 1"):
         return
     with store.transaction():
-        if not store.query("SELECT 1 AS x FROM events LIMIT 1"):
+        if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
 
 
@@ -179,6 +183,11 @@ def refresh(store: Store, customers: str, params: Params | None = None) -> None:
     options = stored_options(store)
     if options is None:
         return
+    if not store.atomic:
+        # Each statement commits alone (Spark): until the last one, the facts are marked
+        # absent, so a failure in between leaves analyses reading raw events, never facts
+        # missing some customers' rows (`rebuild` restores them).
+        _clear_options(store)
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
@@ -191,6 +200,8 @@ def refresh(store: Store, customers: str, params: Params | None = None) -> None:
     store.execute(f"INSERT INTO event_facts {facts_select(options, '_fact_events')}")
     store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events')}")
     store.execute("DROP TABLE _fact_events")
+    if not store.atomic:
+        _set_options(store, options)
 
 
 SOURCE_COLUMNS = "seq, customer_id, ts, action, phase, touchpoint, value"
@@ -198,8 +209,13 @@ SOURCE_COLUMNS = "seq, customer_id, ts, action, phase, touchpoint, value"
 
 def forget(store: Store, customers: str, params: Params | None = None) -> None:
     """Drop the facts of customers whose events were all removed (erasure)."""
+    options = None if store.atomic else stored_options(store)
+    if options is not None:
+        _clear_options(store)  # as in `refresh`
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
+    if options is not None:
+        _set_options(store, options)
 
 
 def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
@@ -215,6 +231,8 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
               EXCEPT SELECT seq, customer_id, phase, cycle_no, step FROM event_facts) d""",
         )
         old_cycles = _count(store, "SELECT count(*) AS n FROM journey_cycles")
+        if not store.atomic:
+            _clear_options(store)  # as in `refresh`: no half-rebuilt facts are ever read
         store.execute("DELETE FROM journey_cycles")
         store.execute("DELETE FROM event_facts")
         store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
