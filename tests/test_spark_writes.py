@@ -40,7 +40,7 @@ ROWS = [
     ev("b1", "bia", "website", "2026-01-03T10:00:00Z"),
     ev("b2", "bia", "chat", "2026-01-04T10:00:00Z", comment="slow chat", csat=2),
 ]
-LATER = [ev("c1", "caio", "website", "2026-01-05T10:00:00Z"), ev("c2", "caio", "x", "bad")]
+LATER = [ev("c1", "caio", "website", "2026-01-05T10:00:00Z"), ev("c2", "caio", "website", "bad")]
 
 
 @pytest.fixture

@@ -429,7 +429,8 @@ class SparkStore(Store):
                 done.extend(plan["tables"])
         shutil.rmtree(os.path.join(root, STAGING), ignore_errors=True)
         for name in dict.fromkeys(done):
-            if self._spark is not None and name in self.tables:
+            # The session may have listed these folders before the kill (another store).
+            if name in self.tables and self.spark.catalog.tableExists(self.tables[name]):
                 self._refresh(name)
 
     @staticmethod
@@ -447,6 +448,8 @@ class SparkStore(Store):
                 os.rename(source, target)
         for swap in plan["swaps"]:
             shutil.rmtree(swap["trash"], ignore_errors=True)
+        for folder in dict.fromkeys(os.path.dirname(source) for source, _ in plan["moves"]):
+            shutil.rmtree(folder, ignore_errors=True)  # what the write left beside its files
 
     def _commit_plan(self, plan: dict[str, Any]) -> None:
         """Make staged files visible: write the plan to the journal (atomically, by a
@@ -481,7 +484,7 @@ class SparkStore(Store):
     def _stage_frame(self, frame: DataFrame, what: str) -> list[str]:
         """Write `frame` as files of a staging folder; the data files it wrote."""
         folder = self._staging(what)
-        frame.write.format(self.spec.table_format).save(folder)
+        _sized(frame, what).write.format(self.spec.table_format).save(folder)
         return [
             os.path.join(folder, f)
             for f in sorted(os.listdir(folder))
@@ -529,7 +532,7 @@ class SparkStore(Store):
             os.makedirs(self._location(name), exist_ok=True)
             frame = self.spark.sql(select, args=values) if values else self.spark.sql(select)
             folder = self._staging(name)
-            frame.write.format(self.spec.table_format).save(folder)
+            _sized(frame, name).write.format(self.spec.table_format).save(folder)
             trash = self._staging(f"{name}-replaced")
             self._commit_plan(
                 {
@@ -569,9 +572,9 @@ class SparkStore(Store):
             select = (
                 "SELECT "
                 + ", ".join(
-                    f"CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE {c} END AS {c}"
+                    f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
                     if c in sets
-                    else c
+                    else f'"{c}"'
                     for c in columns
                 )
                 + f" FROM {name}"
@@ -848,6 +851,12 @@ class SparkStore(Store):
             # absent, and analyses read the raw events.
             self.execute("DELETE FROM meta WHERE key = $key", {"key": derived.META_KEY})
         return stored, ids
+
+
+def _sized(frame: DataFrame, table: str) -> DataFrame:
+    """The small tables (catalog, logs, quarantine) as one file per write: each file costs
+    a task and file-system calls. Events and derived facts keep Spark's partitions."""
+    return frame if table in ("events", "event_facts", "journey_cycles") else frame.coalesce(1)
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
