@@ -152,6 +152,15 @@ def stored_options(store: Store) -> FactOptions | None:
     return FactOptions(**json.loads(rows[0]["value"]))
 
 
+def suspend(store: Store) -> FactOptions | None:
+    """Mark the facts absent (analyses read raw events) before a change that commits in
+    several steps; `refresh(..., options=)` with the returned options restores them."""
+    options = stored_options(store)
+    if options is not None:
+        _clear_options(store)
+    return options
+
+
 def _clear_options(store: Store) -> None:
     store.execute("DELETE FROM meta WHERE key = $key", {"key": META_KEY})
 
@@ -174,16 +183,19 @@ def start_if_empty(store: Store) -> None:
             _set_options(store, FactOptions())
 
 
-def refresh(store: Store, customers: str, params: Params | None = None) -> None:
+def refresh(
+    store: Store, customers: str, params: Params | None = None, options: FactOptions | None = None
+) -> None:
     """Recompute the facts of the customers in `customers` (a SELECT of customer_id); call
     inside the transaction that changed their events. Nothing when the store keeps no facts.
 
     Their events are read once into a temporary table, so the windows and the grouping
     run over those customers' rows only, however long the stored history."""
-    options = stored_options(store)
+    suspended = options is not None  # the caller already marked the facts absent
+    options = options or stored_options(store)
     if options is None:
         return
-    if not store.atomic:
+    if not store.atomic and not suspended:
         # Each statement commits alone (Spark): until the last one, the facts are marked
         # absent, so a failure in between leaves analyses reading raw events, never facts
         # missing some customers' rows (`rebuild` restores them).

@@ -670,13 +670,15 @@ class SparkStore(Store):
         return _naive_utc(table).to_pylist()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
-        if self._dml(sql, params):
-            return
-        values = bound(sql, params)
-        if values:
-            self.spark.sql(self.translate(sql), args=values).collect()
-        else:
-            self.spark.sql(self.translate(sql)).collect()
+        """One write, under the warehouse's writer lock (a second writer is refused)."""
+        with self.writing():
+            if self._dml(sql, params):
+                return
+            values = bound(sql, params)
+            if values:
+                self.spark.sql(self.translate(sql), args=values).collect()
+            else:
+                self.spark.sql(self.translate(sql)).collect()
 
     def _native(self, sql: str) -> None:
         self.spark.sql(sql).collect()
@@ -697,20 +699,37 @@ class SparkStore(Store):
     def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None:
         from pyspark.sql import Row
 
-        kept = [
-            (r["key"], r["value"])
-            for r in self.spark.table(self.tables["meta"]).where("key <> 'catalog'").collect()
-        ]
-        # Collected first: the new contents are local rows, not a plan reading the table
-        # being overwritten.
-        with _arrow_calls():
-            meta = self.spark.createDataFrame(
-                [Row(key=k, value=v) for k, v in [*kept, ("catalog", yaml_text)]],
-                schema=_ddl()["meta"],
-            )
-            touchpoints = self.spark.createDataFrame(rows, schema=_ddl()["touchpoints"])
-        meta.write.insertInto(self.tables["meta"], overwrite=True)
-        touchpoints.write.insertInto(self.tables["touchpoints"], overwrite=True)
+        with self.writing():
+            kept = [
+                (r["key"], r["value"])
+                for r in self.spark.table(self.tables["meta"]).where("key <> 'catalog'").collect()
+            ]
+            # Collected first: the new contents are local rows, not a plan reading the table
+            # being overwritten.
+            with _arrow_calls():
+                meta = self.spark.createDataFrame(
+                    [Row(key=k, value=v) for k, v in [*kept, ("catalog", yaml_text)]],
+                    schema=_ddl()["meta"],
+                )
+                touchpoints = self.spark.createDataFrame(rows, schema=_ddl()["touchpoints"])
+            if self._root() is None:
+                meta.write.insertInto(self.tables["meta"], overwrite=True)
+                touchpoints.write.insertInto(self.tables["touchpoints"], overwrite=True)
+                return
+            # Both tables in one journalled commit: the catalog and its rows change together.
+            swaps = []
+            for name, frame in (("meta", meta), ("touchpoints", touchpoints)):
+                os.makedirs(self._location(name), exist_ok=True)
+                folder = self._staging(name)
+                _sized(frame, name).write.format(self.spec.table_format).save(folder)
+                swaps.append(
+                    {
+                        "location": self._location(name),
+                        "staging": folder,
+                        "trash": self._staging(f"{name}-replaced"),
+                    }
+                )
+            self._commit_plan({"swaps": swaps, "moves": [], "tables": ["meta", "touchpoints"]})
 
     # -- ingestion ----------------------------------------------------------------------------
     def _arrow_frames(self, con: duckdb.DuckDBPyConnection, select: str, schema: str) -> DataFrame:
@@ -758,10 +777,13 @@ class SparkStore(Store):
                 files = self._stage_frame(frame, name)
                 moves += self._moves(files, name)
                 tables.append(name)
+            # Facts are marked absent before the events commit: a kill between the two
+            # leaves analyses reading raw events, never facts that miss the new batch.
+            options = derived.suspend(self) if stored else None
             self._commit_plan({"swaps": [], "moves": moves, "tables": tables})
-            if stored:
+            if options is not None:
                 new.select("customer_id").createOrReplaceTempView("_good")
-                derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
+                derived.refresh(self, "SELECT DISTINCT customer_id FROM _good", options=options)
                 self.spark.catalog.dropTempView("_good")
         return stored, ids
 
