@@ -28,6 +28,7 @@ def message(n: int, text: str, at: datetime, thread: str = "5531900000001", **kw
     return conv.Inbound("whatsapp", thread, thread, f"wamid.{thread}.{n}", at, text, **kw)
 
 
+@pytest.mark.operational
 def test_a_conversation_is_answered_recorded_and_counted(store, bot) -> None:
     first = conv.handle(
         store, bot, message(1, "aceita pix?", OPEN), now=OPEN + timedelta(seconds=2)
@@ -57,6 +58,7 @@ def test_a_conversation_is_answered_recorded_and_counted(store, bot) -> None:
     assert by_agent["bot"]["answered"] == 1 and by_agent["bot"]["tme_seconds"] == 2.0
 
 
+@pytest.mark.operational
 def test_a_person_owns_a_handed_off_conversation_and_the_bot_stays_silent(store, bot) -> None:
     conv.handle(store, bot, message(1, "qual o horário?", OPEN), now=OPEN)
     handed = conv.handle(store, bot, message(2, "quero falar com atendente, pedido 123456", OPEN))
@@ -71,6 +73,7 @@ def test_a_person_owns_a_handed_off_conversation_and_the_bot_stays_silent(store,
     assert "pediu uma pessoa" in note and "order: 123456" in note and "aceita pix?" in note
 
 
+@pytest.mark.operational
 def test_a_hand_off_at_night_is_queued_then_given_to_people_at_opening(store, bot) -> None:
     night = conv.handle(store, bot, message(1, "atendente", CLOSED), now=CLOSED)
     assert night.reply.queued and night.conversation.owner == "queued"
@@ -79,6 +82,7 @@ def test_a_hand_off_at_night_is_queued_then_given_to_people_at_opening(store, bo
     assert conv.current(store, "whatsapp", "5531900000001").owner == "person"
 
 
+@pytest.mark.operational
 def test_two_misses_hand_off(store, bot) -> None:
     one = conv.handle(store, bot, message(1, "preciso de uma coisa sobre o pneu", OPEN))
     assert one.reply.kind == "clarify" and one.conversation.misses == 1
@@ -86,6 +90,7 @@ def test_two_misses_hand_off(store, bot) -> None:
     assert two.handed_off and two.conversation.handoff_reason == "not_understood"
 
 
+@pytest.mark.operational
 def test_a_stale_write_is_refused_and_handle_retries(store, bot) -> None:
     conv.handle(store, bot, message(1, "oi", OPEN))
     mine = conv.current(store, "whatsapp", "5531900000001")
@@ -98,6 +103,7 @@ def test_a_stale_write_is_refused_and_handle_retries(store, bot) -> None:
     assert conv.current(store, "whatsapp", "5531900000001").misses == 7
 
 
+@pytest.mark.operational
 def test_a_new_conversation_inserted_twice_is_stale_and_a_message_claimed_once(store, bot) -> None:
     """The look-up-then-insert of DuckDB (one writer) and PostgreSQL's upsert agree."""
     inbound = message(1, "oi", OPEN)
@@ -115,6 +121,7 @@ def test_a_new_conversation_inserted_twice_is_stale_and_a_message_claimed_once(s
     ]
 
 
+@pytest.mark.operational
 def test_after_24_hours_a_new_conversation_starts(store, bot) -> None:
     first = conv.handle(store, bot, message(1, "oi", OPEN))
     later = conv.handle(store, bot, message(2, "oi", OPEN + timedelta(hours=25)))
@@ -122,6 +129,7 @@ def test_after_24_hours_a_new_conversation_starts(store, bot) -> None:
     assert len(later.events) == 1
 
 
+@pytest.mark.operational
 def test_attendant_kpis_by_hand(store, bot) -> None:
     """Four conversations: two contained (CSAT 5 and 2), one handed off by ask (a person
     replied 90 s after the hand-off, CSAT 4), one queued at night by anger."""
@@ -176,6 +184,7 @@ def test_attendant_kpis_of_nothing(store) -> None:
     assert run(store, "attendant.missed")["rows"] == []
 
 
+@pytest.mark.operational
 def test_missed_lists_the_phrases_to_learn_from(store, bot) -> None:
     conv.handle(store, bot, message(1, "preciso de uma coisa sobre o pneu", OPEN, "x"))
     conv.handle(store, bot, message(1, "preciso de uma coisa sobre o pneu", OPEN, "y"))
@@ -184,6 +193,7 @@ def test_missed_lists_the_phrases_to_learn_from(store, bot) -> None:
     assert [(r["text"], r["count"]) for r in rows] == [("preciso de uma coisa sobre o pneu", 2)]
 
 
+@pytest.mark.operational
 def test_csat_is_asked_with_buttons_on_closing_and_recorded(store, bot) -> None:
     conv.handle(store, bot, message(1, "aceita pix?", OPEN))
     thanks = conv.handle(store, bot, message(2, "valeu, era isso", OPEN + timedelta(minutes=1)))
@@ -205,6 +215,7 @@ def test_csat_is_asked_with_buttons_on_closing_and_recorded(store, bot) -> None:
     assert again.conversation.csat == 5  # one rating per conversation
 
 
+@pytest.mark.operational
 def test_attendant_kpis_by_channel_and_kind_through_the_catalog(store, bot) -> None:
     """Channel and kind come from the stored catalog, as for events (ingestion stores it)."""
     store.set_catalog(store.catalog())

@@ -289,6 +289,7 @@ def counts(client: TestClient) -> tuple[int, int, int]:
     return store.count("events"), store.count("quarantine"), store.count("connector_state")
 
 
+@pytest.mark.operational
 def test_conversations_over_http_keep_state_in_the_store(client: TestClient) -> None:
     for payload in fixture("chatwoot_answered.json") + fixture("chatwoot_abandoned.json"):
         answer = post(client, payload)
@@ -308,6 +309,7 @@ def test_conversations_over_http_keep_state_in_the_store(client: TestClient) -> 
     assert counts(client) == (2, 0, 2)
 
 
+@pytest.mark.operational
 def test_signed_delivery_accepted_and_bad_ones_refused(client: TestClient) -> None:
     payloads = fixture("chatwoot_answered.json")
     assert post(client, payloads[0], mode="signed").status_code == 200
@@ -349,6 +351,7 @@ def test_signed_delivery_accepted_and_bad_ones_refused(client: TestClient) -> No
     assert counts(client) == before
 
 
+@pytest.mark.operational
 def test_unmapped_event_is_quarantined(client: TestClient) -> None:
     answer = post(client, {"event": "webwidget_triggered", "id": 9, "event_info": {}})
     assert answer.json()["quarantined"] == 1

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import SPARK_MATRIX
 from test_properties import event_logs, fresh_store, to_csv
 from touchpoints.analytics.registry import get
 from touchpoints.cli import app as cli
@@ -233,21 +234,44 @@ def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
+BATCHES = given(
     rows=event_logs(max_size=30),
     order=st.randoms(use_true_random=False),
     cuts=st.lists(st.integers(0, 30), max_size=4),
     resend=st.integers(0, 5),
 )
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@BATCHES
 def test_facts_kept_batch_by_batch_equal_facts_from_scratch(
     engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
 ) -> None:
     """Events arriving in any order, in any batches (files and API records, with repeats),
     leave the facts a from-scratch rebuild would compute, and every journey question gives
     the answer the raw events give, on one store as on a store fed everything at once."""
+    if engine == "spark":
+        pytest.skip("on Spark with fewer examples: the test below")
+    _batch_by_batch(engine, rows, order, cuts, resend)
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(not SPARK_MATRIX, reason="the Spark matrix only (TOUCHPOINTS_TEST_SPARK=all)")
+@settings(max_examples=3, deadline=None)
+@BATCHES
+def test_facts_kept_batch_by_batch_on_spark(
+    rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
+) -> None:
+    """The same property on Spark, where every batch is several Spark jobs and rewrites:
+    three examples (each up to five batches on two stores) keep the matrix in minutes."""
+    _batch_by_batch("spark", rows, order, cuts, resend)
+
+
+def _batch_by_batch(
+    engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
+) -> None:
     shuffled = list(rows)
     order.shuffle(shuffled)
     bounds = sorted({min(c, len(rows)) for c in cuts} | {0, len(rows)})

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import run
 from touchpoints.connectors import chatwoot
 from touchpoints.ingest import ingest_files, ingest_records
@@ -36,6 +38,7 @@ def customers(store: Store) -> int:
     return int(run(store, "kpis")["rows"][0]["customers"])
 
 
+@pytest.mark.operational
 def test_file_links_stored_events_and_later_rows(
     store: Store, csv_file: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -66,6 +69,7 @@ def test_file_links_stored_events_and_later_rows(
     assert (again.ingested, again.duplicates, again.rejected) == (0, 4, 0)
 
 
+@pytest.mark.operational
 def test_groups_sharing_an_alias_become_one_person(store: Store) -> None:
     ingest_records(store, [ev("a", "p1", "phone", "2026-01-01T10:00:00Z"),
                            ev("b", "m1", "email", "2026-01-02T10:00:00Z"),
@@ -78,6 +82,7 @@ def test_groups_sharing_an_alias_become_one_person(store: Store) -> None:
     assert [r["alias"] for r in aliases] == ["c9", "m1", "p1"]
 
 
+@pytest.mark.operational
 def test_pseudonymised_store_and_erasure_of_the_merged_customer(
     store: Store, csv_file: Callable[..., Path]
 ) -> None:
@@ -106,6 +111,7 @@ def test_chatwoot_contacts_teach_phone_and_email() -> None:
     assert chatwoot.contact_aliases({"phone_number": "+55", "id": None}) == []
 
 
+@pytest.mark.operational
 def test_linking_recuts_the_journey_facts_of_the_merged_person(
     store: Store, csv_file: Callable[..., Path]
 ) -> None:

@@ -112,7 +112,8 @@ def _seed(store: Store, key: str | None = None) -> None:
     ]
     result = ingest_records(store, records, "api", key=key)
     assert [i["status"] for i in result.items] == ["stored", "stored", "stored", "rejected"]
-    store.execute("INSERT INTO survey_tokens VALUES ($token, 'a1', NULL)", {"token": "tok1"})
+    if store.has_table("survey_tokens"):  # not on Spark: survey links are operational state
+        store.execute("INSERT INTO survey_tokens VALUES ($token, 'a1', NULL)", {"token": "tok1"})
     quarantine_raw(store, "whatsapp:x", 1, None, "unmapped", json.dumps({"from": "ana2"}))
 
 
@@ -123,25 +124,26 @@ def test_export_and_erase_by_original_id(store: Store, pseudonymized: str) -> No
     assert data["stored_as"] == [pseudonymize("ana", KEY)]
     assert [e["event_id"] for e in data["events"]] == ["a1", "a2"]
     assert data["events"][1]["comment"] == "Demorou demais"
+    tokens = 1 if store.has_table("survey_tokens") else 0
     assert data["counts"] == {
         "events": 1,
         "feedback": 1,
         "comments": 1,
-        "survey_tokens": 1,
+        "survey_tokens": tokens,
         "quarantine": 1,
         "connector_state": 0,
         "identities": 0,  # no aliases linked (tests/test_identities.py)
         "attendant_conversations": 0,  # no attendant (tests/test_security.py has one)
         "attendant_messages": 0,
     }
-    assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"]
+    assert [t["token_id"] for t in data["survey_tokens"]] == ["tok1"][:tokens]
     assert '"nowhere"' in data["quarantine"][0]["raw"]
     json.dumps(data)  # JSON-ready
 
     erased = privacy.erase_customer(store, "ana", pseudonymized)
     assert {k: v for k, v in erased.items() if k != "erasure_id"} == data["counts"]
     assert store.query("SELECT event_id FROM events") == [{"event_id": "b1"}]
-    assert store.count("survey_tokens") == 0
+    assert not tokens or store.count("survey_tokens") == 0
     # "ana2"'s quarantined payload is not "ana"'s.
     assert [r["source"] for r in store.query("SELECT source FROM quarantine")] == ["whatsapp:x"]
     audit = store.query("SELECT * FROM audit_log")
@@ -169,8 +171,16 @@ def test_erase_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(privacy, "_audit", broken)
     with pytest.raises(RuntimeError):
         privacy.erase_customer(store, "ana")
-    assert store.count() == 3
-    assert store.count("quarantine") == 2
+    if store.atomic:
+        assert store.count() == 3
+        assert store.count("quarantine") == 2
+        return
+    # Spark commits each statement on its own (docs/spark.md): what ran stays done, and
+    # running the erase again finishes it.
+    monkeypatch.undo()
+    privacy.erase_customer(store, "ana")
+    assert store.query("SELECT count(*) AS n FROM events WHERE customer_id = 'ana'") == [{"n": 0}]
+    assert [a["action"] for a in store.query("SELECT action FROM audit_log")] == ["erase"]
 
 
 def test_purge_comments_after_retention(store: Store) -> None:

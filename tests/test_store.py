@@ -16,6 +16,7 @@ import touchpoints
 from touchpoints.core.errors import StoreError, UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.server import users
+from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
 EVENTS = [
@@ -26,8 +27,8 @@ EVENTS = [
 
 
 def _service_tables(store: Store) -> None:
-    """Skip on Spark (`make test-spark`): its stores hold events, quarantine, meta,
-    touchpoints and ingest_log only, as plain table files (no upsert, no DELETE)."""
+    """Skip on Spark (`make test-spark`): service tables (keys, users, connector state)
+    live in the operational store; tests/test_spark_writes.py checks Spark's refusal."""
     if store.engine == "spark":
         pytest.skip("no service tables on Spark; Spark writes are tested in test_spark.py")
 
@@ -78,8 +79,15 @@ def test_execute_takes_duckdb_sql_with_markers_on_every_engine(store: Store) -> 
 
 def test_transaction_is_all_or_nothing_and_nests(store: Store) -> None:
     if store.engine == "spark":
-        with pytest.raises(StoreError, match="transactions need"):
-            store.transaction()
+        # No multi-statement transactions (docs/spark.md): the block holds the writer lock,
+        # so another store on the warehouse is refused, and each statement commits alone.
+        other = open_store(store.target)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.execute("INSERT INTO meta (key, value) VALUES ($key, 'x')", {"key": "a"})
+            with pytest.raises(StoreError, match="one writer at a time"):
+                other.execute("INSERT INTO meta (key, value) VALUES ($key, 'x')", {"key": "z"})
+            raise RuntimeError("half-way")
+        assert store.query("SELECT key FROM meta WHERE key IN ('a', 'z')") == [{"key": "a"}]
         return
     insert = "INSERT INTO meta (key, value) VALUES ($key, 'x')"
     with pytest.raises(RuntimeError), store.transaction():

@@ -97,6 +97,7 @@ def test_tampered_expired_and_keyless_tokens() -> None:
         surveys.verify(None, token)
 
 
+@pytest.mark.operational
 def test_create_link_checks_the_event_and_the_secret(store: Store) -> None:
     ingest_records(store, [RATED], "test")
     made = surveys.create_link(store, settings(), "call-1", now=datetime(2026, 3, 2, 12))

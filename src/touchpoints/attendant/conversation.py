@@ -177,6 +177,7 @@ def _from_row(row: dict[str, Any]) -> Conversation:
 
 def current(store: Store, channel: str, thread: str) -> Conversation | None:
     """The thread's latest conversation, whether or not it is still going."""
+    store.refuse_operational("the attendant")
     rows = store.query(
         f"SELECT {', '.join(COLUMNS)} FROM attendant_conversations "
         "WHERE channel = $channel AND thread = $thread ORDER BY started_at DESC LIMIT 1",
@@ -186,6 +187,7 @@ def current(store: Store, channel: str, thread: str) -> Conversation | None:
 
 
 def get(store: Store, conversation_id: str) -> Conversation | None:
+    store.refuse_operational("the attendant")
     rows = store.query(
         f"SELECT {', '.join(COLUMNS)} FROM attendant_conversations WHERE conversation_id = $id",
         {"id": conversation_id},
@@ -223,6 +225,7 @@ def _insert_once(store: Store, table: str, key: str, values: dict[str, Any]) -> 
 
 def save(store: Store, conversation: Conversation) -> None:
     """Insert a new conversation or update it if nobody else did since it was read."""
+    store.refuse_operational("the attendant")
     values = _row(conversation)
     if conversation.version == 0:
         values["version"] = 1
@@ -317,6 +320,7 @@ def handle(store: Store, bot: Attendant, inbound: Inbound, now: datetime | None 
 
     `now` is when the reply leaves (the bot's first-response time runs from the message's
     own time to it)."""
+    store.refuse_operational("the attendant")
     for _attempt in range(5):
         try:
             with store.transaction():

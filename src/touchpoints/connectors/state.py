@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 def load(store: Store, connector: str, key: str) -> dict[str, Any] | None:
+    store.refuse_operational(f"the {connector} connector's conversation state")
     rows = store.query(
         "SELECT value FROM connector_state WHERE connector = $connector AND key = $key",
         {"connector": connector, "key": key},
@@ -27,6 +28,7 @@ def load(store: Store, connector: str, key: str) -> dict[str, Any] | None:
 
 def save(store: Store, connector: str, key: str, value: dict[str, Any]) -> None:
     """Insert or replace one state row (the same upsert spelling works on both engines)."""
+    store.refuse_operational(f"the {connector} connector's conversation state")
     store.execute(
         "INSERT INTO connector_state (connector, key, value, updated_at) "
         "VALUES ($connector, $key, $value, CURRENT_TIMESTAMP) "

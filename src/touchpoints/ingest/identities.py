@@ -85,6 +85,7 @@ def link(
     """Link each group's ids as one person, merging with groups already known; update the
     stored events of every alias to the person's id. Returns counts: `people` (groups
     given), `aliases` (new or moved), `events` (stored rows whose customer_id changed)."""
+    store.refuse_operational("linking identities")
     if not ensure_table(store):
         return {"people": 0, "aliases": 0, "events": 0}
     secret = key_text(key)

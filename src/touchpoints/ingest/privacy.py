@@ -4,8 +4,10 @@ of free-text comments.
 Customers are found by the id they give: with the pseudonymisation `key` the events were
 ingested with (see `ingest.pseudonymize`), its pseudonym is looked up too.
 
-Export, erase and purge work on DuckDB and PostgreSQL; erase and purge leave an
-`audit_log` row that holds counts only, never the customer's id or a hash of it.
+Export, erase and purge work on DuckDB, PostgreSQL and Spark (where each table an erase
+touches is rewritten: staged, then swapped in); erase and purge leave an `audit_log` row
+that holds counts only, never the customer's id or a hash of it. Tables a store does not
+hold (a Spark store keeps no survey links or connector state) are skipped.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ OTHER_TABLES = (
 
 # -- helpers ---------------------------------------------------------------------------------
 def _check_engine(store: Store) -> None:
-    if store.engine not in ("duckdb", "postgres"):
-        raise UsageError(f"privacy commands need a DuckDB or PostgreSQL store, not {store.engine}")
+    if store.engine not in ("duckdb", "postgres", "spark"):
+        raise UsageError(
+            f"privacy commands need a DuckDB, PostgreSQL or Spark store, not {store.engine}"
+        )
 
 
 def _now() -> datetime:
@@ -111,6 +115,8 @@ def _quarantine_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
 
 def _state_rows(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     """Connector state (a Chatwoot conversation between webhooks) naming the customer."""
+    if not store.has_table("connector_state"):
+        return []
     params = {f"id{i}": value for i, value in enumerate(ids)}
     where = " OR ".join(f"strpos(value, ${name}) > 0" for name in params)
     candidates = store.query(
@@ -149,10 +155,14 @@ def export_customer(store: Store, customer_id: str, key: str | None = None) -> d
     ids = merged_ids(store, stored_ids(customer_id, key))
     mine, params = _customer(ids)
     events = store.query(f"SELECT * FROM events WHERE {mine} ORDER BY ts, seq", params)
-    tokens = store.query(
-        "SELECT t.token_id, t.event_id, t.used_at FROM survey_tokens t WHERE t.event_id IN "
-        f"(SELECT event_id FROM events WHERE {mine}) ORDER BY t.token_id",
-        params,
+    tokens = (
+        store.query(
+            "SELECT t.token_id, t.event_id, t.used_at FROM survey_tokens t WHERE t.event_id IN "
+            f"(SELECT event_id FROM events WHERE {mine}) ORDER BY t.token_id",
+            params,
+        )
+        if store.has_table("survey_tokens")
+        else []
     )
     quarantine = _quarantine_rows(store, ids)
     states = _state_rows(store, ids)
@@ -202,15 +212,18 @@ def erase_customer(store: Store, customer_id: str, key: str | None = None) -> di
             f"count(comment) AS comments FROM events WHERE {mine}",
             params,
         )[0]
-        tokens = store.query(
-            "SELECT count(*) AS n FROM survey_tokens WHERE event_id IN "
-            f"(SELECT event_id FROM events WHERE {mine})",
-            params,
-        )[0]["n"]
-        store.execute(
-            f"DELETE FROM survey_tokens WHERE event_id IN (SELECT event_id FROM events WHERE {mine})",
-            params,
-        )
+        tokens = 0
+        if store.has_table("survey_tokens"):
+            tokens = store.query(
+                "SELECT count(*) AS n FROM survey_tokens WHERE event_id IN "
+                f"(SELECT event_id FROM events WHERE {mine})",
+                params,
+            )[0]["n"]
+            store.execute(
+                "DELETE FROM survey_tokens WHERE event_id IN "
+                f"(SELECT event_id FROM events WHERE {mine})",
+                params,
+            )
         derived.forget(store, f"SELECT customer_id FROM events WHERE {mine}", params)
         store.execute(f"DELETE FROM events WHERE {mine}", params)
         quarantine = _quarantine_rows(store, ids)

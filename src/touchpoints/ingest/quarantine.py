@@ -29,7 +29,10 @@ COLUMNS = ("file", "row", "column", "reason", "raw", "quarantined_at", "resolved
 
 
 def ensure_table(store: Store) -> None:
-    """The resolutions table, created on first use (stores made before it lack it)."""
+    """The resolutions table, created on first use (stores made before it lack it; a
+    Spark store creates it with its other tables)."""
+    if store.engine == "spark":
+        return
     store._native(RESOLVED_DDL.format(**TYPES.get(store.engine, TYPES["duckdb"])))
 
 
@@ -114,9 +117,8 @@ def clear_quarantine(store: Store, source: str | None = None, resolved_only: boo
 def resolve_loaded(store: Store, con: duckdb.DuckDBPyConnection, source: str) -> int:
     """After a file was committed: its quarantined rows whose row number is now good in the
     staging (`_typed` without a problem) are resolved. Reads the few quarantined row numbers
-    of this file first, so a file of millions of good rows costs one small query. (Spark
-    stores, written in bulk by jobs, keep no resolutions.)"""
-    if store.engine not in TYPES or store.engine == "spark":
+    of this file first, so a file of millions of good rows costs one small query."""
+    if store.engine not in TYPES:
         return 0
     ensure_table(store)
     pending = store.query(

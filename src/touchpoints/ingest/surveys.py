@@ -168,6 +168,7 @@ def create_link(
     now: datetime | None = None,
 ) -> dict[str, str]:
     """A new single-use link rating `event_id`: `{"url", "token", "expires_at"}`."""
+    store.refuse_operational("survey links")
     _secret_bytes(settings.secret_key)  # before touching the store: fail fast and clearly
     days = settings.survey_ttl_days if ttl_days is None else ttl_days
     if days <= 0:
@@ -196,6 +197,7 @@ def create_link(
 
 def token_state(store: Store, claims: Claims) -> str:
     """`open`, `used`, or `unknown` (never issued by this store, or erased since)."""
+    store.refuse_operational("survey links")
     rows = store.query(
         "SELECT used_at FROM survey_tokens WHERE token_id = $token_id AND event_id = $event_id",
         {"token_id": claims.token_id, "event_id": claims.event_id},
@@ -217,6 +219,7 @@ def check_open(store: Store, claims: Claims) -> dict[str, Any]:
 
 
 def mark_used(store: Store, claims: Claims, at: datetime | None = None) -> None:
+    store.refuse_operational("survey links")
     store.execute(
         "UPDATE survey_tokens SET used_at = $at WHERE token_id = $token_id AND used_at IS NULL",
         {"at": at or _now(), "token_id": claims.token_id},

@@ -81,6 +81,7 @@ def normalise_scopes(scopes: Sequence[str]) -> list[str]:
 
 def create_key(store: Store, scopes: Sequence[str], name: str | None = None) -> tuple[str, str]:
     """Create a key; returns `(id, key)`. The key is not stored and cannot be shown again."""
+    store.refuse_operational("API keys")
     canonical = normalise_scopes(scopes)
     key_id = "k_" + secrets.token_hex(6)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -101,6 +102,7 @@ def create_key(store: Store, scopes: Sequence[str], name: str | None = None) -> 
 
 def list_keys(store: Store) -> list[dict[str, Any]]:
     """Every key without its hash: id, name, scopes, created_at, revoked_at."""
+    store.refuse_operational("API keys")
     rows = _rows(
         store,
         "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
@@ -119,6 +121,7 @@ def list_keys(store: Store) -> list[dict[str, Any]]:
 
 def revoke_key(store: Store, key_id: str) -> None:
     """Revoke a key; effective at once in this process (its cache entry is dropped)."""
+    store.refuse_operational("API keys")
     if not KEY_ID.match(key_id) or not _rows(
         store, "SELECT 1 FROM api_keys WHERE id = $id", {"id": key_id}
     ):
@@ -133,6 +136,7 @@ def revoke_key(store: Store, key_id: str) -> None:
 
 def lookup_key(store: Store, key: str) -> ApiKey | None:
     """The active key with this value, or None (unknown or revoked)."""
+    store.refuse_operational("API keys")
     rows = _rows(
         store,
         "SELECT id, name, scopes FROM api_keys WHERE key_hash = $key_hash AND revoked_at IS NULL",

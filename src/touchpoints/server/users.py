@@ -91,6 +91,7 @@ def check_username(username: str) -> str:
 
 def create_user(store: Store, username: str, password: str, role: str) -> User:
     """Add a user; an existing username is an error (delete it first to reset)."""
+    store.refuse_operational("dashboard users")
     name = check_username(username)
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: use admin, analyst or supervisor")
@@ -114,6 +115,7 @@ def create_user(store: Store, username: str, password: str, role: str) -> User:
 
 def end_sessions(store: Store, username: str) -> None:
     """A new session epoch for `username`: every cookie issued before no longer works."""
+    store.refuse_operational("dashboard users")
     key = EPOCH_KEY + username
     store.execute("DELETE FROM meta WHERE key = $key", {"key": key})
     store.execute(
@@ -126,6 +128,7 @@ def update_user(
     store: Store, username: str, role: str | None = None, password: str | None = None
 ) -> User:
     """Change a user's role and/or password; both end the user's sessions."""
+    store.refuse_operational("dashboard users")
     name = username.strip().lower()
     if get_user(store, name) is None:
         raise UsageError(f"no user {name!r}")
@@ -166,6 +169,7 @@ def session_user(store: Store, username: str, epoch: str | None) -> User | None:
 
 def session_epoch(store: Store, username: str) -> str:
     """The user's current epoch (made on first use for users created before epochs)."""
+    store.refuse_operational("dashboard users")
     rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": EPOCH_KEY + username})
     if rows:
         return str(rows[0]["value"])
@@ -174,6 +178,7 @@ def session_epoch(store: Store, username: str) -> str:
 
 
 def get_user(store: Store, username: str) -> User | None:
+    store.refuse_operational("dashboard users")
     rows = store.query(
         "SELECT username, role FROM users WHERE username = $username", {"username": username}
     )
@@ -181,6 +186,7 @@ def get_user(store: Store, username: str) -> User | None:
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
+    store.refuse_operational("dashboard users")
     rows = store.query("SELECT username, role, created_at FROM users ORDER BY username")
     return [
         {"username": r["username"], "role": r["role"], "created_at": str(r["created_at"])}
@@ -189,6 +195,7 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 
 
 def delete_user(store: Store, username: str) -> bool:
+    store.refuse_operational("dashboard users")
     name = username.strip().lower()
     if get_user(store, name) is None:
         return False

@@ -52,6 +52,9 @@ class Store(ABC):
     """Events, quarantine and catalog on one engine."""
 
     engine: str = ""
+    # Whether `transaction()` makes a block all-or-nothing (DuckDB, PostgreSQL); on Spark
+    # each statement of the block commits on its own.
+    atomic: bool = True
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -207,6 +210,11 @@ class Store(ABC):
         """Make deleted rows of `tables` unreadable in the store's own files (after an
         erase): each engine does what it can; see docs/privacy.md for what that is.
         Spark keeps no deleted rows readable through SQL and has nothing more to do."""
+        return None
+
+    def refuse_operational(self, feature: str) -> None:
+        """Raise, on a store that cannot hold row-level state at request rate (Spark), a
+        one-line error naming the operational store to use; nothing elsewhere."""
         return None
 
     def has_table(self, name: str) -> bool:

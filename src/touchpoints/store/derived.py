@@ -188,6 +188,12 @@ def rollup_targets(store: Store) -> Targets | None:
     return Targets(float(raw["default"]), tuple((tp, float(s)) for tp, s in raw["touchpoints"]))
 
 
+def keeps_rollup(store: Store) -> bool:
+    """Whether this engine keeps the KPI roll-up: DuckDB and PostgreSQL do; a Spark
+    warehouse answers KPIs from its events (one pass in the cluster is the roll-up)."""
+    return store.has_table("kpi_facts")
+
+
 def _set_targets(store: Store, targets: Targets) -> None:
     store.execute("DELETE FROM meta WHERE key = $key", {"key": ROLLUP_KEY})
     store.execute(
@@ -355,8 +361,21 @@ def stored_options(store: Store) -> FactOptions | None:
     return FactOptions(**json.loads(rows[0]["value"]))
 
 
-def _set_options(store: Store, options: FactOptions) -> None:
+def suspend(store: Store) -> FactOptions | None:
+    """Mark the facts absent (analyses read raw events) before a change that commits in
+    several steps; `refresh(..., options=)` with the returned options restores them."""
+    options = stored_options(store)
+    if options is not None:
+        _clear_options(store)
+    return options
+
+
+def _clear_options(store: Store) -> None:
     store.execute("DELETE FROM meta WHERE key = $key", {"key": META_KEY})
+
+
+def _set_options(store: Store, options: FactOptions) -> None:
+    _clear_options(store)
     store.execute(
         "INSERT INTO meta VALUES ($key, $value)",
         {"key": META_KEY, "value": json.dumps(asdict(options))},
@@ -366,12 +385,13 @@ def _set_options(store: Store, options: FactOptions) -> None:
 def start_if_empty(store: Store) -> None:
     """A store without events starts with facts at the default options (complete, being
     empty); one that has events keeps none until `rebuild`."""
-    if stored_options(store) is not None:
+    if stored_options(store) is not None or store.query("SELECT 1 AS x FROM events LIMIT 1"):
         return
     with store.transaction():
-        if not store.query("SELECT 1 AS x FROM events LIMIT 1"):
+        if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
-            _set_targets(store, Targets.of(store))
+            if keeps_rollup(store):
+                _set_targets(store, Targets.of(store))
 
 
 VERSION_KEY = "events_version"
@@ -392,16 +412,24 @@ def _bump_version(store: Store) -> None:
     )
 
 
-def refresh(store: Store, customers: str, params: Params | None = None) -> None:
+def refresh(
+    store: Store, customers: str, params: Params | None = None, options: FactOptions | None = None
+) -> None:
     """Recompute the facts of the customers in `customers` (a SELECT of customer_id); call
     inside the transaction that changed their events. Nothing when the store keeps no facts.
 
     Their events are read once into a temporary table, so the windows and the grouping
     run over those customers' rows only, however long the stored history."""
     _bump_version(store)
-    options = stored_options(store)
+    suspended = options is not None  # the caller already marked the facts absent
+    options = options or stored_options(store)
     if options is None:
         return
+    if not store.atomic and not suspended:
+        # Each statement commits alone (Spark): until the last one, the facts are marked
+        # absent, so a failure in between leaves analyses reading raw events, never facts
+        # missing some customers' rows (`rebuild` restores them).
+        _clear_options(store)
     targets = rollup_targets(store)
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
@@ -425,6 +453,8 @@ def refresh(store: Store, customers: str, params: Params | None = None) -> None:
         _insert_rollup(store, targets, "_fact_events", "_fact_rows")
     store.execute("DROP TABLE _fact_rows")
     store.execute("DROP TABLE _fact_events")
+    if not store.atomic:
+        _set_options(store, options)
 
 
 SOURCE_COLUMNS = (
@@ -446,9 +476,15 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
     customer's data outlives the erase nowhere."""
     _bump_version(store)
     forget_answers(store)
-    store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
+    options = None if store.atomic else stored_options(store)
+    if options is not None:
+        _clear_options(store)  # as in `refresh`
+    if rollup_targets(store) is not None:
+        store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
+    if options is not None:
+        _set_options(store, options)
 
 
 def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
@@ -464,16 +500,21 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
               EXCEPT SELECT seq, customer_id, phase, cycle_no, step FROM event_facts) d""",
         )
         old_cycles = _count(store, "SELECT count(*) AS n FROM journey_cycles")
+        if not store.atomic:
+            _clear_options(store)  # as in `refresh`: no half-rebuilt facts are ever read
         store.execute("DELETE FROM journey_cycles")
         store.execute("DELETE FROM event_facts")
         store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
         store.execute(f"INSERT INTO journey_cycles {cycles_select()}")
         _set_options(store, chosen)
-        old_rollup = _count(store, "SELECT count(*) AS n FROM kpi_facts")
-        store.execute("DELETE FROM kpi_facts")
-        targets = Targets.of(store)
-        _insert_rollup(store, targets)
-        _set_targets(store, targets)
+        old_rollup = rollup_rows = 0
+        if keeps_rollup(store):
+            old_rollup = _count(store, "SELECT count(*) AS n FROM kpi_facts")
+            store.execute("DELETE FROM kpi_facts")
+            targets = Targets.of(store)
+            _insert_rollup(store, targets)
+            _set_targets(store, targets)
+            rollup_rows = _count(store, "SELECT count(*) AS n FROM kpi_facts")
         return {
             "options": asdict(chosen),
             "previous_options": asdict(before) if before else None,
@@ -481,7 +522,7 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
             "cycles": _count(store, "SELECT count(*) AS n FROM journey_cycles"),
             "previous_cycles": old_cycles,
             "events_changed": changed_events,
-            "rollup_rows": _count(store, "SELECT count(*) AS n FROM kpi_facts"),
+            "rollup_rows": rollup_rows,
             "previous_rollup_rows": old_rollup,
         }
 

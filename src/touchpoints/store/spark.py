@@ -22,22 +22,29 @@ compute something else (see `to_spark`).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import re
+import shutil
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlparse
 
 import duckdb
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES, COLUMNS
+from touchpoints.store import derived
 from touchpoints.store.base import Staging, Store
 from touchpoints.store.dialects import Params, bound, to_spark
 
@@ -52,7 +59,22 @@ SPARK_TYPES = {
     "bool": "BOOLEAN",
     "bigint": "BIGINT",
 }
-TABLES = ("events", "quarantine", "meta", "touchpoints", "ingest_log")
+TABLES = (
+    "events",
+    "quarantine",
+    "meta",
+    "touchpoints",
+    "ingest_log",
+    "event_facts",
+    "journey_cycles",
+    "changes",
+    "audit_log",
+    "quarantine_resolved",
+)
+# Folders of the warehouse that are not tables: staged writes and the commit journal.
+STAGING = "_staging"
+JOURNAL = "_journal"
+LOCK_FILE = "_writer.lock"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 ARROW_CHUNK_ROWS = 1_000_000
@@ -241,13 +263,48 @@ def _ddl() -> dict[str, str]:
         "visibility STRING, phases STRING, owner STRING, target STRING",
         "ingest_log": "source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT, "
         "ingested_at TIMESTAMP",
+        # The derived facts of store/derived.py, rebuilt in batch and kept by ingestion.
+        "event_facts": "seq BIGINT, customer_id STRING, phase STRING, cycle_no BIGINT, step BIGINT",
+        "journey_cycles": "customer_id STRING, cycle_no BIGINT, cycle_id STRING, "
+        "cycle_start TIMESTAMP, cycle_end TIMESTAMP, steps BIGINT, path STRING, "
+        "converts INT, revenue DOUBLE",
+        "changes": "id BIGINT, change_date DATE, title STRING, touchpoint STRING, "
+        "created_at TIMESTAMP",
+        "audit_log": "logged_at TIMESTAMP, action STRING, detail STRING",
+        "quarantine_resolved": "source STRING, `row` BIGINT, resolved_at TIMESTAMP",
     }
+
+
+# Tables of a few rows, rewritten by collecting them where files cannot be swapped.
+SMALL_TABLES = ("meta", "touchpoints", "changes", "quarantine_resolved", "audit_log")
+
+# Tables whose rows change at request rate (keys, users, survey links, connector and
+# attendant conversation state): they live in an operational store, never on Spark.
+OPERATIONAL_TABLES = (
+    "api_keys",
+    "users",
+    "survey_tokens",
+    "connector_state",
+    "attendant_conversations",
+    "attendant_messages",
+    "identities",
+)
+
+
+def operational_refusal(feature: str) -> str:
+    """The one line a Spark store answers an operational feature with."""
+    return (
+        f"{feature} keeps row-level state at request rate, which a Spark store does not hold: "
+        "run it on an operational store (--db postgresql://... or a DuckDB file); "
+        "Spark keeps the events and their derived facts (docs/spark.md)"
+    )
 
 
 class SparkStore(Store):
     """Tables in a Spark catalog database (Parquet folders under the warehouse by default)."""
 
     engine = "spark"
+    atomic = False
 
     def __init__(self, target: str) -> None:
         super().__init__(target)
@@ -256,6 +313,10 @@ class SparkStore(Store):
         self._stage: duckdb.DuckDBPyConnection | None = None
         self.tables = {name: f"{self.spec.database}.{name}" for name in TABLES}
         self.read_only_events = False
+        self._writer = threading.RLock()
+        self._writes = 0
+        self._lock_fd: int | None = None
+        self._finish_interrupted_commits()
         self._create_schema()
 
     # -- session and schema -------------------------------------------------------------------
@@ -267,6 +328,264 @@ class SparkStore(Store):
 
     def has_table(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(f"{self.spec.database}.{name}"))
+
+    def refuse_operational(self, feature: str) -> None:
+        raise StoreError(operational_refusal(feature))
+
+    # -- one writer, staged writes, commits by a journal of renames --------------------------
+    def _root(self) -> str | None:
+        """The warehouse as a folder this process can rename in (local mode, or a cluster
+        whose workers share the mount); None for object stores and catalog-managed tables."""
+        warehouse = self.spec.warehouse
+        if not warehouse:
+            return None
+        if "://" not in warehouse:
+            return warehouse.rstrip("/")
+        parsed = urlparse(warehouse)
+        return parsed.path.rstrip("/") if parsed.scheme == "file" else None
+
+    def _location(self, name: str) -> str:
+        root = self._root()
+        assert root is not None
+        return f"{root}/{name}"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the warehouse's writer lock for the block (re-entrant in this store).
+
+        A second writer — another process, or another store on the same warehouse — is
+        refused at once with a message naming the holder, rather than left to give equal
+        `seq` numbers or lose a rewrite. Readers never wait."""
+        with self._writer:
+            if self._writes == 0:
+                self._lock()
+            self._writes += 1
+            try:
+                yield
+            finally:
+                self._writes -= 1
+                if self._writes == 0:
+                    self._unlock()
+
+    def _lock(self, wait: bool = False) -> bool:
+        root = self._root()
+        if root is None:
+            return True
+        os.makedirs(root, exist_ok=True)
+        path = os.path.join(root, LOCK_FILE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise StoreError(
+                f"the Spark warehouse {root} is being written by {holder}: a Spark store takes "
+                "one writer at a time (ingest, erase, rebuild); wait for it to finish or queue "
+                "the jobs"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {os.uname().nodename}".encode(), 0)
+        self._lock_fd = fd
+        self._recover(root)
+        return True
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.ftruncate(self._lock_fd, 0)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _finish_interrupted_commits(self) -> None:
+        """A writer killed in the middle of a commit left its journal: finish it now (when
+        no other writer holds the warehouse), so its batch is wholly visible."""
+        root = self._root()
+        if root is None or not os.path.isdir(os.path.join(root, JOURNAL)):
+            return
+        if not any(n.endswith(".json") for n in os.listdir(os.path.join(root, JOURNAL))):
+            return
+        try:
+            with self.writing():
+                pass
+        except StoreError:
+            return  # the current writer finishes it when it takes the lock
+
+    def _recover(self, root: str) -> None:
+        """Under the lock: roll every journalled commit forward, then drop staged files no
+        journal names (a writer that failed or was killed before committing)."""
+        journals = os.path.join(root, JOURNAL)
+        done: list[str] = []
+        if os.path.isdir(journals):
+            for name in sorted(os.listdir(journals)):
+                path = os.path.join(journals, name)
+                if not name.endswith(".json"):
+                    os.remove(path)  # a journal never completed: its commit never began
+                    continue
+                with open(path, encoding="utf-8") as fh:
+                    plan = json.load(fh)
+                self._apply(plan)
+                os.remove(path)
+                done.extend(plan["tables"])
+        shutil.rmtree(os.path.join(root, STAGING), ignore_errors=True)
+        for name in dict.fromkeys(done):
+            # The session may have listed these folders before the kill (another store).
+            if name in self.tables and self.spark.catalog.tableExists(self.tables[name]):
+                self._refresh(name)
+
+    @staticmethod
+    def _apply(plan: dict[str, Any]) -> None:
+        """Carry out a commit's renames; each step is skipped once done, so applying a
+        plan again after a crash finishes it."""
+        for swap in plan["swaps"]:
+            if os.path.exists(swap["staging"]):
+                if os.path.exists(swap["location"]):
+                    os.rename(swap["location"], swap["trash"])
+                os.rename(swap["staging"], swap["location"])
+        for source, target in plan["moves"]:
+            if os.path.exists(source):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.rename(source, target)
+        for swap in plan["swaps"]:
+            shutil.rmtree(swap["trash"], ignore_errors=True)
+        for folder in dict.fromkeys(os.path.dirname(source) for source, _ in plan["moves"]):
+            shutil.rmtree(folder, ignore_errors=True)  # what the write left beside its files
+
+    def _commit_plan(self, plan: dict[str, Any]) -> None:
+        """Make staged files visible: write the plan to the journal (atomically, by a
+        rename), carry it out, drop the journal. A kill after the journal's rename is
+        finished by the next writer or the next open; one before it leaves only staged
+        files, which are removed."""
+        root = self._root()
+        assert root is not None and self._lock_fd is not None
+        journals = os.path.join(root, JOURNAL)
+        os.makedirs(journals, exist_ok=True)
+        name = f"{uuid.uuid4().hex}"
+        partial = os.path.join(journals, f"{name}.tmp")
+        with open(partial, "w", encoding="utf-8") as fh:
+            json.dump(plan, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        journal = os.path.join(journals, f"{name}.json")
+        os.replace(partial, journal)
+        self._apply(plan)
+        os.remove(journal)
+        for table in dict.fromkeys(plan["tables"]):
+            self._refresh(table)
+
+    def _refresh(self, name: str) -> None:
+        self.spark.catalog.refreshTable(self.tables[name])
+
+    def _staging(self, what: str) -> str:
+        root = self._root()
+        assert root is not None
+        return f"{root}/{STAGING}/{what}-{uuid.uuid4().hex[:16]}"
+
+    def _stage_frame(self, frame: DataFrame, what: str) -> list[str]:
+        """Write `frame` as files of a staging folder; the data files it wrote."""
+        folder = self._staging(what)
+        _sized(frame, what).write.format(self.spec.table_format).save(folder)
+        return [
+            os.path.join(folder, f)
+            for f in sorted(os.listdir(folder))
+            if not f.startswith(("_", "."))
+        ]
+
+    def _moves(self, files: list[str], name: str) -> list[list[str]]:
+        return [[f, f"{self._location(name)}/{os.path.basename(f)}"] for f in files]
+
+    def _rewritable(self, name: str) -> bool:
+        """Parquet folders under a local warehouse are rewritten here (staged, then swapped
+        in); Delta or Iceberg tables take DELETE and UPDATE themselves."""
+        if self.spec.table_format != "parquet":
+            return False
+        if name == "events" and self.spec.events_table:
+            raise StoreError(
+                f"events table {self.spec.events_table!r} is yours, not rewritten by Touchpoints: "
+                "erase and purge there need format=delta or iceberg, or your own job"
+            )
+        if self._root() is None and name in SMALL_TABLES:
+            return True
+        if self._root() is None or name not in self.tables:
+            raise StoreError(
+                f"rewriting {name} (erase, purge, rebuild) on a Parquet warehouse needs a folder "
+                "path for `warehouse`; on object stores or managed tables use format=delta or "
+                "format=iceberg, which rewrite rows themselves"
+            )
+        return True
+
+    def _rewrite(self, name: str, select: str, values: dict[str, Any] | None) -> None:
+        """Replace table `name` by the rows of `select` (Spark SQL): written to a staging
+        folder, then swapped in by one journalled commit."""
+        if self._root() is None:
+            # A small table on an object store: its rows are collected and written back
+            # (as the catalog always was); not atomic, and a few rows at most.
+            from pyspark.sql import Row
+
+            frame = self.spark.sql(select, args=values) if values else self.spark.sql(select)
+            rows = [Row(**r.asDict()) for r in frame.collect()]
+            with _arrow_calls():
+                fresh = self.spark.createDataFrame(rows, schema=_ddl()[name])
+            fresh.write.insertInto(self.tables[name], overwrite=True)
+            return
+        with self.writing():
+            os.makedirs(self._location(name), exist_ok=True)
+            frame = self.spark.sql(select, args=values) if values else self.spark.sql(select)
+            folder = self._staging(name)
+            _sized(frame, name).write.format(self.spec.table_format).save(folder)
+            trash = self._staging(f"{name}-replaced")
+            self._commit_plan(
+                {
+                    "swaps": [
+                        {"location": self._location(name), "staging": folder, "trash": trash}
+                    ],
+                    "moves": [],
+                    "tables": [name],
+                }
+            )
+
+    def _dml(self, sql: str, params: Params | None) -> bool:
+        """DELETE / UPDATE / CREATE TEMPORARY TABLE, which Parquet tables lack: run here.
+        False for every other statement (translated and run as is)."""
+        head = sql.lstrip()[:32].upper()
+        if not head.startswith(("DELETE", "UPDATE", "CREATE TEMP")):
+            return False
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        if isinstance(tree, exp.Create) and tree.args.get("expression") is not None:
+            name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
+            select = tree.args["expression"].sql(dialect="duckdb")
+            frame = self._frame(select, params)
+            frame.localCheckpoint().createOrReplaceTempView(name)
+            return True
+        if not isinstance(tree, exp.Delete | exp.Update):
+            return False
+        name = tree.this.name
+        if not self._rewritable(name):
+            return False
+        where = tree.args.get("where")
+        condition = where.this.sql(dialect="duckdb") if where is not None else "TRUE"
+        if isinstance(tree, exp.Delete):
+            select = f"SELECT * FROM {name} WHERE NOT (({condition}) IS TRUE)"
+        else:
+            sets = {e.this.name: e.expression.sql(dialect="duckdb") for e in tree.expressions}
+            columns = self.spark.table(self.tables[name]).columns
+            select = (
+                "SELECT "
+                + ", ".join(
+                    f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
+                    if c in sets
+                    else f'"{c}"'
+                    for c in columns
+                )
+                + f" FROM {name}"
+            )
+        self._rewrite(name, self.translate(select), bound(select, params))
+        return True
+
+    def _frame(self, sql: str, params: Params | None) -> DataFrame:
+        values = bound(sql, params)
+        text = self.translate(sql)
+        return self.spark.sql(text, args=values) if values else self.spark.sql(text)
 
     def _create_schema(self) -> None:
         spec = self.spec
@@ -288,6 +607,7 @@ class SparkStore(Store):
             )
         if spec.events_table:
             self._attach_events(spec.events_table)
+        derived.start_if_empty(self)
 
     def _attach_events(self, table: str) -> None:
         """Analyse an existing catalog table of SPEC §2 events.
@@ -350,18 +670,25 @@ class SparkStore(Store):
         return _naive_utc(table).to_pylist()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
-        values = bound(sql, params)
-        if values:
-            self.spark.sql(self.translate(sql), args=values).collect()
-        else:
-            self.spark.sql(self.translate(sql)).collect()
+        """One write, under the warehouse's writer lock (a second writer is refused)."""
+        with self.writing():
+            if self._dml(sql, params):
+                return
+            values = bound(sql, params)
+            if values:
+                self.spark.sql(self.translate(sql), args=values).collect()
+            else:
+                self.spark.sql(self.translate(sql)).collect()
 
     def _native(self, sql: str) -> None:
         self.spark.sql(sql).collect()
 
     def transaction(self) -> AbstractContextManager[None]:
-        """Parquet tables have no transactions: refused rather than pretended."""
-        raise StoreError("transactions need a DuckDB or PostgreSQL store, not Spark")
+        """Spark has no multi-statement transactions: the block holds the warehouse's
+        writer lock (no other writer interleaves), and each statement in it commits on its
+        own, atomically (a rewrite is staged, then swapped in). The blocks that use it
+        (erase, purge, rebuild, a logged change) are safe to run again after a failure."""
+        return self.writing()
 
     def staging_connection(self) -> duckdb.DuckDBPyConnection:
         if self._stage is None:
@@ -372,20 +699,37 @@ class SparkStore(Store):
     def _replace_catalog(self, yaml_text: str, rows: list[tuple[Any, ...]]) -> None:
         from pyspark.sql import Row
 
-        kept = [
-            (r["key"], r["value"])
-            for r in self.spark.table(self.tables["meta"]).where("key <> 'catalog'").collect()
-        ]
-        # Collected first: the new contents are local rows, not a plan reading the table
-        # being overwritten.
-        with _arrow_calls():
-            meta = self.spark.createDataFrame(
-                [Row(key=k, value=v) for k, v in [*kept, ("catalog", yaml_text)]],
-                schema=_ddl()["meta"],
-            )
-            touchpoints = self.spark.createDataFrame(rows, schema=_ddl()["touchpoints"])
-        meta.write.insertInto(self.tables["meta"], overwrite=True)
-        touchpoints.write.insertInto(self.tables["touchpoints"], overwrite=True)
+        with self.writing():
+            kept = [
+                (r["key"], r["value"])
+                for r in self.spark.table(self.tables["meta"]).where("key <> 'catalog'").collect()
+            ]
+            # Collected first: the new contents are local rows, not a plan reading the table
+            # being overwritten.
+            with _arrow_calls():
+                meta = self.spark.createDataFrame(
+                    [Row(key=k, value=v) for k, v in [*kept, ("catalog", yaml_text)]],
+                    schema=_ddl()["meta"],
+                )
+                touchpoints = self.spark.createDataFrame(rows, schema=_ddl()["touchpoints"])
+            if self._root() is None:
+                meta.write.insertInto(self.tables["meta"], overwrite=True)
+                touchpoints.write.insertInto(self.tables["touchpoints"], overwrite=True)
+                return
+            # Both tables in one journalled commit: the catalog and its rows change together.
+            swaps = []
+            for name, frame in (("meta", meta), ("touchpoints", touchpoints)):
+                os.makedirs(self._location(name), exist_ok=True)
+                folder = self._staging(name)
+                _sized(frame, name).write.format(self.spec.table_format).save(folder)
+                swaps.append(
+                    {
+                        "location": self._location(name),
+                        "staging": folder,
+                        "trash": self._staging(f"{name}-replaced"),
+                    }
+                )
+            self._commit_plan({"swaps": swaps, "moves": [], "tables": ["meta", "touchpoints"]})
 
     # -- ingestion ----------------------------------------------------------------------------
     def _arrow_frames(self, con: duckdb.DuckDBPyConnection, select: str, schema: str) -> DataFrame:
@@ -407,21 +751,49 @@ class SparkStore(Store):
     def _commit(
         self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool = False
     ) -> tuple[int, list[str] | None]:
-        source = staging.source
-        good = staging.good
-        """Append new events and quarantine rows as one write each.
+        """Append new events, quarantine rows and the log row as one commit.
 
-        Parquet tables have no transactions: the events are written first, so a failure
-        after them leaves stored events without their quarantine/log rows, and re-ingesting
-        the file stores nothing twice.
-        """
-        from pyspark.sql import functions as F
-
-        if self.read_only_events and good:
+        Under the writer lock, each table's new rows are written to a staging folder (a
+        failure there leaves nothing visible), then one journalled commit moves every
+        staged file into its table: a killed commit is finished by the next writer or the
+        next open, so a batch is never half visible. Then the derived facts of the
+        customers that received events are recomputed (store/derived.py)."""
+        if self.read_only_events and staging.good:
             raise StoreError(
                 f"events table {self.spec.events_table!r} lacks Touchpoints' seq/source "
                 "columns: it is analysed, not ingested into"
             )
+        if self._root() is None or self.spec.events_table:
+            return self._append_in_place(con, staging, want_ids)
+        with self.writing():
+            new, stored, ids = self._new_events(con, staging, want_ids)
+            fresh = self._new_quarantine(con)
+            log = self._log_row(staging, stored)
+            moves: list[list[str]] = []
+            tables = []
+            for frame, name in ((new, "events"), (fresh, "quarantine"), (log, "ingest_log")):
+                if (name == "events" and not stored) or frame is None:
+                    continue
+                files = self._stage_frame(frame, name)
+                moves += self._moves(files, name)
+                tables.append(name)
+            # Facts are marked absent before the events commit: a kill between the two
+            # leaves analyses reading raw events, never facts that miss the new batch.
+            options = derived.suspend(self) if stored else None
+            self._commit_plan({"swaps": [], "moves": moves, "tables": tables})
+            if options is not None:
+                new.select("customer_id").createOrReplaceTempView("_good")
+                derived.refresh(self, "SELECT DISTINCT customer_id FROM _good", options=options)
+                self.spark.catalog.dropTempView("_good")
+        return stored, ids
+
+    def _new_events(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool
+    ) -> tuple[DataFrame, int, list[str] | None]:
+        """The staged rows not stored yet (left-anti join on event_id), numbered after the
+        largest stored `seq`; materialised once, so the count and the write agree."""
+        from pyspark.sql import functions as F
+
         events = self.spark.table(self.tables["events"])
         staged = self._arrow_frames(
             con,
@@ -434,15 +806,17 @@ class SparkStore(Store):
             .select(
                 (F.lit(int(base)) + F.col("_row")).alias("seq"),
                 *COLUMN_NAMES,
-                F.lit(source).alias("source"),
+                F.lit(staging.source).alias("source"),
             )
-            # Materialised once, so the count and the write see the same rows.
             .localCheckpoint()
         )
-        stored = new.count()
+        stored = int(new.count())
         ids = [r["event_id"] for r in new.select("event_id").collect()] if want_ids else None
-        if stored:
-            new.write.insertInto(self.tables["events"])
+        return new, stored, ids
+
+    def _new_quarantine(self, con: duckdb.DuckDBPyConnection) -> DataFrame:
+        """Rejected rows not quarantined yet: re-ingesting a file does not repeat them."""
+        from pyspark.sql import functions as F
 
         bad = self._arrow_frames(
             con,
@@ -452,7 +826,6 @@ class SparkStore(Store):
         known = self.spark.table(self.tables["quarantine"]).select(
             "source", "row", "column", "reason"
         )
-        # Re-ingesting a file does not repeat its quarantine entries.
         fresh = bad.alias("b").join(
             known.alias("q"),
             on=(F.col("b.source") == F.col("q.source"))
@@ -461,20 +834,55 @@ class SparkStore(Store):
             & (F.col("b.reason") == F.col("q.reason")),
             how="left_anti",
         )
-        fresh = fresh.select(
-            "source", "row", "column", "reason", "raw", F.current_timestamp()
+        return fresh.select(
+            "source",
+            "row",
+            "column",
+            "reason",
+            "raw",
+            F.current_timestamp().alias("quarantined_at"),
         ).localCheckpoint()
+
+    def _log_row(self, staging: Staging, stored: int) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        if not staging.logged:
+            return None  # the caller writes its own row after settling conflicts
+        with _arrow_calls():
+            return self.spark.createDataFrame(
+                [tuple(staging.log(int(stored)).values())],
+                schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
+            ).withColumn("ingested_at", F.current_timestamp())
+
+    def _append_in_place(
+        self, con: duckdb.DuckDBPyConnection, staging: Staging, want_ids: bool
+    ) -> tuple[int, list[str] | None]:
+        """Object-store or catalog-managed tables: one append per table through the table
+        format (atomic per table with Delta or Iceberg; docs/spark.md)."""
+        new, stored, ids = self._new_events(con, staging, want_ids)
+        if stored:
+            new.write.insertInto(self.tables["events"])
+        fresh = self._new_quarantine(con)
         if fresh.count():
             fresh.write.insertInto(self.tables["quarantine"])
-
-        if staging.logged:
-            with _arrow_calls():
-                log = self.spark.createDataFrame(
-                    [tuple(staging.log(int(stored)).values())],
-                    schema="source STRING, ingested BIGINT, duplicates BIGINT, rejected BIGINT",
-                ).withColumn("ingested_at", F.current_timestamp())
+        log = self._log_row(staging, stored)
+        if log is not None:
             log.write.insertInto(self.tables["ingest_log"])
-        return int(stored), ids
+        if stored and (self.spec.table_format != "parquet" or self._root() is not None):
+            new.select("customer_id").createOrReplaceTempView("_good")
+            derived.refresh(self, "SELECT DISTINCT customer_id FROM _good")
+            self.spark.catalog.dropTempView("_good")
+        elif stored:
+            # Plain Parquet on an object store cannot rewrite the facts: they are marked
+            # absent, and analyses read the raw events.
+            self.execute("DELETE FROM meta WHERE key = $key", {"key": derived.META_KEY})
+        return stored, ids
+
+
+def _sized(frame: DataFrame, table: str) -> DataFrame:
+    """The small tables (catalog, logs, quarantine) as one file per write: each file costs
+    a task and file-system calls. Events and derived facts keep Spark's partitions."""
+    return frame if table in ("events", "event_facts", "journey_cycles") else frame.coalesce(1)
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

@@ -1,0 +1,195 @@
+"""Writes on Spark: one writer at a time, staged files committed by a journal of renames
+(a failed or killed ingest leaves nothing half visible), erase rewriting the affected
+tables, and the one-line refusal of operational state (docs/spark.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run, spark_target, write_csv
+from touchpoints.cli import main
+from touchpoints.core.errors import StoreError
+from touchpoints.ingest import ingest_files
+from touchpoints.ingest.privacy import erase_customer, export_customer, purge_comments
+from touchpoints.store import derived, open_store
+from touchpoints.store.spark import JOURNAL, STAGING, SparkStore
+
+pytestmark = pytest.mark.spark
+
+
+def ev(event_id: str, customer: str, touchpoint: str, ts: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "touchpoint": touchpoint,
+        "ts": ts,
+        **extra,
+    }
+
+
+ROWS = [
+    ev("a1", "ana", "website", "2026-01-01T10:00:00Z"),
+    ev("a2", "ana", "store", "2026-01-01T11:00:00Z", action="purchase", value=100),
+    ev("a3", "ana", "phone", "2026-01-02T09:00:00Z", comment="ana was helped", csat=5),
+    ev("b1", "bia", "website", "2026-01-03T10:00:00Z"),
+    ev("b2", "bia", "chat", "2026-01-04T10:00:00Z", comment="slow chat", csat=2),
+]
+LATER = [ev("c1", "caio", "website", "2026-01-05T10:00:00Z"), ev("c2", "caio", "website", "bad")]
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Iterator[str]:
+    target = spark_target(tmp_path)
+    yield target
+    store = open_store(target)
+    store.spark.sql(f"DROP DATABASE IF EXISTS {store.spec.database} CASCADE")  # type: ignore[attr-defined]
+
+
+def _counts(store: Any) -> tuple[int, int, int]:
+    return store.count("events"), store.count("quarantine"), store.count("ingest_log")
+
+
+def _data_files(store: SparkStore, table: str) -> list[str]:
+    folder = store._location(table)
+    return [os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith(("_", "."))]
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(lake: str, tmp_path: Path) -> None:
+    first, second = open_store(lake), open_store(lake)
+    assert isinstance(first, SparkStore)
+    refused = r"is being written by process \d+ on .*one writer"
+    with first.writing(), pytest.raises(StoreError, match=refused):
+        ingest_files(second, write_csv(tmp_path / "e.csv", ROWS))
+    # Once the first is done, the second writes.
+    assert ingest_files(second, write_csv(tmp_path / "e.csv", ROWS)).ingested == len(ROWS)
+
+
+def test_a_failure_before_the_commit_leaves_nothing_visible(
+    lake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    ingest_files(store, write_csv(tmp_path / "e.csv", ROWS))
+    before = _counts(store)
+    staged = SparkStore._stage_frame
+
+    def fail_on_the_log(self: SparkStore, frame: Any, what: str) -> list[str]:
+        if what == "ingest_log":
+            raise OSError("disk full")
+        return staged(self, frame, what)
+
+    monkeypatch.setattr(SparkStore, "_stage_frame", fail_on_the_log)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_files(store, write_csv(tmp_path / "later.csv", LATER))
+    monkeypatch.undo()
+    # Events and quarantine rows were staged, never committed: nothing of the batch shows.
+    assert _counts(store) == before
+    # The next writer drops the orphaned staging files, and the batch then goes in whole.
+    result = ingest_files(store, write_csv(tmp_path / "later.csv", LATER))
+    assert (result.ingested, result.rejected) == (1, 1)
+    assert _counts(store) == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert not os.listdir(os.path.join(store._root() or "", STAGING))
+
+
+def test_a_commit_killed_half_way_is_finished_by_the_next_open(
+    lake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    ingest_files(store, write_csv(tmp_path / "e.csv", ROWS))
+    before = _counts(store)
+    applied = SparkStore._apply
+
+    def killed_after_the_first_move(plan: dict[str, Any]) -> None:
+        if not plan["moves"]:  # a rewrite (the facts marked absent first): not this one
+            return applied(plan)
+        # The ingest's commit dies after moving one staged file in: its journal stays.
+        first = {"swaps": [], "moves": plan["moves"][:1], "tables": []}
+        applied(first)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(SparkStore, "_apply", staticmethod(killed_after_the_first_move))
+    with pytest.raises(KeyboardInterrupt):
+        ingest_files(store, write_csv(tmp_path / "later.csv", LATER))
+    monkeypatch.undo()
+    store._unlock()  # what the kill released
+    root = store._root() or ""
+    assert [n for n in os.listdir(os.path.join(root, JOURNAL)) if n.endswith(".json")]
+    # Opening the warehouse again completes the commit: the whole batch, once.
+    again = open_store(lake)
+    assert _counts(again) == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert not os.listdir(os.path.join(root, JOURNAL))
+    # The facts were marked absent before the commit: analyses read raw events until a
+    # rebuild, which then agrees with them.
+    assert derived.stored_options(again) is None
+    raw = run(again, "journeys.variants")
+    derived.rebuild(again)
+    assert run(again, "journeys.variants") == raw
+    assert ingest_files(again, write_csv(tmp_path / "later.csv", LATER)).ingested == 0
+
+
+def test_erase_rewrites_the_affected_tables_and_keeps_the_rest(lake: str, tmp_path: Path) -> None:
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    ingest_files(store, write_csv(tmp_path / "e.csv", ROWS))
+    derived.rebuild(store)
+    assert store.count("event_facts") == len(ROWS)
+    result = erase_customer(store, "ana")
+    assert (result["events"], result["comments"]) == (3, 1)
+    assert store.query("SELECT DISTINCT customer_id FROM events") == [{"customer_id": "bia"}]
+    assert store.query("SELECT DISTINCT customer_id FROM event_facts") == [{"customer_id": "bia"}]
+    assert [r["customer_id"] for r in store.query("SELECT customer_id FROM journey_cycles")] == [
+        "bia"
+    ]
+    # The files themselves no longer hold her: the table folder was rewritten and swapped.
+    for table in ("events", "event_facts", "journey_cycles"):
+        for path in _data_files(store, table):
+            assert "ana" not in pq.read_table(path).column("customer_id").to_pylist()
+    assert export_customer(store, "ana")["counts"]["events"] == 0
+    assert derived.stored_options(store) is not None  # facts still trusted after the erase
+    assert run(store, "kpis")["rows"][0]["customers"] == 1
+    # Purge drops old comments by rewriting events; scores stay.
+    purged = purge_comments(store, 0, now=None)
+    assert purged["comments"] == 1
+    assert store.query("SELECT comment, csat FROM events WHERE event_id = 'b2'") == [
+        {"comment": None, "csat": 2}
+    ]
+    audit = store.query("SELECT action FROM audit_log ORDER BY logged_at")
+    assert [a["action"] for a in audit] == ["erase", "purge_comments"]
+
+
+def test_operational_state_is_refused_in_one_line(
+    lake: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from touchpoints.connectors import state
+    from touchpoints.ingest.identities import link
+    from touchpoints.server.auth import create_key
+
+    store = open_store(lake)
+    expected = (
+        r"keeps row-level state at request rate, which a Spark store does not hold: run it on "
+        r"an operational store \(--db postgresql://\.\.\. or a DuckDB file\)"
+    )
+    with pytest.raises(StoreError, match="^API keys " + expected):
+        create_key(store, ["read"])
+    with pytest.raises(StoreError, match="^linking identities " + expected):
+        link(store, [["a", "b"]], "test")
+    with pytest.raises(
+        StoreError, match="^the chatwoot connector's conversation state " + expected
+    ):
+        state.load(store, "chatwoot", "1")
+    # On the command line: the one line and exit code 2, no stack trace.
+    monkeypatch.setattr(
+        "sys.argv", ["touchpoints", "keys", "create", "--scope", "read", "--db", lake]
+    )
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "API keys keeps row-level state" in err, err
