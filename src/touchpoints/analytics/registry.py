@@ -287,7 +287,10 @@ def analyses() -> list[Analysis]:
     """Every analysis, in `MODULES` order (imports the modules on first use)."""
     for module in MODULES:
         importlib.import_module(f"touchpoints.analytics.{module}")
-    return list(_REGISTRY.values())
+    # Registration follows import order, which one module importing another changes
+    # (summary reads kpis' roll-up): the listing keeps the declared order.
+    order = {f"touchpoints.analytics.{module}": i for i, module in enumerate(MODULES)}
+    return sorted(_REGISTRY.values(), key=lambda a: order.get(a.run.__module__, len(order)))
 
 
 def get(name: str) -> Analysis:

@@ -100,10 +100,8 @@ SELECT DATE_TRUNC('WEEK', (FROM_UTC_TIMESTAMP((FROM_UTC_TIMESTAMP(ts, 'UTC')), :
  GROUP BY DATE_TRUNC('WEEK', (FROM_UTC_TIMESTAMP((FROM_UTC_TIMESTAMP(ts, 'UTC')), :scope_timezone)))
 
 -- statement 2, as written (DuckDB)
-WITH buyers AS (
-        SELECT DISTINCT customer_id, date_trunc('week', ((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS p
-        FROM (SELECT * FROM (SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint) r WHERE TRUE) s WHERE action = 'purchase'
-      ), last_seen AS (SELECT max(((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS last_ts FROM events)
+WITH buyers AS (SELECT DISTINCT customer_id, date_trunc('week', ((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS p
+        FROM (SELECT * FROM (SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint) r WHERE TRUE) s WHERE action = 'purchase'), last_seen AS (SELECT max(((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS last_ts FROM events)
       SELECT b.p AS p, count(*) AS buyers, count(n.customer_id) AS retained,
              max(CASE WHEN l.last_ts >= b.p + INTERVAL '2' WEEK THEN 1 ELSE 0 END) AS complete
       FROM buyers b
