@@ -43,6 +43,8 @@ def test_rows_counted_nowhere_are_stored_with_a_warning(
             ev("w1", wait_seconds=30),  # no abandoned: not a service contact
             ev("w2", handle_seconds=200),
             ev("w3", wait_seconds=5, abandoned="false"),  # a contact: fine
+            # A delivery's duration: no queue (no answer target), so no service contact.
+            ev("d1", touchpoint="delivery", handle_seconds=1800),
             ev("v1", value="99.9"),  # a value, but not a purchase
             ev("v2", value="10", action="purchase"),
             # Times out of range are not stored with a warning: the ts bound quarantines them.
@@ -53,18 +55,18 @@ def test_rows_counted_nowhere_are_stored_with_a_warning(
                  "wait_seconds", "handle_seconds", "abandoned"],
     )  # fmt: skip
     result = ingest_files(store, path)
-    assert (result.ingested, result.rejected) == (5, 2)
+    assert (result.ingested, result.rejected) == (6, 2)
     assert codes(result) == {"times_without_abandoned": 2, "value_not_purchase": 1}
     by_code = {w["code"]: w for w in result.to_json()["warnings"]}  # type: ignore[union-attr]
     assert "no offered, TME or TMA counts them" in str(
         by_code["times_without_abandoned"]["message"]
     )
     early, late = sorted(result.quarantine, key=lambda q: int(q["row"]))
-    assert (early["row"], early["column"], late["row"], late["column"]) == (6, "ts", 7, "ts")
+    assert (early["row"], early["column"], late["row"], late["column"]) == (7, "ts", 8, "ts")
     assert str(early["reason"]).startswith("outside the accepted time range 2000-01-01T00:00:00")
     assert str(early["reason"]).endswith("UTC: '1999-12-31 23:00:00'")
     assert str(late["reason"]).endswith("UTC: '2090-01-01 00:00:00'")
-    assert store.count() == 5
+    assert store.count() == 6
 
 
 def test_clean_file_has_no_warnings(store: Store, csv_file: Callable[..., Path]) -> None:

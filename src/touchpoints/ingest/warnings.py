@@ -46,12 +46,19 @@ def staged_warnings(
     if staged.rows and staged.rejected_rows == staged.rows:
         warnings.append(_warning(source, "all_rejected", staged.rows))
     if staged.good:
+        # A wait means a queue; a handle time alone means one only at a touchpoint with an
+        # answer target (a delivery's or a sales visit's duration is no service contact).
+        queues = [tp.id for tp in catalog.touchpoints if "answer_within" in tp.target]
         untimed, unpurchased = con.execute(
             """SELECT
                 count(*) FILTER (WHERE abandoned IS NULL
-                                 AND (wait_seconds IS NOT NULL OR handle_seconds IS NOT NULL)),
+                                 AND (wait_seconds IS NOT NULL
+                                      OR (handle_seconds IS NOT NULL
+                                          AND list_contains(CAST($queues AS VARCHAR[]),
+                                                            touchpoint)))),
                 count(*) FILTER (WHERE value IS NOT NULL AND action <> 'purchase')
-            FROM _good"""
+            FROM _good""",
+            {"queues": queues},
         ).fetchall()[0]
         if untimed:
             warnings.append(_warning(source, "times_without_abandoned", int(untimed)))
