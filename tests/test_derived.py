@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -269,9 +271,13 @@ def test_facts_kept_batch_by_batch_on_spark(
     _batch_by_batch("spark", rows, order, cuts, resend)
 
 
-def _batch_by_batch(
+@contextmanager
+def fed_in_batches(
     engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
-) -> None:
+) -> Iterator[tuple[Store, Store]]:
+    """Two stores of the same events: one fed them shuffled, cut into batches that
+    alternate files and API records (each after the first repeating `resend` rows), the
+    other fed them all at once."""
     shuffled = list(rows)
     order.shuffle(shuffled)
     bounds = sorted({min(c, len(rows)) for c in cuts} | {0, len(rows)})
@@ -284,6 +290,13 @@ def _batch_by_batch(
             else:
                 ingest_files(store, [to_csv(tmp / f"batch{i}.csv", batch + repeat)])
         ingest_files(whole, [to_csv(tmp2 / "all.csv", rows)])
+        yield store, whole
+
+
+def _batch_by_batch(
+    engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
+) -> None:
+    with fed_in_batches(engine, rows, order, cuts, resend) as (store, whole):
         kept = (facts(store), cycles(store))
         assert kept == (facts(whole), cycles(whole))
         report = derived.rebuild(store)

@@ -12,18 +12,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 
 from conftest import run
-from test_derived import _records, record
-from test_properties import event_logs, fresh_store, to_csv
+from test_derived import BATCHES, fed_in_batches, record
 from touchpoints.analytics import kpis as kpis_module
 from touchpoints.analytics import summary as summary_module
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.catalog import default_catalog
 from touchpoints.core.errors import UsageError
-from touchpoints.ingest import ingest_files, ingest_records
+from touchpoints.ingest import ingest_records
 from touchpoints.ingest.identities import link
 from touchpoints.ingest.privacy import erase_customer
 from touchpoints.store import derived
@@ -241,30 +239,14 @@ def test_a_store_without_the_rollup_answers_from_raw_events_until_rebuilt(store:
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    rows=event_logs(max_size=30),
-    order=st.randoms(use_true_random=False),
-    cuts=st.lists(st.integers(0, 30), max_size=4),
-    resend=st.integers(0, 5),
-)
+@BATCHES
 def test_rollup_kept_batch_by_batch_answers_as_raw_events(
     engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
 ) -> None:
     """Events arriving in any order, in any batches (files and API records, with repeats):
     every summary, kpis and heatmap answer equals the raw events' one, the roll-up equals
     one built from everything at once and a rebuild changes nothing."""
-    shuffled = list(rows)
-    order.shuffle(shuffled)
-    bounds = sorted({min(c, len(rows)) for c in cuts} | {0, len(rows)})
-    batches = [shuffled[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    with fresh_store(engine) as (store, tmp), fresh_store(engine) as (whole, tmp2):
-        for i, batch in enumerate(batches):
-            repeat = shuffled[: min(resend, len(shuffled))] if i else []
-            if i % 2:
-                ingest_records(store, _records(batch + repeat), f"api-{i}")
-            else:
-                ingest_files(store, [to_csv(tmp / f"batch{i}.csv", batch + repeat)])
-        ingest_files(whole, [to_csv(tmp2 / "all.csv", rows)])
+    with fed_in_batches(engine, rows, order, cuts, resend) as (store, whole):
         assert kpis_module.rollup_relation(store, Scope()) is not None
         fast = answers(store)
         assert fast == raw_answers(store)
