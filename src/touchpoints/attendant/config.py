@@ -276,14 +276,7 @@ def load_config(path: str | Path | None = None) -> AttendantConfig:
     """The file at `path`, or the tyre retailer's configuration shipped with the package."""
     if path is None:
         return default_config()
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AttendantConfigError(
-            f"{p}: cannot read attendant configuration: {exc.strerror or exc}"
-        ) from None
-    return parse_config(text, str(p))
+    return parse_config(*yamlfile.read(path, "attendant configuration", AttendantConfigError))
 
 
 @lru_cache(maxsize=1)

@@ -174,12 +174,7 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
 
 
 def load_catalog(path: str | Path) -> Catalog:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{p}: cannot read catalog: {exc.strerror or exc}") from None
-    return parse_catalog(text, str(p))
+    return parse_catalog(*yamlfile.read(path, "catalog", CatalogError))
 
 
 @lru_cache(maxsize=1)

@@ -4,9 +4,19 @@ person fixing the file by hand finds the line."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+
+def read(path: str | Path, what: str, error: type[Exception]) -> tuple[str, str]:
+    """The file's text and its name for messages, or `error` saying it cannot read `what`."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8"), str(p)
+    except OSError as exc:
+        raise error(f"{p}: cannot read {what}: {exc.strerror or exc}") from None
 
 
 def load(text: str, source: str, error: type[Exception]) -> Any:

@@ -229,14 +229,7 @@ def parse_config(text: str, source: str = "alerts") -> AlertsConfig:
 
 
 def load_config(path: str | Path) -> AlertsConfig:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AlertsConfigError(
-            f"{p}: cannot read the alerts file: {exc.strerror or exc}"
-        ) from None
-    return parse_config(text, str(p))
+    return parse_config(*yamlfile.read(path, "the alerts file", AlertsConfigError))
 
 
 def check_touchpoints(config: AlertsConfig, known: list[str]) -> None:
