@@ -44,6 +44,20 @@ with open_store(db, read_only=True) as store:
 """
 
 
+# Late events for a store built from `src`: a sample of its interactions, a day earlier
+# under new ids (argv: src, out, n), as a feed that arrives out of order would send them.
+LATE = """
+import sys, duckdb
+src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+con = duckdb.connect()
+con.execute(f'''COPY (
+  SELECT * REPLACE ('late-' || event_id AS event_id, ts - INTERVAL 1 DAY AS ts)
+  FROM read_parquet('{src}') WHERE action = 'interaction' USING SAMPLE {n} ROWS (reservoir, 7)
+) TO '{out}' (FORMAT parquet)''')
+print('{}')
+"""
+
+
 def in_child(code: str, *argv: str) -> Any:
     """Run setup work (generation, ingestion) in its own process and return its JSON.
 

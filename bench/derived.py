@@ -25,7 +25,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 
-from common import DATA, PY, demo_file, in_child, write_section
+from common import DATA, LATE, PY, demo_file, in_child, write_section
 
 INGEST = """
 import json, sys, time
@@ -40,17 +40,6 @@ with open_store(db) as store:
     seconds = time.perf_counter() - t
     print(json.dumps({"events": store.count(), "stored": result.ingested, "seconds": seconds,
                       "facts": store.count("event_facts"), "cycles": store.count("journey_cycles")}))
-"""
-
-LATE = """
-import sys, duckdb
-src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-con = duckdb.connect()
-con.execute(f'''COPY (
-  SELECT * REPLACE ('late-' || event_id AS event_id, ts - INTERVAL 1 DAY AS ts)
-  FROM read_parquet('{src}') WHERE action = 'interaction' USING SAMPLE {n} ROWS (reservoir, 7)
-) TO '{out}' (FORMAT parquet)''')
-print('{}')
 """
 
 QUESTIONS = """

@@ -20,7 +20,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import demo_file, in_child, write_section
+from common import LATE, demo_file, in_child, write_section
 
 INGEST = """
 import json, sys, time
@@ -36,17 +36,6 @@ with open_store(db) as store:
     result = ingest_files(store, [path])
     seconds = time.perf_counter() - t
     print(json.dumps({"events": store.count(), "stored": result.ingested, "seconds": seconds}))
-"""
-
-LATE = """
-import sys, duckdb
-src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-con = duckdb.connect()
-con.execute(f'''COPY (
-  SELECT * REPLACE ('late-' || event_id AS event_id, ts - INTERVAL 1 DAY AS ts)
-  FROM read_parquet('{src}') WHERE action = 'interaction' USING SAMPLE {n} ROWS (reservoir, 7)
-) TO '{out}' (FORMAT parquet)''')
-print('{}')
 """
 
 MODES = {
