@@ -109,3 +109,34 @@ def write_section(name: str, lines: list[str], results: Path = RESULTS) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     results.write_text(text, encoding="utf-8")
+
+
+def form_token(client: Any) -> str:
+    """The CSRF token the sign-in form carries for this client (server/csrf.py)."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="(\w+)"', client.get("/login").text)
+    assert found, "no csrf_token on /login"
+    return found.group(1)
+
+
+def signed_in(db: str, username: str = "bench", role: str = "admin") -> tuple[Any, Any]:
+    """A test client of the dashboard on `db` signed in as `username` (created with `role`
+    if missing), and the server's service, which the caller closes."""
+    from fastapi.testclient import TestClient
+
+    from touchpoints.core.settings import Settings
+    from touchpoints.server import users
+    from touchpoints.server.app import create_app
+
+    app = create_app(settings=Settings(secret_key="bench" * 8), target=db)
+    service = app.state.service
+    if not service.read(users.get_user, username):
+        service.read(users.create_user, username, "bench-password", role)
+    client = TestClient(app, follow_redirects=False)
+    login = client.post(
+        "/login",
+        data={"username": username, "password": "bench-password", "csrf_token": form_token(client)},
+    )
+    assert login.status_code == 303, login.text
+    return client, service

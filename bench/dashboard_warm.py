@@ -22,8 +22,8 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import demo_file, store_for
-from service import PAGES, form_token
+from common import demo_file, form_token, store_for
+from service import PAGES
 
 
 def wait_round(warmer, rounds: int, timeout: float = 900.0) -> float:

@@ -19,7 +19,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import HERE, demo_file, store_for, write_section
+from common import HERE, demo_file, signed_in, store_for, write_section
 
 GOAL = 1.0  # seconds: issue 13's goal for each page at 10M events
 
@@ -27,20 +27,9 @@ GOAL = 1.0  # seconds: issue 13's goal for each page at 10M events
 def bench(
     db: str, customer: str
 ) -> tuple[list[tuple[str, float, float, float]], list[tuple[str, float, int]]]:
-    from fastapi.testclient import TestClient
-
-    from touchpoints.core.settings import Settings
-    from touchpoints.server import users
-    from touchpoints.server.app import create_app
     from touchpoints.server.cache import bump
 
-    app = create_app(settings=Settings(secret_key="bench" * 8), target=db)
-    service = app.state.service
-    if not service.read(users.get_user, "bench-sup"):
-        service.read(users.create_user, "bench-sup", "bench-password", "supervisor")
-    client = TestClient(app, follow_redirects=False)
-    login = client.post("/login", data={"username": "bench-sup", "password": "bench-password"})
-    assert login.status_code == 303, login.text
+    client, service = signed_in(db, "bench-sup", "supervisor")
     pages = [
         "/events?metric=abandoned",
         "/events?metric=within-target&channel=messaging",

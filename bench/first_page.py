@@ -29,36 +29,15 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from common import DATA, write_section
-from service import PAGES, form_token
-
-
-def serve(db: str) -> tuple[Any, Any]:
-    from fastapi.testclient import TestClient
-
-    from touchpoints.core.settings import Settings
-    from touchpoints.server import users
-    from touchpoints.server.app import create_app
-
-    app = create_app(settings=Settings(secret_key="bench" * 8), target=db)
-    service = app.state.service
-    if not service.read(users.get_user, "bench"):
-        service.read(users.create_user, "bench", "bench-password", "admin")
-    client = TestClient(app, follow_redirects=False)
-    login = client.post(
-        "/login",
-        data={"username": "bench", "password": "bench-password", "csrf_token": form_token(client)},
-    )
-    assert login.status_code == 303, login.text
-    return client, service
+from common import DATA, signed_in, write_section
+from service import PAGES
 
 
 def loads(db: str, repeat: int, label: str) -> dict[str, float]:
     from touchpoints.server.cache import bump
 
-    client, service = serve(db)
+    client, service = signed_in(db)
     out = {}
     try:
         for page in PAGES:

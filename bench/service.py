@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import HERE, demo_file, median_seconds, store_for, write_section
+from common import HERE, demo_file, median_seconds, signed_in, store_for, write_section
 
 ZONE = "America/Sao_Paulo"
 PAGES = [
@@ -92,23 +92,9 @@ def bench_staffing(db: str, parquet: str, runs: int) -> dict[str, Any]:
 
 
 def bench_pages(db: str) -> list[tuple[str, float, float, float]]:
-    from fastapi.testclient import TestClient
-
-    from touchpoints.core.settings import Settings
-    from touchpoints.server import users
-    from touchpoints.server.app import create_app
     from touchpoints.server.cache import bump
 
-    app = create_app(settings=Settings(secret_key="bench" * 8), target=db)
-    service = app.state.service
-    if not service.read(users.get_user, "bench"):
-        service.read(users.create_user, "bench", "bench-password", "admin")
-    client = TestClient(app, follow_redirects=False)
-    login = client.post(
-        "/login",
-        data={"username": "bench", "password": "bench-password", "csrf_token": form_token(client)},
-    )
-    assert login.status_code == 303, login.text
+    client, service = signed_in(db)
     rows = []
     for page in PAGES:
         cold = []
@@ -128,15 +114,6 @@ def bench_pages(db: str) -> list[tuple[str, float, float, float]]:
         print(f"  {page}: cold {rows[-1][1] * 1000:.0f} ms, warm p95 {warm[18] * 1000:.1f} ms")
     service.close()
     return rows
-
-
-def form_token(client: Any) -> str:
-    """The CSRF token the sign-in form carries for this client (server/csrf.py)."""
-    import re
-
-    found = re.search(r'name="csrf_token" value="(\w+)"', client.get("/login").text)
-    assert found, "no csrf_token on /login"
-    return found.group(1)
 
 
 def main() -> None:
