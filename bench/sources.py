@@ -5,9 +5,11 @@ ingested into a fresh DuckDB store in its own process; plus the spreadsheet read
 (fastexcel into Arrow vs python-calamine into Python lists).
 
     python bench/sources.py --rows 1000000
-    python bench/sources.py --rows 10000000 --no-xlsx --section sources_10m
+    python bench/sources.py --rows 10000000 --no-xlsx --section sources_10m --repeat 3
 
-The machine's load average (1, 5, 15 min) is recorded before and after the runs.
+With `--repeat N` the inputs are ingested in turn N times (alternating, so a change of load
+meets all of them) and the table gives each one's median. The machine's load average
+(1, 5, 15 min) is recorded before and after the runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import csv
 import os
 import random
+import statistics
 import sys
 import time
 from datetime import datetime, timedelta
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-xlsx", action="store_true")
     parser.add_argument("--section", default="sources", help="RESULTS.md section to write")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per input (median)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     n = args.rows
@@ -144,19 +148,25 @@ def main() -> None:
     if "xlsx" in files:
         cases.append(("xlsx, date and number cells (source)", files["xlsx"],
                       str(folder / "sheet.yaml")))  # fmt: skip
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in cases}
+    for _ in range(args.repeat):
+        for label, path, source in cases:
+            db = folder / "store.duckdb"
+            db.unlink(missing_ok=True)
+            out = in_child(INGEST, str(db), str(path), source)
+            print(label, out, file=sys.stderr)
+            runs[label].append(out)
     results = []
-    for label, path, source in cases:
-        db = folder / "store.duckdb"
-        db.unlink(missing_ok=True)
-        out = in_child(INGEST, str(db), str(path), source)
-        print(label, out, file=sys.stderr)
-        results.append((label, path, out))
+    for label, path, _ in cases:
+        median = statistics.median(r["seconds"] for r in runs[label])
+        results.append((label, path, {**runs[label][0], "seconds": median}))
     base = results[0][2]["seconds"]
     load_after = os.getloadavg()
     command = " ".join(["python bench/sources.py", *sys.argv[1:]])
     lines = [
-        f"- Date: {datetime.now():%Y-%m-%d %H:%M} UTC; {n:,} rows; `{command}`; one run each, "
-        "fresh DuckDB store, ingestion in its own process.",
+        f"- Date: {datetime.now():%Y-%m-%d %H:%M} UTC; {n:,} rows; `{command}`; "
+        + ("one run each" if args.repeat == 1 else f"median of {args.repeat} alternating runs")
+        + ", fresh DuckDB store, ingestion in its own process.",
         f"- Load average (1/5/15 min) on {os.cpu_count()} cores: "
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before the runs, "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} after.",
@@ -178,6 +188,11 @@ def main() -> None:
             f"{readers['fastexcel']:.2f} s, python-calamine into Python lists "
             f"{readers['calamine']:.2f} s.",
         ]
+    if args.repeat > 1:
+        lines.append("")
+        for label, _, _ in cases:
+            each = ", ".join(f"{r['seconds']:.1f}" for r in runs[label])
+            lines.append(f"- {label}: {each} s")
     lines += ["", "Goal: a source within 2× the time of the same data as UTF-8 CSV."]
     title = "## Sources: exports read through a source file"
     if args.section != "sources":
