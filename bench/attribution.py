@@ -262,7 +262,7 @@ def main() -> None:
         f"| peer total | {peer_s:.2f} | |",
         "",
         f"Peer / ours (in-process): **{peer_s / ours_s:.1f}×** (whole command: "
-        f"{peer_s / command_s:.1f}×); goal ≥ 5×. Largest difference per touchpoint: "
+        f"{peer_s / command_s:.1f}×); goal ≥ 8× for the whole command. Order 1 over the whole history is counted from the stored cycles (`journey_cycles`, grouped by path) when the store keeps journey facts. Largest difference per touchpoint: "
         f"{worst:,.1f} conversions ({100 * worst / total:.2f} % of the total); the peer's own "
         f"run-to-run spread: {spread:,.1f}.",
         "",

@@ -32,6 +32,7 @@ JOURNEY_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("journeys.dfg", {"case": "cycle"}),
     ("journeys.variants", {"case": "cycle"}),
     ("journeys.variants", {}),
+    ("journeys.variants", {"top": 2}),
     ("journeys.funnel", {"touchpoint": ["website", "store", "phone"]}),
     ("journeys.gaps", {}),
     ("journeys.sankey", {}),
@@ -39,6 +40,7 @@ JOURNEY_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("journeys.dfg", {"case": "cycle", "phase": ["before"]}),
     ("attribution", {"model": "last"}),
     ("attribution", {"model": "markov"}),
+    ("attribution", {"model": "markov", "order": 2, "details": True}),
     ("attribution", {"model": "shapley"}),
     ("strength", {}),
 ]
@@ -64,6 +66,15 @@ def cycles(store: Store) -> list[tuple[Any, ...]]:
         for r in store.query(
             "SELECT cycle_id, steps, path, converts, revenue FROM journey_cycles "
             "ORDER BY customer_id, cycle_no"
+        )
+    ]
+
+
+def customers(store: Store) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r.values())
+        for r in store.query(
+            "SELECT customer_id, cycles, path, converts FROM journey_customers ORDER BY customer_id"
         )
     ]
 
@@ -124,6 +135,10 @@ def test_a_late_event_recuts_that_customers_cycles_only(store: Store) -> None:
         ("ana#2", 1, "phone", 0, None),
         ("bia#1", 3, "whatsapp > phone > store", 0, None),
     ]
+    assert customers(store) == [
+        ("ana", 2, "website > store > phone", 1),
+        ("bia", 1, "whatsapp > phone > store", 0),
+    ]
     assert [f for f in facts(store) if f[0].startswith("b")] != bia_facts
     assert facts(store)[:3] == [  # ana's untouched
         ("a1", "before", 1, 1),  # the purchase is a day later, not within the hour
@@ -160,6 +175,7 @@ def test_erasing_a_customer_removes_their_facts_only(store: Store) -> None:
     )
     erase_customer(store, "dora")
     assert cycles(store) == [("eva#1", 1, "store", 1, 100.0)]
+    assert customers(store) == [("eva", 1, "store", 1)]
     assert [f[0] for f in facts(store)] == ["e2"]
     assert derived.rebuild(store)["events_changed"] == 0
 
@@ -194,6 +210,34 @@ def test_a_store_without_facts_answers_from_raw_events_until_rebuilt(store: Stor
     assert report["events"] == 3 and report["cycles"] == 2 and report["events_changed"] == 3
     assert report["previous_options"] is None
     assert both_paths(store, "journeys.variants", {"case": "cycle"})[0] == raw
+
+
+def test_facts_cut_before_journey_customers_existed_fill_it_once(store: Store) -> None:
+    """A store whose facts predate `journey_customers` answers customer variants from raw
+    events until the table is filled, at the next opening for writing (or `rebuild`)."""
+    ingest_records(
+        store,
+        [
+            record("u1", "hugo", 0, "website"),
+            record("u2", "hugo", 1, "store", "purchase"),
+            record("u3", "hugo", 70, "phone"),
+            record("u4", "iris", 0, "whatsapp"),
+        ],
+        "u",
+    )
+    kept = customers(store)
+    assert kept == [("hugo", 2, "website > store > phone", 1), ("iris", 1, "whatsapp", 0)]
+    store.execute("DELETE FROM journey_customers")
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": derived.CUSTOMERS_KEY})
+    assert not derived.keeps_customers(store)
+    fast, raw = both_paths(store, "journeys.variants", {})
+    assert fast == raw and [v["path"] for v in fast["variants"]] == [
+        ["website", "store", "phone"],
+        ["whatsapp"],
+    ]
+    derived.start_if_empty(store)  # what opening the store for writing runs
+    assert derived.keeps_customers(store) and customers(store) == kept
+    assert both_paths(store, "journeys.variants", {})[0] == raw
 
 
 def test_rebuild_command_with_another_gap_says_what_changed(tmp_path: Any) -> None:
@@ -297,11 +341,11 @@ def _batch_by_batch(
     engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
 ) -> None:
     with fed_in_batches(engine, rows, order, cuts, resend) as (store, whole):
-        kept = (facts(store), cycles(store))
-        assert kept == (facts(whole), cycles(whole))
+        kept = (facts(store), cycles(store), customers(store))
+        assert kept == (facts(whole), cycles(whole), customers(whole))
         report = derived.rebuild(store)
         assert report["events_changed"] == 0 and report["cycles"] == len(kept[1])
-        assert (facts(store), cycles(store)) == kept
+        assert (facts(store), cycles(store), customers(store)) == kept
         for name, options in JOURNEY_QUESTIONS:
             fast, raw = both_paths(store, name, options)
             assert close(fast, raw), (name, options)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
 
-from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.cycles import from_cycles, steps_relation
 from touchpoints.analytics.markov import (
     CONVERSION,
     DENSE_LIMIT,
@@ -41,6 +41,7 @@ from touchpoints.analytics.markov import (
     model_from_rows,
     outcome_score,
     sparse_effects,
+    transitions_from_paths,
 )
 from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
@@ -49,6 +50,7 @@ from touchpoints.analytics.sql import seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 from touchpoints.core.time import parse_duration
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -251,6 +253,25 @@ def transitions_sql(
     SELECT src, dst, count(*) AS n, sum(value) AS value{by} FROM x GROUP BY src, dst{by}"""
 
 
+def cycle_transitions(store: Store, order: int) -> list[dict[str, Any]]:
+    """`transitions_sql`'s rows for the whole, unfiltered history from `journey_cycles`:
+    the engine groups the cycles by path (far fewer rows than steps) and Python walks each
+    distinct path once. The value is summed exactly, as there: a cycle holds at most one
+    purchase (the cycle ends with it), so its revenue is that purchase's value."""
+    rows = store.query(
+        "SELECT path, converts, count(*) AS n, "
+        "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "
+        "FROM journey_cycles GROUP BY path, converts"
+    )
+    return transitions_from_paths(
+        order,
+        (
+            (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
+            for r in rows
+        ),
+    )
+
+
 def fit_markov(
     store: Store,
     scope: Scope,
@@ -298,7 +319,10 @@ def _markov(
         order, scores = choose_order(store, scope, label)
         extra["order_scores"] = scores
     extra["order"] = int(order)
-    transitions = store.query(transitions_sql(scope, int(order), label), scope.params())
+    if by is None and from_cycles(scope):
+        transitions = cycle_transitions(store, int(order))
+    else:
+        transitions = store.query(transitions_sql(scope, int(order), label), scope.params())
     conversions = sum(int(r["n"]) for r in transitions if r["dst"] == CONVERSION)
     value = math.fsum(float(r["value"] or 0) for r in transitions if r["dst"] == CONVERSION)
     states = {r[k] for r in transitions for k in ("src", "dst")}

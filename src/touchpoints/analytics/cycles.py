@@ -56,6 +56,13 @@ def steps_relation(scope: Scope, base: str | None = None) -> str:
     ) c"""
 
 
+def from_cycles(scope: Scope) -> bool:
+    """Whole cycles can be read from `journey_cycles` (path, converts, revenue): the store
+    keeps the facts and no filter selects steps (a filter makes a path the selected steps
+    only)."""
+    return scope.facts and scope.where() == "TRUE"
+
+
 def scoped_steps(scope: Scope, with_phase: bool = True) -> str:
     """Journey steps that pass the filters, with their (unfiltered) cycles.
 

@@ -16,19 +16,18 @@ dialect with constructs sqlglot carries over to PostgreSQL and Spark SQL:
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.cycles import from_cycles, scoped_steps
 from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import scoped_events, seconds_between
+from touchpoints.core.collector import gc_paused
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import NON_STEP_SQL
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -38,23 +37,6 @@ CASES: tuple[str, ...] = ("customer", "cycle")
 # Touchpoint ids are slugs ([a-z0-9_-]), so a space can join a path and split it again.
 PATH_SEPARATOR = " "
 ORDER = "ORDER BY ts, seq"
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large, acyclic result is built.
-
-    Hundreds of thousands of variants mean as many new dicts and lists; each allocation
-    burst triggers collections that traverse everything built so far (measured: 1.3 s of
-    2.1 s for 284k paths). Nothing built here can form a cycle, so nothing is lost.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def check_case(case: str) -> Case:
@@ -165,7 +147,27 @@ def dfg(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]:
     }
 
 
-def variants_sql(scope: Scope, case: str, top: int | None = None) -> str:
+def _cases_sql(scope: Scope, case: str, customers: bool = False) -> tuple[str, str]:
+    """(SELECT of one `path, converts` row per case, the separator its paths use).
+
+    Whole cases come from the facts when no filter selects steps: a cycle's row of
+    `journey_cycles`, or a customer's of `journey_customers` (`customers`: the store keeps
+    it). Otherwise the paths are aggregated from the scoped steps."""
+    if from_cycles(scope):
+        if check_case(case) == "cycle":
+            return "SELECT path, converts FROM journey_cycles", derived.PATH_SEPARATOR
+        if customers:
+            return "SELECT path, converts FROM journey_customers", derived.PATH_SEPARATOR
+    return (
+        f"""SELECT string_agg(touchpoint, '{PATH_SEPARATOR}' {ORDER}) AS path,
+          max(converts) AS converts
+        FROM ({cases_relation(scope, case)}) c
+        GROUP BY case_id""",
+        PATH_SEPARATOR,
+    )
+
+
+def variants_sql(scope: Scope, case: str, top: int | None = None, customers: bool = False) -> str:
     """Distinct paths with their case count and converting cases, most frequent first.
 
     With `top`, only paths ranked within the top N by count come back, ties at the cut
@@ -174,13 +176,9 @@ def variants_sql(scope: Scope, case: str, top: int | None = None) -> str:
     engine's ORDER BY still leaves the rows (nearly) sorted, which Python's sort then
     only has to confirm.
     """
+    cases, _ = _cases_sql(scope, case, customers)
     grouped = f"""SELECT path, count(*) AS n, sum(converts) AS conversions
-      FROM (
-        SELECT case_id, string_agg(touchpoint, '{PATH_SEPARATOR}' {ORDER}) AS path,
-          max(converts) AS converts
-        FROM ({cases_relation(scope, case)}) c
-        GROUP BY case_id
-      ) p
+      FROM ({cases}) p
       GROUP BY path"""
     if top is None:
         return f"{grouped}\n      ORDER BY n DESC, path"
@@ -196,18 +194,20 @@ def variants(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]
     top = options.top
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: use a number >= 1")
-    with _gc_paused():
+    customers = from_cycles(scope) and derived.keeps_customers(store)
+    separator = _cases_sql(scope, options.case, customers)[1]
+    with gc_paused():
         params = {**scope.params(), "top": top}
-        rows = store.query(variants_sql(scope, options.case, top), params)
-        # The joined text sorts like the list of ids: the separator (a space) sorts before
-        # every character a slug may hold, in Python's code-point order.
+        rows = store.query(variants_sql(scope, options.case, top, customers), params)
+        # The joined text sorts like the list of ids: either separator starts with a space,
+        # which sorts before every character a slug may hold, in Python's code-point order.
         rows.sort(key=lambda r: (-int(r["n"]), r["path"]))
         if top is not None:
             rows = rows[:top]
         return {
             "variants": [
                 {
-                    "path": r["path"].split(PATH_SEPARATOR),
+                    "path": r["path"].split(separator),
                     "count": int(r["n"]),
                     "conversions": int(r["conversions"] or 0),
                 }

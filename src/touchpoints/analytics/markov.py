@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,34 @@ def model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
     value = math.fsum(values)
     channels = sorted({c for s in states for c in s.split(SEP)})
     return MarkovModel(order, labels, counts, channels, conversions, value)
+
+
+def transitions_from_paths(
+    order: int, paths: Iterable[tuple[list[str], int, int, Any]]
+) -> list[dict[str, Any]]:
+    """The rows `attribution.transitions_sql` groups (src, dst, n, value), counted from
+    whole paths: `(labels, converts, cycles, value)` for `cycles` cycles that took the path.
+
+    Each path step up to max(n - k + 1, 1) opens the k-tuple starting at it (a path shorter
+    than k is one state); the transition into it comes from the previous tuple (or the
+    start), and the last one exits to conversion, with the cycles' value, or to null."""
+    counts: dict[tuple[str, str], int] = {}
+    values: dict[tuple[str, str], Any] = {}
+    for labels, converts, cycles, value in paths:
+        last = max(len(labels) - order + 1, 1)
+        prev = START
+        for pos in range(last):
+            state = SEP.join(labels[pos : pos + order])
+            counts[prev, state] = counts.get((prev, state), 0) + cycles
+            prev = state
+        edge = (prev, CONVERSION if converts else NULL)
+        counts[edge] = counts.get(edge, 0) + cycles
+        if converts:
+            values[edge] = values.get(edge, 0) + value
+    return [
+        {"src": src, "dst": dst, "n": n, "value": values.get((src, dst), 0)}
+        for (src, dst), n in counts.items()
+    ]
 
 
 def outcome_score(

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from touchpoints.analytics.registry import Analysis, analyses, option_flag
 from touchpoints.analytics.results import table_rows, to_csv
 from touchpoints.cli.common import lang_code, open_for_reading, out, print_json, touchpoint_names
+from touchpoints.core.collector import gc_paused
 from touchpoints.core.errors import UsageError
 
 COMMON = ("db", "as_json", "output", "lang")
@@ -122,19 +123,23 @@ def make_command(analysis: Analysis) -> Any:
         given = {k: v for k, v in values.items() if v is not None and v != []}
         scope, options = analysis.parse(given)
         uses_store = analysis.uses_store(options)
-        with open_for_reading(db) if uses_store else nullcontext(None) as store:
-            data = analysis.run(store, scope, options)
-            names = touchpoint_names(store, lang) if store is not None else {}
-        if as_json or output == "json":
-            print_json(data)
-        elif output == "csv":
-            out.file.write(to_csv(table_rows(data, analysis.table, analysis.explode)))
-        else:
-            from touchpoints.cli.tables import View, render
+        # The result is printed and dropped before the collector runs again: its pass over
+        # a large answer (284k variants) would cost more than the command's own work.
+        with gc_paused():
+            with open_for_reading(db) if uses_store else nullcontext(None) as store:
+                data = analysis.run(store, scope, options)
+                names = touchpoint_names(store, lang) if store is not None else {}
+            if as_json or output == "json":
+                print_json(data)
+            elif output == "csv":
+                out.file.write(to_csv(table_rows(data, analysis.table, analysis.explode)))
+            else:
+                from touchpoints.cli.tables import View, render
 
-            view = View(lang, names, options, scope, out.width)
-            for renderable in render(analysis.name, analysis.table, data, view):
-                out.print(renderable)
+                view = View(lang, names, options, scope, out.width)
+                for renderable in render(analysis.name, analysis.table, data, view):
+                    out.print(renderable)
+            del data
 
     params = [_parameter(n, f, n in analysis.arguments) for n, f in fields.items()]
     # Positional arguments first, as Typer lists them.

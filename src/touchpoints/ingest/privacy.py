@@ -38,6 +38,7 @@ CUSTOMER_TABLES = (
     "identities",
     "event_facts",
     "journey_cycles",
+    "journey_customers",
     "kpi_facts",
     "attendant_conversations",
     "attendant_messages",

@@ -8,6 +8,9 @@ of cutting cycles from the whole history at every question.
 - `journey_cycles` (customer_id, cycle_no, cycle_id, cycle_start, cycle_end, steps, path,
   converts, revenue): a cycle runs until a purchase (inclusive) or a gap longer than
   `--gap`; `path` is its touchpoints in order, joined by " > ".
+- `journey_customers` (customer_id, cycles, path, converts): a customer's whole path (their
+  cycles' paths in order) and whether they ever bought, so the customer variants group
+  one row per customer instead of ordering every step (`keeps_customers`).
 - `kpi_facts`: the SPEC §4 counts and sums per customer x UTC hour x touchpoint x agent x
   segment x phase (see `ROLLUP_SUMS`), read by `kpis`, `heatmap` and `summary` whenever a
   question is a sum of its rows (`analytics.kpis.rollup_relation`).
@@ -63,6 +66,8 @@ def ddl(engine: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS journey_cycles (customer_id {text}, cycle_no {big}, "
         f"cycle_id {text}, cycle_start {ts}, cycle_end {ts}, steps {big}, path {text}, "
         f"converts INTEGER, revenue {dbl})",
+        f"CREATE TABLE IF NOT EXISTS journey_customers (customer_id {text}, cycles {big}, "
+        f"path {text}, converts INTEGER)",
     ]
     tables.append(
         f"CREATE TABLE IF NOT EXISTS kpi_facts (customer_id {text}, customer_key {big}, "
@@ -79,6 +84,7 @@ def ddl(engine: str) -> list[str]:
             "CREATE INDEX IF NOT EXISTS event_facts_seq ON event_facts (seq)",
             "CREATE INDEX IF NOT EXISTS event_facts_customer ON event_facts (customer_id)",
             "CREATE INDEX IF NOT EXISTS journey_cycles_customer ON journey_cycles (customer_id, cycle_no)",
+            "CREATE INDEX IF NOT EXISTS journey_customers_customer ON journey_customers (customer_id)",
         ]
     return tables
 
@@ -353,6 +359,33 @@ def cycles_select(source: str = "events", facts: str = "event_facts") -> str:
       GROUP BY f.customer_id, f.cycle_no"""
 
 
+def customers_select(cycles: str = "journey_cycles") -> str:
+    """`journey_customers` rows from the cycles in `cycles`: a customer's cycles split
+    their steps in the same (ts, seq) order, so their paths in cycle order are the whole
+    path; a customer converts when one of their cycles holds a purchase."""
+    return f"""SELECT customer_id, count(*) AS cycles,
+        string_agg(path, '{PATH_SEPARATOR}' ORDER BY cycle_no) AS path,
+        max(converts) AS converts
+      FROM {cycles} GROUP BY customer_id"""
+
+
+# `journey_customers` came after the other facts: a store whose facts were cut before it
+# has it empty until it is filled once (`start_if_empty`, `rebuild`), which this key marks.
+CUSTOMERS_KEY = "journey_customers"
+
+
+def keeps_customers(store: Store) -> bool:
+    """Whether `journey_customers` holds every customer of the facts."""
+    return bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": CUSTOMERS_KEY}))
+
+
+def _fill_customers(store: Store) -> None:
+    store.execute("DELETE FROM journey_customers")
+    store.execute(f"INSERT INTO journey_customers {customers_select()}")
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": CUSTOMERS_KEY})
+    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": CUSTOMERS_KEY})
+
+
 def stored_options(store: Store) -> FactOptions | None:
     """The options the facts were cut with; None when the store keeps none."""
     rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": META_KEY})
@@ -384,12 +417,20 @@ def _set_options(store: Store, options: FactOptions) -> None:
 
 def start_if_empty(store: Store) -> None:
     """A store without events starts with facts at the default options (complete, being
-    empty); one that has events keeps none until `rebuild`."""
-    if stored_options(store) is not None or store.query("SELECT 1 AS x FROM events LIMIT 1"):
+    empty); one that has events keeps none until `rebuild`. A store whose facts predate
+    `journey_customers` has it filled from its cycles, once."""
+    if stored_options(store) is not None:
+        if not keeps_customers(store):
+            with store.transaction():
+                if not keeps_customers(store):
+                    _fill_customers(store)
+        return
+    if store.query("SELECT 1 AS x FROM events LIMIT 1"):
         return
     with store.transaction():
         if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
+            _fill_customers(store)
             if keeps_rollup(store):
                 _set_targets(store, Targets.of(store))
 
@@ -433,6 +474,7 @@ def refresh(
     targets = rollup_targets(store)
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
+    store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
     if targets is not None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({touched})", params)
@@ -448,7 +490,13 @@ def refresh(
     store.execute(
         "INSERT INTO event_facts SELECT seq, customer_id, phase, cycle_no, step FROM _fact_rows"
     )
-    store.execute(f"INSERT INTO journey_cycles {cycles_select('_fact_events', '_fact_rows')}")
+    store.execute("DROP TABLE IF EXISTS _fact_cycles")
+    store.execute(
+        f"CREATE TEMPORARY TABLE _fact_cycles AS {cycles_select('_fact_events', '_fact_rows')}"
+    )
+    store.execute("INSERT INTO journey_cycles SELECT * FROM _fact_cycles")
+    store.execute(f"INSERT INTO journey_customers {customers_select('_fact_cycles')}")
+    store.execute("DROP TABLE _fact_cycles")
     if targets is not None:
         _insert_rollup(store, targets, "_fact_events", "_fact_rows")
     store.execute("DROP TABLE _fact_rows")
@@ -482,6 +530,7 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
     if rollup_targets(store) is not None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
+    store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
     if options is not None:
         _set_options(store, options)
@@ -506,6 +555,7 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
         store.execute("DELETE FROM event_facts")
         store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
         store.execute(f"INSERT INTO journey_cycles {cycles_select()}")
+        _fill_customers(store)
         _set_options(store, chosen)
         old_rollup = rollup_rows = 0
         if keeps_rollup(store):

@@ -67,6 +67,7 @@ TABLES = (
     "ingest_log",
     "event_facts",
     "journey_cycles",
+    "journey_customers",
     "changes",
     "audit_log",
     "quarantine_resolved",
@@ -268,6 +269,7 @@ def _ddl() -> dict[str, str]:
         "journey_cycles": "customer_id STRING, cycle_no BIGINT, cycle_id STRING, "
         "cycle_start TIMESTAMP, cycle_end TIMESTAMP, steps BIGINT, path STRING, "
         "converts INT, revenue DOUBLE",
+        "journey_customers": "customer_id STRING, cycles BIGINT, path STRING, converts INT",
         "changes": "id BIGINT, change_date DATE, title STRING, touchpoint STRING, "
         "created_at TIMESTAMP",
         "audit_log": "logged_at TIMESTAMP, action STRING, detail STRING",
