@@ -101,7 +101,8 @@ def test_a_comment_purge_empties_the_kept_answers(tmp_path: Path) -> None:
     try:
         row = {**record("p1", "ana", 0, "phone"), "comment": "call me on 555-0100"}
         ingest_records(svc.store, [row], "p")
-        cache.save_answer(svc.store, "k", "s", {"comment": row["comment"]}, 0.0, 1.0)
+        stamp = cache.store_stamp(svc.store)
+        cache.save_answer(svc.store, "k", stamp, {"comment": row["comment"]}, 0.0, 1.0)
         assert svc.store.count("answer_cache") == 1
         purge_comments(svc.store, 30, now=datetime(2027, 1, 1), scrub=False)
         assert svc.store.count("answer_cache") == 0
@@ -156,3 +157,70 @@ def test_a_warmer_started_on_kept_answers_computes_nothing(
     finally:
         warmer.stop()
         second.close()
+
+
+def test_an_answer_an_ingestion_overtook_is_not_kept_as_current(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events that land while an answer is computed: the answer is older than the store,
+    so it is not kept under the store's new stamp (a later server would serve it as
+    current) and no newer answer is dropped for it."""
+    from touchpoints.store import open_store
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)
+    svc = service(target)
+    try:
+        ingest_records(svc.store, [record("r1", "ana", 0, "phone")], "r1")
+        analysis = get("kpis")
+        options = analysis.options.model_validate({"by": "touchpoint"})
+
+        def overtaken(store: Any, scope: Scope, values: Any) -> Any:
+            answer = analysis.run(store, scope, values)
+            writer = svc.store if svc.store.engine == "duckdb" else open_store(target)
+            ingest_records(writer, [record("r2", "bia", 1, "phone")], "r2")
+            if writer is not svc.store:
+                writer.close()
+            return answer
+
+        overtaken.__module__ = analysis.run.__module__
+        overtaken.__qualname__ = analysis.run.__qualname__
+        answer = cache.cached(svc, overtaken, Scope(), options)
+        assert answer["rows"][0]["events"] == 1
+        assert not svc.store.has_table("answer_cache") or svc.store.count("answer_cache") == 0
+    finally:
+        svc.close()
+
+
+def test_with_a_warmer_the_visitors_answer_is_stored_by_the_warmer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The visitor's request returns before its answer is written to the store; the
+    warmer's thread writes it."""
+    import threading
+    import time
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)
+    writers: list[str] = []
+    save = cache.save_answer
+
+    def recording(*args: Any) -> None:
+        writers.append(threading.current_thread().name)
+        save(*args)
+
+    monkeypatch.setattr(cache, "save_answer", recording)
+    svc = service(str(tmp_path / "warmer.duckdb"))
+    warmer = cache.Warmer(svc, lambda run: []).start()
+    try:
+        ingest_records(svc.store, [record("v1", "ana", 0, "phone")], "v")
+        deadline = time.monotonic() + 30
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        calls: list[int] = []
+        assert kpis(svc, calls)["rows"][0]["events"] == 1 and calls == [1]
+        while not writers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writers == ["touchpoints-cache-warmer"]
+        assert svc.store.count("answer_cache") == 1
+    finally:
+        warmer.stop()
+        svc.close()
