@@ -4,6 +4,7 @@ journey analyses and attribution with the answers of the raw-event path."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import random
@@ -39,6 +40,10 @@ JOURNEY_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("journeys.moments", {}),
     ("journeys.dfg", {"case": "cycle", "phase": ["before"]}),
     ("attribution", {"model": "last"}),
+    ("attribution", {"model": "first"}),
+    ("attribution", {"model": "linear"}),
+    ("attribution", {"model": "position"}),
+    ("attribution", {"model": "time-decay"}),
     ("attribution", {"model": "markov"}),
     ("attribution", {"model": "markov", "order": 2, "details": True}),
     ("attribution", {"model": "shapley"}),
@@ -102,10 +107,15 @@ def close(a: Any, b: Any) -> bool:
 
 
 def both_paths(store: Store, name: str, options: dict[str, Any]) -> tuple[Any, Any]:
-    """The answer read from the facts, and the one computed from raw events."""
+    """The answer read from the facts, and the one computed from raw events.
+
+    The raw one is the analysis's own function under every wrapper the registry adds
+    (`inspect.unwrap`): one level down is still the wrapper that reads the facts."""
     analysis = get(name)
     scope, parsed = analysis.parse(options)
-    return analysis.run(store, scope, parsed), analysis.run.__wrapped__(store, scope, parsed)
+    assert scope.facts is False
+    raw = inspect.unwrap(analysis.run)(store, scope, parsed)
+    return analysis.run(store, scope, parsed), raw
 
 
 # -- by hand ------------------------------------------------------------------------------

@@ -253,23 +253,67 @@ def transitions_sql(
     SELECT src, dst, count(*) AS n, sum(value) AS value{by} FROM x GROUP BY src, dst{by}"""
 
 
-def cycle_transitions(store: Store, order: int) -> list[dict[str, Any]]:
-    """`transitions_sql`'s rows for the whole, unfiltered history from `journey_cycles`:
-    the engine groups the cycles by path (far fewer rows than steps) and Python walks each
-    distinct path once. The value is summed exactly, as there: a cycle holds at most one
-    purchase (the cycle ends with it), so its revenue is that purchase's value."""
+CyclePath = tuple[list[str], int, int, Any]
+
+
+def cycle_paths(store: Store) -> list[CyclePath]:
+    """Every stored journey cycle grouped by path: `(labels, converts, cycles, value)`,
+    the value the exact sum of the cycles' revenue. A cycle holds at most one purchase
+    (the cycle ends with it), so its revenue is that purchase's value: what the models
+    read from the steps as the cycle's value. Far fewer rows than steps: the models that
+    need only the order of touchpoints (not their times) walk each distinct path once."""
     rows = store.query(
         "SELECT path, converts, count(*) AS n, "
         "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "
         "FROM journey_cycles GROUP BY path, converts"
     )
-    return transitions_from_paths(
-        order,
-        (
-            (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
-            for r in rows
-        ),
-    )
+    return [
+        (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
+        for r in rows
+    ]
+
+
+def _from_cycles(scope: Scope, by: str | None) -> bool:
+    """Whole, unfiltered cycles labelled by touchpoint: the stored cycles answer."""
+    return by is None and from_cycles(scope)
+
+
+def cycle_transitions(store: Store, order: int) -> list[dict[str, Any]]:
+    """`transitions_sql`'s rows for the whole, unfiltered history, from the stored cycles."""
+    return transitions_from_paths(order, cycle_paths(store))
+
+
+def _shares(model: str, n: int) -> list[float]:
+    """`_credit_sql`'s shares of a path of n steps, by position."""
+    if model == "first":
+        return [1.0] + [0.0] * (n - 1)
+    if model == "last":
+        return [0.0] * (n - 1) + [1.0]
+    if model == "linear":
+        return [1.0 / n] * n
+    if n <= 2:
+        return [1.0 / n] * n
+    return [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
+
+
+def _heuristic_from_cycles(store: Store, model: str) -> tuple[list[dict[str, Any]], float, float]:
+    """`_heuristic` for first, last, linear and position credit over the stored cycles."""
+    conversions: dict[str, float] = {}
+    values: dict[str, float] = {}
+    cycles, revenue = 0, 0
+    for labels, converts, n, value in cycle_paths(store):
+        if not converts:
+            continue
+        cycles += n
+        revenue += value
+        for label, share in zip(labels, _shares(model, len(labels)), strict=True):
+            conversions[label] = conversions.get(label, 0.0) + share * n
+            values[label] = values.get(label, 0.0) + share * float(value)
+    rows = [
+        {"touchpoint": label, "conversions": conversions[label], "value": values[label]}
+        for label in conversions
+    ]
+    return rows, float(cycles), float(revenue)
 
 
 def fit_markov(
@@ -319,7 +363,7 @@ def _markov(
         order, scores = choose_order(store, scope, label)
         extra["order_scores"] = scores
     extra["order"] = int(order)
-    if by is None and from_cycles(scope):
+    if _from_cycles(scope, by):
         transitions = cycle_transitions(store, int(order))
     else:
         transitions = store.query(transitions_sql(scope, int(order), label), scope.params())
@@ -421,6 +465,34 @@ def _check_cycle_sizes(masks: list[int], conversions: list[float], by: str | Non
         )
 
 
+def _cycle_sets(
+    store: Store,
+) -> tuple[list[str], list[int], list[float], list[float], list[float]]:
+    """`channel_sets_sql`'s answer from the stored cycles: (players, one mask per channel
+    set, its cycles, conversions and exact value), the players every label seen, sorted."""
+    paths = cycle_paths(store)
+    candidates = sorted({label for labels, *_ in paths for label in labels})
+    index = {label: i for i, label in enumerate(candidates)}
+    sets: dict[int, list[Any]] = {}
+    for labels, converts, n, value in paths:
+        mask = 0
+        for label in labels:
+            mask |= 1 << index[label]
+        entry = sets.setdefault(mask, [0, 0, 0])
+        entry[0] += n
+        if converts:
+            entry[1] += n
+            entry[2] += value
+    masks = list(sets)
+    return (
+        candidates,
+        masks,
+        [float(sets[m][0]) for m in masks],
+        [float(sets[m][1]) for m in masks],
+        [float(sets[m][2]) for m in masks],
+    )
+
+
 def _shapley(
     store: Store, scope: Scope, by: str | None
 ) -> tuple[list[dict[str, Any]], float, float, dict[str, Any]]:
@@ -428,15 +500,20 @@ def _shapley(
     transforms while the players seen are few, the per-set sums beyond (same numbers)."""
     import numpy as np
 
-    paths = path_sql(scope, _label_for(by), revenue="last")
-    candidates = _candidate_players(store, paths, scope.params(), by)
-    players = {f"player_{i}": p for i, p in enumerate(candidates)}
-    rows = store.query(channel_sets_sql(paths, len(candidates)), {**scope.params(), **players})
-    words = (len(candidates) + MAX_MASK_BITS - 1) // MAX_MASK_BITS
-    wide = [sum(int(r[f"mask{w}"] or 0) << (MAX_MASK_BITS * w) for w in range(words)) for r in rows]
-    counts = [float(r["cycles"]) for r in rows]
-    conv = [float(r["conversions"] or 0) for r in rows]
-    val = [float(r["value"] or 0) for r in rows]
+    if _from_cycles(scope, by):
+        candidates, wide, counts, conv, val = _cycle_sets(store)
+    else:
+        paths = path_sql(scope, _label_for(by), revenue="last")
+        candidates = _candidate_players(store, paths, scope.params(), by)
+        players = {f"player_{i}": p for i, p in enumerate(candidates)}
+        rows = store.query(channel_sets_sql(paths, len(candidates)), {**scope.params(), **players})
+        words = (len(candidates) + MAX_MASK_BITS - 1) // MAX_MASK_BITS
+        wide = [
+            sum(int(r[f"mask{w}"] or 0) << (MAX_MASK_BITS * w) for w in range(words)) for r in rows
+        ]
+        counts = [float(r["cycles"]) for r in rows]
+        conv = [float(r["conversions"] or 0) for r in rows]
+        val = [float(r["value"] or 0) for r in rows]
     _check_cycle_sizes(wide, conv, by)
     union = 0
     for m in wide:
@@ -457,7 +534,7 @@ def _shapley(
         {**_split_label(candidates[i], by), "conversions": c, "value": v}
         for i, (c, v) in credit.items()
     ]
-    return out, math.fsum(conv), math.fsum(val), {"channel_sets": len(rows)}
+    return out, math.fsum(conv), math.fsum(val), {"channel_sets": len(wide)}
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -489,7 +566,9 @@ def attribution(store: Store, scope: Scope, options: AttributionOptions) -> dict
     if model == "time-decay" and h <= 0:
         raise UsageError(f"--half-life {half_life!r}: must be more than 0")
     extra: dict[str, Any] = {}
-    if model in HEURISTIC_MODELS:
+    if model in HEURISTIC_MODELS and model != "time-decay" and _from_cycles(scope, by):
+        rows, total, value = _heuristic_from_cycles(store, model)
+    elif model in HEURISTIC_MODELS:
         rows, total, value = _heuristic(store, scope, model, h, by)
     elif model == "markov":
         rows, total, value, extra = _markov(store, scope, checked, by, details)
