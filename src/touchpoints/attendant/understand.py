@@ -111,18 +111,20 @@ GREETING_OPENING = re.compile(r"^e ai\b")
 # Words that carry no subject (articles, pronouns, prepositions, auxiliaries). The
 # classifier does not see them: with few examples per intent they otherwise decide the
 # class — "where are you" went to the other-subjects class because its chit-chat examples
-# ("how old are you", "você tem namorada?") are full of "you" and "are". The rules (a
-# person, anger, opt-out) read the full text; a message of function words only is kept
-# whole.
+# ("how old are you", "você tem namorada?") are full of "you" and "are". Modal verbs and
+# the verbs of wanting are asked of every subject alike ("can you sing a song" went to
+# cancelling an appointment on "can"). The rules (a person, anger, opt-out) read the full
+# text; a message of function words only is kept whole.
 FUNCTION_WORDS = frozenset(
     re.findall(
         r"\w+",
         """
         o a os as um uma uns umas de do da dos das no na nos nas em ao aos e eu voce voces me
         te se lhe ele ela eles elas meu minha meus minhas seu sua seus suas teu tua isso isto
-        esse essa este esta com por para que
+        esse essa este esta com por para que queria gostaria quero preciso
         the a an of to in on at is are am was be been you your yours i me my we our us it its
-        this that these those do does did and or for with
+        this that these those do does did and or for with can could would will should may might
+        there any have has been
         """,
     )
 )
