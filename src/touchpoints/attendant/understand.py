@@ -300,11 +300,14 @@ EN_WORDS = set(
 # "cards" "card" (the character n-grams see shared stems too, but weakly, among many
 # other n-grams). Portuguese and English endings in one list, since customers mix them.
 SUFFIXES = sorted(
-    """
-    amentos imentos amento imento acoes icoes acao icao oes aes mente avel ivel
-    ando endo indo aram eram iram avam iam ados idos adas idas ado ido ada ida
-    ar er ir am em ou eu iu os as es ing ed ies s a o e
-    """.split(),
+    re.findall(
+        r"\w+",
+        """
+        amentos imentos amento imento acoes icoes acao icao oes aes mente avel ivel
+        ando endo indo aram eram iram avam iam ados idos adas idas ado ido ada ida
+        ar er ir am em ou eu iu os as es ing ed ies s a o e
+        """,
+    ),
     key=len,
     reverse=True,
 )
