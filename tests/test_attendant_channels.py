@@ -32,7 +32,6 @@ CW_SECRET = "cw-secret"
 CW_TOKEN = "cw-bot-token"
 CW_WEBHOOK_TOKEN = "cw-webhook-token"
 PAYMENT_PT = default_config().intent("payment").answer["pt-BR"]  # type: ignore[union-attr]
-PORTS = range(8200, 8300)
 
 
 class StandIn:
@@ -48,15 +47,21 @@ class StandIn:
         self.probe: Any = None  # called as each message arrives; its results in `probed`
         self.probed: list[Any] = []
         self.received_at: list[float] = []
+        # Close each connection after answering without saying so, as a server does when
+        # it drops an idle kept-alive connection.
+        self.drop = False
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections alive, as the Cloud API does
+
             def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
                 outer.received_at.append(time.perf_counter())
                 size = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(size)
                 outer.requests.append(
                     {
+                        "connection": self.client_address[1],
                         "path": self.path,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": json.loads(raw),
@@ -77,18 +82,13 @@ class StandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                if outer.drop:
+                    self.close_connection = True
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        for port in PORTS:
-            try:
-                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("no free port in 8200-8299")
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # a free port
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -418,6 +418,31 @@ def test_a_list_holds_up_to_ten_rows() -> None:
     assert body["interactive"]["type"] == "list" and len(rows) == 10
     assert all(len(r["title"]) <= 24 for r in rows)
     assert body["interactive"]["action"]["button"] == "Options"
+
+
+def test_sends_reuse_one_kept_alive_connection(api: StandIn) -> None:
+    """Three replies, one connection: no handshake per message."""
+    cloud = CloudApi(api.url, "v23.0", TOKEN)
+    reply = Reply(text="Olá!", intent="greeting", confidence=1.0, lang="pt-BR")
+    for _ in range(3):
+        assert cloud.send(PHONE_ID, message_body(CUSTOMER, reply)).ok
+    assert len(api.requests) == 3
+    assert len({r["connection"] for r in api.requests}) == 1
+    assert cloud.post.opened == 1  # type: ignore[attr-defined]
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_a_lost_reply(
+    api: StandIn,
+) -> None:
+    cloud = CloudApi(api.url, "v23.0", TOKEN, sleep=lambda s: None)
+    reply = Reply(text="Olá!", intent="greeting", confidence=1.0, lang="pt-BR")
+    api.drop = True
+    for _ in range(3):
+        sent = cloud.send(PHONE_ID, message_body(CUSTOMER, reply))
+        assert (sent.ok, sent.attempts) == (True, 1)
+    assert len(api.requests) == 3  # each message arrived once
+    assert len({r["connection"] for r in api.requests}) == 3
+    assert cloud.post.opened == 3  # type: ignore[attr-defined]
 
 
 def test_a_network_failure_is_retried() -> None:
