@@ -598,3 +598,48 @@ def test_chatwoot_the_peoples_wait_runs_from_the_hand_off_to_their_reply(
 
     kpis = get("attendant.kpis").compute(store)
     assert kpis["handoff_wait_seconds"] == pytest.approx(75, abs=0.001)
+
+
+def test_chatwoot_a_bot_only_conversation_is_one_contact_with_both_webhooks(
+    client: TestClient, api: StandIn
+) -> None:
+    """With the agent-bot webhook and the connector's webhook both configured, the
+    conversation the attendant answered and nobody handed over is the attendant's contact
+    only; a bot-only conversation the attendant never saw (another bot) stays the
+    connector's."""
+    question = chatwoot_message(960, "aceita pix?")
+    assert post_chatwoot(client, question).json() == {"action": "reply"}
+    bot_reply = chatwoot_message(
+        961,
+        PAYMENT_PT,
+        message_type="outgoing",
+        sender={"id": 9, "name": "Atendente 24h", "type": "agent_bot"},
+    )
+    other = {"id": 208, "account_id": 2, "status": "pending", "channel": "Channel::WebWidget"}
+    for conversation in (question["conversation"], other):
+        for payload in (
+            {**question, "conversation": conversation},
+            {**bot_reply, "conversation": conversation},
+            {
+                "event": "conversation_status_changed",
+                **conversation,
+                "status": "resolved",
+                "meta": {"sender": question["sender"]},
+                "inbox_id": 3,
+            },
+        ):
+            answer = client.post(
+                "/webhooks/chatwoot",
+                json=payload,
+                headers={"X-Touchpoints-Token": CW_WEBHOOK_TOKEN},
+            )
+            assert answer.status_code == 200, answer.text
+    store = client.app.state.service.store
+    contacts = store.query(
+        "SELECT event_id FROM events WHERE agent = 'bot' AND action = 'interaction' "
+        "ORDER BY event_id"
+    )
+    ids = [c["event_id"] for c in contacts]
+    assert len(ids) == 2, ids
+    assert ids[0].startswith("attendant:chatwoot:2:207:") and ids[0].endswith(":bot"), ids
+    assert ids[1] == "chatwoot:2:208:contact:1"
