@@ -4,6 +4,8 @@
     .venv/bin/python bench/attendant.py                  # 300 sequential + 300 with 4 clients
     .venv/bin/python bench/attendant.py --messages 100
 
+    .venv/bin/python bench/attendant.py --accuracy       # the labelled cases of every domain only
+
 The Cloud API is a stand-in HTTP server in this process; the latency of one message runs
 from the moment its signed webhook POST is written to the moment the stand-in receives the
 reply for that customer (same clock). The server stores the webhook's events, decides and
@@ -70,6 +72,87 @@ def matcher_times(rounds: int = 3) -> dict[str, float]:
         "p95_ms": 1000 * percentile(times, 0.95),
         "mean_ms": 1000 * statistics.fmean(times),
     }
+
+
+FIXTURES = Path(__file__).parents[1] / "tests/fixtures/attendant"
+# Each domain's labelled cases, and whether the matcher was tuned while looking at them (the
+# others were written before its last change and run once after it).
+DOMAINS = (
+    ("tyres", True),
+    ("clinic", True),
+    ("pizzeria", True),
+    ("gym", False),
+    ("petshop", False),
+)
+
+
+def accuracy() -> list[dict[str, object]]:
+    """The issue's four goals on every domain's labelled cases (`attendant eval`)."""
+    from datetime import UTC, datetime
+
+    from touchpoints.attendant.config import default_config, load_config
+    from touchpoints.attendant.evaluate import evaluate, load_cases
+
+    monday_morning = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)  # the stores are open
+    rows = []
+    for name, tuned in DOMAINS:
+        config = default_config() if name == "tyres" else load_config(FIXTURES / f"{name}.yaml")
+        result = evaluate(config, load_cases(FIXTURES / f"{name}_cases.yaml"), at=monday_morning)
+        cases = result["cases"]
+        others = [c for c in cases if c["expected"] is None]
+        asks = [c for c in cases if c["expected"] == "human"]
+        rows.append(
+            {
+                "domain": name,
+                "tuned": tuned,
+                "cases": len(cases),
+                "intents": len(config.intents),
+                "accuracy": result["accuracy"],
+                "wrong": result["wrong_answer_rate"],
+                "others_unanswered": sum(c["intent"] is None for c in others) / len(others),
+                "asks_handed_off": sum(c["handoff"] for c in asks) / len(asks),
+            }
+        )
+    return rows
+
+
+def accuracy_lines(rows: list[dict[str, object]], matcher: dict[str, float]) -> list[str]:
+    """The accuracy table, between its own markers so that `--accuracy --write` replaces it
+    alone inside the attendant section."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = os.getloadavg()[0]
+    lines = [
+        "<!-- attendant-accuracy:start -->",
+        "### Understanding, on labelled cases (`bench/attendant.py --accuracy`)",
+        "",
+        f"- Date: {stamp}; 2 cores shared with other work (load average {load:.1f}). Goals:",
+        "  accuracy ≥ 0.90 in scope, wrong answers ≤ 3 % of all, ≥ 80 % of other subjects",
+        "  unanswered, every explicit ask for a person handed off.",
+        "",
+        "| domain | tuned on | intents | cases | accuracy | wrong answers | others unanswered | asks handed off | goals |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = (
+            r["accuracy"] >= 0.90
+            and r["wrong"] <= 0.03
+            and r["others_unanswered"] >= 0.80
+            and r["asks_handed_off"] == 1.0
+        )
+        lines.append(
+            f"| {r['domain']} | {'yes' if r['tuned'] else '**held out**'} | {r['intents']} "
+            f"| {r['cases']} | {r['accuracy']:.3f} | {100 * r['wrong']:.1f} % "
+            f"| {100 * r['others_unanswered']:.0f} % | {100 * r['asks_handed_off']:.0f} % "
+            f"| {'**met**' if met else '**missed**'} |"
+        )
+    lines += [
+        "",
+        f"Matcher on the default file: training {matcher['train_s']:.2f} s; per message p50 "
+        f"{matcher['p50_ms']:.2f} ms, p95 {matcher['p95_ms']:.2f} ms over {matcher['messages']} "
+        "messages (the 213 labelled cases × 3).",
+        "<!-- attendant-accuracy:end -->",
+    ]
+    return lines
 
 
 def ports(server: int, api: int) -> None:
@@ -171,10 +254,21 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Write bench/RESULTS.md's section.")
     parser.add_argument("--port", type=int, default=SERVER_PORT, help="The server's port.")
     parser.add_argument("--api-port", type=int, default=API_PORT, help="The stand-in's port.")
+    parser.add_argument(
+        "--accuracy", action="store_true", help="Only the labelled cases and the matcher's time."
+    )
     args = parser.parse_args()
     ports(args.port, args.api_port)
     matcher = matcher_times()
     print("matcher", json.dumps(matcher))
+    domains = accuracy()
+    for row in domains:
+        print("accuracy", json.dumps(row))
+    if args.accuracy:
+        if args.write:
+            block = accuracy_lines(domains, matcher)
+            write_section("attendant-accuracy", block[1:-1])
+        sys.exit(0)
     api = CloudApiStandIn()
     folder = Path(tempfile.mkdtemp(prefix="attendant-bench-"))
     os.environ.update(
@@ -229,6 +323,8 @@ def main() -> None:
         lines += [
             "",
             f"Training on the default file (11 intents, 246 examples + other subjects): {matcher['train_s']:.2f} s.",
+            "",
+            *accuracy_lines(domains, matcher),
         ]
         write_section("attendant", lines)
     sys.exit(0)

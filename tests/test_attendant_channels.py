@@ -32,7 +32,6 @@ CW_SECRET = "cw-secret"
 CW_TOKEN = "cw-bot-token"
 CW_WEBHOOK_TOKEN = "cw-webhook-token"
 PAYMENT_PT = default_config().intent("payment").answer["pt-BR"]  # type: ignore[union-attr]
-PORTS = range(8200, 8300)
 
 
 class StandIn:
@@ -48,15 +47,21 @@ class StandIn:
         self.probe: Any = None  # called as each message arrives; its results in `probed`
         self.probed: list[Any] = []
         self.received_at: list[float] = []
+        # Close each connection after answering without saying so, as a server does when
+        # it drops an idle kept-alive connection.
+        self.drop = False
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections alive, as the Cloud API does
+
             def do_POST(self) -> None:  # noqa: N802 - the http.server spelling
                 outer.received_at.append(time.perf_counter())
                 size = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(size)
                 outer.requests.append(
                     {
+                        "connection": self.client_address[1],
                         "path": self.path,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": json.loads(raw),
@@ -77,18 +82,13 @@ class StandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                if outer.drop:
+                    self.close_connection = True
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        for port in PORTS:
-            try:
-                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("no free port in 8200-8299")
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # a free port
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -420,6 +420,31 @@ def test_a_list_holds_up_to_ten_rows() -> None:
     assert body["interactive"]["action"]["button"] == "Options"
 
 
+def test_sends_reuse_one_kept_alive_connection(api: StandIn) -> None:
+    """Three replies, one connection: no handshake per message."""
+    cloud = CloudApi(api.url, "v23.0", TOKEN)
+    reply = Reply(text="Olá!", intent="greeting", confidence=1.0, lang="pt-BR")
+    for _ in range(3):
+        assert cloud.send(PHONE_ID, message_body(CUSTOMER, reply)).ok
+    assert len(api.requests) == 3
+    assert len({r["connection"] for r in api.requests}) == 1
+    assert cloud.post.opened == 1  # type: ignore[attr-defined]
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_a_lost_reply(
+    api: StandIn,
+) -> None:
+    cloud = CloudApi(api.url, "v23.0", TOKEN, sleep=lambda s: None)
+    reply = Reply(text="Olá!", intent="greeting", confidence=1.0, lang="pt-BR")
+    api.drop = True
+    for _ in range(3):
+        sent = cloud.send(PHONE_ID, message_body(CUSTOMER, reply))
+        assert (sent.ok, sent.attempts) == (True, 1)
+    assert len(api.requests) == 3  # each message arrived once
+    assert len({r["connection"] for r in api.requests}) == 3
+    assert cloud.post.opened == 3  # type: ignore[attr-defined]
+
+
 def test_a_network_failure_is_retried() -> None:
     calls = []
 
@@ -573,3 +598,48 @@ def test_chatwoot_the_peoples_wait_runs_from_the_hand_off_to_their_reply(
 
     kpis = get("attendant.kpis").compute(store)
     assert kpis["handoff_wait_seconds"] == pytest.approx(75, abs=0.001)
+
+
+def test_chatwoot_a_bot_only_conversation_is_one_contact_with_both_webhooks(
+    client: TestClient, api: StandIn
+) -> None:
+    """With the agent-bot webhook and the connector's webhook both configured, the
+    conversation the attendant answered and nobody handed over is the attendant's contact
+    only; a bot-only conversation the attendant never saw (another bot) stays the
+    connector's."""
+    question = chatwoot_message(960, "aceita pix?")
+    assert post_chatwoot(client, question).json() == {"action": "reply"}
+    bot_reply = chatwoot_message(
+        961,
+        PAYMENT_PT,
+        message_type="outgoing",
+        sender={"id": 9, "name": "Atendente 24h", "type": "agent_bot"},
+    )
+    other = {"id": 208, "account_id": 2, "status": "pending", "channel": "Channel::WebWidget"}
+    for conversation in (question["conversation"], other):
+        for payload in (
+            {**question, "conversation": conversation},
+            {**bot_reply, "conversation": conversation},
+            {
+                "event": "conversation_status_changed",
+                **conversation,
+                "status": "resolved",
+                "meta": {"sender": question["sender"]},
+                "inbox_id": 3,
+            },
+        ):
+            answer = client.post(
+                "/webhooks/chatwoot",
+                json=payload,
+                headers={"X-Touchpoints-Token": CW_WEBHOOK_TOKEN},
+            )
+            assert answer.status_code == 200, answer.text
+    store = client.app.state.service.store
+    contacts = store.query(
+        "SELECT event_id FROM events WHERE agent = 'bot' AND action = 'interaction' "
+        "ORDER BY event_id"
+    )
+    ids = [c["event_id"] for c in contacts]
+    assert len(ids) == 2, ids
+    assert ids[0].startswith("attendant:chatwoot:2:207:") and ids[0].endswith(":bot"), ids
+    assert ids[1] == "chatwoot:2:208:contact:1"

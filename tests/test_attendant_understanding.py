@@ -27,7 +27,7 @@ from touchpoints.attendant.config import (
 )
 from touchpoints.attendant.evaluate import evaluate, load_cases
 from touchpoints.attendant.hours import Hours
-from touchpoints.attendant.understand import Matcher, entities, features, normalise
+from touchpoints.attendant.understand import Matcher, entities, features, normalise, stem
 from touchpoints.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "attendant"
@@ -92,20 +92,30 @@ def test_the_default_attendant_meets_its_goals() -> None:
 
 
 @pytest.mark.parametrize(
-    ("domain", "accuracy"), [("clinic", 0.90), ("pizzeria", 0.90), ("gym", 0.85)]
+    ("domain", "accuracy", "wrong_answers"),
+    [
+        ("clinic", 0.90, 0.03),
+        ("pizzeria", 0.90, 0.03),
+        ("gym", 0.85, 0.03),
+        ("petshop", 0.75, 0.06),
+    ],
 )
-def test_other_domains_meet_the_goals(domain: str, accuracy: float) -> None:
+def test_other_domains_meet_the_goals(domain: str, accuracy: float, wrong_answers: float) -> None:
     """Configurations with 5-8 examples per intent, none of them the default file. The
-    clinic and the pizzeria were looked at while the normalisation and the features were
-    chosen (greeting interjections, function words out of the classifier) and meet every
-    goal (measured 0.979 and 0.900). The gym was written before that change and held out:
-    run once afterwards, it went from 0.786 to 0.881 with no wrong answer; its accuracy is
-    held at 0.85 so that a regression shows, the safety goals in full."""
+    clinic and the pizzeria were looked at while the matcher was tuned (normalisation,
+    function words, word stems, answers as weak examples) and meet every goal (measured
+    1.000 and 0.950, no wrong answer). The gym and the pet shop were held out: written
+    before the last changes to the matcher and run once after them. The gym measured
+    0.881 with no wrong answer (unchanged by the stems and weak examples): its accuracy is
+    held at 0.85 so that a regression shows, the safety goals in full. The pet shop missed
+    two goals (accuracy 0.787, wrong answers 5.4 %, that is 3 of 56; before the changes
+    0.809 and 3.6 %): it is held where it stands so that a regression shows, and the goals
+    stay open for a configuration nobody tuned on."""
     config = load_config(FIXTURES / f"{domain}.yaml")
     result = evaluate(config, load_cases(FIXTURES / f"{domain}_cases.yaml"), at=MONDAY_MORNING)
     measured = goals(result)
     assert measured["share_of_others"] >= 0.15
-    assert measured["wrong_answer_rate"] <= 0.03, measured
+    assert measured["wrong_answer_rate"] <= wrong_answers, measured
     assert measured["others_not_answered"] >= 0.80, measured
     assert measured["asks_handed_off"] == 1.0, measured
     assert measured["accuracy"] >= accuracy, measured
@@ -187,6 +197,49 @@ def test_normalise(text: str, expected: str) -> None:
 )
 def test_the_classifier_reads_no_function_words(normalised: str, expected: str) -> None:
     assert features(normalised) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("instalam", "instal"),
+        ("instalacao", "instal"),
+        ("instalar", "instal"),
+        ("pagamento", "pag"),
+        ("pago", "pag"),
+        ("delivered", "deliver"),
+        ("cards", "card"),
+        ("pneus", "pneu"),
+        ("dia", "dia"),  # "di" would be too short a stem
+        ("as", "as"),
+    ],
+)
+def test_stems(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+def test_an_intents_answer_teaches_the_classifier_but_is_no_example() -> None:
+    """A word found only in an answer ("metro") leads to that intent; the likeness check
+    still compares with the written examples only, so a message that is nothing but the
+    answer's words is asked back rather than answered."""
+    config = parse_config(
+        """
+generic_out_of_scope: false
+intents:
+  - id: hours
+    examples: {en: ["when do you open", "opening hours", "are you open on sunday"]}
+    answer: {en: "Monday to Friday, 9 to 6."}
+  - id: address
+    examples: {en: ["where are you", "what is your address", "how do I get there"]}
+    answer: {en: "Rua Augusta 100, next to the metro station."}
+"""
+    )
+    matcher = Matcher(config)
+    ranking, nearest = matcher.scores(normalise("metro"))
+    assert ranking[0][0] == "address"
+    assert nearest["address"] < config.understanding.min_similarity
+    assert matcher.labels.count("address") == 3
+    assert matcher.read("metro").intent is None
 
 
 def test_entities() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from touchpoints.attendant.bot import Reply
 from touchpoints.attendant.conversation import Inbound
-from touchpoints.attendant.whatsapp import Post, Sent, urllib_post
+from touchpoints.attendant.whatsapp import KeepAlive, Post, Sent
 from touchpoints.connectors.chatwoot import CHANNEL_TOUCHPOINTS
 from touchpoints.connectors.common import from_any_time, text_or_none
 
@@ -135,11 +135,11 @@ class ChatwootApi:
     """Chatwoot's account API with the agent bot's access token."""
 
     def __init__(
-        self, base: str, token: str, post: Post = urllib_post, timeout: float = 10.0
+        self, base: str, token: str, post: Post | None = None, timeout: float = 10.0
     ) -> None:
         self.base = base.rstrip("/")
         self.token = token
-        self.post = post
+        self.post: Post = post if post is not None else KeepAlive()
         self.timeout = timeout
 
     def _post(self, path: str, body: dict[str, Any]) -> Sent:

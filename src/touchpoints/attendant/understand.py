@@ -1,8 +1,9 @@
 """What a customer's message asks: normalisation, rules and a small classifier.
 
 Everything is learnt at start from the attendant file alone (no download, CPU only, well
-under a second): character and word n-gram TF-IDF with a logistic regression over the
-intents' examples, plus an out-of-scope class from the file's `out_of_scope` examples.
+under a second): character n-gram and word-stem TF-IDF with a logistic regression over the
+intents' examples (and, weighted less, each intent's id, titles and answers), plus an
+out-of-scope class from the file's `out_of_scope` examples.
 The bot answers only when three things agree — the best intent's probability, its margin
 over the runner-up and the message's likeness to one of that intent's examples — because a
 wrong answer costs more than a question back (an FAQ answer that fires on low confidence
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from touchpoints.attendant.config import AttendantConfig, generic_out_of_scope
+from touchpoints.attendant.config import AttendantConfig, Intent, generic_out_of_scope
 
 OUT_OF_SCOPE = "_out_of_scope"
 MAX_CHARS = 2000
@@ -110,18 +111,20 @@ GREETING_OPENING = re.compile(r"^e ai\b")
 # Words that carry no subject (articles, pronouns, prepositions, auxiliaries). The
 # classifier does not see them: with few examples per intent they otherwise decide the
 # class — "where are you" went to the other-subjects class because its chit-chat examples
-# ("how old are you", "você tem namorada?") are full of "you" and "are". The rules (a
-# person, anger, opt-out) read the full text; a message of function words only is kept
-# whole.
+# ("how old are you", "você tem namorada?") are full of "you" and "are". Modal verbs and
+# the verbs of wanting are asked of every subject alike ("can you sing a song" went to
+# cancelling an appointment on "can"). The rules (a person, anger, opt-out) read the full
+# text; a message of function words only is kept whole.
 FUNCTION_WORDS = frozenset(
     re.findall(
         r"\w+",
         """
         o a os as um uma uns umas de do da dos das no na nos nas em ao aos e eu voce voces me
         te se lhe ele ela eles elas meu minha meus minhas seu sua seus suas teu tua isso isto
-        esse essa este esta com por para que
+        esse essa este esta com por para que queria gostaria quero preciso
         the a an of to in on at is are am was be been you your yours i me my we our us it its
-        this that these those do does did and or for with
+        this that these those do does did and or for with can could would will should may might
+        there any have has been
         """,
     )
 )
@@ -292,6 +295,50 @@ EN_WORDS = set(
 )
 
 
+# Inflections cut off the words the word model reads, longest first: with five examples per
+# intent, "instalam" must meet "instalação", "pago" "pagamento", "delivered" "deliver" and
+# "cards" "card" (the character n-grams see shared stems too, but weakly, among many
+# other n-grams). Portuguese and English endings in one list, since customers mix them.
+SUFFIXES = sorted(
+    re.findall(
+        r"\w+",
+        """
+        amentos imentos amento imento acoes icoes acao icao oes aes mente avel ivel
+        ando endo indo aram eram iram avam iam ados idos adas idas ado ido ada ida
+        ar er ir am em ou eu iu os as es ing ed ies s a o e
+        """,
+    ),
+    key=len,
+    reverse=True,
+)
+# What is left of a word after its ending is cut is at least this long ("pneus" -> "pneu",
+# but "as" and "dia" stay whole).
+MIN_STEM = 3
+# How much an intent's own words (its id, button titles and answers) count as training
+# examples next to a written example: they name the subject ("garantia", "endereço",
+# "retirada") but are not said the way a customer says it.
+WEAK_WEIGHT = 0.5
+
+
+def stem(word: str) -> str:
+    """The word without its pt-BR or English inflection ("instalam" -> "instal")."""
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+def stemmed_words(text: str) -> list[str]:
+    """The word model's terms: stems and pairs of stems (the features' words)."""
+    words = [stem(w) for w in text.split()]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+def weak_examples(intent: Intent) -> list[str]:
+    """An intent's own words as extra examples: its id, its titles and its answers."""
+    return [intent.id.replace("_", " "), *intent.title.values(), *intent.answer.values()]
+
+
 def normalise(text: str) -> str:
     """Lower case, no accents, no repeated letters, abbreviations spelt out, entities as
     placeholders: "Vc tem pneuuu 175/70 R14???" -> "voce tem pneu tyresize"."""
@@ -381,11 +428,20 @@ class Matcher:
         self.handoff_ids = set(config.handoff_intents)
         texts: list[str] = []
         labels: list[str] = []
+        weights: list[float] = []
         for intent in config.intents:
             for examples in intent.examples.values():
                 for example in examples:
                     texts.append(features(normalise(example)))
                     labels.append(intent.id)
+                    weights.append(1.0)
+        written = len(texts)
+        for intent in config.intents:
+            for weak in weak_examples(intent):
+                texts.append(features(normalise(weak)))
+                labels.append(intent.id)
+                weights.append(WEAK_WEIGHT)
+        weak = len(texts) - written
         others = list(config.out_of_scope.values())
         if config.generic_out_of_scope:
             others += list(generic_out_of_scope().values())
@@ -393,23 +449,21 @@ class Matcher:
             for example in examples:
                 texts.append(features(normalise(example)))
                 labels.append(OUT_OF_SCOPE)
+                weights.append(1.0)
         # Two vectorizers side by side (not a FeatureUnion: its joblib machinery costs more
         # per message than the two transforms themselves).
         self.vectorizers = [
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-            TfidfVectorizer(
-                analyzer="word",
-                ngram_range=(1, 2),
-                sublinear_tf=True,
-                token_pattern=r"(?u)\b\w+\b",
-            ),
+            TfidfVectorizer(analyzer=stemmed_words, sublinear_tf=True),
         ]
         matrix = hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
         self.model = LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")
         with _one_thread():
-            self.model.fit(matrix, labels)
-        self.examples = matrix
-        self.labels = labels
+            self.model.fit(matrix, labels, sample_weight=np.array(weights))
+        # The likeness check compares a message with what customers say, not with answers.
+        shown = [i for i in range(len(labels)) if not written <= i < written + weak]
+        self.examples = matrix[shown]
+        self.labels = [labels[i] for i in shown]
         self.classes: list[str] = list(self.model.classes_)
         # What reading one message needs, taken out of the fitted objects once: their
         # transform and predict_proba check their input on every call, which costs more

@@ -16,9 +16,13 @@ it: a reply that could not be sent is kept, never silently lost.
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -200,6 +204,90 @@ def urllib_post(
         return exc.code, exc.read()
 
 
+class KeepAlive:
+    """POST over kept-alive HTTP/1.1 connections, reused from one send to the next: a new
+    connection to the Cloud API costs a TCP and a TLS handshake (several round trips to
+    Meta) before every reply. Up to `size` idle connections are kept per host, so that
+    parallel senders each reuse one. A kept connection the server has meanwhile closed is
+    replaced once with a fresh one; a malformed answer is an OSError like a refused
+    connection, so the caller's retries handle both."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.opened = 0  # connections opened so far (the tests count them)
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+
+    def __call__(
+        self, url: str, headers: dict[str, str], data: bytes, timeout: float
+    ) -> tuple[int, bytes]:
+        parts = urllib.parse.urlsplit(url)
+        https = parts.scheme == "https"
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if https else 80))
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        for fresh in (False, True):
+            connection, reused = self._take(key, timeout, fresh)
+            try:
+                connection.request("POST", path, body=data, headers=headers)
+                answer = connection.getresponse()
+                raw = answer.read()
+            except (BrokenPipeError, ConnectionResetError):  # incl. RemoteDisconnected
+                connection.close()
+                if reused and not fresh:
+                    continue  # the server closed the idle connection: never received
+                raise
+            except http.client.HTTPException as exc:
+                connection.close()
+                raise OSError(f"bad HTTP answer: {exc!r}") from exc
+            except BaseException:
+                connection.close()
+                raise
+            if answer.will_close:
+                connection.close()
+            else:
+                self._give(key, connection)
+            return answer.status, raw
+        raise AssertionError("unreachable: the fresh connection returns or raises")
+
+    def _take(
+        self, key: tuple[str, str, int], timeout: float, fresh: bool
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle and not fresh:
+                connection = idle.pop()
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
+                return connection, True
+            self.opened += 1
+        scheme, host, port = key
+        if scheme == "https":
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+            return http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=self._tls
+            ), False
+        return http.client.HTTPConnection(host, port, timeout=timeout), False
+
+    def _give(self, key: tuple[str, str, int], connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.size:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle = [c for connections in self._idle.values() for c in connections]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
+
 class CloudApi:
     """The send endpoint of one WhatsApp Business phone number."""
 
@@ -208,7 +296,7 @@ class CloudApi:
         api_base: str,
         version: str,
         token: str,
-        post: Post = urllib_post,
+        post: Post | None = None,
         attempts: int = 4,
         backoff: float = 0.25,
         timeout: float = 10.0,
@@ -217,7 +305,7 @@ class CloudApi:
         self.api_base = api_base.rstrip("/")
         self.version = version
         self.token = token
-        self.post = post
+        self.post: Post = post if post is not None else KeepAlive()
         self.attempts = attempts
         self.backoff = backoff
         self.timeout = timeout

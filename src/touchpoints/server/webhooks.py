@@ -235,6 +235,8 @@ async def chatwoot_event(request: Request) -> Response:
             ref, _, _ = chatwoot.conversation_of(payload)
             before = state.load(store, chatwoot.CONNECTOR, ref.key) if ref else None
             translation, after = chatwoot.translate(payload, before, inbox_map)
+            if ref is not None and service.settings.attendant:
+                _leave_bot_contacts_to_the_attendant(store, ref.key, translation)
             summary = _deliver(service, "chatwoot", translation)
             # Saved after the events are stored: a crash in between replays the same
             # contact id on Chatwoot's retry, which is a duplicate, never a loss.
@@ -245,6 +247,25 @@ async def chatwoot_event(request: Request) -> Response:
         return JSONResponse(service.read(fold))
 
     return await run_in_threadpool(work)
+
+
+def _leave_bot_contacts_to_the_attendant(store: Any, thread: str, translation: Translation) -> None:
+    """A Chatwoot conversation the 24/7 attendant answered through the agent-bot webhook
+    is already the bot's contact (`attendant:<conversation>:bot`, agent "bot"): the
+    connector's bot-only contact for the same conversation would count it twice when both
+    webhooks are configured. Contacts of people, and of a bot the attendant never saw
+    (Captain), are kept."""
+    if not any(e.get("agent") == chatwoot.BOT for e in translation.events):
+        return
+    if not store.has_table("attendant_conversations"):
+        return
+    answered = store.query(
+        "SELECT 1 AS found FROM attendant_conversations "
+        "WHERE channel = $channel AND thread = $thread LIMIT 1",
+        {"channel": "chatwoot", "thread": thread},
+    )
+    if answered:
+        translation.events[:] = [e for e in translation.events if e.get("agent") != chatwoot.BOT]
 
 
 def _pseudonymous(st: dict[str, Any], key: str | None) -> dict[str, Any]:
