@@ -30,6 +30,7 @@ from touchpoints.store.base import Store
 DAY = datetime(2026, 3, 1)
 # The analyses that read journey steps, with options that take their different paths.
 JOURNEY_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("journeys.dfg", {}),
     ("journeys.dfg", {"case": "cycle"}),
     ("journeys.variants", {"case": "cycle"}),
     ("journeys.variants", {}),
@@ -222,9 +223,20 @@ def test_a_store_without_facts_answers_from_raw_events_until_rebuilt(store: Stor
     assert both_paths(store, "journeys.variants", {"case": "cycle"})[0] == raw
 
 
-def test_facts_cut_before_journey_customers_existed_fill_it_once(store: Store) -> None:
-    """A store whose facts predate `journey_customers` answers customer variants from raw
-    events until the table is filled, at the next opening for writing (or `rebuild`)."""
+def steps(store: Store) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r.values())
+        for r in store.query(
+            "SELECT customer_id, touchpoint, next_touchpoint, next_seconds, first_step "
+            "FROM journey_steps ORDER BY customer_id, first_step DESC, next_seconds NULLS LAST"
+        )
+    ]
+
+
+def test_facts_cut_before_journey_paths_existed_fill_them_once(store: Store) -> None:
+    """A store whose facts predate `journey_customers` and `journey_steps` answers customer
+    variants and DFG from raw events until they are filled, at the next opening for
+    writing (or `rebuild`)."""
     ingest_records(
         store,
         [
@@ -237,17 +249,28 @@ def test_facts_cut_before_journey_customers_existed_fill_it_once(store: Store) -
     )
     kept = customers(store)
     assert kept == [("hugo", 2, "website > store > phone", 1), ("iris", 1, "whatsapp", 0)]
+    kept_steps = steps(store)
+    assert kept_steps == [
+        ("hugo", "website", "store", 86400.0, 1),
+        ("hugo", "store", "phone", 69 * 86400.0, 0),
+        ("hugo", "phone", None, None, 0),
+        ("iris", "whatsapp", None, None, 1),
+    ]
     store.execute("DELETE FROM journey_customers")
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": derived.CUSTOMERS_KEY})
-    assert not derived.keeps_customers(store)
+    store.execute("DELETE FROM journey_steps")
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": derived.PATHS_KEY})
+    assert not derived.keeps_paths(store)
     fast, raw = both_paths(store, "journeys.variants", {})
     assert fast == raw and [v["path"] for v in fast["variants"]] == [
         ["website", "store", "phone"],
         ["whatsapp"],
     ]
+    dfg_fast, dfg_raw = both_paths(store, "journeys.dfg", {})
+    assert dfg_fast == dfg_raw
     derived.start_if_empty(store)  # what opening the store for writing runs
-    assert derived.keeps_customers(store) and customers(store) == kept
+    assert derived.keeps_paths(store) and customers(store) == kept and steps(store) == kept_steps
     assert both_paths(store, "journeys.variants", {})[0] == raw
+    assert both_paths(store, "journeys.dfg", {})[0] == dfg_raw
 
 
 def test_rebuild_command_with_another_gap_says_what_changed(tmp_path: Any) -> None:

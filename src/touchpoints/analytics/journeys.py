@@ -92,6 +92,12 @@ def dfg_sql(scope: Scope, case: str) -> str:
       GROUP BY src, dst"""
 
 
+# `dfg_sql`'s rows for whole customers, from the steps kept with their next one.
+STEPS_DFG = """SELECT touchpoint AS src, next_touchpoint AS dst, count(*) AS n,
+    sum(first_step) AS starts, avg(next_seconds) AS mean_seconds, median(next_seconds) AS median_seconds
+  FROM journey_steps GROUP BY touchpoint, next_touchpoint"""
+
+
 def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -119,7 +125,10 @@ def dfg(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]:
     top = options.top
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: use a number >= 1")
-    rows = store.query(dfg_sql(scope, options.case), scope.params())
+    if options.case == "customer" and from_cycles(scope) and derived.keeps_paths(store):
+        rows = store.query(STEPS_DFG)
+    else:
+        rows = store.query(dfg_sql(scope, options.case), scope.params())
     edges: list[dict[str, Any]] = []
     starts: dict[str, int] = {}
     ends: dict[str, int] = {}
@@ -194,7 +203,7 @@ def variants(store: Store, scope: Scope, options: PathOptions) -> dict[str, Any]
     top = options.top
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: use a number >= 1")
-    customers = from_cycles(scope) and derived.keeps_customers(store)
+    customers = from_cycles(scope) and derived.keeps_paths(store)
     separator = _cases_sql(scope, options.case, customers)[1]
     with gc_paused():
         params = {**scope.params(), "top": top}

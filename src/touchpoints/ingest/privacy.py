@@ -39,6 +39,7 @@ CUSTOMER_TABLES = (
     "event_facts",
     "journey_cycles",
     "journey_customers",
+    "journey_steps",
     "kpi_facts",
     "attendant_conversations",
     "attendant_messages",

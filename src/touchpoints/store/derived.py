@@ -10,7 +10,10 @@ of cutting cycles from the whole history at every question.
   `--gap`; `path` is its touchpoints in order, joined by " > ".
 - `journey_customers` (customer_id, cycles, path, converts): a customer's whole path (their
   cycles' paths in order) and whether they ever bought, so the customer variants group
-  one row per customer instead of ordering every step (`keeps_customers`).
+  one row per customer instead of ordering every step (`keeps_paths`).
+- `journey_steps` (customer_id, touchpoint, next_touchpoint, next_seconds, first_step): each
+  journey step with the customer's next one and the seconds to it, so the customer DFG is
+  one grouping instead of a window over every step (`keeps_paths`).
 - `kpi_facts`: the SPEC §4 counts and sums per customer x UTC hour x touchpoint x agent x
   segment x phase (see `ROLLUP_SUMS`), read by `kpis`, `heatmap` and `summary` whenever a
   question is a sum of its rows (`analytics.kpis.rollup_relation`).
@@ -68,6 +71,8 @@ def ddl(engine: str) -> list[str]:
         f"converts INTEGER, revenue {dbl})",
         f"CREATE TABLE IF NOT EXISTS journey_customers (customer_id {text}, cycles {big}, "
         f"path {text}, converts INTEGER)",
+        f"CREATE TABLE IF NOT EXISTS journey_steps (customer_id {text}, touchpoint {text}, "
+        f"next_touchpoint {text}, next_seconds {dbl}, first_step INTEGER)",
     ]
     tables.append(
         f"CREATE TABLE IF NOT EXISTS kpi_facts (customer_id {text}, customer_key {big}, "
@@ -85,6 +90,7 @@ def ddl(engine: str) -> list[str]:
             "CREATE INDEX IF NOT EXISTS event_facts_customer ON event_facts (customer_id)",
             "CREATE INDEX IF NOT EXISTS journey_cycles_customer ON journey_cycles (customer_id, cycle_no)",
             "CREATE INDEX IF NOT EXISTS journey_customers_customer ON journey_customers (customer_id)",
+            "CREATE INDEX IF NOT EXISTS journey_steps_customer ON journey_steps (customer_id)",
         ]
     return tables
 
@@ -369,21 +375,36 @@ def customers_select(cycles: str = "journey_cycles") -> str:
       FROM {cycles} GROUP BY customer_id"""
 
 
-# `journey_customers` came after the other facts: a store whose facts were cut before it
-# has it empty until it is filled once (`start_if_empty`, `rebuild`), which this key marks.
-CUSTOMERS_KEY = "journey_customers"
+def steps_select(source: str = "events") -> str:
+    """`journey_steps` rows for the customers in `source`: each journey step (not feedback,
+    not a queue entry) in (ts, seq) order with the customer's next step, the seconds to it
+    (as `analytics.sql.seconds_between` counts them) and 1 on the customer's first step."""
+    window = "OVER (PARTITION BY customer_id ORDER BY ts, seq)"
+    return f"""SELECT customer_id, touchpoint,
+        lead(touchpoint) {window} AS next_touchpoint,
+        date_diff('microsecond', ts, lead(ts) {window}) / 1e6 AS next_seconds,
+        CASE WHEN row_number() {window} = 1 THEN 1 ELSE 0 END AS first_step
+      FROM {source} WHERE action NOT IN {NON_STEP_SQL}"""
 
 
-def keeps_customers(store: Store) -> bool:
-    """Whether `journey_customers` holds every customer of the facts."""
-    return bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": CUSTOMERS_KEY}))
+# `journey_customers` and `journey_steps` came after the other facts: a store whose facts
+# were cut before them has them empty until filled once (`start_if_empty`, `rebuild`),
+# which this key marks.
+PATHS_KEY = "journey_paths"
 
 
-def _fill_customers(store: Store) -> None:
+def keeps_paths(store: Store) -> bool:
+    """Whether `journey_customers` and `journey_steps` hold every customer of the facts."""
+    return bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": PATHS_KEY}))
+
+
+def _fill_paths(store: Store) -> None:
     store.execute("DELETE FROM journey_customers")
     store.execute(f"INSERT INTO journey_customers {customers_select()}")
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": CUSTOMERS_KEY})
-    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": CUSTOMERS_KEY})
+    store.execute("DELETE FROM journey_steps")
+    store.execute(f"INSERT INTO journey_steps {steps_select()}")
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": PATHS_KEY})
+    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": PATHS_KEY})
 
 
 def stored_options(store: Store) -> FactOptions | None:
@@ -418,19 +439,19 @@ def _set_options(store: Store, options: FactOptions) -> None:
 def start_if_empty(store: Store) -> None:
     """A store without events starts with facts at the default options (complete, being
     empty); one that has events keeps none until `rebuild`. A store whose facts predate
-    `journey_customers` has it filled from its cycles, once."""
+    `journey_customers` and `journey_steps` has them filled, once."""
     if stored_options(store) is not None:
-        if not keeps_customers(store):
+        if not keeps_paths(store):
             with store.transaction():
-                if not keeps_customers(store):
-                    _fill_customers(store)
+                if not keeps_paths(store):
+                    _fill_paths(store)
         return
     if store.query("SELECT 1 AS x FROM events LIMIT 1"):
         return
     with store.transaction():
         if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
-            _fill_customers(store)
+            _fill_paths(store)
             if keeps_rollup(store):
                 _set_targets(store, Targets.of(store))
 
@@ -475,6 +496,7 @@ def refresh(
     touched = f"SELECT customer_id FROM ({customers}) t"
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({touched})", params)
+    store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({touched})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
     if targets is not None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({touched})", params)
@@ -496,6 +518,7 @@ def refresh(
     )
     store.execute("INSERT INTO journey_cycles SELECT * FROM _fact_cycles")
     store.execute(f"INSERT INTO journey_customers {customers_select('_fact_cycles')}")
+    store.execute(f"INSERT INTO journey_steps {steps_select('_fact_events')}")
     store.execute("DROP TABLE _fact_cycles")
     if targets is not None:
         _insert_rollup(store, targets, "_fact_events", "_fact_rows")
@@ -531,6 +554,7 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({customers})", params)
+    store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
     if options is not None:
         _set_options(store, options)
@@ -555,7 +579,7 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
         store.execute("DELETE FROM event_facts")
         store.execute(f"INSERT INTO event_facts {facts_select(chosen)}")
         store.execute(f"INSERT INTO journey_cycles {cycles_select()}")
-        _fill_customers(store)
+        _fill_paths(store)
         _set_options(store, chosen)
         old_rollup = rollup_rows = 0
         if keeps_rollup(store):

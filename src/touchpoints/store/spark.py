@@ -68,6 +68,7 @@ TABLES = (
     "event_facts",
     "journey_cycles",
     "journey_customers",
+    "journey_steps",
     "changes",
     "audit_log",
     "quarantine_resolved",
@@ -270,6 +271,8 @@ def _ddl() -> dict[str, str]:
         "cycle_start TIMESTAMP, cycle_end TIMESTAMP, steps BIGINT, path STRING, "
         "converts INT, revenue DOUBLE",
         "journey_customers": "customer_id STRING, cycles BIGINT, path STRING, converts INT",
+        "journey_steps": "customer_id STRING, touchpoint STRING, next_touchpoint STRING, "
+        "next_seconds DOUBLE, first_step INT",
         "changes": "id BIGINT, change_date DATE, title STRING, touchpoint STRING, "
         "created_at TIMESTAMP",
         "audit_log": "logged_at TIMESTAMP, action STRING, detail STRING",
