@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules
+from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hour_zone
 from touchpoints.analytics.registry import Analysis, ResultModel, register
 from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
@@ -61,9 +61,11 @@ class AgentsOptions(ServiceOptions):
     )
 
 
-def credited(scope: Scope) -> str:
+def credited(scope: Scope, rows: str = "TRUE") -> str:
     """Every row credited to an agent (a survey answer to the agent of the contact it
-    rates), with the touchpoint and time of the service, passing the scope's filters."""
+    rates), with the touchpoint and time of the service, passing the scope's filters;
+    `rows`, a predicate over the row's own columns (alias `e`), narrows both kinds before
+    a survey answer looks up what it rates."""
     cols = (
         "e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds, e.abandoned, "
         "e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment, e.comment, e.value, "
@@ -73,29 +75,44 @@ def credited(scope: Scope) -> str:
     return f"""SELECT * FROM (
       WITH credited AS (
         SELECT {cols}, e.agent AS agent, e.touchpoint AS touchpoint, e.ts AS served_ts
-        FROM events e WHERE e.agent IS NOT NULL
+        FROM events e WHERE e.agent IS NOT NULL AND {rows}
         UNION ALL
         SELECT {cols}, r.agent AS agent, r.touchpoint AS touchpoint, r.ts AS served_ts
         FROM events e JOIN events r ON r.event_id = e.ref_event_id
-        WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND r.agent IS NOT NULL
+        WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND r.agent IS NOT NULL AND {rows}
       )
       SELECT x.*, t.channel AS channel, t.kind AS kind
       FROM credited x LEFT JOIN touchpoints t ON t.id = x.touchpoint
     ) s WHERE {scope.where()}"""
 
 
-def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
-    """Sums per agent, touchpoint and hour of the week (or, `by_week`, per agent and week):
-    all later arithmetic is on these few rows."""
-    local = local_ts(scope, "served_ts")
+def by_utc_hour(store: Store, scope: Scope) -> bool:
+    """Whether the cells may be summed per UTC hour of service first and placed in the
+    scope's hours and weeks after: exactly when every UTC hour lies in one local hour,
+    i.e. the zone's offsets are whole hours over the years the events span (São Paulo's
+    are since 1914, not before). Then the zone's rules run on a few thousand distinct
+    hours instead of on every credited row; otherwise every row is placed itself."""
+    if scope.timezone == "UTC":
+        return True
+    span = store.query("SELECT min(ts) AS first, max(ts) AS last FROM events")[0]
+    if span["first"] is None:
+        return True
+    return whole_hour_zone(scope.timezone, span["first"].year - 1, span["last"].year + 1)
+
+
+def _cells(scope: Scope, within: str, utc_hours: bool) -> str:
+    """Sums per agent, touchpoint and hour of the week, and per agent and week (`grain`
+    'cell' or 'week'), in one pass over the credited rows: they are first summed per
+    agent, touchpoint and hour of service (a UTC hour when `utc_hours`, else the local
+    one), and those hours placed in the week. All later arithmetic is on these few rows."""
     c = counted(within)
-    if by_week:
-        keys = f"agent, CAST(date_trunc('week', {local}) AS DATE)"
-        columns = f"agent, CAST(date_trunc('week', {local}) AS DATE) AS week"
-    else:
-        keys = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)}"
-        columns = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)} AS how"
-    return f"""SELECT {columns},
+    served = "served_ts" if utc_hours else local_ts(scope, "served_ts")
+    local = local_ts(scope, "h.served_hour") if utc_hours else "h.served_hour"
+    how = f"CAST({iso_weekday(local)} * 100 + {hour(local)} AS INTEGER)"
+    week = f"CAST(date_trunc('week', {local}) AS DATE)"
+    sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
+    return f"""WITH hourly AS (
+      SELECT agent, touchpoint, date_trunc('hour', {served}) AS served_hour,
         sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
         sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
         sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
@@ -116,7 +133,17 @@ def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
         sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
         count(data_reused) AS reused_n
       FROM ({credited(scope)}) s
-      GROUP BY {keys}"""
+      GROUP BY agent, touchpoint, date_trunc('hour', {served})
+    ), placed AS (
+      SELECT h.*, {how} AS how, {week} AS week
+      FROM hourly h
+    )
+    SELECT 'cell' AS grain, agent, touchpoint, how, CAST(NULL AS DATE) AS week, {sums}
+    FROM placed GROUP BY agent, touchpoint, how
+    UNION ALL
+    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint,
+      CAST(NULL AS INTEGER) AS how, week, {sums}
+    FROM placed GROUP BY agent, week"""
 
 
 SUMS = (
@@ -205,9 +232,11 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
     everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
-    for c in store.query(_cells(scope, within), params):
-        _add(everyone[(c["touchpoint"], int(c["how"]))], c)
-        mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
+    cells = store.query(_cells(scope, within, by_utc_hour(store, scope)), params)
+    for c in cells:
+        if c["grain"] == "cell":
+            _add(everyone[(c["touchpoint"], int(c["how"]))], c)
+            mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
     rows, by_touchpoint = [], []
     for agent in sorted({a for a, _ in mine}):
         own: dict[str, float] = {}
@@ -236,7 +265,8 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
                     if k in TREND_KEYS
                 },
             }
-            for w in store.query(_cells(scope, within, by_week=True), params)
+            for w in cells
+            if w["grain"] == "week"
         ),
         key=lambda w: (w["agent"], w["week"] or ""),
     )
@@ -403,9 +433,9 @@ def comment_themes(store: Store, scope: Scope) -> list[dict[str, Any]]:
     """The commonest keywords and phrases of the low-rated comments (CSAT 1–3 or NPS 0–6)
     per agent and touchpoint, and per touchpoint for the whole team (`agent` null), each
     with how many comments use it and one example comment. A theme needs two comments."""
+    low = "e.comment IS NOT NULL AND (e.csat <= 3 OR e.nps <= 6)"
     rows = store.query(
-        f"""SELECT agent, touchpoint, comment FROM ({credited(scope)}) s
-        WHERE comment IS NOT NULL AND (csat <= 3 OR nps <= 6)
+        f"""SELECT agent, touchpoint, comment FROM ({credited(scope, low)}) s
         ORDER BY ts DESC, event_id""",
         scope.params(),
     )
