@@ -253,3 +253,40 @@ def module_scope(zone: str) -> Any:
     from touchpoints.analytics.scope import Scope
 
     return Scope(timezone=zone)
+
+
+def test_themes_drop_a_word_no_commoner_than_a_phrase_holding_it() -> None:
+    """The themes of random comments against the rule written out pair by pair."""
+    import random
+    from collections import Counter, defaultdict
+
+    from touchpoints.analytics.agents import THEMES_SHOWN, _themes
+
+    words = ["demorou", "demora", "não", "resolveu", "atendente", "grosseiro", "fila",
+             "longa", "never", "fixed", "waited", "hours", "pneu", "errado"]  # fmt: skip
+    rng = random.Random(3)
+    for _ in range(200):
+        comments = [" ".join(rng.choices(words, k=rng.randrange(1, 6))) for _ in range(25)]
+        pairs = [(c, phrases(c)) for c in comments]
+        seen: Counter[str] = Counter()
+        surface: dict[str, Counter[str]] = defaultdict(Counter)
+        example: dict[str, str] = {}
+        for comment, found in pairs:
+            for key, written in found.items():
+                seen[key] += 1
+                surface[key][written] += 1
+                example.setdefault(key, comment)
+        kept = [
+            (key, n)
+            for key, n in seen.items()
+            if n >= 2
+            and not any(
+                " " in q and key in q.split() and m >= n for q, m in seen.items() if q != key
+            )
+        ]
+        kept.sort(key=lambda kn: (-kn[1], -len(kn[0]), kn[0]))
+        expected = [
+            {"theme": surface[k].most_common(1)[0][0], "count": n, "example": example[k]}
+            for k, n in kept[:THEMES_SHOWN]
+        ]
+        assert _themes(pairs) == expected

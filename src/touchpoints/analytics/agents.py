@@ -439,43 +439,50 @@ def comment_themes(store: Store, scope: Scope) -> list[dict[str, Any]]:
         ORDER BY ts DESC, event_id""",
         scope.params(),
     )
-    groups: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    groups: dict[tuple[str | None, str], list[tuple[str, dict[str, str]]]] = defaultdict(list)
+    parsed: dict[str, dict[str, str]] = {}  # each distinct comment is read once
     for r in rows:
-        groups[(None, r["touchpoint"])].append(r["comment"])
-        groups[(r["agent"], r["touchpoint"])].append(r["comment"])
+        comment = r["comment"]
+        found = parsed.get(comment)
+        if found is None:
+            found = parsed[comment] = phrases(comment)
+        groups[(None, r["touchpoint"])].append((comment, found))
+        groups[(r["agent"], r["touchpoint"])].append((comment, found))
     out = []
     for (agent, touchpoint), comments in sorted(
         groups.items(), key=lambda g: (g[0][0] or "", g[0][1])
     ):
-        found = _themes(comments)
-        if found:
+        themes = _themes(comments)
+        if themes:
             out.append(
                 {
                     "agent": agent,
                     "touchpoint": touchpoint,
                     "comments": len(comments),
-                    "themes": found,
+                    "themes": themes,
                 }
             )
     return out
 
 
-def _themes(comments: Iterable[str]) -> list[dict[str, Any]]:
+def _themes(comments: Iterable[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    """The top themes of (comment, its `phrases`) pairs."""
     seen: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     example: dict[str, str] = {}
-    for comment in comments:
-        for key, words in phrases(comment).items():
+    for comment, found in comments:
+        for key, words in found.items():
             seen[key] += 1
             surface[key][words] += 1
             example.setdefault(key, comment)
-    # A phrase says more than its words: drop a word no commoner than a phrase holding it.
-    kept = [
-        (key, n)
-        for key, n in seen.items()
-        if n >= 2
-        and not any(" " in q and key in q.split() and m >= n for q, m in seen.items() if q != key)
-    ]
+    # A phrase says more than its words: drop a word no commoner than a phrase holding it
+    # (each word's commonest phrase, found in one pass over the phrases).
+    holding: dict[str, int] = {}
+    for q, m in seen.items():
+        if " " in q:
+            for word in q.split():
+                holding[word] = max(holding.get(word, 0), m)
+    kept = [(key, n) for key, n in seen.items() if n >= 2 and holding.get(key, 0) < n]
     kept.sort(key=lambda kn: (-kn[1], -len(kn[0]), kn[0]))
     return [
         {"theme": surface[key].most_common(1)[0][0], "count": n, "example": example[key]}
