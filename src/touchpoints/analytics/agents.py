@@ -104,10 +104,11 @@ def _cells(scope: Scope, within: str, utc_hours: bool) -> str:
     """Sums per agent, touchpoint and hour of the week, and per agent and week (`grain`
     'cell' or 'week'), in one pass over the credited rows: they are first summed per
     agent, touchpoint and hour of service (a UTC hour when `utc_hours`, else the local
-    one), and those hours placed in the week. All later arithmetic is on these few rows."""
+    one), and each distinct hour placed in the week once. All later arithmetic is on
+    these few rows."""
     c = counted(within)
     served = "served_ts" if utc_hours else local_ts(scope, "served_ts")
-    local = local_ts(scope, "h.served_hour") if utc_hours else "h.served_hour"
+    local = local_ts(scope, "served_hour") if utc_hours else "served_hour"
     how = f"CAST({iso_weekday(local)} * 100 + {hour(local)} AS INTEGER)"
     week = f"CAST(date_trunc('week', {local}) AS DATE)"
     sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
@@ -134,9 +135,11 @@ def _cells(scope: Scope, within: str, utc_hours: bool) -> str:
         count(data_reused) AS reused_n
       FROM ({credited(scope)}) s
       GROUP BY agent, touchpoint, date_trunc('hour', {served})
+    ), hours AS (
+      SELECT served_hour, {how} AS how, {week} AS week
+      FROM (SELECT DISTINCT served_hour FROM hourly) d
     ), placed AS (
-      SELECT h.*, {how} AS how, {week} AS week
-      FROM hourly h
+      SELECT h.*, x.how, x.week FROM hourly h JOIN hours x ON x.served_hour = h.served_hour
     )
     SELECT 'cell' AS grain, agent, touchpoint, how, CAST(NULL AS DATE) AS week, {sums}
     FROM placed GROUP BY agent, touchpoint, how
