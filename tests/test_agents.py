@@ -267,11 +267,11 @@ def test_themes_drop_a_word_no_commoner_than_a_phrase_holding_it() -> None:
     rng = random.Random(3)
     for _ in range(200):
         comments = [" ".join(rng.choices(words, k=rng.randrange(1, 6))) for _ in range(25)]
-        pairs = [(c, phrases(c)) for c in comments]
+        pairs = [(c, phrases(c), 1) for c in comments]
         seen: Counter[str] = Counter()
         surface: dict[str, Counter[str]] = defaultdict(Counter)
         example: dict[str, str] = {}
-        for comment, found in pairs:
+        for comment, found, _ in pairs:
             for key, written in found.items():
                 seen[key] += 1
                 surface[key][written] += 1
