@@ -58,9 +58,11 @@ def forget_kept(db: str) -> None:
     _, service = start(db)
     try:
         service.read(
-            lambda store: store.execute(f"DELETE FROM {cache.ANSWERS}")
-            if store.has_table(cache.ANSWERS)
-            else None
+            lambda store: (
+                store.execute(f"DELETE FROM {cache.ANSWERS}")
+                if store.has_table(cache.ANSWERS)
+                else None
+            )
         )
     finally:
         service.close()
