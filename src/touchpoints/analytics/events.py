@@ -127,10 +127,19 @@ def events(store: Store, scope: Scope, options: EventsOptions) -> dict[str, Any]
         total = store.query(f"SELECT count(*) AS n FROM ({relation}) r", params)[0]["n"]
     else:
         total = counts[options.metric]
+    order = _order(options.sort)
+    page = f"({relation}) r ORDER BY {order} LIMIT $events_limit OFFSET $events_offset"
+    if store.engine == "duckdb" and not scope.needs_phase:
+        # The page's rows found on their sort keys alone, then read whole by `seq`: DuckDB
+        # reads every column of every matching row for a top-N it cannot rewrite so
+        # itself (a channel's touchpoints are a semi-join). With a phase filter the rows
+        # carry the derived phase: read from the relation as below.
+        sql = f"""SELECT {", ".join(COLUMN_NAMES)} FROM events
+          WHERE seq IN (SELECT seq FROM {page}) ORDER BY {order}"""
+    else:
+        sql = f"SELECT {', '.join(COLUMN_NAMES)} FROM {page}"
     rows = store.query(
-        f"""SELECT {", ".join(COLUMN_NAMES)} FROM ({relation}) r
-        ORDER BY {_order(options.sort)} LIMIT $events_limit OFFSET $events_offset""",
-        {**params, "events_limit": options.limit, "events_offset": options.offset},
+        sql, {**params, "events_limit": options.limit, "events_offset": options.offset}
     )
     return {
         "total": int(total),
@@ -223,7 +232,18 @@ def _relation(store: Store, scope: Scope, options: EventsOptions) -> tuple[str, 
     if options.hour is not None:
         predicate += f" AND {hour(local)} = $events_hour"
         params["events_hour"] = options.hour
-    relation = f"SELECT * FROM ({scoped_events(scope, with_catalog=False)}) s WHERE {predicate}"
+    # A channel or kind is a set of touchpoints: filtered as such, the rows need no join
+    # with the catalog, and the newest-first page is read from the top of the sorted
+    # times alone, the other columns only for the rows shown.
+    for attr, column, option in (("channels", "channel", "channel"), ("kinds", "kind", "kind")):
+        values = getattr(scope, attr)
+        if values:
+            marks = ", ".join(f"$scope_{option}_{i}" for i in range(len(values)))
+            predicate += (
+                f" AND touchpoint IN (SELECT id FROM touchpoints WHERE {column} IN ({marks}))"
+            )
+    rows = scoped_events(scope.replace(channels=(), kinds=()), with_catalog=False)
+    relation = f"SELECT * FROM ({rows}) s WHERE {predicate}"
     return relation, params
 
 
