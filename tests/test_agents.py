@@ -169,3 +169,124 @@ def test_cli_table_and_json(tmp_path: Any) -> None:
     flat = " ".join(text.split())
     assert "A equipe: cada agente contra o resto da equipe" in flat
     assert "CSAT de ana no WhatsApp: 40,0% ±14,5 p.p." in flat
+
+
+def _close(a: Any, b: Any, where: str = "") -> None:
+    """Equal, floats to 1e-9 (summing per hour first changes the order of float sums)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            _close(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (where, a, b)
+    else:
+        assert a == b, (where, a, b)
+
+
+def random_team(seed: int, start: datetime) -> list[dict[str, Any]]:
+    """Contacts of five agents at two touchpoints at any minute of six weeks from `start`
+    (across a change of daylight saving time), some rated by survey answers."""
+    import random
+
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for i in range(600):
+        at = start + timedelta(minutes=rng.randrange(6 * 7 * 24 * 60), seconds=rng.random() * 60)
+        abandoned = rng.random() < 0.15
+        rows.append(contact(
+            i, rng.choice(["ana", "bia", "caio", "duda", "bot"]), at,
+            rng.choice([60.0, 95.5, 240.0, 600.25]), csat=rng.choice([None, 1, 3, 4, 5]),
+            touchpoint=rng.choice(["whatsapp", "phone"]), abandoned=abandoned,
+            wait_seconds=rng.choice([3, 12.5, 30, 95]),
+            resolved=None if abandoned else rng.choice([None, True, False]),
+            promise=rng.choice([None, "kept", "broken"]), data_reused=rng.choice([None, True, False]),
+        ))  # fmt: skip
+        rows[-1]["event_id"] = f"e{i}"
+    for i, rated in enumerate(rng.sample(rows, 120)):
+        later = datetime.fromisoformat(rated["ts"]) + timedelta(hours=rng.randrange(1, 48))
+        rows.append({"event_id": f"s{i}", "customer_id": rated["customer_id"],
+                     "touchpoint": "nps_survey", "ts": later.isoformat(), "action": "feedback",
+                     "nps": rng.randrange(11), "csat": rng.choice([None, 2, 5]),
+                     "ref_event_id": rated["event_id"], "comment": "demorou, não resolveu"})  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("zone", "utc_hours"),
+    [
+        ("America/Sao_Paulo", True),  # daylight saving time until 2019, whole hours
+        ("America/New_York", True),
+        ("Asia/Kolkata", False),  # +05:30: a UTC hour spans two local hours
+        ("Australia/Adelaide", False),
+    ],
+)
+def test_summing_per_utc_hour_first_answers_what_every_row_placed_itself_does(
+    store: Store, monkeypatch: pytest.MonkeyPatch, zone: str, utc_hours: bool
+) -> None:
+    """The scorecards sum the credited rows per UTC hour and place the hours in the zone's
+    hours of the week and weeks only where every UTC hour lies in one local hour; the
+    answer is the one of placing each row itself, in every zone, for every filter."""
+    from touchpoints.analytics import agents as module
+
+    rows = random_team(7, datetime(2018, 10, 15))  # São Paulo's clocks went on 2018-11-04
+    assert ingest_records(store, rows, "team").rejected == 0
+    assert module.by_utc_hour(store, module_scope(zone)) is utc_hours
+    filters: list[dict[str, Any]] = [
+        {},
+        {"date_from": "2018-11-01", "date_to": "2018-11-20"},
+        {"touchpoint": ["phone"], "agent": ["ana", "bot"]},
+    ]
+    for where in filters:
+        fast = run(store, "agents", timezone=zone, min_answers=5, **where)
+        with monkeypatch.context() as m:
+            m.setattr(module, "by_utc_hour", lambda *_: False)
+            each_row = run(store, "agents", timezone=zone, min_answers=5, **where)
+        _close(fast, each_row, str(where))
+    assert fast["weeks"] and fast["rows"]
+
+
+def module_scope(zone: str) -> Any:
+    from touchpoints.analytics.scope import Scope
+
+    return Scope(timezone=zone)
+
+
+def test_themes_drop_a_word_no_commoner_than_a_phrase_holding_it() -> None:
+    """The themes of random comments against the rule written out pair by pair."""
+    import random
+    from collections import Counter, defaultdict
+
+    from touchpoints.analytics.agents import THEMES_SHOWN, _themes
+
+    words = ["demorou", "demora", "não", "resolveu", "atendente", "grosseiro", "fila",
+             "longa", "never", "fixed", "waited", "hours", "pneu", "errado"]  # fmt: skip
+    rng = random.Random(3)
+    for _ in range(200):
+        comments = [" ".join(rng.choices(words, k=rng.randrange(1, 6))) for _ in range(25)]
+        pairs = [(c, phrases(c), 1) for c in comments]
+        seen: Counter[str] = Counter()
+        surface: dict[str, Counter[str]] = defaultdict(Counter)
+        example: dict[str, str] = {}
+        for comment, found, _ in pairs:
+            for key, written in found.items():
+                seen[key] += 1
+                surface[key][written] += 1
+                example.setdefault(key, comment)
+        kept = [
+            (key, n)
+            for key, n in seen.items()
+            if n >= 2
+            and not any(
+                " " in q and key in q.split() and m >= n for q, m in seen.items() if q != key
+            )
+        ]
+        kept.sort(key=lambda kn: (-kn[1], -len(kn[0]), kn[0]))
+        expected = [
+            {"theme": surface[k].most_common(1)[0][0], "count": n, "example": example[k]}
+            for k, n in kept[:THEMES_SHOWN]
+        ]
+        assert _themes(pairs) == expected

@@ -277,3 +277,44 @@ def test_a_touchpoint_page_shows_the_comments_rating_its_contacts(app: Any) -> N
     html = client_for(app, "ada").get(f"/touchpoints/{touchpoint}").text
     assert "No comments for these filters." not in html
     assert htmllib.escape(rated[0]["comment"], quote=False) in html
+
+
+def test_a_live_minute_lands_on_a_period_the_events_page_shows(app: Any) -> None:
+    """The Live page links a minute with exact UTC times, which a date input cannot show:
+    the Events page names that minute in the company's wall time to the second (heading
+    note and filter bar), carries the exact values on in the filter form, and counts the
+    answered contacts of that very minute."""
+    from datetime import datetime, timedelta
+
+    from touchpoints.server.live import minute_links
+
+    store = app.state.service.store
+    zone = str(app.state.service.settings.timezone)
+    answered = run(store, "events", metric="answered", limit=1)["rows"][0]
+    minute = datetime.fromisoformat(answered["ts"].removesuffix("Z")).replace(
+        second=0, microsecond=0
+    )
+    snap = {"now": (minute + timedelta(minutes=1, seconds=5)).isoformat() + "Z",
+            "window_minutes": 2, "series": []}  # fmt: skip
+    href = minute_links(snap, None)["answered"][-1]
+    query = parse_qs(urlsplit(href).query)
+    assert query["from"] == [minute.isoformat() + "Z"]
+    assert query["to"] == [(minute + timedelta(seconds=59, microseconds=999_999)).isoformat() + "Z"]
+    html = client_for(app, "sue").get(href).text
+    expected = run(
+        store, "events", metric="answered", date_from=query["from"][0], date_to=query["to"][0]
+    )
+    assert total_on(html) == expected["total"] >= 1
+    start = format.datetime(format.local(minute, zone), "en", seconds=True)
+    end = format.datetime(format.local(minute + timedelta(seconds=59), zone), "en", seconds=True)
+    period = re.search(r'id="period">(.*?)</p>', html, re.S).group(1)  # type: ignore[union-attr]
+    assert f"from {start} to {end} ({zone})" in " ".join(period.split())
+    for key, value in (("from", query["from"][0]), ("to", query["to"][0])):
+        shown_here = re.search(rf'id="exact-{key}">(.*?)</span>', html, re.S).group(1)  # type: ignore[union-attr]
+        assert (start if key == "from" else end) in shown_here
+        assert f'<input type="hidden" name="{key}" value="{value}">' in shown_here
+        assert f'type="date" name="{key}"' not in html
+    # A day is still a date input, and the note is only for moments.
+    day = client_for(app, "sue").get(f"/events?from={minute.date().isoformat()}").text
+    assert f'type="date" name="from" value="{minute.date().isoformat()}"' in day
+    assert 'id="period"' not in day and 'id="exact-from"' not in day

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules
+from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hour_zone
 from touchpoints.analytics.registry import Analysis, ResultModel, register
 from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
@@ -61,41 +61,77 @@ class AgentsOptions(ServiceOptions):
     )
 
 
-def credited(scope: Scope) -> str:
+_COLUMNS = (
+    "e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds, e.abandoned, "
+    "e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment, e.comment, e.value, "
+    "e.ref_event_id"
+)
+# A low rating with a comment: what comment themes are made of.
+LOW_RATED = "e.comment IS NOT NULL AND (e.csat <= 3 OR e.nps <= 6)"
+
+
+def rated(rows: str = "TRUE") -> str:
+    """Survey answers (rows naming no agent, `ref_event_id` set) credited to the agent,
+    touchpoint and time of the contact they rate; `rows` narrows the answers (alias `e`).
+    The contacts are first narrowed to those some answer rates, so the engine matches a
+    few hundred thousand ids, not every contact's."""
+    return f"""SELECT {_COLUMNS}, r.agent AS agent, r.touchpoint AS touchpoint, r.ts AS served_ts
+      FROM (SELECT * FROM events e
+            WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND {rows}) e
+      JOIN (SELECT event_id, agent, touchpoint, ts FROM events
+            WHERE agent IS NOT NULL AND event_id IN (
+              SELECT ref_event_id FROM events WHERE agent IS NULL AND ref_event_id IS NOT NULL
+            )) r ON r.event_id = e.ref_event_id"""
+
+
+def credited(scope: Scope, rows: str = "TRUE", answers: str | None = None) -> str:
     """Every row credited to an agent (a survey answer to the agent of the contact it
-    rates), with the touchpoint and time of the service, passing the scope's filters."""
-    cols = (
-        "e.event_id, e.seq, e.ts, e.action, e.wait_seconds, e.handle_seconds, e.abandoned, "
-        "e.resolved, e.nps, e.csat, e.promise, e.data_reused, e.segment, e.comment, e.value, "
-        "e.ref_event_id"
-    )
+    rates), with the touchpoint and time of the service, passing the scope's filters;
+    `rows`, a predicate over the row's own columns (alias `e`), narrows both kinds before
+    a survey answer looks up what it rates. `answers`: a relation of `rated()` rows the
+    caller already has (a CTE), narrowed here by `rows`."""
+    theirs = f"SELECT * FROM {answers} e WHERE {rows}" if answers else rated(rows)
     # Rows that name their agent need no join; only survey answers look up what they rate.
     return f"""SELECT * FROM (
-      WITH credited AS (
-        SELECT {cols}, e.agent AS agent, e.touchpoint AS touchpoint, e.ts AS served_ts
-        FROM events e WHERE e.agent IS NOT NULL
+      SELECT x.*, t.channel AS channel, t.kind AS kind FROM (
+        SELECT {_COLUMNS}, e.agent AS agent, e.touchpoint AS touchpoint, e.ts AS served_ts
+        FROM events e WHERE e.agent IS NOT NULL AND {rows}
         UNION ALL
-        SELECT {cols}, r.agent AS agent, r.touchpoint AS touchpoint, r.ts AS served_ts
-        FROM events e JOIN events r ON r.event_id = e.ref_event_id
-        WHERE e.agent IS NULL AND e.ref_event_id IS NOT NULL AND r.agent IS NOT NULL
-      )
-      SELECT x.*, t.channel AS channel, t.kind AS kind
-      FROM credited x LEFT JOIN touchpoints t ON t.id = x.touchpoint
+        {theirs}
+      ) x LEFT JOIN touchpoints t ON t.id = x.touchpoint
     ) s WHERE {scope.where()}"""
 
 
-def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
-    """Sums per agent, touchpoint and hour of the week (or, `by_week`, per agent and week):
-    all later arithmetic is on these few rows."""
-    local = local_ts(scope, "served_ts")
+def by_utc_hour(store: Store, scope: Scope) -> bool:
+    """Whether the credited rows may be summed per UTC hour of service first and those
+    hours placed in the scope's hours of the week and weeks after: exactly when every UTC
+    hour lies in one local hour, i.e. the zone's offsets are whole hours over the years
+    the events span (São Paulo's are since 1914, not before). Then the zone's rules run
+    on a few thousand distinct hours instead of on every credited row; otherwise every
+    row is placed itself."""
+    if scope.timezone == "UTC":
+        return True
+    span = store.query("SELECT min(ts) AS first, max(ts) AS last FROM events")[0]
+    if span["first"] is None:
+        return True
+    return whole_hour_zone(scope.timezone, span["first"].year - 1, span["last"].year + 1)
+
+
+def _statement(scope: Scope, within: str, utc_hours: bool) -> str:
+    """The whole analysis in one statement, survey answers matched to what they rate
+    once: sums per agent, touchpoint and hour of the week (`grain` 'cell') and per agent
+    and week ('week'), first summed per agent, touchpoint and hour of service (a UTC hour
+    when `utc_hours`, else the local one) and each distinct hour placed in the week once;
+    and the low-rated comments, one row per agent, touchpoint and comment ('comment')
+    with how many rows say it (`n`) and the first of them in newest-first order."""
     c = counted(within)
-    if by_week:
-        keys = f"agent, CAST(date_trunc('week', {local}) AS DATE)"
-        columns = f"agent, CAST(date_trunc('week', {local}) AS DATE) AS week"
-    else:
-        keys = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)}"
-        columns = f"agent, touchpoint, {iso_weekday(local)} * 100 + {hour(local)} AS how"
-    return f"""SELECT {columns},
+    served = "s.served_ts" if utc_hours else local_ts(scope, "s.served_ts")
+    local = local_ts(scope, "served_hour") if utc_hours else "served_hour"
+    sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
+    blank_sums = ", ".join(f"NULL AS {k}" for k in SUMS)
+    return f"""WITH answers AS ({rated()}),
+    hourly AS (
+      SELECT s.agent, s.touchpoint, date_trunc('hour', {served}) AS served_hour,
         sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
         sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
         sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
@@ -115,8 +151,36 @@ def _cells(scope: Scope, within: str, by_week: bool = False) -> str:
         sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS broken,
         sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
         count(data_reused) AS reused_n
-      FROM ({credited(scope)}) s
-      GROUP BY {keys}"""
+      FROM ({credited(scope, answers="answers")}) s
+      GROUP BY s.agent, s.touchpoint, date_trunc('hour', {served})
+    ),
+    hours AS (
+      SELECT served_hour, CAST({iso_weekday(local)} * 100 + {hour(local)} AS INTEGER) AS how,
+        CAST(date_trunc('week', {local}) AS DATE) AS week
+      FROM (SELECT DISTINCT served_hour FROM hourly) d
+    ),
+    placed AS (
+      SELECT h.*, x.how, x.week FROM hourly h JOIN hours x ON x.served_hour = h.served_hour
+    ),
+    low AS (
+      SELECT agent, touchpoint, comment, ts, event_id,
+        row_number() OVER (PARTITION BY agent, touchpoint, comment ORDER BY ts DESC, event_id) AS k,
+        count(*) OVER (PARTITION BY agent, touchpoint, comment) AS n
+      FROM ({credited(scope, LOW_RATED, answers="answers")}) s
+    )
+    SELECT 'cell' AS grain, agent, touchpoint, how, CAST(NULL AS DATE) AS week, {sums},
+      CAST(NULL AS VARCHAR) AS comment, CAST(NULL AS BIGINT) AS n,
+      CAST(NULL AS TIMESTAMP) AS first_ts, CAST(NULL AS VARCHAR) AS first_id
+    FROM placed GROUP BY agent, touchpoint, how
+    UNION ALL
+    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint,
+      CAST(NULL AS INTEGER) AS how, week, {sums}, NULL AS comment, NULL AS n,
+      NULL AS first_ts, NULL AS first_id
+    FROM placed GROUP BY agent, week
+    UNION ALL
+    SELECT 'comment' AS grain, agent, touchpoint, NULL AS how, NULL AS week, {blank_sums},
+      comment, n, ts AS first_ts, event_id AS first_id
+    FROM low WHERE k = 1"""
 
 
 SUMS = (
@@ -205,9 +269,12 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
     everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
-    for c in store.query(_cells(scope, within), params):
-        _add(everyone[(c["touchpoint"], int(c["how"]))], c)
-        mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
+    found = store.query(_statement(scope, within, by_utc_hour(store, scope)), params)
+    cells = [c for c in found if c["grain"] != "comment"]
+    for c in cells:
+        if c["grain"] == "cell":
+            _add(everyone[(c["touchpoint"], int(c["how"]))], c)
+            mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
     rows, by_touchpoint = [], []
     for agent in sorted({a for a, _ in mine}):
         own: dict[str, float] = {}
@@ -236,11 +303,12 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
                     if k in TREND_KEYS
                 },
             }
-            for w in store.query(_cells(scope, within, by_week=True), params)
+            for w in cells
+            if w["grain"] == "week"
         ),
         key=lambda w: (w["agent"], w["week"] or ""),
     )
-    themes = comment_themes(store, scope)
+    themes = comment_themes([c for c in found if c["grain"] == "comment"])
     names = {
         tp.id: {lang: tp.noun(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints
     }
@@ -399,53 +467,65 @@ def _stem(word: str) -> str:
     return word[:5] if len(word) >= 6 else word
 
 
-def comment_themes(store: Store, scope: Scope) -> list[dict[str, Any]]:
+def comment_themes(said: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The commonest keywords and phrases of the low-rated comments (CSAT 1–3 or NPS 0–6)
     per agent and touchpoint, and per touchpoint for the whole team (`agent` null), each
-    with how many comments use it and one example comment. A theme needs two comments."""
-    rows = store.query(
-        f"""SELECT agent, touchpoint, comment FROM ({credited(scope)}) s
-        WHERE comment IS NOT NULL AND (csat <= 3 OR nps <= 6)
-        ORDER BY ts DESC, event_id""",
-        scope.params(),
+    with how many comments use it and one example comment (the newest). A theme needs two
+    comments.
+
+    `said` holds one row per agent, touchpoint and comment text: `n` rows say it, the
+    first of them (newest first: time, then event id) at `first_ts`/`first_id`. Reading
+    each group's texts in the order of their first rows, each weighing its `n`, counts
+    what reading every row in that order would, and picks the same examples."""
+    order = sorted(
+        sorted(said, key=lambda r: r["first_id"]), key=lambda r: r["first_ts"], reverse=True
     )
-    groups: dict[tuple[str | None, str], list[str]] = defaultdict(list)
-    for r in rows:
-        groups[(None, r["touchpoint"])].append(r["comment"])
-        groups[(r["agent"], r["touchpoint"])].append(r["comment"])
+    groups: dict[tuple[str | None, str], dict[str, int]] = defaultdict(dict)
+    for r in order:  # dicts keep the order texts were first said in, per group
+        for group in ((None, r["touchpoint"]), (r["agent"], r["touchpoint"])):
+            texts = groups[group]
+            texts[r["comment"]] = texts.get(r["comment"], 0) + int(r["n"])
+    parsed: dict[str, dict[str, str]] = {}  # each distinct comment is read once
     out = []
-    for (agent, touchpoint), comments in sorted(
+    for (agent, touchpoint), texts in sorted(
         groups.items(), key=lambda g: (g[0][0] or "", g[0][1])
     ):
-        found = _themes(comments)
-        if found:
+        weighed = []
+        for comment, n in texts.items():
+            if comment not in parsed:
+                parsed[comment] = phrases(comment)
+            weighed.append((comment, parsed[comment], n))
+        themes = _themes(weighed)
+        if themes:
             out.append(
                 {
                     "agent": agent,
                     "touchpoint": touchpoint,
-                    "comments": len(comments),
-                    "themes": found,
+                    "comments": sum(texts.values()),
+                    "themes": themes,
                 }
             )
     return out
 
 
-def _themes(comments: Iterable[str]) -> list[dict[str, Any]]:
+def _themes(comments: Iterable[tuple[str, dict[str, str], int]]) -> list[dict[str, Any]]:
+    """The top themes of (comment, its `phrases`, how many rows say it), in order."""
     seen: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     example: dict[str, str] = {}
-    for comment in comments:
-        for key, words in phrases(comment).items():
-            seen[key] += 1
-            surface[key][words] += 1
+    for comment, found, n in comments:
+        for key, words in found.items():
+            seen[key] += n
+            surface[key][words] += n
             example.setdefault(key, comment)
-    # A phrase says more than its words: drop a word no commoner than a phrase holding it.
-    kept = [
-        (key, n)
-        for key, n in seen.items()
-        if n >= 2
-        and not any(" " in q and key in q.split() and m >= n for q, m in seen.items() if q != key)
-    ]
+    # A phrase says more than its words: drop a word no commoner than a phrase holding it
+    # (each word's commonest phrase, found in one pass over the phrases).
+    holding: dict[str, int] = {}
+    for q, m in seen.items():
+        if " " in q:
+            for word in q.split():
+                holding[word] = max(holding.get(word, 0), m)
+    kept = [(key, n) for key, n in seen.items() if n >= 2 and holding.get(key, 0) < n]
     kept.sort(key=lambda kn: (-kn[1], -len(kn[0]), kn[0]))
     return [
         {"theme": surface[key].most_common(1)[0][0], "count": n, "example": example[key]}

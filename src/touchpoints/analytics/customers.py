@@ -59,9 +59,10 @@ def journey(store: Store, scope: Scope, options: JourneyOptions) -> dict[str, An
     marks = ", ".join(f"$customer_{i}" for i in range(len(ids)))
     params = {**scope.params(), **{f"customer_{i}": v for i, v in enumerate(ids)}}
     # Phases and cycles are windows per customer_id: filtering on it first changes nothing
-    # in them and lets the engine read one customer's rows only.
-    base = f"""SELECT * FROM ({events_relation(scope, with_phase=True, with_catalog=False)}) e
-      WHERE customer_id IN ({marks})"""
+    # in them and lets the engine read one customer's rows only (before any window runs:
+    # an engine need not push a filter below a window).
+    mine = f"(SELECT * FROM events WHERE customer_id IN ({marks}))"
+    base = events_relation(scope, with_phase=True, with_catalog=False, source=mine)
     rows = store.query(
         f"""SELECT customer_id, cycle_no, cycle_start, cycle_converts,
                    event_id, ts, touchpoint, phase

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -236,17 +236,28 @@ HOUR = 3600
 
 
 @functools.lru_cache(maxsize=64)
-def whole_hour_zone(timezone: str) -> bool:
-    """Whether every UTC offset of `timezone` (1900-2200) is whole hours: then a UTC hour
-    lies in one local hour, day, week and month."""
+def whole_hour_zone(timezone: str, first_year: int = 1900, last_year: int = 2200) -> bool:
+    """Whether every UTC offset of `timezone` (in the years `first_year` to `last_year`;
+    a span of up to 50 years is read day by day, a longer one quarter by quarter) is whole
+    hours: then a UTC hour lies in one local hour, day, week and month."""
     if timezone == "UTC":
         return True
     zone = zone_info(timezone)
-    for year in range(1900, 2201):
-        for month in (1, 4, 7, 10):
-            offset = datetime(year, month, 1, tzinfo=zone).utcoffset()
-            if offset is None or offset.total_seconds() % HOUR:
-                return False
+    first, last = max(first_year, 1), min(last_year, 9998)
+    if last - first <= 50:
+        day = datetime(first, 1, 1, 12, tzinfo=UTC)
+        moments = (
+            day + timedelta(days=d)
+            for d in range((datetime(last, 12, 31, 12, tzinfo=UTC) - day).days + 1)
+        )
+    else:
+        moments = (
+            datetime(y, m, 1, tzinfo=zone) for y in range(first, last + 1) for m in (1, 4, 7, 10)
+        )
+    for moment in moments:
+        offset = moment.astimezone(zone).utcoffset()
+        if offset is None or offset.total_seconds() % HOUR:
+            return False
     return True
 
 

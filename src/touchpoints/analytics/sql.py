@@ -57,16 +57,20 @@ def percentile(expr: str, q: float) -> str:
     return f"quantile_cont({expr}, {float(q)!r})"
 
 
-def events_relation(scope: Scope, with_phase: bool, with_catalog: bool = True) -> str:
+def events_relation(
+    scope: Scope, with_phase: bool, with_catalog: bool = True, source: str = "events"
+) -> str:
     """Events with the catalog's channel/kind and, if asked, the derived phase (unfiltered).
 
     `with_catalog=False` skips the join (channel/kind come back NULL): a KPI query by
-    touchpoint over millions of rows need not pay for it.
+    touchpoint over millions of rows need not pay for it. `source` replaces the events
+    table by a relation over it holding every event of the customers it holds (the phase
+    windows run per customer), such as one customer's rows found before any window runs.
     """
     if with_catalog:
-        joined = "SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
+        joined = f"SELECT e.*, t.channel AS channel, t.kind AS kind FROM {source} e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
     else:
-        joined = "SELECT e.*, CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS kind FROM events e"
+        joined = f"SELECT e.*, CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS kind FROM {source} e"
     if not with_phase:
         return joined
     # RANGE frames include same-ts peers, so a purchase tied in time counts as "in the hour before".

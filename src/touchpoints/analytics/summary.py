@@ -68,24 +68,39 @@ def summary(store: Store, scope: Scope, options: SummaryOptions) -> dict[str, An
         )
 
     params = scope.params()
-    total = store.query(
-        f"SELECT {counts(None)}, count(DISTINCT segment) AS segment_count {source}", params
-    )[0]
+    # Over the whole roll-up unfiltered, customers are a sum of first-row flags, so the
+    # store's totals are the sums of its touchpoints' rows and the segment count their
+    # number: two passes over the roll-up instead of three.
+    summed = rollup is not None and customers[None] == rollup_customers(Scope())
+    whole = f", {customers[None]} AS all_customers" if summed else ""
     touchpoints = store.query(
-        f"SELECT touchpoint, {counts('touchpoint')} {source} GROUP BY touchpoint "
+        f"SELECT touchpoint, {counts('touchpoint')}{whole} {source} GROUP BY touchpoint "
         "ORDER BY events DESC, touchpoint",
         params,
     )
     # The top `segments` by rank, not LIMIT: a bound value may stand in a comparison on
     # every engine, while Spark takes no marker after LIMIT.
     segments = store.query(
-        "SELECT segment, events, customers FROM ("
+        "SELECT segment, events, customers, segment_count FROM ("
         f"SELECT segment, {rows} AS events, {customers['segment']} AS customers, "
-        f"row_number() OVER (ORDER BY {rows} DESC, segment) AS k "
+        f"row_number() OVER (ORDER BY {rows} DESC, segment) AS k, "
+        "count(*) OVER () AS segment_count "
         f"FROM (SELECT * {source}) x WHERE segment IS NOT NULL GROUP BY segment) s "
         "WHERE k <= $limit ORDER BY k",
         {**params, "limit": options.segments},
     )
+    if summed and options.segments:
+        total = {
+            "events": sum(int(r["events"]) for r in touchpoints),
+            "customers": sum(int(r["all_customers"]) for r in touchpoints),
+            "first_event": min((r["first_event"] for r in touchpoints), default=None),
+            "last_event": max((r["last_event"] for r in touchpoints), default=None),
+            "segment_count": int(segments[0]["segment_count"]) if segments else 0,
+        }
+    else:
+        total = store.query(
+            f"SELECT {counts(None)}, count(DISTINCT segment) AS segment_count {source}", params
+        )[0]
     return {
         **_counts(total),
         "segment_count": int(total["segment_count"]),

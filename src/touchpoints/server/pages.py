@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,30 @@ def build_scope(params: dict[str, str], timezone: str = "UTC") -> tuple[Scope, s
         return Scope(timezone=timezone), str(exc)
 
 
+def exact_times(page: Page) -> dict[str, str]:
+    """The filter bar's `from`/`to` that name a moment rather than a day (the Live page's
+    minutes link to the Events page with such), as the company's wall time to the second.
+    A date input cannot show a moment, so the bar shows this text and carries the value
+    unchanged; bare dates are left to the date inputs."""
+    if page.filter_error:
+        return {}
+    out = {}
+    for key, moment in (("from", page.scope.date_from), ("to", page.scope.date_to)):
+        text = page.params.get(key, "")
+        if moment is None or not text or _is_day(text):
+            continue
+        out[key] = page.local(moment, seconds=True)
+    return out
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def page_context(*roles: str) -> Any:
     """A FastAPI dependency: the Page of a signed-in user whose role may open it."""
     guard = require_role(*roles)
@@ -331,6 +356,7 @@ def render(
             active_filters=sum(1 for k in filters if page.params.get(k)),
             path=page.request.url.path,
             data_up_to=page.local(newest) if newest else None,
+            exact=exact_times(page),
             **csrf_context(page.request),
             **values,
         )
