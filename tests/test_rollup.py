@@ -164,6 +164,11 @@ def test_questions_the_rollup_cannot_answer_go_to_raw_events(store: Store) -> No
     kolkata = Scope(timezone="Asia/Kolkata")  # +05:30: an hour of UTC is two local hours
     assert kpis_module.rollup_relation(store, kolkata) is None
     assert kpis_module.rollup_relation(store, kolkata, local_periods=False) is not None
+    # São Paulo's offsets are whole hours over the years the data spans (not before 1914):
+    # its days, weeks and months are sums of roll-up hours.
+    assert kpis_module.rollup_relation(store, Scope(timezone="America/Sao_Paulo")) is not None
+    assert not kpis_module.whole_hour_zone("America/Sao_Paulo")  # 1900-2200: -3:06:28 LMT
+    assert kpis_module.whole_hour_zone("America/Sao_Paulo", 2025, 2027)
     assert kpis_module.rollup_relation(store, Scope(), short_abandon=5) is None
     # The catalog's targets differ by touchpoint: one T for all is not what was counted.
     assert kpis_module.rollup_relation(store, Scope(), answer_within=60) is None

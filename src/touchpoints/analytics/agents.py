@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hour_zone
+from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hours_over
 from touchpoints.analytics.registry import Analysis, ResultModel, register
 from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
@@ -109,12 +109,7 @@ def by_utc_hour(store: Store, scope: Scope) -> bool:
     the events span (São Paulo's are since 1914, not before). Then the zone's rules run
     on a few thousand distinct hours instead of on every credited row; otherwise every
     row is placed itself."""
-    if scope.timezone == "UTC":
-        return True
-    span = store.query("SELECT min(ts) AS first, max(ts) AS last FROM events")[0]
-    if span["first"] is None:
-        return True
-    return whole_hour_zone(scope.timezone, span["first"].year - 1, span["last"].year + 1)
+    return whole_hours_over(store, scope.timezone, "events", "ts")
 
 
 def _statement(scope: Scope, within: str, utc_hours: bool) -> str:

@@ -261,6 +261,19 @@ def whole_hour_zone(timezone: str, first_year: int = 1900, last_year: int = 2200
     return True
 
 
+def whole_hours_over(store: Store, timezone: str, table: str, column: str) -> bool:
+    """`whole_hour_zone` over the years `table.column` spans (a year either side): São
+    Paulo's offsets are whole hours since 1914, not before, so judging it over every year a
+    date may hold would keep its days from the roll-up forever. `table` and `column` are
+    constants of the callers."""
+    if timezone == "UTC":
+        return True
+    span = store.query(f"SELECT min({column}) AS first, max({column}) AS last FROM {table}")[0]
+    if span["first"] is None:
+        return True
+    return whole_hour_zone(timezone, span["first"].year - 1, span["last"].year + 1)
+
+
 def _whole_hours(scope: Scope) -> bool:
     start, stop = scope.date_from, scope.date_to
     if start is not None and (start.minute, start.second, start.microsecond) != (0, 0, 0):
@@ -287,10 +300,12 @@ def rollup_relation(
     the question cuts days, weeks or months in the scope's time zone."""
     if store.engine not in ("duckdb", "postgres") or short_abandon:
         return None
-    if not _whole_hours(scope) or (local_periods and not whole_hour_zone(scope.timezone)):
+    if not _whole_hours(scope):
         return None
     targets = derived.rollup_targets(store)
     if targets is None:
+        return None
+    if local_periods and not whole_hours_over(store, scope.timezone, "kpi_facts", "hour"):
         return None
     if answer_within is None:
         if targets != derived.Targets.of(store):
