@@ -591,6 +591,12 @@ def test_metric_totals_in_one_pass_equal_each_list(store: Store) -> None:
     scope = Scope.build(channel="messaging", date_from="2026-01-10")
     got = metric_totals(store, scope, METRICS)
     assert got == totals(store, channel=["messaging"], date_from="2026-01-10")
+    # A heatmap cell: the counts beside its list are the cell's, not the whole filter's.
+    for weekday, hour in ((3, 14), (6, 9)):
+        cell = metric_totals(store, scope, METRICS, weekday=weekday, hour=hour)
+        assert cell == totals(
+            store, channel=["messaging"], date_from="2026-01-10", weekday=weekday, hour=hour
+        )
 
 
 def test_an_offset_past_any_engine_is_a_clear_error_not_a_crash(store: Store) -> None:

@@ -200,22 +200,28 @@ def rollup_counts(
     return {m: int(row[f"m{i}"]) for i, m in enumerate(metrics)}
 
 
-def metric_totals(store: Store, scope: Scope, metrics: tuple[str, ...]) -> dict[str, int]:
+def metric_totals(
+    store: Store,
+    scope: Scope,
+    metrics: tuple[str, ...],
+    weekday: int | None = None,
+    hour: int | None = None,
+) -> dict[str, int]:
     """`events --metric M`'s total for each of `metrics` under the scope (default service
-    rules), in one pass over the roll-up when it answers, else over the events: the
-    counts a KPI is made of, side by side."""
-    counts = rollup_counts(store, scope, EventsOptions(), metrics)
+    rules; a heatmap cell's `weekday` and `hour` as the list takes them), in one pass over
+    the roll-up when it answers, else over the events: the counts a KPI is made of, side
+    by side with the list."""
+    options = EventsOptions(weekday=weekday, hour=hour)
+    counts = rollup_counts(store, scope, options, metrics)
     if counts is not None:
         return {m: counts[m] for m in metrics}
-    within, service = service_rules(store, EventsOptions())
+    relation, params = _relation(store, scope, options)
+    within, _ = service_rules(store, options)
     predicates = counted(within)
     sums = ", ".join(
         f"sum(CASE WHEN {predicates[m]} THEN 1 ELSE 0 END) AS m{i}" for i, m in enumerate(metrics)
     )
-    row = store.query(
-        f"SELECT {sums} FROM ({scoped_events(scope, with_catalog=False)}) s",
-        {**scope.params(), **service},
-    )[0]
+    row = store.query(f"SELECT {sums} FROM ({relation}) s", params)[0]
     return {m: int(row[f"m{i}"] or 0) for i, m in enumerate(metrics)}
 
 

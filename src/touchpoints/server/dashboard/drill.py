@@ -179,7 +179,8 @@ def events_page(page: Page = Depends(page_context(*ALL))) -> HTMLResponse:
     options = _options(drill, sort=sort, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     result = page.run("events", scope, **options)
     family = next((f for f in FAMILIES if drill["metric"] in f), ())
-    totals = page.get(metric_totals, scope, family) if family else {}
+    cell = {k: options[k] for k in CELL_KEYS if k in options}
+    totals = page.get(metric_totals, scope, family, **cell) if family else {}
     siblings = [
         {
             "metric": m,
