@@ -92,6 +92,12 @@ def test_cli_exits_2_and_http_answers_400(tmp_path: Path, csv_file: Callable[...
     )  # fmt: skip
     assert proc.returncode == 2
     assert "did you mean whatsapp?" in proc.stderr + proc.stdout
+    # `python -m touchpoints` is the same command line.
+    module = subprocess.run(
+        [sys.executable, "-m", "touchpoints", "kpis", "--touchpoint", "whatsap", "--db", db],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert (module.returncode, module.stderr) == (proc.returncode, proc.stderr)
 
     from touchpoints.core.settings import Settings
     from touchpoints.server import auth
