@@ -3,7 +3,8 @@
 Target format (after the `spark://` prefix comes a Spark master, then options)::
 
     spark://local[2]?warehouse=/data/lake                    local mode (tests, laptops)
-    spark://sc://spark-connect:15002?warehouse=s3a://b/tp    Spark Connect
+    sc://spark-connect:15002?warehouse=s3a://b/tp             Spark Connect (also written
+                                                              spark://sc://...)
     spark://yarn?warehouse=hdfs:///lake/touchpoints           any master URL Spark accepts
     spark://spark://master:7077?warehouse=/shared/lake        (a standalone master)
     spark://?database=cx                                      the process's active session
@@ -28,12 +29,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlparse
 
@@ -78,6 +81,7 @@ LOCK_FILE = "_writer.lock"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 ARROW_CHUNK_ROWS = 1_000_000
+CONNECT_PORT = 15002  # Spark Connect's default port, when an sc:// URL names none
 
 
 @contextmanager
@@ -118,7 +122,23 @@ class SparkTarget:
 
     @property
     def remote(self) -> bool:
+        """A Spark Connect target: the client sends plans over gRPC, the server runs them."""
         return self.master.startswith("sc://")
+
+    @property
+    def shown(self) -> str:
+        """The master for messages: a Connect URL without its `;token=...` parameters."""
+        return self.master.split("/;", 1)[0]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port of a Spark Connect URL (`sc://host[:port][/;param=value...]`)."""
+        parsed = urlparse("//" + self.master.removeprefix("sc://").split("/", 1)[0])
+        try:
+            port = parsed.port
+        except ValueError:
+            raise StoreError(f"spark target: {self.master!r} has no valid port") from None
+        return (parsed.hostname or "localhost", port or CONNECT_PORT)
 
     @property
     def local(self) -> bool:
@@ -126,6 +146,7 @@ class SparkTarget:
 
     @classmethod
     def parse(cls, target: str) -> SparkTarget:
+        """`spark://MASTER?options`, or `sc://host:port?options` for Spark Connect."""
         rest = target.removeprefix("spark://")
         master, _, query = rest.partition("?")
         options = dict(parse_qsl(query, keep_blank_values=True))
@@ -196,35 +217,79 @@ def spark_session(target: SparkTarget) -> SparkSession:
                     "(and 'pyspark[connect]' for sc:// targets)"
                 ) from None
         conf = {**BASE_CONF, **(LOCAL_CONF if target.local else {}), **target.conf}
+        if target.remote:
+            session = _connect_session(target, conf)
+            _SESSIONS[key] = session
+            return session
         if target.master == "":
             active = SparkSession.getActiveSession()
             builder = None if active is not None else SparkSession.builder
             session = active
-        elif target.remote:
-            builder = SparkSession.builder.remote(target.master)
         else:
             builder = SparkSession.builder.master(target.master)
         try:
             if builder is not None:
                 builder = builder.appName("touchpoints")
                 for k, v in conf.items():
-                    if not (target.remote and k in ("spark.ui.enabled",)):
-                        builder = builder.config(k, v)
+                    builder = builder.config(k, v)
                 with _arrow_calls():
                     session = builder.getOrCreate()
-        except ImportError as exc:
-            raise StoreError(
-                f"Spark Connect needs extra packages: pip install 'pyspark[connect]' ({exc})"
-            ) from None
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot start Spark for {target.master!r}: {first}") from None
+            raise StoreError(f"cannot start Spark for {target.shown!r}: {_first_line(exc)}") from None
         assert session is not None
         # An existing session may have another zone; analytics need naive UTC throughout.
         session.conf.set("spark.sql.session.timeZone", "UTC")
         _quiet(session)
         _SESSIONS[key] = session
         return session
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _connect_session(target: SparkTarget, conf: dict[str, str]) -> SparkSession:
+    """A session on a Spark Connect server, through the Connect client's own builder.
+
+    Not `SparkSession.builder.remote(...)`: that refuses to start while the process holds a
+    classic SparkContext and flips the whole process into Connect mode (every
+    `pyspark.sql.functions` call then builds Connect columns). The Connect builder does
+    neither, so a classic store and a Connect store can live in one process; the store
+    takes its column functions from the session's own module (`SparkStore.functions`).
+
+    The server is probed first: the Connect client retries an unreachable server for
+    minutes before it gives up, and the user should hear at once that nothing answers."""
+    host, port = target.address
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise StoreError(
+            f"no Spark Connect server answers at {host}:{port} ({exc.strerror or exc}): start "
+            "one (sbin/start-connect-server.sh of the Spark installation) or check the sc:// URL"
+        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+        except ImportError as exc:
+            raise StoreError(
+                f"Spark Connect needs extra packages: pip install 'pyspark[connect]' ({exc})"
+            ) from None
+    builder = ConnectSession.builder.remote(target.master)
+    # Only SQL settings are the client's to set; the server owns static and cluster ones.
+    for k, v in conf.items():
+        if k.startswith("spark.sql.") or k in target.conf:
+            builder = builder.config(k, v)
+    try:
+        with _arrow_calls():
+            session = builder.create()
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+    except Exception as exc:
+        raise StoreError(
+            f"cannot open a Spark Connect session at {target.shown!r}: {_first_line(exc)}"
+        ) from None
+    return session  # type: ignore[return-value]
 
 
 def stop_sessions() -> None:
@@ -316,6 +381,7 @@ class SparkStore(Store):
         self._writer = threading.RLock()
         self._writes = 0
         self._lock_fd: int | None = None
+        self._temp_frames: dict[str, DataFrame] = {}
         self._finish_interrupted_commits()
         self._create_schema()
 
@@ -325,6 +391,16 @@ class SparkStore(Store):
         if self._spark is None:
             self._spark = spark_session(self.spec)
         return self._spark
+
+    @property
+    def functions(self) -> ModuleType:
+        """pyspark's column functions for this store's session: a Spark Connect session
+        takes Connect columns, a classic one JVM columns (see `_connect_session`)."""
+        if self.spec.remote:
+            from pyspark.sql.connect import functions
+        else:
+            from pyspark.sql import functions
+        return functions
 
     def has_table(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(f"{self.spec.database}.{name}"))
@@ -554,8 +630,11 @@ class SparkStore(Store):
         if isinstance(tree, exp.Create) and tree.args.get("expression") is not None:
             name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
             select = tree.args["expression"].sql(dialect="duckdb")
-            frame = self._frame(select, params)
-            frame.localCheckpoint().createOrReplaceTempView(name)
+            frame = self._frame(select, params).localCheckpoint()
+            frame.createOrReplaceTempView(name)
+            # Held while the view may be read: a Spark Connect client releases a checkpoint
+            # on the server when its DataFrame is garbage-collected.
+            self._temp_frames[name] = frame
             return True
         if not isinstance(tree, exp.Delete | exp.Update):
             return False
@@ -653,6 +732,7 @@ class SparkStore(Store):
         if self._stage is not None:
             self._stage.close()
             self._stage = None
+        self._temp_frames.clear()
 
     # -- engine primitives --------------------------------------------------------------------
     def translate(self, sql: str) -> str:
@@ -792,7 +872,7 @@ class SparkStore(Store):
     ) -> tuple[DataFrame, int, list[str] | None]:
         """The staged rows not stored yet (left-anti join on event_id), numbered after the
         largest stored `seq`; materialised once, so the count and the write agree."""
-        from pyspark.sql import functions as F
+        F = self.functions
 
         events = self.spark.table(self.tables["events"])
         staged = self._arrow_frames(
@@ -816,7 +896,7 @@ class SparkStore(Store):
 
     def _new_quarantine(self, con: duckdb.DuckDBPyConnection) -> DataFrame:
         """Rejected rows not quarantined yet: re-ingesting a file does not repeat them."""
-        from pyspark.sql import functions as F
+        F = self.functions
 
         bad = self._arrow_frames(
             con,
@@ -844,7 +924,7 @@ class SparkStore(Store):
         ).localCheckpoint()
 
     def _log_row(self, staging: Staging, stored: int) -> DataFrame | None:
-        from pyspark.sql import functions as F
+        F = self.functions
 
         if not staging.logged:
             return None  # the caller writes its own row after settling conflicts
