@@ -34,7 +34,7 @@ from touchpoints.ingest.changes import add_change
 from touchpoints.ingest.privacy import erase_customer, export_customer
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
-from touchpoints.store.spark import SparkStore
+from touchpoints.store.spark import SparkStore, stop_sessions
 
 pytestmark = [
     pytest.mark.spark,
@@ -102,6 +102,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(1)
         yield f"sc://127.0.0.1:{CONNECT_PORT}"
     finally:
+        stop_sessions(f"sc://127.0.0.1:{CONNECT_PORT}")
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=60)
@@ -111,7 +112,9 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stores(connect_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store]]:
+def stores(
+    connect_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Store]]:
     """The demo data set (120 customers, one logged change) on DuckDB and over Connect."""
     folder = tmp_path_factory.mktemp("connect_agree")
     events = folder / "demo.parquet"
@@ -149,9 +152,7 @@ def test_every_analysis_over_connect_gives_duckdbs_answer(
     assert differences == [], f"{name} over Spark Connect: " + "; ".join(differences[:8])
 
 
-def test_erase_over_connect_rewrites_the_tables(
-    connect_url: str, tmp_path: Path
-) -> None:
+def test_erase_over_connect_rewrites_the_tables(connect_url: str, tmp_path: Path) -> None:
     """An erase is a staged rewrite swapped in; through Connect the server writes the
     staged folder and the client commits it, on the folder both see."""
     events = write_csv(tmp_path / "events.csv", ROWS)
@@ -199,4 +200,3 @@ def test_the_command_line_over_connect(connect_url: str, tmp_path: Path) -> None
     assert refused.returncode != 0
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "operational store" in lines[0], refused.stderr
-

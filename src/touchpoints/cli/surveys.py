@@ -38,7 +38,9 @@ def open_existing(db: str | None) -> Store:
 
     target = resolve_target(db)
     path = target.removeprefix("duckdb://")
-    if not target.startswith(("postgres", *SPARK_PREFIXES, ":memory:")) and not os.path.exists(path):
+    if not target.startswith(("postgres", *SPARK_PREFIXES, ":memory:")) and not os.path.exists(
+        path
+    ):
         raise TouchpointsError(
             f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db"
         )

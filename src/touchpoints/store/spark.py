@@ -235,7 +235,9 @@ def spark_session(target: SparkTarget) -> SparkSession:
                 with _arrow_calls():
                     session = builder.getOrCreate()
         except Exception as exc:
-            raise StoreError(f"cannot start Spark for {target.shown!r}: {_first_line(exc)}") from None
+            raise StoreError(
+                f"cannot start Spark for {target.shown!r}: {_first_line(exc)}"
+            ) from None
         assert session is not None
         # An existing session may have another zone; analytics need naive UTC throughout.
         session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -292,12 +294,15 @@ def _connect_session(target: SparkTarget, conf: dict[str, str]) -> SparkSession:
     return session  # type: ignore[return-value]
 
 
-def stop_sessions() -> None:
+def stop_sessions(master: str | None = None) -> None:
     """Stop the sessions this process started (test suites, long-lived services that are
-    done with Spark); the next Spark store starts a new one."""
+    done with Spark), or only those on `master`; the next Spark store starts a new one.
+
+    A Spark Connect session is best stopped while its server still runs: stopping it
+    releases it on the server, which the client retries for minutes if none answers."""
     with _SESSION_LOCK:
-        sessions = list(_SESSIONS.values())
-        _SESSIONS.clear()
+        keys = [k for k in _SESSIONS if master is None or k[0] == master]
+        sessions = [_SESSIONS.pop(k) for k in keys]
     for session in sessions:
         session.stop()
 
