@@ -38,7 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 import duckdb
 import pyarrow as pa
@@ -81,6 +81,13 @@ LOCK_FILE = "_writer.lock"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 ARROW_CHUNK_ROWS = 1_000_000
+# Tables a DELETE or UPDATE rewrites file by file: only the files holding a matching row
+# are read, rewritten and replaced (the small tables are rewritten whole).
+FILE_TABLES = ("events", "event_facts", "journey_cycles")
+# Events files each hold one month of `ts` (named `YYYY-MM_part-...`): an erase rewrites
+# the months its customer was seen in, a comment purge the months past the retention.
+MONTH_COLUMN = "tp_month"
+FILES_VIEW = "_tp_rewritten_files"  # the files a file-by-file rewrite reads
 CONNECT_PORT = 15002  # Spark Connect's default port, when an sc:// URL names none
 
 
@@ -517,18 +524,27 @@ class SparkStore(Store):
     @staticmethod
     def _apply(plan: dict[str, Any]) -> None:
         """Carry out a commit's renames; each step is skipped once done, so applying a
-        plan again after a crash finishes it."""
+        plan again after a crash finishes it. `swaps` replace a table's folder, `removes`
+        take replaced files out of a table (into a trash folder), `moves` bring staged
+        files in."""
+        removes = plan.get("removes", [])
         for swap in plan["swaps"]:
             if os.path.exists(swap["staging"]):
                 if os.path.exists(swap["location"]):
                     os.rename(swap["location"], swap["trash"])
                 os.rename(swap["staging"], swap["location"])
+        for source, trash in removes:
+            if os.path.exists(source):
+                os.makedirs(os.path.dirname(trash), exist_ok=True)
+                os.rename(source, trash)
         for source, target in plan["moves"]:
             if os.path.exists(source):
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.rename(source, target)
         for swap in plan["swaps"]:
             shutil.rmtree(swap["trash"], ignore_errors=True)
+        for folder in dict.fromkeys(os.path.dirname(trash) for _, trash in removes):
+            shutil.rmtree(folder, ignore_errors=True)
         for folder in dict.fromkeys(os.path.dirname(source) for source, _ in plan["moves"]):
             shutil.rmtree(folder, ignore_errors=True)  # what the write left beside its files
 
@@ -564,12 +580,41 @@ class SparkStore(Store):
 
     def _stage_frame(self, frame: DataFrame, what: str) -> list[str]:
         """Write `frame` as files of a staging folder; the data files it wrote."""
-        folder = self._staging(what)
-        _sized(frame, what).write.format(self.spec.table_format).save(folder)
+        return self._write_staged(frame, what, self._staging(what))
+
+    def _write_staged(self, frame: DataFrame, table: str, folder: str) -> list[str]:
+        """Write `frame`, rows of `table`, as data files of `folder`; the files written.
+
+        Events are written one file per month of `ts` (Spark writes them into `tp_month=`
+        folders, which are then flattened to `YYYY-MM_part-...` files: the table folder
+        stays flat, so Spark never reads a partition column into the events)."""
+        writer = _sized(frame, table)
+        if table != "events" or self.spec.table_format != "parquet":
+            writer.write.format(self.spec.table_format).save(folder)
+        else:
+            month = f"date_format(ts, 'yyyy-MM') AS {MONTH_COLUMN}"
+            (
+                writer.selectExpr("*", month)
+                .repartition(MONTH_COLUMN)
+                .write.partitionBy(MONTH_COLUMN)
+                .format(self.spec.table_format)
+                .save(folder)
+            )
+            prefix = f"{MONTH_COLUMN}="
+            for sub in sorted(os.listdir(folder)):
+                if not sub.startswith(prefix):
+                    continue
+                for f in os.listdir(os.path.join(folder, sub)):
+                    if not f.startswith(("_", ".")):
+                        os.rename(
+                            os.path.join(folder, sub, f),
+                            os.path.join(folder, f"{sub.removeprefix(prefix)}_{f}"),
+                        )
+                shutil.rmtree(os.path.join(folder, sub))
         return [
             os.path.join(folder, f)
             for f in sorted(os.listdir(folder))
-            if not f.startswith(("_", "."))
+            if not f.startswith(("_", ".")) and os.path.isfile(os.path.join(folder, f))
         ]
 
     def _moves(self, files: list[str], name: str) -> list[list[str]]:
@@ -613,7 +658,7 @@ class SparkStore(Store):
             os.makedirs(self._location(name), exist_ok=True)
             frame = self.spark.sql(select, args=values) if values else self.spark.sql(select)
             folder = self._staging(name)
-            _sized(frame, name).write.format(self.spec.table_format).save(folder)
+            self._write_staged(frame, name, folder)
             trash = self._staging(f"{name}-replaced")
             self._commit_plan(
                 {
@@ -648,23 +693,55 @@ class SparkStore(Store):
             return False
         where = tree.args.get("where")
         condition = where.this.sql(dialect="duckdb") if where is not None else "TRUE"
+        # The new rows are `head + <the rows read> + tail`: the whole table, or only the
+        # files holding a matching row.
         if isinstance(tree, exp.Delete):
-            select = f"SELECT * FROM {name} WHERE NOT (({condition}) IS TRUE)"
+            head, tail = "SELECT * FROM ", f" WHERE NOT (({condition}) IS TRUE)"
         else:
             sets = {e.this.name: e.expression.sql(dialect="duckdb") for e in tree.expressions}
-            columns = self.spark.table(self.tables[name]).columns
-            select = (
-                "SELECT "
-                + ", ".join(
-                    f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
-                    if c in sets
-                    else f'"{c}"'
-                    for c in columns
-                )
-                + f" FROM {name}"
+            projection = ", ".join(
+                f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
+                if c in sets
+                else f'"{c}"'
+                for c in self.spark.table(self.tables[name]).columns
             )
-        self._rewrite(name, self.translate(select), bound(select, params))
+            head, tail = f"SELECT {projection} FROM ", ""
+        if where is not None and name in FILE_TABLES and self._root() is not None:
+            self._rewrite_files(name, condition, f"{head}{FILES_VIEW} AS {name}{tail}", params)
+        else:
+            select = f"{head}{name}{tail}"
+            self._rewrite(name, self.translate(select), bound(select, params))
         return True
+
+    def _rewrite_files(self, name: str, condition: str, select: str, params: Params | None) -> None:
+        """Rewrite only the files of table `name` holding a row that matches `condition`
+        (DuckDB SQL): `select` reads them (as the view FILES_VIEW) and gives their new rows,
+        which are written to staging; one journalled commit then takes the old files out
+        and moves the new ones in. A statement that matches nothing writes nothing."""
+        with self.writing():
+            find = (
+                f"SELECT DISTINCT _metadata.file_path AS path FROM {name} "
+                f"WHERE ({condition}) IS TRUE"
+            )
+            paths = sorted(r["path"] for r in self._frame(find, params).collect())
+            if not paths:
+                return
+            reader = self.spark.read.format(self.spec.table_format).schema(_ddl()[name])
+            reader.load(paths).createOrReplaceTempView(FILES_VIEW)
+            try:
+                written = self._stage_frame(self._frame(select, params), name)
+            finally:
+                self.spark.catalog.dropTempView(FILES_VIEW)
+            trash = self._staging(f"{name}-replaced")
+            removes = [[p, f"{trash}/{os.path.basename(p)}"] for p in map(_local_path, paths)]
+            self._commit_plan(
+                {
+                    "swaps": [],
+                    "moves": self._moves(written, name),
+                    "removes": removes,
+                    "tables": [name],
+                }
+            )
 
     def _frame(self, sql: str, params: Params | None) -> DataFrame:
         values = bound(sql, params)
@@ -962,6 +1039,12 @@ class SparkStore(Store):
             # absent, and analyses read the raw events.
             self.execute("DELETE FROM meta WHERE key = $key", {"key": derived.META_KEY})
         return stored, ids
+
+
+def _local_path(uri: str) -> str:
+    """A data file's path on this machine, from the URI Spark names it by."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
 def _sized(frame: DataFrame, table: str) -> DataFrame:
