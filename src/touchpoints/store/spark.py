@@ -223,11 +223,11 @@ def spark_session(target: SparkTarget) -> SparkSession:
                     "the Spark store needs pyspark: pip install 'pyspark>=4' "
                     "(and 'pyspark[connect]' for sc:// targets)"
                 ) from None
-        conf = {**BASE_CONF, **(LOCAL_CONF if target.local else {}), **target.conf}
         if target.remote:
-            session = _connect_session(target, conf)
+            session = _connect_session(target)
             _SESSIONS[key] = session
             return session
+        conf = {**BASE_CONF, **(LOCAL_CONF if target.local else {}), **target.conf}
         if target.master == "":
             active = SparkSession.getActiveSession()
             builder = None if active is not None else SparkSession.builder
@@ -258,7 +258,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _connect_session(target: SparkTarget, conf: dict[str, str]) -> SparkSession:
+def _connect_session(target: SparkTarget) -> SparkSession:
     """A session on a Spark Connect server, through the Connect client's own builder.
 
     Not `SparkSession.builder.remote(...)`: that refuses to start while the process holds a
@@ -286,10 +286,10 @@ def _connect_session(target: SparkTarget, conf: dict[str, str]) -> SparkSession:
                 f"Spark Connect needs extra packages: pip install 'pyspark[connect]' ({exc})"
             ) from None
     builder = ConnectSession.builder.remote(target.master)
-    # Only SQL settings are the client's to set; the server owns static and cluster ones.
-    for k, v in conf.items():
-        if k.startswith("spark.sql.") or k in target.conf:
-            builder = builder.config(k, v)
+    # The server owns its static and cluster settings (BASE_CONF's UI and Arrow ones
+    # included: Connect always moves results as Arrow); the session takes the target's.
+    for k, v in {"spark.sql.session.timeZone": "UTC", **target.conf}.items():
+        builder = builder.config(k, v)
     try:
         with _arrow_calls():
             session = builder.create()
