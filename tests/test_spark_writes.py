@@ -218,6 +218,7 @@ def test_operational_state_is_refused_in_one_line(
 ) -> None:
     from touchpoints.connectors import state
     from touchpoints.ingest.identities import link
+    from touchpoints.reports import alerts
     from touchpoints.server.auth import create_key
 
     store = open_store(lake)
@@ -233,6 +234,8 @@ def test_operational_state_is_refused_in_one_line(
         StoreError, match="^the chatwoot connector's conversation state " + expected
     ):
         state.load(store, "chatwoot", "1")
+    with pytest.raises(StoreError, match="^alerting " + expected):
+        alerts.ensure_table(store)
     # On the command line: the one line and exit code 2, no stack trace.
     monkeypatch.setattr(
         "sys.argv", ["touchpoints", "keys", "create", "--scope", "read", "--db", lake]

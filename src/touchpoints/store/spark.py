@@ -365,6 +365,7 @@ OPERATIONAL_TABLES = (
     "attendant_conversations",
     "attendant_messages",
     "identities",
+    "alert_state",
 )
 
 
