@@ -211,6 +211,7 @@ def only_email(text: str) -> str:
     return text.split("  - id: cx-slack")[0]
 
 
+@pytest.mark.operational
 def test_email_alert_quiet_period_and_resolved_message(loaded: Store, inbox: Inbox) -> None:
     config = parse_config(only_email(CONFIG))
     answer = alerts.check(loaded, config, settings(), now=AT, transport=fast())
@@ -284,6 +285,7 @@ def test_email_alert_quiet_period_and_resolved_message(loaded: Store, inbox: Inb
     assert alerts.check(loaded, config, settings(), now=after, transport=fast())["messages"] == []
 
 
+@pytest.mark.operational
 def test_smtp_login_uses_the_password_setting(loaded: Store, inbox: Inbox) -> None:
     text = only_email(CONFIG).replace("security: none,", "security: none, username: alertas,")
     config = parse_config(text)
@@ -306,6 +308,7 @@ def test_smtp_login_uses_the_password_setting(loaded: Store, inbox: Inbox) -> No
     assert len(retried["messages"][0]["opened"]) == 4
 
 
+@pytest.mark.operational
 def test_english_recipient_reads_english(loaded: Store, inbox: Inbox) -> None:
     config = parse_config(only_email(CONFIG).replace("lang: pt-BR", "lang: en"))
     alerts.check(loaded, config, settings(), now=AT, transport=fast())
@@ -329,6 +332,7 @@ def hook_only(text: str, fmt: str = "slack") -> str:
     )
 
 
+@pytest.mark.operational
 def test_webhook_is_signed_and_retried(loaded: Store, receiver: Receiver) -> None:
     receiver.statuses = [503, 500]  # two failures, then accepted
     config = parse_config(hook_only(CONFIG))
@@ -348,6 +352,7 @@ def test_webhook_is_signed_and_retried(loaded: Store, receiver: Receiver) -> Non
     assert "secretpath" not in json.dumps(answer)
 
 
+@pytest.mark.operational
 def test_webhook_failure_is_given_back_and_a_4xx_is_not_retried(
     loaded: Store, receiver: Receiver
 ) -> None:
@@ -369,6 +374,7 @@ def test_webhook_failure_is_given_back_and_a_4xx_is_not_retried(
     )
 
 
+@pytest.mark.operational
 def test_webhook_json_format_and_unsigned_without_secret(loaded: Store, receiver: Receiver) -> None:
     config = parse_config(hook_only(CONFIG, "json"))
     alerts.check(loaded, config, settings(), now=AT, transport=Transport(None, None, backoff=0.01))
@@ -412,6 +418,7 @@ def test_one_worker_checks_at_a_time(loaded: Store, inbox: Inbox) -> None:
 
 
 # -- dry run, CLI, server job --------------------------------------------------------------
+@pytest.mark.operational
 def test_dry_run_sends_and_records_nothing(loaded: Store, inbox: Inbox) -> None:
     config = parse_config(only_email(CONFIG))
     dry = alerts.check(loaded, config, settings(), now=AT, send=False)

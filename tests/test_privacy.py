@@ -219,6 +219,7 @@ def test_purge_comments_after_retention(store: Store) -> None:
         privacy.purge_comments(store, None)
 
 
+@pytest.mark.operational
 def test_purge_drops_the_attendants_old_text_and_keeps_its_measures(store: Store) -> None:
     """What customers wrote to the 24/7 attendant follows the comment retention: an old
     conversation loses its messages' text, transcript and missed phrases; its intents,

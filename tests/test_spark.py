@@ -8,6 +8,8 @@ this module keeps the default suite's Spark cost to one session and a few stores
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -313,6 +315,30 @@ def test_target_parsing() -> None:
     ):
         with pytest.raises(StoreError):
             SparkTarget.parse(bad)
+
+
+def test_connect_targets() -> None:
+    """`sc://host:port?...` is Spark Connect, as `spark://sc://...` is; the port defaults
+    to Connect's 15002 and messages never show the URL's token."""
+    short = SparkTarget.parse("sc://127.0.0.1:15160?warehouse=/data/lake")
+    long = SparkTarget.parse("spark://sc://127.0.0.1:15160?warehouse=/data/lake")
+    assert short == long and short.remote and short.address == ("127.0.0.1", 15160)
+    secret = SparkTarget.parse("sc://[::1]/;token=s3cret;use_ssl=true?database=cx")
+    assert secret.address == ("::1", 15002) and "s3cret" not in secret.shown
+    with pytest.raises(StoreError, match="no valid port"):
+        _ = SparkTarget.parse("sc://host:99999999").address
+
+
+def test_a_connect_server_that_does_not_answer_is_named_at_once(tmp_path: Path) -> None:
+    """No gRPC retries for minutes: a closed port is reported in one line, at once."""
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=f"no Spark Connect server answers at 127.0.0.1:{port}"):
+        open_store(f"sc://127.0.0.1:{port}?warehouse={tmp_path / 'lake'}")
+    assert time.monotonic() - started < 15
 
 
 def test_translation_qualifies_only_the_store_tables() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +165,60 @@ def test_erase_rewrites_the_affected_tables_and_keeps_the_rest(lake: str, tmp_pa
     assert [a["action"] for a in audit] == ["erase", "purge_comments"]
 
 
+SPREAD = [
+    ev("m1", "ana", "website", "2026-01-10T10:00:00Z"),
+    ev("m2", "bia", "website", "2026-01-11T10:00:00Z"),
+    ev("m3", "bia", "phone", "2026-02-10T10:00:00Z", comment="old words", csat=4),
+    ev("m4", "bia", "chat", "2026-03-10T10:00:00Z", comment="new words"),
+]
+
+
+def _files_by_month(store: SparkStore) -> dict[str, list[tuple[str, int]]]:
+    """Each month's events files as (name, inode): a rewritten file has a new name."""
+    months: dict[str, list[tuple[str, int]]] = {}
+    for path in sorted(_data_files(store, "events")):
+        name = os.path.basename(path)
+        months.setdefault(name[:7], []).append((name, os.stat(path).st_ino))
+    return months
+
+
+def test_erase_and_purge_rewrite_only_the_months_they_touch(lake: str, tmp_path: Path) -> None:
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    ingest_files(store, write_csv(tmp_path / "e.csv", SPREAD))
+    before = _files_by_month(store)
+    # One file per month of `ts`, named by its month.
+    assert {m: len(f) for m, f in before.items()} == {"2026-01": 1, "2026-02": 1, "2026-03": 1}
+    assert erase_customer(store, "ana")["events"] == 1
+    erased = _files_by_month(store)
+    assert erased["2026-02"] == before["2026-02"] and erased["2026-03"] == before["2026-03"]
+    assert erased["2026-01"] != before["2026-01"]  # January's file replaced, without her
+    january = os.path.join(store._location("events"), erased["2026-01"][0][0])
+    assert pq.read_table(january).column("customer_id").to_pylist() == ["bia"]
+    # A purge with a cutoff of 2026-02-18 drops February's comment: only February changes.
+    purged = purge_comments(store, 30, now=datetime(2026, 3, 20))
+    assert purged["comments"] == 1
+    after = _files_by_month(store)
+    assert after["2026-01"] == erased["2026-01"] and after["2026-03"] == erased["2026-03"]
+    assert after["2026-02"] != erased["2026-02"]
+    assert store.query("SELECT event_id, comment, csat FROM events ORDER BY event_id") == [
+        {"event_id": "m2", "comment": None, "csat": None},
+        {"event_id": "m3", "comment": None, "csat": 4},
+        {"event_id": "m4", "comment": "new words", "csat": None},
+    ]
+    # A statement that matches no row rewrites nothing.
+    store.execute("DELETE FROM events WHERE customer_id = $c", {"c": "nobody"})
+    assert _files_by_month(store) == after
+    staging = os.path.join(store._root() or "", STAGING)
+    assert not os.path.isdir(staging) or not os.listdir(staging)
+
+
 def test_operational_state_is_refused_in_one_line(
     lake: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from touchpoints.connectors import state
     from touchpoints.ingest.identities import link
+    from touchpoints.reports import alerts
     from touchpoints.server.auth import create_key
 
     store = open_store(lake)
@@ -184,6 +234,8 @@ def test_operational_state_is_refused_in_one_line(
         StoreError, match="^the chatwoot connector's conversation state " + expected
     ):
         state.load(store, "chatwoot", "1")
+    with pytest.raises(StoreError, match="^alerting " + expected):
+        alerts.ensure_table(store)
     # On the command line: the one line and exit code 2, no stack trace.
     monkeypatch.setattr(
         "sys.argv", ["touchpoints", "keys", "create", "--scope", "read", "--db", lake]

@@ -30,7 +30,7 @@ from touchpoints.analytics.registry import Analysis, analyses
 from touchpoints.analytics.results import Result
 from touchpoints.core.errors import UsageError
 from touchpoints.core.settings import get_settings
-from touchpoints.store import open_store, resolve_target
+from touchpoints.store import SPARK_PREFIXES, open_store, resolve_target
 
 if TYPE_CHECKING:
     from touchpoints.core.catalog import Catalog
@@ -57,7 +57,7 @@ class Workspace:
     @property
     def _per_call(self) -> bool:
         t = self.target
-        return not (t == ":memory:" or t.startswith(("postgres", "spark://")))
+        return not (t == ":memory:" or t.startswith(("postgres", *SPARK_PREFIXES)))
 
     @contextmanager
     def store(self, write: bool = False) -> Iterator[Store]:

@@ -44,7 +44,9 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Store: a DuckDB file or postgresql:// URL (default $TOUCHPOINTS_DB or ./touchpoints.duckdb).",
+        help="Store: a DuckDB file, a postgresql:// URL, or Spark (spark://MASTER?warehouse=..., "
+        "sc://HOST:PORT?warehouse=... for Spark Connect) "
+        "(default $TOUCHPOINTS_DB or ./touchpoints.duckdb).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -71,10 +73,10 @@ def touchpoint_names(store: Store, lang: str) -> dict[str, str]:
 def open_for_reading(db: str | None) -> Store:
     """Analyses open an existing DuckDB file read-only (they can run beside a writer) and
     refuse a missing one, which is almost always a mistyped --db."""
-    from touchpoints.store import open_store, resolve_target
+    from touchpoints.store import SPARK_PREFIXES, open_store, resolve_target
 
     target = resolve_target(db)
-    if target.startswith(("postgres", ":memory:", "spark://")):
+    if target.startswith(("postgres", ":memory:", *SPARK_PREFIXES)):
         return open_store(target)
     path = target.removeprefix("duckdb://")
     if not os.path.exists(path):

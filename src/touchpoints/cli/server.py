@@ -43,11 +43,11 @@ def serve(
     import uvicorn
 
     from touchpoints.core.settings import get_settings
-    from touchpoints.store import resolve_target
+    from touchpoints.store import SPARK_PREFIXES, resolve_target
 
     settings = get_settings()
     target = resolve_target(db or settings.db)
-    if target.startswith("spark://"):
+    if target.startswith(SPARK_PREFIXES):
         raise UsageError("serve needs a DuckDB file or a postgresql:// URL, not a Spark store")
     is_postgres = target.startswith(("postgresql://", "postgres://"))
     if workers > 1 and not is_postgres:

@@ -34,11 +34,13 @@ TtlOpt = Annotated[
 def open_existing(db: str | None) -> Store:
     """The store for writing; a missing DuckDB file is refused (a mistyped --db would
     otherwise create an empty store and report that the event does not exist)."""
-    from touchpoints.store import open_store, resolve_target
+    from touchpoints.store import SPARK_PREFIXES, open_store, resolve_target
 
     target = resolve_target(db)
     path = target.removeprefix("duckdb://")
-    if not target.startswith(("postgres", "spark://", ":memory:")) and not os.path.exists(path):
+    if not target.startswith(("postgres", *SPARK_PREFIXES, ":memory:")) and not os.path.exists(
+        path
+    ):
         raise TouchpointsError(
             f"no store at {path!r}: run `touchpoints ingest FILE --db {path}` first, or pass --db"
         )

@@ -318,6 +318,8 @@ class Delivery:
 
 
 def ensure_table(store: Store) -> None:
+    # Claimed at every check of the server's periodic job: operational state, not Spark's.
+    store.refuse_operational("alerting")
     store._native(STATE_DDL.format(**TYPES.get(store.engine, TYPES["duckdb"])))
 
 

@@ -1,5 +1,5 @@
 """`open_store(target)`: a DuckDB file by default, PostgreSQL for `postgresql://` URLs,
-Apache Spark for `spark://` targets."""
+Apache Spark for `spark://` targets and Spark Connect for `sc://` URLs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import os
 from touchpoints.store.base import Store
 
 DEFAULT_TARGET = "touchpoints.duckdb"
+# Targets a Spark store opens: a Spark master (`spark://local[2]`, `spark://yarn`, ...) or a
+# Spark Connect server (`sc://host:port`, also written `spark://sc://host:port`).
+SPARK_PREFIXES = ("spark://", "sc://")
 
 
 def resolve_target(target: str | None) -> str:
@@ -26,7 +29,7 @@ def open_store(
         from touchpoints.store.postgres import PostgresStore
 
         return PostgresStore(resolved)
-    if resolved.startswith("spark://"):
+    if resolved.startswith(SPARK_PREFIXES):
         from touchpoints.store.spark import SparkStore
 
         return SparkStore(resolved)
@@ -58,4 +61,4 @@ def announcement_path_of(path: str) -> str:
     return f"{path}.server.json"
 
 
-__all__ = ["Store", "open_store", "resolve_target", "DEFAULT_TARGET"]
+__all__ = ["Store", "open_store", "resolve_target", "DEFAULT_TARGET", "SPARK_PREFIXES"]

@@ -3,7 +3,8 @@
 Target format (after the `spark://` prefix comes a Spark master, then options)::
 
     spark://local[2]?warehouse=/data/lake                    local mode (tests, laptops)
-    spark://sc://spark-connect:15002?warehouse=s3a://b/tp    Spark Connect
+    sc://spark-connect:15002?warehouse=s3a://b/tp             Spark Connect (also written
+                                                              spark://sc://...)
     spark://yarn?warehouse=hdfs:///lake/touchpoints           any master URL Spark accepts
     spark://spark://master:7077?warehouse=/shared/lake        (a standalone master)
     spark://?database=cx                                      the process's active session
@@ -28,14 +29,16 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 
 import duckdb
 import pyarrow as pa
@@ -80,6 +83,14 @@ LOCK_FILE = "_writer.lock"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 ARROW_CHUNK_ROWS = 1_000_000
+# Tables a DELETE or UPDATE rewrites file by file: only the files holding a matching row
+# are read, rewritten and replaced (the small tables are rewritten whole).
+FILE_TABLES = ("events", "event_facts", "journey_cycles")
+# Events files each hold one month of `ts` (named `YYYY-MM_part-...`): an erase rewrites
+# the months its customer was seen in, a comment purge the months past the retention.
+MONTH_COLUMN = "tp_month"
+FILES_VIEW = "_tp_rewritten_files"  # the files a file-by-file rewrite reads
+CONNECT_PORT = 15002  # Spark Connect's default port, when an sc:// URL names none
 
 
 @contextmanager
@@ -120,7 +131,23 @@ class SparkTarget:
 
     @property
     def remote(self) -> bool:
+        """A Spark Connect target: the client sends plans over gRPC, the server runs them."""
         return self.master.startswith("sc://")
+
+    @property
+    def shown(self) -> str:
+        """The master for messages: a Connect URL without its `;token=...` parameters."""
+        return self.master.split("/;", 1)[0]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port of a Spark Connect URL (`sc://host[:port][/;param=value...]`)."""
+        parsed = urlparse("//" + self.master.removeprefix("sc://").split("/", 1)[0])
+        try:
+            port = parsed.port
+        except ValueError:
+            raise StoreError(f"spark target: {self.master!r} has no valid port") from None
+        return (parsed.hostname or "localhost", port or CONNECT_PORT)
 
     @property
     def local(self) -> bool:
@@ -128,6 +155,7 @@ class SparkTarget:
 
     @classmethod
     def parse(cls, target: str) -> SparkTarget:
+        """`spark://MASTER?options`, or `sc://host:port?options` for Spark Connect."""
         rest = target.removeprefix("spark://")
         master, _, query = rest.partition("?")
         options = dict(parse_qsl(query, keep_blank_values=True))
@@ -197,30 +225,28 @@ def spark_session(target: SparkTarget) -> SparkSession:
                     "the Spark store needs pyspark: pip install 'pyspark>=4' "
                     "(and 'pyspark[connect]' for sc:// targets)"
                 ) from None
+        if target.remote:
+            session = _connect_session(target)
+            _SESSIONS[key] = session
+            return session
         conf = {**BASE_CONF, **(LOCAL_CONF if target.local else {}), **target.conf}
         if target.master == "":
             active = SparkSession.getActiveSession()
             builder = None if active is not None else SparkSession.builder
             session = active
-        elif target.remote:
-            builder = SparkSession.builder.remote(target.master)
         else:
             builder = SparkSession.builder.master(target.master)
         try:
             if builder is not None:
                 builder = builder.appName("touchpoints")
                 for k, v in conf.items():
-                    if not (target.remote and k in ("spark.ui.enabled",)):
-                        builder = builder.config(k, v)
+                    builder = builder.config(k, v)
                 with _arrow_calls():
                     session = builder.getOrCreate()
-        except ImportError as exc:
-            raise StoreError(
-                f"Spark Connect needs extra packages: pip install 'pyspark[connect]' ({exc})"
-            ) from None
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot start Spark for {target.master!r}: {first}") from None
+            raise StoreError(
+                f"cannot start Spark for {target.shown!r}: {_first_line(exc)}"
+            ) from None
         assert session is not None
         # An existing session may have another zone; analytics need naive UTC throughout.
         session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -229,12 +255,63 @@ def spark_session(target: SparkTarget) -> SparkSession:
         return session
 
 
-def stop_sessions() -> None:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _connect_session(target: SparkTarget) -> SparkSession:
+    """A session on a Spark Connect server, through the Connect client's own builder.
+
+    Not `SparkSession.builder.remote(...)`: that refuses to start while the process holds a
+    classic SparkContext and flips the whole process into Connect mode (every
+    `pyspark.sql.functions` call then builds Connect columns). The Connect builder does
+    neither, so a classic store and a Connect store can live in one process; the store
+    takes its column functions from the session's own module (`SparkStore.functions`).
+
+    The server is probed first: the Connect client retries an unreachable server for
+    minutes before it gives up, and the user should hear at once that nothing answers."""
+    host, port = target.address
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise StoreError(
+            f"no Spark Connect server answers at {host}:{port} ({exc.strerror or exc}): start "
+            "one (sbin/start-connect-server.sh of the Spark installation) or check the sc:// URL"
+        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+        except ImportError as exc:
+            raise StoreError(
+                f"Spark Connect needs extra packages: pip install 'pyspark[connect]' ({exc})"
+            ) from None
+    builder = ConnectSession.builder.remote(target.master)
+    # The server owns its static and cluster settings (BASE_CONF's UI and Arrow ones
+    # included: Connect always moves results as Arrow); the session takes the target's.
+    for k, v in {"spark.sql.session.timeZone": "UTC", **target.conf}.items():
+        builder = builder.config(k, v)
+    try:
+        with _arrow_calls():
+            session = builder.create()
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+    except Exception as exc:
+        raise StoreError(
+            f"cannot open a Spark Connect session at {target.shown!r}: {_first_line(exc)}"
+        ) from None
+    return session  # type: ignore[return-value]
+
+
+def stop_sessions(master: str | None = None) -> None:
     """Stop the sessions this process started (test suites, long-lived services that are
-    done with Spark); the next Spark store starts a new one."""
+    done with Spark), or only those on `master`; the next Spark store starts a new one.
+
+    A Spark Connect session is best stopped while its server still runs: stopping it
+    releases it on the server, which the client retries for minutes if none answers."""
     with _SESSION_LOCK:
-        sessions = list(_SESSIONS.values())
-        _SESSIONS.clear()
+        keys = [k for k in _SESSIONS if master is None or k[0] == master]
+        sessions = [_SESSIONS.pop(k) for k in keys]
     for session in sessions:
         session.stop()
 
@@ -293,6 +370,7 @@ OPERATIONAL_TABLES = (
     "attendant_conversations",
     "attendant_messages",
     "identities",
+    "alert_state",
 )
 
 
@@ -321,6 +399,7 @@ class SparkStore(Store):
         self._writer = threading.RLock()
         self._writes = 0
         self._lock_fd: int | None = None
+        self._temp_frames: dict[str, DataFrame] = {}
         self._finish_interrupted_commits()
         self._create_schema()
 
@@ -330,6 +409,16 @@ class SparkStore(Store):
         if self._spark is None:
             self._spark = spark_session(self.spec)
         return self._spark
+
+    @property
+    def functions(self) -> ModuleType:
+        """pyspark's column functions for this store's session: a Spark Connect session
+        takes Connect columns, a classic one JVM columns (see `_connect_session`)."""
+        if self.spec.remote:
+            from pyspark.sql.connect import functions
+        else:
+            from pyspark.sql import functions
+        return functions
 
     def has_table(self, name: str) -> bool:
         return bool(self.spark.catalog.tableExists(f"{self.spec.database}.{name}"))
@@ -441,18 +530,27 @@ class SparkStore(Store):
     @staticmethod
     def _apply(plan: dict[str, Any]) -> None:
         """Carry out a commit's renames; each step is skipped once done, so applying a
-        plan again after a crash finishes it."""
+        plan again after a crash finishes it. `swaps` replace a table's folder, `removes`
+        take replaced files out of a table (into a trash folder), `moves` bring staged
+        files in."""
+        removes = plan.get("removes", [])
         for swap in plan["swaps"]:
             if os.path.exists(swap["staging"]):
                 if os.path.exists(swap["location"]):
                     os.rename(swap["location"], swap["trash"])
                 os.rename(swap["staging"], swap["location"])
+        for source, trash in removes:
+            if os.path.exists(source):
+                os.makedirs(os.path.dirname(trash), exist_ok=True)
+                os.rename(source, trash)
         for source, target in plan["moves"]:
             if os.path.exists(source):
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.rename(source, target)
         for swap in plan["swaps"]:
             shutil.rmtree(swap["trash"], ignore_errors=True)
+        for folder in dict.fromkeys(os.path.dirname(trash) for _, trash in removes):
+            shutil.rmtree(folder, ignore_errors=True)
         for folder in dict.fromkeys(os.path.dirname(source) for source, _ in plan["moves"]):
             shutil.rmtree(folder, ignore_errors=True)  # what the write left beside its files
 
@@ -488,12 +586,41 @@ class SparkStore(Store):
 
     def _stage_frame(self, frame: DataFrame, what: str) -> list[str]:
         """Write `frame` as files of a staging folder; the data files it wrote."""
-        folder = self._staging(what)
-        _sized(frame, what).write.format(self.spec.table_format).save(folder)
+        return self._write_staged(frame, what, self._staging(what))
+
+    def _write_staged(self, frame: DataFrame, table: str, folder: str) -> list[str]:
+        """Write `frame`, rows of `table`, as data files of `folder`; the files written.
+
+        Events are written one file per month of `ts` (Spark writes them into `tp_month=`
+        folders, which are then flattened to `YYYY-MM_part-...` files: the table folder
+        stays flat, so Spark never reads a partition column into the events)."""
+        writer = _sized(frame, table)
+        if table != "events" or self.spec.table_format != "parquet":
+            writer.write.format(self.spec.table_format).save(folder)
+        else:
+            month = f"date_format(ts, 'yyyy-MM') AS {MONTH_COLUMN}"
+            (
+                writer.selectExpr("*", month)
+                .repartition(MONTH_COLUMN)
+                .write.partitionBy(MONTH_COLUMN)
+                .format(self.spec.table_format)
+                .save(folder)
+            )
+            prefix = f"{MONTH_COLUMN}="
+            for sub in sorted(os.listdir(folder)):
+                if not sub.startswith(prefix):
+                    continue
+                for f in os.listdir(os.path.join(folder, sub)):
+                    if not f.startswith(("_", ".")):
+                        os.rename(
+                            os.path.join(folder, sub, f),
+                            os.path.join(folder, f"{sub.removeprefix(prefix)}_{f}"),
+                        )
+                shutil.rmtree(os.path.join(folder, sub))
         return [
             os.path.join(folder, f)
             for f in sorted(os.listdir(folder))
-            if not f.startswith(("_", "."))
+            if not f.startswith(("_", ".")) and os.path.isfile(os.path.join(folder, f))
         ]
 
     def _moves(self, files: list[str], name: str) -> list[list[str]]:
@@ -537,7 +664,7 @@ class SparkStore(Store):
             os.makedirs(self._location(name), exist_ok=True)
             frame = self.spark.sql(select, args=values) if values else self.spark.sql(select)
             folder = self._staging(name)
-            _sized(frame, name).write.format(self.spec.table_format).save(folder)
+            self._write_staged(frame, name, folder)
             trash = self._staging(f"{name}-replaced")
             self._commit_plan(
                 {
@@ -559,8 +686,11 @@ class SparkStore(Store):
         if isinstance(tree, exp.Create) and tree.args.get("expression") is not None:
             name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
             select = tree.args["expression"].sql(dialect="duckdb")
-            frame = self._frame(select, params)
-            frame.localCheckpoint().createOrReplaceTempView(name)
+            frame = self._frame(select, params).localCheckpoint()
+            frame.createOrReplaceTempView(name)
+            # Held while the view may be read: a Spark Connect client releases a checkpoint
+            # on the server when its DataFrame is garbage-collected.
+            self._temp_frames[name] = frame
             return True
         if not isinstance(tree, exp.Delete | exp.Update):
             return False
@@ -569,23 +699,55 @@ class SparkStore(Store):
             return False
         where = tree.args.get("where")
         condition = where.this.sql(dialect="duckdb") if where is not None else "TRUE"
+        # The new rows are `head + <the rows read> + tail`: the whole table, or only the
+        # files holding a matching row.
         if isinstance(tree, exp.Delete):
-            select = f"SELECT * FROM {name} WHERE NOT (({condition}) IS TRUE)"
+            head, tail = "SELECT * FROM ", f" WHERE NOT (({condition}) IS TRUE)"
         else:
             sets = {e.this.name: e.expression.sql(dialect="duckdb") for e in tree.expressions}
-            columns = self.spark.table(self.tables[name]).columns
-            select = (
-                "SELECT "
-                + ", ".join(
-                    f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
-                    if c in sets
-                    else f'"{c}"'
-                    for c in columns
-                )
-                + f" FROM {name}"
+            projection = ", ".join(
+                f'CASE WHEN ({condition}) IS TRUE THEN {sets[c]} ELSE "{c}" END AS "{c}"'
+                if c in sets
+                else f'"{c}"'
+                for c in self.spark.table(self.tables[name]).columns
             )
-        self._rewrite(name, self.translate(select), bound(select, params))
+            head, tail = f"SELECT {projection} FROM ", ""
+        if where is not None and name in FILE_TABLES and self._root() is not None:
+            self._rewrite_files(name, condition, f"{head}{FILES_VIEW} AS {name}{tail}", params)
+        else:
+            select = f"{head}{name}{tail}"
+            self._rewrite(name, self.translate(select), bound(select, params))
         return True
+
+    def _rewrite_files(self, name: str, condition: str, select: str, params: Params | None) -> None:
+        """Rewrite only the files of table `name` holding a row that matches `condition`
+        (DuckDB SQL): `select` reads them (as the view FILES_VIEW) and gives their new rows,
+        which are written to staging; one journalled commit then takes the old files out
+        and moves the new ones in. A statement that matches nothing writes nothing."""
+        with self.writing():
+            find = (
+                f"SELECT DISTINCT _metadata.file_path AS path FROM {name} "
+                f"WHERE ({condition}) IS TRUE"
+            )
+            paths = sorted(r["path"] for r in self._frame(find, params).collect())
+            if not paths:
+                return
+            reader = self.spark.read.format(self.spec.table_format).schema(_ddl()[name])
+            reader.load(paths).createOrReplaceTempView(FILES_VIEW)
+            try:
+                written = self._stage_frame(self._frame(select, params), name)
+            finally:
+                self.spark.catalog.dropTempView(FILES_VIEW)
+            trash = self._staging(f"{name}-replaced")
+            removes = [[p, f"{trash}/{os.path.basename(p)}"] for p in map(_local_path, paths)]
+            self._commit_plan(
+                {
+                    "swaps": [],
+                    "moves": self._moves(written, name),
+                    "removes": removes,
+                    "tables": [name],
+                }
+            )
 
     def _frame(self, sql: str, params: Params | None) -> DataFrame:
         values = bound(sql, params)
@@ -658,6 +820,7 @@ class SparkStore(Store):
         if self._stage is not None:
             self._stage.close()
             self._stage = None
+        self._temp_frames.clear()
 
     # -- engine primitives --------------------------------------------------------------------
     def translate(self, sql: str) -> str:
@@ -797,7 +960,7 @@ class SparkStore(Store):
     ) -> tuple[DataFrame, int, list[str] | None]:
         """The staged rows not stored yet (left-anti join on event_id), numbered after the
         largest stored `seq`; materialised once, so the count and the write agree."""
-        from pyspark.sql import functions as F
+        F = self.functions
 
         events = self.spark.table(self.tables["events"])
         staged = self._arrow_frames(
@@ -821,7 +984,7 @@ class SparkStore(Store):
 
     def _new_quarantine(self, con: duckdb.DuckDBPyConnection) -> DataFrame:
         """Rejected rows not quarantined yet: re-ingesting a file does not repeat them."""
-        from pyspark.sql import functions as F
+        F = self.functions
 
         bad = self._arrow_frames(
             con,
@@ -849,7 +1012,7 @@ class SparkStore(Store):
         ).localCheckpoint()
 
     def _log_row(self, staging: Staging, stored: int) -> DataFrame | None:
-        from pyspark.sql import functions as F
+        F = self.functions
 
         if not staging.logged:
             return None  # the caller writes its own row after settling conflicts
@@ -882,6 +1045,12 @@ class SparkStore(Store):
             # absent, and analyses read the raw events.
             self.execute("DELETE FROM meta WHERE key = $key", {"key": derived.META_KEY})
         return stored, ids
+
+
+def _local_path(uri: str) -> str:
+    """A data file's path on this machine, from the URI Spark names it by."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
 def _sized(frame: DataFrame, table: str) -> DataFrame:
