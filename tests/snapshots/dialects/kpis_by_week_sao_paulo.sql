@@ -1,4 +1,15 @@
 -- statement 1, as written (DuckDB)
+SELECT value FROM meta WHERE key = $key
+-- PostgreSQL
+SELECT value
+ FROM meta
+ WHERE key = %(key)s
+-- Spark
+SELECT value
+ FROM meta
+ WHERE key = :key
+
+-- statement 2, as written (DuckDB)
 SELECT date_trunc('week', ((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS grp,
       count(*) AS events,
       count(DISTINCT customer_id) AS customers,
@@ -99,7 +110,7 @@ SELECT DATE_TRUNC('WEEK', (FROM_UTC_TIMESTAMP((FROM_UTC_TIMESTAMP(ts, 'UTC')), :
  WHERE TRUE) AS s
  GROUP BY DATE_TRUNC('WEEK', (FROM_UTC_TIMESTAMP((FROM_UTC_TIMESTAMP(ts, 'UTC')), :scope_timezone)))
 
--- statement 2, as written (DuckDB)
+-- statement 3, as written (DuckDB)
 WITH buyers AS (SELECT DISTINCT customer_id, date_trunc('week', ((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS p
         FROM (SELECT * FROM (SELECT e.*, t.channel AS channel, t.kind AS kind FROM events e LEFT JOIN touchpoints t ON t.id = e.touchpoint) r WHERE TRUE) s WHERE action = 'purchase'), last_seen AS (SELECT max(((ts AT TIME ZONE 'UTC') AT TIME ZONE $scope_timezone)) AS last_ts FROM events)
       SELECT b.p AS p, count(*) AS buyers, count(n.customer_id) AS retained,
