@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from typer.testing import CliRunner
 
 from conftest import SPARK_MATRIX, write_csv
 from test_engines_agree import NAMES, _answer, _differences
+from test_spark_cluster import ROWS, _listening
 from touchpoints.analytics.registry import get
 from touchpoints.cli import app
 from touchpoints.ingest import ingest_files
@@ -44,21 +44,6 @@ pytestmark = [
 ]
 
 CONNECT_PORT = 15160
-ROWS = [
-    {"event_id": "a1", "customer_id": "c1", "touchpoint": "website", "ts": "2026-01-01T10:00:00Z"},
-    {"event_id": "a2", "customer_id": "c1", "touchpoint": "phone", "ts": "2026-01-01T10:30:00Z",
-     "abandoned": "false", "wait_seconds": 12, "handle_seconds": 300},
-    {"event_id": "a3", "customer_id": "c1", "touchpoint": "store", "ts": "2026-01-01T11:00:00Z",
-     "action": "purchase", "value": 100.5},
-    {"event_id": "b1", "customer_id": "c2", "touchpoint": "chat", "ts": "2026-01-05T12:00:00Z",
-     "abandoned": "true", "wait_seconds": 40},
-    {"event_id": "b2", "customer_id": "c2", "touchpoint": "nowhere", "ts": "2026-01-05T12:00:00Z"},
-]  # fmt: skip
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")

@@ -168,6 +168,19 @@ ROLLUP_COUNTS: dict[str | None, str] = {
 }
 
 
+def _cell(scope: Scope, options: EventsOptions, params: dict[str, Any]) -> str:
+    """` AND ...` for a cell of `heatmap` (the same weekday and hour expressions on the same
+    local time), its values added to `params`; empty without one."""
+    predicate, local = "", local_ts(scope)
+    if options.weekday is not None:
+        predicate += f" AND {iso_weekday(local)} = $events_weekday"
+        params["events_weekday"] = options.weekday
+    if options.hour is not None:
+        predicate += f" AND {hour(local)} = $events_hour"
+        params["events_hour"] = options.hour
+    return predicate
+
+
 def rollup_counts(
     store: Store, scope: Scope, options: EventsOptions, metrics: tuple[str | None, ...]
 ) -> dict[str | None, int] | None:
@@ -182,14 +195,8 @@ def rollup_counts(
     )
     if rollup is None:
         return None
-    predicate, params = "TRUE", {**scope.params()}
-    local = local_ts(scope)
-    if options.weekday is not None:
-        predicate += f" AND {iso_weekday(local)} = $events_weekday"
-        params["events_weekday"] = options.weekday
-    if options.hour is not None:
-        predicate += f" AND {hour(local)} = $events_hour"
-        params["events_hour"] = options.hour
+    params = {**scope.params()}
+    predicate = "TRUE" + _cell(scope, options, params)
     sums = ", ".join(
         f"CAST(coalesce(sum({ROLLUP_COUNTS[m]}), 0) AS BIGINT) AS m{i}"
         for i, m in enumerate(metrics)
@@ -230,14 +237,7 @@ def _relation(store: Store, scope: Scope, options: EventsOptions) -> tuple[str, 
     within, service = service_rules(store, options)
     predicate = counted(within)[options.metric] if options.metric else "TRUE"
     params: dict[str, Any] = {**scope.params(), **service}
-    # A cell of `heatmap`: the same weekday and hour expressions on the same local time.
-    local = local_ts(scope)
-    if options.weekday is not None:
-        predicate += f" AND {iso_weekday(local)} = $events_weekday"
-        params["events_weekday"] = options.weekday
-    if options.hour is not None:
-        predicate += f" AND {hour(local)} = $events_hour"
-        params["events_hour"] = options.hour
+    predicate += _cell(scope, options, params)
     # A channel or kind is a set of touchpoints: filtered as such, the rows need no join
     # with the catalog, and the newest-first page is read from the top of the sorted
     # times alone, the other columns only for the rows shown.
