@@ -175,6 +175,8 @@ def _credit_sql(model: str, half_life_seconds: float) -> str:
 def _heuristic(
     store: Store, scope: Scope, model: str, h: float, by: str | None
 ) -> tuple[list[dict[str, Any]], float, float]:
+    if model != "time-decay" and _from_cycles(scope, by):
+        return _heuristic_from_cycles(store, model)  # time-decay needs each step's time
     credit = _credit_sql(model, h)
     secs = seconds_between("ts", "cycle_end")
     paths = path_sql(scope, phase=by == "phase")
@@ -566,9 +568,7 @@ def attribution(store: Store, scope: Scope, options: AttributionOptions) -> dict
     if model == "time-decay" and h <= 0:
         raise UsageError(f"--half-life {half_life!r}: must be more than 0")
     extra: dict[str, Any] = {}
-    if model in HEURISTIC_MODELS and model != "time-decay" and _from_cycles(scope, by):
-        rows, total, value = _heuristic_from_cycles(store, model)
-    elif model in HEURISTIC_MODELS:
+    if model in HEURISTIC_MODELS:
         rows, total, value = _heuristic(store, scope, model, h, by)
     elif model == "markov":
         rows, total, value, extra = _markov(store, scope, checked, by, details)

@@ -83,9 +83,10 @@ LOCK_FILE = "_writer.lock"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 ARROW_CHUNK_ROWS = 1_000_000
-# Tables a DELETE or UPDATE rewrites file by file: only the files holding a matching row
-# are read, rewritten and replaced (the small tables are rewritten whole).
-FILE_TABLES = ("events", "event_facts", "journey_cycles")
+# The large tables: written in Spark's partitions (the small ones as one file a write), and
+# rewritten file by file by a DELETE or UPDATE: only the files holding a matching row are
+# read, rewritten and replaced (the small tables are rewritten whole).
+FILE_TABLES = ("events", "event_facts", "journey_cycles", "journey_customers", "journey_steps")
 # Events files each hold one month of `ts` (named `YYYY-MM_part-...`): an erase rewrites
 # the months its customer was seen in, a comment purge the months past the retention.
 MONTH_COLUMN = "tp_month"
@@ -1056,7 +1057,7 @@ def _local_path(uri: str) -> str:
 def _sized(frame: DataFrame, table: str) -> DataFrame:
     """The small tables (catalog, logs, quarantine) as one file per write: each file costs
     a task and file-system calls. Events and derived facts keep Spark's partitions."""
-    return frame if table in ("events", "event_facts", "journey_cycles") else frame.coalesce(1)
+    return frame if table in FILE_TABLES else frame.coalesce(1)
 
 
 def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
