@@ -7,8 +7,9 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -847,6 +848,49 @@ def test_with_a_warmer_slow_results_stay_served_until_it_refreshes_them(
     assert service.calls == 1 and warmer.woken == 1
 
 
+def test_a_page_showing_results_older_than_the_data_says_since_when(
+    tmp_path: Path, events_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the warmer recomputes, a page serves its slow results as they were: it says
+    so, with the moment those results read the data, in the company's time; `data-as-of`
+    carries the same moment (epoch seconds) for the freshness benchmark."""
+
+    class StubWarmer:
+        def wake(self) -> None:
+            pass
+
+        def keep(self, job: Any) -> None:
+            pass
+
+    application = make_app(tmp_path / "asof.duckdb", events_file)
+    service = application.state.service
+    monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.0)
+    try:
+        client = client_for(application, lang="pt-BR")
+        cache_for(service).warmer = StubWarmer()
+        before = time.time()
+        html = client.get("/").text
+        as_of = float(re.search(r'data-as-of="([0-9.]+)"', html).group(1))
+        assert before - 1 <= as_of <= time.time()
+        assert "Atualizando" not in html
+        result = service.ingest(
+            [{"customer_id": "late", "touchpoint": "store", "ts": "2025-12-30T10:00:00Z"}]
+        )
+        assert [i["status"] for i in result.items] == ["stored"]
+        html = client.get("/").text
+        assert float(re.search(r'data-as-of="([0-9.]+)"', html).group(1)) == as_of
+        note = re.search(r'<p class="as-of updating" role="status">([^<]+)</p>', html)
+        assert note, "no updating note"
+        moment = format.local(datetime.fromtimestamp(as_of, UTC).replace(tzinfo=None), TZ)
+        assert note.group(1) == (
+            "Atualizando: alguns números desta página foram calculados com os dados de "
+            f"{moment:%d/%m/%Y %H:%M:%S}"
+        )
+    finally:
+        cache_for(service).warmer = None
+        service.close()
+
+
 # -- CLI -------------------------------------------------------------------------------------
 def refused(result: Any) -> str:
     """The UsageError a command raised (cli.main turns it into one line and exit 2)."""
@@ -1163,3 +1207,54 @@ def test_small_flow_nodes_are_drawn_without_a_label(app: Any) -> None:
     big = [n for n in spec["nodes"] if not n["small"]]
     assert big and max(n["value"] for n in small or [{"value": 0}]) < min(n["value"] for n in big)
     assert {"Purchase", "End"} <= {n["name"] for n in big}
+
+
+def test_under_a_steady_feed_the_warmer_redoes_quick_answers_first_and_slow_ones_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """New data arrive while each slow answer is computed (a live feed): after every slow
+    job the round starts over at the new version, quick answers first, and the slow ones
+    take turns (least recently computed first), so neither the quick pages nor the second
+    slow answer wait for a round that never ends."""
+    import threading
+
+    monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.05)
+    monkeypatch.setattr(cache, "MAX_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "POLL_SECONDS", 0.01)
+    service = FakeService()
+    log: list[tuple[str, int]] = []
+    feeding = threading.Event()
+
+    def quick(store: FakeService) -> int:
+        log.append(("quick", store.ingests))
+        return store.ingests
+
+    def slow(store: FakeService, name: str) -> int:
+        log.append((name, store.ingests))
+        time.sleep(0.1)
+        if feeding.is_set():
+            store.ingests += 1  # the feed lands while this answer is computed
+        return store.ingests
+
+    jobs = [(slow, ("slow_a",), {}), (slow, ("slow_b",), {}), (quick, (), {})]
+    warmer = cache.Warmer(service, lambda run: jobs).start()
+    try:
+        deadline = time.monotonic() + 20
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert warmer.rounds == 1
+        del log[:]
+        feeding.set()
+        service.ingests += 1
+        warmer.wake()
+        while len([n for n, _ in log if n != "quick"]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        feeding.clear()
+    finally:
+        warmer.stop()
+    slow_turns = [n for n, _ in log if n != "quick"][:4]
+    assert slow_turns == ["slow_a", "slow_b", "slow_a", "slow_b"]
+    # before every slow job the quick answer was brought to the version it runs at
+    for i, (name, version) in enumerate(log[:8]):
+        if name != "quick":
+            assert log[i - 1] == ("quick", version), log

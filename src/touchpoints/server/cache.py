@@ -28,7 +28,8 @@ saved, so an answer that an ingestion overtook is never kept as current; with a 
 running, its thread writes the answers visitors' requests computed.
 
 A `Warmer` thread per Service computes the pages' default analyses after server start and,
-debounced, after each ingestion, and recomputes every entry pages asked for recently. So:
+debounced, after each ingestion, and recomputes every entry pages asked for recently (the
+quick ones first; a round that new data overtook starts over, see `Warmer._ordered`). So:
 - a fast result (under SLOW_SECONDS) that is out of date is recomputed for the visitor;
 - a slow one is served as it was (stale-while-revalidate, with its `computed_at` time for
   an "as of" note) while the warmer computes the newer one, however long its round takes;
@@ -66,7 +67,7 @@ STALE_SECONDS = 300.0
 # The warmer waits until no ingestion arrived for DEBOUNCE_SECONDS (a live trickle never
 # stops, so it refreshes at least every MAX_DELAY_SECONDS), polling every POLL_SECONDS.
 DEBOUNCE_SECONDS = 2.0
-MAX_DELAY_SECONDS = 30.0
+MAX_DELAY_SECONDS = 5.0
 POLL_SECONDS = 0.5
 # Entries asked for by pages that the warmer keeps current (most recently used first).
 REWARM_ENTRIES = 64
@@ -500,6 +501,30 @@ class Warmer:
             self.poke.wait(POLL_SECONDS)
             self.poke.clear()
 
+    def _ordered(self, todo: dict[Key, Job]) -> list[tuple[Key, Job]]:
+        """The round's jobs: those that were quick last time first (cheapest first), then
+        those never computed (in the pages' order), then the slow ones, least recently
+        computed first.
+
+        Under a steady feed a round is cut short after any slow job that new data
+        overtook (`_round`): the quick answers are redone at once at the new version, and
+        the slow ones take turns instead of the first one starving the rest. So the pages
+        made of quick answers stay seconds behind the feed, and a slow answer is at most
+        one pass over the slow ones old.
+        """
+        with self.cache.guard:
+            known = {key: self.cache.entries.get(key) for key in todo}
+
+        def rank(item: tuple[Key, Job]) -> tuple[int, float]:
+            entry = known[item[0]]
+            if entry is None:
+                return (1, 0.0)
+            if entry.cost < WARMED_SLOW_SECONDS:
+                return (0, entry.cost)
+            return (2, entry.computed_at)
+
+        return sorted(todo.items(), key=rank)
+
     def _round(self, run: Callable[..., Any], version: Version) -> None:
         start = time.monotonic()
         with self.cache.guard:
@@ -509,7 +534,7 @@ class Warmer:
             todo[_key(fn, args, kwargs)] = (fn, args, kwargs)
         for key, entry in reversed(recent):
             todo.setdefault(key, (entry.fn, entry.args, entry.kwargs))
-        for key, (fn, args, kwargs) in todo.items():
+        for key, (fn, args, kwargs) in self._ordered(todo):
             if self.stopping.is_set():
                 return
             with self.cache.guard:
@@ -531,6 +556,8 @@ class Warmer:
                 computed_at = time.time()
                 _keep(run, (fn, key, stamp, result, computed_at, cost))
             _store(self.cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs))
+            if cost >= WARMED_SLOW_SECONDS and _version_with(self.service, run) != version:
+                return  # new data arrived meanwhile: start over, the quick answers first
         self.warmed = version
         self.rounds += 1
         self.last_round_seconds = time.monotonic() - start

@@ -12,9 +12,10 @@ English reader reads 5,410,019 and 26.3%, and a wait is written one way on every
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
 from touchpoints.core.grammar import Noun
-from touchpoints.server.cache import Job, cached, lookup
+from touchpoints.server.cache import Job, cached, data_version, lookup
 from touchpoints.server.csrf import csrf_context
 from touchpoints.server.users import User, require_role
 
@@ -151,8 +152,12 @@ class Page:
     params: dict[str, str]
     scope: Scope
     filter_error: str | None
-    # When the oldest result this page showed was computed (time.time()), for "as of".
-    computed_at: float | None = field(default=None)
+    # When the oldest result this page shows began computing (time.time()): the data it
+    # reflects were read then or later. `updating`: some result predates the store's
+    # current data (stale-while-revalidate while the warmer recomputes it).
+    as_of: float | None = field(default=None)
+    updating: bool = field(default=False)
+    _version: Any = field(default=None, repr=False)
 
     @property
     def service(self) -> Any:
@@ -205,9 +210,18 @@ class Page:
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         result = cached(self.service, fn, *args, **kwargs)
         entry = lookup(self.service, fn, *args, **kwargs)
-        if entry is not None and (self.computed_at is None or entry.computed_at < self.computed_at):
-            self.computed_at = entry.computed_at
+        if entry is not None:
+            began = entry.computed_at - entry.cost
+            self.as_of = began if self.as_of is None else min(self.as_of, began)
+            if self._version is None:
+                self._version = data_version(self.service)
+            self.updating = self.updating or entry.version != self._version
         return result
+
+    def as_of_time(self) -> str:
+        """`as_of` as the company's wall time to the second (for the "updating" note)."""
+        moment = datetime.fromtimestamp(self.as_of or time.time(), UTC).replace(tzinfo=None)
+        return self.local(moment, seconds=True)
 
 
 def company_language(request: Request) -> str:
