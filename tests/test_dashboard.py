@@ -1209,52 +1209,88 @@ def test_small_flow_nodes_are_drawn_without_a_label(app: Any) -> None:
     assert {"Purchase", "End"} <= {n["name"] for n in big}
 
 
-def test_under_a_steady_feed_the_warmer_redoes_quick_answers_first_and_slow_ones_in_turn(
+def test_under_a_steady_feed_the_warmer_refreshes_cheap_answers_often_and_every_one_in_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """New data arrive while each slow answer is computed (a live feed): after every slow
-    job the round starts over at the new version, quick answers first, and the slow ones
-    take turns (least recently computed first), so neither the quick pages nor the second
-    slow answer wait for a round that never ends."""
+    job the round starts over at the new version. The answers take turns by how long they
+    have waited per second they cost: a cheap one is redone several times while a costly
+    one is redone once, and none is starved by a round that never ends."""
     import threading
 
     monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.05)
     monkeypatch.setattr(cache, "MAX_DELAY_SECONDS", 0.0)
     monkeypatch.setattr(cache, "POLL_SECONDS", 0.01)
     service = FakeService()
-    log: list[tuple[str, int]] = []
+    log: list[str] = []
     feeding = threading.Event()
 
-    def quick(store: FakeService) -> int:
-        log.append(("quick", store.ingests))
-        return store.ingests
-
-    def slow(store: FakeService, name: str) -> int:
-        log.append((name, store.ingests))
-        time.sleep(0.1)
+    def slow(store: FakeService, name: str, seconds: float) -> int:
+        log.append(name)
+        time.sleep(seconds)
         if feeding.is_set():
             store.ingests += 1  # the feed lands while this answer is computed
         return store.ingests
 
-    jobs = [(slow, ("slow_a",), {}), (slow, ("slow_b",), {}), (quick, (), {})]
+    jobs = [(slow, ("costly", 0.4), {}), (slow, ("cheap", 0.06), {}), (slow, ("other", 0.06), {})]
     warmer = cache.Warmer(service, lambda run: jobs).start()
     try:
         deadline = time.monotonic() + 20
         while warmer.rounds == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert warmer.rounds == 1
+        assert "\ntouchpoints_cache_warmer_rounds_total 1\n" in cache.metrics_text(service)
         del log[:]
         feeding.set()
         service.ingests += 1
         warmer.wake()
-        while len([n for n, _ in log if n != "quick"]) < 4 and time.monotonic() < deadline:
+        while log.count("costly") < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         feeding.clear()
     finally:
         warmer.stop()
-    slow_turns = [n for n, _ in log if n != "quick"][:4]
-    assert slow_turns == ["slow_a", "slow_b", "slow_a", "slow_b"]
-    # before every slow job the quick answer was brought to the version it runs at
-    for i, (name, version) in enumerate(log[:8]):
-        if name != "quick":
-            assert log[i - 1] == ("quick", version), log
+    assert log.count("costly") >= 3, log
+    # between two turns of the costly answer, both cheap ones were redone, more than once
+    turns = [i for i, name in enumerate(log) if name == "costly"]
+    for a, b in zip(turns, turns[1:], strict=False):
+        between = log[a + 1 : b]
+        assert between.count("cheap") >= 2 and between.count("other") >= 2, log
+    assert warmer.rounds == 1  # the feed never let a whole round end
+
+
+def test_a_costly_answer_does_not_hold_back_the_cheap_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warmer's second thread takes the answers that cost LANE_SECONDS or more: while
+    one of them is computed, new data still reach the cheap answers."""
+    monkeypatch.setattr(cache, "LANE_SECONDS", 0.3)
+    monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.05)
+    monkeypatch.setattr(cache, "MAX_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "POLL_SECONDS", 0.01)
+    service = FakeService()
+    runs: list[tuple[str, float, float, int]] = []
+
+    def job(store: FakeService, name: str, seconds: float) -> int:
+        began, version = time.monotonic(), store.ingests
+        time.sleep(seconds)
+        runs.append((name, began, time.monotonic(), version))
+        return version
+
+    jobs = [(job, ("costly", 1.0), {}), (job, ("cheap", 0.06), {})]
+    warmer = cache.Warmer(service, lambda run: jobs).start()
+    try:
+        deadline = time.monotonic() + 20
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        del runs[:]
+        service.ingests += 1
+        warmer.wake()
+        time.sleep(0.3)  # the costly answer is being computed at version 1
+        service.ingests += 1
+        warmer.wake()
+        while not any(r[0] == "costly" for r in runs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        warmer.stop()
+    costly = next(r for r in runs if r[0] == "costly")
+    assert costly[3] == 1
+    # the cheap answer reached version 2 before the costly one was done
+    assert any(r[0] == "cheap" and r[3] == 2 and r[2] < costly[2] for r in runs), runs

@@ -281,10 +281,13 @@ def _fit_poisson(
     )
     start = np.concatenate([np.log(np.maximum(rate, 1e-6)), np.zeros(len(extra))])
     with warnings.catch_warnings():
+        # hasconst=False: the level columns sum to an implicit constant, and statsmodels'
+        # search for one costs two SVDs of the design per fit (most of a forecast's time);
+        # only the parameters are read here, which it does not change.
         # A level seen only on holidays, or a trend with one block of data, is not
         # identified; the fit still forecasts the cells it saw, which is all it is used for.
         warnings.simplefilter("ignore")
-        fitted = GLM(counts, x, family=Poisson(), exposure=exposure).fit(
+        fitted = GLM(counts, x, family=Poisson(), exposure=exposure, hasconst=False).fit(
             start_params=start, method="newton", maxiter=100, disp=False
         )
     params = np.asarray(fitted.params)

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from touchpoints.core.errors import NotFoundError, TouchpointsError
 from touchpoints.core.settings import Settings
-from touchpoints.server import api, csrf
+from touchpoints.server import api, cache, csrf
 from touchpoints.server.metrics import Metrics
 from touchpoints.server.service import Service
 
@@ -209,7 +209,8 @@ def create_app(
         response_class=PlainTextResponse,
     )
     def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        text = metrics.render() + cache.metrics_text(service)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -29,7 +29,8 @@ running, its thread writes the answers visitors' requests computed.
 
 A `Warmer` thread per Service computes the pages' default analyses after server start and,
 debounced, after each ingestion, and recomputes every entry pages asked for recently (the
-quick ones first; a round that new data overtook starts over, see `Warmer._ordered`). So:
+cheapest to bring up to date first; a round that new data overtook starts over, see
+`Warmer._ordered`). So:
 - a fast result (under SLOW_SECONDS) that is out of date is recomputed for the visitor;
 - a slow one is served as it was (stale-while-revalidate, with its `computed_at` time for
   an "as of" note) while the warmer computes the newer one, however long its round takes;
@@ -50,7 +51,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -69,6 +70,8 @@ STALE_SECONDS = 300.0
 DEBOUNCE_SECONDS = 2.0
 MAX_DELAY_SECONDS = 5.0
 POLL_SECONDS = 0.5
+# Answers that cost this much or more are refreshed by the warmer's second thread.
+LANE_SECONDS = 2.0
 # Entries asked for by pages that the warmer keeps current (most recently used first).
 REWARM_ENTRIES = 64
 
@@ -364,6 +367,40 @@ def lookup(service: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> E
         return cache.entries.get(_key(fn, args, kwargs))
 
 
+def metrics_text(service: Any) -> str:
+    """The cache's and its warmer's counters for /metrics (Prometheus text format): how
+    often pages were served from memory, how often with an answer older than the data,
+    and how long the warmer's last full round took (what bounds the slow answers' lag)."""
+    cache = cache_for(service)
+    warmer = cache.warmer
+    rows = [
+        ("touchpoints_cache_hits_total", "counter", "Answers served from memory.", cache.hits),
+        (
+            "touchpoints_cache_stale_hits_total",
+            "counter",
+            "Answers served from memory while newer data awaited the warmer.",
+            cache.stale_hits,
+        ),
+        ("touchpoints_cache_misses_total", "counter", "Answers computed on request.", cache.misses),
+        (
+            "touchpoints_cache_warmer_rounds_total",
+            "counter",
+            "Warmer rounds that brought every page's answers up to date.",
+            warmer.rounds if warmer else 0,
+        ),
+        (
+            "touchpoints_cache_warmer_last_round_seconds",
+            "gauge",
+            "Duration of the warmer's last complete round.",
+            (warmer.last_round_seconds or 0.0) if warmer else 0.0,
+        ),
+    ]
+    out = []
+    for name, kind, text, value in rows:
+        out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
+    return "\n".join(out) + "\n"
+
+
 def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(store, *args, **kwargs)` computed once per data version, on a reader store (see
     the module docstring for slow results).
@@ -416,8 +453,23 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
+@dataclass
+class Lane:
+    """One of the warmer's threads and the answers it refreshes: the cheap lane takes those
+    that cost less than LANE_SECONDS last time (and those never computed), the costly lane
+    the rest, so an analysis of a minute never holds back the answers of a second."""
+
+    costly: bool
+    poke: threading.Event = field(default_factory=threading.Event)
+    warmed: Version | None = None
+    rounds: int = 0
+    last_round_seconds: float | None = None
+    thread: threading.Thread | None = None
+
+
 class Warmer:
-    """A daemon thread that keeps a Service's cache current (see the module docstring).
+    """Two daemon threads (`Lane`s) that keep a Service's cache current (see the module
+    docstring).
 
     `jobs(run)` returns the analyses to compute whatever pages were visited (the default
     pages; `run(fn, *args)` reads the store if it needs to); entries pages asked for since
@@ -429,103 +481,121 @@ class Warmer:
         self.jobs = jobs
         self.cache = cache_for(service)
         self.stopping = threading.Event()
-        self.poke = threading.Event()
         self.to_keep: queue.SimpleQueue[Keep] = queue.SimpleQueue()
-        self.warmed: Version | None = None
-        self.rounds = 0
-        self.last_round_seconds: float | None = None
-        self.thread = threading.Thread(
-            target=self._run, name="touchpoints-cache-warmer", daemon=True
-        )
+        self.lanes = (Lane(costly=False), Lane(costly=True))
+        for lane in self.lanes:
+            name = "touchpoints-cache-warmer" + ("-costly" if lane.costly else "")
+            lane.thread = threading.Thread(target=self._run, args=(lane,), name=name, daemon=True)
+
+    @property
+    def rounds(self) -> int:
+        """Rounds after which every answer was up to date (the fewer of the two lanes')."""
+        return min(lane.rounds for lane in self.lanes)
+
+    @property
+    def last_round_seconds(self) -> float | None:
+        """The longer of the lanes' last rounds: how old a slow answer can get."""
+        seconds = [lane.last_round_seconds for lane in self.lanes if lane.last_round_seconds]
+        return max(seconds) if seconds else None
 
     def start(self) -> Warmer:
         self.cache.warmer = self
-        self.thread.start()
+        for lane in self.lanes:
+            assert lane.thread is not None
+            lane.thread.start()
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stopping.set()
-        self.poke.set()
-        self.thread.join(timeout)
+        self.wake()
+        for lane in self.lanes:
+            assert lane.thread is not None
+            lane.thread.join(timeout)
         if self.cache.warmer is self:
             self.cache.warmer = None
 
     def wake(self) -> None:
-        self.poke.set()
+        for lane in self.lanes:
+            lane.poke.set()
 
     def keep(self, job: Keep) -> None:
-        """Store an answer a visitor's request computed, from this thread."""
+        """Store an answer a visitor's request computed, from the cheap lane's thread."""
         self.to_keep.put(job)
-        self.poke.set()
+        self.lanes[0].poke.set()
 
-    def _keep_waiting(self, run: Callable[..., Any]) -> None:
-        while True:
+    def _keep_waiting(self, run: Callable[..., Any], lane: Lane) -> None:
+        while not lane.costly:
             try:
                 job = self.to_keep.get_nowait()
             except queue.Empty:
                 return
             _keep(run, job)
 
-    def _run(self) -> None:
+    def _run(self, lane: Lane) -> None:
         reader = open_reader(self.service)
         run = self.service.read if reader is None else (lambda fn, *a, **kw: fn(reader, *a, **kw))
         try:
-            self._loop(run)
-            self._keep_waiting(run)
+            self._loop(run, lane)
+            self._keep_waiting(run, lane)
         except Exception:  # the server goes on without a warm cache
             log.exception("cache warmer stopped")
         finally:
             if reader is not None:
                 _close_reader(reader)
 
-    def _loop(self, run: Callable[..., Any]) -> None:
+    def _loop(self, run: Callable[..., Any], lane: Lane) -> None:
         seen: Version | None = None
         changed_at = first_change = time.monotonic()
         while not self.stopping.is_set():
-            self._keep_waiting(run)
+            self._keep_waiting(run, lane)
             version = _version_with(self.service, run)
             now = time.monotonic()
             if version != seen:
-                if seen is None or seen == self.warmed:
+                if seen is None or seen == lane.warmed:
                     first_change = now
                 seen, changed_at = version, now
-            due = self.warmed is None or (
-                version != self.warmed
+            due = lane.warmed is None or (
+                version != lane.warmed
                 and (
                     now - changed_at >= DEBOUNCE_SECONDS or now - first_change >= MAX_DELAY_SECONDS
                 )
             )
             if due:
-                self._round(run, version)
+                self._round(run, version, lane)
                 continue
-            self.poke.wait(POLL_SECONDS)
-            self.poke.clear()
+            lane.poke.wait(POLL_SECONDS)
+            lane.poke.clear()
 
-    def _ordered(self, todo: dict[Key, Job]) -> list[tuple[Key, Job]]:
-        """The round's jobs: those that were quick last time first (cheapest first), then
-        those never computed (in the pages' order), then the slow ones, least recently
-        computed first.
+    def _ordered(self, todo: dict[Key, Job], lane: Lane) -> list[tuple[Key, Job]]:
+        """This lane's jobs of the round, those never computed first (in the pages' order),
+        then by how long each answer has been waiting for a refresh per second it costs,
+        most first.
 
         Under a steady feed a round is cut short after any slow job that new data
-        overtook (`_round`): the quick answers are redone at once at the new version, and
-        the slow ones take turns instead of the first one starving the rest. So the pages
-        made of quick answers stay seconds behind the feed, and a slow answer is at most
-        one pass over the slow ones old.
+        overtook (`_round`) and starts over with this order: an answer costing 0.3 s is
+        redone after a few seconds of waiting, one costing 1.5 s after several, and as
+        each answer's wait grows every one gets its turn (none starves). So the pages made
+        of cheap answers follow the feed within seconds and an expensive answer is out of
+        date for a time in proportion to its own cost.
         """
+        now = time.time()
         with self.cache.guard:
             known = {key: self.cache.entries.get(key) for key in todo}
+        mine = [
+            item
+            for item in todo.items()
+            if lane.costly == (known[item[0]] is not None and known[item[0]].cost >= LANE_SECONDS)
+        ]
 
-        def rank(item: tuple[Key, Job]) -> tuple[int, float]:
+        def urgency(item: tuple[Key, Job]) -> float:
             entry = known[item[0]]
             if entry is None:
-                return (1, 0.0)
-            if entry.cost < WARMED_SLOW_SECONDS:
-                return (0, entry.cost)
-            return (2, entry.computed_at)
+                return float("inf")
+            return (now - entry.computed_at) / max(entry.cost, 0.01)
 
-        return sorted(todo.items(), key=rank)
+        return sorted(mine, key=urgency, reverse=True)
 
-    def _round(self, run: Callable[..., Any], version: Version) -> None:
+    def _round(self, run: Callable[..., Any], version: Version, lane: Lane) -> None:
         start = time.monotonic()
         with self.cache.guard:
             recent = list(self.cache.entries.items())[-REWARM_ENTRIES:]
@@ -534,14 +604,14 @@ class Warmer:
             todo[_key(fn, args, kwargs)] = (fn, args, kwargs)
         for key, entry in reversed(recent):
             todo.setdefault(key, (entry.fn, entry.args, entry.kwargs))
-        for key, (fn, args, kwargs) in self._ordered(todo):
+        for key, (fn, args, kwargs) in self._ordered(todo, lane):
             if self.stopping.is_set():
                 return
             with self.cache.guard:
                 current = self.cache.entries.get(key)
             if current is not None and current.version == version:
                 continue
-            self._keep_waiting(run)
+            self._keep_waiting(run, lane)
             stamp, kept = _kept(run, fn, key)
             if kept is not None:
                 result, computed_at, cost = kept
@@ -557,7 +627,7 @@ class Warmer:
                 _keep(run, (fn, key, stamp, result, computed_at, cost))
             _store(self.cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs))
             if cost >= WARMED_SLOW_SECONDS and _version_with(self.service, run) != version:
-                return  # new data arrived meanwhile: start over, the quick answers first
-        self.warmed = version
-        self.rounds += 1
-        self.last_round_seconds = time.monotonic() - start
+                return  # new data arrived meanwhile: start over, the most urgent first
+        lane.warmed = version
+        lane.rounds += 1
+        lane.last_round_seconds = time.monotonic() - start
