@@ -268,6 +268,31 @@ def test_an_explicit_ask_for_a_person_hands_off(text: str) -> None:
     assert reply.confidence == 1.0
 
 
+def test_an_ask_for_a_person_is_not_recorded_as_another_hand_off_intent() -> None:
+    """A file that lists a hand-off intent before its person intent (a cancellation, sent
+    to a person to keep the customer): the explicit ask and the person button are recorded
+    as the person intent, not as the first hand-off intent of the file."""
+    config = parse_config(
+        """
+intents:
+  - id: hours
+    examples: {en: ["when do you open", "opening hours"]}
+    answer: {en: "9 to 6."}
+  - id: cancel
+    handoff: true
+    examples: {en: ["I want to cancel my plan", "cancel my subscription"]}
+  - id: people
+    handoff: true
+    examples: {en: ["talk to a person", "I want a human"], pt-BR: ["quero falar com um atendente"]}
+"""
+    )
+    bot = Attendant(config)
+    asked = bot.respond("can I speak to someone please", at=MONDAY_MORNING)
+    assert (asked.handoff, asked.reason, asked.intent) == (True, "asked", "people")
+    assert bot.respond("", choice="human", at=MONDAY_MORNING).intent == "people"
+    assert bot.respond("cancel my subscription please", at=MONDAY_MORNING).intent == "cancel"
+
+
 @pytest.mark.parametrize(
     "text",
     [

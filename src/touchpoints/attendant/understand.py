@@ -426,6 +426,7 @@ class Matcher:
 
         self.config = config
         self.handoff_ids = set(config.handoff_intents)
+        self.person = person_intent(config)
         texts: list[str] = []
         labels: list[str] = []
         weights: list[float] = []
@@ -545,9 +546,8 @@ class Matcher:
         if OPT_OUT.search(normalised):
             return Reading(raw, normalised, reply_lang, None, 1.0, "optout", entities=found)
         if PERSON.search(normalised):
-            person = next(iter(self.config.handoff_intents), None)
             return Reading(
-                raw, normalised, reply_lang, person, 1.0, "handoff", "asked", entities=found
+                raw, normalised, reply_lang, self.person, 1.0, "handoff", "asked", entities=found
             )
         ranking, nearest = self.scores(normalised)
         best, confidence = ranking[0]
@@ -584,6 +584,25 @@ class Matcher:
             raw, normalised, reply_lang, None, confidence, "clarify",
             choices=choices, entities=found, ranking=ranking,
         )  # fmt: skip
+
+
+def person_intent(config: AttendantConfig) -> str | None:
+    """The hand-off intent an explicit ask for a person is recorded as: the one whose
+    examples the ask-for-a-person rule recognises most often. A file may list other
+    hand-off intents first ("cancel", sent to a person to keep the customer), and an ask
+    for a person is not a cancellation; with no such examples, the first hand-off intent."""
+    best, most = next(iter(config.handoff_intents), None), 0
+    for intent in config.intents:
+        if not intent.handoff:
+            continue
+        asks = sum(
+            bool(PERSON.search(normalise(example)))
+            for examples in intent.examples.values()
+            for example in examples
+        )
+        if asks > most:
+            best, most = intent.id, asks
+    return best
 
 
 def _one_thread() -> Any:
