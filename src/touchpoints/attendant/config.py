@@ -142,8 +142,8 @@ class Understanding(BaseModel):
 
     min_confidence: float = Field(0.2, ge=0, le=1)
     min_lift: float = Field(3.0, ge=0)
-    min_ratio: float = Field(1.5, ge=1)
-    min_similarity: float = Field(0.25, ge=0, le=1)
+    min_ratio: float = Field(2.0, ge=1)
+    min_similarity: float = Field(0.15, ge=0, le=1)
     choices_floor: float = Field(0.1, ge=0, le=1)
 
 
