@@ -3,11 +3,13 @@
 Everything is learnt at start from the attendant file alone (no download, CPU only, well
 under a second): character n-gram and word-stem TF-IDF with a logistic regression over the
 intents' examples (and, weighted less, each intent's id, titles and answers), plus an
-out-of-scope class from the file's `out_of_scope` examples.
+out-of-scope class from the file's `out_of_scope` examples and a generic list. The model
+has no intercept, so no class is the default of a message the file has no words for.
 The bot answers only when three things agree — the best intent's probability, its margin
-over the runner-up and the message's likeness to one of that intent's examples — because a
-wrong answer costs more than a question back (an FAQ answer that fires on low confidence
-is the complaint users of every chatbot make first).
+over the runner-up and the message's likeness to one of that intent's examples (which
+counts the words the file never uses against it) — because a wrong answer costs more than
+a question back (an FAQ answer that fires on low confidence is the complaint users of
+every chatbot make first).
 
 Rules come before the classifier and never depend on it: an explicit ask for a person, an
 angry customer (words, capitals, "!!!", Procon, Reclame Aqui) and an opt-out.
