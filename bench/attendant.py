@@ -75,14 +75,18 @@ def matcher_times(rounds: int = 3) -> dict[str, float]:
 
 
 FIXTURES = Path(__file__).parents[1] / "tests/fixtures/attendant"
-# Each domain's labelled cases, and whether the matcher was tuned while looking at them (the
-# others were written before its last change and run once after it).
+# Each domain's labelled cases, and whether the matcher's current settings were chosen
+# while looking at them. The gym and the pet shop were held out of the first round of
+# tuning and the internet provider was written before the second, but the second round was
+# measured on all of them; the salon was written after it and run once.
 DOMAINS = (
     ("tyres", True),
     ("clinic", True),
     ("pizzeria", True),
-    ("gym", False),
-    ("petshop", False),
+    ("gym", True),
+    ("petshop", True),
+    ("isp", True),
+    ("salon", False),
 )
 
 

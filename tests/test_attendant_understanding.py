@@ -27,7 +27,14 @@ from touchpoints.attendant.config import (
 )
 from touchpoints.attendant.evaluate import evaluate, load_cases
 from touchpoints.attendant.hours import Hours
-from touchpoints.attendant.understand import Matcher, entities, features, normalise, stem
+from touchpoints.attendant.understand import (
+    PERSON,
+    Matcher,
+    entities,
+    features,
+    normalise,
+    stem,
+)
 from touchpoints.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "attendant"
@@ -75,6 +82,17 @@ def test_the_test_set_is_as_the_issue_asks() -> None:
     assert copied == [], "test utterances must differ from the file's examples"
 
 
+@pytest.mark.parametrize("domain", ["pizzeria", "petshop", "isp", "salon"])
+def test_each_domains_cases_differ_from_its_examples(domain: str) -> None:
+    """(The clinic's cases repeat two of its greetings, "olá" and "hi!", and the gym's one,
+    "boa noite!"; they are left as they were measured.)"""
+    config = load_config(FIXTURES / f"{domain}.yaml")
+    cases = load_cases(FIXTURES / f"{domain}_cases.yaml")
+    examples = {spelling(e) for i in config.intents for texts in i.examples.values() for e in texts}
+    assert [c["text"] for c in cases if spelling(c["text"]) in examples] == []
+    assert sum(c["intent"] is None for c in cases) / len(cases) >= 0.15
+
+
 def spelling(text: str) -> str:
     """A text as typed, but for case, accents and punctuation ("hey" and "hi" differ here,
     though the matcher reads both as a greeting)."""
@@ -96,21 +114,27 @@ def test_the_default_attendant_meets_its_goals() -> None:
     [
         ("clinic", 0.90, 0.03),
         ("pizzeria", 0.90, 0.03),
-        ("gym", 0.85, 0.03),
-        ("petshop", 0.75, 0.06),
+        ("gym", 0.90, 0.03),
+        ("petshop", 0.85, 0.03),
+        ("isp", 0.90, 0.03),
+        ("salon", 0.84, 0.032),
     ],
 )
 def test_other_domains_meet_the_goals(domain: str, accuracy: float, wrong_answers: float) -> None:
-    """Configurations with 5-8 examples per intent, none of them the default file. The
-    clinic and the pizzeria were looked at while the matcher was tuned (normalisation,
-    function words, word stems, answers as weak examples) and meet every goal (measured
-    1.000 and 0.950, no wrong answer). The gym and the pet shop were held out: written
-    before the last changes to the matcher and run once after them. The gym measured
-    0.881 with no wrong answer (unchanged by the stems and weak examples): its accuracy is
-    held at 0.85 so that a regression shows, the safety goals in full. The pet shop missed
-    two goals (accuracy 0.787, wrong answers 5.4 %, that is 3 of 56; before the changes
-    0.809 and 3.6 %): it is held where it stands so that a regression shows, and the goals
-    stay open for a configuration nobody tuned on."""
+    """Configurations with a handful of examples per intent, none of them the default file. The
+    clinic and the pizzeria were looked at while the matcher was first tuned; the gym and
+    the pet shop were held out then, and missed (0.881; 0.787 with 5.4 % wrong answers).
+    The internet provider was written before the second round of changes (0.768, 7.6 %
+    wrong, before them). That round (no intercept, unknown words counted in the likeness,
+    a ratio of 2 over the runner-up, the right hand-off intent for an ask for a person,
+    more chat spellings and endings) was measured on all five as it was made: clinic
+    1.000, pizzeria 0.975, gym 0.905, pet shop 0.851 (1 wrong answer of 56), internet
+    provider 0.911 (1 of 66). The salon was written after that round and run once: 0.843
+    with 2 wrong answers of 63 (3.2 %; one of them an angry complaint, handed off, that
+    the classifier read as opening hours), 10 of 12 other subjects unanswered, every ask
+    for a person handed off — it misses the accuracy goal by 3 cases and the
+    wrong-answer goal by one. Domains that miss are held where they stand so that a
+    regression shows; the rest at the goals."""
     config = load_config(FIXTURES / f"{domain}.yaml")
     result = evaluate(config, load_cases(FIXTURES / f"{domain}_cases.yaml"), at=MONDAY_MORNING)
     measured = goals(result)
@@ -177,6 +201,8 @@ def test_the_lean_reading_gives_scikit_learns_numbers(config_text: str | None) -
         ("e aí, blz?", "oi beleza"),
         ("posso buscar aí?", "posso buscar ai"),
         ("carro", "carro"),
+        ("qnt ta o plano? qro trocar", "quanto esta o plano quero trocar"),
+        ("kd meu pedido, vdd", "cade meu pedido verdade"),
         ("pneu 175/70 R14", "pneu tyresize"),
         ("pedido 123456 atrasado", "ordernum atrasado"),
         ("", ""),
@@ -210,6 +236,9 @@ def test_the_classifier_reads_no_function_words(normalised: str, expected: str) 
         ("delivered", "deliver"),
         ("cards", "card"),
         ("pneus", "pneu"),
+        ("hotelzinho", "hotel"),  # diminutives
+        ("transferencia", "transfer"),
+        ("installation", "install"),
         ("dia", "dia"),  # "di" would be too short a stem
         ("as", "as"),
     ],
@@ -242,6 +271,47 @@ intents:
     assert matcher.read("metro").intent is None
 
 
+def test_a_message_the_file_barely_knows_is_less_like_its_examples() -> None:
+    """The likeness counts the words the file never uses: "pneu" alone is like the price
+    examples, but "preciso de uma coisa sobre o pneu" is asked back, though the classifier
+    (which reads only known terms) ranks prices first for both."""
+    matcher = Matcher(default_config())
+    alone, alone_known = matcher.reading_row(normalise("pneu"))
+    vague, vague_known = matcher.reading_row(normalise("preciso de uma coisa sobre o pneu"))
+    assert alone_known == [1.0, 1.0]
+    assert all(0 < share < 1 for share in vague_known)
+    like_alone = matcher.scores(normalise("pneu"))[1]["prices"]
+    like_vague = matcher.scores(normalise("preciso de uma coisa sobre o pneu"))[1]["prices"]
+    assert like_vague < config_threshold() <= like_alone
+    assert matcher.read("preciso de uma coisa sobre o pneu").intent is None
+    assert matcher.read("pneu").intent == "prices"
+
+
+def config_threshold() -> float:
+    return default_config().understanding.min_similarity
+
+
+def test_words_the_file_lacks_do_not_send_a_message_to_other_subjects() -> None:
+    """No intercept in the classifier: the other-subjects class (the generic list, many
+    examples) gets no head start, so a message with one word of an intent and one the file
+    never uses ("amanhã") is answered from the word it knows (with an intercept it went
+    to the other subjects, 0.70 against 0.27)."""
+    config = parse_config(
+        """
+intents:
+  - id: hours
+    examples: {pt-BR: ["que horas abre", "abre sábado?", "horário de funcionamento"]}
+    answer: {pt-BR: "Das 6h às 22h."}
+  - id: classes
+    examples: {pt-BR: ["tem aula de spinning?", "quais aulas vocês têm", "horário da aula de yoga"]}
+    answer: {pt-BR: "Spinning, yoga e pilates."}
+"""
+    )
+    matcher = Matcher(config)
+    reading = matcher.read("yoga amanhã?")
+    assert reading.intent == "classes", reading.ranking
+
+
 def test_entities() -> None:
     assert entities("tem 175/70R14 e 205/55 r16?") == {"tyre_size": "175/70 R14"}
     assert entities("meu pedido 4455 não chegou") == {"order": "4455"}
@@ -255,7 +325,16 @@ def test_entities() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["quero falar com um atendente", "HUMANO", "talk to a real person", "chama o gerente"],
+    [
+        "quero falar com um atendente",
+        "HUMANO",
+        "talk to a real person",
+        "chama o gerente",
+        "tem como eu falar com a vet?",
+        "chama alguem do suporte",
+        "can I speak with the manager",
+        "me encaminha pro financeiro",
+    ],
 )
 def test_an_explicit_ask_for_a_person_hands_off(text: str) -> None:
     reply = Attendant(default_config()).respond(text, at=MONDAY_MORNING)
@@ -266,6 +345,36 @@ def test_an_explicit_ask_for_a_person_hands_off(text: str) -> None:
         "human",
     )
     assert reply.confidence == 1.0
+
+
+@pytest.mark.parametrize("text", ["como se chama o plano?", "o pneu chama atenção?"])
+def test_a_message_that_only_uses_a_word_of_asking_is_no_ask(text: str) -> None:
+    assert not PERSON.search(normalise(text))
+
+
+def test_an_ask_for_a_person_is_not_recorded_as_another_hand_off_intent() -> None:
+    """A file that lists a hand-off intent before its person intent (a cancellation, sent
+    to a person to keep the customer): the explicit ask and the person button are recorded
+    as the person intent, not as the first hand-off intent of the file."""
+    config = parse_config(
+        """
+intents:
+  - id: hours
+    examples: {en: ["when do you open", "opening hours"]}
+    answer: {en: "9 to 6."}
+  - id: cancel
+    handoff: true
+    examples: {en: ["I want to cancel my plan", "cancel my subscription"]}
+  - id: people
+    handoff: true
+    examples: {en: ["talk to a person", "I want a human"], pt-BR: ["quero falar com um atendente"]}
+"""
+    )
+    bot = Attendant(config)
+    asked = bot.respond("can I speak to someone please", at=MONDAY_MORNING)
+    assert (asked.handoff, asked.reason, asked.intent) == (True, "asked", "people")
+    assert bot.respond("", choice="human", at=MONDAY_MORNING).intent == "people"
+    assert bot.respond("cancel my subscription please", at=MONDAY_MORNING).intent == "cancel"
 
 
 @pytest.mark.parametrize(

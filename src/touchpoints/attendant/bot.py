@@ -137,9 +137,7 @@ class Attendant:
         common: dict[str, Any] = {"intent": choice, "confidence": 1.0, "lang": lang}
         intent = self.config.intent(choice)
         if choice == PERSON_CHOICE or (intent is not None and intent.handoff):
-            common["intent"] = (
-                intent.id if intent else next(iter(self.config.handoff_intents), None)
-            )
+            common["intent"] = intent.id if intent else self.matcher.person
             return self.handoff("asked", lang, at, common)
         if intent is None:
             common.update(intent=None, confidence=0.0)

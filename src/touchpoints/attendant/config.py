@@ -134,16 +134,18 @@ class Holidays(BaseModel):
 
 class Understanding(BaseModel):
     """When the bot answers. Probabilities shrink as intents are added, so the best
-    intent's is judged against an even guess (`min_lift`: probability x number of classes)
-    as well as in absolute terms; its margin over the runner-up is a ratio, and the message
-    must resemble one of that intent's examples (cosine of the n-gram vectors)."""
+    intent's is judged against an even guess (`min_lift`: probability x number of classes;
+    a probability of 0.5 always suffices) as well as in absolute terms; its margin over the
+    runner-up is a ratio (below it the bot asks back with both as choices), and the message
+    must resemble one of that intent's examples (cosine of the n-gram vectors, the message's
+    words the file never uses counted in its norm)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_confidence: float = Field(0.2, ge=0, le=1)
     min_lift: float = Field(3.0, ge=0)
-    min_ratio: float = Field(1.5, ge=1)
-    min_similarity: float = Field(0.25, ge=0, le=1)
+    min_ratio: float = Field(2.0, ge=1)
+    min_similarity: float = Field(0.15, ge=0, le=1)
     choices_floor: float = Field(0.1, ge=0, le=1)
 
 

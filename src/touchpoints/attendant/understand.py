@@ -3,11 +3,13 @@
 Everything is learnt at start from the attendant file alone (no download, CPU only, well
 under a second): character n-gram and word-stem TF-IDF with a logistic regression over the
 intents' examples (and, weighted less, each intent's id, titles and answers), plus an
-out-of-scope class from the file's `out_of_scope` examples.
+out-of-scope class from the file's `out_of_scope` examples and a generic list. The model
+has no intercept, so no class is the default of a message the file has no words for.
 The bot answers only when three things agree — the best intent's probability, its margin
-over the runner-up and the message's likeness to one of that intent's examples — because a
-wrong answer costs more than a question back (an FAQ answer that fires on low confidence
-is the complaint users of every chatbot make first).
+over the runner-up and the message's likeness to one of that intent's examples (which
+counts the words the file never uses against it) — because a wrong answer costs more than
+a question back (an FAQ answer that fires on low confidence is the complaint users of
+every chatbot make first).
 
 Rules come before the classifier and never depend on it: an explicit ask for a person, an
 angry customer (words, capitals, "!!!", Procon, Reclame Aqui) and an opt-out.
@@ -51,6 +53,33 @@ ABBREVIATIONS = {
     "qnto": "quanto",
     "qt": "quanto",
     "qts": "quantos",
+    "qnt": "quanto",
+    "qnts": "quantos",
+    "qndo": "quando",
+    "qro": "quero",
+    "qria": "queria",
+    "qr": "quer",
+    "qlq": "qualquer",
+    "oq": "o que",
+    "kd": "cade",
+    "ta": "esta",
+    "tah": "esta",
+    "tava": "estava",
+    "msm": "mesmo",
+    "agr": "agora",
+    "dps": "depois",
+    "vdd": "verdade",
+    "dnv": "de novo",
+    "nd": "nada",
+    "ctz": "certeza",
+    "fds": "fim de semana",
+    "cel": "celular",
+    "flw": "falou",
+    "brigada": "obrigada",
+    "wanna": "want to",
+    "gonna": "going to",
+    "whats": "what is",
+    "im": "i am",
     "msg": "mensagem",
     "vlw": "valeu",
     "obg": "obrigado",
@@ -139,10 +168,11 @@ ORDER = re.compile(
 URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
 PERSON = re.compile(
-    r"\b(atendente|atendimento humano|humano|recepcao|recepcionista|secretaria|pessoa (de verdade|real)|falar com (alguem|uma pessoa|gente|um ser humano|o gerente|gerente|vendedor)"
-    r"|quero (um|uma) (pessoa|atendente|vendedor)|operador|me (passa|transfere) (para|pro) (alguem|uma pessoa|o pessoal)|me liga|gerente|supervisor|responsavel"
-    r"|chama (o|a|um|uma) (atendente|pessoa|vendedor|vendedora|dono|dona|moca|moco)|ligar para mim|ligacao"
-    r"|(talk|speak|chat) (to|with) (a |an |someone|somebody|person|human|agent|representative|real|manager)"
+    r"\b(atendente|atendimento humano|humano|recepcao|recepcionista|secretaria|pessoa (de verdade|real)"
+    r"|(falar|conversar) com|quero (um|uma) (pessoa|atendente|vendedor)|operador"
+    r"|me (passa|transfere|encaminha) para (alguem|uma pessoa|um|uma|o|a|os|as)|me liga|gerente|supervisor|responsavel"
+    r"|chama (alguem|(o|a|um|uma) (atendente|pessoa|vendedor|vendedora|dono|dona|moca|moco))|ligar para mim|ligacao"
+    r"|(talk|speak|chat) (to|with)"
     r"|real person|human being|human agent|live agent|customer service rep|representative|operator|manager)\b"
 )
 # Said in anger: insults and complaint channels; capitals and "!!!" are checked apart.
@@ -304,6 +334,8 @@ SUFFIXES = sorted(
         r"\w+",
         """
         amentos imentos amento imento acoes icoes acao icao oes aes mente avel ivel
+        ancias encias ancia encia zinhos zinhas inhos inhas zinho zinha inho inha
+        ations ation ments ment
         ando endo indo aram eram iram avam iam ados idos adas idas ado ido ada ida
         ar er ir am em ou eu iu os as es ing ed ies s a o e
         """,
@@ -311,6 +343,8 @@ SUFFIXES = sorted(
     key=len,
     reverse=True,
 )
+# A probability that is always lift enough over an even guess (see Matcher.decide).
+MAJORITY = 0.5
 # What is left of a word after its ending is cut is at least this long ("pneus" -> "pneu",
 # but "as" and "dia" stay whole).
 MIN_STEM = 3
@@ -426,6 +460,7 @@ class Matcher:
 
         self.config = config
         self.handoff_ids = set(config.handoff_intents)
+        self.person = person_intent(config)
         texts: list[str] = []
         labels: list[str] = []
         weights: list[float] = []
@@ -457,7 +492,13 @@ class Matcher:
             TfidfVectorizer(analyzer=stemmed_words, sublinear_tf=True),
         ]
         matrix = hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
-        self.model = LogisticRegression(C=30.0, max_iter=3000, class_weight="balanced")
+        # No intercept: a message whose words the file never uses leans to no class, so
+        # it is asked back. With one, the other-subjects class (many examples, widely
+        # spread) took a head start of about 8:1 odds, and any message with a word the
+        # examples lack ("tem zumba?", "ta aberto agora?") went to it.
+        self.model = LogisticRegression(
+            C=30.0, max_iter=3000, class_weight="balanced", fit_intercept=False
+        )
         with _one_thread():
             self.model.fit(matrix, labels, sample_weight=np.array(weights))
         # The likeness check compares a message with what customers say, not with answers.
@@ -477,36 +518,63 @@ class Matcher:
         self._width = sum(sizes)
         self._weights = np.ascontiguousarray(self.model.coef_.T)
         self._intercept = self.model.intercept_
+        # A term the file never uses weighs as one no document has (smooth idf).
+        self._unknown_idf = float(np.log(1 + len(texts)) + 1)
 
     def vectorize(self, normalised: str) -> Any:
         """The message's TF-IDF row, as the fitted vectorizers side by side give it:
         sublinear term frequency x idf, each half L2-normalised."""
+        return self.reading_row(normalised)[0]
+
+    def reading_row(self, normalised: str) -> tuple[Any, list[float]]:
+        """The message's TF-IDF row, and for each half the share of the message the file
+        knows: the norm of its known terms over the norm of all its terms, a term the file
+        never uses weighing as a term no example has (smooth idf)."""
         from scipy.sparse import csr_matrix
 
         text = features(normalised)
         columns: list[Any] = []
         values: list[Any] = []
+        known: list[float] = []
         for analyzer, vocabulary, idf, offset in zip(
             self._analyzers, self._vocabularies, self._idf, self._offsets, strict=True
         ):
             counts: dict[int, int] = {}
+            unknown: dict[str, int] = {}
             for term in analyzer(text):
                 j = vocabulary.get(term)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
+                else:
+                    unknown[term] = unknown.get(term, 0) + 1
+            unknown_mass = sum(
+                ((1.0 + np.log(c)) * self._unknown_idf) ** 2 for c in unknown.values()
+            )
             if not counts:
+                known.append(0.0)
                 continue
             index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             weight = (1.0 + np.log(np.fromiter(counts.values(), float, len(counts)))) * idf[index]
             norm = float(np.sqrt(weight @ weight))
+            known.append(norm / float(np.sqrt(norm**2 + unknown_mass)) if norm else 0.0)
             columns.append(index + offset)
             values.append(weight / norm if norm else weight)
         if not columns:
-            return csr_matrix((1, self._width))
+            return csr_matrix((1, self._width)), known
         index = np.concatenate(columns)
         order = np.argsort(index)
         data = np.concatenate(values)[order]
-        return csr_matrix((data, index[order], [0, len(index)]), shape=(1, self._width))
+        row = csr_matrix((data, index[order], [0, len(index)]), shape=(1, self._width))
+        return row, known
+
+    def known_scaled(self, vector: Any, known: list[float]) -> Any:
+        """The row with each half multiplied by the share of the message the file knows."""
+        scaled = vector.copy()
+        ends = [*self._offsets[1:], self._width]
+        for start, end, share in zip(self._offsets, ends, known, strict=True):
+            inside = (scaled.indices >= start) & (scaled.indices < end)
+            scaled.data[inside] *= share
+        return scaled
 
     def probabilities(self, vector: Any) -> Any:
         """The classes' probabilities for one row, as the fitted model's predict_proba."""
@@ -520,19 +588,43 @@ class Matcher:
 
     def scores(self, normalised: str) -> tuple[list[tuple[str, float]], dict[str, float]]:
         """Intents by probability, and each intent's likeness (cosine) to its nearest example."""
-        vector = self.vectorize(normalised)
+        vector, known = self.reading_row(normalised)
         probabilities = self.probabilities(vector)
         ranking = sorted(
             zip(self.classes, (float(p) for p in probabilities), strict=True),
             key=lambda pair: -pair[1],
         )
         # Each half of the union is L2-normalised, so the dot product runs 0..2.
-        likeness = (self.examples @ vector.T).toarray().ravel() / 2
+        # The likeness counts what the file does not know: each half of the row is scaled
+        # by the share of the message the file knows, so "preciso de uma coisa sobre o
+        # pneu" is not as like "pneu aro 15" as "pneu" alone is. (Each half is
+        # L2-normalised, so the dot product runs 0..2.)
+        likeness = (self.examples @ self.known_scaled(vector, known).T).toarray().ravel() / 2
         nearest: dict[str, float] = {}
         for label, value in zip(self.labels, likeness, strict=True):
             if value > nearest.get(label, -1.0):
                 nearest[label] = float(value)
         return ranking, nearest
+
+    def decide(self, ranking: list[tuple[str, float]], nearest: dict[str, float]) -> str | None:
+        """The intent to answer, or None to ask back: the best class is an intent, and its
+        probability (absolute and against an even guess), its ratio over the runner-up and
+        the message's likeness to one of its examples all clear the file's thresholds."""
+        rules = self.config.understanding
+        best, confidence = ranking[0]
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+        # Against an even guess, but a majority always suffices: with three classes a
+        # lift of 3 would ask for a probability of 1, and a file of two intents never
+        # answered.
+        lifted = confidence >= min(rules.min_lift / len(ranking), MAJORITY)
+        confident = (
+            best != OUT_OF_SCOPE
+            and confidence >= rules.min_confidence
+            and lifted
+            and confidence >= rules.min_ratio * runner_up
+            and nearest.get(best, 0.0) >= rules.min_similarity
+        )
+        return best if confident else None
 
     def read(self, text: str, lang: str | None = None) -> Reading:
         """One message -> what it asks (`lang` forces the reply language)."""
@@ -545,22 +637,13 @@ class Matcher:
         if OPT_OUT.search(normalised):
             return Reading(raw, normalised, reply_lang, None, 1.0, "optout", entities=found)
         if PERSON.search(normalised):
-            person = next(iter(self.config.handoff_intents), None)
             return Reading(
-                raw, normalised, reply_lang, person, 1.0, "handoff", "asked", entities=found
+                raw, normalised, reply_lang, self.person, 1.0, "handoff", "asked", entities=found
             )
         ranking, nearest = self.scores(normalised)
         best, confidence = ranking[0]
-        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
         rules = self.config.understanding
-        confident = (
-            best != OUT_OF_SCOPE
-            and confidence >= rules.min_confidence
-            and confidence * len(ranking) >= rules.min_lift
-            and confidence >= rules.min_ratio * runner_up
-            and nearest.get(best, 0.0) >= rules.min_similarity
-        )
-        intent = best if confident else None
+        intent = self.decide(ranking, nearest)
         if angry(raw, normalised):
             return Reading(
                 raw, normalised, reply_lang, intent, confidence, "handoff", "anger",
@@ -584,6 +667,25 @@ class Matcher:
             raw, normalised, reply_lang, None, confidence, "clarify",
             choices=choices, entities=found, ranking=ranking,
         )  # fmt: skip
+
+
+def person_intent(config: AttendantConfig) -> str | None:
+    """The hand-off intent an explicit ask for a person is recorded as: the one whose
+    examples the ask-for-a-person rule recognises most often. A file may list other
+    hand-off intents first ("cancel", sent to a person to keep the customer), and an ask
+    for a person is not a cancellation; with no such examples, the first hand-off intent."""
+    best, most = next(iter(config.handoff_intents), None), 0
+    for intent in config.intents:
+        if not intent.handoff:
+            continue
+        asks = sum(
+            bool(PERSON.search(normalise(example)))
+            for examples in intent.examples.values()
+            for example in examples
+        )
+        if asks > most:
+            best, most = intent.id, asks
+    return best
 
 
 def _one_thread() -> Any:
