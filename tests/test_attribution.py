@@ -635,3 +635,34 @@ def test_sparse_solver_agrees_with_dense(store: Store) -> None:
         effects, probability, *_ = sparse_effects(rows)
         assert abs(probability - dense.conversion_probability()) < 1e-12
         assert_close(effects, dense.removal_effects(), 1e-12)
+
+
+def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
+    log: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attribution page shows every model: the stored cycles' paths are read once
+    for all of them (inside `sharing_paths`), each model's answer unchanged, and nothing
+    is kept on the store after it."""
+    from touchpoints.server.dashboard.data import all_attribution
+
+    reads: list[int] = []
+    read = attribution_module._read_cycle_paths
+
+    def counted(store: Store) -> Any:
+        reads.append(1)
+        return read(store)
+
+    monkeypatch.setattr(attribution_module, "_read_cycle_paths", counted)
+    together = all_attribution(log, Scope())
+    assert len(reads) == 1
+    assert not hasattr(log, "shared_paths")
+    assert together["errors"] == {}
+    for model in MODELS:
+        alone = run(log, "attribution", model=model)
+        mine = [
+            {k: v for k, v in r.items() if k != "model"}
+            for r in together["rows"]
+            if r["model"] == model
+        ]
+        assert mine == alone["rows"], model
+    assert len(reads) > 1  # alone, each model that reads the paths reads them itself

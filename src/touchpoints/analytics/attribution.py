@@ -25,7 +25,9 @@ SQL is DuckDB's dialect, carried to PostgreSQL and Spark by sqlglot.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
@@ -258,12 +260,36 @@ def transitions_sql(
 CyclePath = tuple[list[str], int, int, Any]
 
 
+@contextlib.contextmanager
+def sharing_paths(store: Store) -> Iterator[Store]:
+    """Run several models on `store` reading the stored cycles' paths once (the
+    dashboard shows every model side by side): inside the block `cycle_paths` keeps its
+    answer on the store object; it is dropped when the block ends, so nothing outlives
+    the one set of answers it serves."""
+    store.shared_paths = None  # type: ignore[attr-defined]
+    try:
+        yield store
+    finally:
+        del store.shared_paths  # type: ignore[attr-defined]
+
+
 def cycle_paths(store: Store) -> list[CyclePath]:
     """Every stored journey cycle grouped by path: `(labels, converts, cycles, value)`,
     the value the exact sum of the cycles' revenue. A cycle holds at most one purchase
     (the cycle ends with it), so its revenue is that purchase's value: what the models
     read from the steps as the cycle's value. Far fewer rows than steps: the models that
-    need only the order of touchpoints (not their times) walk each distinct path once."""
+    need only the order of touchpoints (not their times) walk each distinct path once.
+    Read once per `sharing_paths` block."""
+    shared = getattr(store, "shared_paths", False)
+    if shared:
+        return shared  # type: ignore[no-any-return]
+    paths = _read_cycle_paths(store)
+    if shared is None:
+        store.shared_paths = paths  # type: ignore[attr-defined]
+    return paths
+
+
+def _read_cycle_paths(store: Store) -> list[CyclePath]:
     rows = store.query(
         "SELECT path, converts, count(*) AS n, "
         "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "

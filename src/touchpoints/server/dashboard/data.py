@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from touchpoints.analytics import registry
+from touchpoints.analytics.attribution import sharing_paths
 from touchpoints.analytics.results import table_rows
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.errors import TouchpointsError, UsageError
@@ -162,13 +163,14 @@ def all_attribution(store: Any, scope: Scope) -> dict[str, Any]:
     scope = narrow(scope, analysis)
     rows: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
-    for model in MODELS:
-        try:
-            result = analysis.run(store, scope, analysis.options(model=model))
-        except TouchpointsError as exc:
-            errors[model] = str(exc)
-            continue
-        rows += [{"model": model, **r} for r in result["rows"]]
+    with sharing_paths(store):
+        for model in MODELS:
+            try:
+                result = analysis.run(store, scope, analysis.options(model=model))
+            except TouchpointsError as exc:
+                errors[model] = str(exc)
+                continue
+            rows += [{"model": model, **r} for r in result["rows"]]
     return {"models": list(MODELS), "rows": rows, "errors": errors}
 
 
