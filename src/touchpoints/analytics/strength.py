@@ -130,10 +130,12 @@ def strength_sql(scope: Scope, by_phase: bool) -> str:
         "s",
         " GROUP BY phase" if by_phase else "",
     )
-    # `ev` (events with the derived phase: windows over every event) is read three times;
-    # as one CTE the engine computes it once.
+    # `ev` (events with the derived phase: windows over every event) is read for the
+    # feedback rows; as one CTE the engine computes it once. The steps come from the facts
+    # when the store keeps them (half the time at 1M events), else from `ev` as well.
+    steps = steps_relation(scope, None if scope.facts else "SELECT * FROM ev")
     return f"""WITH ev AS ({ev}),
-    s AS (SELECT * FROM ({steps_relation(scope, "SELECT * FROM ev")}) x WHERE {where}),
+    s AS (SELECT * FROM ({steps}) x WHERE {where}),
     fb AS (
       SELECT {rated}, f.csat AS csat, f.nps AS nps
       FROM ev f LEFT JOIN ev t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'
