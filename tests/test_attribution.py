@@ -649,7 +649,8 @@ def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
     read = attribution_module._read_cycle_paths
 
     def counted(store: Store) -> Any:
-        reads.append(1)
+        if store is log:  # not another test's server thread still warming its cache
+            reads.append(1)
         return read(store)
 
     monkeypatch.setattr(attribution_module, "_read_cycle_paths", counted)
@@ -664,5 +665,9 @@ def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
             for r in together["rows"]
             if r["model"] == model
         ]
-        assert mine == alone["rows"], model
+        if model == "time-decay":  # sums weights in floating point in the engine, whose
+            # parallel sum may add in another order from one run to the next (last bits)
+            assert mine == [pytest.approx(r, rel=1e-12) for r in alone["rows"]], model
+        else:
+            assert mine == alone["rows"], model
     assert len(reads) > 1  # alone, each model that reads the paths reads them itself
