@@ -883,7 +883,7 @@ def test_a_page_showing_results_older_than_the_data_says_since_when(
         assert note, "no updating note"
         moment = format.local(datetime.fromtimestamp(as_of, UTC).replace(tzinfo=None), TZ)
         assert note.group(1) == (
-            "Atualizando: alguns números desta página foram calculados com os dados de "
+            "Atualizando: alguns números desta página ainda não incluem os dados recebidos depois de "
             f"{moment:%d/%m/%Y %H:%M:%S}"
         )
     finally:
