@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from conftest import run
 from test_derived import BATCHES, fed_in_batches, record
+from touchpoints.analytics import agents as agents_module
 from touchpoints.analytics import kpis as kpis_module
 from touchpoints.analytics import summary as summary_module
 from touchpoints.analytics.scope import Scope
@@ -43,6 +44,19 @@ def test_spark_keeps_no_rollup_and_answers_kpis_from_events() -> None:
 
     assert "kpi_facts" not in spark.TABLES
 
+
+# The team's scorecards (`agent_facts`): filters they answer, and some they cannot.
+TEAM_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("agents", {}),
+    ("agents", {"timezone": "America/Sao_Paulo"}),
+    ("agents", {"segment": "gold"}),
+    ("agents", {"channel": "phone", "min_answers": 1}),
+    ("agents", {"agent": ["ann", "bot"], "touchpoint": ["phone", "whatsapp"]}),
+    ("agents", {"date_from": "2026-01-20", "date_to": "2026-02-10", "min_answers": 2}),
+    ("agents", {"date_from": "2026-01-05T10:30:00"}),  # not whole hours: raw events
+    ("agents", {"timezone": "Asia/Kolkata"}),  # a half-hour offset: raw events
+    ("agents", {"short_abandon": 5}),  # not what was counted: raw events
+]
 
 # (analysis, options): every grouping, filters the roll-up answers and some it cannot.
 QUESTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -75,6 +89,7 @@ QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("kpis", {"during": "2h", "by": "phase"}),
     ("heatmap", {}),
     ("heatmap", {"timezone": "America/Sao_Paulo", "segment": "silver"}),
+    *TEAM_QUESTIONS,
 ]
 
 
@@ -84,6 +99,7 @@ def raw_events_only() -> Iterator[None]:
     with (
         mock.patch.object(kpis_module, "rollup_relation", lambda *a, **k: None),
         mock.patch.object(summary_module, "rollup_relation", lambda *a, **k: None),
+        mock.patch.object(agents_module, "kept_sums", lambda *a, **k: False),
     ):
         yield
 

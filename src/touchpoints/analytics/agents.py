@@ -27,13 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hours_over
+from touchpoints.analytics.kpis import (
+    ServiceOptions,
+    counted,
+    service_rules,
+    whole_hours,
+    whole_hours_over,
+)
 from touchpoints.analytics.registry import Analysis, ResultModel, register
 from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.grammar import Noun, noun
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.analytics.scope import Scope
@@ -112,43 +119,57 @@ def by_utc_hour(store: Store, scope: Scope) -> bool:
     return whole_hours_over(store, scope.timezone, "events", "ts")
 
 
-def _statement(scope: Scope, within: str, utc_hours: bool) -> str:
+def kept_sums(store: Store, scope: Scope, options: AgentsOptions, utc_hours: bool) -> bool:
+    """Whether `agent_facts`/`agent_comments` (`store.derived`) answer this question
+    exactly: they are kept, counted with this `--short-abandon` (0), summed per UTC hour
+    that lies in one local hour (`utc_hours`), and the period starts and ends on whole
+    hours (a row's own hour then says whether it is in the period)."""
+    return (
+        utc_hours
+        and not options.short_abandon
+        and store.engine in ("duckdb", "postgres")
+        and whole_hours(scope)
+        and derived.keeps_agents(store)
+    )
+
+
+def _statement(scope: Scope, within: str, utc_hours: bool, kept: bool = False) -> str:
     """The whole analysis in one statement, survey answers matched to what they rate
     once: sums per agent, touchpoint and hour of the week (`grain` 'cell') and per agent
     and week ('week'), first summed per agent, touchpoint and hour of service (a UTC hour
     when `utc_hours`, else the local one) and each distinct hour placed in the week once;
     and the low-rated comments, one row per agent, touchpoint and comment ('comment')
-    with how many rows say it (`n`) and the first of them in newest-first order."""
-    c = counted(within)
+    with how many rows say it (`n`) and the first of them in newest-first order.
+    `kept`: the hourly sums and the comments are read from `agent_facts` and
+    `agent_comments` (`kept_sums`) instead of the events."""
     served = "s.served_ts" if utc_hours else local_ts(scope, "s.served_ts")
     local = local_ts(scope, "served_hour") if utc_hours else "served_hour"
     sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
     blank_sums = ", ".join(f"NULL AS {k}" for k in SUMS)
-    return f"""WITH answers AS ({rated()}),
-    hourly AS (
+    if kept:
+        catalog = "LEFT JOIN touchpoints t ON t.id = f.touchpoint"
+        hourly = f"""hourly AS (
+      SELECT s.agent, s.touchpoint, s.served_hour, {sums}
+      FROM (SELECT f.*, f.hour AS ts, t.channel AS channel, t.kind AS kind
+            FROM agent_facts f {catalog}) s
+      WHERE {scope.where("s")}
+      GROUP BY s.agent, s.touchpoint, s.served_hour
+    )"""
+        said = f"""(SELECT * FROM (
+          SELECT f.*, t.channel AS channel, t.kind AS kind FROM agent_comments f {catalog}
+        ) x WHERE {scope.where("x")})"""
+        answers = ""
+    else:
+        raw = derived.agent_sums(counted(within)["offered"])
+        hourly = f"""hourly AS (
       SELECT s.agent, s.touchpoint, date_trunc('hour', {served}) AS served_hour,
-        sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
-        sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
-        sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
-        sum(CASE WHEN {c["answered"]} THEN wait_seconds * wait_seconds END) AS wait_sq,
-        count(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_n,
-        sum(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_sum,
-        sum(CASE WHEN {c["answered"]} THEN handle_seconds * handle_seconds END) AS handle_sq,
-        count(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_n,
-        sum(CASE WHEN {c["resolved"]} THEN 1 ELSE 0 END) AS resolved,
-        count(resolved) AS resolved_n,
-        sum(CASE WHEN {c["satisfied"]} THEN 1 ELSE 0 END) AS csat_good,
-        count(csat) AS csat_n,
-        sum(CASE WHEN {c["promoters"]} THEN 1 ELSE 0 END) AS promoters,
-        sum(CASE WHEN {c["detractors"]} THEN 1 ELSE 0 END) AS detractors,
-        count(nps) AS nps_n,
-        sum(CASE WHEN promise = 'kept' THEN 1 ELSE 0 END) AS kept,
-        sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS broken,
-        sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
-        count(data_reused) AS reused_n
+        {", ".join(f"{raw[k]} AS {k}" for k in SUMS)}
       FROM ({credited(scope, answers="answers")}) s
       GROUP BY s.agent, s.touchpoint, date_trunc('hour', {served})
-    ),
+    )"""
+        said = f"({credited(scope, LOW_RATED, answers='answers')})"
+        answers = f"answers AS ({rated()}),\n    "
+    return f"""WITH {answers}{hourly},
     hours AS (
       SELECT served_hour, CAST({iso_weekday(local)} * 100 + {hour(local)} AS INTEGER) AS how,
         CAST(date_trunc('week', {local}) AS DATE) AS week
@@ -161,7 +182,7 @@ def _statement(scope: Scope, within: str, utc_hours: bool) -> str:
       SELECT agent, touchpoint, comment, ts, event_id,
         row_number() OVER (PARTITION BY agent, touchpoint, comment ORDER BY ts DESC, event_id) AS k,
         count(*) OVER (PARTITION BY agent, touchpoint, comment) AS n
-      FROM ({credited(scope, LOW_RATED, answers="answers")}) s
+      FROM {said} s
     )
     SELECT 'cell' AS grain, agent, touchpoint, how, CAST(NULL AS DATE) AS week, {sums},
       CAST(NULL AS VARCHAR) AS comment, CAST(NULL AS BIGINT) AS n,
@@ -178,11 +199,7 @@ def _statement(scope: Scope, within: str, utc_hours: bool) -> str:
     FROM low WHERE k = 1"""
 
 
-SUMS = (
-    "contacts", "answered", "wait_sum", "wait_sq", "wait_n", "handle_sum", "handle_sq",
-    "handle_n", "resolved", "resolved_n", "csat_good", "csat_n", "promoters", "detractors",
-    "nps_n", "kept", "broken", "reused", "reused_n",
-)  # fmt: skip
+SUMS = tuple(derived.AGENT_SUMS)
 
 
 def _add(into: dict[str, float], row: dict[str, Any], sign: float = 1.0) -> None:
@@ -264,7 +281,9 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
     everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
-    found = store.query(_statement(scope, within, by_utc_hour(store, scope)), params)
+    utc_hours = by_utc_hour(store, scope)
+    kept = kept_sums(store, scope, options, utc_hours)
+    found = store.query(_statement(scope, within, utc_hours, kept), params)
     cells = [c for c in found if c["grain"] != "comment"]
     for c in cells:
         if c["grain"] == "cell":
