@@ -20,7 +20,10 @@ of cutting cycles from the whole history at every question.
 - `agent_facts` and `agent_comments`: the team's scorecards (`analytics.agents`) summed per
   customer x hour x hour of service x touchpoint x agent x segment, a survey answer credited
   to the agent, touchpoint and hour of the contact it rates (`ref_event_id`), and the
-  low-rated comments so credited (see `AGENT_SUMS`).
+  low-rated comments so credited (see `AGENT_SUMS`); `agent_hours`, the same sums per hour
+  of service x touchpoint x agent over all customers, kept by adding what a change adds
+  and taking away what it removes: what the team page reads when no period or segment
+  narrows it.
 
 They are maintained in the transaction that stores the events (`Store.commit_staged`, so
 files, `POST /v1/events`, webhooks, surveys and the attendant alike), recomputed only for the customers
@@ -89,7 +92,11 @@ def ddl(engine: str) -> list[str]:
     tables += [
         f"CREATE TABLE IF NOT EXISTS agent_facts (customer_id {text}, contact_customer {text}, "
         f"hour {ts}, served_hour {ts}, touchpoint {text}, agent {text}, segment {text}, "
-        + ", ".join(f"{name} {_agent_type(name, big)}" for name in AGENT_SUMS)
+        + ", ".join(f"{name} {_agent_type(name, big)}" for name in AGENT_COLUMNS)
+        + ")",
+        f"CREATE TABLE IF NOT EXISTS agent_hours (served_hour {ts}, touchpoint {text}, "
+        f"agent {text}, "
+        + ", ".join(f"{name} {_agent_type(name, big)}" for name in AGENT_COLUMNS)
         + ")",
         f"CREATE TABLE IF NOT EXISTS agent_comments (customer_id {text}, contact_customer {text}, "
         f"ts {ts}, event_id {text}, touchpoint {text}, agent {text}, segment {text}, "
@@ -101,6 +108,7 @@ def ddl(engine: str) -> list[str]:
             "CREATE INDEX IF NOT EXISTS agent_facts_contact ON agent_facts (contact_customer)",
             "CREATE INDEX IF NOT EXISTS agent_comments_customer ON agent_comments (customer_id)",
             "CREATE INDEX IF NOT EXISTS agent_comments_contact ON agent_comments (contact_customer)",
+            "CREATE INDEX IF NOT EXISTS agent_hours_key ON agent_hours (served_hour, agent)",
             # An answer arriving before the contact it rates is found by the contact's id.
             "CREATE INDEX IF NOT EXISTS events_ref_event_id ON events (ref_event_id)",
             "CREATE INDEX IF NOT EXISTS kpi_facts_customer ON kpi_facts (customer_id)",
@@ -322,7 +330,7 @@ def catalog_changed(store: Store) -> None:
 # exact decimals, so margins summed from these rows equal those from raw events.
 # `agent_comments`: each low-rated comment (CSAT 1-3 or NPS 0-6) so credited, with its
 # own time and id: what the comment themes are made of.
-SQUARE = "DECIMAL(18, 6)"  # a value's square as DECIMAL(36, 12): exact, and summed in 38
+SQUARE = EXACT  # a square is DECIMAL(38, 12): exact (DECIMAL(18) factors overflow)
 
 
 def _answered(row: str = "") -> str:
@@ -372,6 +380,10 @@ def offered(short_abandon: str, row: str = "") -> str:
 
 OFFERED_KEPT = offered("0")
 AGENT_SUMS = agent_sums(OFFERED_KEPT)
+# The stored columns: how many credited rows a sum holds (a group of no rows is dropped
+# from `agent_hours`; one of rows with nothing to count still names its agent), the sums.
+AGENT_COLUMNS = {"credited": "count(*)", **AGENT_SUMS}
+HOUR_KEYS = ("served_hour", "touchpoint", "agent")
 # A low rating with a comment: what comment themes are made of.
 LOW_RATED = "comment IS NOT NULL AND (csat <= 3 OR nps <= 6)"
 AGENTS_KEY = "agent_facts"
@@ -431,9 +443,9 @@ def _insert_agents(store: Store, credited: str, params: Params | None = None) ->
     store.execute("DROP TABLE IF EXISTS _agent_rows")
     store.execute(f"CREATE TEMPORARY TABLE _agent_rows AS {credited}", params)
     keys = "customer_id, contact_customer, hour, served_hour, touchpoint, agent, segment"
-    sums = ", ".join(f"{expr} AS {name}" for name, expr in AGENT_SUMS.items())
+    sums = ", ".join(f"{expr} AS {name}" for name, expr in AGENT_COLUMNS.items())
     store.execute(
-        f"""INSERT INTO agent_facts ({keys}, {", ".join(AGENT_SUMS)})
+        f"""INSERT INTO agent_facts ({keys}, {", ".join(AGENT_COLUMNS)})
         SELECT customer_id, contact_customer, date_trunc('hour', ts) AS hour,
           date_trunc('hour', served_ts) AS served_hour, touchpoint, agent, segment, {sums}
         FROM _agent_rows
@@ -456,12 +468,69 @@ def _fill_agents(store: Store) -> None:
     _insert_agents(
         store, f"{contact_rows()} UNION ALL {answer_rows(answers_in('events'))}"
     )
+    keys = ", ".join(HOUR_KEYS)
+    store.execute("DELETE FROM agent_hours")
+    store.execute(
+        f"INSERT INTO agent_hours ({keys}, {', '.join(AGENT_COLUMNS)}) "
+        f"SELECT {keys}, {', '.join(f'sum({c})' for c in AGENT_COLUMNS)} "
+        f"FROM agent_facts GROUP BY {keys}"
+    )
     store.execute("DELETE FROM meta WHERE key = $key", {"key": AGENTS_KEY})
     store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": AGENTS_KEY})
 
 
+def _agent_slice(customers: str) -> str:
+    """The `agent_facts` rows of customers in `customers` and of the answers rating their
+    contacts: what a change of their events removes, and after it, adds."""
+    return (
+        f"SELECT * FROM agent_facts WHERE customer_id IN ({customers}) "
+        f"OR contact_customer IN ({customers})"
+    )
+
+
+def _shift_hours(store: Store, customers: str, params: Params | None, sign: int) -> None:
+    """Add (`sign` 1) or take away (-1) the slice of `customers` in `_agent_delta`."""
+    keys = ", ".join(HOUR_KEYS)
+    minus = "-" if sign < 0 else ""
+    sums = ", ".join(f"{minus}sum({c}) AS {c}" for c in AGENT_COLUMNS)
+    select = f"SELECT {keys}, {sums} FROM ({_agent_slice(customers)}) f GROUP BY {keys}"
+    if sign < 0:
+        store.execute("DROP TABLE IF EXISTS _agent_delta")
+        store.execute(f"CREATE TEMPORARY TABLE _agent_delta AS {select}", params)
+    else:
+        store.execute(
+            f"INSERT INTO _agent_delta ({keys}, {', '.join(AGENT_COLUMNS)}) {select}", params
+        )
+
+
+def _merge_hours(store: Store) -> None:
+    """Apply `_agent_delta` to `agent_hours`: each touched hour's sums recomputed as what
+    it held plus the change (exact decimals), a group left with no rows dropped."""
+    keys = ", ".join(HOUR_KEYS)
+    cols = ", ".join(AGENT_COLUMNS)
+    same = (
+        "d.served_hour = h.served_hour AND d.agent = h.agent "
+        "AND d.touchpoint IS NOT DISTINCT FROM h.touchpoint"
+    )
+    touched = f"EXISTS (SELECT 1 FROM _agent_delta d WHERE {same})"
+    store.execute("DROP TABLE IF EXISTS _agent_merged")
+    store.execute(
+        f"""CREATE TEMPORARY TABLE _agent_merged AS
+        SELECT {keys}, {", ".join(f"sum({c}) AS {c}" for c in AGENT_COLUMNS)}
+        FROM (SELECT {keys}, {cols} FROM agent_hours h WHERE {touched}
+              UNION ALL SELECT {keys}, {cols} FROM _agent_delta) u
+        GROUP BY {keys} HAVING sum(credited) <> 0"""
+    )
+    store.execute(f"DELETE FROM agent_hours h WHERE {touched}")
+    store.execute(f"INSERT INTO agent_hours ({keys}, {cols}) SELECT {keys}, {cols} FROM _agent_merged")
+    store.execute("DROP TABLE _agent_merged")
+    store.execute("DROP TABLE _agent_delta")
+
+
 def _drop_agents(store: Store, customers: str, params: Params | None = None) -> None:
-    """Drop the rows of customers in `customers` and of the answers rating their contacts."""
+    """Drop the rows of customers in `customers` and of the answers rating their
+    contacts, taking them away from `agent_hours`."""
+    _shift_hours(store, customers, params, -1)
     for table in ("agent_facts", "agent_comments"):
         store.execute(
             f"DELETE FROM {table} WHERE customer_id IN ({customers}) "
@@ -473,7 +542,8 @@ def _drop_agents(store: Store, customers: str, params: Params | None = None) -> 
 def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
     """Recount the credited rows of the customers in `touched`, whose events are in
     `_fact_events`: their contacts, their answers (rating any stored contact) and the
-    answers of other customers rating their contacts (an answer may come first)."""
+    answers of other customers rating their contacts (an answer may come first); then
+    `agent_hours` changes by the difference."""
     _drop_agents(store, touched, params)
     others = f"""(SELECT * FROM events
         WHERE agent IS NULL AND ref_event_id IN (
@@ -486,6 +556,8 @@ def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
         UNION ALL {answer_rows(others, "_fact_events", narrow=False)}""",
         params,
     )
+    _shift_hours(store, touched, params, 1)
+    _merge_hours(store)
 
 
 def purge_comments(store: Store, cutoff: Any) -> None:
@@ -766,6 +838,7 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     if keeps_agents(store):
         _drop_agents(store, customers, params)
+        _merge_hours(store)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({customers})", params)
