@@ -154,6 +154,10 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
     sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
     blank_sums = ", ".join(f"NULL AS {k}" for k in SUMS)
     blank_team = ", ".join(f"NULL AS team_{k}" for k in SUMS)
+    # The trend shows no margins: the weeks need no sums of squares.
+    week_sums = ", ".join(
+        f"sum({k}) AS {k}" if k in WEEK_SUMS else f"NULL AS {k}" for k in SUMS
+    )
     # The rest of the team: everyone at the agent's touchpoint and hours, less the agent,
     # summed exactly in the engine (decimal sums), whatever order the rows come in.
     own_sums = ", ".join(f"coalesce(sum(c.{k}), 0) AS {k}" for k in SUMS)
@@ -221,7 +225,7 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
       NULL AS first_ts, NULL AS first_id
     FROM pairs GROUP BY agent
     UNION ALL
-    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint, week, {sums},
+    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint, week, {week_sums},
       {blank_team}, NULL AS comment, NULL AS n, NULL AS first_ts, NULL AS first_id
     FROM placed GROUP BY agent, week
     UNION ALL
@@ -231,6 +235,11 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
 
 
 SUMS = tuple(derived.AGENT_SUMS)
+# What the weekly trend (`TREND_KEYS`) is computed from.
+WEEK_SUMS = frozenset(
+    {"contacts", "answered", "handle_sum", "handle_n", "resolved", "resolved_n", "csat_good",
+     "csat_n", "promoters", "detractors", "nps_n"}
+)  # fmt: skip
 
 
 def _mean(total: float, squares: float, n: float) -> tuple[float | None, float | None]:
@@ -406,13 +415,15 @@ def coaching(
                 for lang in msg.LANGS
             }
             out.append(finding)
-    out.sort(
-        key=lambda f: (
-            f["direction"] != "weakness",
-            -abs(f["value"] - f["team"]) / (f["margin"] + f["team_margin"]),
-        )
-    )
+    out.sort(key=lambda f: (f["direction"] != "weakness", -_apart(f)))
     return out
+
+
+def _apart(f: dict[str, Any]) -> float:
+    """How far apart the intervals are, in their margins; two exact values (no spread:
+    every answer the same) are farther apart than any two intervals."""
+    spread = f["margin"] + f["team_margin"]
+    return abs(f["value"] - f["team"]) / spread if spread else math.inf
 
 
 def finding_text(f: dict[str, Any], lang: str, name: Noun | str | None = None) -> str:

@@ -55,6 +55,7 @@ OTHER_TABLES = (
     "audit_log",
     "quarantine_resolved",
     "changes",
+    "agent_hours",
     "alert_state",
     "answer_cache",
 )
