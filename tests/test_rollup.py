@@ -439,3 +439,10 @@ def test_team_sums_by_hand(store: Store) -> None:
     assert store.count("agent_comments") == 0
     assert run(store, "agents")["rows"] == []
     assert_team_same(store)
+
+
+def test_spark_keeps_no_team_sums() -> None:
+    """Spark's warehouse keeps neither table: its scorecards come from its events."""
+    from touchpoints.store import spark
+
+    assert not {"agent_facts", "agent_hours", "agent_comments"} & set(spark.TABLES)

@@ -155,9 +155,7 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
     blank_sums = ", ".join(f"NULL AS {k}" for k in SUMS)
     blank_team = ", ".join(f"NULL AS team_{k}" for k in SUMS)
     # The trend shows no margins: the weeks need no sums of squares.
-    week_sums = ", ".join(
-        f"sum({k}) AS {k}" if k in WEEK_SUMS else f"NULL AS {k}" for k in SUMS
-    )
+    week_sums = ", ".join(f"sum({k}) AS {k}" if k in WEEK_SUMS else f"NULL AS {k}" for k in SUMS)
     # The rest of the team: everyone at the agent's touchpoint and hours, less the agent,
     # summed exactly in the engine (decimal sums), whatever order the rows come in.
     own_sums = ", ".join(f"coalesce(sum(c.{k}), 0) AS {k}" for k in SUMS)

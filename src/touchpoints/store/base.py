@@ -49,12 +49,12 @@ class Staging:
         }
 
 
-
 @lru_cache(maxsize=8)
 def _stored_catalog(text: str) -> Catalog:
     """The stored catalog's YAML parsed once per text: a server reads it afresh for each
     question (it may be edited), and parsing it is the slow part; a `Catalog` is frozen."""
     return parse_catalog(text, "stored catalog")
+
 
 class Store(ABC):
     """Events, quarantine and catalog on one engine."""

@@ -465,9 +465,7 @@ def _insert_agents(store: Store, credited: str, params: Params | None = None) ->
 def _fill_agents(store: Store) -> None:
     store.execute("DELETE FROM agent_facts")
     store.execute("DELETE FROM agent_comments")
-    _insert_agents(
-        store, f"{contact_rows()} UNION ALL {answer_rows(answers_in('events'))}"
-    )
+    _insert_agents(store, f"{contact_rows()} UNION ALL {answer_rows(answers_in('events'))}")
     keys = ", ".join(HOUR_KEYS)
     store.execute("DELETE FROM agent_hours")
     store.execute(
@@ -522,7 +520,9 @@ def _merge_hours(store: Store) -> None:
         GROUP BY {keys} HAVING sum(credited) <> 0"""
     )
     store.execute(f"DELETE FROM agent_hours h WHERE {touched}")
-    store.execute(f"INSERT INTO agent_hours ({keys}, {cols}) SELECT {keys}, {cols} FROM _agent_merged")
+    store.execute(
+        f"INSERT INTO agent_hours ({keys}, {cols}) SELECT {keys}, {cols} FROM _agent_merged"
+    )
     store.execute("DROP TABLE _agent_merged")
     store.execute("DROP TABLE _agent_delta")
 
