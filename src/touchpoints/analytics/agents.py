@@ -170,7 +170,9 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
         own = "f.hour AS ts, " if kept == "agent_facts" else ""
         cols = sums if kept == "agent_facts" else ", ".join(SUMS)
         group = " GROUP BY s.agent, s.touchpoint, s.served_hour" if kept == "agent_facts" else ""
-        hourly = f"""hourly AS (
+        # Read twice (the distinct hours, then placed in the week) rather than materialized:
+        # at 10M events scanning the kept table again costs less than copying its rows.
+        hourly = f"""hourly AS NOT MATERIALIZED (
       SELECT s.agent, s.touchpoint, s.served_hour, {cols}
       FROM (SELECT f.*, {own}t.channel AS channel, t.kind AS kind
             FROM {kept} f {catalog}) s
@@ -196,7 +198,7 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
         CAST(date_trunc('week', {local}) AS DATE) AS week
       FROM (SELECT DISTINCT served_hour FROM hourly) d
     ),
-    placed AS (
+    placed AS {"NOT MATERIALIZED " if kept else ""}(
       SELECT h.*, x.how, x.week FROM hourly h JOIN hours x ON x.served_hour = h.served_hour
     ),
     low AS (
