@@ -418,7 +418,7 @@ def answer_rows(answers: str, contacts: str = "events", narrow: bool = True) -> 
     return f"""SELECT {rated}, r.agent, r.touchpoint, r.ts AS served_ts,
         r.customer_id AS contact_customer
       FROM {answers} a
-      JOIN (SELECT event_id, agent, touchpoint, ts, customer_id FROM {contacts}
+      JOIN (SELECT event_id, agent, touchpoint, ts, customer_id FROM {contacts} k
             WHERE agent IS NOT NULL{rates}) r
         ON r.event_id = a.ref_event_id"""
 
@@ -437,9 +437,12 @@ def keeps_agents(store: Store) -> bool:
     )
 
 
-def _insert_agents(store: Store, credited: str, params: Params | None = None) -> None:
+def _insert_agents(
+    store: Store, credited: str, params: Params | None = None, delta: bool = False
+) -> None:
     """Sum the credited rows of the relation `credited` into `agent_facts`, and keep their
-    low-rated comments in `agent_comments`."""
+    low-rated comments in `agent_comments`; `delta`: add their sums per hour of service,
+    touchpoint and agent to `_agent_delta` too (what they add to `agent_hours`)."""
     store.execute("DROP TABLE IF EXISTS _agent_rows")
     store.execute(f"CREATE TEMPORARY TABLE _agent_rows AS {credited}", params)
     keys = "customer_id, contact_customer, hour, served_hour, touchpoint, agent, segment"
@@ -459,6 +462,12 @@ def _insert_agents(store: Store, credited: str, params: Params | None = None) ->
         FROM _agent_rows WHERE """
         + LOW_RATED
     )
+    if delta:
+        store.execute(
+            f"""INSERT INTO _agent_delta ({", ".join(HOUR_KEYS)}, {", ".join(AGENT_COLUMNS)})
+            SELECT date_trunc('hour', served_ts) AS served_hour, touchpoint, agent, {sums}
+            FROM _agent_rows GROUP BY date_trunc('hour', served_ts), touchpoint, agent"""
+        )
     store.execute("DROP TABLE _agent_rows")
 
 
@@ -486,19 +495,17 @@ def _agent_slice(customers: str) -> str:
     )
 
 
-def _shift_hours(store: Store, customers: str, params: Params | None, sign: int) -> None:
-    """Add (`sign` 1) or take away (-1) the slice of `customers` in `_agent_delta`."""
+def _take_away(store: Store, customers: str, params: Params | None) -> None:
+    """Start `_agent_delta` with the slice of `customers` taken away, per hour of
+    service, touchpoint and agent."""
     keys = ", ".join(HOUR_KEYS)
-    minus = "-" if sign < 0 else ""
-    sums = ", ".join(f"{minus}sum({c}) AS {c}" for c in AGENT_COLUMNS)
-    select = f"SELECT {keys}, {sums} FROM ({_agent_slice(customers)}) f GROUP BY {keys}"
-    if sign < 0:
-        store.execute("DROP TABLE IF EXISTS _agent_delta")
-        store.execute(f"CREATE TEMPORARY TABLE _agent_delta AS {select}", params)
-    else:
-        store.execute(
-            f"INSERT INTO _agent_delta ({keys}, {', '.join(AGENT_COLUMNS)}) {select}", params
-        )
+    sums = ", ".join(f"-sum({c}) AS {c}" for c in AGENT_COLUMNS)
+    store.execute("DROP TABLE IF EXISTS _agent_delta")
+    store.execute(
+        f"CREATE TEMPORARY TABLE _agent_delta AS SELECT {keys}, {sums} "
+        f"FROM ({_agent_slice(customers)}) f GROUP BY {keys}",
+        params,
+    )
 
 
 def _merge_hours(store: Store) -> None:
@@ -529,8 +536,8 @@ def _merge_hours(store: Store) -> None:
 
 def _drop_agents(store: Store, customers: str, params: Params | None = None) -> None:
     """Drop the rows of customers in `customers` and of the answers rating their
-    contacts, taking them away from `agent_hours`."""
-    _shift_hours(store, customers, params, -1)
+    contacts, taking them away from `agent_hours` (in `_agent_delta`)."""
+    _take_away(store, customers, params)
     for table in ("agent_facts", "agent_comments"):
         store.execute(
             f"DELETE FROM {table} WHERE customer_id IN ({customers}) "
@@ -549,14 +556,25 @@ def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
         WHERE agent IS NULL AND ref_event_id IN (
           SELECT event_id FROM _fact_events WHERE agent IS NOT NULL)
         AND customer_id NOT IN ({touched}))"""
+    # The contacts the batch's answers rate: among its customers' events, else (an answer
+    # rating another customer's contact) looked up in the store, which the engine skips
+    # when every rated contact is at hand.
+    rated = f"""(SELECT event_id, agent, touchpoint, ts, customer_id FROM _fact_events
+        UNION ALL
+        SELECT event_id, agent, touchpoint, ts, customer_id FROM events
+        WHERE event_id IN (
+          SELECT ref_event_id FROM _fact_events
+          WHERE agent IS NULL AND ref_event_id IS NOT NULL
+            AND ref_event_id NOT IN (SELECT event_id FROM _fact_events))
+        AND customer_id NOT IN ({touched}))"""
     _insert_agents(
         store,
         f"""{contact_rows("_fact_events")}
-        UNION ALL {answer_rows(answers_in("_fact_events"))}
+        UNION ALL {answer_rows(answers_in("_fact_events"), rated, narrow=False)}
         UNION ALL {answer_rows(others, "_fact_events", narrow=False)}""",
         params,
+        delta=True,
     )
-    _shift_hours(store, touched, params, 1)
     _merge_hours(store)
 
 
