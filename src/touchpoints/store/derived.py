@@ -431,9 +431,12 @@ def answers_in(source: str) -> str:
 def keeps_agents(store: Store) -> bool:
     """Whether `agent_facts` and `agent_comments` hold every customer's rows: DuckDB and
     PostgreSQL keep them (a Spark warehouse computes the scorecards from its events); a
-    store whose facts predate them has them once filled (`start_if_empty`, `rebuild`)."""
-    return store.has_table("agent_facts") and bool(
-        store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": AGENTS_KEY})
+    store whose facts predate them has them once filled (`start_if_empty`, `rebuild`).
+    Only while the store keeps its facts at all: `refresh` maintains them only then."""
+    return (
+        store.has_table("agent_facts")
+        and bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": AGENTS_KEY}))
+        and stored_options(store) is not None
     )
 
 
@@ -565,7 +568,8 @@ def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
         WHERE event_id IN (
           SELECT ref_event_id FROM _fact_events
           WHERE agent IS NULL AND ref_event_id IS NOT NULL
-            AND ref_event_id NOT IN (SELECT event_id FROM _fact_events))
+            AND ref_event_id NOT IN (
+              SELECT event_id FROM _fact_events WHERE event_id IS NOT NULL))
         AND customer_id NOT IN ({touched}))"""
     _insert_agents(
         store,
