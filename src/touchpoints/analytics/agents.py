@@ -145,8 +145,9 @@ def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = No
     sums and the rest of the team's at the same touchpoints and hours of the week
     (`team_*`), and per agent and week ('week'), first summed per agent, touchpoint and
     hour of service (a UTC hour when `utc_hours`, else the local one) and each distinct
-    hour placed in the week once; and the low-rated comments, one row per agent, touchpoint and comment ('comment')
-    with how many rows say it (`n`) and the first of them in newest-first order.
+    hour placed in the week once; and the low-rated comments, one row per agent,
+    touchpoint and comment ('comment') with how many rows say it (`n`) and the first of
+    them in newest-first order.
     `kept`: the hourly sums are read from this table (`kept_sums`) and the comments from
     `agent_comments` instead of the events."""
     served = "s.served_ts" if utc_hours else local_ts(scope, "s.served_ts")
