@@ -8,22 +8,26 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import run
 from test_derived import BATCHES, fed_in_batches, record
+from touchpoints.analytics import agents as agents_module
 from touchpoints.analytics import kpis as kpis_module
 from touchpoints.analytics import summary as summary_module
+from touchpoints.analytics.registry import get
 from touchpoints.analytics.scope import Scope
 from touchpoints.core.catalog import default_catalog
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.ingest.identities import link
-from touchpoints.ingest.privacy import erase_customer
+from touchpoints.ingest.privacy import erase_customer, purge_comments
 from touchpoints.store import derived
 from touchpoints.store.base import Store
 
@@ -43,6 +47,19 @@ def test_spark_keeps_no_rollup_and_answers_kpis_from_events() -> None:
 
     assert "kpi_facts" not in spark.TABLES
 
+
+# The team's scorecards (`agent_facts`): filters they answer, and some they cannot.
+TEAM_QUESTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("agents", {}),
+    ("agents", {"timezone": "America/Sao_Paulo"}),
+    ("agents", {"segment": "gold"}),
+    ("agents", {"channel": "phone", "min_answers": 1}),
+    ("agents", {"agent": ["ann", "bot"], "touchpoint": ["phone", "whatsapp"]}),
+    ("agents", {"date_from": "2026-01-20", "date_to": "2026-02-10", "min_answers": 2}),
+    ("agents", {"date_from": "2026-01-05T10:30:00"}),  # not whole hours: raw events
+    ("agents", {"timezone": "Asia/Kolkata"}),  # a half-hour offset: raw events
+    ("agents", {"short_abandon": 5}),  # not what was counted: raw events
+]
 
 # (analysis, options): every grouping, filters the roll-up answers and some it cannot.
 QUESTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -75,6 +92,7 @@ QUESTIONS: list[tuple[str, dict[str, Any]]] = [
     ("kpis", {"during": "2h", "by": "phase"}),
     ("heatmap", {}),
     ("heatmap", {"timezone": "America/Sao_Paulo", "segment": "silver"}),
+    *TEAM_QUESTIONS,
 ]
 
 
@@ -84,6 +102,7 @@ def raw_events_only() -> Iterator[None]:
     with (
         mock.patch.object(kpis_module, "rollup_relation", lambda *a, **k: None),
         mock.patch.object(summary_module, "rollup_relation", lambda *a, **k: None),
+        mock.patch.object(agents_module, "kept_sums", lambda *a, **k: False),
     ):
         yield
 
@@ -269,3 +288,161 @@ def test_rollup_kept_batch_by_batch_answers_as_raw_events(
             assert {int(r["n"]) for r in sums} <= {1}, flag
         derived.rebuild(store)
         assert rollup(store) == kept
+
+
+# -- the team's scorecards -----------------------------------------------------------------
+COMMENTS = ["demorou demais", "não resolveu", "Took too long, not resolved", "ok obrigado"]
+
+
+@st.composite
+def team_logs(draw: st.DrawFn, max_size: int = 24) -> list[dict[str, Any]]:
+    """Contacts of three agents (the bot among them) and survey answers rating them by
+    `ref_event_id`: answers of the contact's customer or another's, rating a contact that
+    exists, one that is not a contact (a feedback row) or none; low and high scores, some
+    with comments; times spread over hours and days so hours of service differ from the
+    answers' own."""
+    n = draw(st.integers(1, max_size))
+    slots = draw(
+        st.lists(
+            st.tuples(st.integers(0, 40), st.integers(0, 600)), min_size=n, max_size=n, unique=True
+        )
+    )
+    rows = []
+    for i, (day, minute) in enumerate(slots):
+        row: dict[str, Any] = {
+            "event_id": f"t{i}",
+            "customer_id": draw(st.sampled_from(["c1", "c2", "c3"])),
+            "ts": TEAM_BASE + timedelta(days=day, minutes=minute),
+            "segment": draw(st.sampled_from([None, "gold", "silver"])),
+        }
+        if draw(st.booleans()):
+            row |= {
+                "touchpoint": draw(st.sampled_from(["phone", "whatsapp", "website"])),
+                "agent": draw(st.sampled_from(["ann", "bob", "bot"])),
+                "abandoned": draw(st.sampled_from([None, True, False, False])),
+                "wait_seconds": draw(st.sampled_from([None, 0, 3, 19.5, 21, 3600.25])),
+                "handle_seconds": draw(st.sampled_from([None, 0, 45.125, 600])),
+                "resolved": draw(st.sampled_from([None, True, False])),
+                "promise": draw(st.sampled_from([None, "made", "kept", "broken"])),
+                "data_reused": draw(st.sampled_from([None, True, False])),
+            }
+        else:
+            row |= {
+                "touchpoint": "nps_survey",
+                "action": "feedback",
+                "ref_event_id": f"t{draw(st.integers(0, max_size))}",
+            }
+        row["csat"] = draw(st.sampled_from([None, None, 1, 3, 4, 5]))
+        row["nps"] = draw(st.sampled_from([None, None, 2, 6, 8, 10]))
+        row["comment"] = draw(st.sampled_from([None, *COMMENTS]))
+        rows.append(row)
+    return rows
+
+
+TEAM_BASE = datetime(2026, 2, 2, 9)  # a Monday
+TEAM_CHECKED: list[tuple[str, dict[str, Any]]] = [
+    ("agents", {}),
+    ("agents", {"timezone": "America/Sao_Paulo", "min_answers": 1}),
+    ("agents", {"segment": ["gold", "silver"]}),
+    ("agents", {"channel": "messaging", "agent": ["ann", "bot"]}),
+    ("agents", {"date_from": "2026-02-10", "date_to": "2026-02-28", "min_answers": 1}),
+]
+
+
+def team_answers(store: Store) -> list[Any]:
+    return [answer(store, name, options) for name, options in TEAM_CHECKED]
+
+
+def team_facts(store: Store) -> tuple[list[Any], ...]:
+    """The kept tables' rows, sorted (as text: keys may be null)."""
+    sums = ", ".join(derived.AGENT_COLUMNS)
+    return tuple(
+        sorted((tuple(r.values()) for r in store.query(sql)), key=lambda r: [str(v) for v in r])
+        for sql in (
+            f"SELECT customer_id, contact_customer, hour, served_hour, touchpoint, agent, "
+            f"segment, {sums} FROM agent_facts",
+            f"SELECT served_hour, touchpoint, agent, {sums} FROM agent_hours",
+            "SELECT * FROM agent_comments",
+        )
+    )
+
+
+def assert_team_same(store: Store) -> None:
+    """Both kept tables answer (no period nor segment: agent_hours) as raw events do."""
+    scope, options = get("agents").parse({})
+    assert agents_module.kept_sums(store, scope, options, True) == "agent_hours"
+    scope, options = get("agents").parse({"segment": "gold"})
+    assert agents_module.kept_sums(store, scope, options, True) == "agent_facts"
+    fast = team_answers(store)
+    with raw_events_only():
+        assert fast == team_answers(store)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=team_logs(),
+    order=st.randoms(use_true_random=False),
+    cuts=st.lists(st.integers(0, 24), max_size=4),
+    resend=st.integers(0, 3),
+)
+def test_team_sums_kept_batch_by_batch_answer_as_raw_events(
+    engine: str, rows: list[dict[str, Any]], order: random.Random, cuts: list[int], resend: int
+) -> None:
+    """Contacts and the answers rating them arriving in any order and batches (an answer
+    before its contact, in another batch, from another customer): the team's scorecards,
+    trends and comment themes from the kept sums equal the raw events' ones, and the kept
+    tables equal those of a store fed everything at once; so after an identity link, a
+    comment purge and an erase, and a rebuild changes nothing."""
+    with fed_in_batches(engine, rows, order, cuts, resend) as (store, whole):
+        assert_team_same(store)
+        assert team_answers(store) == team_answers(whole)
+        assert team_facts(store) == team_facts(whole)
+        link(store, [["c1", "c2"]], "hand")  # c2's events (and their answers) become c1's
+        assert_team_same(store)
+        purge_comments(store, 0, now=TEAM_BASE + timedelta(days=20))
+        assert_team_same(store)
+        erase_customer(store, "c3")  # answers rating c3's contacts lose their agent
+        assert_team_same(store)
+        kept = team_facts(store)
+        derived.rebuild(store)
+        assert team_facts(store) == kept
+
+
+def test_team_sums_by_hand(store: Store) -> None:
+    """An answer stored before the contact it rates, by another customer, is credited
+    once the contact arrives; erasing the contact's customer takes it away again."""
+    contact = {
+        "event_id": "k1", "customer_id": "ana", "touchpoint": "whatsapp", "agent": "ann",
+        "ts": "2026-03-02T10:15:00Z", "abandoned": "false", "wait_seconds": "12.5",
+        "handle_seconds": "300",
+    }  # fmt: skip
+    rating = {
+        "event_id": "r1", "customer_id": "bia", "touchpoint": "nps_survey", "action": "feedback",
+        "ts": "2026-03-03T18:00:00Z", "ref_event_id": "k1", "csat": "2", "comment": "demorou",
+    }  # fmt: skip
+    ingest_records(store, [rating], "first")
+    assert store.count("agent_facts") == 0  # nothing to credit it to yet
+    ingest_records(store, [contact], "then")
+    hours = store.query("SELECT served_hour, agent, credited, csat_n, contacts FROM agent_hours")
+    assert [(r["agent"], r["credited"], r["csat_n"], r["contacts"]) for r in hours] == [
+        ("ann", 2, 1, 1)
+    ]
+    assert str(hours[0]["served_hour"]) == "2026-03-02 10:00:00"  # the contact's hour
+    assert [r["customer_id"] for r in store.query("SELECT * FROM agent_comments")] == ["bia"]
+    ann = run(store, "agents")["rows"][0]
+    assert (ann["agent"], ann["contacts"], ann["csat_answers"], ann["csat"]) == ("ann", 1, 1, 0.0)
+    assert_team_same(store)
+    erase_customer(store, "ana")
+    assert store.count("agent_facts") == store.count("agent_hours") == 0
+    assert store.count("agent_comments") == 0
+    assert run(store, "agents")["rows"] == []
+    assert_team_same(store)
+
+
+def test_spark_keeps_no_team_sums() -> None:
+    """Spark's warehouse keeps neither table: its scorecards come from its events."""
+    from touchpoints.store import spark
+
+    assert not {"agent_facts", "agent_hours", "agent_comments"} & set(spark.TABLES)

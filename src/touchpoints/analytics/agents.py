@@ -27,13 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.kpis import ServiceOptions, counted, service_rules, whole_hours_over
+from touchpoints.analytics.kpis import (
+    ServiceOptions,
+    counted,
+    service_rules,
+    whole_hours,
+    whole_hours_over,
+)
 from touchpoints.analytics.registry import Analysis, ResultModel, register
 from touchpoints.analytics.sentiment import INTENSIFIERS, POST_INTENSIFIERS, STOPWORDS, fold
 from touchpoints.analytics.sql import hour, iso_weekday, local_ts
 from touchpoints.core import format
 from touchpoints.core import messages as msg
 from touchpoints.core.grammar import Noun, noun
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.analytics.scope import Scope
@@ -112,82 +119,128 @@ def by_utc_hour(store: Store, scope: Scope) -> bool:
     return whole_hours_over(store, scope.timezone, "events", "ts")
 
 
-def _statement(scope: Scope, within: str, utc_hours: bool) -> str:
+def kept_sums(store: Store, scope: Scope, options: AgentsOptions, utc_hours: bool) -> str | None:
+    """The kept table (`store.derived`) that answers this question exactly, else None:
+    `agent_hours` when no period or segment narrows it (its rows are the hourly sums
+    the analysis needs, over every customer), else `agent_facts` when the period starts
+    and ends on whole hours (a row's own hour then says whether it is in the period);
+    and either only when they are kept, counted with this `--short-abandon` (0) and
+    summed per UTC hour that lies in one local hour (`utc_hours`)."""
+    if not (
+        utc_hours
+        and not options.short_abandon
+        and store.engine in ("duckdb", "postgres")
+        and whole_hours(scope)
+        and derived.keeps_agents(store)
+    ):
+        return None
+    if scope.date_from is None and scope.date_to is None and not scope.segments:
+        return "agent_hours"
+    return "agent_facts"
+
+
+def _statement(scope: Scope, within: str, utc_hours: bool, kept: str | None = None) -> str:
     """The whole analysis in one statement, survey answers matched to what they rate
-    once: sums per agent, touchpoint and hour of the week (`grain` 'cell') and per agent
-    and week ('week'), first summed per agent, touchpoint and hour of service (a UTC hour
-    when `utc_hours`, else the local one) and each distinct hour placed in the week once;
-    and the low-rated comments, one row per agent, touchpoint and comment ('comment')
-    with how many rows say it (`n`) and the first of them in newest-first order."""
-    c = counted(within)
+    once: per agent and touchpoint (`grain` 'pair') and per agent ('agent') the agent's
+    sums and the rest of the team's at the same touchpoints and hours of the week
+    (`team_*`), and per agent and week ('week'), first summed per agent, touchpoint and
+    hour of service (a UTC hour when `utc_hours`, else the local one) and each distinct
+    hour placed in the week once; and the low-rated comments, one row per agent,
+    touchpoint and comment ('comment') with how many rows say it (`n`) and the first of
+    them in newest-first order.
+    `kept`: the hourly sums are read from this table (`kept_sums`) and the comments from
+    `agent_comments` instead of the events."""
     served = "s.served_ts" if utc_hours else local_ts(scope, "s.served_ts")
     local = local_ts(scope, "served_hour") if utc_hours else "served_hour"
     sums = ", ".join(f"sum({k}) AS {k}" for k in SUMS)
     blank_sums = ", ".join(f"NULL AS {k}" for k in SUMS)
-    return f"""WITH answers AS ({rated()}),
-    hourly AS (
+    blank_team = ", ".join(f"NULL AS team_{k}" for k in SUMS)
+    # The trend shows no margins: the weeks need no sums of squares.
+    week_sums = ", ".join(f"sum({k}) AS {k}" if k in WEEK_SUMS else f"NULL AS {k}" for k in SUMS)
+    # The rest of the team: everyone at the agent's touchpoint and hours, less the agent,
+    # summed exactly in the engine (decimal sums), whatever order the rows come in.
+    own_sums = ", ".join(f"coalesce(sum(c.{k}), 0) AS {k}" for k in SUMS)
+    team_sums = ", ".join(
+        f"coalesce(sum(e.{k}), 0) - coalesce(sum(c.{k}), 0) AS team_{k}" for k in SUMS
+    )
+    both = ", ".join([*SUMS, *(f"team_{k}" for k in SUMS)])
+    both_sums = ", ".join(f"sum({k}) AS {k}" for k in [*SUMS, *(f"team_{k}" for k in SUMS)])
+    if kept:
+        catalog = "LEFT JOIN touchpoints t ON t.id = f.touchpoint"
+        # agent_hours holds one row per hour of service, touchpoint and agent already.
+        own = "f.hour AS ts, " if kept == "agent_facts" else ""
+        cols = sums if kept == "agent_facts" else ", ".join(SUMS)
+        group = " GROUP BY s.agent, s.touchpoint, s.served_hour" if kept == "agent_facts" else ""
+        # Read twice (the distinct hours, then placed in the week) rather than materialized:
+        # at 10M events scanning the kept table again costs less than copying its rows.
+        hourly = f"""hourly AS NOT MATERIALIZED (
+      SELECT s.agent, s.touchpoint, s.served_hour, {cols}
+      FROM (SELECT f.*, {own}t.channel AS channel, t.kind AS kind
+            FROM {kept} f {catalog}) s
+      WHERE {scope.where("s")}{group}
+    )"""
+        said = f"""(SELECT * FROM (
+          SELECT f.*, t.channel AS channel, t.kind AS kind FROM agent_comments f {catalog}
+        ) x WHERE {scope.where("x")})"""
+        answers = ""
+    else:
+        raw = derived.agent_sums(counted(within)["offered"])
+        hourly = f"""hourly AS (
       SELECT s.agent, s.touchpoint, date_trunc('hour', {served}) AS served_hour,
-        sum(CASE WHEN {c["offered"]} THEN 1 ELSE 0 END) AS contacts,
-        sum(CASE WHEN {c["answered"]} THEN 1 ELSE 0 END) AS answered,
-        sum(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_sum,
-        sum(CASE WHEN {c["answered"]} THEN wait_seconds * wait_seconds END) AS wait_sq,
-        count(CASE WHEN {c["answered"]} THEN wait_seconds END) AS wait_n,
-        sum(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_sum,
-        sum(CASE WHEN {c["answered"]} THEN handle_seconds * handle_seconds END) AS handle_sq,
-        count(CASE WHEN {c["answered"]} THEN handle_seconds END) AS handle_n,
-        sum(CASE WHEN {c["resolved"]} THEN 1 ELSE 0 END) AS resolved,
-        count(resolved) AS resolved_n,
-        sum(CASE WHEN {c["satisfied"]} THEN 1 ELSE 0 END) AS csat_good,
-        count(csat) AS csat_n,
-        sum(CASE WHEN {c["promoters"]} THEN 1 ELSE 0 END) AS promoters,
-        sum(CASE WHEN {c["detractors"]} THEN 1 ELSE 0 END) AS detractors,
-        count(nps) AS nps_n,
-        sum(CASE WHEN promise = 'kept' THEN 1 ELSE 0 END) AS kept,
-        sum(CASE WHEN {c["promises-broken"]} THEN 1 ELSE 0 END) AS broken,
-        sum(CASE WHEN data_reused THEN 1 ELSE 0 END) AS reused,
-        count(data_reused) AS reused_n
+        {", ".join(f"{raw[k]} AS {k}" for k in SUMS)}
       FROM ({credited(scope, answers="answers")}) s
       GROUP BY s.agent, s.touchpoint, date_trunc('hour', {served})
-    ),
+    )"""
+        said = f"({credited(scope, LOW_RATED, answers='answers')})"
+        answers = f"answers AS ({rated()}),\n    "
+    return f"""WITH {answers}{hourly},
     hours AS (
       SELECT served_hour, CAST({iso_weekday(local)} * 100 + {hour(local)} AS INTEGER) AS how,
         CAST(date_trunc('week', {local}) AS DATE) AS week
       FROM (SELECT DISTINCT served_hour FROM hourly) d
     ),
-    placed AS (
+    placed AS {"NOT MATERIALIZED " if kept else ""}(
       SELECT h.*, x.how, x.week FROM hourly h JOIN hours x ON x.served_hour = h.served_hour
     ),
     low AS (
       SELECT agent, touchpoint, comment, ts, event_id,
         row_number() OVER (PARTITION BY agent, touchpoint, comment ORDER BY ts DESC, event_id) AS k,
         count(*) OVER (PARTITION BY agent, touchpoint, comment) AS n
-      FROM ({credited(scope, LOW_RATED, answers="answers")}) s
+      FROM {said} s
+    ),
+    cells AS (SELECT agent, touchpoint, how, {sums} FROM placed GROUP BY agent, touchpoint, how),
+    everyone AS (SELECT touchpoint, how, {sums} FROM cells GROUP BY touchpoint, how),
+    pairs AS (
+      SELECT c.agent, c.touchpoint, {own_sums}, {team_sums}
+      FROM cells c JOIN everyone e
+        ON e.touchpoint IS NOT DISTINCT FROM c.touchpoint AND e.how = c.how
+      GROUP BY c.agent, c.touchpoint
     )
-    SELECT 'cell' AS grain, agent, touchpoint, how, CAST(NULL AS DATE) AS week, {sums},
+    SELECT 'pair' AS grain, agent, touchpoint, CAST(NULL AS DATE) AS week, {both},
       CAST(NULL AS VARCHAR) AS comment, CAST(NULL AS BIGINT) AS n,
       CAST(NULL AS TIMESTAMP) AS first_ts, CAST(NULL AS VARCHAR) AS first_id
-    FROM placed GROUP BY agent, touchpoint, how
+    FROM pairs
     UNION ALL
-    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint,
-      CAST(NULL AS INTEGER) AS how, week, {sums}, NULL AS comment, NULL AS n,
+    SELECT 'agent' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint,
+      CAST(NULL AS DATE) AS week, {both_sums}, NULL AS comment, NULL AS n,
       NULL AS first_ts, NULL AS first_id
+    FROM pairs GROUP BY agent
+    UNION ALL
+    SELECT 'week' AS grain, agent, CAST(NULL AS VARCHAR) AS touchpoint, week, {week_sums},
+      {blank_team}, NULL AS comment, NULL AS n, NULL AS first_ts, NULL AS first_id
     FROM placed GROUP BY agent, week
     UNION ALL
-    SELECT 'comment' AS grain, agent, touchpoint, NULL AS how, NULL AS week, {blank_sums},
+    SELECT 'comment' AS grain, agent, touchpoint, NULL AS week, {blank_sums}, {blank_team},
       comment, n, ts AS first_ts, event_id AS first_id
     FROM low WHERE k = 1"""
 
 
-SUMS = (
-    "contacts", "answered", "wait_sum", "wait_sq", "wait_n", "handle_sum", "handle_sq",
-    "handle_n", "resolved", "resolved_n", "csat_good", "csat_n", "promoters", "detractors",
-    "nps_n", "kept", "broken", "reused", "reused_n",
+SUMS = tuple(derived.AGENT_SUMS)
+# What the weekly trend (`TREND_KEYS`) is computed from.
+WEEK_SUMS = frozenset(
+    {"contacts", "answered", "handle_sum", "handle_n", "resolved", "resolved_n", "csat_good",
+     "csat_n", "promoters", "detractors", "nps_n"}
 )  # fmt: skip
-
-
-def _add(into: dict[str, float], row: dict[str, Any], sign: float = 1.0) -> None:
-    for key in SUMS:
-        into[key] = into.get(key, 0.0) + sign * float(row.get(key) or 0)
 
 
 def _mean(total: float, squares: float, n: float) -> tuple[float | None, float | None]:
@@ -261,48 +314,28 @@ def agents(store: Store, scope: Scope, options: AgentsOptions) -> dict[str, Any]
     the low-rated comments per agent and per touchpoint, with an example each."""
     within, service = service_rules(store, options)
     params = {**scope.params(), **service}
-    # (touchpoint, hour of week) -> sums of everyone; (agent, touchpoint) -> its hours' sums.
-    everyone: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
-    mine: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
-    found = store.query(_statement(scope, within, by_utc_hour(store, scope)), params)
-    cells = [c for c in found if c["grain"] != "comment"]
-    for c in cells:
-        if c["grain"] == "cell":
-            _add(everyone[(c["touchpoint"], int(c["how"]))], c)
-            mine[(c["agent"], c["touchpoint"])][int(c["how"])] = c
-    rows, by_touchpoint = [], []
-    for agent in sorted({a for a, _ in mine}):
-        own: dict[str, float] = {}
-        team: dict[str, float] = {}
-        for touchpoint in sorted({t for a, t in mine if a == agent}):
-            tp_own: dict[str, float] = {}
-            tp_team: dict[str, float] = {}
-            for how, sums in mine[(agent, touchpoint)].items():
-                _add(tp_own, sums)
-                _add(tp_team, everyone[(touchpoint, how)])
-                _add(tp_team, sums, -1.0)
-            _add(own, tp_own)
-            _add(team, tp_team)
-            by_touchpoint.append(_pair(agent, touchpoint, tp_own, tp_team))
-        rows.append(_pair(agent, None, own, team))
+    utc_hours = by_utc_hour(store, scope)
+    kept = kept_sums(store, scope, options, utc_hours)
+    found = store.query(_statement(scope, within, utc_hours, kept), params)
+    rows, by_touchpoint, trend = [], [], []
+    for c in found:
+        if c["grain"] in ("pair", "agent"):
+            own = {k: float(c[k] or 0) for k in SUMS}
+            team = {k: float(c[f"team_{k}"] or 0) for k in SUMS}
+            pair = _pair(c["agent"], c["touchpoint"], own, team)
+            (by_touchpoint if c["grain"] == "pair" else rows).append(pair)
+        elif c["grain"] == "week":
+            card = scorecard({k: float(c[k] or 0) for k in SUMS})
+            trend.append(
+                {
+                    "agent": c["agent"],
+                    "week": _week(c["week"]),
+                    **{k: v for k, v in card.items() if k in TREND_KEYS},
+                }
+            )
     rows.sort(key=lambda r: (-r["contacts"], r["agent"]))
-    empty = dict.fromkeys(SUMS, 0.0)
-    trend = sorted(
-        (
-            {
-                "agent": w["agent"],
-                "week": _week(w["week"]),
-                **{
-                    k: v
-                    for k, v in scorecard({**empty, **{k: float(w[k] or 0) for k in SUMS}}).items()
-                    if k in TREND_KEYS
-                },
-            }
-            for w in cells
-            if w["grain"] == "week"
-        ),
-        key=lambda w: (w["agent"], w["week"] or ""),
-    )
+    by_touchpoint.sort(key=lambda r: (r["agent"], r["touchpoint"]))
+    trend.sort(key=lambda w: (w["agent"], w["week"] or ""))
     themes = comment_themes([c for c in found if c["grain"] == "comment"])
     names = {
         tp.id: {lang: tp.noun(lang) for lang in msg.LANGS} for tp in store.catalog().touchpoints
@@ -323,12 +356,11 @@ TREND_KEYS = ("contacts", "answered", "tma_seconds", "fcr", "csat", "nps")
 def _pair(
     agent: str, touchpoint: str | None, own: dict[str, float], team: dict[str, float]
 ) -> dict[str, Any]:
-    empty = dict.fromkeys(SUMS, 0.0)
-    theirs = scorecard({**empty, **team})
+    theirs = scorecard(team)
     return {
         "agent": agent,
         **({"touchpoint": touchpoint} if touchpoint is not None else {}),
-        **scorecard({**empty, **own}),
+        **scorecard(own),
         **{f"team_{k}": theirs[k] for k in TEAM_KEYS},
     }
 
@@ -384,13 +416,15 @@ def coaching(
                 for lang in msg.LANGS
             }
             out.append(finding)
-    out.sort(
-        key=lambda f: (
-            f["direction"] != "weakness",
-            -abs(f["value"] - f["team"]) / (f["margin"] + f["team_margin"]),
-        )
-    )
+    out.sort(key=lambda f: (f["direction"] != "weakness", -_apart(f)))
     return out
+
+
+def _apart(f: dict[str, Any]) -> float:
+    """How far apart the intervals are, in their margins; two exact values (no spread:
+    every answer the same) are farther apart than any two intervals."""
+    spread = f["margin"] + f["team_margin"]
+    return abs(f["value"] - f["team"]) / spread if spread else math.inf
 
 
 def finding_text(f: dict[str, Any], lang: str, name: Noun | str | None = None) -> str:

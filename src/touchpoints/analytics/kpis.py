@@ -274,7 +274,8 @@ def whole_hours_over(store: Store, timezone: str, table: str, column: str) -> bo
     return whole_hour_zone(timezone, span["first"].year - 1, span["last"].year + 1)
 
 
-def _whole_hours(scope: Scope) -> bool:
+def whole_hours(scope: Scope) -> bool:
+    """Whether the scope's period starts and ends on whole hours (or is open)."""
     start, stop = scope.date_from, scope.date_to
     if start is not None and (start.minute, start.second, start.microsecond) != (0, 0, 0):
         return False
@@ -300,7 +301,7 @@ def rollup_relation(
     the question cuts days, weeks or months in the scope's time zone."""
     if store.engine not in ("duckdb", "postgres") or short_abandon:
         return None
-    if not _whole_hours(scope):
+    if not whole_hours(scope):
         return None
     targets = derived.rollup_targets(store)
     if targets is None:

@@ -24,8 +24,8 @@ def rebuild(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute each event's phase and journey cycle, the cycles table and the KPI roll-up
-    from the events (events are only read); says what changed."""
+    """Recompute each event's phase and journey cycle, the cycles table, the KPI roll-up
+    and the team's scorecard sums from the events (events are only read); says what changed."""
     from touchpoints.core.time import parse_duration
     from touchpoints.store import derived, open_store
 
@@ -44,7 +44,8 @@ def rebuild(
         f"journey facts rebuilt: {report['events']:,} events in {report['cycles']:,} cycles "
         f"(before: {report['previous_cycles']:,} cycles); {report['events_changed']:,} events "
         f"got a new phase, cycle or step; KPI roll-up: {report['rollup_rows']:,} rows "
-        f"(before: {report['previous_rollup_rows']:,})"
+        f"(before: {report['previous_rollup_rows']:,}); team scorecards: "
+        f"{report['agent_rows']:,} rows (before: {report['previous_agent_rows']:,})"
     )
 
 

@@ -41,6 +41,8 @@ CUSTOMER_TABLES = (
     "journey_customers",
     "journey_steps",
     "kpi_facts",
+    "agent_facts",
+    "agent_comments",
     "attendant_conversations",
     "attendant_messages",
 )
@@ -53,6 +55,7 @@ OTHER_TABLES = (
     "audit_log",
     "quarantine_resolved",
     "changes",
+    "agent_hours",
     "alert_state",
     "answer_cache",
 )
@@ -306,6 +309,7 @@ def purge_comments(
         )
         if n:
             store.execute(f"UPDATE events SET comment = NULL WHERE {due}", {"cutoff": cutoff})
+            derived.purge_comments(store, cutoff)
         texts, transcripts = _purge_attendant_text(store, cutoff)
         result = {
             "comments": n,
@@ -322,6 +326,7 @@ def purge_comments(
         table
         for table, count in (
             ("events", n),
+            ("agent_comments", n if store.has_table("agent_comments") else 0),
             ("attendant_messages", texts),
             ("attendant_conversations", transcripts),
         )

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -46,6 +47,13 @@ class Staging:
             "duplicates": self.good - stored + self.in_file_duplicates,
             "rejected": self.rejected,
         }
+
+
+@lru_cache(maxsize=8)
+def _stored_catalog(text: str) -> Catalog:
+    """The stored catalog's YAML parsed once per text: a server reads it afresh for each
+    question (it may be edited), and parsing it is the slow part; a `Catalog` is frozen."""
+    return parse_catalog(text, "stored catalog")
 
 
 class Store(ABC):
@@ -156,9 +164,7 @@ class Store(ABC):
         """The stored catalog, or the package default when none was ever given."""
         if self._catalog is None:
             rows = self.query("SELECT value FROM meta WHERE key = 'catalog'")
-            self._catalog = (
-                parse_catalog(rows[0]["value"], "stored catalog") if rows else default_catalog()
-            )
+            self._catalog = _stored_catalog(rows[0]["value"]) if rows else default_catalog()
         return self._catalog
 
     def has_catalog(self) -> bool:

@@ -17,6 +17,13 @@ of cutting cycles from the whole history at every question.
 - `kpi_facts`: the SPEC §4 counts and sums per customer x UTC hour x touchpoint x agent x
   segment x phase (see `ROLLUP_SUMS`), read by `kpis`, `heatmap` and `summary` whenever a
   question is a sum of its rows (`analytics.kpis.rollup_relation`).
+- `agent_facts` and `agent_comments`: the team's scorecards (`analytics.agents`) summed per
+  customer x hour x hour of service x touchpoint x agent x segment, a survey answer credited
+  to the agent, touchpoint and hour of the contact it rates (`ref_event_id`), and the
+  low-rated comments so credited (see `AGENT_SUMS`); `agent_hours`, the same sums per hour
+  of service x touchpoint x agent over all customers, kept by adding what a change adds
+  and taking away what it removes: what the team page reads when no period or segment
+  narrows it.
 
 They are maintained in the transaction that stores the events (`Store.commit_staged`, so
 files, `POST /v1/events`, webhooks, surveys and the attendant alike), recomputed only for the customers
@@ -82,8 +89,28 @@ def ddl(engine: str) -> list[str]:
         + ", ".join(f"{flag} INTEGER" for flag in FIRST_FLAGS)
         + ")"
     )
+    tables += [
+        f"CREATE TABLE IF NOT EXISTS agent_facts (customer_id {text}, contact_customer {text}, "
+        f"hour {ts}, served_hour {ts}, touchpoint {text}, agent {text}, segment {text}, "
+        + ", ".join(f"{name} {_agent_type(name, big)}" for name in AGENT_COLUMNS)
+        + ")",
+        f"CREATE TABLE IF NOT EXISTS agent_hours (served_hour {ts}, touchpoint {text}, "
+        f"agent {text}, "
+        + ", ".join(f"{name} {_agent_type(name, big)}" for name in AGENT_COLUMNS)
+        + ")",
+        f"CREATE TABLE IF NOT EXISTS agent_comments (customer_id {text}, contact_customer {text}, "
+        f"ts {ts}, event_id {text}, touchpoint {text}, agent {text}, segment {text}, "
+        f"comment {text})",
+    ]
     if engine == "postgres":
         tables += [
+            "CREATE INDEX IF NOT EXISTS agent_facts_customer ON agent_facts (customer_id)",
+            "CREATE INDEX IF NOT EXISTS agent_facts_contact ON agent_facts (contact_customer)",
+            "CREATE INDEX IF NOT EXISTS agent_comments_customer ON agent_comments (customer_id)",
+            "CREATE INDEX IF NOT EXISTS agent_comments_contact ON agent_comments (contact_customer)",
+            "CREATE INDEX IF NOT EXISTS agent_hours_key ON agent_hours (served_hour, agent)",
+            # An answer arriving before the contact it rates is found by the contact's id.
+            "CREATE INDEX IF NOT EXISTS events_ref_event_id ON events (ref_event_id)",
             "CREATE INDEX IF NOT EXISTS kpi_facts_customer ON kpi_facts (customer_id)",
             "CREATE INDEX IF NOT EXISTS kpi_facts_hour ON kpi_facts (hour)",
             "CREATE INDEX IF NOT EXISTS event_facts_seq ON event_facts (seq)",
@@ -291,6 +318,276 @@ def catalog_changed(store: Store) -> None:
         _set_targets(store, targets)
 
 
+# -- the team's scorecards ------------------------------------------------------------------
+# `agent_facts`: the sums `analytics.agents` builds its scorecards from, per customer x hour
+# (of the row itself, UTC: what a period filters) x hour of service (UTC: the hour of the
+# contact an answer rates) x touchpoint x agent (the contact's) x segment (the row's own).
+# A row naming an agent is a contact, credited to itself; a survey answer (no agent,
+# `ref_event_id` set) is credited to the contact it rates, wherever and whenever that
+# contact arrives. `contact_customer` is the customer of that contact, so a contact that
+# arrives, moves (identity link) or is erased re-credits the answers of other customers that
+# rate it. Counted as `--short-abandon 0` counts; sums of seconds and their squares are
+# exact decimals, so margins summed from these rows equal those from raw events.
+# `agent_comments`: each low-rated comment (CSAT 1-3 or NPS 0-6) so credited, with its
+# own time and id: what the comment themes are made of.
+SQUARE = EXACT  # a square is DECIMAL(38, 12): exact (DECIMAL(18) factors overflow)
+
+
+def _answered(row: str = "") -> str:
+    return f"{row}abandoned = FALSE"
+
+
+def agent_sums(offered: str, row: str = "") -> dict[str, str]:
+    """Name -> aggregate of the scorecards' sums over credited rows (columns qualified by
+    `row`); `offered` is the predicate of an offered contact (the analysis's, with its
+    `--short-abandon`; the stored facts count with 0 seconds, `OFFERED_KEPT`)."""
+    answered = _answered(row)
+
+    def sq(column: str) -> str:
+        return f"CAST({row}{column} AS {SQUARE}) * CAST({row}{column} AS {SQUARE})"
+
+    return {
+        "contacts": f"sum(CASE WHEN {offered} THEN 1 ELSE 0 END)",
+        "answered": f"sum(CASE WHEN {answered} THEN 1 ELSE 0 END)",
+        "wait_sum": f"sum(CASE WHEN {answered} THEN CAST({row}wait_seconds AS {EXACT}) END)",
+        "wait_sq": f"sum(CASE WHEN {answered} THEN {sq('wait_seconds')} END)",
+        "wait_n": f"count(CASE WHEN {answered} THEN {row}wait_seconds END)",
+        "handle_sum": f"sum(CASE WHEN {answered} THEN CAST({row}handle_seconds AS {EXACT}) END)",
+        "handle_sq": f"sum(CASE WHEN {answered} THEN {sq('handle_seconds')} END)",
+        "handle_n": f"count(CASE WHEN {answered} THEN {row}handle_seconds END)",
+        "resolved": f"sum(CASE WHEN {row}resolved = TRUE THEN 1 ELSE 0 END)",
+        "resolved_n": f"count({row}resolved)",
+        "csat_good": f"sum(CASE WHEN {row}csat >= 4 THEN 1 ELSE 0 END)",
+        "csat_n": f"count({row}csat)",
+        "promoters": f"sum(CASE WHEN {row}nps >= 9 THEN 1 ELSE 0 END)",
+        "detractors": f"sum(CASE WHEN {row}nps <= 6 THEN 1 ELSE 0 END)",
+        "nps_n": f"count({row}nps)",
+        "kept": f"sum(CASE WHEN {row}promise = 'kept' THEN 1 ELSE 0 END)",
+        "broken": f"sum(CASE WHEN {row}promise = 'broken' THEN 1 ELSE 0 END)",
+        "reused": f"sum(CASE WHEN {row}data_reused THEN 1 ELSE 0 END)",
+        "reused_n": f"count({row}data_reused)",
+    }
+
+
+def offered(short_abandon: str, row: str = "") -> str:
+    """An offered contact (SPEC §4): an abandon shorter than `short_abandon` seconds is
+    not offered."""
+    return (
+        f"({row}abandoned IS NOT NULL AND NOT ({row}abandoned AND "
+        f"coalesce({row}wait_seconds < {short_abandon}, FALSE)))"
+    )
+
+
+OFFERED_KEPT = offered("0")
+AGENT_SUMS = agent_sums(OFFERED_KEPT)
+# The stored columns: how many credited rows a sum holds (a group of no rows is dropped
+# from `agent_hours`; one of rows with nothing to count still names its agent), the sums.
+AGENT_COLUMNS = {"credited": "count(*)", **AGENT_SUMS}
+HOUR_KEYS = ("served_hour", "touchpoint", "agent")
+# A low rating with a comment: what comment themes are made of.
+LOW_RATED = "comment IS NOT NULL AND (csat <= 3 OR nps <= 6)"
+AGENTS_KEY = "agent_facts"
+_AGENT_ROW = (
+    "event_id, customer_id, ts, action, segment, abandoned, wait_seconds, handle_seconds, "
+    "resolved, nps, csat, promise, data_reused, comment"
+)
+
+
+def _agent_type(name: str, big: str) -> str:
+    if name.endswith("_sq"):
+        return "DECIMAL(38, 12)"
+    return EXACT if name.endswith("_sum") else big
+
+
+def contact_rows(source: str = "events") -> str:
+    """Each contact in `source` (a row naming its agent), credited to itself."""
+    return (
+        f"SELECT {_AGENT_ROW}, agent, touchpoint, ts AS served_ts, customer_id AS contact_customer "
+        f"FROM {source} WHERE agent IS NOT NULL"
+    )
+
+
+def answer_rows(answers: str, contacts: str = "events", narrow: bool = True) -> str:
+    """Each survey answer in the relation `answers` credited to the agent, touchpoint and
+    time (`served_ts`) of the contact in `contacts` it rates, with that contact's customer
+    (`contact_customer`). `narrow`: the contacts are first narrowed to those some answer
+    rates, so the engine matches a few ids, not every stored contact's (not needed when
+    `contacts` are a batch's few)."""
+    rated = ", ".join(f"a.{c.strip()}" for c in _AGENT_ROW.split(","))
+    rates = f" AND event_id IN (SELECT ref_event_id FROM {answers} x)" if narrow else ""
+    return f"""SELECT {rated}, r.agent, r.touchpoint, r.ts AS served_ts,
+        r.customer_id AS contact_customer
+      FROM {answers} a
+      JOIN (SELECT event_id, agent, touchpoint, ts, customer_id FROM {contacts} k
+            WHERE agent IS NOT NULL{rates}) r
+        ON r.event_id = a.ref_event_id"""
+
+
+def answers_in(source: str) -> str:
+    """The survey answers among the events of `source`: no agent, `ref_event_id` set."""
+    return f"(SELECT * FROM {source} WHERE agent IS NULL AND ref_event_id IS NOT NULL)"
+
+
+def keeps_agents(store: Store) -> bool:
+    """Whether `agent_facts` and `agent_comments` hold every customer's rows: DuckDB and
+    PostgreSQL keep them (a Spark warehouse computes the scorecards from its events); a
+    store whose facts predate them has them once filled (`start_if_empty`, `rebuild`).
+    Only while the store keeps its facts at all: `refresh` maintains them only then."""
+    return (
+        store.has_table("agent_facts")
+        and bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": AGENTS_KEY}))
+        and stored_options(store) is not None
+    )
+
+
+def _insert_agents(
+    store: Store, credited: str, params: Params | None = None, delta: bool = False
+) -> None:
+    """Sum the credited rows of the relation `credited` into `agent_facts`, and keep their
+    low-rated comments in `agent_comments`; `delta`: add their sums per hour of service,
+    touchpoint and agent to `_agent_delta` too (what they add to `agent_hours`)."""
+    store.execute("DROP TABLE IF EXISTS _agent_rows")
+    store.execute(f"CREATE TEMPORARY TABLE _agent_rows AS {credited}", params)
+    keys = "customer_id, contact_customer, hour, served_hour, touchpoint, agent, segment"
+    sums = ", ".join(f"{expr} AS {name}" for name, expr in AGENT_COLUMNS.items())
+    store.execute(
+        f"""INSERT INTO agent_facts ({keys}, {", ".join(AGENT_COLUMNS)})
+        SELECT customer_id, contact_customer, date_trunc('hour', ts) AS hour,
+          date_trunc('hour', served_ts) AS served_hour, touchpoint, agent, segment, {sums}
+        FROM _agent_rows
+        GROUP BY customer_id, contact_customer, date_trunc('hour', ts),
+          date_trunc('hour', served_ts), touchpoint, agent, segment"""
+    )
+    store.execute(
+        """INSERT INTO agent_comments (customer_id, contact_customer, ts, event_id, touchpoint,
+          agent, segment, comment)
+        SELECT customer_id, contact_customer, ts, event_id, touchpoint, agent, segment, comment
+        FROM _agent_rows WHERE """
+        + LOW_RATED
+    )
+    if delta:
+        store.execute(
+            f"""INSERT INTO _agent_delta ({", ".join(HOUR_KEYS)}, {", ".join(AGENT_COLUMNS)})
+            SELECT date_trunc('hour', served_ts) AS served_hour, touchpoint, agent, {sums}
+            FROM _agent_rows GROUP BY date_trunc('hour', served_ts), touchpoint, agent"""
+        )
+    store.execute("DROP TABLE _agent_rows")
+
+
+def _fill_agents(store: Store) -> None:
+    store.execute("DELETE FROM agent_facts")
+    store.execute("DELETE FROM agent_comments")
+    _insert_agents(store, f"{contact_rows()} UNION ALL {answer_rows(answers_in('events'))}")
+    keys = ", ".join(HOUR_KEYS)
+    store.execute("DELETE FROM agent_hours")
+    store.execute(
+        f"INSERT INTO agent_hours ({keys}, {', '.join(AGENT_COLUMNS)}) "
+        f"SELECT {keys}, {', '.join(f'sum({c})' for c in AGENT_COLUMNS)} "
+        f"FROM agent_facts GROUP BY {keys}"
+    )
+    store.execute("DELETE FROM meta WHERE key = $key", {"key": AGENTS_KEY})
+    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": AGENTS_KEY})
+
+
+def _agent_slice(customers: str) -> str:
+    """The `agent_facts` rows of customers in `customers` and of the answers rating their
+    contacts: what a change of their events removes, and after it, adds."""
+    return (
+        f"SELECT * FROM agent_facts WHERE customer_id IN ({customers}) "
+        f"OR contact_customer IN ({customers})"
+    )
+
+
+def _take_away(store: Store, customers: str, params: Params | None) -> None:
+    """Start `_agent_delta` with the slice of `customers` taken away, per hour of
+    service, touchpoint and agent."""
+    keys = ", ".join(HOUR_KEYS)
+    sums = ", ".join(f"-sum({c}) AS {c}" for c in AGENT_COLUMNS)
+    store.execute("DROP TABLE IF EXISTS _agent_delta")
+    store.execute(
+        f"CREATE TEMPORARY TABLE _agent_delta AS SELECT {keys}, {sums} "
+        f"FROM ({_agent_slice(customers)}) f GROUP BY {keys}",
+        params,
+    )
+
+
+def _merge_hours(store: Store) -> None:
+    """Apply `_agent_delta` to `agent_hours`: each touched hour's sums recomputed as what
+    it held plus the change (exact decimals), a group left with no rows dropped."""
+    keys = ", ".join(HOUR_KEYS)
+    cols = ", ".join(AGENT_COLUMNS)
+    same = (
+        "d.served_hour = h.served_hour AND d.agent = h.agent "
+        "AND d.touchpoint IS NOT DISTINCT FROM h.touchpoint"
+    )
+    touched = f"EXISTS (SELECT 1 FROM _agent_delta d WHERE {same})"
+    store.execute("DROP TABLE IF EXISTS _agent_merged")
+    store.execute(
+        f"""CREATE TEMPORARY TABLE _agent_merged AS
+        SELECT {keys}, {", ".join(f"sum({c}) AS {c}" for c in AGENT_COLUMNS)}
+        FROM (SELECT {keys}, {cols} FROM agent_hours h WHERE {touched}
+              UNION ALL SELECT {keys}, {cols} FROM _agent_delta) u
+        GROUP BY {keys} HAVING sum(credited) <> 0"""
+    )
+    store.execute(f"DELETE FROM agent_hours h WHERE {touched}")
+    store.execute(
+        f"INSERT INTO agent_hours ({keys}, {cols}) SELECT {keys}, {cols} FROM _agent_merged"
+    )
+    store.execute("DROP TABLE _agent_merged")
+    store.execute("DROP TABLE _agent_delta")
+
+
+def _drop_agents(store: Store, customers: str, params: Params | None = None) -> None:
+    """Drop the rows of customers in `customers` and of the answers rating their
+    contacts, taking them away from `agent_hours` (in `_agent_delta`)."""
+    _take_away(store, customers, params)
+    for table in ("agent_facts", "agent_comments"):
+        store.execute(
+            f"DELETE FROM {table} WHERE customer_id IN ({customers}) "
+            f"OR contact_customer IN ({customers})",
+            params,
+        )
+
+
+def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
+    """Recount the credited rows of the customers in `touched`, whose events are in
+    `_fact_events`: their contacts, their answers (rating any stored contact) and the
+    answers of other customers rating their contacts (an answer may come first); then
+    `agent_hours` changes by the difference."""
+    _drop_agents(store, touched, params)
+    others = f"""(SELECT * FROM events
+        WHERE agent IS NULL AND ref_event_id IN (
+          SELECT event_id FROM _fact_events WHERE agent IS NOT NULL)
+        AND customer_id NOT IN ({touched}))"""
+    # The contacts the batch's answers rate: among its customers' events, else (an answer
+    # rating another customer's contact) looked up in the store, which the engine skips
+    # when every rated contact is at hand.
+    rated = f"""(SELECT event_id, agent, touchpoint, ts, customer_id FROM _fact_events
+        UNION ALL
+        SELECT event_id, agent, touchpoint, ts, customer_id FROM events
+        WHERE event_id IN (
+          SELECT ref_event_id FROM _fact_events
+          WHERE agent IS NULL AND ref_event_id IS NOT NULL
+            AND ref_event_id NOT IN (
+              SELECT event_id FROM _fact_events WHERE event_id IS NOT NULL))
+        AND customer_id NOT IN ({touched}))"""
+    _insert_agents(
+        store,
+        f"""{contact_rows("_fact_events")}
+        UNION ALL {answer_rows(answers_in("_fact_events"), rated, narrow=False)}
+        UNION ALL {answer_rows(others, "_fact_events", narrow=False)}""",
+        params,
+        delta=True,
+    )
+    _merge_hours(store)
+
+
+def purge_comments(store: Store, cutoff: Any) -> None:
+    """After comments older than `cutoff` were dropped from the events: drop them here."""
+    if store.has_table("agent_comments"):
+        store.execute("DELETE FROM agent_comments WHERE ts < $cutoff", {"cutoff": cutoff})
+
+
 def _interval(seconds: int) -> str:
     return f"INTERVAL '{int(seconds)}' SECOND"
 
@@ -445,6 +742,10 @@ def start_if_empty(store: Store) -> None:
             with store.transaction():
                 if not keeps_paths(store):
                     _fill_paths(store)
+        if store.has_table("agent_facts") and not keeps_agents(store):
+            with store.transaction():
+                if not keeps_agents(store):
+                    _fill_agents(store)
         return
     if store.query("SELECT 1 AS x FROM events LIMIT 1"):
         return
@@ -452,6 +753,8 @@ def start_if_empty(store: Store) -> None:
         if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
             _set_options(store, FactOptions())
             _fill_paths(store)
+            if store.has_table("agent_facts"):
+                _fill_agents(store)
             if keeps_rollup(store):
                 _set_targets(store, Targets.of(store))
 
@@ -522,6 +825,8 @@ def refresh(
     store.execute("DROP TABLE _fact_cycles")
     if targets is not None:
         _insert_rollup(store, targets, "_fact_events", "_fact_rows")
+    if keeps_agents(store):
+        _refresh_agents(store, touched, params)
     store.execute("DROP TABLE _fact_rows")
     store.execute("DROP TABLE _fact_events")
     if not store.atomic:
@@ -530,7 +835,8 @@ def refresh(
 
 SOURCE_COLUMNS = (
     "seq, customer_id, ts, action, phase, touchpoint, value, agent, segment, abandoned, "
-    "wait_seconds, handle_seconds, resolved, nps, csat, ces, promise, data_reused, emotion"
+    "wait_seconds, handle_seconds, resolved, nps, csat, ces, promise, data_reused, emotion, "
+    "event_id, ref_event_id, comment"
 )
 
 
@@ -552,6 +858,9 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
         _clear_options(store)  # as in `refresh`
     if rollup_targets(store) is not None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
+    if keeps_agents(store):
+        _drop_agents(store, customers, params)
+        _merge_hours(store)
     store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({customers})", params)
     store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({customers})", params)
@@ -589,6 +898,11 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
             _insert_rollup(store, targets)
             _set_targets(store, targets)
             rollup_rows = _count(store, "SELECT count(*) AS n FROM kpi_facts")
+        agent_rows = old_agents = 0
+        if store.has_table("agent_facts"):
+            old_agents = _count(store, "SELECT count(*) AS n FROM agent_facts")
+            _fill_agents(store)
+            agent_rows = _count(store, "SELECT count(*) AS n FROM agent_facts")
         return {
             "options": asdict(chosen),
             "previous_options": asdict(before) if before else None,
@@ -598,6 +912,8 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
             "events_changed": changed_events,
             "rollup_rows": rollup_rows,
             "previous_rollup_rows": old_rollup,
+            "agent_rows": agent_rows,
+            "previous_agent_rows": old_agents,
         }
 
 
