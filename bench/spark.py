@@ -277,8 +277,8 @@ def main() -> None:
     import pyspark
 
     ingest_line = (
-        f"Ingesting the file took {spark_made['seconds']:.0f} s on Spark (JVM peak"
-        f" {spark_made['jvm_peak_mib']:,.0f} MiB)"
+        f"Ingesting the file took {spark_made['seconds']:.0f} s on Spark (default 1 GiB"
+        f" driver heap; JVM peak {spark_made['jvm_peak_mib']:,.0f} MiB)"
         if spark_made
         else "Both stores were ingested by an earlier run (not timed here)"
     )
