@@ -446,21 +446,27 @@ class SparkStore(Store):
         assert root is not None
         return f"{root}/{name}"
 
-    def _holds_no_files(self, name: str) -> bool:
-        """Table `name` is a Parquet folder of this warehouse with no data file: nothing to
-        read, so a DELETE or an anti-join against it need not start a Spark job. (Every
-        write lands here by a journalled rename, so the folder is the table.) False when
-        that cannot be known from here (object stores, table formats, an events table of
-        the user's)."""
+    def _holds_no_rows(self, name: str) -> bool:
+        """Table `name` is a Parquet folder of this warehouse holding no row: a DELETE or
+        an anti-join against it need not start a Spark job (every Spark read lists this
+        folder: the folder is the table). False when that cannot be known from here
+        (object stores, table formats, an events table of the user's)."""
         if self._root() is None or self.spec.table_format != "parquet":
             return False
         if name == "events" and self.spec.events_table:
             return False
+        folder = self._location(name)
         try:
-            entries = os.listdir(self._location(name))
+            entries = sorted(os.listdir(folder))
         except FileNotFoundError:
             return True
-        return not any(not e.startswith(("_", ".")) for e in entries)
+        # A file may hold no rows (Spark's own INSERT writes one for an empty result): its
+        # footer says so; the first file with rows ends the look.
+        return not any(
+            pq.read_metadata(os.path.join(folder, e)).num_rows
+            for e in entries
+            if not e.startswith(("_", "."))
+        )
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -649,7 +655,7 @@ class SparkStore(Store):
         if self.spec.table_format != "parquet":
             return written
         # Spark writes a file even for no rows; left in the table, it would cost every later
-        # scan a task and make an empty table look non-empty (`_holds_no_files`).
+        # scan a task and make an empty table look non-empty (`_holds_no_rows`).
         kept = []
         for path in written:
             if pq.read_metadata(path).num_rows:
@@ -760,7 +766,7 @@ class SparkStore(Store):
         which are written to staging; one journalled commit then takes the old files out
         and moves the new ones in. A statement that matches nothing writes nothing."""
         with self.writing():
-            if self._holds_no_files(name):
+            if self._holds_no_rows(name):
                 return  # an empty table (the facts of a new store): nothing matches
             find = (
                 f"SELECT DISTINCT _metadata.file_path AS path FROM {name} "
@@ -1024,7 +1030,7 @@ class SparkStore(Store):
             f"SELECT _row, {', '.join(COLUMN_NAMES)} FROM _good",
             f"_row BIGINT, {_column_ddl()}",
         )
-        if self._holds_no_files("events"):
+        if self._holds_no_rows("events"):
             # The first batch of a new warehouse: no stored id to join against, no seq yet.
             base, unseen = 0, staged
         else:
