@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 ROOT = HERE.parent
-PY = str(ROOT / ".venv" / "bin" / "python")
+# The project's interpreter; in a checkout without its own .venv (a git worktree), the one
+# running the benchmark (children inherit its PYTHONPATH).
+PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 RESULTS = HERE / "RESULTS.md"
 
 GENERATE = """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,14 @@ def _pg_available() -> str | None:
 
 
 _PG_PROBLEM = _pg_available()
+
+
+def free_port() -> int:
+    """A loopback port free now, chosen by the kernel (from its ephemeral range), so that
+    servers the tests start never collide with another run on the same machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def spark_target(tmp_path: Path) -> str:

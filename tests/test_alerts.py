@@ -22,13 +22,24 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from cli_tables import cli
+from conftest import free_port
 from touchpoints.core.settings import Settings
 from touchpoints.ingest import ingest_records
 from touchpoints.reports import alerts
 from touchpoints.reports.alerts import AlertsConfigError, Transport, parse_config
 from touchpoints.store.base import Store
 
-SMTP_PORT, HOOK_PORT = 8180, 8181
+
+def _three_free_ports() -> tuple[int, int, int]:
+    ports: set[int] = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    return tuple(sorted(ports))  # type: ignore[return-value]
+
+
+# The mail server, the webhook receiver and a port nobody listens on: chosen when the module
+# loads, so that two runs on one machine never meet on a fixed port.
+SMTP_PORT, HOOK_PORT, DOWN_PORT = _three_free_ports()
 AT = datetime(2026, 1, 10, 12, 0)  # naive UTC: 09:00 in São Paulo
 SECRET = "hook-secret-7f3a"
 PASSWORD = "smtp-pass-91c2"
@@ -299,7 +310,7 @@ def test_smtp_login_uses_the_password_setting(loaded: Store, inbox: Inbox) -> No
     )
     message = failed["messages"][0]
     assert message["sent"] is False
-    assert message["error"] == "127.0.0.1:8180: SMTPAuthenticationError 535"
+    assert message["error"] == f"127.0.0.1:{SMTP_PORT}: SMTPAuthenticationError 535"
     assert "wrong" not in json.dumps(failed)
     retried = alerts.check(
         loaded, store_config, settings(), now=AT + timedelta(minutes=1), transport=fast()
@@ -348,7 +359,7 @@ def test_webhook_is_signed_and_retried(loaded: Store, receiver: Receiver) -> Non
     assert text.startswith("*[Touchpoints] Alertas: 2 novos, 0 resolvidos*")
     assert "Central de atendimento: nível de serviço 33,3% — abaixo da meta (meta 80,0%)" in text
     # The URL's secret path is never shown.
-    assert answer["messages"][0]["to"] == "http://127.0.0.1:8181/…"
+    assert answer["messages"][0]["to"] == f"http://127.0.0.1:{HOOK_PORT}/…"
     assert "secretpath" not in json.dumps(answer)
 
 
@@ -360,17 +371,21 @@ def test_webhook_failure_is_given_back_and_a_4xx_is_not_retried(
     config = parse_config(hook_only(CONFIG, "teams"))
     failed = alerts.check(loaded, config, settings(), now=AT, transport=fast())
     assert len(receiver.calls) == 1  # a 404 will not get better by retrying
-    assert failed["messages"][0]["error"] == "http://127.0.0.1:8181/…: HTTP 404 after 1 attempt(s)"
+    assert failed["messages"][0]["error"] == (
+        f"http://127.0.0.1:{HOOK_PORT}/…: HTTP 404 after 1 attempt(s)"
+    )
     ok = alerts.check(loaded, config, settings(), now=AT + timedelta(minutes=1), transport=fast())
     assert ok["messages"][0]["sent"] is True and len(receiver.calls) == 2
     card = receiver.calls[-1]["body"]
     assert card["@type"] == "MessageCard" and card["themeColor"] == "B42318"
     assert card["title"] == "[Touchpoints] Alertas: 2 novos, 0 resolvidos"
     # Nobody listening: three attempts, then a clear error.
-    down = parse_config(hook_only(CONFIG).replace(str(HOOK_PORT), "8189").replace("cx-slack", "x"))
+    down = parse_config(
+        hook_only(CONFIG).replace(str(HOOK_PORT), str(DOWN_PORT)).replace("cx-slack", "x")
+    )
     gone = alerts.check(loaded, down, settings(), now=AT, transport=fast())
     assert gone["messages"][0]["error"] == (
-        "http://127.0.0.1:8189/…: network error (URLError) after 3 attempt(s)"
+        f"http://127.0.0.1:{DOWN_PORT}/…: network error (URLError) after 3 attempt(s)"
     )
 
 
@@ -453,7 +468,7 @@ def test_cli_check_list_and_test(
         listed = cli(["alerts", "list", "--config", str(path), "--db", db], monkeypatch)
         assert listed.exit_code == 0, listed.output
         assert (
-            "cx-slack (analyst): target at phone -> http://127.0.0.1:8181/… (slack)"
+            f"cx-slack (analyst): target at phone -> http://127.0.0.1:{HOOK_PORT}/… (slack)"
             in listed.output
         )
         assert "supervisao (supervisor): target, queue, silent at *" in listed.output
@@ -488,7 +503,7 @@ def test_cli_check_list_and_test(
         )
         assert (
             tested.exit_code == 0
-            and "sent: cx-slack by webhook to http://127.0.0.1:8181/…" in tested.output
+            and f"sent: cx-slack by webhook to http://127.0.0.1:{HOOK_PORT}/…" in tested.output
         )
         assert receiver.calls[-1]["body"]["text"].endswith("os alertas de cx-slack chegarão aqui.")
         for result in (listed, checked, tested):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPARK_MATRIX, write_csv
+from conftest import SPARK_MATRIX, free_port, write_csv
 from touchpoints.analytics.registry import get
 from touchpoints.ingest import ingest_files
 from touchpoints.store import open_store
@@ -33,7 +33,6 @@ pytestmark = [
     ),
 ]
 
-MASTER_PORT, MASTER_UI, WORKER_PORT, WORKER_UI = 7151, 15151, 7152, 15152
 ROWS = [
     {"event_id": "a1", "customer_id": "c1", "touchpoint": "website", "ts": "2026-01-01T10:00:00Z"},
     {"event_id": "a2", "customer_id": "c1", "touchpoint": "phone", "ts": "2026-01-01T10:30:00Z",
@@ -60,13 +59,14 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _master_state() -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{MASTER_UI}/json/", timeout=5) as r:
+def _master_state(ui_port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as r:
         return json.loads(r.read())
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(the master's URL, the port of its web UI) of a master and one worker."""
     import pyspark
 
     home = Path(pyspark.__file__).parent
@@ -79,29 +79,31 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PYSPARK_PYTHON": sys.executable,
     }
     launcher = str(home / "bin" / "spark-class")
-    url = f"spark://127.0.0.1:{MASTER_PORT}"
+    # Chosen at run time: two runs on one machine (or a Spark Connect server) never collide.
+    master_port, master_ui, worker_port, worker_ui = (free_port() for _ in range(4))
+    url = f"spark://127.0.0.1:{master_port}"
     started: list[subprocess.Popen[bytes]] = []
     try:
         with (logs / "master.log").open("wb") as log:
             started.append(
                 subprocess.Popen(
                     [launcher, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                     "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI)],
+                     "--port", str(master_port), "--webui-port", str(master_ui)],
                     env=env, stdout=log, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
-        _wait(lambda: _listening(MASTER_PORT) and _listening(MASTER_UI), "the master")
+        _wait(lambda: _listening(master_port) and _listening(master_ui), "the master")
         with (logs / "worker.log").open("wb") as log:
             started.append(
                 subprocess.Popen(
                     [launcher, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
-                     "--port", str(WORKER_PORT), "--webui-port", str(WORKER_UI), "--cores", "2",
+                     "--port", str(worker_port), "--webui-port", str(worker_ui), "--cores", "2",
                      "--memory", "1g", "--work-dir", str(logs / "work")],
                     env=env, stdout=log, stderr=subprocess.STDOUT,
                 )
             )  # fmt: skip
-        _wait(lambda: _master_state().get("aliveworkers", 0) >= 1, "the worker")
-        yield url
+        _wait(lambda: _master_state(master_ui).get("aliveworkers", 0) >= 1, "the worker")
+        yield url, master_ui
     finally:
         for process in reversed(started):
             process.terminate()
@@ -124,9 +126,10 @@ def _cli(*args: str) -> str:
     return done.stdout
 
 
-def test_ingest_and_kpis_on_a_standalone_cluster(cluster: str, tmp_path: Path) -> None:
+def test_ingest_and_kpis_on_a_standalone_cluster(cluster: tuple[str, int], tmp_path: Path) -> None:
+    master, master_ui = cluster
     events = write_csv(tmp_path / "events.csv", ROWS)
-    target = f"spark://{cluster}?warehouse={tmp_path / 'lake'}"
+    target = f"spark://{master}?warehouse={tmp_path / 'lake'}"
     stored = json.loads(_cli("ingest", str(events), "--db", target, "--json"))
     assert (stored["ingested"], stored["rejected"]) == (4, 1)
     answer = json.loads(_cli("kpis", "--by", "touchpoint", "--db", target, "--json"))
@@ -134,5 +137,5 @@ def test_ingest_and_kpis_on_a_standalone_cluster(cluster: str, tmp_path: Path) -
         ingest_files(duck, [events])
         assert answer == json.loads(json.dumps(get("kpis").compute(duck, by="touchpoint")))
     # The work ran on the cluster: the master lists both drivers as finished applications.
-    finished = [a["name"] for a in _master_state().get("completedapps", [])]
+    finished = [a["name"] for a in _master_state(master_ui).get("completedapps", [])]
     assert finished.count("touchpoints") >= 2, finished

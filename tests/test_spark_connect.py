@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SPARK_MATRIX, write_csv
+from conftest import SPARK_MATRIX, free_port, write_csv
 from test_engines_agree import NAMES, _answer, _differences
 from test_spark_cluster import ROWS, _listening
 from touchpoints.analytics.registry import get
@@ -43,8 +43,6 @@ pytestmark = [
     ),
 ]
 
-CONNECT_PORT = 15160
-
 
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -53,8 +51,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     home = Path(pyspark.__file__).parent
     logs = tmp_path_factory.mktemp("spark_connect")
-    if _listening(CONNECT_PORT):
-        pytest.fail(f"port {CONNECT_PORT} is taken: another Spark Connect server runs here")
+    port = free_port()  # chosen at run time: never another run's server
     env = {
         **os.environ,
         "SPARK_HOME": str(home),
@@ -67,7 +64,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "bash", str(home / "sbin" / "start-connect-server.sh"), "--wait",
         "--master", "local[2]", "--driver-memory", "1g",
         "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-        "--conf", f"spark.connect.grpc.binding.port={CONNECT_PORT}",
+        "--conf", f"spark.connect.grpc.binding.port={port}",
         "--conf", "spark.ui.enabled=false",
         "--conf", "spark.sql.shuffle.partitions=4",
         "--conf", f"spark.sql.warehouse.dir={logs / 'spark-warehouse'}",
@@ -80,14 +77,14 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
-        while not _listening(CONNECT_PORT):
+        while not _listening(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 tail = (logs / "server.log").read_text(errors="replace")[-3000:]
                 pytest.fail(f"the Spark Connect server did not come up:\n{tail}")
             time.sleep(1)
-        yield f"sc://127.0.0.1:{CONNECT_PORT}"
+        yield f"sc://127.0.0.1:{port}"
     finally:
-        stop_sessions(f"sc://127.0.0.1:{CONNECT_PORT}")
+        stop_sessions(f"sc://127.0.0.1:{port}")
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=60)

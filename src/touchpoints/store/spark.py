@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
@@ -401,6 +402,7 @@ class SparkStore(Store):
         self._writes = 0
         self._lock_fd: int | None = None
         self._temp_frames: dict[str, DataFrame] = {}
+        self._handoffs: list[str] = []  # staged Parquet files of rows read by _arrow_frames
         self._finish_interrupted_commits()
         self._create_schema()
 
@@ -443,6 +445,28 @@ class SparkStore(Store):
         root = self._root()
         assert root is not None
         return f"{root}/{name}"
+
+    def _holds_no_rows(self, name: str) -> bool:
+        """Table `name` is a Parquet folder of this warehouse holding no row: a DELETE or
+        an anti-join against it need not start a Spark job (every Spark read lists this
+        folder: the folder is the table). False when that cannot be known from here
+        (object stores, table formats, an events table of the user's)."""
+        if self._root() is None or self.spec.table_format != "parquet":
+            return False
+        if name == "events" and self.spec.events_table:
+            return False
+        folder = self._location(name)
+        try:
+            entries = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return True
+        # A file may hold no rows (Spark's own INSERT writes one for an empty result): its
+        # footer says so; the first file with rows ends the look.
+        return not any(
+            pq.read_metadata(os.path.join(folder, e)).num_rows
+            for e in entries
+            if not e.startswith(("_", "."))
+        )
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -586,8 +610,13 @@ class SparkStore(Store):
         return f"{root}/{STAGING}/{what}-{uuid.uuid4().hex[:16]}"
 
     def _stage_frame(self, frame: DataFrame, what: str) -> list[str]:
-        """Write `frame` as files of a staging folder; the data files it wrote."""
-        return self._write_staged(frame, what, self._staging(what))
+        """Write `frame` as files of a staging folder; the data files it wrote (the folder
+        goes when there are none: no commit will move anything out of it)."""
+        folder = self._staging(what)
+        written = self._write_staged(frame, what, folder)
+        if not written:
+            shutil.rmtree(folder, ignore_errors=True)
+        return written
 
     def _write_staged(self, frame: DataFrame, table: str, folder: str) -> list[str]:
         """Write `frame`, rows of `table`, as data files of `folder`; the files written.
@@ -618,11 +647,22 @@ class SparkStore(Store):
                             os.path.join(folder, f"{sub.removeprefix(prefix)}_{f}"),
                         )
                 shutil.rmtree(os.path.join(folder, sub))
-        return [
+        written = [
             os.path.join(folder, f)
             for f in sorted(os.listdir(folder))
             if not f.startswith(("_", ".")) and os.path.isfile(os.path.join(folder, f))
         ]
+        if self.spec.table_format != "parquet":
+            return written
+        # Spark writes a file even for no rows; left in the table, it would cost every later
+        # scan a task and make an empty table look non-empty (`_holds_no_rows`).
+        kept = []
+        for path in written:
+            if pq.read_metadata(path).num_rows:
+                kept.append(path)
+            else:
+                os.remove(path)
+        return kept
 
     def _moves(self, files: list[str], name: str) -> list[list[str]]:
         return [[f, f"{self._location(name)}/{os.path.basename(f)}"] for f in files]
@@ -726,6 +766,8 @@ class SparkStore(Store):
         which are written to staging; one journalled commit then takes the old files out
         and moves the new ones in. A statement that matches nothing writes nothing."""
         with self.writing():
+            if self._holds_no_rows(name):
+                return  # an empty table (the facts of a new store): nothing matches
             find = (
                 f"SELECT DISTINCT _metadata.file_path AS path FROM {name} "
                 f"WHERE ({condition}) IS TRUE"
@@ -902,7 +944,23 @@ class SparkStore(Store):
 
     # -- ingestion ----------------------------------------------------------------------------
     def _arrow_frames(self, con: duckdb.DuckDBPyConnection, select: str, schema: str) -> DataFrame:
-        """A DuckDB result as one Spark DataFrame, shipped in Arrow chunks of bounded size."""
+        """A DuckDB result as one Spark DataFrame.
+
+        In local mode over a warehouse folder, DuckDB writes it as a Parquet file in the
+        staging area and Spark reads that file: no row passes through the driver's JVM heap
+        (Arrow batches handed to Spark are held there until a job reads them: a file of 5M
+        events ran a 6 GiB driver out of memory). Elsewhere (a cluster, Spark Connect) the
+        client's folder may not be the cluster's, and the rows go as Arrow chunks of
+        bounded size. The caller materialises the frame (localCheckpoint) before
+        `_drop_handoffs` removes the file."""
+        root = self._root()
+        if self.spec.local and root is not None and self.spec.table_format == "parquet":
+            folder = self._staging("handoff")
+            os.makedirs(folder, exist_ok=True)
+            self._handoffs.append(folder)
+            path = os.path.join(folder, "rows.parquet")
+            con.sql(select).write_parquet(path)
+            return self.spark.read.schema(schema).parquet(path)
         reader = con.sql(select).to_arrow_reader(ARROW_CHUNK_ROWS)
         with _arrow_calls():
             frames = [
@@ -935,8 +993,11 @@ class SparkStore(Store):
         if self._root() is None or self.spec.events_table:
             return self._append_in_place(con, staging, want_ids)
         with self.writing():
-            new, stored, ids = self._new_events(con, staging, want_ids)
-            fresh = self._new_quarantine(con)
+            try:
+                new, stored, ids = self._new_events(con, staging, want_ids)
+                fresh = self._new_quarantine(con)
+            finally:
+                self._drop_handoffs()
             log = self._log_row(staging, stored)
             moves: list[list[str]] = []
             tables = []
@@ -969,23 +1030,32 @@ class SparkStore(Store):
             f"SELECT _row, {', '.join(COLUMN_NAMES)} FROM _good",
             f"_row BIGINT, {_column_ddl()}",
         )
-        base = events.agg(F.coalesce(F.max("seq"), F.lit(0)).alias("m")).first()["m"]
-        new = (
-            staged.join(events.select("event_id"), on="event_id", how="left_anti")
-            .select(
-                (F.lit(int(base)) + F.col("_row")).alias("seq"),
-                *COLUMN_NAMES,
-                F.lit(staging.source).alias("source"),
-            )
-            .localCheckpoint()
-        )
+        if self._holds_no_rows("events"):
+            # The first batch of a new warehouse: no stored id to join against, no seq yet.
+            base, unseen = 0, staged
+        else:
+            base = events.agg(F.coalesce(F.max("seq"), F.lit(0)).alias("m")).first()["m"]
+            unseen = staged.join(events.select("event_id"), on="event_id", how="left_anti")
+        new = unseen.select(
+            (F.lit(int(base)) + F.col("_row")).alias("seq"),
+            *COLUMN_NAMES,
+            F.lit(staging.source).alias("source"),
+        ).localCheckpoint()
         stored = int(new.count())
         ids = [r["event_id"] for r in new.select("event_id").collect()] if want_ids else None
         return new, stored, ids
 
-    def _new_quarantine(self, con: duckdb.DuckDBPyConnection) -> DataFrame:
-        """Rejected rows not quarantined yet: re-ingesting a file does not repeat them."""
+    def _drop_handoffs(self) -> None:
+        """Remove the Parquet files `_arrow_frames` staged (their rows are checkpointed)."""
+        while self._handoffs:
+            shutil.rmtree(self._handoffs.pop(), ignore_errors=True)
+
+    def _new_quarantine(self, con: duckdb.DuckDBPyConnection) -> DataFrame | None:
+        """Rejected rows not quarantined yet: re-ingesting a file does not repeat them.
+        None when the batch rejected nothing (most batches): no Spark job is started."""
         F = self.functions
+        if not con.sql("SELECT count(*) AS n FROM _bad").fetchall()[0][0]:
+            return None
 
         bad = self._arrow_frames(
             con,
@@ -1028,11 +1098,14 @@ class SparkStore(Store):
     ) -> tuple[int, list[str] | None]:
         """Object-store or catalog-managed tables: one append per table through the table
         format (atomic per table with Delta or Iceberg; docs/spark.md)."""
-        new, stored, ids = self._new_events(con, staging, want_ids)
+        try:
+            new, stored, ids = self._new_events(con, staging, want_ids)
+            fresh = self._new_quarantine(con)
+        finally:
+            self._drop_handoffs()
         if stored:
             new.write.insertInto(self.tables["events"])
-        fresh = self._new_quarantine(con)
-        if fresh.count():
+        if fresh is not None and fresh.count():
             fresh.write.insertInto(self.tables["quarantine"])
         log = self._log_row(staging, stored)
         if log is not None:
