@@ -360,13 +360,6 @@ def _store(cache: ResultCache, key: Key, entry: Entry, only_if_newer: bool = Fal
             cache.entries.popitem(last=False)
 
 
-def lookup(service: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Entry | None:
-    """The entry `cached` would serve, if any (for an "as of" note)."""
-    cache = cache_for(service)
-    with cache.guard:
-        return cache.entries.get(_key(fn, args, kwargs))
-
-
 def metrics_text(service: Any) -> str:
     """The cache's and its warmer's counters for /metrics (Prometheus text format): how
     often pages were served from memory, how often with an answer older than the data,
@@ -407,6 +400,15 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     Callers must not mutate the result: the same object is handed to every later caller.
     """
+    return cached_entry(service, fn, *args, **kwargs)[0].result  # type: ignore[no-any-return]
+
+
+def cached_entry(
+    service: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Entry, bool]:
+    """`cached`'s answer as its entry (when computed and at what cost, for a page's "as
+    of") and whether it is current: False when a slow answer older than the data is
+    served while the warmer recomputes it."""
     cache = cache_for(service)
     key = _key(fn, args, kwargs)
     with _reading(service) as run:
@@ -426,7 +428,7 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                     cache.stale_hits += not fresh
                     if not fresh and cache.warmer is not None:
                         cache.warmer.wake()
-                    return entry.result
+                    return entry, fresh
         stamp, kept = _kept(run, fn, key)
         if kept is not None:
             result, computed_at, cost = kept
@@ -445,8 +447,9 @@ def cached(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                 _keep(run, job)
     with cache.guard:
         cache.misses += 1
-    _store(cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs), True)
-    return result
+    entry = Entry(version, result, computed_at, cost, fn, args, kwargs)
+    _store(cache, key, entry, True)
+    return entry, True
 
 
 # -- the warmer ------------------------------------------------------------------------------

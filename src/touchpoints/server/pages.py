@@ -33,7 +33,7 @@ from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
 from touchpoints.core.grammar import Noun
-from touchpoints.server.cache import Job, cached, data_version, lookup
+from touchpoints.server.cache import Job, cached_entry
 from touchpoints.server.csrf import csrf_context
 from touchpoints.server.users import User, require_role
 
@@ -157,7 +157,6 @@ class Page:
     # current data (stale-while-revalidate while the warmer recomputes it).
     as_of: float | None = field(default=None)
     updating: bool = field(default=False)
-    _version: Any = field(default=None, repr=False)
 
     @property
     def service(self) -> Any:
@@ -208,15 +207,11 @@ class Page:
         return entry.noun(self.lang) if entry else Noun(tp_id, self.lang)
 
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        result = cached(self.service, fn, *args, **kwargs)
-        entry = lookup(self.service, fn, *args, **kwargs)
-        if entry is not None:
-            began = entry.computed_at - entry.cost
-            self.as_of = began if self.as_of is None else min(self.as_of, began)
-            if self._version is None:
-                self._version = data_version(self.service)
-            self.updating = self.updating or entry.version != self._version
-        return result
+        entry, current = cached_entry(self.service, fn, *args, **kwargs)
+        began = entry.computed_at - entry.cost
+        self.as_of = began if self.as_of is None else min(self.as_of, began)
+        self.updating = self.updating or not current
+        return entry.result
 
     def as_of_time(self) -> str:
         """`as_of` as the company's wall time to the second (for the "updating" note)."""
