@@ -178,14 +178,15 @@ def test_staffing_plans_the_week_ahead_from_the_forecast(tmp_path: Path) -> None
         run(store, "staffing", arrivals=10, aht_seconds=200, forecast=True)
 
 
-def test_forecast_runs_in_under_two_seconds_on_a_year_of_hours(tmp_path: Path) -> None:
-    import time
-
+def test_forecast_of_a_year_of_hours_covers_every_hour_of_the_horizon(tmp_path: Path) -> None:
+    """A year of hourly history: the fit runs and the horizon is whole. Its time is measured
+    in bench/forecast.py (a year of hours, goal < 2 s), not here: a timed assertion fails on a
+    busy machine without the code being wrong."""
     truth = hourly_rates(date(2025, 12, 1), 364, level=8.0)
     store = _store(tmp_path, contacts(truth, "whatsapp", np.random.default_rng(9)))
-    run(store, "forecast", touchpoint="whatsapp", timezone=TZ, horizon="2d")  # imports loaded
-    started = time.perf_counter()
     result = run(store, "forecast", touchpoint="whatsapp", timezone=TZ, horizon="14d")
-    elapsed = time.perf_counter() - started
     assert len(result["rows"]) == 14 * 24
-    assert elapsed < 2.0, elapsed
+    starts = [r["start"] for r in result["rows"]]
+    assert len(set(starts)) == 14 * 24 and starts == sorted(starts)
+    # Count quantiles: at quiet hours (mean 0.07) the 90th percentile may be 0 below the mean.
+    assert all(0 <= r["low"] <= min(r["arrivals"], r["high"]) for r in result["rows"])
