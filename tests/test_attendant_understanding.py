@@ -88,7 +88,9 @@ def test_the_test_set_is_as_the_issue_asks() -> None:
     assert copied == [], "test utterances must differ from the file's examples"
 
 
-@pytest.mark.parametrize("domain", ["pizzeria", "petshop", "isp", "salon"])
+@pytest.mark.parametrize(
+    "domain", ["pizzeria", "petshop", "isp", "salon", "autoescola", "lavanderia"]
+)
 def test_each_domains_cases_differ_from_its_examples(domain: str) -> None:
     """(The clinic's cases repeat two of its greetings, "olá" and "hi!", and the gym's one,
     "boa noite!"; they are left as they were measured.)"""
@@ -124,6 +126,8 @@ def test_the_default_attendant_meets_its_goals() -> None:
         ("petshop", 0.87, 0.03),
         ("isp", 0.90, 0.03),
         ("salon", 0.94, 0.032),
+        ("autoescola", 0.90, 0.03),
+        ("lavanderia", 0.90, 0.03),
     ],
 )
 def test_other_domains_meet_the_goals(domain: str, accuracy: float, wrong_answers: float) -> None:
