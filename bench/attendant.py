@@ -75,18 +75,22 @@ def matcher_times(rounds: int = 3) -> dict[str, float]:
 
 
 FIXTURES = Path(__file__).parents[1] / "tests/fixtures/attendant"
-# Each domain's labelled cases, and whether the matcher's current settings were chosen
-# while looking at them. The gym and the pet shop were held out of the first round of
-# tuning and the internet provider was written before the second, but the second round was
-# measured on all of them; the salon was written after it and run once.
+# Each domain's labelled cases, and how they relate to the matcher's current settings:
+# "tuned" — chosen while looking at them from the start; "seen" — written as held-out
+# checks of an earlier round, then looked at while the current settings were chosen (the
+# gym and the pet shop, the internet provider, the salon); "held out" — written by someone
+# else from the file format alone, copied in after the matcher was frozen (commit 244d315)
+# and run once, with no change to the matcher afterwards (the driving school, the laundry).
 DOMAINS = (
-    ("tyres", True),
-    ("clinic", True),
-    ("pizzeria", True),
-    ("gym", True),
-    ("petshop", True),
-    ("isp", True),
-    ("salon", False),
+    ("tyres", "tuned"),
+    ("clinic", "tuned"),
+    ("pizzeria", "tuned"),
+    ("gym", "seen"),
+    ("petshop", "seen"),
+    ("isp", "seen"),
+    ("salon", "seen"),
+    ("autoescola", "held out"),
+    ("lavanderia", "held out"),
 )
 
 
@@ -99,7 +103,7 @@ def accuracy() -> list[dict[str, object]]:
 
     monday_morning = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)  # the stores are open
     rows = []
-    for name, tuned in DOMAINS:
+    for name, status in DOMAINS:
         config = default_config() if name == "tyres" else load_config(FIXTURES / f"{name}.yaml")
         result = evaluate(config, load_cases(FIXTURES / f"{name}_cases.yaml"), at=monday_morning)
         cases = result["cases"]
@@ -108,7 +112,7 @@ def accuracy() -> list[dict[str, object]]:
         rows.append(
             {
                 "domain": name,
-                "tuned": tuned,
+                "status": status,
                 "cases": len(cases),
                 "intents": len(config.intents),
                 "accuracy": result["accuracy"],
@@ -133,7 +137,7 @@ def accuracy_lines(rows: list[dict[str, object]], matcher: dict[str, float]) -> 
         "  accuracy ≥ 0.90 in scope, wrong answers ≤ 3 % of all, ≥ 80 % of other subjects",
         "  unanswered, every explicit ask for a person handed off.",
         "",
-        "| domain | tuned on | intents | cases | accuracy | wrong answers | others unanswered | asks handed off | goals |",
+        "| domain | status | intents | cases | accuracy | wrong answers | others unanswered | asks handed off | goals |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -144,7 +148,7 @@ def accuracy_lines(rows: list[dict[str, object]], matcher: dict[str, float]) -> 
             and r["asks_handed_off"] == 1.0
         )
         lines.append(
-            f"| {r['domain']} | {'yes' if r['tuned'] else '**held out**'} | {r['intents']} "
+            f"| {r['domain']} | {'**held out**' if r['status'] == 'held out' else r['status']} | {r['intents']} "
             f"| {r['cases']} | {r['accuracy']:.3f} | {100 * r['wrong']:.1f} % "
             f"| {100 * r['others_unanswered']:.0f} % | {100 * r['asks_handed_off']:.0f} % "
             f"| {'**met**' if met else '**missed**'} |"

@@ -28,12 +28,18 @@ from touchpoints.attendant.config import (
 from touchpoints.attendant.evaluate import evaluate, load_cases
 from touchpoints.attendant.hours import Hours
 from touchpoints.attendant.understand import (
+    CONCEPT,
+    OUT_OF_SCOPE,
     PERSON,
     Matcher,
     entities,
     features,
+    lexicon,
     normalise,
+    parse_lexicon,
     stem,
+    stemmed_words,
+    word_features,
 )
 from touchpoints.cli import app
 
@@ -82,7 +88,9 @@ def test_the_test_set_is_as_the_issue_asks() -> None:
     assert copied == [], "test utterances must differ from the file's examples"
 
 
-@pytest.mark.parametrize("domain", ["pizzeria", "petshop", "isp", "salon"])
+@pytest.mark.parametrize(
+    "domain", ["pizzeria", "petshop", "isp", "salon", "autoescola", "lavanderia"]
+)
 def test_each_domains_cases_differ_from_its_examples(domain: str) -> None:
     """(The clinic's cases repeat two of its greetings, "olá" and "hi!", and the gym's one,
     "boa noite!"; they are left as they were measured.)"""
@@ -110,17 +118,21 @@ def test_the_default_attendant_meets_its_goals() -> None:
 
 
 @pytest.mark.parametrize(
-    ("domain", "accuracy", "wrong_answers"),
+    ("domain", "accuracy", "wrong_answers", "others"),
     [
-        ("clinic", 0.90, 0.03),
-        ("pizzeria", 0.90, 0.03),
-        ("gym", 0.90, 0.03),
-        ("petshop", 0.85, 0.03),
-        ("isp", 0.90, 0.03),
-        ("salon", 0.84, 0.032),
+        ("clinic", 0.90, 0.03, 0.80),
+        ("pizzeria", 0.90, 0.03, 0.80),
+        ("gym", 0.90, 0.03, 0.80),
+        ("petshop", 0.87, 0.03, 0.80),
+        ("isp", 0.90, 0.03, 0.80),
+        ("salon", 0.94, 0.032, 0.80),
+        ("autoescola", 0.80, 0.03, 0.80),
+        ("lavanderia", 0.81, 0.061, 0.76),
     ],
 )
-def test_other_domains_meet_the_goals(domain: str, accuracy: float, wrong_answers: float) -> None:
+def test_other_domains_meet_the_goals(
+    domain: str, accuracy: float, wrong_answers: float, others: float
+) -> None:
     """Configurations with a handful of examples per intent, none of them the default file. The
     clinic and the pizzeria were looked at while the matcher was first tuned; the gym and
     the pet shop were held out then, and missed (0.881; 0.787 with 5.4 % wrong answers).
@@ -132,15 +144,22 @@ def test_other_domains_meet_the_goals(domain: str, accuracy: float, wrong_answer
     provider 0.911 (1 of 66). The salon was written after that round and run once: 0.843
     with 2 wrong answers of 63 (3.2 %; one of them an angry complaint, handed off, that
     the classifier read as opening hours), 10 of 12 other subjects unanswered, every ask
-    for a person handed off — it misses the accuracy goal by 3 cases and the
-    wrong-answer goal by one. Domains that miss are held where they stand so that a
-    regression shows; the rest at the goals."""
+    for a person handed off — it missed the accuracy goal by 3 cases and the
+    wrong-answer goal by one. The lexicon of recurring customer words (third round) was
+    measured on all seven: clinic 1.000, pizzeria 0.950, gym 0.952, pet shop 0.872 (1 of
+    56 wrong), internet provider 0.946 (0 of 66), salon 0.941 (2 of 63 wrong, the same
+    two). Then the matcher was frozen and two domains written by someone else from the
+    file format alone were run once: a driving school, 0.804 (45 of 56) with 2 of 69
+    wrong and 12 of 13 other subjects unanswered; a laundry, 0.811 (43 of 53) with 4 of
+    66 wrong and 10 of 13 other subjects unanswered (every ask for a person handed off in
+    both). Domains that miss are held where they stand so that a regression shows; the
+    rest at the goals."""
     config = load_config(FIXTURES / f"{domain}.yaml")
     result = evaluate(config, load_cases(FIXTURES / f"{domain}_cases.yaml"), at=MONDAY_MORNING)
     measured = goals(result)
     assert measured["share_of_others"] >= 0.15
     assert measured["wrong_answer_rate"] <= wrong_answers, measured
-    assert measured["others_not_answered"] >= 0.80, measured
+    assert measured["others_not_answered"] >= others, measured
     assert measured["asks_handed_off"] == 1.0, measured
     assert measured["accuracy"] >= accuracy, measured
 
@@ -177,7 +196,12 @@ def test_the_lean_reading_gives_scikit_learns_numbers(config_text: str | None) -
     texts = [c["text"] for c in load_cases(TYRES_CASES)] + ["", "zzzz qqqq"]
     for text in texts:
         normalised = normalise(text)
-        expected = hstack([v.transform([features(normalised)]) for v in matcher.vectorizers])
+        expected = hstack(
+            [
+                v.transform([make(normalised)])
+                for v, make in zip(matcher.vectorizers, (features, word_features), strict=True)
+            ]
+        )
         row = matcher.vectorize(normalised)
         assert row.shape == expected.shape
         assert abs(row - expected).max() < 1e-12, text
@@ -310,6 +334,109 @@ intents:
     matcher = Matcher(config)
     reading = matcher.read("yoga amanhã?")
     assert reading.intent == "classes", reading.ranking
+
+
+BOOKING = """
+intents:
+  - id: booking
+    examples:
+      pt-BR: ["quero agendar uma aula", "posso marcar para sábado?", "tem horário amanhã?"]
+      en: ["I want to book a lesson", "can I schedule for monday"]
+    answer: {pt-BR: "Qual dia?", en: "Which day?"}
+  - id: prices
+    examples:
+      pt-BR: ["quanto custa a aula", "qual o valor do pacote", "preço das aulas"]
+      en: ["how much is a lesson", "price of the package"]
+    answer: {pt-BR: "R$ 50 a aula.", en: "R$ 50 a lesson."}
+  - id: location
+    examples:
+      pt-BR: ["onde fica a escola", "qual o endereço"]
+      en: ["where are you", "what's the address"]
+    answer: {pt-BR: "Rua A, 1.", en: "Rua A, 1."}
+"""
+
+
+def test_the_lexicon_reads_words_prefixes_and_phrases() -> None:
+    found = parse_lexicon(
+        {"book": ["agend*", "vaga", "horário livre"], "price": ["Preço", "how much"]}
+    )
+    assert found.concepts(normalise("tem vaga hoje?")) == ["book"]
+    assert found.concepts(normalise("agendamento pra amanhã")) == ["book"]
+    assert found.concepts(normalise("tem horário livre?")) == ["book"]
+    assert found.concepts(normalise("tem horário?")) == []  # a phrase needs all its words
+    assert found.concepts(normalise("PREÇO do corte, how much?")) == ["price"]
+    assert found.concepts(normalise("how is it")) == []
+    assert found.concepts(normalise("reagendar")) == []  # a prefix starts the word
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "expected a mapping of concepts to lists of terms"),
+        ({"book": "agendar"}, "book: expected a list of non-empty terms"),
+        ({"book": ["agendar", ""]}, "book: expected a list of non-empty terms"),
+        ({"book": ["?!"]}, "book: '?!' has no letters or digits"),
+    ],
+)
+def test_a_bad_lexicon_is_named(raw: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_lexicon(raw, "lexicon")
+
+
+def test_the_shipped_lexicon_is_spelt_as_messages_are() -> None:
+    """Every term of the package's lexicon is lower case without accents, as normalisation
+    leaves a message, and a message that says it is read as its concept."""
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(
+        resources.files("touchpoints").joinpath("data/attendant_lexicon.yaml").read_text("utf-8")
+    )
+    for concept, terms in raw.items():
+        assert re.fullmatch(r"[a-z_]+", concept)
+        for term in terms:
+            assert re.fullmatch(r"[a-z]+( [a-z]+)*\*?", term), (concept, term)
+            # A customer who types the term (a prefix: the prefix itself) says the concept.
+            assert concept in lexicon().concepts(normalise(term.rstrip("*"))), (concept, term)
+    assert lexicon().concepts(normalise("dá pra encaixar amanhã?")) == ["book"]
+    assert lexicon().concepts(normalise("how much do you charge")) == ["price"]
+
+
+def test_the_word_model_reads_concepts_whole_and_unpaired() -> None:
+    text = word_features(normalise("da pra encaixar hj?"))
+    assert text.endswith(f"{CONCEPT}book")
+    terms = stemmed_words(text)
+    assert f"{CONCEPT}book" in terms
+    assert not any(" " in t and CONCEPT in t for t in terms)
+    # The character n-grams never see a concept.
+    assert CONCEPT not in features(normalise("da pra encaixar hj?"))
+
+
+def test_a_word_no_example_uses_is_understood_through_the_lexicon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No example of this driving school says "vaga", "cobram" or "bairro", but the
+    lexicon says they ask for a time, a price and a place: with it "tem vaga quinta?" is
+    answered and the other two rank their intent first (a close call with the other
+    subjects, asked back); without it all three lean to the other subjects."""
+    import touchpoints.attendant.understand as understand
+
+    config = parse_config(BOOKING)
+    messages = {
+        "tem vaga quinta?": "booking",
+        "quanto vocês cobram?": "prices",
+        "vcs estao localizados em que bairro?": "location",
+    }
+    with_lexicon = Matcher(config)
+    assert with_lexicon.read("tem vaga quinta?").intent == "booking"
+    for text, intent in messages.items():
+        assert with_lexicon.read(text).ranking[0][0] == intent, text
+    monkeypatch.setattr(understand, "lexicon", lambda: parse_lexicon({"none": ["zzzz"]}))
+    without = Matcher(config)
+    assert without.read("tem vaga quinta?").intent is None
+    for text in messages:
+        assert without.read(text).ranking[0][0] == OUT_OF_SCOPE, text
 
 
 def test_entities() -> None:

@@ -3,7 +3,11 @@
 Everything is learnt at start from the attendant file alone (no download, CPU only, well
 under a second): character n-gram and word-stem TF-IDF with a logistic regression over the
 intents' examples (and, weighted less, each intent's id, titles and answers), plus an
-out-of-scope class from the file's `out_of_scope` examples and a generic list. The model
+out-of-scope class from the file's `out_of_scope` examples and a generic list. The word
+model also reads concepts from a small lexicon of how customers of any service business
+say the recurring things (booking, price, address, opening hours, payment, delivery, ...;
+data/attendant_lexicon.yaml), so a word no example uses ("encaixar", "cobram") still
+meets the examples that say the same thing in other words. The model
 has no intercept, so no class is the default of a message the file has no words for.
 The bot answers only when three things agree — the best intent's probability, its margin
 over the runner-up and the message's likeness to one of that intent's examples (which
@@ -20,6 +24,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -363,9 +369,85 @@ def stem(word: str) -> str:
 
 
 def stemmed_words(text: str) -> list[str]:
-    """The word model's terms: stems and pairs of stems (the features' words)."""
-    words = [stem(w) for w in text.split()]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    """The word model's terms: stems and pairs of stems (the features' words), and the
+    lexicon's concepts, which come marked with CONCEPT and are kept whole and unpaired."""
+    plain = [w for w in text.split() if not w.startswith(CONCEPT)]
+    words = [stem(w) for w in plain]
+    concepts = [w for w in text.split() if w.startswith(CONCEPT)]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)] + concepts
+
+
+# What marks a concept of the lexicon among the word model's terms (normalised text has
+# no such character, so no customer's word can pass for one).
+CONCEPT = "@"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Words and phrases any service business's customers use for the recurring things
+    (src/touchpoints/data/attendant_lexicon.yaml), by concept."""
+
+    words: dict[str, tuple[str, ...]]  # word -> concepts
+    prefixes: tuple[tuple[str, str], ...]  # (prefix, concept)
+    phrases: tuple[tuple[tuple[str, ...], str], ...]  # (words in a row, concept)
+
+    def concepts(self, normalised: str) -> list[str]:
+        """The concepts a normalised message says, each once, in the order of the lexicon's
+        first match."""
+        words = normalised.split()
+        found: dict[str, None] = {}
+        for w in words:
+            for concept in self.words.get(w, ()):
+                found[concept] = None
+            for prefix, concept in self.prefixes:
+                if w.startswith(prefix):
+                    found[concept] = None
+        for phrase, concept in self.phrases:
+            n = len(phrase)
+            if any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1)):
+                found[concept] = None
+        return list(found)
+
+
+def parse_lexicon(raw: Any, source: str = "lexicon") -> Lexicon:
+    """A {concept: [terms]} mapping -> a Lexicon; terms are normalised like messages."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"{source}: expected a mapping of concepts to lists of terms")
+    words: dict[str, list[str]] = {}
+    prefixes: list[tuple[str, str]] = []
+    phrases: list[tuple[tuple[str, ...], str]] = []
+    for concept, terms in raw.items():
+        if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
+            raise ValueError(f"{source}: {concept}: expected a list of non-empty terms")
+        for term in terms:
+            prefix = term.endswith("*")
+            spelt = normalise(term.rstrip("*")).split()
+            if not spelt:
+                raise ValueError(f"{source}: {concept}: {term!r} has no letters or digits")
+            if prefix:
+                prefixes.append((" ".join(spelt), concept))
+            elif len(spelt) == 1:
+                words.setdefault(spelt[0], []).append(concept)
+            else:
+                phrases.append((tuple(spelt), concept))
+    return Lexicon(
+        {w: tuple(dict.fromkeys(c)) for w, c in words.items()}, tuple(prefixes), tuple(phrases)
+    )
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The package's lexicon of recurring customer words (package data)."""
+    import yaml
+
+    path = resources.files("touchpoints").joinpath("data/attendant_lexicon.yaml")
+    return parse_lexicon(yaml.safe_load(path.read_text(encoding="utf-8")), "attendant_lexicon.yaml")
+
+
+def word_features(normalised: str) -> str:
+    """What the word model reads: the classifier's features and the lexicon's concepts."""
+    concepts = " ".join(CONCEPT + c for c in lexicon().concepts(normalised))
+    return f"{features(normalised)} {concepts}".strip()
 
 
 def weak_examples(intent: Intent) -> list[str]:
@@ -467,13 +549,13 @@ class Matcher:
         for intent in config.intents:
             for examples in intent.examples.values():
                 for example in examples:
-                    texts.append(features(normalise(example)))
+                    texts.append(normalise(example))
                     labels.append(intent.id)
                     weights.append(1.0)
         written = len(texts)
         for intent in config.intents:
             for weak in weak_examples(intent):
-                texts.append(features(normalise(weak)))
+                texts.append(normalise(weak))
                 labels.append(intent.id)
                 weights.append(WEAK_WEIGHT)
         weak = len(texts) - written
@@ -482,7 +564,7 @@ class Matcher:
             others += list(generic_out_of_scope().values())
         for examples in others:
             for example in examples:
-                texts.append(features(normalise(example)))
+                texts.append(normalise(example))
                 labels.append(OUT_OF_SCOPE)
                 weights.append(1.0)
         # Two vectorizers side by side (not a FeatureUnion: its joblib machinery costs more
@@ -491,7 +573,15 @@ class Matcher:
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
             TfidfVectorizer(analyzer=stemmed_words, sublinear_tf=True),
         ]
-        matrix = hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
+        # The character n-grams read the words; the word model reads them with the
+        # lexicon's concepts.
+        self._inputs = [features, word_features]
+        matrix = hstack(
+            [
+                v.fit_transform([f(t) for t in texts])
+                for v, f in zip(self.vectorizers, self._inputs, strict=True)
+            ]
+        ).tocsr()
         # No intercept: a message whose words the file never uses leans to no class, so
         # it is asked back. With one, the other-subjects class (many examples, widely
         # spread) took a head start of about 8:1 odds, and any message with a word the
@@ -532,13 +622,13 @@ class Matcher:
         never uses weighing as a term no example has (smooth idf)."""
         from scipy.sparse import csr_matrix
 
-        text = features(normalised)
         columns: list[Any] = []
         values: list[Any] = []
         known: list[float] = []
-        for analyzer, vocabulary, idf, offset in zip(
-            self._analyzers, self._vocabularies, self._idf, self._offsets, strict=True
+        for make, analyzer, vocabulary, idf, offset in zip(
+            self._inputs, self._analyzers, self._vocabularies, self._idf, self._offsets, strict=True
         ):
+            text = make(normalised)
             counts: dict[int, int] = {}
             unknown: dict[str, int] = {}
             for term in analyzer(text):
@@ -599,7 +689,9 @@ class Matcher:
         # by the share of the message the file knows, so "preciso de uma coisa sobre o
         # pneu" is not as like "pneu aro 15" as "pneu" alone is. (Each half is
         # L2-normalised, so the dot product runs 0..2.)
-        likeness = (self.examples @ self.known_scaled(vector, known).T).toarray().ravel() / 2
+        likeness = (self.examples @ self.known_scaled(vector, known).T).toarray().ravel() / len(
+            self.vectorizers
+        )
         nearest: dict[str, float] = {}
         for label, value in zip(self.labels, likeness, strict=True):
             if value > nearest.get(label, -1.0):
