@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import scoped_steps, steps_relation
+from touchpoints.analytics.cycles import from_cycles, scoped_steps, steps_relation
 from touchpoints.analytics.registry import (
     JOURNEY_SCOPE,
     Analysis,
@@ -40,6 +40,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import median, seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -337,6 +338,27 @@ def sankey_sql(scope: Scope) -> str:
       GROUP BY k, touchpoint, nxt, terminal"""
 
 
+def sankey_rows_from_cycles(store: Store, depth: int) -> list[dict[str, Any]]:
+    """`sankey_sql`'s rows for whole, unfiltered cycles, from the stored cycles' paths: one
+    row per distinct path and outcome walks its first `depth` steps (counts, so the same
+    numbers as the steps give)."""
+    counts: dict[tuple[int, str, str | None, str | None], int] = {}
+    for r in store.query(
+        "SELECT path, converts, count(*) AS n FROM journey_cycles GROUP BY path, converts"
+    ):
+        labels = r["path"].split(derived.PATH_SEPARATOR)
+        steps, n = len(labels), int(r["n"])
+        end = PURCHASE_NODE if int(r["converts"]) == 1 else END_NODE
+        for k in range(1, min(depth, steps) + 1):
+            nxt = labels[k] if k < depth and k < steps else None
+            key = (k, labels[k - 1], nxt, end if k == steps else None)
+            counts[key] = counts.get(key, 0) + n
+    return [
+        {"k": k, "touchpoint": tp, "nxt": nxt, "terminal": terminal, "n": n}
+        for (k, tp, nxt, terminal), n in counts.items()
+    ]
+
+
 def node_id(step: int, touchpoint: str) -> str:
     """Step-indexed node id, like retention/flow tools: the same touchpoint at step 1 and
     at step 3 are different nodes, so the diagram stays acyclic."""
@@ -363,7 +385,10 @@ def sankey(store: Store, scope: Scope, options: SankeyOptions) -> dict[str, Any]
     depth = int(options.depth)
     if depth < 1 or depth > MAX_DEPTH:
         raise UsageError(f"--depth {depth}: use a number of steps from 1 to {MAX_DEPTH}")
-    rows = store.query(sankey_sql(scope), {**scope.params(), "depth": depth})
+    if from_cycles(scope):
+        rows = sankey_rows_from_cycles(store, depth)
+    else:
+        rows = store.query(sankey_sql(scope), {**scope.params(), "depth": depth})
     nodes: dict[str, dict[str, Any]] = {}
     links: dict[tuple[str, str], int] = {}
     cycles_total = 0
