@@ -54,6 +54,8 @@ PURCHASE_STEP = "purchase"
 END_NODE = "end"
 PURCHASE_NODE = "purchase"
 MAX_DEPTH = 50
+# Steps of one cycle stay below this (a cycle of 2^32 steps would be 4 billion events).
+STEP_SPAN = 2**32
 ORDER = "ORDER BY ts, seq"
 
 
@@ -95,7 +97,8 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
 
     Greedy earliest match, in order: stage 1 is a case's first event matching predicate 1;
     stage k is its first event matching predicate k strictly after stage k-1's event in
-    (ts, seq) order. Each stage is one grouped self-join of the previous stage's matches
+    (ts, seq) order (a step's cycle number, then its step in the cycle, follow that
+    order). Each stage is one grouped self-join of the previous stage's matches
     with the events matching its predicate. Because positions follow (ts, seq), the
     earliest matching position also has the earliest ts, so `min(ts)` is the match's time
     and no join back is needed.
@@ -105,11 +108,13 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
         f"CASE WHEN {p} THEN 1 ELSE 0 END AS m{k}" for k, p in enumerate(predicates, 1)
     )
     any_match = " OR ".join(f"m{k} = 1" for k in range(1, len(predicates) + 1))
+    # A step's place in its customer's (ts, seq) order, without a window: its cycle's
+    # number, then its step in the cycle (cycles split the customer's steps in that order).
+    # The relative order is all a funnel needs; every later join runs on matching events.
+    position = f"CAST(cycle_no AS BIGINT) * {STEP_SPAN} + step"
     ctes = [
-        f"base AS (SELECT {case_col} AS case_id, ts, seq, {flags} FROM ({scoped_steps(scope)}) s)",
-        # Positions among matching events only: the relative order is all a funnel needs,
-        # and every later join then runs on the (few) relevant events.
-        f"ev AS (SELECT base.*, row_number() OVER (PARTITION BY case_id {ORDER}) AS pos FROM base WHERE {any_match})",
+        f"base AS (SELECT {case_col} AS case_id, ts, {position} AS pos, {flags} FROM ({scoped_steps(scope)}) s)",
+        f"ev AS (SELECT * FROM base WHERE {any_match})",
         "f1 AS (SELECT case_id, min(pos) AS pos, CAST(NULL AS TIMESTAMP) AS prev_ts, min(ts) AS ts FROM ev WHERE m1 = 1 GROUP BY case_id)",
     ]
     for k in range(2, len(predicates) + 1):
