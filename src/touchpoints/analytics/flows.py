@@ -57,6 +57,8 @@ MAX_DEPTH = 50
 # Steps of one cycle stay below this (a cycle of 2^32 steps would be 4 billion events).
 STEP_SPAN = 2**32
 ORDER = "ORDER BY ts, seq"
+# Within one cycle, its steps' numbers follow (ts, seq): the same order on one column.
+STEP_ORDER = "ORDER BY step"
 
 
 def _seconds(value: Any) -> float | None:
@@ -240,7 +242,7 @@ def gaps_sql(scope: Scope) -> str:
     """
     # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
     # same windows without sorting on a built string.
-    window = f"OVER (PARTITION BY customer_id, cycle_no {ORDER})"
+    window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
     ranks = []
     for level, keys in GAP_LEVELS.items():
         part = f"PARTITION BY {', '.join(keys)} " if keys else ""
@@ -325,7 +327,9 @@ def sankey_sql(scope: Scope) -> str:
     'purchase' when the cycle converts (its whole history, so a `--phase before` view
     still tells which journeys ended in a sale), 'end' otherwise.
     """
-    window = f"OVER (PARTITION BY cycle_id {ORDER})"
+    # A cycle as its two parts and its steps by `step` (their (ts, seq) order): no sort on
+    # a built string or on two columns.
+    window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
     return f"""SELECT k, touchpoint, nxt, terminal, count(*) AS n
       FROM (
         SELECT k, touchpoint,
@@ -334,7 +338,7 @@ def sankey_sql(scope: Scope) -> str:
         FROM (
           SELECT touchpoint, cycle_converts,
             row_number() {window} AS k,
-            count(*) OVER (PARTITION BY cycle_id) AS n_steps,
+            count(*) OVER (PARTITION BY customer_id, cycle_no) AS n_steps,
             lead(touchpoint) {window} AS nxt
           FROM ({scoped_steps(scope, with_phase=False)}) s
         ) w
