@@ -7,9 +7,13 @@ to 1. The path is the cycle's steps that pass the filters, in order; the purchas
 touchpoint is its last step.
 
 Where the work runs:
-- heuristic models (first, last, linear, position, time-decay): each step's credit is a
-  window expression in the engine, grouped by touchpoint there; one row per touchpoint
-  comes back;
+- heuristic models (first, last, linear, position, time-decay): first, last, linear and
+  position give a step a share fixed by its place in the path, so the engine counts the
+  steps per touchpoint, path length and place (first, between, last) with their cycles'
+  exact (DECIMAL) revenue, and Python adds the exact shares (fractions), rounding once;
+  time-decay's credit is a window expression in the engine, summed there as DECIMAL. Either
+  way no float is added in an order the engine chooses: the same answer at every run,
+  read from the stored cycles or cut from raw events;
 - markov: states (k-tuples of consecutive touchpoints, ChannelAttribution's convention)
   and transition counts are built and grouped in the engine; Python receives the count
   matrix and solves the absorbing chain exactly (`touchpoints.analytics.markov`: NumPy
@@ -28,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
@@ -154,43 +159,72 @@ def _check(model: str, order: int | str, by: str | None) -> int | str:
 
 
 # -- heuristic models ----------------------------------------------------------------------
-def _credit_sql(model: str, half_life_seconds: float) -> str:
-    """Each step's share of its cycle's conversion (shares of a cycle sum to 1)."""
-    one = "CAST(1 AS DOUBLE)"
+# Position-based models (first, last, linear, position) give a step a share that depends
+# only on its position class in a path of n steps: 0 the first, 2 the last, 1 between (a
+# one-step path is class 0). The engine counts steps and sums their cycles' revenue
+# (DECIMAL: exact) per label, n and class; Python weighs each group by its exact share
+# (a fraction) and rounds once. So the answer is the correctly rounded exact credit:
+# deterministic (no order of a parallel sum shows), and the same read from the stored
+# cycles or cut from raw events.
+FIRST, MIDDLE, LAST = 0, 1, 2
+_CLASS_SQL = f"CASE WHEN pos = 1 THEN {FIRST} WHEN pos = n THEN {LAST} ELSE {MIDDLE} END"
+# Time-decay credits are powers of 1/2 (no exact fraction): each step's credit is summed
+# as DECIMAL(38, 18), and its value share as DECIMAL(38, 12), both exact sums of the
+# steps' rounded credits, whatever order the engine adds them in.
+CREDIT_DECIMAL = "DECIMAL(38, 18)"
+VALUE_DECIMAL = "DECIMAL(38, 12)"
+
+
+def position_share(model: str, n: int, cls: int) -> Fraction:
+    """The exact share of a step of class `cls` in a path of `n` steps (shares of a path
+    sum to 1): first 1 to the first step, last 1 to the last, linear 1/n each, position
+    2/5 to the first and the last and 1/5 spread over the steps between (a path of one
+    step: 1; of two: 1/2 each)."""
     if model == "first":
-        return f"CASE WHEN pos = 1 THEN {one} ELSE 0 END"
+        return Fraction(1 if cls == FIRST else 0)
     if model == "last":
-        return f"CASE WHEN pos = n THEN {one} ELSE 0 END"
-    if model == "linear":
-        return f"{one} / n"
-    if model == "position":
-        return (
-            f"CASE WHEN n = 1 THEN {one} WHEN n = 2 THEN 0.5 "
-            "WHEN pos = 1 OR pos = n THEN 0.4 ELSE 0.2 / (n - 2) END"
-        )
-    # time-decay: 0.5^(t/H), t = seconds before the conversion. Weights are taken relative to
-    # the cycle's latest step (exponent t - min t), so the largest is 1 and a tiny half-life
-    # cannot underflow every weight of a cycle to 0.
-    return "power(0.5, (t - min(t) OVER (PARTITION BY cycle_id)) / $half_life)"
+        return Fraction(1 if cls == LAST or n == 1 else 0)
+    if model == "linear" or n <= 2:
+        return Fraction(1, n)
+    return Fraction(2, 5) if cls != MIDDLE else Fraction(1, 5 * (n - 2))
+
+
+# (label[, phase], n, class) -> (steps, exact revenue of their cycles)
+PositionGroups = dict[tuple[Any, ...], tuple[int, Any]]
+
+
+def _credit_sql() -> str:
+    """Time-decay: 0.5^(t/H), t = seconds before the conversion, each step's share of its
+    cycle's conversion (shares of a cycle sum to 1). Weights are taken relative to the
+    cycle's latest step (exponent t - min t), so the largest is 1 and a tiny half-life
+    cannot underflow every weight of a cycle to 0. The cycle's weights are added in the
+    order of its steps (a fixed order: the same credit at every run)."""
+    cycle = "OVER (PARTITION BY cycle_id ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+    raw = f"power(0.5, (t - min(t) {cycle}) / $half_life)"
+    return f"""SELECT w.*, w.raw / sum(w.raw) {cycle} AS credit
+          FROM (SELECT q.*, {raw} AS raw FROM ({{inner}}) q) w"""
 
 
 def _heuristic(
     store: Store, scope: Scope, model: str, h: float, by: str | None
 ) -> tuple[list[dict[str, Any]], float, float]:
-    if model != "time-decay" and _from_cycles(scope, by):
-        return _heuristic_from_cycles(store, model)  # time-decay needs each step's time
-    credit = _credit_sql(model, h)
-    secs = seconds_between("ts", "cycle_end")
-    paths = path_sql(scope, phase=by == "phase")
-    inner = f"SELECT p.*, {secs} AS t FROM ({paths}) p WHERE p.converts = 1"
-    if model == "time-decay":
-        weighted = f"""SELECT w.*, w.raw / sum(w.raw) OVER (PARTITION BY w.cycle_id) AS credit
-          FROM (SELECT q.*, {credit} AS raw FROM ({inner}) q) w"""
-    else:
-        weighted = f"SELECT q.*, {credit} AS credit FROM ({inner}) q"
     keys = "touchpoint, phase" if by == "phase" else "touchpoint"
+    if model != "time-decay":
+        if _from_cycles(scope, by):
+            groups = cycle_position_groups(store)
+        else:
+            groups = _position_groups(store, scope, by)
+        return _credit_by_position(model, groups, by)
+    secs = seconds_between("ts", "cycle_end")
+    if _from_cycles(scope, by):
+        inner = _converting_steps_from_facts(secs)
+    else:
+        paths = path_sql(scope, phase=by == "phase")
+        inner = f"SELECT p.*, {secs} AS t FROM ({paths}) p WHERE p.converts = 1"
+    weighted = _credit_sql().format(inner=inner)
     # A cycle's first step also carries the cycle into the totals (count and exact revenue).
-    sql = f"""SELECT {keys}, sum(credit) AS conversions, sum(credit * cycle_value) AS value,
+    sql = f"""SELECT {keys}, sum(CAST(credit AS {CREDIT_DECIMAL})) AS conversions,
+        sum(CAST(credit * cycle_value AS {VALUE_DECIMAL})) AS value,
         sum(CASE WHEN pos = 1 THEN 1 ELSE 0 END) AS cycles,
         sum(CASE WHEN pos = 1 THEN CAST(cycle_value AS DECIMAL(38, 6)) ELSE 0 END) AS revenue
       FROM ({weighted}) c GROUP BY {keys}"""
@@ -205,7 +239,87 @@ def _heuristic(
         for r in rows
     ]
     total = sum(int(r["cycles"]) for r in rows)
-    return out, float(total), float(sum(float(r["revenue"] or 0) for r in rows))
+    revenue = sum((Fraction(r["revenue"] or 0) for r in rows), Fraction(0))
+    return out, float(total), float(revenue)
+
+
+def _converting_steps_from_facts(secs: str) -> str:
+    """`path_sql`'s unfiltered steps of converting cycles (with `t`), read from the facts:
+    the converting cycles first (a third of them), then only their steps; the cycle's
+    value is its stored revenue (its one purchase's value, as the steps give it)."""
+    return f"""SELECT x.*, {secs} AS t FROM (
+      SELECT c.cycle_id, c.converts, e.ts, c.cycle_end, e.touchpoint, e.touchpoint AS label,
+        f.step AS pos, c.steps AS n, coalesce(c.revenue, 0) AS cycle_value
+      FROM journey_cycles c
+      JOIN event_facts f ON f.customer_id = c.customer_id AND f.cycle_no = c.cycle_no
+      JOIN events e ON e.seq = f.seq
+      WHERE c.converts = 1
+    ) x"""
+
+
+def _position_groups(store: Store, scope: Scope, by: str | None) -> PositionGroups:
+    """Steps of converting cycles and their cycles' exact revenue per label, path length
+    and position class, from the scoped steps."""
+    keys = "touchpoint, phase" if by == "phase" else "touchpoint"
+    sql = f"""SELECT {keys}, n, {_CLASS_SQL} AS cls, count(*) AS steps,
+        sum(CAST(cycle_value AS DECIMAL(38, 6))) AS value
+      FROM ({path_sql(scope, phase=by == "phase")}) p WHERE p.converts = 1
+      GROUP BY {keys}, n, cls"""
+    names = ("touchpoint", "phase") if by == "phase" else ("touchpoint",)
+    return {
+        (*(r[k] for k in names), int(r["n"]), int(r["cls"])): (int(r["steps"]), r["value"] or 0)
+        for r in store.query(sql, scope.params())
+    }
+
+
+def cycle_position_groups(store: Store) -> PositionGroups:
+    """`_position_groups` of the whole, unfiltered history, from the stored cycles' paths
+    (once per `sharing_paths` block)."""
+    shared = getattr(store, "shared_groups", False)
+    if shared:
+        return shared  # type: ignore[no-any-return]
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for labels, converts, cycles, value in cycle_paths(store):
+        if not converts:
+            continue
+        n = len(labels)
+        for pos, label in enumerate(labels, 1):
+            cls = FIRST if pos == 1 else LAST if pos == n else MIDDLE
+            entry = groups.setdefault((label, n, cls), [0, 0])
+            entry[0] += cycles
+            entry[1] += value
+    out = {key: (steps, value) for key, (steps, value) in groups.items()}
+    if shared is None:
+        store.shared_groups = out  # type: ignore[attr-defined]
+    return out
+
+
+def _credit_by_position(
+    model: str, groups: PositionGroups, by: str | None
+) -> tuple[list[dict[str, Any]], float, float]:
+    """Exact credit per label from the position groups, each rounded once to a float."""
+    conversions: dict[tuple[Any, ...], Fraction] = {}
+    values: dict[tuple[Any, ...], Fraction] = {}
+    cycles, revenue = 0, Fraction(0)
+    for (*label, n, cls), (steps, value) in groups.items():
+        key = tuple(label)
+        exact = Fraction(value)
+        if cls == FIRST:
+            cycles += steps
+            revenue += exact
+        share = position_share(model, n, cls)
+        conversions[key] = conversions.get(key, Fraction(0)) + share * steps
+        values[key] = values.get(key, Fraction(0)) + share * exact
+    rows = [
+        {
+            "touchpoint": key[0],
+            **({"phase": key[1]} if by == "phase" else {}),
+            "conversions": float(conversions[key]),
+            "value": float(values[key]),
+        }
+        for key in sorted(conversions, key=lambda k: tuple(str(x) for x in k))
+    ]
+    return rows, float(cycles), float(revenue)
 
 
 # -- markov --------------------------------------------------------------------------------
@@ -267,10 +381,12 @@ def sharing_paths(store: Store) -> Iterator[Store]:
     answer on the store object; it is dropped when the block ends, so nothing outlives
     the one set of answers it serves."""
     store.shared_paths = None  # type: ignore[attr-defined]
+    store.shared_groups = None  # type: ignore[attr-defined]
     try:
         yield store
     finally:
         del store.shared_paths  # type: ignore[attr-defined]
+        del store.shared_groups  # type: ignore[attr-defined]
 
 
 def cycle_paths(store: Store) -> list[CyclePath]:
@@ -309,39 +425,6 @@ def _from_cycles(scope: Scope, by: str | None) -> bool:
 def cycle_transitions(store: Store, order: int) -> list[dict[str, Any]]:
     """`transitions_sql`'s rows for the whole, unfiltered history, from the stored cycles."""
     return transitions_from_paths(order, cycle_paths(store))
-
-
-def _shares(model: str, n: int) -> list[float]:
-    """`_credit_sql`'s shares of a path of n steps, by position."""
-    if model == "first":
-        return [1.0] + [0.0] * (n - 1)
-    if model == "last":
-        return [0.0] * (n - 1) + [1.0]
-    if model == "linear":
-        return [1.0 / n] * n
-    if n <= 2:
-        return [1.0 / n] * n
-    return [0.4] + [0.2 / (n - 2)] * (n - 2) + [0.4]
-
-
-def _heuristic_from_cycles(store: Store, model: str) -> tuple[list[dict[str, Any]], float, float]:
-    """`_heuristic` for first, last, linear and position credit over the stored cycles."""
-    conversions: dict[str, float] = {}
-    values: dict[str, float] = {}
-    cycles, revenue = 0, 0
-    for labels, converts, n, value in cycle_paths(store):
-        if not converts:
-            continue
-        cycles += n
-        revenue += value
-        for label, share in zip(labels, _shares(model, len(labels)), strict=True):
-            conversions[label] = conversions.get(label, 0.0) + share * n
-            values[label] = values.get(label, 0.0) + share * float(value)
-    rows = [
-        {"touchpoint": label, "conversions": conversions[label], "value": values[label]}
-        for label in conversions
-    ]
-    return rows, float(cycles), float(revenue)
 
 
 def fit_markov(
@@ -511,7 +594,7 @@ def _cycle_sets(
         if converts:
             entry[1] += n
             entry[2] += value
-    masks = list(sets)
+    masks = sorted(sets)  # a fixed order: the transforms add the same numbers alike
     return (
         candidates,
         masks,
@@ -536,9 +619,13 @@ def _shapley(
         players = {f"player_{i}": p for i, p in enumerate(candidates)}
         rows = store.query(channel_sets_sql(paths, len(candidates)), {**scope.params(), **players})
         words = (len(candidates) + MAX_MASK_BITS - 1) // MAX_MASK_BITS
-        wide = [
-            sum(int(r[f"mask{w}"] or 0) << (MAX_MASK_BITS * w) for w in range(words)) for r in rows
-        ]
+        masked = sorted(
+            (sum(int(r[f"mask{w}"] or 0) << (MAX_MASK_BITS * w) for w in range(words)), i)
+            for i, r in enumerate(rows)
+        )
+        # The sets in a fixed order (the engine's grouping has none), as read from the cycles.
+        wide = [m for m, _ in masked]
+        rows = [rows[i] for _, i in masked]
         counts = [float(r["cycles"]) for r in rows]
         conv = [float(r["conversions"] or 0) for r in rows]
         val = [float(r["value"] or 0) for r in rows]
@@ -600,7 +687,7 @@ def attribution(store: Store, scope: Scope, options: AttributionOptions) -> dict
         rows, total, value, extra = _markov(store, scope, checked, by, details)
     else:
         rows, total, value, extra = _shapley(store, scope, by)
-    credited = sum(r["conversions"] for r in rows)
+    credited = math.fsum(r["conversions"] for r in rows)  # exactly rounded, in any order
     for r in rows:
         r["share"] = r["conversions"] / credited if credited > 0 else 0.0
     rows = [r for r in rows if r["conversions"] > 0 or r["value"] > 0]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import scoped_steps, steps_relation
+from touchpoints.analytics.cycles import from_cycles, scoped_steps, steps_relation
 from touchpoints.analytics.registry import (
     JOURNEY_SCOPE,
     Analysis,
@@ -40,6 +40,7 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import median, seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -53,7 +54,11 @@ PURCHASE_STEP = "purchase"
 END_NODE = "end"
 PURCHASE_NODE = "purchase"
 MAX_DEPTH = 50
+# Steps of one cycle stay below this (a cycle of 2^32 steps would be 4 billion events).
+STEP_SPAN = 2**32
 ORDER = "ORDER BY ts, seq"
+# Within one cycle, its steps' numbers follow (ts, seq): the same order on one column.
+STEP_ORDER = "ORDER BY step"
 
 
 def _seconds(value: Any) -> float | None:
@@ -94,7 +99,8 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
 
     Greedy earliest match, in order: stage 1 is a case's first event matching predicate 1;
     stage k is its first event matching predicate k strictly after stage k-1's event in
-    (ts, seq) order. Each stage is one grouped self-join of the previous stage's matches
+    (ts, seq) order (a step's cycle number, then its step in the cycle, follow that
+    order). Each stage is one grouped self-join of the previous stage's matches
     with the events matching its predicate. Because positions follow (ts, seq), the
     earliest matching position also has the earliest ts, so `min(ts)` is the match's time
     and no join back is needed.
@@ -104,11 +110,13 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
         f"CASE WHEN {p} THEN 1 ELSE 0 END AS m{k}" for k, p in enumerate(predicates, 1)
     )
     any_match = " OR ".join(f"m{k} = 1" for k in range(1, len(predicates) + 1))
+    # A step's place in its customer's (ts, seq) order, without a window: its cycle's
+    # number, then its step in the cycle (cycles split the customer's steps in that order).
+    # The relative order is all a funnel needs; every later join runs on matching events.
+    position = f"CAST(cycle_no AS BIGINT) * {STEP_SPAN} + step"
     ctes = [
-        f"base AS (SELECT {case_col} AS case_id, ts, seq, {flags} FROM ({scoped_steps(scope)}) s)",
-        # Positions among matching events only: the relative order is all a funnel needs,
-        # and every later join then runs on the (few) relevant events.
-        f"ev AS (SELECT base.*, row_number() OVER (PARTITION BY case_id {ORDER}) AS pos FROM base WHERE {any_match})",
+        f"base AS (SELECT {case_col} AS case_id, ts, {position} AS pos, {flags} FROM ({scoped_steps(scope)}) s)",
+        f"ev AS (SELECT * FROM base WHERE {any_match})",
         "f1 AS (SELECT case_id, min(pos) AS pos, CAST(NULL AS TIMESTAMP) AS prev_ts, min(ts) AS ts FROM ev WHERE m1 = 1 GROUP BY case_id)",
     ]
     for k in range(2, len(predicates) + 1):
@@ -234,7 +242,7 @@ def gaps_sql(scope: Scope) -> str:
     """
     # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
     # same windows without sorting on a built string.
-    window = f"OVER (PARTITION BY customer_id, cycle_no {ORDER})"
+    window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
     ranks = []
     for level, keys in GAP_LEVELS.items():
         part = f"PARTITION BY {', '.join(keys)} " if keys else ""
@@ -319,7 +327,9 @@ def sankey_sql(scope: Scope) -> str:
     'purchase' when the cycle converts (its whole history, so a `--phase before` view
     still tells which journeys ended in a sale), 'end' otherwise.
     """
-    window = f"OVER (PARTITION BY cycle_id {ORDER})"
+    # A cycle as its two parts and its steps by `step` (their (ts, seq) order): no sort on
+    # a built string or on two columns.
+    window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
     return f"""SELECT k, touchpoint, nxt, terminal, count(*) AS n
       FROM (
         SELECT k, touchpoint,
@@ -328,13 +338,34 @@ def sankey_sql(scope: Scope) -> str:
         FROM (
           SELECT touchpoint, cycle_converts,
             row_number() {window} AS k,
-            count(*) OVER (PARTITION BY cycle_id) AS n_steps,
+            count(*) OVER (PARTITION BY customer_id, cycle_no) AS n_steps,
             lead(touchpoint) {window} AS nxt
           FROM ({scoped_steps(scope, with_phase=False)}) s
         ) w
         WHERE k <= $depth
       ) t
       GROUP BY k, touchpoint, nxt, terminal"""
+
+
+def sankey_rows_from_cycles(store: Store, depth: int) -> list[dict[str, Any]]:
+    """`sankey_sql`'s rows for whole, unfiltered cycles, from the stored cycles' paths: one
+    row per distinct path and outcome walks its first `depth` steps (counts, so the same
+    numbers as the steps give)."""
+    counts: dict[tuple[int, str, str | None, str | None], int] = {}
+    for r in store.query(
+        "SELECT path, converts, count(*) AS n FROM journey_cycles GROUP BY path, converts"
+    ):
+        labels = r["path"].split(derived.PATH_SEPARATOR)
+        steps, n = len(labels), int(r["n"])
+        end = PURCHASE_NODE if int(r["converts"]) == 1 else END_NODE
+        for k in range(1, min(depth, steps) + 1):
+            nxt = labels[k] if k < depth and k < steps else None
+            key = (k, labels[k - 1], nxt, end if k == steps else None)
+            counts[key] = counts.get(key, 0) + n
+    return [
+        {"k": k, "touchpoint": tp, "nxt": nxt, "terminal": terminal, "n": n}
+        for (k, tp, nxt, terminal), n in counts.items()
+    ]
 
 
 def node_id(step: int, touchpoint: str) -> str:
@@ -363,7 +394,10 @@ def sankey(store: Store, scope: Scope, options: SankeyOptions) -> dict[str, Any]
     depth = int(options.depth)
     if depth < 1 or depth > MAX_DEPTH:
         raise UsageError(f"--depth {depth}: use a number of steps from 1 to {MAX_DEPTH}")
-    rows = store.query(sankey_sql(scope), {**scope.params(), "depth": depth})
+    if from_cycles(scope):
+        rows = sankey_rows_from_cycles(store, depth)
+    else:
+        rows = store.query(sankey_sql(scope), {**scope.params(), "depth": depth})
     nodes: dict[str, dict[str, Any]] = {}
     links: dict[tuple[str, str], int] = {}
     cycles_total = 0

@@ -36,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import scoped_steps
+from touchpoints.analytics.cycles import from_cycles, scoped_steps
 from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, ResultModel, register
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation, scoped_events
 from touchpoints.core.events import PHASES
+from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -114,7 +115,9 @@ def data_reuse_sql(scope: Scope) -> str:
 
 def emotion_sql(scope: Scope) -> str:
     """Mean-emotion inputs by derived phase and by step index, in one pass over the steps."""
-    return f"""WITH s AS ({scoped_steps(scope)})
+    # Over the whole history the kept facts give each step's phase and number directly.
+    steps = derived.step_columns("emotion") if from_cycles(scope) else scoped_steps(scope)
+    return f"""WITH s AS ({steps})
     SELECT 'phase' AS part, phase, CAST(NULL AS BIGINT) AS step,
       count(*) AS steps, count(emotion) AS answers, sum(emotion) AS total
     FROM s GROUP BY phase

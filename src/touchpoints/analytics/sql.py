@@ -66,6 +66,8 @@ def events_relation(
     touchpoint over millions of rows need not pay for it. `source` replaces the events
     table by a relation over it holding every event of the customers it holds (the phase
     windows run per customer), such as one customer's rows found before any window runs.
+    With `scope.facts` (the store keeps facts cut with the scope's windows) the derived
+    phase is each event's kept one (`event_facts`), the same value without the windows.
     """
     if with_catalog:
         joined = f"SELECT e.*, t.channel AS channel, t.kind AS kind FROM {source} e LEFT JOIN touchpoints t ON t.id = e.touchpoint"
@@ -73,10 +75,15 @@ def events_relation(
         joined = f"SELECT e.*, CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS kind FROM {source} e"
     if not with_phase:
         return joined
-    # RANGE frames include same-ts peers, so a purchase tied in time counts as "in the hour before".
     kept = ", ".join(
         ["seq", "source", "channel", "kind"] + [c for c in COLUMN_NAMES if c != "phase"]
     )
+    if scope.facts and source == "events":
+        # The store keeps every event's phase cut with these windows (`event_facts`): a
+        # join on `seq` instead of two windows over every event (a fifth of the time).
+        picked = ", ".join(f"j.{c}" for c in kept.split(", "))
+        return f"SELECT {picked}, f.phase AS phase FROM ({joined}) j JOIN event_facts f ON f.seq = j.seq"
+    # RANGE frames include same-ts peers, so a purchase tied in time counts as "in the hour before".
     return f"""SELECT {kept},
       coalesce(phase, CASE
         WHEN action = 'purchase' OR _next_purchase <= ts + {interval(scope.during_seconds)} THEN 'during'

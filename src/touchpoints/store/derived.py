@@ -608,6 +608,16 @@ def relation() -> str:
       LEFT JOIN touchpoints t ON t.id = e.touchpoint"""
 
 
+def step_columns(*columns: str) -> str:
+    """Every journey step's kept phase and step number with `columns` of its event (`e.`),
+    without the cycles' columns: the steps of `relation()` for a question over the whole
+    history that needs none of them (one join instead of three)."""
+    picked = "".join(f", e.{c}" for c in columns)
+    return f"""SELECT f.phase AS phase, f.step AS step{picked}
+      FROM event_facts f JOIN events e ON e.seq = f.seq
+      WHERE f.cycle_no IS NOT NULL"""
+
+
 def facts_select(options: FactOptions, source: str = "events") -> str:
     """`event_facts` rows for the events in `source` (every event of the customers it
     holds): the same windows as the analyses' raw path (`analytics.sql.events_relation`,
