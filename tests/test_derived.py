@@ -377,6 +377,9 @@ def _batch_by_batch(
         report = derived.rebuild(store)
         assert report["events_changed"] == 0 and report["cycles"] == len(kept[1])
         assert (facts(store), cycles(store), customers(store)) == kept
+        # The questions below read the facts (on every engine, Spark included), so `fast`
+        # and `raw` are two computations, not one twice.
+        assert derived.stored_options(store) == derived.FactOptions()
         for name, options in JOURNEY_QUESTIONS:
             fast, raw = both_paths(store, name, options)
             assert same(fast, raw), (name, options)

@@ -152,7 +152,7 @@ def with_facts(run: Run) -> Run:
 
     @functools.wraps(run)
     def wrapped(store: Store, scope: Scope, options: Any) -> dict[str, Any]:
-        if store is not None and isinstance(scope, Scope) and store.engine in FACT_ENGINES:
+        if store is not None and isinstance(scope, Scope):
             from touchpoints.store.derived import FactOptions, stored_options
 
             wanted = FactOptions.of(scope.gap_seconds, scope.during_seconds, scope.after_seconds)
@@ -162,9 +162,6 @@ def with_facts(run: Run) -> Run:
 
     wrapped.reads_facts = True  # type: ignore[attr-defined]
     return wrapped
-
-
-FACT_ENGINES = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
