@@ -1021,6 +1021,23 @@ def test_attribution_opens_on_markov_with_revenue_and_compares_on_demand(app: An
     assert cells[2].startswith(format.number(linear["conversions"], "en", 1))
 
 
+def test_insights_is_one_answer_for_both_languages(app: Any) -> None:
+    """Each finding carries its sentence in en and pt-BR, so an English and a Portuguese
+    reader share one computed answer (and the warmer computes it once per round)."""
+    from touchpoints.server.dashboard import default_jobs
+
+    service = app.state.service
+    entries = cache.cache_for(service).entries
+    for lang in ("en", "pt-BR"):
+        assert client_for(app, lang=lang).get("/attribution").status_code == 200
+    kept = [k for k in list(entries) if k[0] == "touchpoints.analytics.insights"]
+    assert len(kept) == 1, kept
+    jobs = default_jobs(lambda fn, *a, **kw: service.read(fn, *a, **kw), timezone=TZ)
+    insights = [j for j in jobs if getattr(j[0], "__module__", "") == kept[0][0]]
+    assert len(insights) == 1
+    assert cache._key(*insights[0]) == kept[0]
+
+
 def test_recommendations_list_problems_apart_merged_across_phases(app: Any) -> None:
     """Problems before strengths, each touchpoint/metric once whatever the phases, the
     largest first, with the catalog's owner, R$ at stake and an action."""

@@ -25,7 +25,6 @@ from fastapi.responses import Response
 
 from touchpoints.analytics.scope import Scope
 from touchpoints.core import format
-from touchpoints.core import messages as msg
 from touchpoints.server.cache import Job, Warmer
 from touchpoints.server.dashboard import (
     attendant,
@@ -116,7 +115,7 @@ def default_jobs(
         job("journeys.dfg", scope),
         (all_attribution, (scope,), {}),
     ]
-    jobs += [job("insights", scope, lang=lang, all=True) for lang in msg.LANGS]
+    jobs.append(job("insights", scope, all=True))  # one answer: it carries both languages
     for tp in run(read_catalog).touchpoints:
         mine = scope.replace(touchpoints=(tp.id,))
         jobs += [job("kpis", mine), job("kpis", mine, by="phase")]

@@ -110,7 +110,9 @@ def dataset(page: Page, name: str) -> Data | None:
     if name == "attribution":
         return Data(page.get(all_attribution, page.scope))
     if name == "insights":
-        return Data(page.run("insights", lang=page.lang, all=True), "findings")
+        # Every finding carries its sentence in both languages: one answer (and one cache
+        # entry, one warmer job) serves both.
+        return Data(page.run("insights", all=True), "findings")
     if name == "staffing":
         channel = query.get("staff") or default_staff_channel(page)
         if not channel:
