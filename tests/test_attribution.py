@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from cli_tables import assert_fits, cli, table_cells
 from conftest import run
 from touchpoints.analytics import attribution as attribution_module
+from touchpoints.analytics import cycles as cycles_module
 from touchpoints.analytics.attribution import MODELS, fit_markov, transitions_sql
 from touchpoints.analytics.markov import sparse_effects
 from touchpoints.analytics.scope import Scope
@@ -646,14 +647,14 @@ def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
     from touchpoints.server.dashboard.data import all_attribution
 
     reads: list[int] = []
-    read = attribution_module._read_cycle_paths
+    read = cycles_module._read_cycle_paths
 
     def counted(store: Store) -> Any:
         if store is log:  # not another test's server thread still warming its cache
             reads.append(1)
         return read(store)
 
-    monkeypatch.setattr(attribution_module, "_read_cycle_paths", counted)
+    monkeypatch.setattr(cycles_module, "_read_cycle_paths", counted)
     together = all_attribution(log, Scope())
     assert len(reads) == 1
     assert not hasattr(log, "shared_paths") and not hasattr(log, "shared_groups")

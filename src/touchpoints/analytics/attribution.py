@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
 
-from touchpoints.analytics.cycles import from_cycles, steps_relation
+from touchpoints.analytics.cycles import cycle_paths, from_cycles, steps_relation
 from touchpoints.analytics.markov import (
     CONVERSION,
     DENSE_LIMIT,
@@ -57,7 +57,6 @@ from touchpoints.analytics.sql import seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
 from touchpoints.core.time import parse_duration
-from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -371,9 +370,6 @@ def transitions_sql(
     SELECT src, dst, count(*) AS n, sum(value) AS value{by} FROM x GROUP BY src, dst{by}"""
 
 
-CyclePath = tuple[list[str], int, int, Any]
-
-
 @contextlib.contextmanager
 def sharing_paths(store: Store) -> Iterator[Store]:
     """Run several models on `store` reading the stored cycles' paths once (the
@@ -387,34 +383,6 @@ def sharing_paths(store: Store) -> Iterator[Store]:
     finally:
         del store.shared_paths  # type: ignore[attr-defined]
         del store.shared_groups  # type: ignore[attr-defined]
-
-
-def cycle_paths(store: Store) -> list[CyclePath]:
-    """Every stored journey cycle grouped by path: `(labels, converts, cycles, value)`,
-    the value the exact sum of the cycles' revenue. A cycle holds at most one purchase
-    (the cycle ends with it), so its revenue is that purchase's value: what the models
-    read from the steps as the cycle's value. Far fewer rows than steps: the models that
-    need only the order of touchpoints (not their times) walk each distinct path once.
-    Read once per `sharing_paths` block."""
-    shared = getattr(store, "shared_paths", False)
-    if shared:
-        return shared  # type: ignore[no-any-return]
-    paths = _read_cycle_paths(store)
-    if shared is None:
-        store.shared_paths = paths  # type: ignore[attr-defined]
-    return paths
-
-
-def _read_cycle_paths(store: Store) -> list[CyclePath]:
-    rows = store.query(
-        "SELECT path, converts, count(*) AS n, "
-        "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "
-        "FROM journey_cycles GROUP BY path, converts"
-    )
-    return [
-        (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
-        for r in rows
-    ]
 
 
 def _from_cycles(scope: Scope, by: str | None) -> bool:

@@ -8,10 +8,18 @@ selects steps of cycles without changing where the cycles begin and end.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation, interval
 from touchpoints.core.events import NON_STEP_SQL
 from touchpoints.store import derived
+
+if TYPE_CHECKING:
+    from touchpoints.store.base import Store
+
+# A distinct stored path: (its touchpoints, converts, cycles, exact sum of their revenue).
+CyclePath = tuple[list[str], int, int, Any]
 
 
 def steps_relation(scope: Scope, base: str | None = None) -> str:
@@ -61,6 +69,34 @@ def from_cycles(scope: Scope) -> bool:
     keeps the facts and no filter selects steps (a filter makes a path the selected steps
     only)."""
     return scope.facts and scope.where() == "TRUE"
+
+
+def cycle_paths(store: Store) -> list[CyclePath]:
+    """Every stored journey cycle grouped by path: `(labels, converts, cycles, value)`,
+    the value the exact sum of the cycles' revenue. A cycle holds at most one purchase
+    (the cycle ends with it), so its revenue is that purchase's value: what the models
+    read from the steps as the cycle's value. Far fewer rows than steps: the models that
+    need only the order of touchpoints (not their times) walk each distinct path once.
+    Read once per `analytics.attribution.sharing_paths` block."""
+    shared = getattr(store, "shared_paths", False)
+    if shared:
+        return shared  # type: ignore[no-any-return]
+    paths = _read_cycle_paths(store)
+    if shared is None:
+        store.shared_paths = paths  # type: ignore[attr-defined]
+    return paths
+
+
+def _read_cycle_paths(store: Store) -> list[CyclePath]:
+    rows = store.query(
+        "SELECT path, converts, count(*) AS n, "
+        "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "
+        "FROM journey_cycles GROUP BY path, converts"
+    )
+    return [
+        (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
+        for r in rows
+    ]
 
 
 def scoped_steps(scope: Scope, with_phase: bool = True) -> str:

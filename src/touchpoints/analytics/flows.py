@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import from_cycles, scoped_steps, steps_relation
+from touchpoints.analytics.cycles import cycle_paths, from_cycles, scoped_steps, steps_relation
 from touchpoints.analytics.registry import (
     JOURNEY_SCOPE,
     Analysis,
@@ -40,7 +40,6 @@ from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import median, seconds_between
 from touchpoints.core.errors import UsageError
 from touchpoints.core.events import PHASES
-from touchpoints.store import derived
 
 if TYPE_CHECKING:
     from touchpoints.store.base import Store
@@ -348,16 +347,13 @@ def sankey_sql(scope: Scope) -> str:
 
 
 def sankey_rows_from_cycles(store: Store, depth: int) -> list[dict[str, Any]]:
-    """`sankey_sql`'s rows for whole, unfiltered cycles, from the stored cycles' paths: one
-    row per distinct path and outcome walks its first `depth` steps (counts, so the same
-    numbers as the steps give)."""
+    """`sankey_sql`'s rows for whole, unfiltered cycles, from the stored cycles' distinct
+    paths (`cycles.cycle_paths`): each path and outcome walks its first `depth` steps
+    (counts, so the same numbers as the steps give)."""
     counts: dict[tuple[int, str, str | None, str | None], int] = {}
-    for r in store.query(
-        "SELECT path, converts, count(*) AS n FROM journey_cycles GROUP BY path, converts"
-    ):
-        labels = r["path"].split(derived.PATH_SEPARATOR)
-        steps, n = len(labels), int(r["n"])
-        end = PURCHASE_NODE if int(r["converts"]) == 1 else END_NODE
+    for labels, converts, n, _ in cycle_paths(store):
+        steps = len(labels)
+        end = PURCHASE_NODE if converts == 1 else END_NODE
         for k in range(1, min(depth, steps) + 1):
             nxt = labels[k] if k < depth and k < steps else None
             key = (k, labels[k - 1], nxt, end if k == steps else None)
