@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from touchpoints.analytics.cycles import from_cycles, scoped_steps
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, NoOptions, ResultModel, register
+from touchpoints.analytics.registry import (
+    JOURNEY_SCOPE,
+    Analysis,
+    NoOptions,
+    ResultModel,
+    register,
+    shared,
+)
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation, scoped_events
 from touchpoints.core.events import PHASES
@@ -173,6 +180,7 @@ def _data_keys(r: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+@shared("journeys.moments")  # `insights` reads it too: one computation per data stamp
 def moments(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
     """Moments of truth: promises made and whether they were kept, data the customer had
     to repeat, and how customers felt by phase and by step (see the module docstring)."""

@@ -164,6 +164,38 @@ def with_facts(run: Run) -> Run:
     return wrapped
 
 
+def shared(name: str) -> Callable[[Run], Run]:
+    """`run` computed once per data stamp for a store and its readers (`Store.memo`):
+    for analyses that are also parts of others (`insights` reads `touchpoint_strength`
+    and `moments`), so a page's own job and the analysis that borrows it share one
+    computation. Keyed by `name`, the scope (with whether it reads facts) and the options,
+    at `store.derived.answer_stamp`: any ingestion, erase, rebuild, catalog or change-log
+    edit makes a new stamp, so an answer is never served for data it was not computed
+    from. Computed afresh inside a transaction (what it reads may be rolled back, and the
+    next commit may bring the same stamp) and on engines without a stamp (Spark)."""
+
+    def decorate(run: Run) -> Run:
+        @functools.wraps(run)
+        def wrapped(store: Store, scope: Scope, options: Any) -> dict[str, Any]:
+            memo = getattr(store, "memo", None)
+            if memo is None or store.in_transaction():
+                return run(store, scope, options)
+            from touchpoints.store.derived import answer_stamp
+
+            stamp = answer_stamp(store)
+            if stamp is None:
+                return run(store, scope, options)
+            shown = options.model_dump_json() if isinstance(options, BaseModel) else repr(options)
+            key = (name, scope, type(options).__qualname__, shown)
+            return memo.get(  # type: ignore[no-any-return]
+                key, stamp, lambda: run(store, scope, options), lambda: answer_stamp(store)
+            )
+
+        return wrapped
+
+    return decorate
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One analysis, as every interface needs to know it."""

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from touchpoints.analytics.cycles import steps_relation
-from touchpoints.analytics.registry import JOURNEY_SCOPE, Analysis, Options, ResultModel, register
+from touchpoints.analytics.registry import (
+    JOURNEY_SCOPE,
+    Analysis,
+    Options,
+    ResultModel,
+    register,
+    shared,
+)
 from touchpoints.analytics.scope import Scope
 from touchpoints.analytics.sql import events_relation
 from touchpoints.core.events import PHASES
@@ -186,6 +193,7 @@ class StrengthOptions(Options):
     )
 
 
+@shared("strength")  # `insights` reads it too: one computation per data stamp
 def touchpoint_strength(store: Store, scope: Scope, options: StrengthOptions) -> dict[str, Any]:
     """Touchpoint strength per observed phase: reach, share of cycles, conversion of the
     cycles touching it, position in the path, CSAT/NPS, and whether the team planned the

@@ -153,6 +153,9 @@ def open_reader(service: Any) -> Any | None:
         reader = open_store(store.target)
     else:
         return None
+    # Answers one analysis borrows from another (`analytics.registry.shared`) are shared
+    # with every reader on this database: they are keyed by the data's stamp.
+    reader.memo = store.memo
     # The catalog may be edited by the service: never keep a parsed copy here.
     reader._catalog = None
     reader.catalog = lambda: _fresh_catalog(reader)
@@ -247,26 +250,12 @@ def _key_text(key: Key) -> str:
 
 
 def store_stamp(store: Any) -> str | None:
-    """What the store's answers depend on, read from the store (so equal in every process):
-    ingestions logged, generation, the events' version (`store.derived.data_version`:
-    ingestion, erase, identity links), catalog, change log. None on an engine that keeps
-    no answers."""
-    if getattr(store, "engine", None) not in ("duckdb", "postgres"):
-        return None
-    from touchpoints.store.derived import data_version
+    """What the store's answers depend on (`store.derived.answer_stamp`: ingestions
+    logged, generation, the events' version, catalog, change log); None on an engine that
+    keeps no answers."""
+    from touchpoints.store.derived import answer_stamp
 
-    counts = [
-        store.query("SELECT count(*) AS n FROM ingest_log")[0]["n"],
-        store.generation(),
-        data_version(store),
-    ]
-    catalog = store.query("SELECT value FROM meta WHERE key = 'catalog'")
-    changes = store.query("SELECT * FROM changes ORDER BY 1")
-    text = json.dumps(
-        [[int(c) for c in counts], catalog[0]["value"] if catalog else None, changes],
-        default=str,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return answer_stamp(store)
 
 
 def load_answer(store: Any, key: str, stamp: str) -> tuple[Any, float, float] | None:

@@ -22,6 +22,7 @@ import duckdb
 
 from touchpoints.core.catalog import Catalog, default_catalog, parse_catalog
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.core.memo import Memo
 from touchpoints.store.params import Params
 from touchpoints.store.schema import ddl
 
@@ -67,6 +68,9 @@ class Store(ABC):
     def __init__(self, target: str) -> None:
         self.target = target
         self._catalog: Catalog | None = None
+        # Answers that are parts of other analyses (`analytics.registry.shared`), kept per
+        # data stamp; a server's reader stores on the same database share this one.
+        self.memo = Memo()
 
     # -- SQL -------------------------------------------------------------------------------
     @abstractmethod
@@ -88,6 +92,12 @@ class Store(ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """All or nothing: every `query`/`execute` inside the block commits together, or
         none does when the block raises. Nested blocks join the outer transaction."""
+
+    def in_transaction(self) -> bool:
+        """Whether a `transaction()` block is open on this store: what it reads then may
+        be rolled back, so no answer read then is memoised. True where the engine cannot
+        tell (Spark, whose statements commit one by one)."""
+        return True
 
     # -- staging and bulk writes -------------------------------------------------------------
     @abstractmethod

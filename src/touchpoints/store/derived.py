@@ -37,6 +37,7 @@ change of options and says what changed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -779,6 +780,30 @@ def data_version(store: Store) -> int:
     return int(rows[0]["value"]) if rows else 0
 
 
+def answer_stamp(store: Store) -> str | None:
+    """What every analysis's answer depends on, read from the store (so equal in every
+    process and on every connection to it): ingestions logged, generation (erase, purge),
+    the events' version (`data_version`: ingestion, erase, identity links, rebuild), the
+    catalog and the change log. Two reads with the same stamp see the same data. The
+    server's answer cache (`server.cache`) and the stores' memo (`core.memo`, through
+    `analytics.registry.shared`) key answers by it. None on an engine that keeps no
+    answers (Spark)."""
+    if store.engine not in ("duckdb", "postgres"):
+        return None
+    counts = [
+        store.query("SELECT count(*) AS n FROM ingest_log")[0]["n"],
+        store.generation(),
+        data_version(store),
+    ]
+    catalog = store.query("SELECT value FROM meta WHERE key = 'catalog'")
+    changes = store.query("SELECT * FROM changes ORDER BY 1")
+    text = json.dumps(
+        [[int(c) for c in counts], catalog[0]["value"] if catalog else None, changes],
+        default=str,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _bump_version(store: Store) -> None:
     current = data_version(store)
     store.execute("DELETE FROM meta WHERE key = $key", {"key": VERSION_KEY})
@@ -883,6 +908,9 @@ def rebuild(store: Store, options: FactOptions | None = None) -> dict[str, Any]:
     """Recompute every fact from the events (at `options`, else the stored ones, else the
     defaults) in one transaction; returns what changed. Events are only read."""
     with store.transaction():
+        # Facts recomputed after an upgrade may differ under the same options: answers
+        # kept for the old ones (`answer_stamp`) must not outlive them.
+        _bump_version(store)
         before = stored_options(store)
         chosen = options or before or FactOptions()
         changed_events = _count(

@@ -101,6 +101,9 @@ class DuckDBStore(Store):
     def _native(self, sql: str) -> None:
         self.con.execute(sql)
 
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._in_transaction:  # DuckDB has no nested transactions: join the outer one

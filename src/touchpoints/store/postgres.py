@@ -89,6 +89,9 @@ class PostgresStore(Store):
                 raise StoreError(f"table {table!r}: not a table name")
             self.conn.execute(f'VACUUM (FULL, ANALYZE) "{table}"')
 
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
     def transaction(self) -> AbstractContextManager[None]:
         # psycopg nests a transaction inside another as a savepoint.
         return self.conn.transaction()  # type: ignore[return-value]

@@ -302,6 +302,9 @@ class RemoteStore(Store):
     def _native(self, sql: str) -> None:
         self._call("execute", {"sql": sql, "params": None})
 
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._depth:  # as DuckDB: an inner block joins the outer transaction
