@@ -7,7 +7,13 @@ plus the Service page's staffing and forecast check, is run `--runs` times on th
 (`bench/derived.py`'s 1M store by default) straight through the analysis, no result
 cache: the median is what a cold answer costs. Jobs that differ only in their scope's
 touchpoints or period (the per-touchpoint KPIs) are timed once each all the same. The
-load average is printed beside each line (the machine may be shared).
+load average is printed beside each line (the machine may be shared). Answers analyses
+share within a data version (`Store.memo`: strength and moments, which insights reads) are
+forgotten before each timed call, so each median is the job's own cost.
+
+With `--rounds N`, it times N whole warmer rounds instead: every job once, in the warmer's
+order, the memo emptied at the start of each round (as an ingestion does), so a job that
+borrows another's answer costs what it costs in a server's round.
 """
 
 from __future__ import annotations
@@ -78,6 +84,34 @@ def jobs(store: Any) -> list[tuple[str, Any, tuple, dict]]:
     return out
 
 
+def rounds(store: Any, n: int, only: list[str], slow: float) -> list[dict[str, Any]]:
+    """`n` warmer rounds: every job once, in order, timed alone and in total."""
+    memo = getattr(store, "memo", None)
+    every = jobs(store)
+    out = []
+    for i in range(n):
+        if memo is not None:
+            memo.clear()
+        load = os.getloadavg()[0]
+        times: dict[str, float] = {}
+        began = time.perf_counter()
+        for key, fn, a, kw in every:
+            t = time.perf_counter()
+            fn(store, *a, **kw)
+            times[key] = time.perf_counter() - t
+        total = time.perf_counter() - began
+        print(
+            f"round {i + 1}: {total:8.3f} s for {len(times)} jobs "
+            f"(load {load:.1f}->{os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+        for key, seconds in times.items():
+            if (only and any(s in key for s in only)) or (slow and seconds >= slow):
+                print(f"  {seconds:8.3f} s  {key}", flush=True)
+        out.append({"total_s": total, "load": load, "times": times})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,18 +120,26 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated substrings of job labels")
     ap.add_argument("--min", type=float, default=0.0, help="print only jobs at least this slow")
+    ap.add_argument("--rounds", type=int, default=0, help="time N whole warmer rounds instead")
     args = ap.parse_args()
     from touchpoints.store import open_store
 
     only = [s for s in args.only.split(",") if s]
+    if args.rounds:
+        with open_store(args.db, read_only=True) as store:
+            print(json.dumps(rounds(store, args.rounds, only, args.min)))
+        return
     results = []
     with open_store(args.db, read_only=True) as store:
+        memo = getattr(store, "memo", None)  # absent before shared answers existed
         for key, fn, a, kw in jobs(store):
             if only and not any(s in key for s in only):
                 continue
             load = os.getloadavg()[0]
             times, answers = [], set()
             for _ in range(args.runs):
+                if memo is not None:
+                    memo.clear()
                 t = time.perf_counter()
                 answer = fn(store, *a, **kw)
                 times.append(time.perf_counter() - t)
