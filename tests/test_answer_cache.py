@@ -18,6 +18,7 @@ from touchpoints.ingest import ingest_records
 from touchpoints.ingest.privacy import erase_customer
 from touchpoints.server import cache
 from touchpoints.server.service import Service
+from touchpoints.store.derived import answer_stamp
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -101,7 +102,7 @@ def test_a_comment_purge_empties_the_kept_answers(tmp_path: Path) -> None:
     try:
         row = {**record("p1", "ana", 0, "phone"), "comment": "call me on 555-0100"}
         ingest_records(svc.store, [row], "p")
-        stamp = cache.store_stamp(svc.store)
+        stamp = answer_stamp(svc.store)
         cache.save_answer(svc.store, "k", stamp, {"comment": row["comment"]}, 0.0, 1.0)
         assert svc.store.count("answer_cache") == 1
         purge_comments(svc.store, 30, now=datetime(2027, 1, 1), scrub=False)

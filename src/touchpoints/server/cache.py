@@ -16,7 +16,7 @@ second connection to the same database (a DuckDB cursor of the service's connect
 a connection of its own on PostgreSQL and Spark).
 
 Answers that cost more than KEEP_SECONDS are also kept in the store (`answer_cache`), with
-the store's *stamp* (`store_stamp`): the events' version, the generation, the catalog and
+the store's *stamp* (`store.derived.answer_stamp`): the events' version, the generation, the catalog and
 the change log, read from the store itself. A server started later on the same store
 (or another worker on the same PostgreSQL database) serves them at once while the stamp
 holds, instead of computing every page's analyses again: a start is warm. A customer's
@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+from touchpoints.store.derived import answer_stamp
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -249,15 +251,6 @@ def _key_text(key: Key) -> str:
     return hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
 
 
-def store_stamp(store: Any) -> str | None:
-    """What the store's answers depend on (`store.derived.answer_stamp`: ingestions
-    logged, generation, the events' version, catalog, change log); None on an engine that
-    keeps no answers."""
-    from touchpoints.store.derived import answer_stamp
-
-    return answer_stamp(store)
-
-
 def load_answer(store: Any, key: str, stamp: str) -> tuple[Any, float, float] | None:
     """(answer, computed_at, cost) kept for `key` at `stamp`, if any."""
     if not store.has_table(ANSWERS):
@@ -277,7 +270,7 @@ def save_answer(
     """Keep an answer that survives JSON unchanged; drop those of other stamps. Nothing
     when the store's stamp is no longer `stamp`: the data changed while the answer was
     computed, so it is out of date already (and would drop the newer stamp's answers)."""
-    if store_stamp(store) != stamp:
+    if answer_stamp(store) != stamp:
         return
     try:
         text = json.dumps(result, allow_nan=False)
@@ -308,7 +301,7 @@ def _kept(run: Callable[..., Any], fn: Callable[..., Any], key: Key) -> tuple[st
     if not _keepable(fn):
         return None, None
     try:
-        stamp = run(store_stamp)
+        stamp = run(answer_stamp)
         return stamp, None if stamp is None else run(load_answer, _key_text(key), stamp)
     except Exception:  # a store that cannot say: compute as before
         log.debug("answer cache: no lookup", exc_info=True)
