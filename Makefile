@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 20000
 DEMO_DB ?= touchpoints.duckdb
 DEMO_PORT ?= 8000
 
-.PHONY: install browser demo test test-spark lint bench lock clean
+.PHONY: install browser demo test test-fast test-spark lint bench lock clean
 
 install: $(STAMP)
 
@@ -41,12 +41,19 @@ browser:
 	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
 	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
+# The whole suite on every engine, Spark's matrix included, a test file per worker at a time
+# on TEST_WORKERS processes (pytest-xdist; each worker starts its own local Spark).
+TEST_WORKERS ?= 2
 test: install browser
-	$(BIN)/python -m pytest -q
+	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# The whole suite on Spark too (local mode; several minutes). `make test` runs a Spark subset.
+# The edit-test loop: DuckDB, PostgreSQL and a Spark subset, without the Spark matrix.
+test-fast: install browser
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# Only the Spark matrix: every engine-parametrised test on Spark, the cluster and Connect.
 test-spark: install
-	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -m spark
+	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m spark
 
 # Style, formatting, and the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install

@@ -22,6 +22,12 @@ import pytest
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist starts its workers with COLUMNS=80 and LINES=24; the command-line tests
+    # expect the width a test process without a terminal has (tests set COLUMNS themselves).
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 PG_URL = os.environ.get("TOUCHPOINTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SPARK_MATRIX = os.environ.get("TOUCHPOINTS_TEST_SPARK", "") == "all"
 ENGINES = [
@@ -62,6 +68,10 @@ def _open(engine: str, tmp_path: Path) -> tuple[Store, Callable[[], None]]:
         return store, store.close
     if engine == "spark":
         store = open_store(spark_target(tmp_path))
+        # Adaptive execution re-plans each query between its stages, a few more jobs per
+        # query; on the tests' tiny tables that is most of the time. The product keeps it
+        # on, and tests/test_engines_agree.py runs with Spark's defaults.
+        store.spark.conf.set("spark.sql.adaptive.enabled", "false")  # type: ignore[attr-defined]
 
         def drop() -> None:
             # The session outlives the test: forget this store's database, keep the JVM.
@@ -96,8 +106,10 @@ def _spark_session_ends_with_the_tests() -> Iterator[None]:
         sys.modules["touchpoints.store.spark"].stop_sessions()
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(scope="module", params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
+    """Module-scoped, so that pytest runs a module's tests engine by engine and a store
+    loaded once per module and engine (`shared_store`) serves all of them."""
     return request.param
 
 
@@ -135,6 +147,73 @@ def make_store(
     yield make
     for cleanup in cleanups:
         cleanup()
+
+
+def _fingerprint(store: Store) -> str:
+    """What a test that only reads must leave as it found it: the events, the ingestion
+    log, the change log and every `meta` row (catalog, generation, version)."""
+    parts = [
+        store.query("SELECT count(*) AS n FROM events")[0]["n"],
+        store.query("SELECT count(*) AS n FROM ingest_log")[0]["n"],
+        store.query("SELECT count(*) AS n FROM changes")[0]["n"],
+        sorted((r["key"], r["value"]) for r in store.query("SELECT key, value FROM meta")),
+    ]
+    return repr(parts)
+
+
+class _Shared:
+    """The stores `shared_store` loaded in one module on one engine."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, tuple[Store, str]] = {}  # name -> (store, fingerprint)
+        self.cleanups: list[Callable[[], None]] = []
+
+
+@pytest.fixture(scope="module")
+def _shared(engine: str) -> Iterator[_Shared]:
+    shared = _Shared()
+    yield shared
+    for cleanup in shared.cleanups:
+        cleanup()
+
+
+@pytest.fixture
+def shared_store(
+    engine: str,
+    _shared: _Shared,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[[str, Callable[[Store, Path], None]], Store]]:
+    """`shared_store(name, load)`: a store loaded once per module and engine by
+    `load(store, folder)`, for tests that only read it. On Spark every query is a few jobs,
+    so loading a fixture once instead of once per test halves the matrix. A test that
+    changes a shared store fails here: give it its own store (`store`)."""
+    _operational_only(engine, request)
+    handed: list[tuple[str, Store, str]] = []
+
+    def get(name: str, load: Callable[[Store, Path], None]) -> Store:
+        if name not in _shared.stores:
+            folder = tmp_path_factory.mktemp(name)
+            store, cleanup = _open(engine, folder)
+            _shared.cleanups.append(cleanup)
+            load(store, folder)
+            _shared.stores[name] = (store, _fingerprint(store))
+        store, before = _shared.stores[name]
+        handed.append((name, store, before))
+        return store
+
+    yield get
+    for name, store, before in handed:
+        try:
+            after = _fingerprint(store)
+        except Exception as exc:  # noqa: BLE001 - a closed store is a changed one
+            after = repr(exc)
+        if after != before:
+            del _shared.stores[name]  # the next test loads it afresh
+            pytest.fail(
+                f"{request.node.name} changed (or closed) the shared store {name!r}: "
+                "a test that writes needs its own store (`store`)"
+            )
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:

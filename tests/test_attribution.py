@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -91,8 +92,9 @@ LOG = [
 
 
 @pytest.fixture
-def log(store: Store) -> Store:
-    return load(store, LOG)
+def log(shared_store: Callable[..., Store]) -> Store:
+    """LOG, loaded once per engine: the tests that use it only read it."""
+    return shared_store("log", lambda store, _folder: load(store, LOG))
 
 
 def test_first_and_last(log: Store) -> None:

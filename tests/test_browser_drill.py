@@ -14,12 +14,11 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from conftest import run
+from conftest import free_port, run
 from touchpoints.ingest import ingest_files
 
 USER, PASSWORD = "sue.supervisor", "browser-drill-pw"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "bench" / "screenshots"
-PORT = 8310
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +75,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             )
             for r in abandoned
         }
-    server = ServerProcess(db, port=PORT, log=tmp / "server.log").start()
+    server = ServerProcess(db, port=free_port(), log=tmp / "server.log").start()
     try:
         yield Site(f"http://127.0.0.1:{server.port}", span, remote, totals, gaps)
     finally:

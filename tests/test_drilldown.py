@@ -14,7 +14,7 @@ import random
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,12 @@ def load(store: Store, rows: list[dict[str, Any]] = ROWS) -> None:
     assert ingest_records(store, rows, "drilldown").rejected == 0
 
 
+@pytest.fixture
+def loaded(shared_store: Callable[..., Store]) -> Store:
+    """ROWS under the phone-only target (`load`), once per engine: the tests only read it."""
+    return shared_store("rows", lambda store, _folder: load(store))
+
+
 def expected(rows: list[dict[str, Any]], answer_within: float | None = None,
              short_abandon: float = 0.0, **filters: Any) -> dict[str, int]:  # fmt: skip
     """SPEC §4's counts in plain Python (the oracle): which rows each metric counts."""
@@ -196,9 +202,9 @@ CASES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("options", CASES, ids=lambda o: ",".join(o) or "all")
 def test_events_total_is_the_count_kpis_is_built_from(
-    store: Store, options: dict[str, Any]
+    loaded: Store, options: dict[str, Any]
 ) -> None:
-    load(store)
+    store = loaded
     n = totals(store, **options)
     kpi = run(store, "kpis", **options)["rows"][0]
     if "phase" in options:
@@ -214,9 +220,9 @@ def test_events_total_is_the_count_kpis_is_built_from(
 
 
 @pytest.mark.parametrize("by", ["touchpoint", "agent", "segment"])
-def test_every_table_cell_drills_down_to_its_count(store: Store, by: str) -> None:
+def test_every_table_cell_drills_down_to_its_count(loaded: Store, by: str) -> None:
     """A cell of `kpis --by X` (what a dashboard table links) is `events` filtered on X."""
-    load(store)
+    store = loaded
     for row in run(store, "kpis", by=by)["rows"]:
         if row["group"] is None:
             continue
@@ -227,11 +233,11 @@ def test_every_table_cell_drills_down_to_its_count(store: Store, by: str) -> Non
         assert row["service_level"] == pytest.approx(share(n["within-target"], n["offered"]))
 
 
-def test_every_heatmap_cell_drills_down_to_its_count(store: Store) -> None:
+def test_every_heatmap_cell_drills_down_to_its_count(loaded: Store) -> None:
     """A cell of `heatmap` (what the Service page's chart links) is `events --weekday D
     --hour H` in the same time zone: every cell's counts, and the events of each local
     weekday and hour counted in plain Python."""
-    load(store)
+    store = loaded
     zone = "America/Sao_Paulo"
     oracle: Counter[tuple[int, int]] = Counter()
     for r in ROWS:
@@ -255,8 +261,8 @@ def test_every_heatmap_cell_drills_down_to_its_count(store: Store) -> None:
         run(store, "events", hour=24)
 
 
-def test_threshold_is_the_option_else_the_touchpoint_target_else_20s(store: Store) -> None:
-    load(store)
+def test_threshold_is_the_option_else_the_touchpoint_target_else_20s(loaded: Store) -> None:
+    store = loaded
     default, phone_at_20 = expected(ROWS), expected(ROWS, answer_within=20)
     assert default["within-target"] != phone_at_20["within-target"]  # the phone's 30 s counts
     assert totals(store)["within-target"] == default["within-target"]
@@ -272,8 +278,8 @@ def test_threshold_is_the_option_else_the_touchpoint_target_else_20s(store: Stor
     assert within == pytest.approx(phone["within-target"])
 
 
-def test_rows_are_newest_first_with_iso_times_and_page_with_offset(store: Store) -> None:
-    load(store)
+def test_rows_are_newest_first_with_iso_times_and_page_with_offset(loaded: Store) -> None:
+    store = loaded
     everything = run(store, "events", limit=1000)
     assert everything["total"] == len(ROWS) == len(everything["rows"])
     stamps = [r["ts"] for r in everything["rows"]]
@@ -375,8 +381,8 @@ def test_customer_journey_honours_gap_during_and_after(store: Store) -> None:
     assert phases == ["before", "during", "during", "during", "after", "before"]
 
 
-def test_customer_journey_cuts_cycles_like_the_journey_analyses(store: Store) -> None:
-    load(store)
+def test_customer_journey_cuts_cycles_like_the_journey_analyses(loaded: Store) -> None:
+    store = loaded
     customers = sorted({r["customer_id"] for r in ROWS})
     paths: Counter[tuple[str, ...]] = Counter()
     converting: Counter[tuple[str, ...]] = Counter()
@@ -583,11 +589,11 @@ def test_http_drill_down_and_journey(db: str, tmp_path: Path) -> None:
         assert client.get("/v1/events").status_code == 401
 
 
-def test_metric_totals_in_one_pass_equal_each_list(store: Store) -> None:
+def test_metric_totals_in_one_pass_equal_each_list(loaded: Store) -> None:
     from touchpoints.analytics.events import metric_totals
     from touchpoints.analytics.scope import Scope
 
-    load(store)
+    store = loaded
     scope = Scope.build(channel="messaging", date_from="2026-01-10")
     got = metric_totals(store, scope, METRICS)
     assert got == totals(store, channel=["messaging"], date_from="2026-01-10")
@@ -618,13 +624,15 @@ def test_an_offset_past_any_engine_is_a_clear_error_not_a_crash(store: Store) ->
     ],
     ids=lambda w: ",".join(w) or "all",
 )
-def test_totals_from_the_rollup_are_the_events_counted(store: Store, where: dict[str, Any]) -> None:
+def test_totals_from_the_rollup_are_the_events_counted(
+    loaded: Store, where: dict[str, Any]
+) -> None:
     """The Events page's total and its side-by-side counts are summed from the KPI roll-up
     when it answers: for every metric (and every event), the count of the listed rows."""
     from touchpoints.analytics.events import EventsOptions, _relation, rollup_counts
     from touchpoints.analytics.scope import Scope
 
-    load(store)
+    store = loaded
     cell = {k: where.pop(k) for k in ("weekday", "hour") if k in where}
     scope = Scope.build(**where)
     for metric in (None, *METRICS):

@@ -61,6 +61,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store
                 continue
         elif engine == "spark":
             store = open_store(spark_target(folder))
+            # Spark's defaults, adaptive execution included (conftest turns it off).
+            store.spark.conf.unset("spark.sql.adaptive.enabled")  # type: ignore[attr-defined]
 
             def cleanup(s: Store = store) -> None:
                 s.spark.sql(f"DROP DATABASE IF EXISTS {s.spec.database} CASCADE")  # type: ignore[attr-defined]

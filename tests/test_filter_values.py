@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import run
+from conftest import run, write_csv
 from touchpoints.analytics.registry import analyses
 from touchpoints.analytics.scope import closest
 from touchpoints.core.errors import UsageError
@@ -42,9 +42,11 @@ CASES = [
 
 
 @pytest.fixture
-def loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
-    ingest_files(store, csv_file(ROWS))
-    return store
+def loaded(shared_store: Callable[..., Store]) -> Store:
+    """ROWS, loaded once per engine: the tests that use it only read it."""
+    return shared_store(
+        "rows", lambda store, folder: ingest_files(store, write_csv(folder / "rows.csv", ROWS))
+    )
 
 
 @pytest.mark.parametrize(("option", "message"), CASES)

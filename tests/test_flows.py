@@ -80,7 +80,16 @@ LOG = [
 
 
 @pytest.fixture
-def loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
+def loaded(shared_store: Callable[..., Store]) -> Store:
+    """LOG, loaded once per engine: the tests that use it only read it."""
+    return shared_store(
+        "log", lambda store, folder: ingest_files(store, [write_csv(folder / "log.csv", LOG)])
+    )
+
+
+@pytest.fixture
+def own_loaded(store: Store, csv_file: Callable[..., Path]) -> Store:
+    """LOG in a store of the test's own, for the command-line tests that close it."""
     ingest_files(store, [csv_file(LOG)])
     return store
 
@@ -408,7 +417,8 @@ def cli_app() -> typer.Typer:
     return app
 
 
-def test_cli_json_equals_python(loaded: Store) -> None:
+def test_cli_json_equals_python(own_loaded: Store) -> None:
+    loaded = own_loaded
     target = loaded.target
     expected = {
         "funnel": run(
@@ -433,7 +443,8 @@ def test_cli_json_equals_python(loaded: Store) -> None:
         assert res.exit_code == 0, res.output
 
 
-def test_cli_tables_in_english_and_portuguese(loaded: Store) -> None:
+def test_cli_tables_in_english_and_portuguese(own_loaded: Store) -> None:
+    loaded = own_loaded
     """One duration style (core.format.duration), numbers and words in the reader's
     language, headers named after the JSON keys."""
     target = loaded.target

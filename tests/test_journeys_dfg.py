@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import run
+from conftest import run, write_csv
 from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
@@ -69,7 +69,16 @@ def variant(path: str, n: int, conversions: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def log(store: Store, csv_file: Callable[..., Path]) -> Store:
+def log(shared_store: Callable[..., Store]) -> Store:
+    """LOG, loaded once per engine: the tests that use it only read it."""
+    return shared_store(
+        "log", lambda store, folder: ingest_files(store, [write_csv(folder / "log.csv", LOG)])
+    )
+
+
+@pytest.fixture
+def own_log(store: Store, csv_file: Callable[..., Path]) -> Store:
+    """LOG in a store of the test's own, for the command-line tests that close it."""
     ingest_files(store, [csv_file(LOG)])
     return store
 
@@ -215,7 +224,8 @@ def cli_app() -> typer.Typer:
     return app
 
 
-def test_cli_json_equals_python_and_tables_render(log: Store) -> None:
+def test_cli_json_equals_python_and_tables_render(own_log: Store) -> None:
+    log = own_log
     cases = [
         (["dfg"], run(log, "journeys.dfg")),
         (
@@ -282,7 +292,8 @@ def test_cli_json_equals_python_and_tables_render(log: Store) -> None:
     assert bad.exit_code != 0
 
 
-def test_cli_csv_is_the_main_table_at_full_precision(log: Store) -> None:
+def test_cli_csv_is_the_main_table_at_full_precision(own_log: Store) -> None:
+    log = own_log
     target = log.target
     log.close()
     result = CliRunner().invoke(
@@ -310,7 +321,8 @@ def _cli(*args: str, columns: int) -> str:
     return done.stdout
 
 
-def test_a_100_column_terminal_never_cuts_a_number(log: Store) -> None:
+def test_a_100_column_terminal_never_cuts_a_number(own_log: Store) -> None:
+    log = own_log
     """Every number of the JSON appears whole on one line of the table, in both languages."""
     target = log.target
     log.close()

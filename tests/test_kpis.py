@@ -22,7 +22,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import run
+from conftest import run, write_csv
 from touchpoints.analytics.kpis import KPI_KEYS
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
@@ -256,14 +256,22 @@ WEBSITE = expect(1, 1, conversions=1, revenue=0.0)  # a purchase without value a
 POS_DISPLAY = expect(1, 1)  # a bare row: counts only, every mean and rate null
 
 
+def loader(rows: list[dict[str, Any]]) -> Callable[[Store, Path], None]:
+    """Loads `rows` into a shared store (see `shared_store`)."""
+    return lambda store, folder: load(store, lambda r: write_csv(folder / "events.csv", r), rows)
+
+
+def _load_service(store: Store, folder: Path) -> None:
+    loader(SERVICE)(store, folder)
+    store.set_catalog(without_answer_targets(store.catalog()))
+
+
 @pytest.fixture
-def service(store: Store, csv_file: Callable[..., Path]) -> Store:
+def service(shared_store: Callable[..., Store]) -> Store:
     """The hand-computed service fixture, judged against one threshold T = 20 s: the
     default catalog without its touchpoints' own `answer_within` targets (test_answer_*
-    and test_drilldown cover those)."""
-    load(store, csv_file, SERVICE)
-    store.set_catalog(without_answer_targets(store.catalog()))
-    return store
+    and test_drilldown cover those). Loaded once per engine: the tests only read it."""
+    return shared_store("service", _load_service)
 
 
 def without_answer_targets(catalog: Any) -> Any:
@@ -598,9 +606,8 @@ PHASED = [
 
 
 @pytest.fixture
-def phased(store: Store, csv_file: Callable[..., Path]) -> Store:
-    load(store, csv_file, PHASED)
-    return store
+def phased(shared_store: Callable[..., Store]) -> Store:
+    return shared_store("phased", loader(PHASED))
 
 
 def test_by_phase_derived(phased: Store) -> None:
@@ -686,9 +693,8 @@ PERIODIC = [
 
 
 @pytest.fixture
-def periodic(store: Store, csv_file: Callable[..., Path]) -> Store:
-    load(store, csv_file, PERIODIC)
-    return store
+def periodic(shared_store: Callable[..., Store]) -> Store:
+    return shared_store("periodic", loader(PERIODIC))
 
 
 def _events(result: dict[str, Any]) -> list[tuple[str, int]]:
@@ -746,7 +752,9 @@ def test_by_month(periodic: Store) -> None:
     ]
 
 
-def test_retention_by_month(periodic: Store, csv_file: Callable[..., Path]) -> None:
+def test_retention_by_month(store: Store, csv_file: Callable[..., Path]) -> None:
+    periodic = store  # its own store: the test adds an event
+    load(periodic, csv_file, PERIODIC)
     rows = groups(kpis(periodic, by="month"))
     # January buyers {c1}; c1 buys again in February -> 1 / 1. Data reach March: February is complete.
     assert (rows["2026-01"]["retention"], rows["2026-01"]["churn"]) == (1.0, 0.0)
@@ -821,9 +829,11 @@ def test_from_to_in_a_time_zone(periodic: Store) -> None:
         kpis(periodic, date_from="2026-01-01", timezone="Nowhere/Atlantis")
 
 
-def test_cli_from_to_follow_the_timezone(periodic: Store) -> None:
+def test_cli_from_to_follow_the_timezone(store: Store, csv_file: Callable[..., Path]) -> None:
     """`--timezone` cuts the days of --from/--to too, not only the groups: asking for one
     São Paulo day must not show parts of the day before (one scope, one time zone)."""
+    periodic = store  # its own store: the command line opens it, so this test closes it
+    load(periodic, csv_file, PERIODIC)
     target = periodic.target
     periodic.close()
     args = [

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import touchpoints
+from conftest import free_port
 from forms import form_token
 from touchpoints.cli import app as cli
 from touchpoints.core.errors import StoreError
@@ -43,24 +43,12 @@ from touchpoints.store.remote import (
 )
 
 SRC = str(Path(touchpoints.__file__).resolve().parent.parent)
-PORTS = range(8100, 8200)
 NEW_EVENTS = """event_id,ts,customer_id,touchpoint,action,revenue
 sbs-1,2026-11-02T10:00:00,sbs-customer-1,store,interaction,
 sbs-2,2026-11-02T11:00:00,sbs-customer-1,store,purchase,350.00
 sbs-3,2026-11-03T09:30:00,sbs-customer-2,website,interaction,
 sbs-4,2026-11-03T09:40:00,sbs-customer-2,no-such-touchpoint,interaction,
 """
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8100-8199")
 
 
 def invoke(*args: str) -> Any:
@@ -78,7 +66,7 @@ class Server:
 
     def __init__(self, db: str, demo: bool = False) -> None:
         self.db = db
-        self.port = _free_port()
+        self.port = free_port()
         command = "demo-serve" if demo else "serve"
         extra = ["--rate", "0", "--password", "side-by-side"] if demo else []
         env = {**os.environ, "PYTHONPATH": SRC}

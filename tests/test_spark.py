@@ -286,6 +286,28 @@ def test_values_are_bound_on_spark_as_on_duckdb(pair: tuple[Store, Store]) -> No
     assert spark.count("quarantine") == duck.count("quarantine") == 2
 
 
+def test_joins_broadcast_only_what_adaptive_execution_measured_small(
+    pair: tuple[Store, Store],
+) -> None:
+    """The planner's own broadcast sizes a side from compressed Parquet bytes (a million
+    narrow rows once passed for megabytes and overflowed the driver): it is off, and a join
+    of two event-sized relations is planned as a sort-merge join, which adaptive execution
+    may still turn into a broadcast once it has measured a side under 10 MB."""
+    spark = pair[1].spark  # type: ignore[attr-defined]
+    assert spark.conf.get("spark.sql.autoBroadcastJoinThreshold") == "-1"
+    assert spark.conf.get("spark.sql.adaptive.autoBroadcastJoinThreshold") == "10MB"
+    events = pair[1].translate("SELECT customer_id, ts FROM events")  # type: ignore[attr-defined]
+    plan = (
+        spark.sql(
+            f"SELECT a.customer_id FROM ({events}) a JOIN ({events}) b ON a.customer_id = b.customer_id"
+        )
+        ._jdf.queryExecution()
+        .sparkPlan()
+        .toString()
+    )
+    assert "SortMergeJoin" in plan and "BroadcastHashJoin" not in plan, plan
+
+
 # -- targets and translation (no Spark needed) ------------------------------------------------
 def test_target_parsing() -> None:
     local = SparkTarget.parse("spark://local[2]?warehouse=/data/lake&conf.spark.executor.memory=2g")

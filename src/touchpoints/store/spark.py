@@ -114,6 +114,12 @@ BASE_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+    # Spark sizes a join side for broadcast from its compressed Parquet bytes before the
+    # query runs: a million narrow rows pass for megabytes and then overflow the driver's
+    # heap ("Not enough memory to build and broadcast the table", seen ingesting 1M events
+    # on the default 1 GiB). Broadcast only on the sizes adaptive execution measures.
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.adaptive.autoBroadcastJoinThreshold": "10MB",
 }
 # Local mode runs on one machine: a few shuffle partitions beat Spark's default 200.
 LOCAL_CONF = {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4"}
