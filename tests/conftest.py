@@ -1,9 +1,10 @@
 """Shared fixtures. The `store` fixture runs a test once per engine (DuckDB, PostgreSQL,
 Spark), like Ibis's backend matrix: one suite, every engine.
 
-Spark joins the matrix only with TOUCHPOINTS_TEST_SPARK=all (`make test-spark`): starting
-it and running each query as Spark jobs costs seconds per test. The default suite still runs
-real Spark cases in tests/test_spark.py.
+Spark joins the matrix with TOUCHPOINTS_TEST_SPARK=all (`make test`, `make test-spark`):
+each query runs as Spark jobs, seconds per test, so `make test-fast` leaves it out and still
+runs real Spark cases in tests/test_spark.py. Stores that tests only read are loaded once
+per module and engine (`shared_store`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,10 +65,14 @@ def team_rows() -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.fixture
-def team(store: Store) -> dict[str, Any]:
+def _load_team(store: Store, _folder: object) -> None:
     assert ingest_records(store, team_rows(), "team").rejected == 0
-    return run(store, "agents")
+
+
+@pytest.fixture
+def team(shared_store: Callable[..., Store]) -> dict[str, Any]:
+    """The team's answer, from a store loaded once per engine (the tests only read it)."""
+    return run(shared_store("team", _load_team), "agents")
 
 
 def by(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
