@@ -26,6 +26,7 @@ from touchpoints.ingest import ingest_files
 from touchpoints.ingest.changes import add_change
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
+from touchpoints.store.spark import LOCAL_CONF
 
 pytestmark = pytest.mark.spark
 
@@ -61,8 +62,10 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store
                 continue
         elif engine == "spark":
             store = open_store(spark_target(folder))
-            # Spark's defaults, adaptive execution included (conftest turns it off).
+            # The product's settings, not the test session's (conftest.TEST_SPARK_CONF).
             store.spark.conf.unset("spark.sql.adaptive.enabled")  # type: ignore[attr-defined]
+            partitions = LOCAL_CONF["spark.sql.shuffle.partitions"]
+            store.spark.conf.set("spark.sql.shuffle.partitions", partitions)  # type: ignore[attr-defined]
 
             def cleanup(s: Store = store) -> None:
                 s.spark.sql(f"DROP DATABASE IF EXISTS {s.spec.database} CASCADE")  # type: ignore[attr-defined]
