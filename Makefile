@@ -7,7 +7,7 @@ DEMO_CUSTOMERS ?= 20000
 DEMO_DB ?= touchpoints.duckdb
 DEMO_PORT ?= 8000
 
-.PHONY: install browser demo test test-fast test-spark lint bench lock clean
+.PHONY: install browser demo test test-spark lint bench lock clean
 
 install: $(STAMP)
 
@@ -41,17 +41,14 @@ browser:
 	  else sudo apt-get install -y -q chromium >/dev/null; fi; }
 	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
-# The whole suite on every engine, Spark's matrix included, a test file per worker at a time
-# on TEST_WORKERS processes (pytest-xdist; each worker starts its own local Spark).
+# DuckDB, PostgreSQL and a Spark subset, a test file per worker at a time on TEST_WORKERS
+# processes (pytest-xdist).
 TEST_WORKERS ?= 2
 test: install browser
-	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
-
-# The edit-test loop: DuckDB, PostgreSQL and a Spark subset, without the Spark matrix.
-test-fast: install browser
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# Only the Spark matrix: every engine-parametrised test on Spark, the cluster and Connect.
+# The Spark matrix: every engine-parametrised test on Spark, a standalone cluster and a
+# Spark Connect server (each worker starts its own local Spark; ~50 min on 2 cores).
 test-spark: install
 	TOUCHPOINTS_TEST_SPARK=all $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m spark
 

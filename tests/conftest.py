@@ -1,9 +1,9 @@
 """Shared fixtures. The `store` fixture runs a test once per engine (DuckDB, PostgreSQL,
 Spark), like Ibis's backend matrix: one suite, every engine.
 
-Spark joins the matrix with TOUCHPOINTS_TEST_SPARK=all (`make test`, `make test-spark`):
-each query runs as Spark jobs, seconds per test, so `make test-fast` leaves it out and still
-runs real Spark cases in tests/test_spark.py. Stores that tests only read are loaded once
+Spark joins the matrix with TOUCHPOINTS_TEST_SPARK=all (`make test-spark`): each query runs
+as Spark jobs, seconds per test, so `make test` leaves it out and runs real Spark cases in
+tests/test_spark.py. Stores that tests only read are loaded once
 per module and engine (`shared_store`).
 """
 
