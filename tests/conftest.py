@@ -3,8 +3,8 @@ Spark), like Ibis's backend matrix: one suite, every engine.
 
 Spark joins the matrix with TOUCHPOINTS_TEST_SPARK=all (`make test-spark`): each query runs
 as Spark jobs, seconds per test, so `make test` leaves it out and runs real Spark cases in
-tests/test_spark.py. Stores that tests only read are loaded once
-per module and engine (`shared_store`).
+tests/test_spark.py. Stores that tests only read are loaded once per module and engine
+(`shared_store`).
 """
 
 from __future__ import annotations
@@ -190,8 +190,9 @@ def shared_store(
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str, Callable[[Store, Path], None]], Store]]:
     """`shared_store(name, load)`: a store loaded once per module and engine by
-    `load(store, folder)`, for tests that only read it. On Spark every query is a few jobs,
-    so loading a fixture once instead of once per test halves the matrix. A test that
+    `load(store, folder)`, for tests that only read it. On Spark an ingestion is some thirty
+    jobs, so loading a fixture once instead of once per test saves most of those tests'
+    time. A test that
     changes a shared store fails here: give it its own store (`store`)."""
     _operational_only(engine, request)
     handed: list[tuple[str, Store, str]] = []
