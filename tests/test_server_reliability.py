@@ -110,6 +110,12 @@ def test_kill_9_loses_no_acknowledged_event_and_no_batch_is_half_written(
         load = asyncio.create_task(clients(stop))
         for delay in (0.8, 1.2, 1.0):
             await asyncio.to_thread(server.start)
+            # Kill while batches flow: after the first acknowledgement of this start (a
+            # loaded machine may take seconds to answer one), then `delay` more.
+            acked_before, waited = len(acked), 0.0
+            while len(acked) == acked_before and waited < 60:
+                await asyncio.sleep(0.05)
+                waited += 0.05
             await asyncio.sleep(delay)
             server.kill()
         stop.set()
