@@ -51,6 +51,15 @@ def journeys(prefix: str = "e") -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture
+def store(store: Store) -> Store:
+    """The engine matrix's store, where answers are kept: DuckDB and PostgreSQL. A Spark
+    store keeps none (`answer_stamp` is None there: every call computes afresh)."""
+    if store.engine == "spark":
+        pytest.skip("a Spark store keeps no answers (store.derived.answer_stamp is None)")
+    return store
+
+
 def test_insights_and_its_parts_run_each_query_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
