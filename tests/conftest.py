@@ -222,6 +222,16 @@ def shared_store(
             )
 
 
+def ingested(rows: list[dict[str, Any]]) -> Callable[[Store, Path], None]:
+    """A `shared_store` loader: `rows` written to a CSV file in the store's folder, ingested."""
+    from touchpoints.ingest import ingest_files
+
+    def load(store: Store, folder: Path) -> None:
+        ingest_files(store, [write_csv(folder / "events.csv", rows)])
+
+    return load
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
     """Write event rows to CSV; None becomes an empty cell."""
     columns = columns or list(dict.fromkeys(k for r in rows for k in r))

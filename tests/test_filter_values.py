@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import run, write_csv
+from conftest import ingested, run
 from touchpoints.analytics.registry import analyses
 from touchpoints.analytics.scope import closest
 from touchpoints.core.errors import UsageError
@@ -44,9 +44,7 @@ CASES = [
 @pytest.fixture
 def loaded(shared_store: Callable[..., Store]) -> Store:
     """ROWS, loaded once per engine: the tests that use it only read it."""
-    return shared_store(
-        "rows", lambda store, folder: ingest_files(store, write_csv(folder / "rows.csv", ROWS))
-    )
+    return shared_store("rows", ingested(ROWS))
 
 
 @pytest.mark.parametrize(("option", "message"), CASES)

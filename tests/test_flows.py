@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import run, write_csv
+from conftest import ingested, run, write_csv
 from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
@@ -82,9 +82,7 @@ LOG = [
 @pytest.fixture
 def loaded(shared_store: Callable[..., Store]) -> Store:
     """LOG, loaded once per engine: the tests that use it only read it."""
-    return shared_store(
-        "log", lambda store, folder: ingest_files(store, [write_csv(folder / "log.csv", LOG)])
-    )
+    return shared_store("log", ingested(LOG))
 
 
 @pytest.fixture
@@ -444,9 +442,9 @@ def test_cli_json_equals_python(own_loaded: Store) -> None:
 
 
 def test_cli_tables_in_english_and_portuguese(own_loaded: Store) -> None:
-    loaded = own_loaded
     """One duration style (core.format.duration), numbers and words in the reader's
     language, headers named after the JSON keys."""
+    loaded = own_loaded
     target = loaded.target
     loaded.close()
     runner, app = CliRunner(), cli_app()

@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import run, write_csv
+from conftest import ingested, run
 from touchpoints.core import format as fmt
 from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_files
@@ -71,9 +71,7 @@ def variant(path: str, n: int, conversions: int) -> dict[str, Any]:
 @pytest.fixture
 def log(shared_store: Callable[..., Store]) -> Store:
     """LOG, loaded once per engine: the tests that use it only read it."""
-    return shared_store(
-        "log", lambda store, folder: ingest_files(store, [write_csv(folder / "log.csv", LOG)])
-    )
+    return shared_store("log", ingested(LOG))
 
 
 @pytest.fixture
@@ -322,8 +320,8 @@ def _cli(*args: str, columns: int) -> str:
 
 
 def test_a_100_column_terminal_never_cuts_a_number(own_log: Store) -> None:
-    log = own_log
     """Every number of the JSON appears whole on one line of the table, in both languages."""
+    log = own_log
     target = log.target
     log.close()
     data = json.loads(_cli("journeys", "dfg", "--db", target, "--json", columns=100))
