@@ -165,6 +165,43 @@ def test_erase_rewrites_the_affected_tables_and_keeps_the_rest(lake: str, tmp_pa
     assert [a["action"] for a in audit] == ["erase", "purge_comments"]
 
 
+def test_a_late_event_commits_its_customers_facts_at_once_as_a_rebuild_would(
+    lake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facts of the customers a batch touched are replaced in every facts table by one
+    journalled commit (not a DELETE and an INSERT per table), and equal a rebuild's."""
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    ingest_files(store, write_csv(tmp_path / "e.csv", ROWS))
+    untouched = {t: sorted(_data_files(store, t)) for t in ("event_facts", "journey_cycles")}
+    commits: list[list[str]] = []
+    commit = SparkStore._commit_plan
+
+    def spy(self: SparkStore, plan: dict[str, Any]) -> None:
+        commits.append(sorted(plan["tables"]))
+        commit(self, plan)
+
+    monkeypatch.setattr(SparkStore, "_commit_plan", spy)
+    late = [ev("a0", "ana", "whatsapp", "2025-12-31T09:00:00Z")]  # before all of hers
+    assert ingest_files(store, write_csv(tmp_path / "late.csv", late)).ingested == 1
+    monkeypatch.undo()
+    facts = ["event_facts", "journey_customers", "journey_cycles", "journey_steps"]
+    assert facts in commits
+    assert not any(set(c) & set(facts) and c != facts for c in commits)
+    # Ana's rows were in the one file of each table (a batch writes one), so it was
+    # replaced; her late step is first in her path.
+    for table, files in untouched.items():
+        assert sorted(_data_files(store, table)) != files
+    kept = {
+        name: run(store, name)
+        for name in ("journeys.variants", "journeys.dfg", "attribution", "summary")
+    }
+    path = store.query("SELECT path FROM journey_customers WHERE customer_id = 'ana'")
+    assert path[0]["path"].startswith("whatsapp")
+    derived.rebuild(store)
+    assert {name: run(store, name) for name in kept} == kept
+
+
 SPREAD = [
     ev("m1", "ana", "website", "2026-01-10T10:00:00Z"),
     ev("m2", "bia", "website", "2026-01-11T10:00:00Z"),

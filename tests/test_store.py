@@ -102,6 +102,62 @@ def test_transaction_is_all_or_nothing_and_nests(store: Store) -> None:
     assert [r["key"] for r in keys] == ["b", "c"]
 
 
+def test_set_meta_sets_and_removes_several_keys_as_sql_sees_them(store: Store) -> None:
+    """`meta`/`set_meta` agree with the table read through SQL (Spark reads and writes it
+    as files, bypassing SQL), keep the keys not named, and take quotes as values."""
+    store.set_meta({"a": "1", "b": "it's", "c": "3"})
+    store.set_meta({"a": None, "b": "two", "missing": None})
+    assert (store.meta("a"), store.meta("b"), store.meta("c"), store.meta("missing")) == (
+        None,
+        "two",
+        "3",
+        None,
+    )
+    rows = store.query("SELECT key, value FROM meta WHERE key IN ('a', 'b', 'c') ORDER BY key")
+    assert rows == [{"key": "b", "value": "two"}, {"key": "c", "value": "3"}]
+    # Another store on the same database sees them; a row written by SQL reads back too.
+    store.execute("INSERT INTO meta (key, value) VALUES ('d', 'by sql')")
+    other = open_store(store.target) if store.engine == "spark" else store
+    assert (other.meta("b"), other.meta("d")) == ("two", "by sql")
+    if store.engine != "spark":
+        with pytest.raises(RuntimeError), store.transaction():
+            store.set_meta({"b": None, "c": "changed"})
+            raise RuntimeError("half-way")
+        assert (store.meta("b"), store.meta("c")) == ("two", "3")  # rolled back, both
+
+
+def test_replace_customers_swaps_only_those_customers_rows(store: Store) -> None:
+    """The facts of customers whose events changed: their rows go, the new rows come, the
+    other customers' rows stay; a table without new rows only loses theirs."""
+    for customer, step in (("ana", 1), ("bia", 1), ("bia", 2), ("caio", 1)):
+        store.execute(
+            "INSERT INTO event_facts (seq, customer_id, phase, cycle_no, step) "
+            "VALUES ($seq, $customer, 'before', 1, $step)",
+            {"seq": step * 10 + len(customer), "customer": customer, "step": step},
+        )
+    store.execute(
+        "INSERT INTO journey_steps (customer_id, touchpoint, next_touchpoint, next_seconds, "
+        "first_step) VALUES ('bia', 'website', 'store', 60.0, 1), ('caio', 'phone', NULL, NULL, 1)"
+    )
+    store.execute("CREATE TEMPORARY TABLE _new_rows AS SELECT 99 AS seq, 'bia' AS customer_id")
+    store.replace_customers(
+        "SELECT customer_id FROM (SELECT $who AS customer_id) t",
+        {
+            "event_facts": "SELECT seq, customer_id, 'during', 2, 1 FROM _new_rows",
+            "journey_steps": None,
+        },
+        {"who": "bia"},
+    )
+    store.execute("DROP TABLE _new_rows")
+    facts = store.query("SELECT customer_id, seq, phase, step FROM event_facts ORDER BY seq")
+    assert facts == [
+        {"customer_id": "ana", "seq": 13, "phase": "before", "step": 1},
+        {"customer_id": "caio", "seq": 14, "phase": "before", "step": 1},
+        {"customer_id": "bia", "seq": 99, "phase": "during", "step": 1},
+    ]
+    assert store.query("SELECT customer_id FROM journey_steps") == [{"customer_id": "caio"}]
+
+
 def test_login_name_with_sql_in_it_finds_no_user_and_breaks_nothing(store: Store) -> None:
     _service_tables(store)
     users.create_user(store, "ana", "correct horse", "analyst")

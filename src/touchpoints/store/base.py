@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -169,16 +169,51 @@ class Store(ABC):
             self._native(stmt)
         derived.start_if_empty(self)
 
+    # -- meta ------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        """One row of `meta`, the store's own settings and counters (the catalog, the
+        facts' options, the data version and generation); None when it is absent."""
+        rows = self.query("SELECT value FROM meta WHERE key = $key", {"key": key})
+        return str(rows[0]["value"]) if rows else None
+
+    def set_meta(self, values: Mapping[str, str | None]) -> None:
+        """Set the `meta` rows named in `values` (None removes one), inside the caller's
+        transaction where the engine has one. Several keys in one call: on Spark, which
+        rewrites the table for any change, that is one rewrite, not two per key."""
+        names = {f"key_{i}": key for i, key in enumerate(values)}
+        if not names:
+            return
+        markers = ", ".join(f"${name}" for name in names)
+        self.execute(f"DELETE FROM meta WHERE key IN ({markers})", names)
+        for key, value in values.items():
+            if value is not None:
+                self.execute(
+                    "INSERT INTO meta (key, value) VALUES ($key, $value)",
+                    {"key": key, "value": value},
+                )
+
+    def replace_customers(
+        self, customers: str, tables: Mapping[str, str | None], params: Params | None = None
+    ) -> None:
+        """For each table of `tables`: delete its rows whose customer_id is in `customers`
+        (a SELECT of customer_id, with values from `params`), then insert the rows of the
+        table's SELECT (in the table's column order, taking no values; None: none). The
+        facts of customers whose events changed. Spark does every table in one commit."""
+        for table, rows in tables.items():
+            self.execute(f"DELETE FROM {table} WHERE customer_id IN ({customers})", params)
+            if rows is not None:
+                self.execute(f"INSERT INTO {table} {rows}")
+
     # -- catalog ---------------------------------------------------------------------------
     def catalog(self) -> Catalog:
         """The stored catalog, or the package default when none was ever given."""
         if self._catalog is None:
-            rows = self.query("SELECT value FROM meta WHERE key = 'catalog'")
-            self._catalog = _stored_catalog(rows[0]["value"]) if rows else default_catalog()
+            text = self.meta("catalog")
+            self._catalog = _stored_catalog(text) if text is not None else default_catalog()
         return self._catalog
 
     def has_catalog(self) -> bool:
-        return bool(self.query("SELECT 1 AS x FROM meta WHERE key = 'catalog'"))
+        return self.meta("catalog") is not None
 
     def set_catalog(self, catalog: Catalog) -> None:
         """Store the catalog (YAML in `meta`, one row per entry in `touchpoints` for joins)."""
@@ -210,17 +245,12 @@ class Store(ABC):
         """A counter in `meta` that erasing or purging data raises: every cache of results
         (in this process or another one on the same database) compares it, so erased
         data is never served again from memory."""
-        rows = self.query("SELECT value FROM meta WHERE key = 'data_generation'")
-        return int(rows[0]["value"]) if rows else 0
+        value = self.meta("data_generation")
+        return int(value) if value is not None else 0
 
     def bump_generation(self) -> None:
         """Raise `generation()` (inside the caller's transaction, when it has one)."""
-        current = self.generation()
-        self.execute("DELETE FROM meta WHERE key = 'data_generation'")
-        self.execute(
-            "INSERT INTO meta (key, value) VALUES ('data_generation', $value)",
-            {"value": str(current + 1)},
-        )
+        self.set_meta({"data_generation": str(self.generation() + 1)})
 
     def scrub(self, tables: Sequence[str]) -> None:
         """Make deleted rows of `tables` unreadable in the store's own files (after an

@@ -221,10 +221,10 @@ class Targets:
 
 def rollup_targets(store: Store) -> Targets | None:
     """The T the roll-up was counted with; None when the store keeps no roll-up."""
-    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": ROLLUP_KEY})
-    if not rows:
+    value = store.meta(ROLLUP_KEY)
+    if value is None:
         return None
-    raw = json.loads(rows[0]["value"])
+    raw = json.loads(value)
     return Targets(float(raw["default"]), tuple((tp, float(s)) for tp, s in raw["touchpoints"]))
 
 
@@ -235,16 +235,8 @@ def keeps_rollup(store: Store) -> bool:
 
 
 def _set_targets(store: Store, targets: Targets) -> None:
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": ROLLUP_KEY})
-    store.execute(
-        "INSERT INTO meta VALUES ($key, $value)",
-        {
-            "key": ROLLUP_KEY,
-            "value": json.dumps(
-                {"default": targets.default, "touchpoints": [list(t) for t in targets.touchpoints]}
-            ),
-        },
-    )
+    value = {"default": targets.default, "touchpoints": [list(t) for t in targets.touchpoints]}
+    store.set_meta({ROLLUP_KEY: json.dumps(value)})
 
 
 def rollup_select(
@@ -436,7 +428,7 @@ def keeps_agents(store: Store) -> bool:
     Only while the store keeps its facts at all: `refresh` maintains them only then."""
     return (
         store.has_table("agent_facts")
-        and bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": AGENTS_KEY}))
+        and store.meta(AGENTS_KEY) is not None
         and stored_options(store) is not None
     )
 
@@ -486,8 +478,7 @@ def _fill_agents(store: Store) -> None:
         f"SELECT {keys}, {', '.join(f'sum({c})' for c in AGENT_COLUMNS)} "
         f"FROM agent_facts GROUP BY {keys}"
     )
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": AGENTS_KEY})
-    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": AGENTS_KEY})
+    store.set_meta({AGENTS_KEY: "1"})
 
 
 def _agent_slice(customers: str) -> str:
@@ -703,7 +694,7 @@ PATHS_KEY = "journey_paths"
 
 def keeps_paths(store: Store) -> bool:
     """Whether `journey_customers` and `journey_steps` hold every customer of the facts."""
-    return bool(store.query("SELECT 1 AS x FROM meta WHERE key = $key", {"key": PATHS_KEY}))
+    return store.meta(PATHS_KEY) is not None
 
 
 def _fill_paths(store: Store) -> None:
@@ -711,16 +702,15 @@ def _fill_paths(store: Store) -> None:
     store.execute(f"INSERT INTO journey_customers {customers_select()}")
     store.execute("DELETE FROM journey_steps")
     store.execute(f"INSERT INTO journey_steps {steps_select()}")
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": PATHS_KEY})
-    store.execute("INSERT INTO meta VALUES ($key, '1')", {"key": PATHS_KEY})
+    store.set_meta({PATHS_KEY: "1"})
 
 
 def stored_options(store: Store) -> FactOptions | None:
     """The options the facts were cut with; None when the store keeps none."""
-    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": META_KEY})
-    if not rows:
+    value = store.meta(META_KEY)
+    if value is None:
         return None
-    return FactOptions(**json.loads(rows[0]["value"]))
+    return FactOptions(**json.loads(value))
 
 
 def suspend(store: Store) -> FactOptions | None:
@@ -733,15 +723,11 @@ def suspend(store: Store) -> FactOptions | None:
 
 
 def _clear_options(store: Store) -> None:
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": META_KEY})
+    store.set_meta({META_KEY: None})
 
 
 def _set_options(store: Store, options: FactOptions) -> None:
-    _clear_options(store)
-    store.execute(
-        "INSERT INTO meta VALUES ($key, $value)",
-        {"key": META_KEY, "value": json.dumps(asdict(options))},
-    )
+    store.set_meta({META_KEY: json.dumps(asdict(options))})
 
 
 def start_if_empty(store: Store) -> None:
@@ -776,8 +762,8 @@ VERSION_KEY = "events_version"
 def data_version(store: Store) -> int:
     """A counter every change of stored events raises (ingestion, erase, identity links:
     the callers of `refresh` and `forget`), in the same transaction."""
-    rows = store.query("SELECT value FROM meta WHERE key = $key", {"key": VERSION_KEY})
-    return int(rows[0]["value"]) if rows else 0
+    value = store.meta(VERSION_KEY)
+    return int(value) if value is not None else 0
 
 
 def answer_stamp(store: Store) -> str | None:
@@ -795,21 +781,24 @@ def answer_stamp(store: Store) -> str | None:
         store.generation(),
         data_version(store),
     ]
-    catalog = store.query("SELECT value FROM meta WHERE key = 'catalog'")
     changes = store.query("SELECT * FROM changes ORDER BY 1")
     text = json.dumps(
-        [[int(c) for c in counts], catalog[0]["value"] if catalog else None, changes],
+        [[int(c) for c in counts], store.meta("catalog"), changes],
         default=str,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _bump_version(store: Store) -> None:
-    current = data_version(store)
-    store.execute("DELETE FROM meta WHERE key = $key", {"key": VERSION_KEY})
-    store.execute(
-        "INSERT INTO meta VALUES ($key, $value)", {"key": VERSION_KEY, "value": str(current + 1)}
-    )
+def _bump_version(store: Store, clear_options: bool = False) -> None:
+    """Raise `data_version`; with `clear_options`, mark the facts absent in the same write."""
+    values: dict[str, str | None] = {VERSION_KEY: str(data_version(store) + 1)}
+    if clear_options:
+        values[META_KEY] = None
+    store.set_meta(values)
+
+
+# The journey facts, each with a row per customer or per event of one (`refresh`, `forget`).
+FACT_TABLES = ("journey_cycles", "journey_customers", "journey_steps", "event_facts")
 
 
 def refresh(
@@ -820,24 +809,16 @@ def refresh(
 
     Their events are read once into a temporary table, so the windows and the grouping
     run over those customers' rows only, however long the stored history."""
-    _bump_version(store)
     suspended = options is not None  # the caller already marked the facts absent
     options = options or stored_options(store)
+    # Each statement commits alone on Spark: until the last one, the facts are marked
+    # absent, so a failure in between leaves analyses reading raw events, never facts
+    # missing some customers' rows (`rebuild` restores them).
+    _bump_version(store, clear_options=options is not None and not store.atomic and not suspended)
     if options is None:
         return
-    if not store.atomic and not suspended:
-        # Each statement commits alone (Spark): until the last one, the facts are marked
-        # absent, so a failure in between leaves analyses reading raw events, never facts
-        # missing some customers' rows (`rebuild` restores them).
-        _clear_options(store)
     targets = rollup_targets(store)
     touched = f"SELECT customer_id FROM ({customers}) t"
-    store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({touched})", params)
-    store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({touched})", params)
-    store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({touched})", params)
-    store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({touched})", params)
-    if targets is not None:
-        store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({touched})", params)
     store.execute("DROP TABLE IF EXISTS _fact_events")
     store.execute(
         f"CREATE TEMPORARY TABLE _fact_events AS SELECT {SOURCE_COLUMNS} FROM events "
@@ -847,16 +828,21 @@ def refresh(
     # Their facts too, so the cycles and the roll-up join these rows, not the whole table.
     store.execute("DROP TABLE IF EXISTS _fact_rows")
     store.execute(f"CREATE TEMPORARY TABLE _fact_rows AS {facts_select(options, '_fact_events')}")
-    store.execute(
-        "INSERT INTO event_facts SELECT seq, customer_id, phase, cycle_no, step FROM _fact_rows"
-    )
     store.execute("DROP TABLE IF EXISTS _fact_cycles")
     store.execute(
         f"CREATE TEMPORARY TABLE _fact_cycles AS {cycles_select('_fact_events', '_fact_rows')}"
     )
-    store.execute("INSERT INTO journey_cycles SELECT * FROM _fact_cycles")
-    store.execute(f"INSERT INTO journey_customers {customers_select('_fact_cycles')}")
-    store.execute(f"INSERT INTO journey_steps {steps_select('_fact_events')}")
+    store.replace_customers(
+        touched,
+        {
+            "event_facts": "SELECT seq, customer_id, phase, cycle_no, step FROM _fact_rows",
+            "journey_cycles": "SELECT * FROM _fact_cycles",
+            "journey_customers": customers_select("_fact_cycles"),
+            "journey_steps": steps_select("_fact_events"),
+            **({"kpi_facts": None} if targets is not None else {}),
+        },
+        params,
+    )
     store.execute("DROP TABLE _fact_cycles")
     if targets is not None:
         _insert_rollup(store, targets, "_fact_events", "_fact_rows")
@@ -886,20 +872,15 @@ def forget(store: Store, customers: str, params: Params | None = None) -> None:
     """Drop the facts of customers whose events were all removed (erasure, identity links),
     and every answer kept for the dashboard (`answer_cache`, made by the server): an erased
     customer's data outlives the erase nowhere."""
-    _bump_version(store)
-    forget_answers(store)
     options = None if store.atomic else stored_options(store)
-    if options is not None:
-        _clear_options(store)  # as in `refresh`
+    _bump_version(store, clear_options=options is not None)  # as in `refresh`
+    forget_answers(store)
     if rollup_targets(store) is not None:
         store.execute(f"DELETE FROM kpi_facts WHERE customer_id IN ({customers})", params)
     if keeps_agents(store):
         _drop_agents(store, customers, params)
         _merge_hours(store)
-    store.execute(f"DELETE FROM journey_cycles WHERE customer_id IN ({customers})", params)
-    store.execute(f"DELETE FROM journey_customers WHERE customer_id IN ({customers})", params)
-    store.execute(f"DELETE FROM journey_steps WHERE customer_id IN ({customers})", params)
-    store.execute(f"DELETE FROM event_facts WHERE customer_id IN ({customers})", params)
+    store.replace_customers(customers, dict.fromkeys(FACT_TABLES), params)
     if options is not None:
         _set_options(store, options)
 

@@ -31,9 +31,10 @@ import re
 import shutil
 import socket
 import threading
+import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -779,24 +780,140 @@ class SparkStore(Store):
                 f"WHERE ({condition}) IS TRUE"
             )
             paths = sorted(r["path"] for r in self._frame(find, params).collect())
-            if not paths:
-                return
-            reader = self.spark.read.format(self.spec.table_format).schema(_ddl()[name])
-            reader.load(paths).createOrReplaceTempView(FILES_VIEW)
+            if paths:
+                self._commit_plan(self._stage_rewrite(name, paths, select, params))
+
+    def _stage_rewrite(
+        self, name: str, paths: list[str], select: str, params: Params | None
+    ) -> dict[str, Any]:
+        """Stage the new rows of the files `paths` of table `name`: `select` (DuckDB SQL)
+        reads them as the view FILES_VIEW. Returns the commit plan that swaps them in."""
+        reader = self.spark.read.format(self.spec.table_format).schema(_ddl()[name])
+        reader.load(paths).createOrReplaceTempView(FILES_VIEW)
+        try:
+            written = self._stage_frame(self._conformed(self._frame(select, params), name), name)
+        finally:
+            self.spark.catalog.dropTempView(FILES_VIEW)
+        trash = self._staging(f"{name}-replaced")
+        return {
+            "swaps": [],
+            "moves": self._moves(written, name),
+            "removes": [[p, f"{trash}/{os.path.basename(p)}"] for p in map(_local_path, paths)],
+            "tables": [name],
+        }
+
+    def replace_customers(
+        self, customers: str, tables: Mapping[str, str | None], params: Params | None = None
+    ) -> None:
+        """The facts' tables of a local Parquet warehouse: the files holding a row of those
+        customers are found for every table in one Spark job; each table's kept rows and
+        new rows are written in one job; one journalled commit swaps them all in (a
+        DELETE and an INSERT per table would take four jobs and two commits each)."""
+        grouped = {t: r for t, r in tables.items() if t in FILE_TABLES and t != "events"}
+        if self._root() is None or self.spec.table_format != "parquet":
+            grouped = {}
+        rest = {t: r for t, r in tables.items() if t not in grouped}
+        super().replace_customers(customers, rest, params)
+        if not grouped:
+            return
+        condition = f"customer_id IN ({customers})"
+        with self.writing():
+            live = [t for t in grouped if not self._holds_no_rows(t)]
+            find = " UNION ALL ".join(
+                f"SELECT DISTINCT '{t}' AS tbl, _metadata.file_path AS path FROM {t} "
+                f"WHERE ({condition}) IS TRUE"
+                for t in live
+            )
+            hits = self._frame(find, params).collect() if live else []
+            plan: dict[str, Any] = {"swaps": [], "moves": [], "removes": [], "tables": []}
+            for table, rows in grouped.items():
+                paths = sorted(r["path"] for r in hits if r["tbl"] == table)
+                if paths:
+                    keep = (
+                        f"SELECT * FROM {FILES_VIEW} AS {table} WHERE NOT (({condition}) IS TRUE)"
+                    )
+                    select = keep if rows is None else f"{keep} UNION ALL {rows}"
+                    staged = self._stage_rewrite(table, paths, select, params)
+                elif rows is not None:
+                    files = self._stage_frame(
+                        self._conformed(self._frame(rows, None), table), table
+                    )
+                    staged = {"moves": self._moves(files, table), "removes": [], "tables": [table]}
+                else:
+                    continue
+                for part in ("moves", "removes", "tables"):
+                    plan[part].extend(staged[part])
+            if plan["tables"]:
+                self._commit_plan(plan)
+
+    def _conformed(self, frame: DataFrame, table: str) -> DataFrame:
+        """`frame`'s columns, by position, named and typed as table `table`'s (what an
+        INSERT does to the rows it writes)."""
+        schema = self.spark.table(self.tables[table]).schema
+        F = self.functions
+        return frame.toDF(*schema.names).select(
+            *[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in schema.fields]
+        )
+
+    def _meta_folder(self) -> str | None:
+        """The folder of `meta` when this process reads and replaces its Parquet files
+        itself (a local warehouse); None elsewhere (object stores, table formats)."""
+        if self._root() is None or self.spec.table_format != "parquet":
+            return None
+        return self._location("meta")
+
+    def _meta_rows(self, folder: str) -> dict[str, str | None]:
+        """`meta` read from its files: a few rows, which a Spark job takes a quarter of a
+        second to bring back, several times per ingestion. A writer may be swapping the
+        folder in (`_apply`) between the listing and the read: then read again."""
+        for attempt in range(50):
+            if not os.path.isdir(folder):
+                time.sleep(0.01)  # between a swap's two renames; or a table never written
+                if not os.path.isdir(folder):
+                    return {}
             try:
-                written = self._stage_frame(self._frame(select, params), name)
-            finally:
-                self.spark.catalog.dropTempView(FILES_VIEW)
-            trash = self._staging(f"{name}-replaced")
-            removes = [[p, f"{trash}/{os.path.basename(p)}"] for p in map(_local_path, paths)]
-            self._commit_plan(
+                rows: dict[str, str | None] = {}
+                for entry in sorted(os.listdir(folder)):
+                    if not entry.startswith(("_", ".")):
+                        part = pq.read_table(os.path.join(folder, entry), columns=["key", "value"])
+                        rows.update(
+                            zip(part["key"].to_pylist(), part["value"].to_pylist(), strict=True)
+                        )
+                return rows
+            except OSError:
+                time.sleep(0.002 * (attempt + 1))
+        raise StoreError(f"cannot read the table meta in {folder}: it keeps changing or is gone")
+
+    def meta(self, key: str) -> str | None:
+        folder = self._meta_folder()
+        return super().meta(key) if folder is None else self._meta_rows(folder).get(key)
+
+    def set_meta(self, values: Mapping[str, str | None]) -> None:
+        """On a local warehouse, the new `meta` is written as one Parquet file here (a few
+        rows: no Spark job) and swapped in by a journalled commit, like any rewrite."""
+        folder = self._meta_folder()
+        if folder is None:
+            super().set_meta(values)
+            return
+        with self.writing():
+            rows = self._meta_rows(folder)
+            for key, value in values.items():
+                if value is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = value
+            staging = self._staging("meta")
+            os.makedirs(staging)
+            table = pa.table(
                 {
-                    "swaps": [],
-                    "moves": self._moves(written, name),
-                    "removes": removes,
-                    "tables": [name],
+                    "key": pa.array(list(rows), pa.string()),
+                    "value": pa.array(list(rows.values()), pa.string()),
                 }
             )
+            pq.write_table(table, os.path.join(staging, f"part-{uuid.uuid4().hex}.parquet"))
+            trash = self._staging("meta-replaced")
+            swap = {"location": folder, "staging": staging, "trash": trash}
+            self._commit_plan({"swaps": [swap], "moves": [], "tables": ["meta"]})
 
     def _frame(self, sql: str, params: Params | None) -> DataFrame:
         values = bound(sql, params)
@@ -1123,7 +1240,7 @@ class SparkStore(Store):
         elif stored:
             # Plain Parquet on an object store cannot rewrite the facts: they are marked
             # absent, and analyses read the raw events.
-            self.execute("DELETE FROM meta WHERE key = $key", {"key": derived.META_KEY})
+            self.set_meta({derived.META_KEY: None})
         return stored, ids
 
 
