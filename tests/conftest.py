@@ -36,6 +36,14 @@ ENGINES = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     *([pytest.param("spark", marks=pytest.mark.spark)] if SPARK_MATRIX else []),
 ]
+# `@every_engine`: a test of the store's own contract (tests/test_store.py) that runs on
+# Spark in every `make test`, not only in the matrix: a few cheap cases on small stores
+# (about a minute in all), so a Spark-only break of the store cannot land unseen.
+every_engine = pytest.mark.parametrize(
+    "engine",
+    ENGINES if SPARK_MATRIX else [*ENGINES, pytest.param("spark", marks=pytest.mark.spark)],
+    indirect=True,
+)
 SPARK_MASTER = "local[2]"
 TEST_SPARK_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1"}
 

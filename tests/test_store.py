@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import touchpoints
+from conftest import every_engine
 from touchpoints.core.errors import StoreError, UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.server import users
@@ -33,6 +34,7 @@ def _service_tables(store: Store) -> None:
         pytest.skip("no service tables on Spark; Spark writes are tested in test_spark.py")
 
 
+@every_engine
 def test_query_binds_values_next_to_percent_signs_and_dollar_words(store: Store) -> None:
     """A literal `%` (LIKE pattern, modulo) and a `$word` inside a string literal are SQL
     text, not markers, on every engine; values reach the query only through markers."""
@@ -56,6 +58,7 @@ def test_query_binds_values_next_to_percent_signs_and_dollar_words(store: Store)
     assert [r["event_id"] for r in pattern] == ["e1", "e2"]
 
 
+@every_engine
 def test_a_marker_without_a_value_names_itself(store: Store) -> None:
     with pytest.raises(KeyError, match="touchpoint"):
         store.query("SELECT 1 AS x FROM events WHERE touchpoint = $touchpoint", {})
@@ -77,6 +80,7 @@ def test_execute_takes_duckdb_sql_with_markers_on_every_engine(store: Store) -> 
     assert store.count("connector_state") == 0
 
 
+@every_engine
 def test_transaction_is_all_or_nothing_and_nests(store: Store) -> None:
     if store.engine == "spark":
         # No multi-statement transactions (docs/spark.md): the block holds the writer lock,
@@ -102,6 +106,7 @@ def test_transaction_is_all_or_nothing_and_nests(store: Store) -> None:
     assert [r["key"] for r in keys] == ["b", "c"]
 
 
+@every_engine
 def test_set_meta_sets_and_removes_several_keys_as_sql_sees_them(store: Store) -> None:
     """`meta`/`set_meta` agree with the table read through SQL (Spark reads and writes it
     as files, bypassing SQL), keep the keys not named, and take quotes as values."""
@@ -126,6 +131,7 @@ def test_set_meta_sets_and_removes_several_keys_as_sql_sees_them(store: Store) -
         assert (store.meta("b"), store.meta("c")) == ("two", "3")  # rolled back, both
 
 
+@every_engine
 def test_replace_customers_swaps_only_those_customers_rows(store: Store) -> None:
     """The facts of customers whose events changed: their rows go, the new rows come, the
     other customers' rows stay; a table without new rows only loses theirs."""
