@@ -820,11 +820,12 @@ class SparkStore(Store):
         with self.writing():
             live = [t for t in grouped if not self._holds_no_rows(t)]
             find = " UNION ALL ".join(
-                f"SELECT DISTINCT '{t}' AS tbl, _metadata.file_path AS path FROM {t} "
+                f"SELECT DISTINCT $tp_table_{i} AS tbl, _metadata.file_path AS path FROM {t} "
                 f"WHERE ({condition}) IS TRUE"
-                for t in live
+                for i, t in enumerate(live)
             )
-            hits = self._frame(find, params).collect() if live else []
+            names = {f"tp_table_{i}": t for i, t in enumerate(live)}
+            hits = self._frame(find, {**(params or {}), **names}).collect() if live else []
             plan: dict[str, Any] = {"swaps": [], "moves": [], "removes": [], "tables": []}
             for table, rows in grouped.items():
                 paths = sorted(r["path"] for r in hits if r["tbl"] == table)
