@@ -863,15 +863,16 @@ class SparkStore(Store):
             return None
         return self._location("meta")
 
-    def _meta_rows(self, folder: str) -> dict[str, str | None]:
+    def _meta_rows(self, folder: str) -> dict[str, str | None] | None:
         """`meta` read from its files: a few rows, which a Spark job takes a quarter of a
         second to bring back, several times per ingestion. A writer may be swapping the
-        folder in (`_apply`) between the listing and the read: then read again."""
+        folder in (`_apply`) between the listing and the read: then read again. None when
+        this process does not see the folder (then Spark SQL reads the table)."""
         for attempt in range(50):
             if not os.path.isdir(folder):
-                time.sleep(0.01)  # between a swap's two renames; or a table never written
+                time.sleep(0.01)  # between a swap's two renames, or not this machine's
                 if not os.path.isdir(folder):
-                    return {}
+                    return None
             try:
                 rows: dict[str, str | None] = {}
                 for entry in sorted(os.listdir(folder)):
@@ -887,7 +888,8 @@ class SparkStore(Store):
 
     def meta(self, key: str) -> str | None:
         folder = self._meta_folder()
-        return super().meta(key) if folder is None else self._meta_rows(folder).get(key)
+        rows = None if folder is None else self._meta_rows(folder)
+        return super().meta(key) if rows is None else rows.get(key)
 
     def set_meta(self, values: Mapping[str, str | None]) -> None:
         """On a local warehouse, the new `meta` is written as one Parquet file here (a few
@@ -898,6 +900,9 @@ class SparkStore(Store):
             return
         with self.writing():
             rows = self._meta_rows(folder)
+            if rows is None:
+                super().set_meta(values)
+                return
             for key, value in values.items():
                 if value is None:
                     rows.pop(key, None)
