@@ -55,6 +55,10 @@ class Recorder:
         self.sql.append(sql)
         return []
 
+    def meta(self, key: str) -> str | None:
+        """`meta` rows are read by a query like any other (Store.meta): recorded, absent."""
+        return Store.meta(self, key)  # type: ignore[arg-type]
+
     def catalog(self) -> Any:
         from touchpoints.core.catalog import default_catalog
 
