@@ -1234,17 +1234,26 @@ def test_under_a_steady_feed_the_warmer_refreshes_cheap_answers_often_and_every_
     have waited per second they cost: a cheap one is redone several times while a costly
     one is redone once, and none is starved by a round that never ends."""
     import threading
+    import types
 
     monkeypatch.setattr(cache, "WARMED_SLOW_SECONDS", 0.05)
     monkeypatch.setattr(cache, "MAX_DELAY_SECONDS", 0.0)
     monkeypatch.setattr(cache, "POLL_SECONDS", 0.01)
+    # The warmer's clock moves only while an answer is computed, by exactly its cost: the
+    # order of the turns is then the same on a loaded machine (a CI run once measured a
+    # 0.06 s sleep as several times that and the cheap answers lost their turns).
+    clock = [1_000.0]
+    monkeypatch.setattr(
+        cache, "time", types.SimpleNamespace(monotonic=lambda: clock[0], time=lambda: clock[0])
+    )
     service = FakeService()
     log: list[str] = []
     feeding = threading.Event()
 
     def slow(store: FakeService, name: str, seconds: float) -> int:
         log.append(name)
-        time.sleep(seconds)
+        clock[0] += seconds
+        time.sleep(0.001)
         if feeding.is_set():
             store.ingests += 1  # the feed lands while this answer is computed
         return store.ingests
