@@ -231,3 +231,34 @@ def test_a_comment_belongs_to_the_touchpoint_of_the_contact_it_rates(store: Stor
     assert [c["event_id"] for c in survey] == ["s2"]  # not rating any contact: its own
     everything = run(store, "feedback.comments")
     assert {t["touchpoint"] for t in everything["by_touchpoint"]} == {"whatsapp", "nps_survey"}
+
+
+def test_each_comment_text_is_scored_once_however_often_it_is_asked_for(store: Store) -> None:
+    """The warmer asks for the comments after every ingestion: a text already read is not
+    scored again, and a kept reading is what scoring it would give."""
+    texts = ["Péssimo atendimento", "Great service, thank you", "Péssimo atendimento", "ok"]
+    ingest_records(
+        store,
+        [
+            {
+                "customer_id": f"c{i}",
+                "touchpoint": "website",
+                "ts": f"2026-01-0{i + 1}T11:00:00Z",
+                "action": "feedback",
+                "comment": text,
+            }
+            for i, text in enumerate(texts)
+        ],
+        "test",
+    )
+    sentiment.read.cache_clear()
+    first = run(store, "feedback.comments")
+    assert sentiment.read.cache_info().misses == 3  # three distinct texts
+    second = run(store, "feedback.comments")
+    assert second == first
+    assert sentiment.read.cache_info().misses == 3
+    for c in first["comments"]:
+        assert (c["lang"], c["sentiment"]) == (
+            sentiment.detect_language(c["comment"]),
+            sentiment.score(c["comment"], sentiment.detect_language(c["comment"])),
+        )

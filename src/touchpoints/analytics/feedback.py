@@ -22,7 +22,7 @@ from touchpoints.analytics.registry import (
     register,
 )
 from touchpoints.analytics.scope import Scope
-from touchpoints.analytics.sentiment import detect_language, label, score
+from touchpoints.analytics.sentiment import label, read
 from touchpoints.analytics.sql import scoped_events
 
 if TYPE_CHECKING:
@@ -70,8 +70,7 @@ def comments(store: Store, scope: Scope, options: CommentsOptions) -> dict[str, 
     )
     scored = []
     for r in rows:
-        lang = detect_language(r["comment"])
-        value = score(r["comment"], lang)
+        lang, value = read(r["comment"])
         ts = r["ts"]
         scored.append(
             {

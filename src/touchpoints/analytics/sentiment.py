@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from touchpoints.core.errors import UsageError
@@ -261,3 +261,18 @@ def label(value: float) -> str:
     if value < -NEUTRAL_BAND:
         return "negative"
     return "neutral"
+
+
+READ_TEXTS = 65_536
+
+
+@lru_cache(maxsize=READ_TEXTS)
+def read(text: str) -> tuple[str, float]:
+    """(language, sentiment) of a customer's comment, as the Feedback pages show it.
+
+    Kept per text, for up to READ_TEXTS texts (a few MB): a server's warmer recomputes
+    the comments answer after every ingestion, so the same comments come back round after
+    round, and templated survey answers repeat the same words many times. Scoring is
+    pure, so a kept reading is the reading."""
+    lang = detect_language(text)
+    return lang, score(text, lang)
