@@ -231,17 +231,32 @@ def _p90(level: str) -> str:
     return f"max(CASE WHEN {i} = {lo} THEN secs + {frac} * (coalesce({nxt}, secs) - secs) END)"
 
 
-def gaps_sql(scope: Scope) -> str:
+def gaps_sql(scope: Scope, sorted_lists: bool = False) -> str:
     """Gap statistics per (previous, next) touchpoint pair, per phase, and overall.
 
     A gap is the time from one step of a cycle to the next, taken on the *whole* cycle
     (so filtering never invents a gap across steps it hid) and owned by its later step:
     the filters select gaps by that step (`--phase during` = the silences that end in the
     during phase, `--touchpoint store` = the silences before a store visit).
+
+    `sorted_lists` (DuckDB): the 90th percentile is read from each group's sorted list of
+    gaps, all three levels in one grouping pass, instead of from three window sorts over
+    every gap; the same positions and the same interpolation as `_p90`, so the same
+    numbers, in about half the time (bench/RESULTS.md, gaps-lists).
     """
     # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
     # same windows without sorting on a built string.
     window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
+    gaps = f"""WITH g AS (
+      SELECT prev_touchpoint, touchpoint, phase, {seconds_between("prev_ts", "ts")} AS secs
+      FROM (
+        SELECT s.*, lag(touchpoint) {window} AS prev_touchpoint, lag(ts) {window} AS prev_ts
+        FROM ({steps_relation(scope)}) s
+      ) x
+      WHERE prev_ts IS NOT NULL AND {scope.where()}
+    )"""
+    if sorted_lists:
+        return gaps + _gaps_from_lists()
     ranks = []
     for level, keys in GAP_LEVELS.items():
         part = f"PARTITION BY {', '.join(keys)} " if keys else ""
@@ -264,18 +279,31 @@ def gaps_sql(scope: Scope) -> str:
       FROM r{group}"""
         )
     union = "\n    UNION ALL\n    ".join(selects)
-    return f"""WITH g AS (
-      SELECT prev_touchpoint, touchpoint, phase, {seconds_between("prev_ts", "ts")} AS secs
-      FROM (
-        SELECT s.*, lag(touchpoint) {window} AS prev_touchpoint, lag(ts) {window} AS prev_ts
-        FROM ({steps_relation(scope)}) s
-      ) x
-      WHERE prev_ts IS NOT NULL AND {scope.where()}
-    ), r AS (
+    return f"""{gaps}, r AS (
       SELECT g.*, {", ".join(ranks)}
       FROM g
     )
     {union}"""
+
+
+def _gaps_from_lists() -> str:
+    """The rest of `gaps_sql` on DuckDB: per level, count, median, mean and the sorted
+    gaps (`l`, 1-based), from which the 90th percentile is taken as in `_p90`."""
+    lo = "CAST(floor(9 * (n - 1) / 10) AS BIGINT)"
+    frac = f"CAST(9 * (n - 1) - 10 * {lo} AS DOUBLE) / 10"
+    at, above = f"l[{lo} + 1]", f"l[{lo} + 2]"
+    return f""", a AS (
+      SELECT CASE grouping(prev_touchpoint, touchpoint, phase)
+               WHEN 1 THEN 'pair' WHEN 6 THEN 'phase' ELSE 'all' END AS level,
+             prev_touchpoint AS src, touchpoint AS dst, phase,
+             count(*) AS n, {median("secs")} AS median_seconds, avg(secs) AS mean_seconds,
+             list_sort(list(secs)) AS l
+      FROM g
+      GROUP BY GROUPING SETS ((prev_touchpoint, touchpoint), (phase), ())
+    )
+    SELECT level, src, dst, phase, n, median_seconds,
+           {at} + {frac} * (coalesce({above}, {at}) - {at}) AS p90_seconds, mean_seconds
+    FROM a"""
 
 
 def _gap_stats(row: dict[str, Any] | None) -> dict[str, Any]:
@@ -300,7 +328,7 @@ def gaps(store: Store, scope: Scope, options: NoOptions) -> dict[str, Any]:
     during-phase contact". A cycle's first step has no gap; cycles never span a silence
     longer than `--gap`, so neither does any gap.
     """
-    rows = store.query(gaps_sql(scope), scope.params())
+    rows = store.query(gaps_sql(scope, sorted_lists=store.engine == "duckdb"), scope.params())
     overall = next((r for r in rows if r["level"] == "all"), None)
     per_phase = {r["phase"]: r for r in rows if r["level"] == "phase"}
     pairs = [
