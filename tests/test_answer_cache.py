@@ -225,3 +225,37 @@ def test_with_a_warmer_the_visitors_answer_is_stored_by_the_warmer(
     finally:
         warmer.stop()
         svc.close()
+
+
+def test_a_cheap_answer_recomputed_after_new_data_does_not_look_in_the_store(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer that cost less than KEEP_SECONDS was not kept, so when new data make it
+    out of date it is computed again without reading the store's stamp and kept answers
+    (under a live feed that look-up ran for every cheap answer of every page load). An
+    answer never computed here is looked up: an earlier server may have kept it."""
+    lookups: list[str] = []
+    real_load = cache.load_answer
+
+    def load(store: Any, key: str, stamp: str) -> Any:
+        lookups.append(key)
+        return real_load(store, key, stamp)
+
+    monkeypatch.setattr(cache, "load_answer", load)
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 60.0)
+    svc = service(target)
+    try:
+        ingest_records(svc.store, [record("k1", "ana", 0, "phone")], "k")
+        calls: list[int] = []
+        first = kpis(svc, calls)
+        assert len(calls) == 1 and len(lookups) == 1  # first time: looked up, then computed
+        ingest_records(svc.store, [record("k2", "bia", 1, "store", "purchase")], "k2")
+        second = kpis(svc, calls)
+        assert len(calls) == 2 and len(lookups) == 1  # cheap last time: no look-up
+        assert second != first  # and the new data are in it
+        monkeypatch.setattr(cache, "KEEP_SECONDS", 0.0)  # now worth keeping: looked up again
+        ingest_records(svc.store, [record("k3", "caio", 2, "phone")], "k3")
+        kpis(svc, calls)
+        assert len(calls) == 3 and len(lookups) == 2
+    finally:
+        svc.close()

@@ -812,6 +812,37 @@ def test_cache_keys_on_arguments_and_version(monkeypatch: pytest.MonkeyPatch) ->
     assert service.calls == 4
 
 
+def test_a_page_reads_the_store_version_once_and_still_sees_its_own_writes() -> None:
+    """`page_entry`: a page's answers after the first are judged by the store's version as
+    the page first read it (no query per answer); a catalog edit (`bump`) or an ingestion
+    by this process (`service.version`) in between still makes the next answer fresh."""
+
+    class Counting(FakeService):
+        version = 0
+        reads = 0
+
+        def count(self, table: str) -> int:
+            self.reads += 1
+            return super().count(table)
+
+    service = Counting()
+    entry, current, seen = cache.page_entry(service, None, counting, (1,), {})
+    assert current and service.reads == 1 and service.calls == 1
+    cache.page_entry(service, seen, counting, (2,), {})
+    assert service.reads == 1 and service.calls == 2  # not read again
+    service.ingests += 1  # another process: seen by the next page, not this one
+    again, _, _ = cache.page_entry(service, seen, counting, (1,), {})
+    assert again.result == {"x": 1, "ingests": 0} and service.calls == 2
+    service.version += 1  # this process ingested: seen at once
+    mine, _, _ = cache.page_entry(service, seen, counting, (1,), {})
+    assert mine.result == {"x": 1, "ingests": 1} and service.calls == 3
+    cache.bump(service)
+    cache.page_entry(service, seen, counting, (1,), {})
+    assert service.calls == 4 and service.reads == 1
+    _, _, newer = cache.page_entry(service, None, counting, (1,), {})  # the next page
+    assert newer == (1, 0) and service.reads == 2
+
+
 def test_slow_results_are_reused_for_a_while_after_new_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -203,8 +203,12 @@ def _store_version(store: Any) -> tuple[int, int]:
     return int(store.count("ingest_log")), int(generation()) if generation else 0
 
 
-def _version_with(service: Any, run: Callable[..., Any]) -> Version:
-    ingests, generation = run(_store_version)
+def _version_with(
+    service: Any, run: Callable[..., Any], stored: tuple[int, int] | None = None
+) -> Version:
+    """The data version; `stored`: the store's part of it as read a moment ago (see
+    `page_entry`), else read now."""
+    ingests, generation = stored or run(_store_version)
     return (int(getattr(service, "version", 0)), cache_for(service).bumps, ingests, generation)
 
 
@@ -293,12 +297,19 @@ def save_answer(
         )
 
 
-def _kept(run: Callable[..., Any], fn: Callable[..., Any], key: Key) -> tuple[str | None, Any]:
+def _kept(
+    run: Callable[..., Any], fn: Callable[..., Any], key: Key, last: Entry | None = None
+) -> tuple[str | None, Any]:
     """(the store's stamp, the answer kept for this job at that stamp or None).
 
     The stamp is read before the job is computed and saved with its answer: an ingestion
-    that lands while the job runs makes the stamp older than the data, never newer."""
-    if not _keepable(fn):
+    that lands while the job runs makes the stamp older than the data, never newer.
+
+    Nothing is read for a job whose `last` answer cost less than KEEP_SECONDS: such
+    answers are not kept, so the look-up (the stamp and a query, under a live feed for
+    every cheap answer of every page load: about a tenth of a server's time) would find
+    nothing; a recomputation that turns out slow is kept from its next turn on."""
+    if not _keepable(fn) or (last is not None and last.cost < KEEP_SECONDS):
         return None, None
     try:
         stamp = run(answer_stamp)
@@ -391,10 +402,30 @@ def cached_entry(
     """`cached`'s answer as its entry (when computed and at what cost, for a page's "as
     of") and whether it is current: False when a slow answer older than the data is
     served while the warmer recomputes it."""
+    entry, current, _ = page_entry(service, None, fn, args, kwargs)
+    return entry, current
+
+
+def page_entry(
+    service: Any,
+    stored: tuple[int, int] | None,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[Entry, bool, tuple[int, int]]:
+    """`cached_entry` for one of a page's answers, and the store's part of the data
+    version it was judged by, to pass as `stored` for the page's next answer.
+
+    A page shows a dozen answers; reading the store's ingestions and generation once for
+    all of them saves two queries per answer (under a live feed, when every page load
+    recomputes its cheap answers, about 7 % of a server's time). The version read first
+    is never newer than the data an answer is computed from, so at worst an answer is
+    filed under an older version and computed again on the next load; this process's own
+    ingestions and catalog edits are still seen at once (`service.version`, `bump`)."""
     cache = cache_for(service)
     key = _key(fn, args, kwargs)
     with _reading(service) as run:
-        version = _version_with(service, run)
+        version = _version_with(service, run, stored)
         now = time.time()
         with cache.guard:
             entry = cache.entries.get(key)
@@ -410,8 +441,8 @@ def cached_entry(
                     cache.stale_hits += not fresh
                     if not fresh and cache.warmer is not None:
                         cache.warmer.wake()
-                    return entry, fresh
-        stamp, kept = _kept(run, fn, key)
+                    return entry, fresh, version[2:]
+        stamp, kept = _kept(run, fn, key, entry)
         if kept is not None:
             result, computed_at, cost = kept
         else:
@@ -431,7 +462,7 @@ def cached_entry(
         cache.misses += 1
     entry = Entry(version, result, computed_at, cost, fn, args, kwargs)
     _store(cache, key, entry, True)
-    return entry, True
+    return entry, True, version[2:]
 
 
 # -- the warmer ------------------------------------------------------------------------------
@@ -597,7 +628,7 @@ class Warmer:
             if current is not None and current.version == version:
                 continue
             self._keep_waiting(run, lane)
-            stamp, kept = _kept(run, fn, key)
+            stamp, kept = _kept(run, fn, key, current)
             if kept is not None:
                 result, computed_at, cost = kept
             else:

@@ -33,7 +33,7 @@ from touchpoints.core import messages as msg
 from touchpoints.core.errors import TouchpointsError
 from touchpoints.core.events import PHASES
 from touchpoints.core.grammar import Noun
-from touchpoints.server.cache import Job, cached_entry
+from touchpoints.server.cache import Job, page_entry
 from touchpoints.server.csrf import csrf_context
 from touchpoints.server.users import User, require_role
 
@@ -157,6 +157,8 @@ class Page:
     # current data (stale-while-revalidate while the warmer recomputes it).
     as_of: float | None = field(default=None)
     updating: bool = field(default=False)
+    # The store's part of the data version as this page first read it (`page_entry`).
+    stored_version: tuple[int, int] | None = field(default=None)
 
     @property
     def service(self) -> Any:
@@ -207,7 +209,9 @@ class Page:
         return entry.noun(self.lang) if entry else Noun(tp_id, self.lang)
 
     def get(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        entry, current = cached_entry(self.service, fn, *args, **kwargs)
+        entry, current, self.stored_version = page_entry(
+            self.service, self.stored_version, fn, args, kwargs
+        )
         began = entry.computed_at - entry.cost
         self.as_of = began if self.as_of is None else min(self.as_of, began)
         self.updating = self.updating or not current
