@@ -242,7 +242,7 @@ def gaps_sql(scope: Scope, sorted_lists: bool = False) -> str:
     `sorted_lists` (DuckDB): the 90th percentile is read from each group's sorted list of
     gaps, all three levels in one grouping pass, instead of from three window sorts over
     every gap; the same positions and the same interpolation as `_p90`, so the same
-    numbers, in about half the time (bench/RESULTS.md, gaps-lists).
+    numbers in about 60 % of the time (bench/RESULTS.md, analysis-costs).
     """
     # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
     # same windows without sorting on a built string.

@@ -441,7 +441,7 @@ def page_entry(
                     cache.stale_hits += not fresh
                     if not fresh and cache.warmer is not None:
                         cache.warmer.wake()
-                    return entry, fresh, version[2:]
+                    return entry, fresh, (version[2], version[3])
         stamp, kept = _kept(run, fn, key, entry)
         if kept is not None:
             result, computed_at, cost = kept
@@ -462,7 +462,7 @@ def page_entry(
         cache.misses += 1
     entry = Entry(version, result, computed_at, cost, fn, args, kwargs)
     _store(cache, key, entry, True)
-    return entry, True, version[2:]
+    return entry, True, (version[2], version[3])
 
 
 # -- the warmer ------------------------------------------------------------------------------
