@@ -113,10 +113,14 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
     # number, then its step in the cycle (cycles split the customer's steps in that order).
     # The relative order is all a funnel needs; every later join runs on matching events.
     position = f"CAST(cycle_no AS BIGINT) * {STEP_SPAN} + step"
+    # Every case in scope and its first stage in one grouping of the steps: stage 0 is
+    # the number of groups (no separate count of distinct cases over every step).
     ctes = [
         f"base AS (SELECT {case_col} AS case_id, ts, {position} AS pos, {flags} FROM ({scoped_steps(scope)}) s)",
+        "cases AS (SELECT case_id, min(CASE WHEN m1 = 1 THEN pos END) AS pos, "
+        "min(CASE WHEN m1 = 1 THEN ts END) AS ts FROM base GROUP BY case_id)",
         f"ev AS (SELECT * FROM base WHERE {any_match})",
-        "f1 AS (SELECT case_id, min(pos) AS pos, CAST(NULL AS TIMESTAMP) AS prev_ts, min(ts) AS ts FROM ev WHERE m1 = 1 GROUP BY case_id)",
+        "f1 AS (SELECT case_id, pos, CAST(NULL AS TIMESTAMP) AS prev_ts, ts FROM cases WHERE pos IS NOT NULL)",
     ]
     for k in range(2, len(predicates) + 1):
         ctes.append(
@@ -124,9 +128,7 @@ def funnel_sql(scope: Scope, predicates: Sequence[str], case: str) -> str:
           FROM f{k - 1} f JOIN ev e ON e.case_id = f.case_id AND e.pos > f.pos AND e.m{k} = 1
           GROUP BY f.case_id)"""
         )
-    stages = [
-        "SELECT 0 AS k, count(DISTINCT case_id) AS n, CAST(NULL AS DOUBLE) AS median_seconds FROM base"
-    ]
+    stages = ["SELECT 0 AS k, count(*) AS n, CAST(NULL AS DOUBLE) AS median_seconds FROM cases"]
     stages += [
         f"SELECT {k} AS k, count(*) AS n, {median(seconds_between('prev_ts', 'ts'))} AS median_seconds FROM f{k}"
         for k in range(1, len(predicates) + 1)
