@@ -512,6 +512,21 @@ event_st = st.tuples(
 )
 
 
+def _random_log(events: list[tuple[str, str, int, bool]], unit: timedelta) -> list[dict[str, Any]]:
+    """Event rows from (customer, touchpoint, time in `unit`s after 2026-01-01, purchase)."""
+    start = datetime(2026, 1, 1)
+    return [
+        {
+            "event_id": f"e{i}",  # identical rows are distinct events here, not duplicates
+            "customer_id": c,
+            "touchpoint": t,
+            "ts": (start + unit * n).isoformat() + "Z",
+            "action": "purchase" if buy else None,
+        }
+        for i, (c, t, n, buy) in enumerate(events)
+    ]
+
+
 def _greedy(rows: list[dict[str, Any]], steps: list[str]) -> list[int]:
     """Reference: customers reaching each stage, matching steps in (ts, ingestion) order."""
     seqs: dict[str, list[str]] = defaultdict(list)
@@ -536,17 +551,7 @@ def _greedy(rows: list[dict[str, Any]], steps: list[str]) -> list[int]:
 def test_property_funnel_and_sankey(
     events: list[tuple[str, str, int, bool]], steps: list[str], depth: int
 ) -> None:
-    start = datetime(2026, 1, 1)
-    rows = [
-        {
-            "event_id": f"e{i}",  # identical rows are distinct events here, not duplicates
-            "customer_id": c,
-            "touchpoint": t,
-            "ts": (start + timedelta(minutes=m)).isoformat() + "Z",
-            "action": "purchase" if buy else None,
-        }
-        for i, (c, t, m, buy) in enumerate(events)
-    ]
+    rows = _random_log(events, timedelta(minutes=1))
     with tempfile.TemporaryDirectory() as tmp, open_store(str(Path(tmp) / "p.duckdb")) as store:
         ingest_files(store, [write_csv(Path(tmp) / "e.csv", rows, list(rows[0]))])
         result = run(store, "journeys.funnel", steps=steps)
@@ -604,17 +609,7 @@ def test_property_gaps_from_sorted_lists_equal_gaps_from_ranks(
     from touchpoints.analytics.flows import gaps_sql
     from touchpoints.analytics.registry import get
 
-    start = datetime(2026, 1, 1)
-    rows = [
-        {
-            "event_id": f"e{i}",
-            "customer_id": c,
-            "touchpoint": t,
-            "ts": (start + timedelta(microseconds=us)).isoformat() + "Z",
-            "action": "purchase" if buy else None,
-        }
-        for i, (c, t, us, buy) in enumerate(events)
-    ]
+    rows = _random_log(events, timedelta(microseconds=1))
     with tempfile.TemporaryDirectory() as tmp, open_store(str(Path(tmp) / "p.duckdb")) as store:
         ingest_files(store, [write_csv(Path(tmp) / "e.csv", rows, list(rows[0]))])
         scope, _ = get("journeys.gaps").parse(options)
