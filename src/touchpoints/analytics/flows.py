@@ -289,8 +289,10 @@ def gaps_sql(scope: Scope, sorted_lists: bool = False) -> str:
 
 
 def _gaps_from_lists() -> str:
-    """The rest of `gaps_sql` on DuckDB: per level, count, median, mean and the sorted
-    gaps (`l`, 1-based), from which the 90th percentile is taken as in `_p90`."""
+    """The rest of `gaps_sql` on DuckDB: per level, count, median and the sorted gaps
+    (`l`, 1-based), from which the 90th percentile is taken as in `_p90`, and the mean:
+    added in the list's (sorted) order, so the same gaps give the same mean to the last
+    bit whatever order the plan read them in (the journey facts and raw events agree)."""
     lo = "CAST(floor(9 * (n - 1) / 10) AS BIGINT)"
     frac = f"CAST(9 * (n - 1) - 10 * {lo} AS DOUBLE) / 10"
     at, above = f"l[{lo} + 1]", f"l[{lo} + 2]"
@@ -298,13 +300,13 @@ def _gaps_from_lists() -> str:
       SELECT CASE grouping(prev_touchpoint, touchpoint, phase)
                WHEN 1 THEN 'pair' WHEN 6 THEN 'phase' ELSE 'all' END AS level,
              prev_touchpoint AS src, touchpoint AS dst, phase,
-             count(*) AS n, {median("secs")} AS median_seconds, avg(secs) AS mean_seconds,
-             list_sort(list(secs)) AS l
+             count(*) AS n, {median("secs")} AS median_seconds, list_sort(list(secs)) AS l
       FROM g
       GROUP BY GROUPING SETS ((prev_touchpoint, touchpoint), (phase), ())
     )
     SELECT level, src, dst, phase, n, median_seconds,
-           {at} + {frac} * (coalesce({above}, {at}) - {at}) AS p90_seconds, mean_seconds
+           {at} + {frac} * (coalesce({above}, {at}) - {at}) AS p90_seconds,
+           list_avg(l) AS mean_seconds
     FROM a"""
 
 
