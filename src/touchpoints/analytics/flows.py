@@ -244,8 +244,9 @@ def gaps_sql(scope: Scope, sorted_lists: bool = False) -> str:
     `sorted_lists` (DuckDB): the 90th percentile is read from each group's sorted list of
     gaps, all three levels in one grouping pass, instead of from three window sorts over
     every gap; the same positions and the same interpolation as `_p90`, so the same
-    numbers in about 60 % of the time (bench/RESULTS.md, analysis-costs).
-    """
+    percentiles in about 60 % of the time (bench/RESULTS.md, analysis-costs). The mean is
+    a float sum, equal to the window form's to the last bits only (each adds in its own
+    order)."""
     # cycle_id is customer_id || '#' || cycle_no: partitioning by the two parts gives the
     # same windows without sorting on a built string.
     window = f"OVER (PARTITION BY customer_id, cycle_no {STEP_ORDER})"
