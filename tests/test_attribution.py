@@ -34,6 +34,7 @@ from touchpoints.core.errors import UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
+from touchpoints.store.derived import answer_stamp
 
 T0 = datetime(2026, 3, 1)
 EPS = 1e-12
@@ -657,6 +658,7 @@ def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
         return read(store)
 
     monkeypatch.setattr(cycles_module, "_read_cycle_paths", counted)
+    log.memo.clear()  # not the paths another test kept for this stamp
     together = all_attribution(log, Scope())
     assert len(reads) == 1
     assert not hasattr(log, "shared_paths") and not hasattr(log, "shared_groups")
@@ -669,7 +671,44 @@ def test_the_dashboards_models_side_by_side_read_the_stored_paths_once(
             if r["model"] == model
         ]
         assert mine == alone["rows"], model
-    assert len(reads) > 1  # alone, each model that reads the paths reads them itself
+    if answer_stamp(log) is not None:
+        assert len(reads) == 1  # alone, each model takes the paths kept for this stamp
+    else:
+        assert len(reads) > 1  # no stamp (Spark): each model alone reads them itself
+
+
+def test_the_stored_paths_are_read_once_per_data_stamp_and_never_copied(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a `sharing_paths` block the stored cycles' paths are kept per data stamp
+    (`Store.remembered`): a warmer round's Sankey and every attribution model read them
+    once, all take the one immutable object (a copy cost more than the read at 10M
+    events), and new data or a transaction reads them again."""
+    if store.engine == "spark":
+        pytest.skip("no data stamp on Spark: the paths are shared per sharing_paths block")
+    reads: list[int] = []
+    read = cycles_module._read_cycle_paths
+
+    def counted(s: Store) -> Any:
+        if s is store:
+            reads.append(1)
+        return read(s)
+
+    monkeypatch.setattr(cycles_module, "_read_cycle_paths", counted)
+    load(store, LOG)
+    first = cycles_module.cycle_paths(store)
+    assert cycles_module.cycle_paths(store) is first and len(reads) == 1
+    assert all(isinstance(labels, tuple) for labels, *_ in first)
+    assert ("ads", "website", "website", "store") in {labels for labels, *_ in first}
+    markov = run(store, "attribution", model="markov")
+    run(store, "journeys.sankey")
+    assert len(reads) == 1
+    load(store, [ev("u9", "email", 5), ev("u9", "store", 6, 20.0)])
+    again = run(store, "attribution", model="markov")
+    assert len(reads) == 2 and again["total_conversions"] == markov["total_conversions"] + 1
+    with store.transaction():
+        cycles_module.cycle_paths(store)
+    assert len(reads) == 3  # what a transaction reads may be rolled back: never kept
 
 
 @pytest.mark.parametrize("model", ["first", "last", "linear", "position", "time-decay"])

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from touchpoints.store.base import Store
 
 # A distinct stored path: (its touchpoints, converts, cycles, exact sum of their revenue).
-CyclePath = tuple[list[str], int, int, Any]
+CyclePath = tuple[tuple[str, ...], int, int, Any]
+PATHS_MEMO = ("cycle_paths",)
 
 
 def steps_relation(scope: Scope, base: str | None = None) -> str:
@@ -71,32 +72,44 @@ def from_cycles(scope: Scope) -> bool:
     return scope.facts and scope.where() == "TRUE"
 
 
-def cycle_paths(store: Store) -> list[CyclePath]:
+def cycle_paths(store: Store) -> tuple[CyclePath, ...]:
     """Every stored journey cycle grouped by path: `(labels, converts, cycles, value)`,
     the value the exact sum of the cycles' revenue. A cycle holds at most one purchase
     (the cycle ends with it), so its revenue is that purchase's value: what the models
     read from the steps as the cycle's value. Far fewer rows than steps: the models that
     need only the order of touchpoints (not their times) walk each distinct path once.
-    Read once per `analytics.attribution.sharing_paths` block."""
+
+    Read once per data stamp for a store and its readers (`Store.remembered`: a warmer
+    round's Sankey and attribution models, and visitors' requests, share one read) and
+    once per `analytics.attribution.sharing_paths` block where no stamp holds (inside a
+    transaction, on Spark). Immutable (tuples), so every caller gets the one object
+    rather than a copy: at 10M events a copy cost more than the read."""
     shared = getattr(store, "shared_paths", False)
     if shared:
         return shared  # type: ignore[no-any-return]
-    paths = _read_cycle_paths(store)
+    paths = store.remembered(PATHS_MEMO, lambda: _read_cycle_paths(store), copy=False)
     if shared is None:
         store.shared_paths = paths  # type: ignore[attr-defined]
     return paths
 
 
-def _read_cycle_paths(store: Store) -> list[CyclePath]:
+def _read_cycle_paths(store: Store) -> tuple[CyclePath, ...]:
     rows = store.query(
         "SELECT path, converts, count(*) AS n, "
         "sum(CAST(coalesce(revenue, 0) AS DECIMAL(38, 6))) AS value "
         "FROM journey_cycles GROUP BY path, converts"
     )
-    return [
-        (r["path"].split(derived.PATH_SEPARATOR), int(r["converts"]), int(r["n"]), r["value"])
+    # The labels are a few touchpoint ids repeated over every path: one string each.
+    labels: dict[str, str] = {}
+    return tuple(
+        (
+            tuple(labels.setdefault(x, x) for x in r["path"].split(derived.PATH_SEPARATOR)),
+            int(r["converts"]),
+            int(r["n"]),
+            r["value"],
+        )
         for r in rows
-    ]
+    )
 
 
 def scoped_steps(scope: Scope, with_phase: bool = True) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +119,7 @@ def model_from_rows(order: int, rows: list[dict[str, Any]]) -> MarkovModel:
 
 
 def transitions_from_paths(
-    order: int, paths: Iterable[tuple[list[str], int, int, Any]]
+    order: int, paths: Iterable[tuple[Sequence[str], int, int, Any]]
 ) -> list[dict[str, Any]]:
     """The rows `attribution.transitions_sql` groups (src, dst, n, value), counted from
     whole paths: `(labels, converts, cycles, value)` for `cycles` cycles that took the path.

@@ -177,19 +177,9 @@ def shared(name: str) -> Callable[[Run], Run]:
     def decorate(run: Run) -> Run:
         @functools.wraps(run)
         def wrapped(store: Store, scope: Scope, options: Any) -> dict[str, Any]:
-            memo = getattr(store, "memo", None)
-            if memo is None or store.in_transaction():
-                return run(store, scope, options)
-            from touchpoints.store.derived import answer_stamp
-
-            stamp = answer_stamp(store)
-            if stamp is None:
-                return run(store, scope, options)
             shown = options.model_dump_json() if isinstance(options, BaseModel) else repr(options)
             key = (name, scope, type(options).__qualname__, shown)
-            return memo.get(  # type: ignore[no-any-return]
-                key, stamp, lambda: run(store, scope, options), lambda: answer_stamp(store)
-            )
+            return store.remembered(key, lambda: run(store, scope, options))
 
         return wrapped
 

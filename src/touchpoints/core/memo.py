@@ -16,12 +16,14 @@ one is kept: answers of older data are never wanted again.
 
 Two threads asking for the same answer at the same stamp (the warmer's two lanes, a
 visitor's request) compute it once: the second waits for the first. Answers are handed
-out as deep copies, so a caller that edits its answer never changes another's.
+out as deep copies, so a caller that edits its answer never changes another's; an
+immutable answer (tuples), whose copy would cost as much as reading it again, is handed
+out as it is (`copy=False`).
 """
 
 from __future__ import annotations
 
-import copy
+import copy as _copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -58,11 +60,13 @@ class Memo:
         stamp: str,
         compute: Callable[[], T],
         stamp_now: Callable[[], str | None],
+        copy: bool = True,
     ) -> T:
         """The answer kept for `key` at `stamp`, else `compute()` (kept if `stamp_now()`
         still equals `stamp` once it is done). Only one thread computes a key at a stamp;
         others asking meanwhile wait for it, then take its answer or, if it was not kept,
-        compute their own."""
+        compute their own. `copy=False`: the kept answer itself, not a deep copy (for
+        immutable answers, where a copy would cost as much as reading it again)."""
         while True:
             with self._guard:
                 kept = self._entries.get(key)
@@ -84,13 +88,13 @@ class Memo:
                 with self._guard:
                     self.computed += 1
                 if stamp_now() == stamp:
-                    self._keep(key, stamp, copy.deepcopy(result))
+                    self._keep(key, stamp, _copy.deepcopy(result) if copy else result)
             finally:
                 with self._guard:
                     del self._running[(key, stamp)]
                 flight.set()
             return result
-        return copy.deepcopy(answer)  # type: ignore[no-any-return]
+        return _copy.deepcopy(answer) if copy else answer  # type: ignore[no-any-return]
 
     def _keep(self, key: Hashable, stamp: str, answer: Any) -> None:
         with self._guard:

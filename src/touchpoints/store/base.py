@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -25,6 +25,8 @@ from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.core.memo import Memo
 from touchpoints.store.params import Params
 from touchpoints.store.schema import ddl
+
+T = TypeVar("T")
 
 EVENT_COLUMNS_SQL = ", ".join(COLUMN_NAMES)
 
@@ -98,6 +100,22 @@ class Store(ABC):
         be rolled back, so no answer read then is memoised. True where the engine cannot
         tell (Spark, whose statements commit one by one)."""
         return True
+
+    def remembered(self, key: Hashable, compute: Callable[[], T], copy: bool = True) -> T:
+        """`compute()` once per data stamp (`derived.answer_stamp`) for this store and the
+        readers sharing its `memo`: for answers that are parts of others, or that several
+        analyses read. Computed afresh inside a transaction (what it reads may be rolled
+        back, and the next commit may bring the same stamp) and on engines without a stamp
+        (Spark). `copy=False` hands every caller the one kept object: only for answers
+        nobody can change (tuples of numbers and strings)."""
+        if self.in_transaction():
+            return compute()
+        from touchpoints.store.derived import answer_stamp
+
+        stamp = answer_stamp(self)
+        if stamp is None:
+            return compute()
+        return self.memo.get(key, stamp, compute, lambda: answer_stamp(self), copy=copy)
 
     # -- staging and bulk writes -------------------------------------------------------------
     @abstractmethod
