@@ -227,6 +227,35 @@ def test_with_a_warmer_the_visitors_answer_is_stored_by_the_warmer(
         svc.close()
 
 
+def test_what_the_warmer_s_job_list_reads_is_computed_once_a_round(tmp_path: Path) -> None:
+    """The job list reads answers pages show too (the latest event's day, the busiest
+    channel: `dashboard.default_jobs`); it reads them through the cache, so a round
+    computes each once, not once for the list and again as a job (6 s a round for the
+    busiest channel at 50M events)."""
+    import time
+
+    svc = service(str(tmp_path / "listing.duckdb"))
+    calls: list[int] = []
+
+    def busiest(store: Any) -> str:
+        calls.append(1)
+        return "phone"
+
+    def jobs(run: Any) -> list[Any]:
+        assert run(busiest) == "phone"
+        return [(busiest, (), {})]
+
+    warmer = cache.Warmer(svc, jobs).start()
+    try:
+        deadline = time.monotonic() + 30
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert warmer.rounds >= 1 and calls == [1]
+    finally:
+        warmer.stop()
+        svc.close()
+
+
 def test_a_cheap_answer_recomputed_after_new_data_does_not_look_in_the_store(
     target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

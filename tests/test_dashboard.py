@@ -1351,3 +1351,30 @@ def test_a_costly_answer_does_not_hold_back_the_cheap_ones(monkeypatch: pytest.M
     assert costly[3] == 1
     # the cheap answer reached version 2 before the costly one was done
     assert any(r[0] == "cheap" and r[3] == 2 and r[2] < costly[2] for r in runs), runs
+
+
+def test_a_warmer_round_computes_every_answer_the_pages_show(
+    tmp_path: Path, events_file: Path
+) -> None:
+    """The warmer's jobs are every answer the pages without filters show (the Service
+    page's staffing and forecast check included): after its round, the first visitor of
+    any page computes nothing, whatever the size of the store."""
+    from touchpoints.server.dashboard import default_jobs
+
+    application = make_app(tmp_path / "jobs.duckdb", events_file)
+    service = application.state.service
+    try:
+        for fn, args, kwargs in default_jobs(service.read, timezone=TZ):
+            cache.cached(service, fn, *args, **kwargs)
+        counts = cache.cache_for(service)
+        computed = counts.misses
+        client = client_for(application)
+        touchpoints = [tp.id for tp in service.store.catalog().touchpoints]
+        pages = ["/", "/map", "/journeys", "/service", "/feedback", "/attribution", "/catalog"]
+        for page in pages + [f"/touchpoints/{tp}" for tp in touchpoints]:
+            before = set(counts.entries)
+            assert client.get(page).status_code == 200, page
+            new = [k[:2] for k in counts.entries if k not in before]
+            assert counts.misses == computed, (page, new)
+    finally:
+        service.close()

@@ -52,10 +52,12 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from touchpoints.core.errors import TouchpointsError
 from touchpoints.store.derived import answer_stamp
 
 T = TypeVar("T")
@@ -488,8 +490,8 @@ class Warmer:
     docstring).
 
     `jobs(run)` returns the analyses to compute whatever pages were visited (the default
-    pages; `run(fn, *args)` reads the store if it needs to); entries pages asked for since
-    are recomputed too.
+    pages; `run(fn, *args)` reads an answer it needs through the cache); entries pages
+    asked for since are recomputed too.
     """
 
     def __init__(self, service: Any, jobs: Callable[[Callable[..., Any]], list[Job]]) -> None:
@@ -616,7 +618,9 @@ class Warmer:
         with self.cache.guard:
             recent = list(self.cache.entries.items())[-REWARM_ENTRIES:]
         todo: dict[Key, Job] = {}
-        for fn, args, kwargs in self.jobs(run):
+        # What the job list itself reads (the latest event's day, the busiest channel) is
+        # answers pages show too: read through the cache, each is computed once a round.
+        for fn, args, kwargs in self.jobs(partial(cached, self.service)):
             todo[_key(fn, args, kwargs)] = (fn, args, kwargs)
         for key, entry in reversed(recent):
             todo.setdefault(key, (entry.fn, entry.args, entry.kwargs))
@@ -635,6 +639,9 @@ class Warmer:
                 began = time.monotonic()
                 try:
                     result = run(fn, *args, **kwargs)
+                except TouchpointsError as exc:  # the data cannot answer it (yet): no fault
+                    log.info("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
+                    continue
                 except Exception:  # one failing analysis must not stop the others
                     log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
                     continue

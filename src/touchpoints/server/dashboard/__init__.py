@@ -41,7 +41,14 @@ from touchpoints.server.dashboard import (
     team,
 )
 from touchpoints.server.dashboard import touchpoint as touchpoint_page
-from touchpoints.server.dashboard.data import ANALYSES, COMMENTS, FLOWS, all_attribution
+from touchpoints.server.dashboard.changes import FORECAST_CHECK_OPTIONS, forecast_check_scopes
+from touchpoints.server.dashboard.data import (
+    ANALYSES,
+    COMMENTS,
+    FLOWS,
+    all_attribution,
+    busiest_channel,
+)
 from touchpoints.server.dashboard.overview import last_event, windows
 from touchpoints.server.pages import catalog as read_catalog
 from touchpoints.server.pages import job
@@ -94,10 +101,11 @@ def default_jobs(
     apart), and every touchpoint of the catalog has a detail page."""
     scope = Scope(timezone=timezone)
     summary = job("summary", scope)
-    jobs: list[Job] = [(read_catalog, (), {}), summary]
+    jobs: list[Job] = [(read_catalog, (), {}), summary, job("changes.list", Scope())]
     for by in (None, "month", "touchpoint", "channel", "agent", "week"):
         jobs.append(job("kpis", scope, by=by))
-    newest = format.local(last_event(run(summary[0], *summary[1])), timezone)
+    seen = run(summary[0], *summary[1])
+    newest = format.local(last_event(seen), timezone)
     assert newest is not None
     w = windows(scope, None, None, newest.date())
     queues = [tp for tp in run(read_catalog).touchpoints if tp.is_touchpoint]
@@ -116,7 +124,21 @@ def default_jobs(
         (all_attribution, (scope,), {}),
     ]
     jobs.append(job("insights", scope, all=True))  # one answer: it carries both languages
+    # The Service page: the busiest channel's staffing and its forecast check.
+    by_channel = job("kpis", scope, by="channel")
+    channel = busiest_channel(run(by_channel[0], *by_channel[1]))
+    if channel and seen["last_event"]:
+        before, after = forecast_check_scopes(seen["last_event"], channel, timezone)
+        jobs += [
+            job("staffing", scope.replace(channels=(channel,))),
+            job("forecast", before, **FORECAST_CHECK_OPTIONS),
+            job("kpis", after, by="day"),
+        ]
     for tp in run(read_catalog).touchpoints:
         mine = scope.replace(touchpoints=(tp.id,))
-        jobs += [job("kpis", mine), job("kpis", mine, by="phase")]
+        jobs += [
+            job("kpis", mine),
+            job("kpis", mine, by="phase"),
+            job("feedback.comments", mine, limit=COMMENTS),
+        ]
     return jobs

@@ -30,6 +30,10 @@ router = APIRouter()
 MAIN_METRICS = ("abandonment_rate", "service_level", "tme_seconds", "csat", "nps", "conversions")
 EFFECT_WINDOW = "28d"
 FORECAST_CHECK_DAYS = 14
+FORECAST_CHECK_OPTIONS: dict[str, Any] = {
+    "horizon": f"{FORECAST_CHECK_DAYS}d",
+    "interval_minutes": 1440,
+}
 
 
 # -- effects in words ----------------------------------------------------------------------
@@ -144,34 +148,38 @@ def change_markers(page: Page, spec: dict[str, Any]) -> None:
 
 
 # -- the Service page's forecast check ---------------------------------------------------------
-def forecast_check(page: Page, channel: str | None) -> dict[str, Any] | None:
-    """The daily forecast of the channel's contacts for its last FORECAST_CHECK_DAYS days
-    of data, made from the days before them, against what then arrived: the forecast,
-    its 80 % band and the actual offered contacts, as a time chart. None without data."""
-    if not channel:
-        return None
-    seen = page.run("summary", Scope())["last_event"]
-    if not seen:
-        return None
-    tz = page.scope.timezone
-    last = datetime.fromisoformat(seen).date()
+def forecast_check_scopes(last_event: str, channel: str, tz: str) -> tuple[Scope, Scope]:
+    """The forecast check's two periods of `channel`'s contacts: the days the forecast
+    learns from, and the last FORECAST_CHECK_DAYS local days of data (the latest event's
+    day the last one), which it is checked against. The warmer computes the same answers
+    (`dashboard.default_jobs`), so the Service page's first visitor waits for none."""
+    last = format.local(datetime.fromisoformat(last_event), tz).date()
     cut = last - timedelta(days=FORECAST_CHECK_DAYS)
     before = Scope.build(date_to=cut.isoformat(), channel=channel, timezone=tz)
-    try:
-        ahead = page.run(
-            "forecast",
-            before,
-            horizon=f"{FORECAST_CHECK_DAYS}d",
-            interval_minutes=1440,
-        )
-    except TouchpointsError:
-        return None
     after = Scope.build(
         date_from=(cut + timedelta(days=1)).isoformat(),
         date_to=last.isoformat(),
         channel=channel,
         timezone=tz,
     )
+    return before, after
+
+
+def forecast_check(page: Page, channel: str | None) -> dict[str, Any] | None:
+    """The daily forecast of the channel's contacts for its last FORECAST_CHECK_DAYS days
+    of data, made from the days before them, against what then arrived: the forecast,
+    its 80 % band and the actual offered contacts, as a time chart. None without data."""
+    if not channel:
+        return None
+    tz = page.scope.timezone
+    seen = page.run("summary", Scope(timezone=tz))["last_event"]
+    if not seen:
+        return None
+    before, after = forecast_check_scopes(seen, channel, tz)
+    try:
+        ahead = page.run("forecast", before, **FORECAST_CHECK_OPTIONS)
+    except TouchpointsError:
+        return None
     actual = {r["group"]: r["offered"] for r in page.run("kpis", after, by="day")["rows"]}
     days = [r["start"][:10] for r in ahead["rows"]]
     line = {

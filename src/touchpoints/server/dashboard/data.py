@@ -178,8 +178,12 @@ def all_attribution(store: Any, scope: Scope) -> dict[str, Any]:
 
 def default_staff_channel(page: Page) -> str | None:
     """The channel with the most service contacts: the queue a supervisor plans first."""
-    rows = page.run("kpis", by="channel")["rows"]
-    queued = [r for r in rows if r["offered"] and r["group"]]
+    return busiest_channel(page.run("kpis", by="channel"))
+
+
+def busiest_channel(by_channel: dict[str, Any]) -> str | None:
+    """The channel with the most offered contacts in a `kpis --by channel` answer."""
+    queued = [r for r in by_channel["rows"] if r["offered"] and r["group"]]
     return max(queued, key=lambda r: r["offered"])["group"] if queued else None
 
 
