@@ -7,6 +7,7 @@ Benchmarks import it as `from common import ...` (they run as `python bench/NAME
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -89,6 +90,18 @@ def store_for(path: Path) -> tuple[str, int, float | None]:
         db.unlink()
         raise SystemExit(f"demo data rejected {made['rejected']} rows")
     return str(db), int(made["events"]), made["seconds"]
+
+
+def run_measured(argv: list[str], stdout_path: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one process, which must succeed."""
+    t = time.perf_counter()
+    with open(stdout_path or os.devnull, "wb") as fh:
+        proc = subprocess.Popen(argv, stdout=fh)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t
+    if status != 0:
+        raise SystemExit(f"{' '.join(argv[:6])} ... failed with status {status}")
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:

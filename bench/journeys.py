@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import HERE, PY, demo_file, store_for, write_section
+from common import HERE, PY, demo_file, run_measured, store_for, write_section
 
 # The CLI as `touchpoints` runs it.
 CLI = [
@@ -71,18 +68,6 @@ json.dump({
                 "performance_dfg": perf_s, "variants": var_s},
 }, open(out, "w"))
 """
-
-
-def run_measured(argv: list[str], stdout_path: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one process, which must succeed."""
-    t = time.perf_counter()
-    with open(stdout_path or os.devnull, "wb") as fh:
-        proc = subprocess.Popen(argv, stdout=fh)
-        _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t
-    if status != 0:
-        raise SystemExit(f"{' '.join(argv[:6])} ... failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 def compare(dfg: dict[str, Any], variants: dict[str, Any], peer: dict[str, Any]) -> int:
