@@ -91,6 +91,14 @@ def rounds_done(client: httpx.Client) -> int:
     return int(found.group(1)) if found else 0
 
 
+def timed_get(client: httpx.Client, page: str) -> float:
+    """Seconds to load `page`, which must answer 200."""
+    t = time.perf_counter()
+    r = client.get(page)
+    assert r.status_code == 200, (page, r.status_code)
+    return time.perf_counter() - t
+
+
 def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
     """Step 3: a first server's warm-up round, then a second server's page loads."""
     from touchpoints.server.loadgen import free_port
@@ -109,10 +117,7 @@ def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
             # kept in the store for the next server, as a team's daily use would).
             visits = {}
             for page in PAGES:
-                t = time.perf_counter()
-                r = client.get(page)
-                visits[page] = time.perf_counter() - t
-                assert r.status_code == 200, (page, r.status_code)
+                visits[page] = timed_get(client, page)
                 print(f"  first visit {page}: {visits[page]:.2f} s", flush=True)
             time.sleep(2)  # the warmer's thread writes what the visits computed
         first_peak = hwm_mib(first.proc.pid)  # type: ignore[union-attr]
@@ -126,17 +131,10 @@ def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
             base_url=f"http://127.0.0.1:{second.port}", cookies={"tp_session": cookie}, timeout=3600
         ) as client:
             for page in PAGES:
-                t = time.perf_counter()
-                r = client.get(page)
-                first_loads[page] = time.perf_counter() - t
-                assert r.status_code == 200, (page, r.status_code)
+                first_loads[page] = timed_get(client, page)
                 print(f"  first load {page}: {first_loads[page]:.2f} s", flush=True)
             for _ in range(loads):
-                for page in PAGES:
-                    t = time.perf_counter()
-                    r = client.get(page)
-                    later.append(time.perf_counter() - t)
-                    assert r.status_code == 200, (page, r.status_code)
+                later += [timed_get(client, page) for page in PAGES]
         second_peak = hwm_mib(second.proc.pid)  # type: ignore[union-attr]
     finally:
         second.stop()
