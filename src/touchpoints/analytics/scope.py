@@ -125,6 +125,11 @@ class Scope:
     def needs_catalog(self) -> bool:
         return bool(self.channels or self.kinds)
 
+    @property
+    def filter_columns(self) -> tuple[str, ...]:
+        """The columns `where()` may read, whichever filters are set."""
+        return ("ts", *(column for _, _, column in LIST_FILTERS))
+
     def where(self, alias: str = "") -> str:
         """The filters as one SQL predicate over `alias.`-qualified columns, with `$scope_*`
         markers for the values (bind `params()`)."""
