@@ -3,7 +3,7 @@ DuckDB (issue goals: ingestion cost grows with the new data only; every page's f
 after a start < 2 s at 10M and < 3 s at 50M, p95 < 300 ms; `serve` under 4 GB at 50M).
 
     .venv/bin/python bench/scale.py [--sizes 156000:11,1560000:7,7800000:5] [--reuse]
-        [--loads 5]
+        [--loads 5] [--memory-limit 3GB]
 
 Each size is demo customers:seed (156,000 customers make about 1M events, 7,800,000 about
 50M). For each, every step in its own process, one after another:
@@ -21,6 +21,9 @@ Each size is demo customers:seed (156,000 customers make about 1M events, 7,800,
    starts on the same store (the answers the first one kept) and every page is loaded once (its first load after a start, the second server's warmer running beside
    it), then `--loads` more times each (p95 of those). Both servers' peak resident memory
    (VmHWM from /proc, read just before each stops).
+
+`--memory-limit 3GB` sets TOUCHPOINTS_DUCKDB_MEMORY_LIMIT for steps 2 and 3 (ingestion
+keeps DuckDB's default, 80 % of RAM: a batch job, not the server that shares the machine).
 
 The section between the scale markers of bench/RESULTS.md is replaced.
 """
@@ -45,6 +48,7 @@ from common import DATA, HERE, PY, demo_file, in_child, run_measured, write_sect
 from service import PAGES
 from touchpoints.server.loadgen import ServerProcess, percentile
 
+LIMIT = "TOUCHPOINTS_DUCKDB_MEMORY_LIMIT"
 SECRET = "bench-scale-secret-0123456789abcdef0123"
 USER = "bench.scale"
 
@@ -149,7 +153,12 @@ def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
 
 
 def one_size(
-    customers: int, seed: int, reuse: bool, loads: int, earlier: dict[str, Any]
+    customers: int,
+    seed: int,
+    reuse: bool,
+    loads: int,
+    earlier: dict[str, Any],
+    memory_limit: str | None = None,
 ) -> dict[str, Any]:
     from touchpoints.server.users import sign_session
 
@@ -173,6 +182,8 @@ def one_size(
             flush=True,
         )
     out["store_mib"] = db.stat().st_size / 2**20
+    if memory_limit:  # the analyses and the servers (child processes inherit it)
+        os.environ[LIMIT] = memory_limit
     with tempfile.NamedTemporaryFile("r", suffix=".json") as fh:
         wall, peak = run_measured(
             [PY, str(HERE / "page_analyses.py"), "--db", str(db), "--rounds", "1"], Path(fh.name)
@@ -185,6 +196,7 @@ def one_size(
     cookie = sign_session(SECRET.encode(), USER, epoch=prepared["epoch"])
     with tempfile.TemporaryDirectory(prefix="tp-bench-scale-") as tmp:
         out["serve"] = serve(str(db), cookie, loads, Path(tmp) / "server.log")
+    os.environ.pop(LIMIT, None)
     return out
 
 
@@ -220,7 +232,10 @@ def table(results: list[dict[str, Any]], loads: int) -> list[str]:
     lines.append(
         row(
             "peak memory of ingestion",
-            ["—" if i is None else f"{i['peak_mib']:,.0f} MiB" for i in ingest],
+            [
+                "—" if i is None or i.get("peak_mib") is None else f"{i['peak_mib']:,.0f} MiB"
+                for i in ingest
+            ],
         )  # fmt: skip
     )
     lines.append(row("store file", [f"{r['store_mib']:,.0f} MiB" for r in results]))
@@ -302,8 +317,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="156000:11,1560000:7,7800000:5")
     ap.add_argument("--reuse", action="store_true", help="keep stores an earlier run built")
     ap.add_argument("--loads", type=int, default=5)
+    ap.add_argument("--memory-limit", help="DuckDB's memory limit for the analyses and serve")
     args = ap.parse_args()
     os.environ["TOUCHPOINTS_SECRET_KEY"] = SECRET
+    os.environ.pop(LIMIT, None)
     # A reused store keeps the ingestion an earlier run of this script measured on it.
     saved = DATA / "scale.json"
     before = {r["customers"]: r for r in json.loads(saved.read_text())} if saved.exists() else {}
@@ -311,7 +328,10 @@ def main() -> None:
     for size in args.sizes.split(","):
         customers, seed = (int(x) for x in size.split(":"))
         print(f"{customers:,} customers (seed {seed}), load {os.getloadavg()[0]:.1f}", flush=True)
-        results.append(one_size(customers, seed, args.reuse, args.loads, before.get(customers, {})))
+        earlier = before.get(customers, {})
+        results.append(
+            one_size(customers, seed, args.reuse, args.loads, earlier, args.memory_limit)
+        )
         saved.write_text(json.dumps(results))
     lines = [
         "## How the costs grow with the stored history (`bench/scale.py`)",
@@ -320,7 +340,13 @@ def main() -> None:
         f"cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"Python {platform.python_version()}; demo data on DuckDB; every step in its own "
         f"process, one after another (load average {os.getloadavg()[0]:.1f} at the end). "
-        "In parentheses: the cost against the smallest size's.",
+        "In parentheses: the cost against the smallest size's. DuckDB's memory limit for "
+        "the analyses and the servers: "
+        + (
+            f"{LIMIT}={args.memory_limit}."
+            if args.memory_limit
+            else "DuckDB's default (80 % of RAM)."
+        ),
         "",
         *table(results, args.loads),
     ]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,43 @@ def test_ingestion_imports_no_analysis_nor_interface() -> None:
     )
     above = [m for m in loaded if _layer(m) in ABOVE_INGEST]
     assert above == []
+
+
+@pytest.fixture
+def memory_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Set TOUCHPOINTS_DUCKDB_MEMORY_LIMIT for the stores the test opens."""
+    from touchpoints.core.settings import get_settings
+
+    def set_limit(value: str) -> None:
+        monkeypatch.setenv("TOUCHPOINTS_DUCKDB_MEMORY_LIMIT", value)
+        get_settings.cache_clear()
+
+    yield set_limit
+    get_settings.cache_clear()
+
+
+def test_a_duckdb_memory_limit_holds_for_the_store_and_after_a_scrub(
+    memory_limit: Callable[[str], None], tmp_path: Path
+) -> None:
+    memory_limit("512MB")
+    store = open_store(str(tmp_path / "m.duckdb"))
+    try:
+        setting = "SELECT current_setting('memory_limit') AS m"
+        assert store.query(setting) == [{"m": "488.2 MiB"}]  # 512e6 bytes in MiB
+        store.scrub(["events"])  # reconnects to the rewritten file: the limit stays
+        assert store.query(setting) == [{"m": "488.2 MiB"}]
+    finally:
+        store.close()
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_named_and_no_file_is_made(
+    memory_limit: Callable[[str], None], tmp_path: Path
+) -> None:
+    memory_limit("lots")
+    with pytest.raises(StoreError) as caught:
+        open_store(str(tmp_path / "m.duckdb"))
+    assert str(caught.value) == (
+        "TOUCHPOINTS_DUCKDB_MEMORY_LIMIT='lots' is not a memory size DuckDB understands "
+        "(write it like '3GB', '512MB' or '25%')"
+    )
+    assert not (tmp_path / "m.duckdb").exists()

@@ -112,15 +112,18 @@ def _read_cycle_paths(store: Store) -> tuple[CyclePath, ...]:
     )
 
 
-def filter_steps(scope: Scope) -> str:
-    """Journey steps with their cycle keys (`customer_id`, `cycle_no`), `step`, `phase`
-    and every column `scope.where()` reads (`ts` and `touchpoint` among them), unfiltered:
-    apply the filters on top, after the caller's windows. From the facts, nothing more: a
-    window over every step then sorts a few columns instead of all of `steps_relation`'s."""
+def filter_steps(scope: Scope, *columns: str, cycles: bool = False) -> str:
+    """Journey steps with their cycle keys (`customer_id`, `cycle_no`), `step`, `phase`,
+    every column `scope.where()` reads (`ts` and `touchpoint` among them) and the events'
+    `columns`, unfiltered: apply the filters on top, after the caller's windows. `cycles`
+    adds `steps` and `cycle_converts`. From the facts, nothing more: a window over every
+    step then sorts a few columns instead of all of `steps_relation`'s, and a CTE holds
+    them."""
     if not scope.facts:
         return steps_relation(scope)
     kept = ("channel", "kind", "phase")  # the catalog's and the facts' own
-    return derived.filter_steps(*(c for c in scope.filter_columns if c not in kept))
+    wanted = dict.fromkeys((*scope.filter_columns, *columns))
+    return derived.filter_steps(*(c for c in wanted if c not in kept), cycles=cycles)
 
 
 def scoped_steps(scope: Scope, with_phase: bool = True) -> str:

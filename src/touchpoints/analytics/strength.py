@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from touchpoints.analytics.cycles import steps_relation
+from touchpoints.analytics.cycles import filter_steps, steps_relation
 from touchpoints.analytics.registry import (
     JOURNEY_SCOPE,
     Analysis,
@@ -156,7 +156,8 @@ def strength_sql(scope: Scope, by_phase: bool) -> str:
     # feedback rows are picked before the join that finds what they rate (a tenth of the
     # time of joining every event to every event at 1M events).
     if scope.facts:
-        head, source, steps = "", f"({ev})", steps_relation(scope)
+        head, source = "", f"({ev})"
+        steps = filter_steps(scope, "csat", "nps", cycles=True)
     else:
         head, source, steps = f"ev AS ({ev}),", "ev", steps_relation(scope, "SELECT * FROM ev")
     return f"""WITH {head}

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
 
     # -- store -------------------------------------------------------------------------
     db: str | None = Field(None, description="Store target (as --db).")
+    duckdb_memory_limit: str | None = Field(
+        None,
+        description="Most memory a DuckDB store may hold for its work ('3GB', '512MB', '25%'): "
+        "beyond it, large sorts and aggregates spill to a directory beside the file. "
+        "Default: DuckDB's own, 80 % of the machine's memory.",
+    )
 
     # -- HTTP server ---------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -13,6 +13,7 @@ import duckdb
 
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
+from touchpoints.core.settings import get_settings
 from touchpoints.store import derived
 from touchpoints.store.base import EVENT_COLUMNS_SQL, Staging, Store
 from touchpoints.store.params import Params, bound
@@ -30,16 +31,30 @@ class StoreLocked(StoreError):
     """Another process holds the DuckDB file (DuckDB lets one process write a file)."""
 
 
+def connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to `path` with TOUCHPOINTS_DUCKDB_MEMORY_LIMIT applied. Without a
+    limit DuckDB may keep 80 % of the machine's memory for one store, which a server
+    sharing the machine cannot afford at 50M events; with one, it spills to disk instead."""
+    limit = get_settings().duckdb_memory_limit
+    config = {"memory_limit": limit} if limit else {}
+    try:
+        return duckdb.connect(path, read_only=read_only, config=config)
+    except duckdb.Error as exc:
+        if limit and not is_lock_conflict(exc) and "memory" in str(exc).lower():
+            raise StoreError(
+                f"TOUCHPOINTS_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB "
+                "understands (write it like '3GB', '512MB' or '25%')"
+            ) from None
+        error = StoreLocked if is_lock_conflict(exc) else StoreError
+        raise error(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
+
+
 class DuckDBStore(Store):
     engine = "duckdb"
 
     def __init__(self, path: str, read_only: bool = False) -> None:
         super().__init__(path)
-        try:
-            self.con = duckdb.connect(path, read_only=read_only)
-        except duckdb.Error as exc:
-            error = StoreLocked if is_lock_conflict(exc) else StoreError
-            raise error(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
+        self.con = connect(path, read_only=read_only)
         self._in_transaction = False
         self._settings()
         if not read_only:
@@ -76,7 +91,7 @@ class DuckDBStore(Store):
                     f"erased, but {path} could not be rewritten while in use: {exc}"
                 ) from None
             os.replace(fresh, path)
-            self.con = duckdb.connect(str(path))
+            self.con = connect(str(path))
             self._settings()
         finally:
             fresh.unlink(missing_ok=True)
