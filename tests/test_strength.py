@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 import sqlglot
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlglot.errors import ErrorLevel
 from typer.testing import CliRunner
 
@@ -561,3 +564,39 @@ def test_tables_of_nothing_say_so(store: Store, lang: str) -> None:
         for part in render(name, analysis.table, data, View(lang, {}, options, scope)):
             console.print(part)
         assert console.export_text().strip() == said[name == "retention"], name
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 30), st.integers(1, 30)).map(lambda p: (min(p), max(p))),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_property_medians_from_counted_steps_are_duckdbs_to_the_last_bit(
+    steps: list[tuple[int, int]],
+) -> None:
+    """The medians Python takes from (step, steps) counts equal DuckDB's `median` over
+    every step: the values the query used to hold in memory."""
+    import duckdb
+
+    from touchpoints.analytics.strength import median_of_counts
+
+    counts = Counter(steps)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (step BIGINT, steps BIGINT)")
+    con.executemany("INSERT INTO s VALUES (?, ?)", steps)
+    step, position = con.execute(
+        "SELECT median(step), median(CAST(step AS DOUBLE) / steps) FROM s"
+    ).fetchone()
+    assert median_of_counts([(float(a), n) for (a, _), n in counts.items()]) == step
+    assert median_of_counts([(a / b, n) for (a, b), n in counts.items()]) == position
+
+
+def test_the_median_of_no_counts_is_null() -> None:
+    from touchpoints.analytics.strength import median_of_counts
+
+    assert median_of_counts([]) is None
+    assert median_of_counts([(2.0, 1), (1.0, 1)]) == 1.5
+    assert median_of_counts([(3.0, 2), (1.0, 1)]) == 3.0

@@ -20,10 +20,11 @@ Per touchpoint (and, by default, per observed phase) over the selected journey s
   no resolvable reference rates the touchpoint where it was given. Feedback rows are never
   steps, so they add ratings but no reach.
 
-One engine query returns four small blocks (step aggregates, distinct customers and
-cycles, rating aggregates, cycle denominators); Python joins them with the catalog. The SQL sticks to constructs sqlglot
-carries to PostgreSQL and Spark SQL: `median` (PERCENTILE_CONT / MEDIAN), CASE inside
-`count(DISTINCT ...)`, UNION ALL of typed columns.
+One engine query returns four small blocks (steps counted by position in their cycle,
+distinct customers and cycles, rating aggregates, cycle denominators); Python takes the
+medians from the counts and joins the blocks with the catalog. The SQL sticks to
+constructs sqlglot carries to PostgreSQL and Spark SQL: CASE inside `count(DISTINCT ...)`,
+UNION ALL of typed columns.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ NUMERIC = (
     "reach",
     "cycles",
     "converting",
-    "median_step",
-    "median_position",
+    "step",
+    "steps",
     "csat_good",
     "csat_n",
     "nps_promoters",
@@ -85,6 +86,26 @@ def nps_scores(promoters: int, detractors: int, n: int) -> tuple[float | None, f
     return 100 * (p - d), margin
 
 
+def median_of_counts(counts: list[tuple[float, int]]) -> float | None:
+    """The median of a multiset given as (value, how many times): the middle value, or
+    the two middle values each halved and then added, as DuckDB's `median` does to the
+    last bit (so the answer is the one the engine gave when it held every value)."""
+    ordered = sorted(counts)
+    n = sum(count for _, count in ordered)
+    if not n:
+        return None
+    wanted = [(n - 1) // 2, n // 2]  # 0-based positions of the middle value(s)
+    found: list[float] = []
+    seen = 0
+    for value, count in ordered:
+        while wanted and wanted[0] < seen + count:
+            found.append(value)
+            wanted.pop(0)
+        seen += count
+    low, high = found
+    return low if n % 2 else low * 0.5 + high * 0.5
+
+
 def _block(part: str, keys: str, values: dict[str, str], source: str, group: str) -> str:
     """One UNION ALL block: `part` tag, the group keys, then every NUMERIC column as DOUBLE
     (missing ones NULL), so PostgreSQL and Spark agree on the union's column types."""
@@ -103,16 +124,15 @@ def strength_sql(scope: Scope, by_phase: bool) -> str:
     phase_key = "phase" if by_phase else "CAST(NULL AS VARCHAR)"
     keys = f"touchpoint, {phase_key} AS phase"
     group = " GROUP BY touchpoint, phase" if by_phase else " GROUP BY touchpoint"
+    # The medians come from how many steps sit at each (step, steps): a few thousand rows
+    # where `median()` would hold every step's value in memory, which DuckDB cannot spill
+    # (touchpoint strength ran out of a 3 GB limit at 50M events).
     steps_block = _block(
         "steps",
         keys,
-        {
-            "events": "count(*)",
-            "median_step": "median(step)",
-            "median_position": "median(CAST(step AS DOUBLE) / steps)",
-        },
+        {"events": "count(*)", "step": "step", "steps": "steps"},
         "s",
-        group,
+        group + ", step, steps",
     )
     # Distinct customers and cycles from `pc`, one row per touchpoint (and phase) and
     # cycle: counting rows of a grouping instead of distinct strings of every step.
@@ -205,14 +225,23 @@ def touchpoint_strength(store: Store, scope: Scope, options: StrengthOptions) ->
     raw = store.query(strength_sql(scope, by_phase), scope.params())
     denominators: dict[str | None, float] = {}
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
+    counted: dict[tuple[str, str | None], list[tuple[int, int, int]]] = {}
     for r in raw:
         if r["part"] == "cycles":
             denominators[r["phase"]] = float(r["cycles"] or 0)
             continue
-        entry = groups.setdefault((r["touchpoint"], r["phase"]), {})
+        key = (r["touchpoint"], r["phase"])
+        entry = groups.setdefault(key, {})
+        if r["part"] == "steps":
+            entry["events"] = entry.get("events", 0) + int(r["events"])
+            counted.setdefault(key, []).append((int(r["step"]), int(r["steps"]), int(r["events"])))
+            continue
         for name in NUMERIC:
             if r[name] is not None:
                 entry[name] = r[name]
+    for key, counts in counted.items():
+        groups[key]["median_step"] = median_of_counts([(float(a), n) for a, _, n in counts])
+        groups[key]["median_position"] = median_of_counts([(a / b, n) for a, b, n in counts])
     catalog = store.catalog()
     rows = [
         _row(tp, phase, agg, denominators.get(phase, 0.0), catalog)
