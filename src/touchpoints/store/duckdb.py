@@ -40,7 +40,7 @@ def connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(path, read_only=read_only, config=config)
     except duckdb.Error as exc:
-        if limit and not is_lock_conflict(exc) and "memory" in str(exc).lower():
+        if limit and isinstance(exc, duckdb.ParserException):  # the only text it parses
             raise StoreError(
                 f"TOUCHPOINTS_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB "
                 "understands (write it like '3GB', '512MB' or '25%')"
