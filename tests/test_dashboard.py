@@ -24,7 +24,7 @@ from conftest import run
 from forms import FormClient
 from touchpoints import demo
 from touchpoints.core import format, messages
-from touchpoints.core.errors import UsageError
+from touchpoints.core.errors import OutOfMemoryError, UsageError
 from touchpoints.core.settings import Settings
 from touchpoints.ingest import ingest_files
 from touchpoints.server import cache, users
@@ -1211,6 +1211,47 @@ def test_a_change_too_small_to_show_is_no_change() -> None:
     assert trend("abandonment_rate", 0.06001, 0.06, "en")["dir"] == "flat"
     assert trend("tme_seconds", 108.0, 107.0, "en") == {"delta": 1.0, "dir": "up"}
     assert trend("nps", None, 10.0, "en") is None
+
+
+def test_a_page_whose_question_runs_out_of_memory_says_so_and_keeps_the_frame(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past TOUCHPOINTS_DUCKDB_MEMORY_LIMIT an analysis fails; the reader gets a 503 page in
+    their language with the filter bar (a shorter period is their way out) and the limit
+    an administrator can raise, and a script the one-line message, never a bare 500."""
+    from touchpoints.server.pages import Page
+
+    ran = Page.run
+
+    def short_of_memory(self: Page, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "summary":  # the frame's own numbers still fit
+            return ran(self, name, *args, **kwargs)
+        raise OutOfMemoryError("3GB", "failed to allocate data of size 16.0 MiB")
+
+    monkeypatch.setattr(Page, "run", short_of_memory)
+    client = client_for(app, lang="pt-BR")
+    page = client.get("/map", headers={"Accept": "text/html"})
+    assert page.status_code == 503
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "Memória insuficiente" in text
+    assert (
+        "Os números desta página precisaram de mais memória do que o banco de dados pode "
+        "usar agora. As outras páginas continuam funcionando." in text
+    )
+    assert (
+        "Tente um período mais curto nos filtros ou tente de novo em alguns minutos. Um "
+        "administrador pode aumentar o limite (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, hoje 3GB)."
+        in text
+    )
+    assert 'name="from"' in page.text and 'action="/logout"' in page.text
+    answer = client.get("/data/strength")
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "detail": "this question needed more memory than the store may use "
+        "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=3GB; failed to allocate data of size 16.0 MiB): "
+        "raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow the "
+        "question (--from/--to)"
+    }
 
 
 def test_a_brazilian_reads_roles_and_models_in_portuguese(app: Any) -> None:

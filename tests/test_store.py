@@ -15,7 +15,7 @@ import pytest
 
 import touchpoints
 from conftest import every_engine
-from touchpoints.core.errors import StoreError, UsageError
+from touchpoints.core.errors import OutOfMemoryError, StoreError, UsageError
 from touchpoints.ingest import ingest_records
 from touchpoints.server import users
 from touchpoints.store import open_store
@@ -260,3 +260,30 @@ def test_a_memory_limit_duckdb_cannot_read_is_named_and_no_file_is_made(
         "(write it like '3GB', '512MB' or '25%')"
     )
     assert not (tmp_path / "m.duckdb").exists()
+
+
+def test_a_question_past_the_memory_limit_is_one_line_and_the_store_goes_on(
+    memory_limit: Callable[[str], None], tmp_path: Path
+) -> None:
+    """DuckDB cannot spill a list() aggregate: past the limit it raises, and the user gets
+    the limit and what helps instead of DuckDB's stack trace; the store still answers."""
+    memory_limit("64MB")
+    store = open_store(str(tmp_path / "m.duckdb"))
+    try:
+        store.execute("CREATE TABLE kept AS SELECT 1 AS x")
+        with pytest.raises(OutOfMemoryError) as caught:
+            store.query("SELECT list(i) AS l FROM range(50000000) t(i)")
+        message = str(caught.value)
+        assert message.startswith(
+            "this question needed more memory than the store may use "
+            "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=64MB; failed to allocate "
+        )
+        assert message.endswith(
+            "): raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow "
+            "the question (--from/--to)"
+        )
+        assert "\n" not in message and caught.value.limit == "64MB"
+        assert isinstance(caught.value, StoreError)  # the CLI's one-line error path
+        assert store.query("SELECT x FROM kept") == [{"x": 1}]
+    finally:
+        store.close()

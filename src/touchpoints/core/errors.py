@@ -24,6 +24,21 @@ class StoreError(TouchpointsError):
     """The store target cannot be opened or used."""
 
 
+class OutOfMemoryError(StoreError):
+    """A question needed more memory than the store may use (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT,
+    else DuckDB's 80 % of the machine): the store is intact and other questions still
+    work, so the server answers 503 with a page that says so rather than a 500."""
+
+    def __init__(self, limit: str | None, detail: str) -> None:
+        self.limit = limit
+        where = f"TOUCHPOINTS_DUCKDB_MEMORY_LIMIT={limit}" if limit else "DuckDB's default limit"
+        super().__init__(
+            f"this question needed more memory than the store may use ({where}; {detail}): "
+            "raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow "
+            "the question (--from/--to)"
+        )
+
+
 class UsageError(TouchpointsError):
     """An option value is invalid (bad date, unknown --by key, ...)."""
 

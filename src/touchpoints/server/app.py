@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from touchpoints.core.errors import NotFoundError, TouchpointsError
+from touchpoints.core.errors import NotFoundError, OutOfMemoryError, TouchpointsError
 from touchpoints.core.settings import Settings
 from touchpoints.server import api, cache, csrf
 from touchpoints.server.metrics import Metrics
@@ -335,7 +335,7 @@ def _error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 404)
 
-    from touchpoints.server.login import forbidden_page
+    from touchpoints.server.login import forbidden_page, out_of_memory_page
     from touchpoints.server.users import Forbidden
 
     handlers: dict[Any, Any] = {
@@ -343,6 +343,7 @@ def _error_handlers(app: FastAPI) -> None:
         TouchpointsError: usage,
         NotFoundError: not_found,
         Forbidden: forbidden_page,
+        OutOfMemoryError: out_of_memory_page,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)

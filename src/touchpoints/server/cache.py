@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from touchpoints.core.errors import TouchpointsError
+from touchpoints.core.errors import OutOfMemoryError, TouchpointsError
 from touchpoints.store.derived import answer_stamp
 
 T = TypeVar("T")
@@ -639,6 +639,9 @@ class Warmer:
                 began = time.monotonic()
                 try:
                     result = run(fn, *args, **kwargs)
+                except OutOfMemoryError as exc:  # a fault the operator can act on
+                    log.warning("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
+                    continue
                 except TouchpointsError as exc:  # the data cannot answer it (yet): no fault
                     log.info("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
                     continue

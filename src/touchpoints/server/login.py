@@ -1,4 +1,5 @@
-"""Signing in and out, the language switch, and the page a role may not open.
+"""Signing in and out, the language switch, the page a role may not open and the one
+whose question ran out of memory.
 
 Kept apart from the dashboard's pages because none of it reads analyses: a visitor meets
 these before any number. Every word comes from the catalog (`web.*`) in the reader's
@@ -6,6 +7,8 @@ language (the EN/PT switch's cookie, else the browser's Accept-Language).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -85,8 +88,24 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 def forbidden_page(request: Request, exc: Exception) -> Response:
     """403 for a role that may not see a page: an HTML page in the reader's language for a
     browser, the JSON message for the data endpoints and other clients."""
+    return _message_page(request, exc, "forbidden.html", 403, filters=())
+
+
+def out_of_memory_page(request: Request, exc: Exception) -> Response:
+    """503 when the page's question needed more memory than the store may use: the store
+    is intact and the other pages work, so the reader gets that in one sentence and what
+    helps (a shorter period; an administrator can raise the limit), not a bare 500."""
+    # The filter bar stays: a shorter period is the reader's own way out.
+    return _message_page(
+        request, exc, "out_of_memory.html", 503, limit=getattr(exc, "limit", None)
+    )
+
+
+def _message_page(
+    request: Request, exc: Exception, template: str, status: int, **context: Any
+) -> Response:
     if "text/html" not in request.headers.get("accept", ""):
-        return JSONResponse({"detail": str(getattr(exc, "detail", exc))}, 403)
+        return JSONResponse({"detail": str(getattr(exc, "detail", exc))}, status)
     lang = language(request)
     user = optional_user(request)
     if user is None:  # cannot happen behind require_role; kept a page, not a crash
@@ -94,7 +113,7 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
     page = Page(request, user, lang, filter_params(request), Scope(), None)
     # The dashboard's frame (navigation for this role, log-out) around the message, so the
     # reader is never left on a dead end.
-    return render(page, "forbidden.html", status=403, filters=())
+    return render(page, template, status=status, **context)
 
 
 @router.post("/login", dependencies=[Depends(csrf.csrf_protect)])

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from touchpoints.core.errors import StoreError
+from touchpoints.core.errors import OutOfMemoryError, StoreError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.core.settings import get_settings
 from touchpoints.store import derived
@@ -47,6 +47,17 @@ def connect(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             ) from None
         error = StoreLocked if is_lock_conflict(exc) else StoreError
         raise error(f"cannot open DuckDB store {path!r}: {str(exc).splitlines()[0]}") from None
+
+
+@contextmanager
+def memory_guard() -> Iterator[None]:
+    """DuckDB's out-of-memory error as `OutOfMemoryError`: one line naming the limit, which
+    the CLI prints and the server turns into a 503 page, instead of a stack trace."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        detail = str(exc).splitlines()[0].removeprefix("Out of Memory Error: ")
+        raise OutOfMemoryError(get_settings().duckdb_memory_limit, detail) from None
 
 
 class DuckDBStore(Store):
@@ -102,16 +113,18 @@ class DuckDBStore(Store):
 
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         values = bound(sql, params)
-        cur = self.con.execute(sql, values) if values else self.con.execute(sql)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        with memory_guard():
+            cur = self.con.execute(sql, values) if values else self.con.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         values = bound(sql, params)
-        if values:
-            self.con.execute(sql, values)
-        else:
-            self.con.execute(sql)
+        with memory_guard():
+            if values:
+                self.con.execute(sql, values)
+            else:
+                self.con.execute(sql)
 
     def _native(self, sql: str) -> None:
         self.con.execute(sql)

@@ -40,6 +40,7 @@ import duckdb
 from touchpoints.core.errors import StoreError
 from touchpoints.core.events import COLUMN_NAMES
 from touchpoints.store.base import Staging, Store
+from touchpoints.store.duckdb import memory_guard
 from touchpoints.store.params import Params, bound
 
 ANNOUNCE_SUFFIX = ".server.json"  # as store.announcement_path_of
@@ -282,7 +283,8 @@ class RemoteStore(Store):
         message = str(detail.get("detail", f"HTTP {status}"))
         error = getattr(duckdb, kind, None)
         if isinstance(error, type) and issubclass(error, duckdb.Error):
-            raise error(message)
+            with memory_guard():  # the server ran out: the same one line as in-process
+                raise error(message)
         raise StoreError(f"the server holding {self.target!r} answered: {message}")
 
     def scrub(self, tables: Sequence[str]) -> None:
