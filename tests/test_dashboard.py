@@ -1240,8 +1240,7 @@ def test_a_page_whose_question_runs_out_of_memory_says_so_and_keeps_the_frame(
     )
     assert (
         "Tente um período mais curto nos filtros ou tente de novo em alguns minutos. Um "
-        "administrador pode aumentar o limite (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, hoje 3GB)."
-        in text
+        "administrador pode aumentar o limite (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, hoje 3GB)." in text
     )
     assert 'name="from"' in page.text and 'action="/logout"' in page.text
     answer = client.get("/data/strength")

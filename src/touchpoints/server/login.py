@@ -96,9 +96,7 @@ def out_of_memory_page(request: Request, exc: Exception) -> Response:
     is intact and the other pages work, so the reader gets that in one sentence and what
     helps (a shorter period; an administrator can raise the limit), not a bare 500."""
     # The filter bar stays: a shorter period is the reader's own way out.
-    return _message_page(
-        request, exc, "out_of_memory.html", 503, limit=getattr(exc, "limit", None)
-    )
+    return _message_page(request, exc, "out_of_memory.html", 503, limit=getattr(exc, "limit", None))
 
 
 def _message_page(
