@@ -103,6 +103,13 @@ def timed_get(client: httpx.Client, page: str) -> float:
     return time.perf_counter() - t
 
 
+def warmer_failures(log: Path) -> list[str]:
+    """The analyses the servers' warmers could not answer (out of memory under a limit, a
+    fault): a page then computes on its visit, so the first loads alone would not say."""
+    found = re.findall(r"cache warmer: (\S+)(?: failed|: this question needed)", log.read_text())
+    return sorted(set(found))
+
+
 def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
     """Step 3: a first server's warm-up round, then a second server's page loads."""
     from touchpoints.server.loadgen import free_port
@@ -143,6 +150,7 @@ def serve(db: str, cookie: str, loads: int, log: Path) -> dict[str, Any]:
     finally:
         second.stop()
     return {
+        "warmer_failures": warmer_failures(log),
         "warm_round_s": warm_round,
         "first_visits": visits,
         "first_loads": first_loads,
@@ -272,6 +280,12 @@ def table(results: list[dict[str, Any]], loads: int) -> list[str]:
     )
     lines.append(
         row("peak memory of `serve`", [f"{r['serve']['peak_mib']:,.0f} MiB" for r in results])
+    )
+    lines.append(
+        row(
+            "analyses the warmers could not answer",
+            [", ".join(r["serve"].get("warmer_failures", [])) or "none" for r in results],
+        )
     )
     lines += [
         "",
