@@ -174,7 +174,9 @@ def strength_sql(scope: Scope, by_phase: bool) -> str:
     # the steps are cut from it too. When the store keeps the facts, the steps come from
     # them and the phase is a join on `seq`: `ev` is then written out at each use, so the
     # feedback rows are picked before the join that finds what they rate (a tenth of the
-    # time of joining every event to every event at 1M events).
+    # time of joining every event to every event at 1M events), and the rated side keeps
+    # only the events some rating names before it meets the facts (a semi-join: 13.1 s
+    # -> 10.5 s for the whole query at 10M events).
     if scope.facts:
         head, source = "", f"({ev})"
         steps = filter_steps(scope, "csat", "nps", cycles=True)
@@ -192,7 +194,11 @@ def strength_sql(scope: Scope, by_phase: bool) -> str:
         SELECT * FROM {source} f0
         WHERE f0.action = 'feedback' AND (f0.csat IS NOT NULL OR f0.nps IS NOT NULL)
       ) f
-      LEFT JOIN {source} t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'
+      LEFT JOIN (
+        SELECT * FROM {source} t0 WHERE t0.event_id IN (
+          SELECT ref_event_id FROM events
+          WHERE action = 'feedback' AND (csat IS NOT NULL OR nps IS NOT NULL))
+      ) t ON t.event_id = f.ref_event_id AND t.action <> 'feedback'
     ),
     ratings AS (
       SELECT touchpoint, phase, csat, nps FROM s WHERE csat IS NOT NULL OR nps IS NOT NULL
