@@ -287,3 +287,28 @@ def test_a_question_past_the_memory_limit_is_one_line_and_the_store_goes_on(
         assert store.query("SELECT x FROM kept") == [{"x": 1}]
     finally:
         store.close()
+
+
+def test_a_server_held_store_that_runs_out_of_memory_gives_the_same_one_line(
+    memory_limit: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI beside a running server gets DuckDB's error back by class name; running out
+    of memory there reads as in-process, not as a raw DuckDB exception."""
+    from touchpoints.store.remote import RemoteStore, dumps
+
+    memory_limit("2.5GB")
+    store = object.__new__(RemoteStore)
+    store.session, store.target = "s1", "shop.duckdb"
+    answer = {
+        "error": "OutOfMemoryException",
+        "detail": "Out of Memory Error: failed to allocate data of size 16.0 MiB (2.3 GiB/2.3 GiB used)",
+    }
+    monkeypatch.setattr(store, "_send", lambda *a: (422, dumps(answer)), raising=False)
+    with pytest.raises(OutOfMemoryError) as caught:
+        store.query("SELECT 1")
+    assert str(caught.value) == (
+        "this question needed more memory than the store may use "
+        "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=2.5GB; failed to allocate data of size 16.0 MiB "
+        "(2.3 GiB/2.3 GiB used)): raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the "
+        "machine, or narrow the question (--from/--to)"
+    )
