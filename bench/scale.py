@@ -106,7 +106,9 @@ def timed_get(client: httpx.Client, page: str) -> float:
 def warmer_failures(log: Path) -> list[str]:
     """The analyses the servers' warmers could not answer (out of memory under a limit, a
     fault): a page then computes on its visit, so the first loads alone would not say."""
-    found = re.findall(r"cache warmer: (\S+)(?: failed|: this question needed)", log.read_text())
+    found = re.findall(
+        r"cache warmer: (\S+)(?: failed|: DuckDB needed more memory)", log.read_text()
+    )
     return sorted(set(found))
 
 

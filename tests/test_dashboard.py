@@ -1246,10 +1246,9 @@ def test_a_page_whose_question_runs_out_of_memory_says_so_and_keeps_the_frame(
     answer = client.get("/data/strength")
     assert answer.status_code == 503
     assert answer.json() == {
-        "detail": "this question needed more memory than the store may use "
-        "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=3GB; failed to allocate data of size 16.0 MiB): "
-        "raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow the "
-        "question (--from/--to)"
+        "detail": "DuckDB needed more memory than TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=3GB allows "
+        "(failed to allocate data of size 16.0 MiB): raise the limit, free memory on the "
+        "machine, or ask for less at once (a shorter period, a smaller file)"
     }
 
 

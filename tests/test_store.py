@@ -275,12 +275,12 @@ def test_a_question_past_the_memory_limit_is_one_line_and_the_store_goes_on(
             store.query("SELECT list(i) AS l FROM range(50000000) t(i)")
         message = str(caught.value)
         assert message.startswith(
-            "this question needed more memory than the store may use "
-            "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=64MB; failed to allocate "
+            "DuckDB needed more memory than TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=64MB allows "
+            "(failed to allocate "
         )
         assert message.endswith(
-            "): raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow "
-            "the question (--from/--to)"
+            "): raise the limit, free memory on the machine, or ask for less at once (a "
+            "shorter period, a smaller file)"
         )
         assert "\n" not in message and caught.value.limit == "64MB"
         assert isinstance(caught.value, StoreError)  # the CLI's one-line error path
@@ -307,8 +307,7 @@ def test_a_server_held_store_that_runs_out_of_memory_gives_the_same_one_line(
     with pytest.raises(OutOfMemoryError) as caught:
         store.query("SELECT 1")
     assert str(caught.value) == (
-        "this question needed more memory than the store may use "
-        "(TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=2.5GB; failed to allocate data of size 16.0 MiB "
-        "(2.3 GiB/2.3 GiB used)): raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the "
-        "machine, or narrow the question (--from/--to)"
+        "DuckDB needed more memory than TOUCHPOINTS_DUCKDB_MEMORY_LIMIT=2.5GB allows (failed "
+        "to allocate data of size 16.0 MiB (2.3 GiB/2.3 GiB used)): raise the limit, free "
+        "memory on the machine, or ask for less at once (a shorter period, a smaller file)"
     )

@@ -25,17 +25,18 @@ class StoreError(TouchpointsError):
 
 
 class OutOfMemoryError(StoreError):
-    """A question needed more memory than the store may use (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT,
-    else DuckDB's 80 % of the machine): the store is intact and other questions still
-    work, so the server answers 503 with a page that says so rather than a 500."""
+    """A query or a write needed more memory than DuckDB may use (TOUCHPOINTS_DUCKDB_MEMORY_LIMIT,
+    else DuckDB's 80 % of the machine) even spilling to disk: the store is intact (a write
+    is rolled back whole) and other questions still work, so the server answers 503 with
+    a page that says so rather than a 500, and a command prints one line."""
 
     def __init__(self, limit: str | None, detail: str) -> None:
         self.limit = limit
-        where = f"TOUCHPOINTS_DUCKDB_MEMORY_LIMIT={limit}" if limit else "DuckDB's default limit"
+        where = f"TOUCHPOINTS_DUCKDB_MEMORY_LIMIT={limit}" if limit else "its default limit"
         super().__init__(
-            f"this question needed more memory than the store may use ({where}; {detail}): "
-            "raise TOUCHPOINTS_DUCKDB_MEMORY_LIMIT, free memory on the machine, or narrow "
-            "the question (--from/--to)"
+            f"DuckDB needed more memory than {where} allows ({detail}): raise the limit, "
+            "free memory on the machine, or ask for less at once (a shorter period, a "
+            "smaller file)"
         )
 
 
