@@ -446,3 +446,34 @@ def test_spark_keeps_no_team_sums() -> None:
     from touchpoints.store import spark
 
     assert not {"agent_facts", "agent_hours", "agent_comments"} & set(spark.TABLES)
+
+
+def test_the_rollup_made_in_passes_holds_the_same_rows(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB rolls a large source up in passes by customer hash (`ROLLUP_PASS_EVENTS`) so
+    each fits under a memory limit: a first ingestion (every event new) and a later one
+    (touched customers' events) give the very rows one pass gives."""
+    from touchpoints import demo
+    from touchpoints.ingest import ingest_files
+    from touchpoints.store import open_store
+
+    first, later = tmp_path / "first.parquet", tmp_path / "later.parquet"
+    demo.generate(customers=60, seed=3, out=first)
+    demo.generate(customers=40, seed=4, out=later)  # the same customer ids, new events
+
+    def fed(name: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with open_store(str(tmp_path / name)) as store:
+            ingest_files(store, [str(first)])
+            once = rollup(store)
+            ingest_files(store, [str(later)])
+            return once, rollup(store)
+
+    whole = fed("whole.duckdb")
+    monkeypatch.setattr(derived, "ROLLUP_PASS_EVENTS", 37)
+    with open_store(str(tmp_path / "probe.duckdb")) as probe:
+        ingest_files(probe, [str(first)])
+        assert derived._rollup_passes(probe, "events") > 5  # the passes really ran
+    in_passes = fed("passes.duckdb")
+    assert whole[0] and whole[1] != whole[0]
+    assert in_passes == whole
