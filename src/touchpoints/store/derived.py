@@ -920,8 +920,8 @@ def _fill_all(store: Store, options: FactOptions, targets: Targets | None) -> No
     """`refresh` when every customer is new, as `rebuild` fills the tables: straight from
     `events`, without copying them into temporary tables first. DuckDB keeps a temporary
     table written inside a transaction in memory: under a memory limit the copy of every
-    event of a 10M-event first ingestion ran out of 500MB, and the roll-up of a 50M one
-    out of 2.5GB, where these statements spill to disk."""
+    event of a 10M-event first ingestion ran out of 500MB, where these statements spill
+    to disk (and are faster: 72 s instead of 82 s for those 10M events with no limit)."""
     for table in (*FACT_TABLES, "kpi_facts"):
         store.execute(f"DELETE FROM {table}")
     store.execute(f"INSERT INTO event_facts {facts_select(options)}")
@@ -931,8 +931,6 @@ def _fill_all(store: Store, options: FactOptions, targets: Targets | None) -> No
         _insert_rollup(store, targets)
     if keeps_agents(store):
         _fill_agents(store)
-    if not store.atomic:
-        _set_options(store, options)
 
 
 SOURCE_COLUMNS = (
