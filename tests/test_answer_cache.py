@@ -288,3 +288,129 @@ def test_a_cheap_answer_recomputed_after_new_data_does_not_look_in_the_store(
         assert len(calls) == 3 and len(lookups) == 2
     finally:
         svc.close()
+
+
+def test_visitors_asking_together_share_one_computation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five requests for the same answer at once: one computes it, the other four wait for
+    it and get the same object (a failure in the one that computes lets a waiter compute);
+    a request at another data version does not wait. The warmer waits for a visitor's
+    computation too instead of running it a second time."""
+    import threading
+    import time
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 60.0)
+    svc = service(str(tmp_path / "together.duckdb"))
+    try:
+        ingest_records(svc.store, [record("t1", "ana", 0, "phone")], "t")
+        calls: list[str] = []
+        started, go = threading.Event(), threading.Event()
+
+        def slow(store: Any, label: str) -> dict[str, Any]:
+            calls.append(threading.current_thread().name)
+            started.set()
+            go.wait(30)
+            return {"events": store.count(), "label": label}
+
+        answers: list[Any] = []
+
+        def visit() -> None:
+            answers.append(cache.cached(svc, slow, "x"))
+
+        threads = [threading.Thread(target=visit, name=f"visitor-{i}") for i in range(5)]
+        threads[0].start()
+        assert started.wait(30)
+        for t in threads[1:]:
+            t.start()
+        deadline = time.monotonic() + 30
+        while cache.cache_for(svc).joined < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cache.cache_for(svc).joined == 4
+        go.set()
+        for t in threads:
+            t.join(30)
+        assert calls == ["visitor-0"]
+        assert len(answers) == 5 and all(a is answers[0] for a in answers)
+        assert answers[0] == {"events": 1, "label": "x"}
+        assert "touchpoints_cache_joined_total 4" in cache.metrics_text(svc)
+
+        # The one computing fails: a waiter computes it itself.
+        go.clear()
+        started.clear()
+        failing = {"left": 1}
+
+        def flaky(store: Any, label: str) -> dict[str, Any]:
+            calls.append(threading.current_thread().name)
+            started.set()
+            go.wait(30)
+            if failing["left"]:
+                failing["left"] -= 1
+                raise RuntimeError("boom")
+            return {"label": label}
+
+        results: dict[str, Any] = {}
+
+        def ask(name: str) -> None:
+            try:
+                results[name] = cache.cached(svc, flaky, "y")
+            except RuntimeError as exc:
+                results[name] = str(exc)
+
+        first = threading.Thread(target=ask, args=("a",), name="flaky-a")
+        second = threading.Thread(target=ask, args=("b",), name="flaky-b")
+        first.start()
+        assert started.wait(30)
+        second.start()
+        while cache.cache_for(svc).joined < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        go.set()
+        first.join(30)
+        second.join(30)
+        assert results == {"a": "boom", "b": {"label": "y"}}
+        assert calls[-2:] == ["flaky-a", "flaky-b"]
+        assert cache.cache_for(svc).computing == {}
+    finally:
+        svc.close()
+
+
+def test_the_warmer_waits_for_the_visitor_computing_its_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A visitor computing an answer the warmer's round also needs: the warmer takes the
+    visitor's answer when it lands, and computes nothing itself."""
+    import threading
+    import time
+
+    monkeypatch.setattr(cache, "KEEP_SECONDS", 60.0)
+    svc = service(str(tmp_path / "warmer-waits.duckdb"))
+    calls: list[str] = []
+    started, go = threading.Event(), threading.Event()
+
+    def slow(store: Any) -> int:
+        calls.append(threading.current_thread().name)
+        started.set()
+        go.wait(30)
+        return int(store.count())
+
+    warmer = None
+    try:
+        ingest_records(svc.store, [record("w1", "ana", 0, "phone")], "w")
+        visitor = threading.Thread(target=cache.cached, args=(svc, slow), name="visitor")
+        visitor.start()
+        assert started.wait(30)
+        warmer = cache.Warmer(svc, lambda run: [(slow, (), {})]).start()
+        deadline = time.monotonic() + 30
+        while cache.cache_for(svc).joined < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cache.cache_for(svc).joined == 1 and warmer.rounds == 0
+        go.set()
+        visitor.join(30)
+        while warmer.rounds == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert warmer.rounds == 1
+        assert calls == ["visitor"]
+    finally:
+        if warmer is not None:
+            warmer.stop()
+        svc.close()

@@ -462,3 +462,79 @@ def test_group_commit_answers_as_if_requests_ran_one_by_one(
         assert grp.query(quarantined) == seq.query(quarantined)
         stored = "SELECT event_id, customer_id FROM events ORDER BY ALL"
         assert grp.query(stored) == seq.query(stored)
+
+
+def test_an_analysis_does_not_hold_back_ingestion_and_is_shared(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `/v1` analysis runs beside ingestion, not under its lock: events posted while a
+    slow analysis computes are stored at once. A second request for the same analysis
+    at that moment waits for the first one's computation and gets its answer; a later
+    request sees every event stored since."""
+    import threading
+    import time
+
+    from touchpoints.analytics import kpis
+    from touchpoints.server import cache
+
+    assert post(client, json.dumps(EVENTS[:3])).status_code == 200
+    entered, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+    derive = kpis.derive
+
+    def slow(raw: Any) -> Any:
+        if threading.current_thread().name.startswith("touchpoints-cache-warmer"):
+            return derive(raw)  # the dashboard's warmer: not what this test holds back
+        calls.append(1)
+        entered.set()
+        assert release.wait(30)
+        return derive(raw)
+
+    claim = cache._claim
+    waiting: list[str] = []
+
+    def watched(shared: Any, key: Any, version: Any) -> Any:
+        if key[0] == "v1" and (key, version) in shared.computing:  # about to wait for it
+            waiting.append(threading.current_thread().name)
+        return claim(shared, key, version)
+
+    monkeypatch.setattr(kpis, "derive", slow)
+    monkeypatch.setattr(cache, "_claim", watched)
+    read = key_for(client, "read")
+    answers: list[Any] = []
+    askers = [
+        threading.Thread(target=lambda: answers.append(client.get("/v1/kpis", headers=read)))
+        for _ in range(2)
+    ]
+    askers[0].start()
+    assert entered.wait(30)
+    askers[1].start()
+    try:
+        deadline = time.monotonic() + 30
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(waiting) == 1  # the second request waits for the first one's answer
+        later = post(
+            client,
+            json.dumps(
+                [
+                    {
+                        "event_id": "b1",
+                        "customer_id": "c3",
+                        "touchpoint": "website",
+                        "ts": "2025-03-04T10:00:00",
+                    }
+                ]
+            ),  # fmt: skip
+        )
+        assert later.status_code == 200 and later.json()["stored"] == 1
+        assert not release.is_set() and askers[0].is_alive()
+    finally:
+        release.set()
+        for t in askers:
+            t.join(30)
+    assert [r.status_code for r in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["rows"][0]["events"] == 3 and calls == [1]
+    monkeypatch.setattr(kpis, "derive", derive)
+    assert client.get("/v1/kpis", headers=read).json()["rows"][0]["events"] == 4

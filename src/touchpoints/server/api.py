@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from touchpoints.analytics.registry import Analysis, Options, analyses
 from touchpoints.core.errors import CatalogError
 from touchpoints.ingest import LazyRecords, loads_strict
+from touchpoints.server import cache
 from touchpoints.server.auth import ApiKey, require_scope
 from touchpoints.server.service import Service
 
@@ -290,8 +291,8 @@ def _analysis_route(analysis: Analysis) -> None:
         if not analysis.uses_store(options):
             # Answers without data: no lock, no waiting behind an ingestion.
             return json_response(analysis.run(None, scope, options))  # type: ignore[arg-type]
-        service = service_of(request)
-        return json_response(service.read(analysis.run, scope, options))
+        # On a reader, beside ingestion (see `cache.current`).
+        return json_response(cache.current(service_of(request), analysis.run, scope, options))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [

@@ -36,6 +36,11 @@ cheapest to bring up to date first; a round that new data overtook starts over, 
   an "as of" note) while the warmer computes the newer one, however long its round takes;
   without a warmer (scripts, tests), past STALE_SECONDS of staleness the visitor waits for
   a fresh one.
+
+An answer is computed by one thread at a time (`_claim`): requests, or the warmer, that
+need one another thread is computing for the same data version wait for it and share its
+result. `/v1` answers (`current`) are shared that way too but never remembered: each is
+computed over the data as they are when asked.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -87,6 +93,16 @@ Keep = tuple[Callable[..., Any], Key, "str | None", Any, float, float]
 
 
 @dataclass
+class Flight:
+    """An answer being computed: its waiters wake on `done`, and read `result` when the
+    computation went through (`ok`)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    ok: bool = False
+
+
+@dataclass
 class Entry:
     version: Version
     result: Any
@@ -107,9 +123,13 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
         self.stale_hits = 0
+        self.joined = 0
         self.guard = threading.Lock()
         self.readers = threading.local()
         self.warmer: Warmer | None = None
+        # The answers being computed now, per (key, data version): a second request for
+        # one waits for it instead of computing it again (`_claim`).
+        self.computing: dict[tuple[Key, Version], Flight] = {}
 
 
 # Weak keys: a closed Service takes its cache with it (and a new one never inherits it).
@@ -344,6 +364,35 @@ def _key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) 
     )
 
 
+def _claim(cache: ResultCache, key: Key, version: Version) -> tuple[Flight, bool]:
+    """Take the computation of `key` at `version`: (its flight, True) for the thread that
+    computes it (pass the flight to `_release` when done), or, when another thread holds
+    it, wait for that one and return (its flight, False). Call with `cache.guard` held:
+    it is released while waiting.
+
+    Without this, visitors who open the same uncached page together each compute its
+    analyses: five visits at once to `/journeys` for a new week at 10M events took 39 s
+    (one alone 9 s) and raised the server's memory by 6.1 GB (one alone 1.2 GB); now one
+    computes and the others get its answer: 7 s and 1.6 GB (bench/RESULTS.md, together)."""
+    busy = cache.computing.get((key, version))
+    if busy is None:
+        flight = cache.computing[(key, version)] = Flight()
+        return flight, True
+    cache.joined += 1
+    cache.guard.release()
+    try:
+        busy.done.wait()
+    finally:
+        cache.guard.acquire()
+    return busy, False
+
+
+def _release(cache: ResultCache, key: Key, version: Version, flight: Flight) -> None:
+    with cache.guard:
+        cache.computing.pop((key, version), None)
+    flight.done.set()
+
+
 def _store(cache: ResultCache, key: Key, entry: Entry, only_if_newer: bool = False) -> None:
     with cache.guard:
         old = cache.entries.get(key)
@@ -370,6 +419,12 @@ def metrics_text(service: Any) -> str:
             cache.stale_hits,
         ),
         ("touchpoints_cache_misses_total", "counter", "Answers computed on request.", cache.misses),
+        (
+            "touchpoints_cache_joined_total",
+            "counter",
+            "Requests that waited for an answer another request or the warmer was computing.",
+            cache.joined,
+        ),
         (
             "touchpoints_cache_warmer_rounds_total",
             "counter",
@@ -428,43 +483,87 @@ def page_entry(
     key = _key(fn, args, kwargs)
     with _reading(service) as run:
         version = _version_with(service, run, stored)
-        now = time.time()
         with cache.guard:
-            entry = cache.entries.get(key)
-            if entry is not None:
-                fresh = entry.version == version
-                slow = SLOW_SECONDS if cache.warmer is None else WARMED_SLOW_SECONDS
-                # With a warmer the refresh is already on its way, however long a round
-                # takes (minutes at 10M events): keep serving the last result meanwhile.
-                recent = cache.warmer is not None or now - entry.computed_at < STALE_SECONDS
-                if fresh or (entry.cost >= slow and recent):
-                    cache.entries.move_to_end(key)
-                    cache.hits += 1
-                    cache.stale_hits += not fresh
-                    if not fresh and cache.warmer is not None:
-                        cache.warmer.wake()
-                    return entry, fresh, (version[2], version[3])
-        stamp, kept = _kept(run, fn, key, entry)
-        if kept is not None:
-            result, computed_at, cost = kept
-        else:
-            start = time.monotonic()
-            result = run(fn, *args, **kwargs)
-            cost = time.monotonic() - start
-            computed_at = time.time()
-            job = (fn, key, stamp, result, computed_at, cost)
-            # A warmer writes it on its own thread: the visitor does not wait for a large
-            # answer's text to be stored (1.6 s for 284k variants).
-            warmer = cache.warmer
-            if warmer is not None and _worth_keeping(fn, stamp, cost):
-                warmer.keep(job)
+            while True:
+                entry = cache.entries.get(key)
+                if entry is not None:
+                    fresh = entry.version == version
+                    slow = SLOW_SECONDS if cache.warmer is None else WARMED_SLOW_SECONDS
+                    # With a warmer the refresh is already on its way, however long a round
+                    # takes (minutes at 10M events): keep serving the last result meanwhile.
+                    recent = (
+                        cache.warmer is not None or time.time() - entry.computed_at < STALE_SECONDS
+                    )
+                    if fresh or (entry.cost >= slow and recent):
+                        cache.entries.move_to_end(key)
+                        cache.hits += 1
+                        cache.stale_hits += not fresh
+                        if not fresh and cache.warmer is not None:
+                            cache.warmer.wake()
+                        return entry, fresh, (version[2], version[3])
+                # Another thread computing it at this version: its answer is ours (looked
+                # at again above), or, if it failed, this thread computes it.
+                flight, leader = _claim(cache, key, version)
+                if leader:
+                    break
+        try:
+            stamp, kept = _kept(run, fn, key, entry)
+            if kept is not None:
+                result, computed_at, cost = kept
             else:
-                _keep(run, job)
+                start = time.monotonic()
+                result = run(fn, *args, **kwargs)
+                cost = time.monotonic() - start
+                computed_at = time.time()
+                job = (fn, key, stamp, result, computed_at, cost)
+                # A warmer writes it on its own thread: the visitor does not wait for a
+                # large answer's text to be stored (1.6 s for 284k variants).
+                warmer = cache.warmer
+                if warmer is not None and _worth_keeping(fn, stamp, cost):
+                    warmer.keep(job)
+                else:
+                    _keep(run, job)
+            entry = Entry(version, result, computed_at, cost, fn, args, kwargs)
+            _store(cache, key, entry, True)
+        finally:
+            _release(cache, key, version, flight)
     with cache.guard:
         cache.misses += 1
-    entry = Entry(version, result, computed_at, cost, fn, args, kwargs)
-    _store(cache, key, entry, True)
     return entry, True, (version[2], version[3])
+
+
+# Analyses computed at once for `/v1` requests (each on its own reader): more would only
+# share the cores and add their memory.
+API_ANALYSES_AT_ONCE = max(2, os.cpu_count() or 2)
+_API_SLOTS = threading.BoundedSemaphore(API_ANALYSES_AT_ONCE)
+
+
+def current(service: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(store, *args, **kwargs)` over the data as they are now, for `/v1`: computed on a
+    reader store, outside the lock ingestion takes (an analysis of several seconds no
+    longer holds back the events and webhooks arriving meanwhile), at most
+    API_ANALYSES_AT_ONCE at a time, and shared by requests asking the same question of the
+    same data at the same moment. Never an answer remembered from before: `/v1` answers
+    what the store holds when asked (another worker's catalog edit, which the data version
+    does not see, included)."""
+    cache = cache_for(service)
+    key = ("v1", *_key(fn, args, kwargs))
+    with _reading(service) as run:
+        version = _version_with(service, run)
+        with cache.guard:
+            while True:
+                flight, leader = _claim(cache, key, version)
+                if leader:
+                    break
+                if flight.ok:
+                    return flight.result  # type: ignore[no-any-return]
+        try:
+            with _API_SLOTS:
+                flight.result = run(fn, *args, **kwargs)
+            flight.ok = True
+            return flight.result  # type: ignore[no-any-return]
+        finally:
+            _release(cache, key, version, flight)
 
 
 # -- the warmer ------------------------------------------------------------------------------
@@ -629,31 +728,50 @@ class Warmer:
                 return
             with self.cache.guard:
                 current = self.cache.entries.get(key)
-            if current is not None and current.version == version:
+                if current is not None and current.version == version:
+                    continue
+                # A visitor computing it now: wait for that answer rather than compute
+                # it beside them (a failure there is retried next round).
+                flight, leader = _claim(self.cache, key, version)
+            if not leader:
                 continue
             self._keep_waiting(run, lane)
-            stamp, kept = _kept(run, fn, key, current)
-            if kept is not None:
-                result, computed_at, cost = kept
-            else:
-                began = time.monotonic()
-                try:
-                    result = run(fn, *args, **kwargs)
-                except OutOfMemoryError as exc:  # a fault the operator can act on
-                    log.warning("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
-                    continue
-                except TouchpointsError as exc:  # the data cannot answer it (yet): no fault
-                    log.info("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
-                    continue
-                except Exception:  # one failing analysis must not stop the others
-                    log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
-                    continue
-                cost = time.monotonic() - began
-                computed_at = time.time()
-                _keep(run, (fn, key, stamp, result, computed_at, cost))
-            _store(self.cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs))
+            try:
+                cost = self._compute(run, key, (fn, args, kwargs), version, current)
+            finally:
+                _release(self.cache, key, version, flight)
+            if cost is None:
+                continue
             if cost >= WARMED_SLOW_SECONDS and _version_with(self.service, run) != version:
                 return  # new data arrived meanwhile: start over, the most urgent first
         lane.warmed = version
         lane.rounds += 1
         lane.last_round_seconds = time.monotonic() - start
+
+    def _compute(
+        self, run: Callable[..., Any], key: Key, job: Job, version: Version, current: Entry | None
+    ) -> float | None:
+        """One job of a round, stored in the cache (read from the store's kept answers when
+        there): its cost, or None when it failed (logged; the others go on)."""
+        fn, args, kwargs = job
+        stamp, kept = _kept(run, fn, key, current)
+        if kept is not None:
+            result, computed_at, cost = kept
+        else:
+            began = time.monotonic()
+            try:
+                result = run(fn, *args, **kwargs)
+            except OutOfMemoryError as exc:  # a fault the operator can act on
+                log.warning("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
+                return None
+            except TouchpointsError as exc:  # the data cannot answer it (yet): no fault
+                log.info("cache warmer: %s: %s", getattr(fn, "__qualname__", fn), exc)
+                return None
+            except Exception:  # one failing analysis must not stop the others
+                log.exception("cache warmer: %s failed", getattr(fn, "__qualname__", fn))
+                return None
+            cost = time.monotonic() - began
+            computed_at = time.time()
+            _keep(run, (fn, key, stamp, result, computed_at, cost))
+        _store(self.cache, key, Entry(version, result, computed_at, cost, fn, args, kwargs))
+        return float(cost)
