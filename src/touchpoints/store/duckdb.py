@@ -171,11 +171,10 @@ class DuckDBStore(Store):
             with self.transaction():
                 base = con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
                 returning = " RETURNING event_id" if want_ids else ""
-                # The stored ids the batch repeats, found with the batch's ids as a filter
-                # on the scan of `events` (which DuckDB prunes by each block's range):
-                # an anti join straight against `events` reads every stored id, 0.2 s
-                # per commit at 10M events however few the batch holds (bench/RESULTS.md,
-                # beside).
+                # The stored ids the batch repeats, found with the batch's ids pushed
+                # into the scan of `events` as a filter: an anti join straight against
+                # `events` probes every stored id, 0.12-0.2 s per commit at 10M events
+                # however few the batch holds; this, 3 ms (bench/RESULTS.md, beside).
                 cur = con.execute(
                     f"""INSERT INTO events (seq, {EVENT_COLUMNS_SQL}, source)
                     SELECT $base + g._row, {GOOD_COLUMNS}, $source
