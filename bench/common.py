@@ -92,6 +92,15 @@ def store_for(path: Path) -> tuple[str, int, float | None]:
     return str(db), int(made["events"]), made["seconds"]
 
 
+def status_mib(pid: int, field: str) -> float:
+    """A memory figure of a running process from Linux's /proc status (`VmHWM`: its peak
+    resident memory so far, `VmRSS`: now), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run_measured(argv: list[str], stdout_path: Path | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one process, which must succeed."""
     t = time.perf_counter()

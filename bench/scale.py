@@ -44,7 +44,16 @@ from typing import Any
 
 import httpx
 
-from common import DATA, HERE, PY, demo_file, in_child, run_measured, write_section
+from common import (
+    DATA,
+    HERE,
+    PY,
+    demo_file,
+    in_child,
+    run_measured,
+    status_mib,
+    write_section,
+)
 from service import PAGES
 from touchpoints.server.loadgen import ServerProcess, percentile
 
@@ -82,10 +91,7 @@ with open_store(sys.argv[1]) as store:
 
 def hwm_mib(pid: int) -> float:
     """The process's peak resident memory so far (Linux VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return status_mib(pid, "VmHWM")
 
 
 def rounds_done(client: httpx.Client) -> int:

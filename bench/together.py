@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from common import DATA, in_child, write_section
+from common import DATA, in_child, status_mib, write_section
 from scale import PREPARE, SECRET, USER, rounds_done, timed_get
 from touchpoints.server.loadgen import ServerProcess, free_port
 
@@ -45,14 +45,6 @@ def week_page(page: str, monday: date) -> str:
     return f"{page}{sep}from={monday.isoformat()}&to={(monday + timedelta(days=6)).isoformat()}"
 
 
-def rss_mib(pid: int) -> float:
-    """The process's resident memory now (Linux VmRSS), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def visit_group(base: str, cookie: str, page: str, visitors: int, pid: int) -> dict[str, float]:
     """`visitors` loads of `page` started together: each one's seconds, the span, and how
     far the server's resident memory rose above where it stood before (sampled every
@@ -61,13 +53,13 @@ def visit_group(base: str, cookie: str, page: str, visitors: int, pid: int) -> d
         httpx.Client(base_url=base, cookies={"tp_session": cookie}, timeout=3600)
         for _ in range(visitors)
     ]
-    before = rss_mib(pid)
+    before = status_mib(pid, "VmRSS")
     highest = [before]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            highest[0] = max(highest[0], rss_mib(pid))
+            highest[0] = max(highest[0], status_mib(pid, "VmRSS"))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
