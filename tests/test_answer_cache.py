@@ -4,6 +4,7 @@ holds; an ingestion, an erase, a catalog or change-log edit make it compute agai
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -414,3 +415,83 @@ def test_the_warmer_waits_for_the_visitor_computing_its_job(
         if warmer is not None:
             warmer.stop()
         svc.close()
+
+
+@pytest.fixture
+def pg_target() -> Any:
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {problem}")
+        pytest.skip(problem)
+    import uuid
+
+    import psycopg
+
+    schema = f"tp_test_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}?schema={schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_postgres_reads_run_on_lent_connections_beside_the_lock(pg_target: str) -> None:
+    """On PostgreSQL a request thread reads on a connection lent from the Service's pool,
+    not under the lock ingestion holds: a read completes while another thread holds that
+    lock. Nested reads get the same connection back; at most `size` are open, a further
+    reader waits for one to come back; a broken one is dropped; close closes them all."""
+    import threading
+
+    svc = service(pg_target)
+    pool = cache._pool(svc)
+    assert pool is not None
+    pool.size = 2
+    try:
+        ingest_records(svc.store, [record("p1", "ana", 0, "phone")], "t")
+        counted: list[int] = []
+        with svc.lock:  # as an ingestion would, for as long as it takes
+            reader = threading.Thread(
+                target=lambda: counted.append(cache.current(svc, lambda s: s.count()))
+            )
+            reader.start()
+            reader.join(20)
+            assert counted == [1]
+
+        with cache._reading(svc) as run:
+            outer = run(lambda s: s)
+            assert outer.conn is not svc.store.conn
+            with cache._reading(svc) as again:
+                assert again(lambda s: s) is outer
+
+        held, release, got = threading.Barrier(3), threading.Event(), []
+
+        def hold() -> None:
+            with pool.borrow() as lent:
+                got.append(lent)
+                held.wait(10)
+                release.wait(10)
+
+        holders = [threading.Thread(target=hold) for _ in range(2)]
+        for t in holders:
+            t.start()
+        held.wait(10)
+        third: list[Any] = []
+        late = threading.Thread(target=lambda: third.append(pool._take()))
+        late.start()
+        late.join(0.5)
+        assert late.is_alive() and pool.opened == 2  # waits: no third connection
+        release.set()
+        late.join(10)
+        assert third and third[0] in got
+        for t in holders:
+            t.join(10)
+        pool._give(third[0])
+
+        with pool.borrow() as lent:
+            lent.conn.close()  # as a restarted server leaves it
+        assert pool.opened == 1 and lent not in pool.idle
+        with cache._reading(svc) as run:
+            assert run(lambda s: s.count()) == 1
+    finally:
+        svc.close()
+    assert pool.idle == [] and pool.opened == 0

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import _PG_PROBLEM, PG_URL
 from touchpoints.cli import app as cli
 from touchpoints.core.settings import Settings
 from touchpoints.ingest import ingest_records
@@ -56,6 +60,26 @@ def make_client(db: str, **settings: Any) -> TestClient:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with make_client(str(tmp_path / "api.duckdb")) as c:
         yield c
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """A client on each store engine a server runs on."""
+    if request.param == "duckdb":
+        with make_client(str(tmp_path / "api.duckdb")) as c:
+            yield c
+        return
+    if _PG_PROBLEM:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {_PG_PROBLEM}")
+        pytest.skip(f"PostgreSQL not reachable: {_PG_PROBLEM}")
+    schema = f"tp_api_{uuid.uuid4().hex[:12]}"
+    try:
+        with make_client(f"{PG_URL}?schema={schema}") as c:
+            yield c
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def key_for(c: TestClient, *scopes: str) -> dict[str, str]:
@@ -465,7 +489,7 @@ def test_group_commit_answers_as_if_requests_ran_one_by_one(
 
 
 def test_an_analysis_does_not_hold_back_ingestion_and_is_shared(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    any_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A `/v1` analysis runs beside ingestion, not under its lock: events posted while a
     slow analysis computes are stored at once. A second request for the same analysis
@@ -474,6 +498,7 @@ def test_an_analysis_does_not_hold_back_ingestion_and_is_shared(
     import threading
     import time
 
+    client = any_client
     from touchpoints.analytics import kpis
     from touchpoints.server import cache
 

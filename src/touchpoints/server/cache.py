@@ -12,8 +12,9 @@ version they were computed at. The version combines:
   `privacy purge` raise, from any process: erased data is never served from memory.
 
 Reads never take the Service lock that ingestion needs: they run on a *reader* store, a
-second connection to the same database (a DuckDB cursor of the service's connection, or
-a connection of its own on PostgreSQL and Spark).
+second connection to the same database: a DuckDB cursor of the service's connection per
+request thread, or on PostgreSQL one of a few connections lent to request threads in turn
+(`ReaderPool`). Spark has none: reads there go through `service.read`.
 
 Answers that cost more than KEEP_SECONDS are also kept in the store (`answer_cache`), with
 the store's *stamp* (`store.derived.answer_stamp`): the events' version, the generation, the catalog and
@@ -126,6 +127,7 @@ class ResultCache:
         self.joined = 0
         self.guard = threading.Lock()
         self.readers = threading.local()
+        self.pool: ReaderPool | None = None
         self.warmer: Warmer | None = None
         # The answers being computed now, per (key, data version): a second request for
         # one waits for it instead of computing it again (`_claim`).
@@ -198,8 +200,8 @@ def _close_reader(reader: Any) -> None:
 
 def _thread_reader(service: Any) -> Any | None:
     """This request thread's reader store for `service` (made once per thread), on DuckDB
-    only: a cursor is cheap, while a PostgreSQL connection per server thread is not (the
-    request path there keeps the Service's connection; the warmer has its own)."""
+    only: a cursor is cheap, while a PostgreSQL connection per server thread is not (there
+    request threads borrow from a `ReaderPool`; the warmer has its own)."""
     store = getattr(service, "store", None)
     if store is None or store.engine != "duckdb":
         return None
@@ -209,14 +211,108 @@ def _thread_reader(service: Any) -> Any | None:
     return local.store
 
 
+# PostgreSQL connections a Service keeps for its request threads' reads: as many as
+# analyses can usefully run at once (more would only share the cores), at least two so a
+# page's small reads never wait behind one long analysis.
+READERS_AT_ONCE = max(2, os.cpu_count() or 2)
+
+
+class ReaderPool:
+    """Reader stores on their own PostgreSQL connections, lent to one thread at a time.
+
+    A thread that asks again while it holds one (an analysis that reads another answer
+    through the cache) gets the same one back, so nested reads never wait for a second
+    connection. A connection left broken (the server restarted) is dropped, and the next
+    borrower opens a new one."""
+
+    def __init__(self, service: Any, size: int = READERS_AT_ONCE) -> None:
+        self.service = service
+        self.size = size
+        self.idle: list[Any] = []
+        self.opened = 0
+        self.closed = False
+        self.ready = threading.Condition()
+        self.held = threading.local()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Any]:
+        held = getattr(self.held, "reader", None)
+        if held is not None:
+            yield held
+            return
+        reader = self._take()
+        self.held.reader = reader
+        try:
+            yield reader
+        finally:
+            self.held.reader = None
+            self._give(reader)
+
+    def _take(self) -> Any:
+        with self.ready:
+            while not self.idle and self.opened >= self.size:
+                self.ready.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        try:
+            return open_reader(self.service)
+        except BaseException:
+            with self.ready:
+                self.opened -= 1
+                self.ready.notify()
+            raise
+
+    def _give(self, reader: Any) -> None:
+        conn = reader.conn
+        with self.ready:
+            if self.closed or conn.closed or conn.broken:
+                self.opened -= 1
+                _close_reader(reader)
+            else:
+                self.idle.append(reader)
+            self.ready.notify()
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            for reader in self.idle:
+                _close_reader(reader)
+            self.opened -= len(self.idle)
+            self.idle.clear()
+
+
+def _pool(service: Any) -> ReaderPool | None:
+    store = getattr(service, "store", None)
+    if store is None or store.engine != "postgres":
+        return None
+    cache = cache_for(service)
+    with cache.guard:
+        if cache.pool is None:
+            cache.pool = ReaderPool(service)
+        return cache.pool
+
+
+def close_readers(service: Any) -> None:
+    """Close the PostgreSQL connections lent to `service`'s request threads (on close)."""
+    pool = cache_for(service).pool
+    if pool is not None:
+        pool.close()
+
+
 @contextlib.contextmanager
 def _reading(service: Any) -> Iterator[Callable[..., Any]]:
     """A `run(fn, *args, **kwargs)` on a reader store (or under the lock without one)."""
     reader = _thread_reader(service)
-    if reader is None:
-        yield service.read
-    else:
+    if reader is not None:
         yield lambda fn, *a, **kw: fn(reader, *a, **kw)
+        return
+    pool = _pool(service)
+    if pool is None:
+        yield service.read
+        return
+    with pool.borrow() as lent:
+        yield lambda fn, *a, **kw: fn(lent, *a, **kw)
 
 
 def _store_version(store: Any) -> tuple[int, int]:

@@ -38,6 +38,7 @@ from touchpoints.ingest import (
     quarantine_raw,
 )
 from touchpoints.ingest.identities import link
+from touchpoints.server.cache import close_readers
 from touchpoints.store import open_store
 from touchpoints.store.base import Store
 
@@ -81,6 +82,7 @@ class Service:
         self._drainer: asyncio.Task[None] | None = None
 
     def close(self) -> None:
+        close_readers(self)
         with self.lock:
             if self.scrub_pending:  # an erase came through the local door (server.local)
                 try:
