@@ -410,6 +410,46 @@ def test_team_sums_kept_batch_by_batch_answer_as_raw_events(
         assert team_facts(store) == kept
 
 
+def test_keeping_the_team_sums_never_asks_for_not_in_a_subquery(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL runs `x NOT IN (SELECT ...)` row by row against the subquery's rows unless
+    they all fit in `work_mem`: a first ingestion of 1M events into PostgreSQL did not end
+    in 12 minutes. The statements that keep the facts of a batch of new and stored
+    customers, an identity link and an erase use anti-joins (NOT EXISTS) instead."""
+    import re
+
+    said: list[str] = []
+    for name in ("execute", "query"):
+        method = getattr(store, name)
+
+        def watched(sql: str, params: Any = None, _method: Any = method) -> Any:
+            said.append(sql)
+            return _method(sql, params)
+
+        monkeypatch.setattr(store, name, watched)
+    rows = []
+    for i in range(12):
+        at = TEAM_BASE + timedelta(days=i % 5, hours=i)
+        rows.append({"event_id": f"k{i}", "customer_id": f"c{1 + i % 3}", "ts": at,
+                     "touchpoint": "whatsapp", "agent": ["ann", "bob"][i % 2],
+                     "handle_seconds": 60 + i, "csat": 1 + i % 5})
+        rows.append({"event_id": f"r{i}", "customer_id": f"c{1 + (i + 1) % 3}",
+                     "ts": at + timedelta(hours=2), "touchpoint": "nps_survey",
+                     "action": "feedback", "ref_event_id": f"k{i}", "nps": i % 11,
+                     "comment": COMMENTS[i % 4]})  # fmt: skip
+    ingest_records(store, rows[::2], "contacts")
+    ingest_records(store, rows[1::2], "answers")
+    link(store, [["c1", "c2"]], "hand")
+    erase_customer(store, "c3")
+    assert any("agent_facts" in sql for sql in said)
+    assert [sql for sql in said if re.search(r"NOT\s+IN\s*\(\s*SELECT", sql, re.I)] == []
+    monkeypatch.undo()
+    kept = team_facts(store)
+    derived.rebuild(store)
+    assert team_facts(store) == kept
+
+
 def test_team_sums_by_hand(store: Store) -> None:
     """An answer stored before the contact it rates, by another customer, is credited
     once the contact arrives; erasing the contact's customer takes it away again."""

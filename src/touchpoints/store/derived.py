@@ -516,8 +516,20 @@ def _agent_slice(customers: str) -> str:
     return (
         f"SELECT * FROM agent_facts WHERE customer_id IN ({customers}) "
         f"UNION ALL SELECT * FROM agent_facts WHERE contact_customer IN ({customers}) "
-        f"AND customer_id NOT IN ({customers})"
+        f"AND {_outside('agent_facts.customer_id', customers)}"
     )
+
+
+def _outside(column: str, customers: str) -> str:
+    """`column NOT IN (customers)`, written so that PostgreSQL runs it as an anti-join.
+    PostgreSQL checks `NOT IN (SELECT ...)` row by row against the list unless the whole
+    list fits in `work_mem`: the first ingestion of 1M events (156,000 customers) into
+    PostgreSQL was still in one statement after 12 minutes. `customers`: a SELECT of a
+    `customer_id` column, or a few values (kept as NOT IN: a list of constants is cheap);
+    `column`: qualified, as the outer query names it."""
+    if not customers.lstrip().upper().startswith("SELECT"):
+        return f"{column} NOT IN ({customers})"
+    return f"NOT EXISTS (SELECT 1 FROM ({customers}) n WHERE n.customer_id = {column})"
 
 
 def _take_away(store: Store, customers: str, params: Params | None) -> None:
@@ -574,22 +586,22 @@ def _refresh_agents(store: Store, touched: str, params: Params | None) -> None:
     answers of other customers rating their contacts (an answer may come first); then
     `agent_hours` changes by the difference."""
     _drop_agents(store, touched, params)
-    others = f"""(SELECT * FROM events
+    others = f"""(SELECT * FROM events o
         WHERE agent IS NULL AND ref_event_id IN (
           SELECT event_id FROM _fact_events WHERE agent IS NOT NULL)
-        AND customer_id NOT IN ({touched}))"""
+        AND {_outside("o.customer_id", touched)})"""
     # The contacts the batch's answers rate: among its customers' events, else (an answer
     # rating another customer's contact) looked up in the store, which the engine skips
     # when every rated contact is at hand.
     rated = f"""(SELECT event_id, agent, touchpoint, ts, customer_id FROM _fact_events
         UNION ALL
-        SELECT event_id, agent, touchpoint, ts, customer_id FROM events
+        SELECT event_id, agent, touchpoint, ts, customer_id FROM events r
         WHERE event_id IN (
-          SELECT ref_event_id FROM _fact_events
+          SELECT ref_event_id FROM _fact_events a
           WHERE agent IS NULL AND ref_event_id IS NOT NULL
-            AND ref_event_id NOT IN (
-              SELECT event_id FROM _fact_events WHERE event_id IS NOT NULL))
-        AND customer_id NOT IN ({touched}))"""
+            AND NOT EXISTS (
+              SELECT 1 FROM _fact_events k WHERE k.event_id = a.ref_event_id))
+        AND {_outside("r.customer_id", touched)})"""
     _insert_agents(
         store,
         f"""{contact_rows("_fact_events")}
