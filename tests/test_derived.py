@@ -436,3 +436,35 @@ def test_a_crash_in_the_middle_of_an_ingest_leaves_events_and_facts_consistent(
             assert n in (0, total)
             assert store.count("event_facts") == n
             assert derived.rebuild(store)["events_changed"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_commit_on_postgres_reads_the_touched_customers_facts_by_index(store: Store) -> None:
+    """PostgreSQL plans a join with a temporary table it has no statistics of as if it held
+    a thousand rows; the commit gives it those statistics, so that replacing one customer's
+    facts reads them through each fact table's customer index instead of scanning every
+    stored customer's rows (at 1M events a one-event commit took 2.0–2.6 s, 0.2 s now)."""
+    rows = [
+        record(f"e{i}", f"c{i % 4000}", i % 50, ["website", "phone"][i % 2]) for i in range(8000)
+    ]
+    ingest_records(store, rows, "many")
+    tables = ("kpi_facts", "event_facts", "journey_steps", "journey_customers", "journey_cycles")
+    for table in tables:
+        store.execute(f"ANALYZE {table}")  # as autovacuum would after the load
+
+    def scans() -> dict[str, int]:
+        # This session's counts reach the statistics when it goes idle: force that now.
+        store.execute("SELECT pg_stat_force_next_flush()")
+        store.execute("SELECT pg_stat_clear_snapshot()")
+        found = store.query(
+            "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+        )
+        return {r["relname"]: int(r["seq_scan"]) for r in found if r["relname"] in tables}
+
+    before = scans()
+    assert ingest_records(store, [record("late", "c7", 20.5, "store")], "one").stored == 1
+    assert scans() == before
+    assert [c[0] for c in cycles(store) if c[0].startswith("c7#")] == ["c7#1"]

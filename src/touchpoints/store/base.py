@@ -276,6 +276,12 @@ class Store(ABC):
         Spark keeps no deleted rows readable through SQL and has nothing more to do."""
         return None
 
+    def analyze(self, table: str) -> None:
+        """Give the planner the statistics of a temporary table just filled, so that joins
+        with it use the indexes of the big tables. Nothing on engines that keep them as they
+        write: PostgreSQL alone needs it (below)."""
+        return None
+
     def refuse_operational(self, feature: str) -> None:
         """Raise, on a store that cannot hold row-level state at request rate (Spark), a
         one-line error naming the operational store to use; nothing elsewhere."""

@@ -467,6 +467,7 @@ def _insert_agents(
     touchpoint and agent to `_agent_delta` too (what they add to `agent_hours`)."""
     store.execute("DROP TABLE IF EXISTS _agent_rows")
     store.execute(f"CREATE TEMPORARY TABLE _agent_rows AS {credited}", params)
+    store.analyze("_agent_rows")
     keys = "customer_id, contact_customer, hour, served_hour, touchpoint, agent, segment"
     sums = ", ".join(f"{expr} AS {name}" for name, expr in AGENT_COLUMNS.items())
     store.execute(
@@ -555,6 +556,7 @@ def _merge_hours(store: Store) -> None:
         "AND d.touchpoint IS NOT DISTINCT FROM h.touchpoint"
     )
     touched = f"EXISTS (SELECT 1 FROM _agent_delta d WHERE {same})"
+    store.analyze("_agent_delta")
     store.execute("DROP TABLE IF EXISTS _agent_merged")
     store.execute(
         f"""CREATE TEMPORARY TABLE _agent_merged AS
@@ -893,13 +895,16 @@ def refresh(
         f"WHERE customer_id IN ({touched})",
         params,
     )
+    store.analyze("_fact_events")
     # Their facts too, so the cycles and the roll-up join these rows, not the whole table.
     store.execute("DROP TABLE IF EXISTS _fact_rows")
     store.execute(f"CREATE TEMPORARY TABLE _fact_rows AS {facts_select(options, '_fact_events')}")
+    store.analyze("_fact_rows")
     store.execute("DROP TABLE IF EXISTS _fact_cycles")
     store.execute(
         f"CREATE TEMPORARY TABLE _fact_cycles AS {cycles_select('_fact_events', '_fact_rows')}"
     )
+    store.analyze("_fact_cycles")
     store.replace_customers(
         touched,
         {

@@ -89,6 +89,13 @@ class PostgresStore(Store):
                 raise StoreError(f"table {table!r}: not a table name")
             self.conn.execute(f'VACUUM (FULL, ANALYZE) "{table}"')
 
+    def analyze(self, table: str) -> None:
+        """PostgreSQL has no statistics of a new temporary table (autovacuum never reads
+        one) and plans a join with it for a thousand rows: the commit of one event into 1M
+        stored events scanned every fact table whole instead of reading that customer's
+        rows through its index (0.36 s against 0.3 ms for one of them)."""
+        self.execute(f"ANALYZE {table}")
+
     def in_transaction(self) -> bool:
         return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
@@ -139,6 +146,7 @@ class PostgresStore(Store):
                 f"CREATE TEMP TABLE _good (_row BIGINT, {column_ddl('postgres')}) ON COMMIT DROP"
             )
             self._copy(cur, con, f"SELECT _row, {cols} FROM _good", "_good", f"_row, {cols}")
+            cur.execute("ANALYZE _good")  # see `analyze`
             # One writer at a time assigns ingestion order.
             cur.execute("SELECT pg_advisory_xact_lock(7243001)")
             cur.execute("SELECT coalesce(max(seq), 0) FROM events")

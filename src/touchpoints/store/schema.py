@@ -88,6 +88,9 @@ def ddl(engine: str) -> list[str]:
         [
             "CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id)",
             "CREATE INDEX IF NOT EXISTS events_customer_ts ON events (customer_id, ts, seq)",
+            # Each commit numbers its events after max(seq): read from this index, not a
+            # scan of every event under the writers' lock (0.14 s at 1M events).
+            "CREATE INDEX IF NOT EXISTS events_seq ON events (seq)",
         ]
         if engine == "postgres"
         else []
