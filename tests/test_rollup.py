@@ -431,9 +431,17 @@ def test_keeping_the_team_sums_never_asks_for_not_in_a_subquery(
     rows = []
     for i in range(12):
         at = TEAM_BASE + timedelta(days=i % 5, hours=i)
-        rows.append({"event_id": f"k{i}", "customer_id": f"c{1 + i % 3}", "ts": at,
-                     "touchpoint": "whatsapp", "agent": ["ann", "bob"][i % 2],
-                     "handle_seconds": 60 + i, "csat": 1 + i % 5})
+        rows.append(
+            {
+                "event_id": f"k{i}",
+                "customer_id": f"c{1 + i % 3}",
+                "ts": at,
+                "touchpoint": "whatsapp",
+                "agent": ["ann", "bob"][i % 2],
+                "handle_seconds": 60 + i,
+                "csat": 1 + i % 5,
+            }
+        )
         rows.append({"event_id": f"r{i}", "customer_id": f"c{1 + (i + 1) % 3}",
                      "ts": at + timedelta(hours=2), "touchpoint": "nps_survey",
                      "action": "feedback", "ref_event_id": f"k{i}", "nps": i % 11,
