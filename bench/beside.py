@@ -133,7 +133,12 @@ def main() -> None:
                     store.execute(f"DROP SCHEMA {store.schema} CASCADE")  # type: ignore[attr-defined]
     rows = [("no analysis running", quiet), (f"`/v1/{args.analysis}` asked over and over", busy)]
     lines = [
-        "## Events posted while `/v1` analyses run (`bench/beside.py`)",
+        "## Events posted while `/v1` analyses run"
+        + (
+            ", PostgreSQL (`bench/beside.py --postgres`)"
+            if args.postgres
+            else " (`bench/beside.py`)"
+        ),
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()} with "
         f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the end); a "
