@@ -255,6 +255,48 @@ def test_every_page_renders_and_draws_from_embedded_specs(app: Any) -> None:
             assert spec["kind"] in {"bar", "lines", "sankey", "heatmap"}
 
 
+@pytest.mark.postgres
+def test_every_page_on_postgres_reads_on_lent_connections_and_shows_duckdb_s_numbers(
+    app: Any, events_file: Path, tmp_path: Path
+) -> None:
+    """A server on PostgreSQL renders every page from reader connections lent from its
+    pool (not the connection ingestion writes on), at most `size` of them, and its
+    overview shows the numbers of the same events on DuckDB."""
+    import uuid
+
+    import psycopg
+
+    from conftest import _PG_PROBLEM, PG_URL
+
+    if _PG_PROBLEM:
+        pytest.skip(_PG_PROBLEM)
+    schema = f"tp_dash_{uuid.uuid4().hex[:12]}"
+    pg = create_app(
+        settings=Settings(secret_key=SECRET, secret_key_file=str(tmp_path / "key")),
+        target=f"{PG_URL}?schema={schema}",
+    )
+    pg.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    service = pg.state.service
+    try:
+        ingest_files(service.store, [str(events_file)])
+        service.read(users.create_user, "ada", PASSWORD, "admin")
+        with client_for(pg) as client:
+            for path in PAGES:
+                r = client.get(path)
+                assert r.status_code == 200, (path, r.text[:500])
+            pool = cache_for(service).pool
+            assert pool is not None and 1 <= pool.opened <= pool.size
+            assert all(reader.conn is not service.store.conn for reader in pool.idle)
+            overview = client.get("/").text
+        on_duckdb = client_for(app).get("/").text
+        for key in ("conversions", "nps", "csat", "revenue"):
+            assert card_value(overview, key) == card_value(on_duckdb, key)
+    finally:
+        service.close()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 TZ = "America/Sao_Paulo"  # the company's time zone (settings' default)
 
 
