@@ -60,6 +60,16 @@ def test_query_binds_values_next_to_percent_signs_and_dollar_words(store: Store)
 
 
 @every_engine
+def test_holds_rows_says_whether_a_table_is_empty(store: Store) -> None:
+    """A new store's events hold no row, one event later they do; its quarantine, never
+    written, holds none (a Spark warehouse answers the empty cases from its folder)."""
+    assert store.holds_rows("events") is False
+    assert ingest_records(store, EVENTS[:1], "test").stored == 1
+    assert store.holds_rows("events") is True
+    assert store.holds_rows("quarantine") is False
+
+
+@every_engine
 def test_a_marker_without_a_value_names_itself(store: Store) -> None:
     with pytest.raises(KeyError, match="touchpoint"):
         store.query("SELECT 1 AS x FROM events WHERE touchpoint = $touchpoint", {})

@@ -51,7 +51,7 @@ def _packed(alias: str) -> str:
 
 
 def _any_stored(store: Store) -> bool:
-    return bool(store.query("SELECT 1 AS x FROM events LIMIT 1"))
+    return store.holds_rows("events")
 
 
 def fetch_stored(store: Store, ids: list[str]) -> list[dict[str, Any]]:

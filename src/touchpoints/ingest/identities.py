@@ -53,9 +53,7 @@ def ensure_table(store: Store) -> bool:
 
 
 def has_identities(store: Store) -> bool:
-    return store.has_table("identities") and bool(
-        store.query("SELECT 1 AS x FROM identities LIMIT 1")
-    )
+    return store.has_table("identities") and store.holds_rows("identities")
 
 
 def _stored_form(value: str, secret: str | None) -> str:

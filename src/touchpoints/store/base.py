@@ -276,6 +276,11 @@ class Store(ABC):
         Spark keeps no deleted rows readable through SQL and has nothing more to do."""
         return None
 
+    def holds_rows(self, table: str) -> bool:
+        """Whether `table` holds a row: one row read, at most (a Spark warehouse answers
+        from its folder when it can, without a job)."""
+        return bool(self.query(f"SELECT 1 AS x FROM {table} LIMIT 1"))
+
     def analyze(self, table: str) -> None:
         """Give the planner the statistics of a temporary table just filled, so that joins
         with it use the indexes of the big tables. Nothing on engines that keep them as they

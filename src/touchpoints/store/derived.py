@@ -811,10 +811,10 @@ def start_if_empty(store: Store) -> None:
                 if not keeps_agents(store):
                     _fill_agents(store)
         return
-    if store.query("SELECT 1 AS x FROM events LIMIT 1"):
+    if store.holds_rows("events"):
         return
     with store.transaction():
-        if stored_options(store) is None and not store.query("SELECT 1 AS x FROM events LIMIT 1"):
+        if stored_options(store) is None and not store.holds_rows("events"):
             _set_options(store, FactOptions())
             _fill_paths(store)
             if store.has_table("agent_facts"):
@@ -939,7 +939,7 @@ def _fill_journeys(store: Store, options: FactOptions) -> None:
 def _all_new(store: Store) -> bool:
     """Whether every stored event came in this transaction (a first ingestion into a DuckDB
     store): no event has facts yet, and the facts of every customer are to be made."""
-    return store.engine == "duckdb" and not store.query("SELECT 1 AS x FROM event_facts LIMIT 1")
+    return store.engine == "duckdb" and not store.holds_rows("event_facts")
 
 
 def _fill_all(store: Store, options: FactOptions, targets: Targets | None) -> None:

@@ -475,6 +475,9 @@ class SparkStore(Store):
             if not e.startswith(("_", "."))
         )
 
+    def holds_rows(self, table: str) -> bool:
+        return not self._holds_no_rows(table) and super().holds_rows(table)
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the warehouse's writer lock for the block (re-entrant in this store).
