@@ -300,19 +300,25 @@ def close_readers(service: Any) -> None:
         pool.close()
 
 
+def _runner(reader: Any) -> Callable[..., Any]:
+    """A `run(fn, *args, **kwargs)` that calls `fn(reader, ...)`: the shape of
+    `Service.read`, so callers need not know which kind of reader they were given."""
+    return lambda fn, *a, **kw: fn(reader, *a, **kw)
+
+
 @contextlib.contextmanager
 def _reading(service: Any) -> Iterator[Callable[..., Any]]:
     """A `run(fn, *args, **kwargs)` on a reader store (or under the lock without one)."""
     reader = _thread_reader(service)
     if reader is not None:
-        yield lambda fn, *a, **kw: fn(reader, *a, **kw)
+        yield _runner(reader)
         return
     pool = _pool(service)
     if pool is None:
         yield service.read
         return
     with pool.borrow() as lent:
-        yield lambda fn, *a, **kw: fn(lent, *a, **kw)
+        yield _runner(lent)
 
 
 def _store_version(store: Any) -> tuple[int, int]:
@@ -746,7 +752,7 @@ class Warmer:
 
     def _run(self, lane: Lane) -> None:
         reader = open_reader(self.service)
-        run = self.service.read if reader is None else (lambda fn, *a, **kw: fn(reader, *a, **kw))
+        run = self.service.read if reader is None else _runner(reader)
         try:
             self._loop(run, lane)
             self._keep_waiting(run, lane)

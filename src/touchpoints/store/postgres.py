@@ -146,7 +146,7 @@ class PostgresStore(Store):
                 f"CREATE TEMP TABLE _good (_row BIGINT, {column_ddl('postgres')}) ON COMMIT DROP"
             )
             self._copy(cur, con, f"SELECT _row, {cols} FROM _good", "_good", f"_row, {cols}")
-            cur.execute("ANALYZE _good")  # see `analyze`
+            self.analyze("_good")
             # One writer at a time assigns ingestion order.
             cur.execute("SELECT pg_advisory_xact_lock(7243001)")
             cur.execute("SELECT coalesce(max(seq), 0) FROM events")
