@@ -282,3 +282,33 @@ def test_operational_state_is_refused_in_one_line(
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "API keys keeps row-level state" in err, err
+
+
+def test_the_next_seq_comes_from_the_files_footers_without_a_spark_job(
+    lake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest numbers its events after the largest stored `seq`, read from the events
+    files' Parquet statistics (a file's answer kept by name) instead of a Spark job that
+    reads every stored `seq`; the same answer after an erase swaps the files."""
+    store = open_store(lake)
+    assert isinstance(store, SparkStore)
+    assert store._largest_seq() == 0
+    ingest_files(store, write_csv(tmp_path / "a.csv", ROWS))
+    assert store._largest_seq() == 5
+
+    def no_max_job(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("max(seq) asked of Spark")
+
+    monkeypatch.setattr("pyspark.sql.DataFrame.agg", no_max_job)
+    ingest_files(store, write_csv(tmp_path / "b.csv", LATER))
+    seqs = store.query("SELECT event_id, seq FROM events ORDER BY seq")
+    assert [(r["event_id"], r["seq"]) for r in seqs][-1] == ("c1", 6)
+    monkeypatch.undo()
+
+    erase_customer(store, "caio")  # events rewritten into new files
+    assert store._largest_seq() == 5 == store.query("SELECT max(seq) AS m FROM events")[0]["m"]
+    assert len(store._file_seqs) == len(_data_files(store, "events"))
+    ingest_files(
+        store, write_csv(tmp_path / "c.csv", [ev("d1", "dani", "chat", "2026-01-06T10:00:00Z")])
+    )
+    assert store.query("SELECT seq FROM events WHERE event_id = 'd1'") == [{"seq": 6}]

@@ -410,6 +410,8 @@ class SparkStore(Store):
         self._lock_fd: int | None = None
         self._temp_frames: dict[str, DataFrame] = {}
         self._handoffs: list[str] = []  # staged Parquet files of rows read by _arrow_frames
+        # An events file (name, size, mtime) -> its largest seq (`_largest_seq`).
+        self._file_seqs: dict[tuple[str, int, int], int] = {}
         self._finish_interrupted_commits()
         self._create_schema()
 
@@ -477,6 +479,36 @@ class SparkStore(Store):
 
     def holds_rows(self, table: str) -> bool:
         return not self._holds_no_rows(table) and super().holds_rows(table)
+
+    def _largest_seq(self) -> int | None:
+        """The largest stored `seq`, from the events files' Parquet footers (each row
+        group's statistics), without a Spark job; None when that cannot be known from here
+        (as in `_holds_no_rows`, or a file without statistics). A file's answer is kept by
+        its name: committed files are never changed, only replaced by new ones (erase,
+        rewrite), so each ingest reads the footers of the files the last one added (the
+        size and time of change guard against a name written again)."""
+        if self._root() is None or self.spec.table_format != "parquet" or self.spec.events_table:
+            return None
+        folder = self._location("events")
+        try:
+            names = [e for e in os.listdir(folder) if not e.startswith(("_", "."))]
+        except FileNotFoundError:
+            return 0
+        found, seen = 0, set()
+        for name in names:
+            path = os.path.join(folder, name)
+            info = os.stat(path)
+            key = (name, info.st_size, info.st_mtime_ns)
+            seen.add(key)
+            if key not in self._file_seqs:
+                largest = _largest_in_file(path, "seq")
+                if largest is None:
+                    return None
+                self._file_seqs[key] = largest
+            found = max(found, self._file_seqs[key])
+        for gone in self._file_seqs.keys() - seen:
+            del self._file_seqs[gone]
+        return found
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -1166,7 +1198,9 @@ class SparkStore(Store):
             # The first batch of a new warehouse: no stored id to join against, no seq yet.
             base, unseen = 0, staged
         else:
-            base = events.agg(F.coalesce(F.max("seq"), F.lit(0)).alias("m")).first()["m"]
+            base = self._largest_seq()
+            if base is None:
+                base = events.agg(F.coalesce(F.max("seq"), F.lit(0)).alias("m")).first()["m"]
             unseen = staged.join(events.select("event_id"), on="event_id", how="left_anti")
         new = unseen.select(
             (F.lit(int(base)) + F.col("_row")).alias("seq"),
@@ -1251,6 +1285,23 @@ class SparkStore(Store):
             # absent, and analyses read the raw events.
             self.set_meta({derived.META_KEY: None})
         return stored, ids
+
+
+def _largest_in_file(path: str, column: str) -> int | None:
+    """The largest value of an integer `column` in a Parquet file, from its footer; 0 for
+    a file with no rows, None when a row group keeps no statistics of it."""
+    meta = pq.read_metadata(path)
+    at = meta.schema.names.index(column)
+    largest = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        if not group.num_rows:
+            continue
+        stats = group.column(at).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        largest = max(largest, int(stats.max))
+    return largest
 
 
 def _local_path(uri: str) -> str:
